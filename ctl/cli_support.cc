@@ -1,0 +1,31 @@
+// ctl/cli_support.cc — the helpers of ctl/cli.h that every verb group uses.
+#include <cstdio>
+#include <cstdlib>
+
+#include "ctl/cli.h"
+
+namespace postern::cli {
+
+void ExpectOperands(const Invocation& invocation, size_t count) {
+  if (invocation.operands.size() == count) return;
+  throw UsageError(invocation.verb + " takes " +
+                   (count == 0 ? std::string("no operands")
+                               : std::to_string(count) + " operand" + (count == 1 ? "" : "s")));
+}
+
+Result<Config> LoadCliConfig(const Invocation& invocation) {
+  return LoadConfig(invocation.config_dir);
+}
+
+std::string DaemonDirectory(const Config& config) {
+  const char* override_dir = getenv("POSTERN_DAEMON_DIR");
+  if (override_dir != nullptr && *override_dir != '\0') return override_dir;
+  return config.daemon_directory;
+}
+
+void PrintText(const std::string& text) {
+  fputs(text.c_str(), stdout);
+  if (!text.empty() && text.back() != '\n') fputc('\n', stdout);
+}
+
+}  // namespace postern::cli

@@ -1,0 +1,96 @@
+// ctl/control_client.cc — see ctl/control_client.h.
+#include "ctl/control_client.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+
+#include "ctl/cli.h"
+#include "lib/ipc.h"
+#include "lib/unix_socket.h"
+
+namespace postern::cli {
+namespace {
+
+// Daemons answer at once (qmgr schedules a flush and replies); a minute of
+// silence means the daemon is wedged, and the operator should hear so.
+constexpr std::chrono::seconds kReplyTimeout{60};
+
+class Fd {
+ public:
+  explicit Fd(int fd) : fd_(fd) {}
+  ~Fd() {
+    if (fd_ >= 0) close(fd_);
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+Status WaitForReply(int fd, const std::string& daemon_name) {
+  pollfd p{fd, POLLIN, 0};
+  int timeout_ms = static_cast<int>(std::chrono::milliseconds(kReplyTimeout).count());
+  int rc;
+  do {
+    rc = poll(&p, 1, timeout_ms);
+  } while (rc < 0 && errno == EINTR);
+  if (rc < 0) return Status::Error(std::string("poll: ") + strerror(errno));
+  if (rc == 0)
+    return Status::Error(daemon_name + " did not answer within " +
+                         std::to_string(kReplyTimeout.count()) + " s");
+  return Status::Ok();
+}
+
+Result<DaemonReply> DecodeReply(const ipc::Frame& frame, const std::string& daemon_name) {
+  DaemonReply reply;
+  uint8_t ok = 0;
+  ipc::PayloadReader reader(frame.payload);
+  if (frame.type != ipc::MsgType::kControlReply || !reader.U8(&ok) || !reader.Str(&reply.text) ||
+      !reader.Done())
+    return Status::Error(daemon_name + " sent a malformed control reply (message type " +
+                         std::to_string(static_cast<int>(frame.type)) + ")");
+  reply.ok = ok != 0;
+  return reply;
+}
+
+}  // namespace
+
+Result<DaemonReply> SendControlRequest(const std::string& socket_path,
+                                       const std::string& daemon_name, const std::string& verb,
+                                       const std::vector<std::string>& args) {
+  Result<int> connected = ConnectUnixStream(socket_path, daemon_name);
+  if (!connected.ok())
+    return Status::Error(connected.status().message() + " (is postern running?)");
+  Fd fd(*connected);
+  ipc::PayloadWriter request;
+  request.Str(verb).U32(static_cast<uint32_t>(args.size()));
+  for (const std::string& arg : args) request.Str(arg);
+  if (Status s = ipc::SendFrame(fd.get(), ipc::MsgType::kControlRequest, request.data()); !s.ok())
+    return Status::Error("cannot send to " + daemon_name + ": " + s.message());
+  if (Status s = WaitForReply(fd.get(), daemon_name); !s.ok()) return s;
+  Result<ipc::Frame> frame = ipc::ReceiveStreamFrame(fd.get());
+  if (!frame.ok()) {
+    if (frame.status().message() == "eof")
+      return Status::Error(daemon_name + " closed the control connection without answering");
+    return Status::Error("no reply from " + daemon_name + ": " + frame.status().message());
+  }
+  return DecodeReply(*frame, daemon_name);
+}
+
+Status ReportReply(const DaemonReply& reply) {
+  if (!reply.ok) {
+    std::string text = reply.text;
+    while (!text.empty() && text.back() == '\n') text.pop_back();
+    return Status::Error(text.empty() ? "the daemon refused the request without saying why" : text);
+  }
+  PrintText(reply.text);
+  return Status::Ok();
+}
+
+}  // namespace postern::cli

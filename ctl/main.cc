@@ -1,0 +1,119 @@
+// ctl/main.cc — `postern`, the control CLI: options, verb dispatch, exit status.
+//
+// Parses `postern [-c CONFIG_DIR] VERB [OPERANDS]`, runs the verb, and turns
+// its outcome into the operator contract: exit 0 on success; 1 with
+// `postern: what failed and why` on stderr; 2 with the usage text for a
+// command line that does not follow it. Holds no verb logic of its own.
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <sstream>
+
+#include "ctl/cli.h"
+#include "lib/log.h"
+
+namespace postern::cli {
+namespace {
+
+constexpr char kDefaultConfigDir[] = "/etc/postern";
+
+const char kUsage[] =
+    "usage: postern [-c CONFIG_DIR] COMMAND [ARGUMENTS]\n"
+    "\n"
+    "  start                     start postern in the background; returns once it listens\n"
+    "  start-fg                  run master in the foreground (systemd, development)\n"
+    "  stop                      stop postern; returns once master has exited\n"
+    "  reload                    re-read postern.conf without dropping sessions\n"
+    "  status                    show master's state\n"
+    "  check                     check the configuration; silent when it is fine\n"
+    "  config [-n|-d] [KEY...]   effective values (-n non-default only, -d defaults)\n"
+    "  queue list | show ID | flush | hold ID | release ID | delete ID|ALL\n"
+    "  user add NAME | passwd NAME | del NAME | list   (password on standard input)\n"
+    "  block add ADDR [--for DURATION] | del ADDR | list\n"
+    "\n"
+    "CONFIG_DIR defaults to $POSTERN_CONFIG_DIR, else /etc/postern.\n";
+
+using Verb = Status (*)(const Invocation&);
+
+const std::map<std::string, Verb>& Verbs() {
+  static const std::map<std::string, Verb> verbs = {
+      {"start", RunStart},   {"start-fg", RunStartForeground},
+      {"stop", RunStop},     {"reload", RunReload},
+      {"status", RunStatus}, {"check", RunCheck},
+      {"config", RunConfig}, {"queue", RunQueue},
+      {"user", RunUser},     {"block", RunBlock},
+  };
+  return verbs;
+}
+
+std::string DefaultConfigDir() {
+  const char* from_env = getenv("POSTERN_CONFIG_DIR");
+  return from_env != nullptr && *from_env != '\0' ? from_env : kDefaultConfigDir;
+}
+
+// master chdir's to / when it daemonizes, so it must get an absolute path.
+std::string Absolute(std::string dir) {
+  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  if (!dir.empty() && dir[0] == '/') return dir;
+  char cwd[4096];
+  if (getcwd(cwd, sizeof cwd) == nullptr) return dir;
+  return std::string(cwd) + "/" + dir;
+}
+
+// Returns the invocation; prints help and exits 0 for -h / --help.
+Invocation ParseCommandLine(int argc, char** argv) {
+  Invocation invocation;
+  std::string config_dir = DefaultConfigDir();
+  int i = 1;
+  for (; i < argc && argv[i][0] == '-'; ++i) {
+    std::string option = argv[i];
+    if (option == "-c") {
+      if (++i == argc) throw UsageError("-c needs a CONFIG_DIR");
+      config_dir = argv[i];
+      if (config_dir.empty()) throw UsageError("-c needs a non-empty CONFIG_DIR");
+    } else if (option == "-h" || option == "--help") {
+      fputs(kUsage, stdout);
+      exit(0);
+    } else {
+      throw UsageError("unknown option " + option);
+    }
+  }
+  if (i == argc) throw UsageError("no command given");
+  invocation.config_dir = Absolute(config_dir);
+  invocation.verb = argv[i];
+  invocation.operands.assign(argv + i + 1, argv + argc);
+  return invocation;
+}
+
+// Every line of a failure gets the program name, as the contract wants.
+void PrintFailure(const std::string& message) {
+  std::istringstream lines(message);
+  std::string line;
+  while (std::getline(lines, line)) fprintf(stderr, "postern: %s\n", line.c_str());
+}
+
+int Run(int argc, char** argv) {
+  try {
+    Invocation invocation = ParseCommandLine(argc, argv);
+    auto verb = Verbs().find(invocation.verb);
+    if (verb == Verbs().end()) throw UsageError("unknown command " + invocation.verb);
+    Status status = verb->second(invocation);
+    fflush(stdout);
+    if (status.ok()) return 0;
+    PrintFailure(status.message());
+    return 1;
+  } catch (const UsageError& e) {
+    fprintf(stderr, "postern: %s\n%s", e.what(), kUsage);
+    return 2;
+  }
+}
+
+}  // namespace
+}  // namespace postern::cli
+
+int main(int argc, char** argv) {
+  postern::LogInit("postern", false);
+  return postern::cli::Run(argc, argv);
+}

@@ -1,0 +1,60 @@
+// lib/envelope.h — the envelope of one queued message.
+//
+// Built by the smtpd session from MAIL and RCPT (with their ESMTP
+// parameters), stored by qmgr beside the content, and read by delivery.
+// Encode()/Decode() give the byte form used both on the queue socket and in
+// LMDB; Decode() rejects anything malformed instead of guessing.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "lib/status.h"
+
+namespace postern {
+
+enum class BodyType : uint8_t { k7Bit = 0, k8BitMime = 1, kBinaryMime = 2 };
+enum class DsnRet : uint8_t { kUnspecified = 0, kFull = 1, kHeaders = 2 };
+
+// RFC 3461 NOTIFY as bits; 0 means the client gave no NOTIFY.
+enum NotifyFlag : uint8_t {
+  kNotifyNever = 1,
+  kNotifySuccess = 2,
+  kNotifyFailure = 4,
+  kNotifyDelay = 8,
+};
+
+enum class RecipientState : uint8_t { kPending = 0, kDelivered = 1, kFailed = 2 };
+
+struct Recipient {
+  std::string address;  // as given in RCPT TO, without angle brackets
+  std::string orcpt;    // RFC 3461 ORCPT as received ("rfc822;" + xtext), or empty
+  uint8_t notify = 0;   // NotifyFlag bits
+  RecipientState state = RecipientState::kPending;
+  std::string last_error;  // why the last attempt failed, for queue show and DSNs
+
+  bool operator==(const Recipient&) const = default;
+};
+
+struct Envelope {
+  std::string queue_id;
+  std::string sender;  // empty for the null reverse path <>
+  std::vector<Recipient> recipients;
+  BodyType body = BodyType::k7Bit;
+  DsnRet ret = DsnRet::kUnspecified;
+  std::string envid;        // RFC 3461 ENVID, xtext as received
+  uint64_t size = 0;        // content bytes, set when the message is complete
+  int64_t arrival_time = 0;  // seconds since the epoch
+  std::string client_address;
+  std::string client_helo;
+  std::string auth_user;  // empty when not authenticated
+  std::string listener;
+
+  std::string Encode() const;
+  static Result<Envelope> Decode(std::string_view bytes);
+  bool operator==(const Envelope&) const = default;
+};
+
+}  // namespace postern

@@ -1,0 +1,159 @@
+// lib/ipc.h — every message that postern processes exchange, and its framing.
+//
+// This header is the one list of IPC message types. A frame is an 8-byte
+// header (payload length u32, protocol version u16, type u16; big-endian)
+// followed by the payload. Payloads are built with PayloadWriter and read with
+// PayloadReader; a reader that runs past the end or finds trailing bytes
+// reports failure, and a malformed frame is an error for that peer only:
+// the connection to it is closed, nothing else is affected.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "lib/status.h"
+
+namespace postern::ipc {
+
+// Bumped whenever a payload layout changes; a frame with another version is
+// refused, so a CLI and daemons from different builds fail loudly.
+constexpr uint16_t kProtocolVersion = 1;
+constexpr size_t kHeaderSize = 8;
+// Large enough for a data chunk plus envelope; anything bigger is an attack
+// or a bug.
+constexpr size_t kMaxPayload = 1 << 20;
+
+enum class MsgType : uint16_t {
+  // master -> smtpd, SOCK_SEQPACKET with the client socket attached
+  // (SCM_RIGHTS): u64 conn_id, str listener, str peer_addr, u16 peer_port,
+  // str local_addr, u16 local_port.
+  kHandoff = 1,
+  // smtpd -> master: u64 conn_id. The worker owns the fd; master closes its copy.
+  kHandoffAck = 2,
+  // smtpd -> master: u64 conn_id. The session ended; master updates its counts.
+  kConnClosed = 3,
+  // master -> smtpd: no payload. Take no new connections, finish the live
+  // sessions, then exit.
+  kDrain = 4,
+  // smtpd -> master: u64 request_id, str listener, str rate_key. Counts one
+  // message for rate_key (client address or user) over a sliding minute.
+  kRateCheck = 5,
+  // master -> smtpd: u64 request_id, u8 allowed.
+  kRateReply = 6,
+  // smtpd -> master: u8 Service. smtpd is chrooted and cannot reach the
+  // service sockets, so master connects on its behalf.
+  kServiceConnect = 7,
+  // master -> smtpd: u8 Service, u8 ok; the connected socket attached when ok.
+  kServiceSocket = 8,
+
+  // smtpd -> qmgr, SOCK_STREAM: u64 stream_id, bytes envelope (Envelope::Encode).
+  // Message bytes follow as kMessageData and end with kMessageEnd or kMessageAbort.
+  kMessageBegin = 20,
+  // smtpd -> qmgr: u64 stream_id, bytes content (already un-dot-stuffed).
+  kMessageData = 21,
+  // smtpd -> qmgr: u64 stream_id. Commit the message durably.
+  kMessageEnd = 22,
+  // smtpd -> qmgr: u64 stream_id. Forget the message.
+  kMessageAbort = 23,
+  // qmgr -> smtpd: u64 stream_id, u8 QueueOutcome, str queue_id or reason.
+  kMessageResult = 24,
+
+  // any client -> authd: no payload; authd answers kPong.
+  kPing = 40,
+  kPong = 41,
+
+  // postern CLI -> master or qmgr control socket: str verb, u32 argc, argc x str.
+  kControlRequest = 60,
+  // daemon -> CLI: u8 ok, str text (printed as is).
+  kControlReply = 61,
+};
+
+enum class Service : uint8_t { kQueue = 1, kAuth = 2 };
+
+enum class QueueOutcome : uint8_t {
+  kQueued = 0,             // text: queue id; synced to disk
+  kInsufficientResources = 1,  // map full, disk full
+  kTemporaryFailure = 2,   // any other local problem
+};
+
+struct Frame {
+  MsgType type;
+  std::string payload;
+};
+
+// The wire bytes of one frame.
+std::string EncodeFrame(MsgType type, std::string_view payload);
+
+// Splits a byte stream into frames. Feed() appends bytes; Next() returns the
+// next complete frame, nothing when more bytes are needed, or an error for a
+// bad version or oversized length (after which the stream is unusable).
+class FrameDecoder {
+ public:
+  void Feed(std::string_view bytes) { buffer_.append(bytes); }
+  Result<std::optional<Frame>> Next();
+  size_t buffered() const { return buffer_.size() - offset_; }
+
+ private:
+  std::string buffer_;
+  size_t offset_ = 0;
+};
+
+// Decodes exactly one frame (a SOCK_SEQPACKET datagram).
+Result<Frame> DecodeDatagram(std::string_view bytes);
+
+class PayloadWriter {
+ public:
+  PayloadWriter& U8(uint8_t v);
+  PayloadWriter& U16(uint16_t v);
+  PayloadWriter& U32(uint32_t v);
+  PayloadWriter& U64(uint64_t v);
+  PayloadWriter& Str(std::string_view v);  // u32 length + bytes
+  const std::string& data() const { return data_; }
+  std::string Take() { return std::move(data_); }
+
+ private:
+  std::string data_;
+};
+
+// Reads fields in order. Each getter returns false (and stays failed) once
+// the payload is short; Done() is true only if every read succeeded and no
+// byte is left over.
+class PayloadReader {
+ public:
+  explicit PayloadReader(std::string_view payload) : rest_(payload) {}
+  bool U8(uint8_t* v);
+  bool U16(uint16_t* v);
+  bool U32(uint32_t* v);
+  bool U64(uint64_t* v);
+  bool Str(std::string* v);
+  bool Done() const { return ok_ && rest_.empty(); }
+
+ private:
+  bool Take(size_t n, std::string_view* out);
+  std::string_view rest_;
+  bool ok_ = true;
+};
+
+// Messages of the Status returned by the receive helpers below when the peer
+// closed the socket, or when a non-blocking socket has nothing to read.
+inline constexpr const char* kEof = "eof";
+inline constexpr const char* kWouldBlock = "would block";
+
+// Blocking helpers for sockets that carry one frame per send (SOCK_SEQPACKET)
+// or for simple request/reply clients such as the CLI.
+
+// Sends a frame, with fd_to_pass attached as SCM_RIGHTS when >= 0.
+Status SendFrame(int socket, MsgType type, std::string_view payload, int fd_to_pass = -1);
+
+// Receives one datagram frame from a SOCK_SEQPACKET socket. *received_fd is
+// set to an attached descriptor or -1. A truncated control message
+// (MSG_CTRUNC) is an error: the sender must keep its fd and retry elsewhere.
+// Returns kEof when the peer closed, kWouldBlock on an empty non-blocking socket.
+Result<Frame> ReceiveDatagram(int socket, int* received_fd);
+
+// Reads exactly one frame from a stream socket (blocking).
+Result<Frame> ReceiveStreamFrame(int socket);
+
+}  // namespace postern::ipc

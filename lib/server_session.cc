@@ -1,0 +1,725 @@
+// lib/server_session.cc — see lib/server_session.h.
+//
+// One Impl per client connection. Input is appended to input_ and consumed
+// by Process(), which dispatches on the phase: command lines, DATA content,
+// BDAT chunk data, or nothing while waiting for qmgr or a tarpit. Every
+// reply goes through Respond(), which counts protocol errors; every end of
+// the session goes through EndSession(), which discards the transaction.
+#include "lib/server_session.h"
+
+#include <algorithm>
+#include <chrono>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "lib/message_reader.h"
+#include "lib/queue_id.h"
+#include "lib/received_header.h"
+#include "lib/reply_catalogue.h"
+#include "lib/smtp_address.h"
+#include "lib/smtp_command.h"
+
+namespace postern {
+namespace {
+
+// Content is handed to qmgr in pieces of this size (fewer, fuller IPC
+// frames, each well under ipc::kMaxPayload); the last piece may be smaller.
+// Input beyond kMaxBacklog unprocessed pauses reading.
+constexpr size_t kDataBatch = 64 * 1024;
+constexpr size_t kMaxBacklog = 64 * 1024;
+
+bool IsProtocolError(const Reply& reply) {
+  return reply.code == 500 || reply.code == 501 || reply.code == 503;
+}
+
+int64_t SystemWallClock() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+class ServerSession::Impl {
+ public:
+  Impl(const Config& config, const ListenerConfig& listener, ClientInfo client, const Clock& clock,
+       WallClock wall_clock)
+      : config_(config),
+        listener_(listener),
+        client_(std::move(client)),
+        clock_(clock),
+        wall_clock_(wall_clock ? std::move(wall_clock) : SystemWallClock) {}
+
+  void Start();
+  void Receive(std::string_view bytes);
+  void ReceiveEof();
+  void QueueResult(ipc::QueueOutcome outcome);
+  void OnTimer();
+  TimePoint NextDeadline() const;
+  std::vector<Action> TakeActions() { return std::exchange(actions_, {}); }
+  bool closed() const { return phase_ == Phase::kClosed; }
+  bool input_paused() const {
+    return phase_ == Phase::kClosed || phase_ == Phase::kAwaitingQueue ||
+           phase_ == Phase::kTarpit || input_.size() - consumed_ > kMaxBacklog;
+  }
+
+ private:
+  enum class Phase {
+    kCommand,        // reading command lines
+    kData,           // reading DATA content up to CRLF.CRLF
+    kChunk,          // reading the octets of a BDAT chunk
+    kAwaitingQueue,  // EndMessage sent; waiting for QueueResult()
+    kTarpit,         // holding a MAIL error reply until tarpit_deadline_
+    kClosed,
+  };
+  enum class Hello { kNone, kHelo, kEhlo };
+
+  // The mail transaction (RFC 5321 3.3), from MAIL to the end of the data.
+  struct Transaction {
+    bool has_sender = false;
+    MailArguments mail;
+    std::vector<Recipient> recipients;
+    bool xexch50_seen = false;
+    bool bdat_started = false;  // a BDAT chunk of this transaction was accepted
+    bool stream_open = false;   // BeginMessage sent, neither End nor Abort yet
+    std::string queue_id;
+    std::optional<MessageReader> reader;
+    std::string pending_data;  // content not yet handed out as MessageData
+  };
+
+  // The BDAT command whose chunk is being read.
+  struct Chunk {
+    uint64_t size = 0;
+    uint64_t remaining = 0;
+    bool last = false;
+    const Reply* refusal = nullptr;  // sent once the chunk's octets are consumed
+  };
+
+  // Input processing.
+  void Process();
+  bool ProcessCommandInput(std::string_view input);
+  bool ProcessDataInput(std::string_view input);
+  bool ProcessChunkInput(std::string_view input);
+  void HandleCommand(std::string_view line);
+
+  // Commands.
+  void HandleHello(std::string_view argument, Hello kind);
+  void HandleMail(std::string_view argument);
+  void HandleRcpt(std::string_view argument);
+  void HandleData(std::string_view argument);
+  void HandleBdat(std::string_view argument);
+  void HandleRset(std::string_view argument);
+  void HandleQuit(std::string_view argument);
+  void HandleVrfy(std::string_view argument);
+  void HandleXexch50();
+  const Reply* CheckMail() const;
+  const Reply* CheckRcptSequence() const;
+  const Reply* CheckBdat() const;
+  void RefuseMail(const Reply& reply);
+
+  // The message stream.
+  void BeginMessage();
+  void AfterContent();
+  void FinishContent();
+  void EndOfChunk();
+  void FailMessage(ContentVerdict verdict);
+
+  // Extensions in force for this client.
+  bool extended() const { return hello_ == Hello::kEhlo; }
+  OfferedExtensions Offered() const;
+  bool ChunkingOffered() const { return extended() && listener_.advertise_chunking; }
+  std::string EhloReplyText() const;
+  ContentLimits Limits() const;
+  bool RelayAllowed(const Mailbox& recipient) const;
+
+  // Output and the end of the session. Respond() answers commands and
+  // counts protocol errors; SendReply() is for what the server says on its
+  // own (banner, timeouts, 421).
+  void Respond(const Reply& reply, std::initializer_list<std::string_view> args = {});
+  void Send(int code, const char* enhanced, std::string_view text);
+  void SendReply(const Reply& reply, std::initializer_list<std::string_view> args = {});
+  // Constructs the alternative in place: moving a whole Action trips g++ 12's
+  // -Wmaybe-uninitialized at -O2 (a false positive on std::variant).
+  template <typename T>
+  void Emit(T action) {
+    actions_.emplace_back(std::in_place_type<T>, std::move(action));
+  }
+  void DiscardTransaction();
+  void EndSession();
+  void ResumeReading();
+
+  bool InactivityTimerRuns() const;
+
+  const Config& config_;
+  const ListenerConfig& listener_;
+  const ClientInfo client_;
+  const Clock& clock_;
+  const WallClock wall_clock_;
+
+  Phase phase_ = Phase::kCommand;
+  Hello hello_ = Hello::kNone;
+  std::string helo_name_;
+  Transaction transaction_;
+  Chunk chunk_;
+  CommandLineSplitter splitter_;
+  uint32_t protocol_errors_ = 0;
+  const Reply* held_reply_ = nullptr;  // the MAIL error reply in a tarpit
+
+  std::string input_;
+  size_t consumed_ = 0;  // bytes of input_ already processed
+  std::vector<Action> actions_;
+
+  TimePoint connection_deadline_ = TimePoint::max();
+  TimePoint last_input_{};
+  TimePoint tarpit_deadline_ = TimePoint::max();
+};
+
+// ---- Session life ----------------------------------------------------------
+
+void ServerSession::Impl::Start() {
+  TimePoint now = clock_.Now();
+  last_input_ = now;
+  if (listener_.connection_timeout.count() > 0)
+    connection_deadline_ = now + listener_.connection_timeout;
+  SendReply(reply::kServiceReady, {config_.myhostname});
+}
+
+void ServerSession::Impl::Receive(std::string_view bytes) {
+  if (phase_ == Phase::kClosed || bytes.empty()) return;
+  last_input_ = clock_.Now();
+  input_.append(bytes);
+  Process();
+}
+
+void ServerSession::Impl::ReceiveEof() {
+  if (phase_ == Phase::kClosed) return;
+  EndSession();
+}
+
+void ServerSession::Impl::QueueResult(ipc::QueueOutcome outcome) {
+  if (phase_ != Phase::kAwaitingQueue) return;
+  phase_ = Phase::kCommand;
+  if (outcome == ipc::QueueOutcome::kQueued) {
+    Respond(reply::kQueued, {transaction_.queue_id});
+  } else if (outcome == ipc::QueueOutcome::kInsufficientResources) {
+    Respond(reply::kInsufficientSystemResources);
+  } else {
+    Respond(reply::kLocalErrorInProcessing);
+  }
+  DiscardTransaction();
+  ResumeReading();
+}
+
+bool ServerSession::Impl::InactivityTimerRuns() const {
+  return listener_.inactivity_timeout.count() > 0 && phase_ != Phase::kClosed &&
+         phase_ != Phase::kAwaitingQueue && phase_ != Phase::kTarpit;
+}
+
+TimePoint ServerSession::Impl::NextDeadline() const {
+  if (phase_ == Phase::kClosed) return TimePoint::max();
+  TimePoint deadline = connection_deadline_;
+  if (InactivityTimerRuns())
+    deadline = std::min(deadline, last_input_ + listener_.inactivity_timeout);
+  if (phase_ == Phase::kTarpit) deadline = std::min(deadline, tarpit_deadline_);
+  return deadline;
+}
+
+void ServerSession::Impl::OnTimer() {
+  if (phase_ == Phase::kClosed) return;
+  TimePoint now = clock_.Now();
+  TimePoint inactivity_deadline =
+      InactivityTimerRuns() ? last_input_ + listener_.inactivity_timeout : TimePoint::max();
+  if (now >= connection_deadline_ && connection_deadline_ <= inactivity_deadline) {
+    SendReply(reply::kConnectionTimedOut);
+    EndSession();
+  } else if (now >= inactivity_deadline) {
+    SendReply(reply::kTimeoutWaitingForInput);
+    EndSession();
+  } else if (phase_ == Phase::kTarpit && now >= tarpit_deadline_) {
+    phase_ = Phase::kCommand;
+    tarpit_deadline_ = TimePoint::max();
+    Respond(*std::exchange(held_reply_, nullptr));
+    ResumeReading();
+  }
+}
+
+void ServerSession::Impl::ResumeReading() {
+  if (phase_ == Phase::kClosed) return;
+  last_input_ = clock_.Now();
+  Process();
+}
+
+void ServerSession::Impl::DiscardTransaction() {
+  if (transaction_.stream_open) Emit(action::AbortMessage{});
+  transaction_ = Transaction();
+}
+
+void ServerSession::Impl::EndSession() {
+  DiscardTransaction();
+  Emit(action::Close{});
+  phase_ = Phase::kClosed;
+}
+
+// ---- Output ----------------------------------------------------------------
+
+void ServerSession::Impl::Send(int code, const char* enhanced, std::string_view text) {
+  bool with_enhanced = enhanced != nullptr && listener_.advertise_enhancedstatuscodes;
+  std::string bytes = FormatReply(code, with_enhanced ? enhanced : "", text);
+  // Replies to a pipelined batch leave together (RFC 2920 section 3).
+  if (!actions_.empty()) {
+    if (auto* send = std::get_if<action::Send>(&actions_.back())) {
+      send->bytes.append(bytes);
+      return;
+    }
+  }
+  Emit(action::Send{std::move(bytes)});
+}
+
+void ServerSession::Impl::SendReply(const Reply& reply,
+                                    std::initializer_list<std::string_view> args) {
+  Send(reply.code, reply.enhanced, ExpandReply(reply, args));
+}
+
+void ServerSession::Impl::Respond(const Reply& reply,
+                                  std::initializer_list<std::string_view> args) {
+  if (IsProtocolError(reply)) ++protocol_errors_;
+  if (listener_.max_protocol_errors != 0 && protocol_errors_ > listener_.max_protocol_errors) {
+    SendReply(reply::kTooManyErrors);
+    EndSession();
+    return;
+  }
+  SendReply(reply, args);
+}
+
+// ---- Input -----------------------------------------------------------------
+
+void ServerSession::Impl::Process() {
+  bool progress = true;
+  while (progress) {
+    std::string_view input = std::string_view(input_).substr(consumed_);
+    switch (phase_) {
+      case Phase::kCommand:
+        progress = ProcessCommandInput(input);
+        break;
+      case Phase::kData:
+        progress = ProcessDataInput(input);
+        break;
+      case Phase::kChunk:
+        progress = ProcessChunkInput(input);
+        break;
+      case Phase::kAwaitingQueue:
+      case Phase::kTarpit:
+      case Phase::kClosed:
+        progress = false;
+        break;
+    }
+  }
+  if (phase_ == Phase::kClosed) {
+    input_.clear();  // nothing more is read; free it now
+  } else {
+    input_.erase(0, consumed_);
+  }
+  consumed_ = 0;
+}
+
+bool ServerSession::Impl::ProcessCommandInput(std::string_view input) {
+  CommandLineSplitter::Item item = splitter_.Next(input);
+  consumed_ += item.consumed;
+  switch (item.kind) {
+    case CommandLineSplitter::Kind::kNeedMore:
+      return false;
+    case CommandLineSplitter::Kind::kTooLong:
+      Respond(reply::kLineTooLong);
+      return true;
+    case CommandLineSplitter::Kind::kLine:
+      HandleCommand(item.line);
+      return true;
+  }
+  return false;
+}
+
+bool ServerSession::Impl::ProcessDataInput(std::string_view input) {
+  if (input.empty()) return false;
+  bool complete = false;
+  consumed_ += transaction_.reader->ReadData(input, &transaction_.pending_data, &complete);
+  AfterContent();
+  if (!complete) return false;
+  phase_ = Phase::kCommand;
+  FinishContent();
+  return true;
+}
+
+bool ServerSession::Impl::ProcessChunkInput(std::string_view input) {
+  if (chunk_.remaining > 0 && input.empty()) return false;
+  size_t take = static_cast<size_t>(std::min<uint64_t>(chunk_.remaining, input.size()));
+  if (chunk_.refusal == nullptr) {
+    transaction_.reader->ReadChunk(input.substr(0, take), &transaction_.pending_data);
+    AfterContent();
+  }
+  consumed_ += take;
+  chunk_.remaining -= take;
+  if (chunk_.remaining > 0) return false;
+  phase_ = Phase::kCommand;
+  EndOfChunk();
+  return true;
+}
+
+void ServerSession::Impl::HandleCommand(std::string_view line) {
+  Command command = ParseCommand(line);
+  switch (command.verb) {
+    case Verb::kEhlo:
+      return HandleHello(command.argument, Hello::kEhlo);
+    case Verb::kHelo:
+      return HandleHello(command.argument, Hello::kHelo);
+    case Verb::kMail:
+      return HandleMail(command.argument);
+    case Verb::kRcpt:
+      return HandleRcpt(command.argument);
+    case Verb::kData:
+      return HandleData(command.argument);
+    case Verb::kBdat:
+      return HandleBdat(command.argument);
+    case Verb::kRset:
+      return HandleRset(command.argument);
+    case Verb::kNoop:
+      return Respond(reply::kOk);
+    case Verb::kQuit:
+      return HandleQuit(command.argument);
+    case Verb::kVrfy:
+      return HandleVrfy(command.argument);
+    case Verb::kExpn:
+      return Respond(reply::kCommandNotImplemented);
+    case Verb::kHelp:
+      return Respond(reply::kHelp);
+    case Verb::kXexch50:
+      return HandleXexch50();
+    case Verb::kInvalidCharacters:
+      return Respond(reply::kInvalidCommandCharacters);
+    case Verb::kUnknown:
+      return Respond(reply::kCommandUnrecognized);
+  }
+}
+
+// ---- Commands --------------------------------------------------------------
+
+OfferedExtensions ServerSession::Impl::Offered() const {
+  OfferedExtensions offered;
+  if (!extended()) return offered;  // HELO: no extension was negotiated
+  offered.size = listener_.advertise_size;
+  offered.dsn = listener_.advertise_dsn;
+  offered.eightbitmime = listener_.advertise_8bitmime;
+  offered.binarymime = listener_.advertise_binarymime && listener_.advertise_chunking;
+  return offered;
+}
+
+std::string ServerSession::Impl::EhloReplyText() const {
+  std::string text = ExpandReply(reply::kHelloGreeting, {config_.myhostname, client_.address});
+  auto keyword = [&text](std::string_view word) {
+    text.push_back('\n');
+    text.append(word);
+  };
+  OfferedExtensions offered = Offered();
+  if (offered.size) {
+    // RFC 1870: a bare SIZE announces no fixed limit.
+    keyword(listener_.max_message_size == 0 ? std::string("SIZE")
+                                            : "SIZE " + std::to_string(listener_.max_message_size));
+  }
+  if (offered.dsn) keyword("DSN");
+  if (listener_.advertise_enhancedstatuscodes) keyword("ENHANCEDSTATUSCODES");
+  if (listener_.advertise_pipelining) keyword("PIPELINING");
+  // STARTTLS and AUTH NTLM LOGIN belong here in the MS-OXSMTP 3.2.5 order,
+  // once the session speaks TLS and SASL.
+  if (offered.eightbitmime) keyword("8BITMIME");
+  if (offered.binarymime) keyword("BINARYMIME");
+  if (ChunkingOffered()) keyword("CHUNKING");
+  return text;
+}
+
+void ServerSession::Impl::HandleHello(std::string_view argument, Hello kind) {
+  // RFC 5321 4.1.4: a refused EHLO leaves the session as it was.
+  if (argument.empty()) return Respond(reply::kSyntaxError);
+  if (!IsValidHeloName(argument)) return Respond(reply::kInvalidDomainName);
+  DiscardTransaction();
+  hello_ = kind;
+  helo_name_ = std::string(argument);
+  if (kind == Hello::kEhlo) {
+    Send(250, nullptr, EhloReplyText());
+  } else {
+    Respond(reply::kHelloGreeting, {config_.myhostname, client_.address});
+  }
+}
+
+// The MS-OXSMTP 3.2.5 MAIL rows that do not depend on the argument, in the
+// table's order.
+const Reply* ServerSession::Impl::CheckMail() const {
+  if (hello_ == Hello::kNone) return &reply::kSendHelloFirst;
+  if (transaction_.bdat_started) return &reply::kBadSequence;
+  // The TLS and AUTH work lifts these two once a session can do either.
+  if (listener_.require_tls) return &reply::kMustIssueStarttlsFirst;
+  if (transaction_.has_sender) return &reply::kSenderAlreadySpecified;
+  if (listener_.require_auth) return &reply::kNotAuthenticated;
+  return nullptr;
+}
+
+void ServerSession::Impl::RefuseMail(const Reply& reply) {
+  if (listener_.tarpit_interval.count() <= 0) return Respond(reply);
+  held_reply_ = &reply;
+  tarpit_deadline_ = clock_.Now() + listener_.tarpit_interval;
+  phase_ = Phase::kTarpit;
+}
+
+void ServerSession::Impl::HandleMail(std::string_view argument) {
+  if (const Reply* refusal = CheckMail()) return RefuseMail(*refusal);
+  MailArguments mail;
+  switch (ParseMailArguments(argument, Offered(), &mail)) {
+    case ArgumentError::kNone:
+      break;
+    case ArgumentError::kMissingColon:
+      return RefuseMail(reply::kUnrecognizedParameter);
+    case ArgumentError::kInvalidAddress:
+      return RefuseMail(reply::kInvalidSenderAddress);
+    case ArgumentError::kInvalidParameter:
+      return RefuseMail(reply::kInvalidArguments);
+  }
+  if (mail.parameters.size && listener_.max_message_size != 0 &&
+      *mail.parameters.size > listener_.max_message_size) {
+    return RefuseMail(reply::kMessageSizeExceeded);
+  }
+  transaction_.has_sender = true;
+  transaction_.mail = std::move(mail);
+  Respond(reply::kSenderOk);
+}
+
+const Reply* ServerSession::Impl::CheckRcptSequence() const {
+  if (hello_ == Hello::kNone) return &reply::kSendHelloFirst;
+  if (transaction_.bdat_started || transaction_.xexch50_seen) return &reply::kBadSequence;
+  if (!transaction_.has_sender) return &reply::kNeedMailCommand;
+  return nullptr;
+}
+
+bool ServerSession::Impl::RelayAllowed(const Mailbox& recipient) const {
+  // <Postmaster> without a domain is always local (RFC 5321 4.5.1).
+  return recipient.domain.empty() || config_.IsLocalDomain(recipient.domain) || client_.trusted;
+}
+
+void ServerSession::Impl::HandleRcpt(std::string_view argument) {
+  if (const Reply* refusal = CheckRcptSequence()) return Respond(*refusal);
+  RcptArguments rcpt;
+  switch (ParseRcptArguments(argument, Offered(), &rcpt)) {
+    case ArgumentError::kNone:
+      break;
+    case ArgumentError::kMissingColon:
+      return Respond(reply::kUnrecognizedParameter);
+    case ArgumentError::kInvalidAddress:
+      return Respond(reply::kInvalidRecipientAddress);
+    case ArgumentError::kInvalidParameter:
+      return Respond(reply::kInvalidArguments);
+  }
+  const Mailbox& mailbox = rcpt.forward_path.mailbox;
+  if (!RelayAllowed(mailbox)) return Respond(reply::kUnableToRelay);
+  if (listener_.max_recipients != 0 && transaction_.recipients.size() >= listener_.max_recipients) {
+    // TooManyRecipients (3.2.7): the session ends.
+    Respond(reply::kTooManyRecipients);
+    return EndSession();
+  }
+  Recipient recipient;
+  recipient.address = mailbox.ToString();
+  recipient.notify = rcpt.parameters.notify;
+  recipient.orcpt = std::move(rcpt.parameters.orcpt);
+  transaction_.recipients.push_back(std::move(recipient));
+  Respond(reply::kRecipientOk);
+}
+
+void ServerSession::Impl::HandleData(std::string_view argument) {
+  if (hello_ == Hello::kNone) return Respond(reply::kSendHelloFirst);
+  if (!argument.empty()) return Respond(reply::kSyntaxError);
+  if (transaction_.bdat_started) return Respond(reply::kBadSequence);
+  if (!transaction_.has_sender) return Respond(reply::kNeedMailCommand);
+  if (transaction_.recipients.empty()) return Respond(reply::kNeedRcptCommand);
+  // RFC 3030 3: BINARYMIME content can only travel in BDAT chunks.
+  if (transaction_.mail.parameters.body == BodyType::kBinaryMime)
+    return Respond(reply::kBadSequence);
+  BeginMessage();
+  Respond(reply::kStartMailInput);
+  phase_ = Phase::kData;
+}
+
+const Reply* ServerSession::Impl::CheckBdat() const {
+  if (hello_ == Hello::kNone) return &reply::kSendHelloFirst;
+  if (!ChunkingOffered()) return &reply::kCommandNotImplemented;
+  if (!transaction_.has_sender) return &reply::kNeedMailCommand;
+  if (transaction_.recipients.empty()) return &reply::kNeedRcptCommand;
+  return nullptr;
+}
+
+void ServerSession::Impl::HandleBdat(std::string_view argument) {
+  Chunk chunk;
+  // Without a size there is no telling where the chunk ends: the bytes that
+  // follow are read as commands.
+  if (!ParseBdatArgument(argument, &chunk.size, &chunk.last)) return Respond(reply::kSyntaxError);
+  chunk.remaining = chunk.size;
+  // RFC 3030 2: a refused chunk is still read, and refused after.
+  chunk.refusal = CheckBdat();
+  if (chunk.refusal == nullptr && !transaction_.bdat_started) {
+    transaction_.bdat_started = true;
+    BeginMessage();
+  }
+  chunk_ = chunk;
+  phase_ = Phase::kChunk;
+}
+
+void ServerSession::Impl::HandleRset(std::string_view argument) {
+  if (!argument.empty()) return Respond(reply::kSyntaxError);
+  DiscardTransaction();
+  Respond(reply::kOk);
+}
+
+void ServerSession::Impl::HandleQuit(std::string_view argument) {
+  if (!argument.empty()) return Respond(reply::kSyntaxError);
+  Respond(reply::kClosingChannel, {config_.myhostname});
+  EndSession();
+}
+
+void ServerSession::Impl::HandleVrfy(std::string_view argument) {
+  if (argument.empty()) return Respond(reply::kSyntaxError);
+  Respond(reply::kCannotVerify);
+}
+
+void ServerSession::Impl::HandleXexch50() {
+  if (transaction_.has_sender) transaction_.xexch50_seen = true;
+  Respond(reply::kXexch50NotAuthorized);
+}
+
+// ---- The message stream ----------------------------------------------------
+
+ContentLimits ServerSession::Impl::Limits() const {
+  ContentLimits limits;
+  limits.max_message_size = listener_.max_message_size;
+  limits.max_header_size = listener_.max_header_size;
+  limits.max_hop_count = listener_.max_hop_count;
+  limits.max_local_hop_count = listener_.max_local_hop_count;
+  return limits;
+}
+
+void ServerSession::Impl::BeginMessage() {
+  Transaction& t = transaction_;
+  t.queue_id = NewQueueId();
+  int64_t now = wall_clock_();
+
+  Envelope envelope;
+  envelope.queue_id = t.queue_id;
+  envelope.sender = t.mail.reverse_path.mailbox.ToString();
+  envelope.recipients = t.recipients;
+  envelope.body = t.mail.parameters.body;
+  envelope.ret = t.mail.parameters.ret;
+  envelope.envid = t.mail.parameters.envid;
+  envelope.arrival_time = now;
+  envelope.client_address = client_.address;
+  envelope.client_helo = helo_name_;
+  envelope.listener = listener_.name;
+  Emit(action::BeginMessage{std::move(envelope)});
+  t.stream_open = true;
+
+  ReceivedFields received;
+  received.helo = helo_name_;
+  received.client_hostname = client_.hostname;
+  received.client_address = client_.address;
+  received.myhostname = config_.myhostname;
+  received.protocol = extended() ? "ESMTP" : "SMTP";
+  received.queue_id = t.queue_id;
+  if (t.recipients.size() == 1) received.recipient = t.recipients.front().address;
+  received.time = now;
+  t.pending_data = BuildReceivedHeader(received);
+
+  t.reader.emplace(Limits(), config_.myhostname, t.mail.parameters.body == BodyType::kBinaryMime);
+}
+
+// Hands out full batches, or gives up the stream once a limit is crossed.
+void ServerSession::Impl::AfterContent() {
+  Transaction& t = transaction_;
+  if (!t.stream_open) return;
+  if (t.reader->verdict() != ContentVerdict::kAccepted) {
+    Emit(action::AbortMessage{});
+    t.stream_open = false;
+    t.pending_data.clear();
+    return;
+  }
+  size_t handed_out = 0;
+  while (t.pending_data.size() - handed_out >= kDataBatch) {
+    Emit(action::MessageData{t.pending_data.substr(handed_out, kDataBatch)});
+    handed_out += kDataBatch;
+  }
+  t.pending_data.erase(0, handed_out);
+}
+
+// The last octet of the message was read (end of DATA, or BDAT LAST).
+void ServerSession::Impl::FinishContent() {
+  Transaction& t = transaction_;
+  t.reader->Finish();
+  AfterContent();
+  ContentVerdict verdict = t.reader->verdict();
+  if (verdict != ContentVerdict::kAccepted) return FailMessage(verdict);
+  if (!t.pending_data.empty()) Emit(action::MessageData{std::exchange(t.pending_data, {})});
+  Emit(action::EndMessage{});
+  t.stream_open = false;
+  phase_ = Phase::kAwaitingQueue;
+}
+
+void ServerSession::Impl::EndOfChunk() {
+  if (chunk_.refusal != nullptr) return Respond(*chunk_.refusal);
+  ContentVerdict verdict = transaction_.reader->verdict();
+  // Size and hop limits are answered at the end of the chunk that crossed
+  // them; a bare line ending only at the end of the message.
+  if (verdict != ContentVerdict::kAccepted && verdict != ContentVerdict::kBareLineEnding)
+    return FailMessage(verdict);
+  if (chunk_.last) return FinishContent();
+  Respond(reply::kChunkReceived, {std::to_string(chunk_.size)});
+}
+
+void ServerSession::Impl::FailMessage(ContentVerdict verdict) {
+  DiscardTransaction();
+  switch (verdict) {
+    case ContentVerdict::kBareLineEnding:
+      return Respond(reply::kBareLineEnding);
+    case ContentVerdict::kMessageSizeExceeded:
+      Respond(reply::kMessageSizeExceeded);
+      break;
+    case ContentVerdict::kHeaderSizeExceeded:
+      Respond(reply::kHeaderSizeExceeded);
+      break;
+    case ContentVerdict::kHopCountExceeded:
+    case ContentVerdict::kLocalHopCountExceeded:
+      Respond(reply::kHopCountExceeded);
+      break;
+    case ContentVerdict::kAccepted:
+      return;
+  }
+  // MS-OXSMTP 3.2.7: after a size or hop limit the server ends the session.
+  EndSession();
+}
+
+// ---- ServerSession ---------------------------------------------------------
+
+ServerSession::ServerSession(const Config& config, const ListenerConfig& listener,
+                             ClientInfo client, const Clock& clock, WallClock wall_clock)
+    : impl_(std::make_unique<Impl>(config, listener, std::move(client), clock,
+                                   std::move(wall_clock))) {}
+ServerSession::~ServerSession() = default;
+
+void ServerSession::Start() { impl_->Start(); }
+void ServerSession::Receive(std::string_view bytes) { impl_->Receive(bytes); }
+void ServerSession::ReceiveEof() { impl_->ReceiveEof(); }
+void ServerSession::QueueResult(ipc::QueueOutcome outcome, const std::string&) {
+  // The id in a kQueued answer is the one this session made; a failure's
+  // reason is for the driver's log, not for the client.
+  impl_->QueueResult(outcome);
+}
+void ServerSession::OnTimer() { impl_->OnTimer(); }
+TimePoint ServerSession::NextDeadline() const { return impl_->NextDeadline(); }
+std::vector<Action> ServerSession::TakeActions() { return impl_->TakeActions(); }
+bool ServerSession::closed() const { return impl_->closed(); }
+bool ServerSession::input_paused() const { return impl_->input_paused(); }
+
+}  // namespace postern

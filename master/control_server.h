@@ -1,0 +1,59 @@
+// master/control_server.h — the socket the `postern` CLI talks to.
+//
+// Listens on run_directory/master.sock (mode 0600: only root, or the user
+// running postern, may connect). Each client sends one kControlRequest and
+// gets one kControlReply; the handler decides what the verb means.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "lib/event_handles.h"
+#include "lib/ipc.h"
+#include "lib/status.h"
+
+namespace postern {
+
+struct ControlReply {
+  bool ok = true;
+  std::string text;
+};
+
+class ControlServer {
+ public:
+  using Handler =
+      std::function<ControlReply(const std::string& verb, const std::vector<std::string>& args)>;
+
+  ControlServer(event_base* base, Handler handler);
+  ~ControlServer();
+
+  // Creates the socket at path (replacing a stale one) and starts serving.
+  Status Listen(const std::string& path);
+  void Close();
+
+ private:
+  struct Client {
+    ControlServer* server;
+    BufferEventPtr bev;
+    ipc::FrameDecoder decoder;
+    bool replied = false;
+  };
+  static void OnAccept(evutil_socket_t fd, short, void* self);
+  static void OnRead(bufferevent* bev, void* client);
+  static void OnWrite(bufferevent* bev, void* client);
+  static void OnEvent(bufferevent* bev, short what, void* client);
+  void Serve(Client* client, const ipc::Frame& frame);
+  void Drop(Client* client);
+
+  event_base* base_;
+  Handler handler_;
+  int fd_ = -1;
+  std::string path_;
+  EventPtr accept_event_;
+  std::map<Client*, std::unique_ptr<Client>> clients_;
+};
+
+}  // namespace postern

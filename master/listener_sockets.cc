@@ -1,0 +1,131 @@
+// master/listener_sockets.cc — see master/listener_sockets.h.
+#include "master/listener_sockets.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <set>
+
+#include "lib/log.h"
+
+namespace postern {
+namespace {
+
+constexpr int kBacklog = 1024;
+
+Result<int> Bind(const BindAddress& address, const std::string& listener) {
+  sockaddr_storage ss;
+  socklen_t length = address.ToSockaddr(&ss);
+  int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  auto fail = [&](const char* what) {
+    Status s = Status::Error("listener " + listener + ": cannot " + what + " " +
+                             address.ToString() + ": " + strerror(errno));
+    if (fd >= 0) close(fd);
+    return s;
+  };
+  if (fd < 0) return fail("create a socket for");
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (ss.ss_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+  if (bind(fd, reinterpret_cast<sockaddr*>(&ss), length) != 0) return fail("bind");
+  if (listen(fd, kBacklog) != 0) return fail("listen on");
+  return fd;
+}
+
+}  // namespace
+
+ListenerSockets::ListenerSockets(event_base* base, AcceptCallback on_accept)
+    : base_(base), on_accept_(std::move(on_accept)) {}
+
+ListenerSockets::~ListenerSockets() { CloseAll(); }
+
+Status ListenerSockets::Apply(const Config& config) {
+  std::map<std::string, std::vector<const ListenerConfig*>> wanted;
+  std::map<std::string, BindAddress> addresses;
+  for (const ListenerConfig& listener : config.listeners) {
+    for (const BindAddress& bind : listener.bind) {
+      wanted[bind.ToString()].push_back(&listener);
+      addresses.emplace(bind.ToString(), bind);
+    }
+  }
+  // Bind every new address first, so a failure leaves the old set intact.
+  std::map<std::string, int> fresh;
+  for (const auto& [key, listeners] : wanted) {
+    if (sockets_.count(key)) continue;
+    Result<int> fd = Bind(addresses.at(key), listeners.front()->name);
+    if (!fd.ok()) {
+      for (auto& [k, f] : fresh) close(f);
+      return fd.status();
+    }
+    fresh[key] = *fd;
+  }
+  for (auto it = sockets_.begin(); it != sockets_.end();) {
+    if (wanted.count(it->first)) {
+      ++it;
+      continue;
+    }
+    Close(&it->second);
+    it = sockets_.erase(it);
+  }
+  for (const auto& [key, listeners] : wanted) {
+    Socket& socket = sockets_[key];
+    socket.address = addresses.at(key);
+    socket.listeners = listeners;
+    if (fresh.count(key)) {
+      socket.fd = fresh[key];
+      socket.context.reset(new AcceptContext{this, key});
+      socket.event.reset(
+          event_new(base_, socket.fd, EV_READ | EV_PERSIST, OnAcceptable, socket.context.get()));
+      event_add(socket.event.get(), nullptr);
+      LOG_INFO("listening on %s for %s", key.c_str(), listeners.front()->name.c_str());
+    }
+  }
+  return Status::Ok();
+}
+
+void ListenerSockets::Close(Socket* socket) {
+  socket->event.reset();
+  socket->context.reset();
+  if (socket->fd >= 0) close(socket->fd);
+  socket->fd = -1;
+}
+
+void ListenerSockets::CloseAll() {
+  for (auto& [key, socket] : sockets_) Close(&socket);
+  sockets_.clear();
+}
+
+std::vector<std::string> ListenerSockets::Describe() const {
+  std::vector<std::string> lines;
+  for (const auto& [key, socket] : sockets_) {
+    std::string names;
+    for (const ListenerConfig* l : socket.listeners) names += (names.empty() ? "" : ",") + l->name;
+    lines.push_back(key + " " + names);
+  }
+  return lines;
+}
+
+void ListenerSockets::OnAcceptable(evutil_socket_t fd, short, void* context_ptr) {
+  auto* context = static_cast<AcceptContext*>(context_ptr);
+  ListenerSockets* self = context->owner;
+  // Accept a bounded batch, so one busy socket does not starve the loop.
+  for (int i = 0; i < 64; ++i) {
+    int client = accept4(fd, nullptr, nullptr, SOCK_CLOEXEC);
+    if (client < 0) {
+      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ECONNABORTED)
+        LOG_WARNING("accept on %s: %s", context->key.c_str(), strerror(errno));
+      return;
+    }
+    auto it = self->sockets_.find(context->key);
+    if (it == self->sockets_.end()) {
+      close(client);
+      return;
+    }
+    self->on_accept_(client, it->second.listeners);
+  }
+}
+
+}  // namespace postern

@@ -1,0 +1,59 @@
+// master/listener_sockets.h — the listening TCP sockets of every listener.
+//
+// One socket per distinct bind address; listeners that share an address share
+// its socket, and admission picks among them per client. On reload, sockets
+// whose address is still configured are kept (no connection is refused
+// while the config changes), the others are closed and new ones bound.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "lib/config.h"
+#include "lib/event_handles.h"
+#include "lib/status.h"
+
+namespace postern {
+
+class ListenerSockets {
+ public:
+  // on_accept(fd, candidates): a new client socket and the listeners bound to
+  // the address it reached.
+  using AcceptCallback =
+      std::function<void(int fd, const std::vector<const ListenerConfig*>& candidates)>;
+
+  ListenerSockets(event_base* base, AcceptCallback on_accept);
+  ~ListenerSockets();
+
+  // Binds what config needs (reusing sockets already bound to the same
+  // address) and closes the rest. On failure nothing changes.
+  Status Apply(const Config& config);
+  // Stops accepting (SIGTERM): closes every listening socket.
+  void CloseAll();
+  std::vector<std::string> Describe() const;
+
+ private:
+  // What an accept event needs: the owner and the key of its socket.
+  struct AcceptContext {
+    ListenerSockets* owner;
+    std::string key;
+  };
+  struct Socket {
+    BindAddress address;
+    int fd = -1;
+    std::unique_ptr<AcceptContext> context;
+    EventPtr event;
+    std::vector<const ListenerConfig*> listeners;
+  };
+  static void Close(Socket* socket);
+  static void OnAcceptable(evutil_socket_t fd, short, void* socket_ptr);
+
+  event_base* base_;
+  AcceptCallback on_accept_;
+  std::map<std::string, Socket> sockets_;  // by BindAddress::ToString()
+};
+
+}  // namespace postern

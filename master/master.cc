@@ -1,0 +1,282 @@
+// master/master.cc — see master/master.h.
+#include "master/master.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <fstream>
+
+#include "lib/ipc.h"
+#include "lib/log.h"
+#include "lib/reply_catalogue.h"
+#include "lib/unix_socket.h"
+
+namespace postern {
+namespace {
+
+constexpr Duration kServiceStopTimeout = std::chrono::seconds(10);
+constexpr int kQueueManagerStartSeconds = 30;
+
+std::string PidFilePath(const Config& config) { return config.run_directory + "/master.pid"; }
+
+Result<std::pair<IpAddress, uint16_t>> SocketAddress(int fd, bool peer) {
+  sockaddr_storage ss{};
+  socklen_t length = sizeof ss;
+  int rc = peer ? getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &length)
+                : getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &length);
+  if (rc != 0) return Status::Error(strerror(errno));
+  std::optional<IpAddress> address = IpAddress::FromSockaddr(reinterpret_cast<sockaddr*>(&ss));
+  if (!address) return Status::Error("not an IP socket");
+  uint16_t port = ss.ss_family == AF_INET6 ? ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port)
+                                           : ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
+  return std::make_pair(address->Unmapped(), port);
+}
+
+}  // namespace
+
+Master::Master(std::unique_ptr<Config> config, ChildUsers users)
+    : config_(std::move(config)), users_(std::move(users)), base_(event_base_new()) {
+  if (!base_) PANIC("cannot create the event loop");
+  listeners_ = std::make_unique<ListenerSockets>(
+      base_.get(), [this](int fd, const std::vector<const ListenerConfig*>& candidates) {
+        Accept(fd, candidates);
+      });
+  pool_ = std::make_unique<WorkerPool>(base_.get(), &table_, config_->run_directory + "/qmgr.sock");
+  pool_->SetConfig(config_.get());
+  control_ = std::make_unique<ControlServer>(
+      base_.get(), [this](const std::string& verb, const std::vector<std::string>& args) {
+        return HandleControl(verb, args);
+      });
+}
+
+Master::~Master() {
+  control_.reset();
+  listeners_.reset();
+  supervisor_.reset();
+  pool_.reset();
+  if (queue_socket_ >= 0) close(queue_socket_);
+  if (auth_socket_ >= 0) close(auth_socket_);
+  if (pid_file_written_) unlink(PidFilePath(*config_).c_str());
+}
+
+Status Master::PrepareDirectories() {
+  const Config& c = *config_;
+  std::string mail = c.mail_directory.empty() ? c.state_directory + "/mail" : c.mail_directory;
+  if (Status s = EnsureDirectory(c.state_directory, 0755, 0, 0); !s.ok()) return s;
+  if (Status s = EnsureDirectory(c.state_directory + "/queue", 0700, users_.queue.uid,
+                                 users_.queue.gid); !s.ok())
+    return s;
+  if (Status s = EnsureDirectory(mail, 0700, users_.queue.uid, users_.queue.gid); !s.ok())
+    return s;
+  if (Status s = EnsureDirectory(c.run_directory, 0755, 0, 0); !s.ok()) return s;
+  // smtpd's chroot: empty, and not writable by smtpd.
+  return EnsureDirectory(c.run_directory + "/empty", 0555, 0, 0);
+}
+
+Status Master::CreateServiceSocket(const std::string& path, const UserIdentity& owner, int* fd) {
+  Result<int> listening = ListenUnixStream(path, &owner);
+  if (!listening.ok()) return listening.status();
+  *fd = *listening;
+  return Status::Ok();
+}
+
+Status Master::WritePidFile() {
+  std::string path = PidFilePath(*config_);
+  std::ifstream existing(path);
+  long old_pid = 0;
+  if (existing >> old_pid && old_pid > 0 && kill(static_cast<pid_t>(old_pid), 0) == 0)
+    return Status::Error("postern is already running (master pid " + std::to_string(old_pid) +
+                         " in " + path + ")");
+  std::string tmp = path + ".tmp";
+  std::ofstream out(tmp, std::ios::trunc);
+  out << getpid() << "\n";
+  out.close();
+  if (!out || rename(tmp.c_str(), path.c_str()) != 0)
+    return Status::Error("cannot write " + path + ": " + strerror(errno));
+  pid_file_written_ = true;
+  return Status::Ok();
+}
+
+Status Master::WaitForQueueManager() {
+  // Any answer proves qmgr runs with its queue open; a dead qmgr leaves the
+  // request unanswered in the socket that master itself holds.
+  Result<int> connected = ConnectUnixStream(config_->run_directory + "/qmgr.sock", "qmgr");
+  if (!connected.ok()) return connected.status();
+  int fd = *connected;
+  std::string payload = ipc::PayloadWriter().Str("ping").U32(0).Take();
+  Status s = ipc::SendFrame(fd, ipc::MsgType::kControlRequest, payload);
+  pollfd p{fd, POLLIN, 0};
+  int ready = s.ok() ? poll(&p, 1, kQueueManagerStartSeconds * 1000) : -1;
+  Result<ipc::Frame> reply = ready > 0 ? ipc::ReceiveStreamFrame(fd) : Status::Error("timeout");
+  close(fd);
+  if (!reply.ok())
+    return Status::Error("qmgr did not come up within " + std::to_string(kQueueManagerStartSeconds) +
+                         "s (" + reply.status().message() + "): see the log");
+  return Status::Ok();
+}
+
+Status Master::Start() {
+  if (Status s = PrepareDirectories(); !s.ok()) return s;
+  if (Status s = listeners_->Apply(*config_); !s.ok()) return s;
+  if (Status s = WritePidFile(); !s.ok()) return s;
+  if (Status s = CreateServiceSocket(config_->run_directory + "/qmgr.sock", users_.queue,
+                                     &queue_socket_); !s.ok())
+    return s;
+  if (Status s = CreateServiceSocket(config_->run_directory + "/authd.sock", users_.auth,
+                                     &auth_socket_); !s.ok())
+    return s;
+  if (Status s = control_->Listen(config_->run_directory + "/master.sock"); !s.ok()) return s;
+
+  Supervisor::Hooks hooks;
+  hooks.smtpd_started = [this](pid_t pid, int channel) { pool_->AddWorker(pid, channel); };
+  hooks.smtpd_exited = [this](pid_t pid) { SmtpdExited(pid); };
+  hooks.all_exited = [this] { event_base_loopexit(base_.get(), nullptr); };
+  supervisor_ = std::make_unique<Supervisor>(base_.get(), users_, queue_socket_, auth_socket_,
+                                             std::move(hooks));
+  supervisor_->SetConfig(config_.get());
+  for (int signo : {SIGTERM, SIGINT, SIGHUP}) {
+    signal_events_.emplace_back(evsignal_new(base_.get(), signo, OnSignal, this));
+    event_add(signal_events_.back().get(), nullptr);
+  }
+  signal(SIGPIPE, SIG_IGN);
+  Status started = supervisor_->StartAll();
+  if (started.ok()) started = WaitForQueueManager();
+  if (!started.ok()) {
+    supervisor_->StopRestarting();
+    supervisor_->SignalKind(ChildKind::kSmtpd, SIGTERM);
+    supervisor_->SignalServices(SIGTERM);
+    return started;
+  }
+  LOG_INFO("postern started: %zu listener(s), %u smtpd worker(s)", config_->listeners.size(),
+           config_->smtpd_workers);
+  return Status::Ok();
+}
+
+int Master::Run() {
+  event_base_dispatch(base_.get());
+  LOG_INFO("postern stopped");
+  return 0;
+}
+
+void Master::Accept(int fd, const std::vector<const ListenerConfig*>& candidates) {
+  auto peer = SocketAddress(fd, true);
+  auto local = SocketAddress(fd, false);
+  if (!peer.ok() || !local.ok()) {
+    close(fd);
+    return;
+  }
+  Admission admission = AdmitConnection(candidates, peer->first, table_);
+  if (admission.listener == nullptr) {
+    LOG_INFO("refused [%s]:%u: %s", peer->first.ToString().c_str(), peer->second,
+             admission.refusal.substr(0, admission.refusal.size() - 2).c_str());
+    ssize_t ignored = send(fd, admission.refusal.data(), admission.refusal.size(),
+                           MSG_NOSIGNAL | MSG_DONTWAIT);
+    (void)ignored;
+    close(fd);
+    return;
+  }
+  ClientConnection connection;
+  connection.fd = fd;
+  connection.conn_id = next_conn_id_++;
+  connection.listener = admission.listener->name;
+  connection.peer = peer->first;
+  connection.peer_port = peer->second;
+  connection.local = local->first;
+  connection.local_port = local->second;
+  table_.Add(connection.conn_id, connection.listener, connection.peer);
+  pool_->Handoff(std::move(connection));
+}
+
+ControlReply Master::HandleControl(const std::string& verb, const std::vector<std::string>& args) {
+  if (verb == "stop" && args.empty()) {
+    BeginStop();
+    return {true, "postern is stopping"};
+  }
+  if (verb == "reload" && args.empty()) return Reload();
+  if (verb == "status" && args.empty()) return {true, StatusText()};
+  if (verb == "block")
+    return {false, "dynamic blocks are not available in this version of postern"};
+  return {false, "unknown control request \"" + verb + "\""};
+}
+
+std::string Master::StatusText() const {
+  std::string text = "postern is running, master pid " + std::to_string(getpid()) + "\n";
+  for (const std::string& line : listeners_->Describe()) text += "listening on " + line + "\n";
+  text += "connections: " + std::to_string(table_.size()) + "\n";
+  text += pool_->Describe();
+  text += supervisor_->Describe();
+  return text;
+}
+
+ControlReply Master::Reload() {
+  if (stopping_) return {false, "postern is stopping"};
+  Result<Config> fresh = LoadConfig(config_->config_dir);
+  if (!fresh.ok()) return {false, "configuration not reloaded: " + fresh.status().message()};
+  auto config = std::make_unique<Config>(std::move(*fresh));
+  if (Status s = listeners_->Apply(*config); !s.ok())
+    return {false, "configuration not reloaded: " + s.message()};
+  pool_->DrainAll();
+  config_ = std::move(config);
+  pool_->SetConfig(config_.get());
+  supervisor_->SetConfig(config_.get());
+  Status started = supervisor_->StartSmtpdGeneration();
+  supervisor_->SignalServices(SIGHUP);
+  LOG_INFO("configuration reloaded");
+  if (!started.ok()) return {false, "reloaded, but " + started.message()};
+  return {true, "configuration reloaded"};
+}
+
+void Master::BeginStop() {
+  if (stopping_) return;
+  stopping_ = true;
+  LOG_INFO("stopping: no new connections; waiting up to %lld ms for %zu session(s)",
+           static_cast<long long>(config_->shutdown_grace.count()), table_.size());
+  listeners_->CloseAll();
+  supervisor_->StopRestarting();
+  pool_->DrainAll();
+  grace_timer_.reset(evtimer_new(base_.get(), OnGraceExpired, this));
+  timeval tv = ToTimeval(config_->shutdown_grace);
+  evtimer_add(grace_timer_.get(), &tv);
+  if (supervisor_->CountKind(ChildKind::kSmtpd) == 0) supervisor_->SignalServices(SIGTERM);
+}
+
+void Master::OnGraceExpired(evutil_socket_t, short, void* self_ptr) {
+  auto* self = static_cast<Master*>(self_ptr);
+  if (self->supervisor_->CountKind(ChildKind::kSmtpd) > 0) {
+    LOG_WARNING("shutdown_grace expired: ending the remaining sessions");
+    self->supervisor_->SignalKind(ChildKind::kSmtpd, SIGTERM);
+    timeval tv = ToTimeval(kServiceStopTimeout);
+    evtimer_add(self->grace_timer_.get(), &tv);
+    return;
+  }
+  LOG_WARNING("children did not stop in time; killing them");
+  self->supervisor_->SignalKind(ChildKind::kSmtpd, SIGKILL);
+  self->supervisor_->SignalServices(SIGKILL);
+}
+
+void Master::SmtpdExited(pid_t pid) {
+  pool_->WorkerExited(pid);
+  if (stopping_ && supervisor_->CountKind(ChildKind::kSmtpd) == 0) {
+    supervisor_->SignalServices(SIGTERM);
+    timeval tv = ToTimeval(kServiceStopTimeout);
+    evtimer_add(grace_timer_.get(), &tv);
+  }
+}
+
+void Master::OnSignal(evutil_socket_t signo, short, void* self_ptr) {
+  auto* self = static_cast<Master*>(self_ptr);
+  if (signo == SIGHUP) {
+    ControlReply reply = self->Reload();
+    if (!reply.ok) LOG_ERROR("%s", reply.text.c_str());
+    return;
+  }
+  self->BeginStop();
+}
+
+}  // namespace postern

@@ -1,0 +1,68 @@
+// master/master.h — the master daemon: owns listeners, limits and children.
+//
+// Accepts every client connection, decides at connection level (the
+// admission events of MS-OXSMTP 3.2.7) and hands accepted connections to an
+// smtpd worker; supervises qmgr, authd and the workers; answers the control
+// CLI (stop, reload, status); on SIGTERM stops accepting, lets sessions
+// finish for shutdown_grace, then stops its children and exits; on SIGHUP
+// re-reads the configuration and replaces the workers without dropping an
+// established session.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "lib/config.h"
+#include "lib/connection_admission.h"
+#include "lib/event_handles.h"
+#include "master/control_server.h"
+#include "master/listener_sockets.h"
+#include "master/supervisor.h"
+#include "master/worker_pool.h"
+
+namespace postern {
+
+class Master {
+ public:
+  Master(std::unique_ptr<Config> config, ChildUsers users);
+  ~Master();
+
+  // Directories, sockets, pid file, children; returns once qmgr answers.
+  // On failure, whatever was started is stopped again.
+  Status Start();
+  // Serves until stopped; returns the process exit status.
+  int Run();
+
+ private:
+  static void OnSignal(evutil_socket_t signo, short, void* self);
+  static void OnGraceExpired(evutil_socket_t, short, void* self);
+  Status PrepareDirectories();
+  Status CreateServiceSocket(const std::string& path, const UserIdentity& owner, int* fd);
+  Status WritePidFile();
+  Status WaitForQueueManager();
+  void Accept(int fd, const std::vector<const ListenerConfig*>& candidates);
+  ControlReply HandleControl(const std::string& verb, const std::vector<std::string>& args);
+  ControlReply Reload();
+  std::string StatusText() const;
+  void BeginStop();
+  void SmtpdExited(pid_t pid);
+
+  std::unique_ptr<Config> config_;
+  ChildUsers users_;
+  EventBasePtr base_;
+  ConnectionTable table_;
+  std::unique_ptr<ListenerSockets> listeners_;
+  std::unique_ptr<WorkerPool> pool_;
+  std::unique_ptr<Supervisor> supervisor_;
+  std::unique_ptr<ControlServer> control_;
+  std::vector<EventPtr> signal_events_;
+  EventPtr grace_timer_;
+  int queue_socket_ = -1;
+  int auth_socket_ = -1;
+  uint64_t next_conn_id_ = 1;
+  bool stopping_ = false;
+  bool pid_file_written_ = false;
+};
+
+}  // namespace postern

@@ -1,0 +1,223 @@
+// master/supervisor.cc — see master/supervisor.h.
+#include "master/supervisor.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <vector>
+
+#include "lib/log.h"
+
+namespace postern {
+namespace {
+
+// A child that lives shorter than this is counted as failing at start-up.
+constexpr Duration kHealthyUptime = std::chrono::seconds(10);
+constexpr Duration kMaxBackoff = std::chrono::seconds(60);
+
+const char* KindName(ChildKind kind) {
+  switch (kind) {
+    case ChildKind::kQueue: return "qmgr";
+    case ChildKind::kAuth: return "authd";
+    case ChildKind::kSmtpd: return "smtpd";
+  }
+  return "?";
+}
+
+// In the forked child: makes `fd` descriptor 3, closes everything above,
+// drops privileges when asked, and exec's the daemon. Never returns.
+[[noreturn]] void ExecChild(const std::string& program, const std::string& config_dir, int fd,
+                            const UserIdentity* drop_to, const std::vector<std::string>& extra) {
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+  if (fd != 3) {
+    if (dup2(fd, 3) < 0) _exit(126);
+  } else {
+    fcntl(3, F_SETFD, 0);
+  }
+  close_range(4, ~0U, 0);
+  if (drop_to != nullptr) {
+    Status s = DropPrivileges(*drop_to, "");
+    if (!s.ok()) {
+      LOG_ERROR("%s: %s", program.c_str(), s.message().c_str());
+      _exit(126);
+    }
+  }
+  std::vector<std::string> args = {program, "-c", config_dir};
+  args.insert(args.end(), extra.begin(), extra.end());
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  execv(program.c_str(), argv.data());
+  LOG_ERROR("cannot execute %s: %s", program.c_str(), strerror(errno));
+  _exit(127);
+}
+
+}  // namespace
+
+Supervisor::Supervisor(event_base* base, ChildUsers users, int queue_socket, int auth_socket,
+                       Hooks hooks)
+    : base_(base),
+      users_(std::move(users)),
+      queue_socket_(queue_socket),
+      auth_socket_(auth_socket),
+      hooks_(std::move(hooks)) {
+  sigchld_.reset(evsignal_new(base_, SIGCHLD, OnSigchld, this));
+  event_add(sigchld_.get(), nullptr);
+}
+
+Supervisor::~Supervisor() = default;
+
+Status Supervisor::StartAll() {
+  if (Status s = Spawn(ChildKind::kQueue); !s.ok()) return s;
+  if (Status s = Spawn(ChildKind::kAuth); !s.ok()) return s;
+  return StartSmtpdGeneration();
+}
+
+Status Supervisor::StartSmtpdGeneration() {
+  for (uint32_t i = 0; i < config_->smtpd_workers; ++i)
+    if (Status s = Spawn(ChildKind::kSmtpd); !s.ok()) return s;
+  return Status::Ok();
+}
+
+Status Supervisor::Spawn(ChildKind kind) {
+  std::string program = config_->daemon_directory + "/" + KindName(kind);
+  if (access(program.c_str(), X_OK) != 0)
+    return Status::Error(std::string("cannot execute ") + program + ": " + strerror(errno) +
+                         " (check daemon_directory)");
+  int pair[2] = {-1, -1};
+  int child_fd = -1;
+  const UserIdentity* drop_to = nullptr;
+  bool root = RunningAsRoot();
+  switch (kind) {
+    case ChildKind::kQueue:
+      child_fd = queue_socket_;
+      if (root) drop_to = &users_.queue;
+      break;
+    case ChildKind::kAuth:
+      child_fd = auth_socket_;
+      if (root) drop_to = &users_.auth;
+      break;
+    case ChildKind::kSmtpd:
+      if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0)
+        return Status::Error(std::string("socketpair for smtpd: ") + strerror(errno));
+      child_fd = pair[1];
+      break;
+  }
+  std::vector<std::string> extra;
+  if (kind == ChildKind::kSmtpd) {
+    extra = {"--channel-fd", "3"};
+  } else {
+    extra = {"--listen-fd", "3"};
+  }
+  pid_t pid = fork();
+  if (pid < 0) {
+    if (pair[0] >= 0) {
+      close(pair[0]);
+      close(pair[1]);
+    }
+    return Status::Error(std::string("fork: ") + strerror(errno));
+  }
+  if (pid == 0) ExecChild(program, config_->config_dir, child_fd, drop_to, extra);
+  children_[pid] = Child{kind, clock_.Now()};
+  LOG_DEBUG("started %s, pid %d", KindName(kind), static_cast<int>(pid));
+  if (kind == ChildKind::kSmtpd) {
+    close(pair[1]);
+    hooks_.smtpd_started(pid, pair[0]);
+  }
+  return Status::Ok();
+}
+
+void Supervisor::OnSigchld(evutil_socket_t, short, void* self) {
+  static_cast<Supervisor*>(self)->Reap();
+}
+
+void Supervisor::Reap() {
+  for (;;) {
+    int status;
+    pid_t pid = waitpid(-1, &status, WNOHANG);
+    if (pid <= 0) break;
+    auto it = children_.find(pid);
+    if (it == children_.end()) continue;
+    Child child = it->second;
+    children_.erase(it);
+    Duration uptime = std::chrono::duration_cast<Duration>(clock_.Now() - child.started);
+    bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    if (!stopping_ && !clean) {
+      if (WIFSIGNALED(status))
+        LOG_WARNING("%s (pid %d) killed by signal %d", KindName(child.kind), static_cast<int>(pid),
+                    WTERMSIG(status));
+      else
+        LOG_WARNING("%s (pid %d) exited with status %d", KindName(child.kind),
+                    static_cast<int>(pid), WEXITSTATUS(status));
+    }
+    if (child.kind == ChildKind::kSmtpd) hooks_.smtpd_exited(pid);
+    // A clean smtpd exit is a drained old generation; anything else unexpected
+    // is restarted.
+    bool wanted = !stopping_ && !(child.kind == ChildKind::kSmtpd && clean);
+    if (wanted) ScheduleRestart(child.kind, uptime);
+  }
+  if (stopping_ && children_.empty() && hooks_.all_exited) hooks_.all_exited();
+}
+
+void Supervisor::ScheduleRestart(ChildKind kind, Duration uptime) {
+  Backoff& backoff = backoff_[kind];
+  if (uptime >= kHealthyUptime) backoff.failures = 0;
+  Duration delay = std::chrono::milliseconds(100);
+  if (uptime < kHealthyUptime) {
+    ++backoff.failures;
+    delay = std::min<Duration>(kMaxBackoff, std::chrono::seconds(1) * (1 << std::min(backoff.failures - 1, 6)));
+  }
+  ++pending_restarts_[kind];
+  if (!backoff.timer) backoff.timer.reset(evtimer_new(base_, OnRestartTimer, this));
+  LOG_INFO("restarting %s in %lld ms", KindName(kind), static_cast<long long>(delay.count()));
+  timeval tv = ToTimeval(delay);
+  evtimer_add(backoff.timer.get(), &tv);
+}
+
+void Supervisor::OnRestartTimer(evutil_socket_t, short, void* self_ptr) {
+  auto* self = static_cast<Supervisor*>(self_ptr);
+  if (self->stopping_) return;
+  std::map<ChildKind, int> due;
+  due.swap(self->pending_restarts_);
+  for (auto& [kind, count] : due) {
+    for (int i = 0; i < count; ++i) {
+      Status s = self->Spawn(kind);
+      if (!s.ok()) {
+        LOG_ERROR("cannot restart %s: %s", KindName(kind), s.message().c_str());
+        self->ScheduleRestart(kind, Duration::zero());
+      }
+    }
+  }
+}
+
+void Supervisor::SignalServices(int signo) {
+  SignalKind(ChildKind::kQueue, signo);
+  SignalKind(ChildKind::kAuth, signo);
+}
+
+void Supervisor::SignalKind(ChildKind kind, int signo) {
+  for (auto& [pid, child] : children_)
+    if (child.kind == kind) kill(pid, signo);
+}
+
+size_t Supervisor::CountKind(ChildKind kind) const {
+  size_t n = 0;
+  for (auto& [pid, child] : children_) n += child.kind == kind;
+  return n;
+}
+
+std::string Supervisor::Describe() const {
+  std::string text;
+  for (auto& [pid, child] : children_)
+    text += std::string(KindName(child.kind)) + " pid " + std::to_string(pid) + "\n";
+  return text;
+}
+
+}  // namespace postern

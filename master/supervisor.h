@@ -1,0 +1,85 @@
+// master/supervisor.h — starts, watches and restarts master's children.
+//
+// Children: one qmgr, one authd (each exec'd after dropping to its own user,
+// with its service socket on fd 3) and smtpd_workers smtpd processes (exec'd
+// as root with their master channel on fd 3; smtpd chroots and drops
+// privileges itself). A child that exits unexpectedly is restarted; one that
+// dies soon after starting is restarted after a back-off that doubles up to
+// a minute, so a broken service throttles instead of looping.
+#pragma once
+
+#include <sys/types.h>
+
+#include <functional>
+#include <map>
+#include <string>
+
+#include "lib/clock.h"
+#include "lib/config.h"
+#include "lib/event_handles.h"
+#include "lib/privileges.h"
+
+namespace postern {
+
+enum class ChildKind { kQueue, kAuth, kSmtpd };
+
+struct ChildUsers {
+  UserIdentity smtpd, queue, auth;  // unused when not root
+};
+
+class Supervisor {
+ public:
+  struct Hooks {
+    // A new smtpd runs; channel is master's end of its SOCK_SEQPACKET pair.
+    std::function<void(pid_t pid, int channel)> smtpd_started;
+    std::function<void(pid_t pid)> smtpd_exited;
+    // Every child has exited after Stop*().
+    std::function<void()> all_exited;
+  };
+
+  Supervisor(event_base* base, ChildUsers users, int queue_socket, int auth_socket, Hooks hooks);
+  ~Supervisor();
+
+  void SetConfig(const Config* config) { config_ = config; }
+  Status StartAll();
+  // Starts a fresh set of smtpd workers (reload); the pool drains the old ones.
+  Status StartSmtpdGeneration();
+  // Sends SIGHUP to qmgr and authd so they re-read the configuration.
+  void SignalServices(int signo);
+  // No more restarts; signal every child of the kinds given.
+  void StopRestarting() { stopping_ = true; }
+  void SignalKind(ChildKind kind, int signo);
+  size_t CountKind(ChildKind kind) const;
+  std::string Describe() const;
+
+ private:
+  struct Child {
+    ChildKind kind;
+    TimePoint started;
+  };
+  struct Backoff {
+    int failures = 0;
+    EventPtr timer;
+  };
+
+  static void OnSigchld(evutil_socket_t, short, void* self);
+  static void OnRestartTimer(evutil_socket_t, short, void* self);
+  Status Spawn(ChildKind kind);
+  void Reap();
+  void ScheduleRestart(ChildKind kind, Duration uptime);
+
+  event_base* base_;
+  const Config* config_ = nullptr;
+  ChildUsers users_;
+  int queue_socket_;
+  int auth_socket_;
+  Hooks hooks_;
+  SystemClock clock_;
+  EventPtr sigchld_;
+  std::map<pid_t, Child> children_;
+  std::map<ChildKind, Backoff> backoff_;
+  std::map<ChildKind, int> pending_restarts_;
+  bool stopping_ = false;
+};
+
+}  // namespace postern

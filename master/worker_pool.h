@@ -1,0 +1,94 @@
+// master/worker_pool.h — hands client connections to smtpd workers.
+//
+// Each worker is reached over its SOCK_SEQPACKET channel. A connection goes
+// to the least-loaded worker that is not draining, with the descriptor
+// attached (SCM_RIGHTS). master keeps its copy until the worker acknowledges
+// (a descriptor can be lost silently with MSG_CTRUNC); a worker that does not
+// acknowledge within handoff_timeout, or no worker at all, means
+// NewConnectionNotAvailable: the client gets "421 4.4.2 Connection dropped".
+// The pool also reports session ends to the connection table and connects
+// chrooted workers to qmgr on request.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+
+#include "lib/config.h"
+#include "lib/connection_admission.h"
+#include "lib/event_handles.h"
+#include "lib/ipc.h"
+#include "lib/network.h"
+
+namespace postern {
+
+struct ClientConnection {
+  int fd = -1;
+  uint64_t conn_id = 0;
+  std::string listener;
+  IpAddress peer;
+  uint16_t peer_port = 0;
+  IpAddress local;
+  uint16_t local_port = 0;
+};
+
+class WorkerPool {
+ public:
+  WorkerPool(event_base* base, ConnectionTable* table, std::string queue_socket_path);
+  ~WorkerPool();
+
+  void SetConfig(const Config* config) { config_ = config; }
+  void AddWorker(pid_t pid, int channel);
+  void WorkerExited(pid_t pid);
+  // Tells every current worker to finish its sessions and exit.
+  void DrainAll();
+  // Takes ownership of connection.fd.
+  void Handoff(ClientConnection connection);
+  size_t live_workers() const;
+  std::string Describe() const;
+
+ private:
+  struct Worker {
+    WorkerPool* pool = nullptr;
+    pid_t pid = 0;
+    int channel = -1;
+    EventPtr event;
+    std::set<uint64_t> sessions;  // acknowledged connections
+    bool draining = false;
+  };
+  struct TimeoutContext {
+    WorkerPool* pool;
+    uint64_t conn_id;
+  };
+  struct Pending {
+    ClientConnection connection;
+    pid_t worker = 0;
+    std::unique_ptr<TimeoutContext> context;
+    EventPtr timeout;
+  };
+
+  static void OnChannelReadable(evutil_socket_t fd, short, void* worker_ptr);
+  static void OnHandoffTimeout(evutil_socket_t, short, void* context_ptr);
+  void Dispatch(Worker* worker, const ipc::Frame& frame);
+  void Acknowledged(Worker* worker, uint64_t conn_id);
+  void SessionClosed(Worker* worker, uint64_t conn_id);
+  void ConnectService(Worker* worker, const std::string& payload);
+  bool TrySend(Worker* worker, const ClientConnection& connection);
+  Worker* PickWorker(pid_t exclude);
+  void Refuse(ClientConnection connection, const std::string& reply);
+  void CloseWorker(Worker* worker);
+
+  event_base* base_;
+  ConnectionTable* table_;
+  std::string queue_socket_path_;
+  const Config* config_ = nullptr;
+  std::map<pid_t, Worker> workers_;
+  std::map<uint64_t, Pending> pending_;
+};
+
+}  // namespace postern

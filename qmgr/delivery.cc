@@ -1,0 +1,122 @@
+// qmgr/delivery.cc — the local delivery worker of qmgr/delivery.h.
+#include "qmgr/delivery.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "lib/maildir.h"
+
+namespace postern {
+
+bool IsLocalPending(const Recipient& recipient, const Config& config) {
+  return recipient.state == RecipientState::kPending &&
+         config.IsLocalDomain(AddressDomain(recipient.address));
+}
+
+bool HasLocalPending(const Envelope& envelope, const Config& config) {
+  for (const Recipient& r : envelope.recipients)
+    if (IsLocalPending(r, config)) return true;
+  return false;
+}
+
+DeliveryWorker::DeliveryWorker(const QueueStore* store, FileSystem* fs) : store_(store), fs_(fs) {}
+
+DeliveryWorker::~DeliveryWorker() {
+  Stop();
+  if (pipe_read_ >= 0) close(pipe_read_);
+  if (pipe_write_ >= 0) close(pipe_write_);
+}
+
+Status DeliveryWorker::Start() {
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0)
+    return Status::Error(std::string("delivery worker: pipe: ") + strerror(errno));
+  pipe_read_ = fds[0];
+  pipe_write_ = fds[1];
+  thread_ = std::thread(&DeliveryWorker::Run, this);
+  return Status::Ok();
+}
+
+void DeliveryWorker::Submit(std::string queue_id, std::shared_ptr<const Config> config) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    jobs_.push_back(Job{std::move(queue_id), std::move(config)});
+  }
+  wake_.notify_one();
+}
+
+std::vector<DeliveryReport> DeliveryWorker::TakeReports() {
+  char drain[256];
+  while (read(pipe_read_, drain, sizeof drain) > 0) {
+  }
+  std::lock_guard<std::mutex> lock(mutex_);
+  return std::move(reports_);
+}
+
+void DeliveryWorker::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = true;
+    jobs_.clear();
+  }
+  wake_.notify_one();
+  if (thread_.joinable()) thread_.join();
+}
+
+void DeliveryWorker::Run() {
+  std::unique_lock<std::mutex> lock(mutex_);
+  for (;;) {
+    wake_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
+    if (stopping_) return;
+    Job job = std::move(jobs_.front());
+    jobs_.pop_front();
+    lock.unlock();
+    DeliveryReport report = Deliver(job);
+    lock.lock();
+    reports_.push_back(std::move(report));
+    // A full pipe already holds a wake-up for these reports too.
+    ssize_t ignored = write(pipe_write_, "r", 1);
+    (void)ignored;
+  }
+}
+
+DeliveryReport DeliveryWorker::Deliver(const Job& job) {
+  DeliveryReport report;
+  report.queue_id = job.queue_id;
+  Result<std::optional<StoredMessage>> message = store_->GetMessage(job.queue_id);
+  if (!message.ok() || !message->has_value()) {
+    report.failure =
+        message.ok() ? Status::Error("message " + job.queue_id + " is gone") : message.status();
+    return report;
+  }
+  const Envelope& envelope = (*message)->envelope;
+  const Config& config = *job.config;
+  Maildir maildir(fs_, config.MailDirectory(), config.myhostname);
+  ContentSource content = [this, &job](const ByteSink& sink) {
+    return store_->ReadContent(job.queue_id, sink);
+  };
+  for (size_t i = 0; i < envelope.recipients.size(); ++i) {
+    const Recipient& rcpt = envelope.recipients[i];
+    if (!IsLocalPending(rcpt, config)) continue;
+    RecipientReport r;
+    r.index = i;
+    if (Result<std::string> mailbox = MailboxPath(rcpt.address); !mailbox.ok()) {
+      r.outcome = DeliveryOutcome::kBounced;
+      r.detail = mailbox.status().message();
+    } else {
+      DeliveryKey key{envelope.arrival_time, "Q" + envelope.queue_id + "R" + std::to_string(i)};
+      Result<MaildirDelivery> delivered = maildir.Deliver(rcpt.address, key, content);
+      r.outcome = delivered.ok() ? DeliveryOutcome::kDelivered : DeliveryOutcome::kDeferred;
+      r.detail = !delivered.ok()              ? delivered.status().message()
+                 : delivered->already_present ? delivered->path + ", by an earlier attempt"
+                                              : delivered->path;
+    }
+    report.recipients.push_back(std::move(r));
+  }
+  return report;
+}
+
+}  // namespace postern

@@ -1,0 +1,104 @@
+// qmgr/delivery.h — the local delivery worker thread of qmgr.
+//
+// Takes queue ids from the loop thread, reads each message in its own LMDB
+// read transaction, and delivers every pending recipient of a local domain
+// into its Maildir (lib/maildir.h). Outcomes go back to the loop thread as
+// DeliveryReports, announced through a pipe that the loop watches. The
+// worker never writes the queue: the loop records outcomes in its next
+// group transaction and removes a message once every recipient is final.
+// Recipients of other domains are left alone (relay delivery is not
+// implemented yet).
+//
+// Exactly once. A message is acknowledged only after its commit, so every
+// acknowledged message is in the queue with its recipients pending until a
+// delivery is recorded there. A crash (kill -9, power cut) can fall between
+// a Maildir delivery and the commit that records it; after the restart the
+// recipient is still pending and is delivered again. That repetition
+// writes nothing: the Maildir file name is derived from the arrival time,
+// the queue id and the recipient's index (DeliveryKey), so the second
+// attempt finds the first copy in new/ (or cur/) and only records it.
+// Recording the delivery before writing the file was rejected: a crash in
+// between would lose the message. The one way to get two copies is a mail
+// reader that deletes or moves the first copy out of the Maildir between
+// the crash and the restart.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "lib/config.h"
+#include "lib/envelope.h"
+#include "lib/file_system.h"
+#include "lib/queue_store.h"
+#include "lib/status.h"
+
+namespace postern {
+
+enum class DeliveryOutcome {
+  kDelivered,  // in the Maildir (now, or by an earlier attempt)
+  kBounced,    // can never be delivered (the address names no mailbox)
+  kDeferred,   // failed for a reason that may pass: try again later
+};
+
+struct RecipientReport {
+  size_t index = 0;  // into Envelope::recipients
+  DeliveryOutcome outcome = DeliveryOutcome::kDeferred;
+  std::string detail;  // the Maildir file, or why the delivery failed
+};
+
+struct DeliveryReport {
+  std::string queue_id;
+  Status failure;  // the message could not be read at all; recipients is empty
+  std::vector<RecipientReport> recipients;  // one per recipient attempted
+};
+
+// A pending recipient that this host delivers itself.
+bool IsLocalPending(const Recipient& recipient, const Config& config);
+bool HasLocalPending(const Envelope& envelope, const Config& config);
+
+class DeliveryWorker {
+ public:
+  // store and fs must outlive the worker.
+  DeliveryWorker(const QueueStore* store, FileSystem* fs);
+  ~DeliveryWorker();
+  DeliveryWorker(const DeliveryWorker&) = delete;
+  DeliveryWorker& operator=(const DeliveryWorker&) = delete;
+
+  // Creates the notification pipe and the thread.
+  Status Start();
+  // Queues one message for delivery with the configuration in force now.
+  void Submit(std::string queue_id, std::shared_ptr<const Config> config);
+  // Readable when reports wait; TakeReports() drains it.
+  int ready_fd() const { return pipe_read_; }
+  std::vector<DeliveryReport> TakeReports();
+  // Finishes the message in hand, drops the rest (they stay pending in the
+  // queue) and joins the thread. Idempotent.
+  void Stop();
+
+ private:
+  struct Job {
+    std::string queue_id;
+    std::shared_ptr<const Config> config;
+  };
+
+  void Run();
+  DeliveryReport Deliver(const Job& job);
+
+  const QueueStore* store_;
+  FileSystem* fs_;
+  int pipe_read_ = -1;
+  int pipe_write_ = -1;
+  std::thread thread_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<Job> jobs_;
+  std::vector<DeliveryReport> reports_;
+  bool stopping_ = false;
+};
+
+}  // namespace postern

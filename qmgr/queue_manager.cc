@@ -1,0 +1,409 @@
+// qmgr/queue_manager.cc — group commit, index, scheduling of qmgr/queue_manager.h.
+#include "qmgr/queue_manager.h"
+
+#include <algorithm>
+#include <cinttypes>
+
+#include "lib/log.h"
+#include "lib/maildir.h"
+#include "qmgr/printable.h"
+
+namespace postern {
+namespace {
+
+bool IsFinal(const Recipient& r) { return r.state != RecipientState::kPending; }
+
+size_t CountRemotePending(const Envelope& envelope, const Config& config) {
+  size_t count = 0;
+  for (const Recipient& r : envelope.recipients)
+    if (r.state == RecipientState::kPending && !config.IsLocalDomain(AddressDomain(r.address)))
+      ++count;
+  return count;
+}
+
+const char* OutcomeName(DeliveryOutcome outcome) {
+  switch (outcome) {
+    case DeliveryOutcome::kDelivered:
+      return "sent";
+    case DeliveryOutcome::kBounced:
+      return "bounced";
+    case DeliveryOutcome::kDeferred:
+      return "deferred";
+  }
+  return "?";
+}
+
+}  // namespace
+
+QueueManager::QueueManager(event_base* base, QueueStore* store, FileSystem* fs,
+                           std::shared_ptr<const Config> config)
+    : base_(base), store_(store), config_(std::move(config)), worker_(store, fs) {}
+
+QueueManager::~QueueManager() { worker_.Stop(); }
+
+Status QueueManager::Start() {
+  Result<RecoveryReport> recovered = store_->Recover();
+  if (!recovered.ok()) return recovered.status();
+  if (recovered->orphan_chunks > 0)
+    LOG_INFO("removed %zu chunks of %zu messages that were never completed",
+             recovered->orphan_chunks, recovered->orphan_messages);
+  Result<std::vector<StoredMessage>> messages = store_->ListMessages();
+  if (!messages.ok()) return messages.status();
+  for (const StoredMessage& m : *messages) Index(m.envelope, m.held);
+  LOG_INFO("queue %s opened: %zu messages", store_->directory().c_str(), index_.size());
+
+  if (Status s = worker_.Start(); !s.ok()) return s;
+  commit_event_.reset(event_new(base_, -1, 0, OnCommitEvent, this));
+  lazy_commit_timer_.reset(evtimer_new(base_, OnCommitEvent, this));
+  reports_event_.reset(
+      event_new(base_, worker_.ready_fd(), EV_READ | EV_PERSIST, OnReportsReady, this));
+  retry_timer_.reset(evtimer_new(base_, OnRetryTimer, this));
+  if (!commit_event_ || !lazy_commit_timer_ || !reports_event_ || !retry_timer_ ||
+      event_add(reports_event_.get(), nullptr) != 0)
+    return Status::Error("cannot create the queue manager's events");
+  for (const auto& [id, state] : index_) Dispatch(id);
+  return Status::Ok();
+}
+
+void QueueManager::Shutdown() {
+  if (Status s = CommitNow(); !s.ok()) LOG_ERROR("final commit failed: %s", s.message().c_str());
+  worker_.Stop();
+  ApplyReports();
+  if (Status s = CommitNow(); !s.ok()) LOG_ERROR("final commit failed: %s", s.message().c_str());
+}
+
+void QueueManager::Reconfigure(std::shared_ptr<const Config> config) {
+  config_ = std::move(config);
+  for (auto& [id, state] : index_) {
+    Result<std::optional<StoredMessage>> message = store_->GetMessage(id);
+    if (message.ok() && message->has_value())
+      state.local_pending = HasLocalPending((*message)->envelope, *config_);
+  }
+}
+
+// --- the open batch
+
+Result<QueueStore::WriteBatch*> QueueManager::Batch() {
+  if (!batch_) {
+    Result<QueueStore::WriteBatch> begun = store_->BeginBatch();
+    if (!begun.ok()) return begun.status();
+    batch_.emplace(std::move(*begun));
+  }
+  return &*batch_;
+}
+
+void QueueManager::RequestCommit() { event_active(commit_event_.get(), EV_TIMEOUT, 1); }
+
+void QueueManager::RequestLazyCommit() {
+  if (evtimer_pending(lazy_commit_timer_.get(), nullptr)) return;
+  timeval delay = ToTimeval(kLazyCommitDelay);
+  evtimer_add(lazy_commit_timer_.get(), &delay);
+}
+
+void QueueManager::OnCommitEvent(evutil_socket_t, short, void* self) {
+  QueueManager* manager = static_cast<QueueManager*>(self);
+  if (Status s = manager->CommitNow(); !s.ok())
+    LOG_ERROR("group commit failed: %s", s.message().c_str());
+}
+
+Status QueueManager::CommitNow() {
+  if (!batch_) return Status::Ok();
+  event_del(lazy_commit_timer_.get());
+  Status committed = batch_->Commit();
+  if (!committed.ok()) {
+    FailBatch(committed);
+    return committed;
+  }
+  batch_.reset();
+  ++generation_;
+  updated_.clear();
+  std::vector<WaitingAck> acks = std::move(waiting_);
+  waiting_.clear();
+  for (WaitingAck& ack : acks) {
+    const Envelope& e = ack.envelope;
+    reserved_.erase(e.queue_id);
+    LOG_INFO("%s: from=<%s>, size=%" PRIu64 ", nrcpt=%zu (queued)", e.queue_id.c_str(),
+             Printable(e.sender).c_str(), e.size, e.recipients.size());
+    Index(e, false);
+    ack.done(Status::Ok());
+    Dispatch(e.queue_id);
+  }
+  return Status::Ok();
+}
+
+void QueueManager::FailBatch(const Status& failure) {
+  batch_.reset();
+  const uint64_t failed_generation = generation_++;
+  std::vector<WaitingAck> acks = std::move(waiting_);
+  waiting_.clear();
+  for (WaitingAck& ack : acks) {
+    reserved_.erase(ack.envelope.queue_id);
+    ack.done(failure);
+  }
+  if (batch_failed_) batch_failed_(failed_generation, failure);
+  std::set<std::string> lost_outcomes = std::move(updated_);
+  updated_.clear();
+  for (const std::string& id : lost_outcomes) Reindex(id);
+  if (failure.is_resource_exhausted()) ReleaseFreedPages();
+}
+
+void QueueManager::ReleaseFreedPages() {
+  if (Status s = store_->ReleaseFreedPages(); !s.ok())
+    LOG_WARNING("cannot release the pages freed by the last commit: %s", s.message().c_str());
+}
+
+// --- streams
+
+bool QueueManager::Reserve(const std::string& queue_id) {
+  if (index_.count(queue_id) != 0) return false;
+  return reserved_.insert(queue_id).second;
+}
+
+void QueueManager::Release(const std::string& queue_id) { reserved_.erase(queue_id); }
+
+Status QueueManager::AppendContent(ContentChunker* chunker, std::string_view bytes) {
+  Result<QueueStore::WriteBatch*> batch = Batch();
+  if (!batch.ok()) return batch.status();
+  if (Status s = chunker->Append(*batch, bytes); !s.ok()) {
+    FailBatch(s);
+    return s;
+  }
+  if ((*batch)->chunk_bytes() >= kCommitBatchBytes) RequestCommit();
+  return Status::Ok();
+}
+
+void QueueManager::DiscardContent(const std::string& queue_id) {
+  Result<QueueStore::WriteBatch*> batch = Batch();
+  Status s = batch.ok() ? (*batch)->DeleteContent(queue_id) : batch.status();
+  // Chunks left behind are orphans that the next start-up removes.
+  if (!s.ok()) {
+    LOG_WARNING("%s: cannot discard the content: %s", queue_id.c_str(), s.message().c_str());
+    if (batch.ok()) FailBatch(s);
+    return;
+  }
+  RequestLazyCommit();
+}
+
+void QueueManager::QueueMessage(Envelope envelope, ContentChunker* chunker, DurableCallback done) {
+  Result<QueueStore::WriteBatch*> batch = Batch();
+  if (!batch.ok()) {
+    reserved_.erase(envelope.queue_id);
+    done(batch.status());
+    return;
+  }
+  envelope.size = chunker->size();
+  waiting_.push_back(WaitingAck{envelope, std::move(done)});
+  Status s = chunker->Finish(*batch);
+  if (s.ok()) s = (*batch)->PutEnvelope(envelope);
+  if (!s.ok()) {
+    FailBatch(s);
+    return;
+  }
+  RequestCommit();
+}
+
+// --- index and scheduling
+
+void QueueManager::Index(const Envelope& envelope, bool held) {
+  MessageState& state = index_[envelope.queue_id];
+  state.held = held;
+  state.local_pending = HasLocalPending(envelope, *config_);
+  if (size_t remote = CountRemotePending(envelope, *config_); remote > 0)
+    LOG_INFO(
+        "%s: %zu recipient(s) outside local_domains stay queued: relay delivery is not "
+        "implemented yet",
+        envelope.queue_id.c_str(), remote);
+}
+
+void QueueManager::Reindex(const std::string& queue_id) {
+  Result<std::optional<StoredMessage>> message = store_->GetMessage(queue_id);
+  if (!message.ok()) {
+    LOG_ERROR("%s: %s", queue_id.c_str(), message.status().message().c_str());
+    ScheduleRetry(queue_id);
+    return;
+  }
+  if (!message->has_value()) {
+    index_.erase(queue_id);
+    retries_.Cancel(queue_id);
+    return;
+  }
+  MessageState& state = index_[queue_id];
+  state.held = (*message)->held;
+  state.local_pending = HasLocalPending((*message)->envelope, *config_);
+  state.in_delivery = false;
+  ScheduleRetry(queue_id);
+}
+
+bool QueueManager::Dispatch(const std::string& queue_id) {
+  auto found = index_.find(queue_id);
+  if (found == index_.end()) return false;
+  MessageState& state = found->second;
+  if (state.held || state.in_delivery || !state.local_pending) return false;
+  retries_.Cancel(queue_id);
+  state.in_delivery = true;
+  worker_.Submit(queue_id, config_);
+  return true;
+}
+
+void QueueManager::ScheduleRetry(const std::string& queue_id) {
+  auto found = index_.find(queue_id);
+  if (found == index_.end()) return;
+  int attempts = ++found->second.failed_attempts;
+  retries_.Schedule(queue_id, clock_.Now() + RetryDelay(attempts));
+  ArmRetryTimer();
+}
+
+void QueueManager::ArmRetryTimer() {
+  std::optional<TimePoint> next = retries_.NextDue();
+  if (!next) {
+    event_del(retry_timer_.get());
+    return;
+  }
+  timeval delay = ToTimeval(*next - clock_.Now());
+  evtimer_add(retry_timer_.get(), &delay);
+}
+
+void QueueManager::OnRetryTimer(evutil_socket_t, short, void* self) {
+  QueueManager* manager = static_cast<QueueManager*>(self);
+  for (const std::string& id : manager->retries_.TakeDue(manager->clock_.Now()))
+    manager->Dispatch(id);
+  manager->ArmRetryTimer();
+}
+
+// --- delivery outcomes
+
+void QueueManager::OnReportsReady(evutil_socket_t, short, void* self) {
+  static_cast<QueueManager*>(self)->ApplyReports();
+}
+
+void QueueManager::ApplyReports() {
+  for (const DeliveryReport& report : worker_.TakeReports()) ApplyReport(report);
+}
+
+void QueueManager::ApplyReport(const DeliveryReport& report) {
+  auto found = index_.find(report.queue_id);
+  if (found == index_.end()) return;  // deleted while it was being delivered
+  MessageState& state = found->second;
+  state.in_delivery = false;
+  if (!report.failure.ok()) {
+    LOG_ERROR("%s: cannot read the message for delivery: %s", report.queue_id.c_str(),
+              report.failure.message().c_str());
+    ScheduleRetry(report.queue_id);
+    return;
+  }
+  updated_.insert(report.queue_id);
+  if (Status s = RecordOutcomes(report, &state); !s.ok()) {
+    LOG_ERROR("%s: cannot record delivery outcomes: %s", report.queue_id.c_str(),
+              s.message().c_str());
+    FailBatch(s);
+    return;
+  }
+  RequestLazyCommit();
+}
+
+// Updates the recipients in the open batch; removes the message once none
+// is pending. `state` is invalid after the message is removed.
+Status QueueManager::RecordOutcomes(const DeliveryReport& report, MessageState* state) {
+  const std::string& id = report.queue_id;
+  Result<QueueStore::WriteBatch*> batch = Batch();
+  if (!batch.ok()) return batch.status();
+  Result<std::optional<Envelope>> stored = (*batch)->GetEnvelope(id);
+  if (!stored.ok()) return stored.status();
+  if (!stored->has_value()) {
+    index_.erase(id);
+    return Status::Ok();
+  }
+  Envelope& envelope = **stored;
+  bool deferred = false;
+  for (const RecipientReport& r : report.recipients) {
+    if (r.index >= envelope.recipients.size())
+      PANIC("%s: recipient %zu out of range", id.c_str(), r.index);
+    Recipient& rcpt = envelope.recipients[r.index];
+    LOG_INFO("%s: to=<%s>, relay=maildir, status=%s (%s)", id.c_str(),
+             Printable(rcpt.address).c_str(), OutcomeName(r.outcome), Printable(r.detail).c_str());
+    switch (r.outcome) {
+      case DeliveryOutcome::kDelivered:
+        rcpt.state = RecipientState::kDelivered;
+        rcpt.last_error.clear();
+        break;
+      case DeliveryOutcome::kBounced:
+        rcpt.state = RecipientState::kFailed;
+        rcpt.last_error = r.detail;
+        break;
+      case DeliveryOutcome::kDeferred:
+        rcpt.last_error = r.detail;
+        deferred = true;
+        break;
+    }
+  }
+  if (std::all_of(envelope.recipients.begin(), envelope.recipients.end(), IsFinal)) {
+    LOG_INFO("%s: removed", id.c_str());
+    index_.erase(id);
+    retries_.Cancel(id);
+    return (*batch)->DeleteMessage(id);
+  }
+  state->local_pending = HasLocalPending(envelope, *config_);
+  if (deferred) {
+    ScheduleRetry(id);
+  } else {
+    state->failed_attempts = 0;
+  }
+  return (*batch)->PutEnvelope(envelope);
+}
+
+// --- queue control
+
+std::vector<std::string> QueueManager::QueuedIds() const {
+  std::vector<std::string> ids;
+  for (const auto& [id, state] : index_) ids.push_back(id);
+  return ids;
+}
+
+Status QueueManager::Delete(const std::vector<std::string>& queue_ids) {
+  Result<QueueStore::WriteBatch*> batch = Batch();
+  if (!batch.ok()) return batch.status();
+  for (const std::string& id : queue_ids) {
+    if (Status s = (*batch)->DeleteMessage(id); !s.ok()) {
+      FailBatch(s);
+      return s;
+    }
+  }
+  if (Status s = CommitNow(); !s.ok()) return s;
+  for (const std::string& id : queue_ids) {
+    index_.erase(id);
+    retries_.Cancel(id);
+    LOG_INFO("%s: removed by the administrator", id.c_str());
+  }
+  ArmRetryTimer();
+  ReleaseFreedPages();  // so that the room made is usable at once
+  return Status::Ok();
+}
+
+Status QueueManager::SetHold(const std::string& queue_id, bool held) {
+  Result<QueueStore::WriteBatch*> batch = Batch();
+  if (!batch.ok()) return batch.status();
+  if (Status s = (*batch)->SetHold(queue_id, held); !s.ok()) {
+    FailBatch(s);
+    return s;
+  }
+  if (Status s = CommitNow(); !s.ok()) return s;
+  auto found = index_.find(queue_id);
+  if (found == index_.end()) return Status::Ok();
+  found->second.held = held;
+  LOG_INFO("%s: %s by the administrator", queue_id.c_str(), held ? "held" : "released");
+  if (!held) Dispatch(queue_id);
+  return Status::Ok();
+}
+
+size_t QueueManager::Flush() {
+  retries_.TakeAll();
+  ArmRetryTimer();
+  size_t dispatched = 0;
+  for (auto& [id, state] : index_) {
+    state.failed_attempts = 0;
+    if (Dispatch(id)) ++dispatched;
+  }
+  return dispatched;
+}
+
+}  // namespace postern

@@ -1,0 +1,152 @@
+// qmgr/queue_manager.h — the queue as qmgr's event loop sees it.
+//
+// Owns the open group transaction (one LMDB write batch shared by every
+// stream), the in-memory index of queued messages (hold flag, delivery in
+// progress, failed attempts), the retry timer and the delivery worker.
+//
+// Group commit: streams write their chunks into the open batch as they
+// arrive; QueueMessage() adds an envelope and asks for a commit. The commit
+// runs from a libevent callback activated behind the read callbacks already
+// due in this loop iteration, so everything readable is processed first and
+// one sync then covers every message ended meanwhile; all of them are
+// answered after it. The batch is also committed when its chunk data grows
+// past kCommitBatchBytes, and kLazyCommitDelay after it took changes that
+// nobody waits for. Nothing is acknowledged before its commit returned.
+//
+// A failed batch (map or disk full, I/O error) loses everything written in
+// it: every message waiting for that commit is answered with the failure,
+// streams that wrote chunks into it are told through the BatchFailed
+// callback, and delivery outcomes recorded in it are recovered from the
+// store and retried. After a failure for want of space, and after control
+// deletes, QueueStore::ReleaseFreedPages() makes freed space usable at once.
+// Runs entirely on the loop thread.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "lib/clock.h"
+#include "lib/config.h"
+#include "lib/envelope.h"
+#include "lib/event_handles.h"
+#include "lib/file_system.h"
+#include "lib/queue_store.h"
+#include "lib/retry_schedule.h"
+#include "qmgr/delivery.h"
+
+namespace postern {
+
+// Commit once this much chunk data waits in the open batch: bounds the
+// memory of LMDB's dirty pages while large messages stream in.
+constexpr uint64_t kCommitBatchBytes = 8 << 20;
+// Delivery outcomes and discarded content need no sync of their own (a lost
+// outcome only repeats a delivery, which finds its Maildir file): they ride
+// along with the next message commit, or are committed after this delay.
+constexpr Duration kLazyCommitDelay = std::chrono::milliseconds(200);
+
+class QueueManager {
+ public:
+  using DurableCallback = std::function<void(const Status&)>;
+  using BatchFailedCallback = std::function<void(uint64_t generation, const Status&)>;
+
+  // store and fs must outlive the manager.
+  QueueManager(event_base* base, QueueStore* store, FileSystem* fs,
+               std::shared_ptr<const Config> config);
+  ~QueueManager();
+  QueueManager(const QueueManager&) = delete;
+  QueueManager& operator=(const QueueManager&) = delete;
+
+  // Removes orphan chunks, loads the index, starts the worker and hands it
+  // every message with a pending local recipient.
+  Status Start();
+  // Commits the open batch, stops the worker, records what it finished.
+  void Shutdown();
+  // Later deliveries use this configuration.
+  void Reconfigure(std::shared_ptr<const Config> config);
+
+  // --- used by the stream side (qmgr/queue_server.h)
+  // Claims a queue id for a new stream; false when it is queued or in flight.
+  bool Reserve(const std::string& queue_id);
+  void Release(const std::string& queue_id);
+  // Streams content into the open batch. A failure means the message is lost.
+  Status AppendContent(ContentChunker* chunker, std::string_view bytes);
+  // Identifies the open batch (or the next one); streams remember it so
+  // that the BatchFailed callback can tell which of them lost chunks.
+  uint64_t generation() const { return generation_; }
+  void SetBatchFailedCallback(BatchFailedCallback callback) { batch_failed_ = std::move(callback); }
+  // Deletes the chunks of a stream that will never be queued.
+  void DiscardContent(const std::string& queue_id);
+  // Completes a message: done runs once it is on disk, or with the reason
+  // it cannot be. The queue id must have been reserved.
+  void QueueMessage(Envelope envelope, ContentChunker* chunker, DurableCallback done);
+
+  // --- used by queue control (qmgr/queue_control.h); changes are committed
+  // before these return.
+  const QueueStore& store() const { return *store_; }
+  bool Contains(const std::string& queue_id) const { return index_.count(queue_id) != 0; }
+  std::vector<std::string> QueuedIds() const;
+  Status Delete(const std::vector<std::string>& queue_ids);
+  Status SetHold(const std::string& queue_id, bool held);
+  // Hands every deferred or waiting message to the worker now; returns how many.
+  size_t Flush();
+
+ private:
+  struct MessageState {
+    bool held = false;
+    bool local_pending = false;
+    bool in_delivery = false;
+    int failed_attempts = 0;
+  };
+  struct WaitingAck {
+    Envelope envelope;
+    DurableCallback done;
+  };
+
+  static void OnCommitEvent(evutil_socket_t, short, void* self);
+  static void OnReportsReady(evutil_socket_t, short, void* self);
+  static void OnRetryTimer(evutil_socket_t, short, void* self);
+
+  Result<QueueStore::WriteBatch*> Batch();
+  void RequestCommit();
+  void RequestLazyCommit();
+  Status CommitNow();
+  void FailBatch(const Status& failure);
+  void ReleaseFreedPages();
+  void Index(const Envelope& envelope, bool held);
+  void Reindex(const std::string& queue_id);
+  bool Dispatch(const std::string& queue_id);
+  void ScheduleRetry(const std::string& queue_id);
+  void ArmRetryTimer();
+  void ApplyReports();
+  void ApplyReport(const DeliveryReport& report);
+  Status RecordOutcomes(const DeliveryReport& report, MessageState* state);
+
+  event_base* base_;
+  QueueStore* store_;
+  std::shared_ptr<const Config> config_;
+  SystemClock clock_;
+  DeliveryWorker worker_;
+  EventPtr commit_event_;
+  EventPtr lazy_commit_timer_;
+  EventPtr reports_event_;
+  EventPtr retry_timer_;
+
+  std::optional<QueueStore::WriteBatch> batch_;
+  uint64_t generation_ = 1;
+  std::vector<WaitingAck> waiting_;  // ended messages in the open batch
+  std::set<std::string> updated_;    // delivery outcomes in the open batch
+  BatchFailedCallback batch_failed_;
+
+  std::map<std::string, MessageState> index_;  // committed messages
+  std::set<std::string> reserved_;             // ids of streams not yet committed
+  RetrySchedule retries_;
+};
+
+}  // namespace postern

@@ -1,0 +1,80 @@
+// smtpd/queue_client.h — this worker's connection to qmgr.
+//
+// Multiplexes the message streams of every session in the worker over one
+// Unix socket to qmgr (lib/ipc.h kMessage* frames) and routes each
+// kMessageResult back to the session that is waiting for it. When the
+// connection fails, every open stream fails with a temporary error (the
+// client sees 451 and retries; nothing acknowledged is lost) and a new
+// connection is requested from master. Never blocks.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "lib/envelope.h"
+#include "lib/event_handles.h"
+#include "lib/ipc.h"
+
+namespace postern {
+
+class QueueClient {
+ public:
+  using ResultCallback = std::function<void(ipc::QueueOutcome, const std::string&)>;
+
+  // request_connection is called whenever a (new) socket to qmgr is needed;
+  // the answer arrives through Attach().
+  QueueClient(event_base* base, std::function<void()> request_connection);
+  ~QueueClient();
+
+  void Attach(int fd);
+  // master could not connect to qmgr; the next Begin() asks again.
+  void AttachFailed() { connection_requested_ = false; }
+  bool connected() const { return bev_ != nullptr; }
+
+  // Opens a stream; on_result is called exactly once, after End(), unless
+  // Forget() is called first.
+  uint64_t Begin(const Envelope& envelope, ResultCallback on_result);
+  void Data(uint64_t stream, std::string_view bytes);
+  void End(uint64_t stream);
+  // Abandons a stream: an unfinished one is aborted in qmgr, a finished one
+  // keeps its outcome but nobody is told.
+  void Forget(uint64_t stream);
+
+  // True while too many bytes wait to go to qmgr; sessions stop reading
+  // from clients and ask to be woken with WhenUncongested(). A waiter that
+  // goes away first calls CancelWait() with the same key.
+  bool congested() const;
+  void WhenUncongested(const void* key, std::function<void()> wake);
+  void CancelWait(const void* key);
+
+ private:
+  struct Stream {
+    ResultCallback on_result;
+    bool ended = false;
+    bool failed = false;
+  };
+
+  static void OnRead(bufferevent* bev, void* self);
+  static void OnWrite(bufferevent* bev, void* self);
+  static void OnEvent(bufferevent* bev, short what, void* self);
+  void Send(ipc::MsgType type, const std::string& payload);
+  void HandleFrame(const ipc::Frame& frame);
+  void FailAll(const std::string& why);
+  void Finish(uint64_t stream, ipc::QueueOutcome outcome, const std::string& text);
+
+  event_base* base_;
+  std::function<void()> request_connection_;
+  BufferEventPtr bev_;
+  ipc::FrameDecoder decoder_;
+  uint64_t next_stream_ = 1;
+  std::unordered_map<uint64_t, Stream> streams_;
+  std::vector<std::pair<const void*, std::function<void()>>> waiting_;
+  void WakeWaiters();
+  bool connection_requested_ = false;
+};
+
+}  // namespace postern

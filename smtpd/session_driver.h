@@ -1,0 +1,71 @@
+// smtpd/session_driver.h — binds one lib ServerSession to a client connection.
+//
+// Owns the bufferevent(s) and the timer of one client connection and carries
+// out the session's actions: replies to the client, message streams to qmgr.
+// All protocol decisions are the session's. Never blocks. The driver deletes
+// itself (through WorkerContext::on_session_end) when the session is over.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+
+#include "lib/clock.h"
+#include "lib/config.h"
+#include "lib/event_handles.h"
+#include "lib/server_session.h"
+#include "smtpd/queue_client.h"
+
+namespace postern {
+
+class SessionDriver;
+
+// What every session of one worker shares.
+struct WorkerContext {
+  event_base* base = nullptr;
+  const Config* config = nullptr;
+  QueueClient* queue = nullptr;
+  const Clock* clock = nullptr;
+  // Called once per driver when its connection is finished; the callee
+  // destroys the driver (later, not from inside the call).
+  std::function<void(SessionDriver*)> on_session_end;
+};
+
+class SessionDriver {
+ public:
+  // Takes ownership of in_fd and out_fd (the same descriptor for a socket;
+  // stdin and stdout in stand-alone mode).
+  SessionDriver(WorkerContext* context, const ListenerConfig& listener, int in_fd, int out_fd,
+                ClientInfo client, uint64_t conn_id);
+  ~SessionDriver();
+  SessionDriver(const SessionDriver&) = delete;
+  SessionDriver& operator=(const SessionDriver&) = delete;
+
+  void Start();
+  uint64_t conn_id() const { return conn_id_; }
+
+ private:
+  static void OnRead(bufferevent* bev, void* self);
+  static void OnWrite(bufferevent* bev, void* self);
+  static void OnEvent(bufferevent* bev, short what, void* self);
+  static void OnTimer(evutil_socket_t, short, void* self);
+
+  void Pump();
+  void Execute(Action& action);
+  void UpdateReading();
+  void ArmTimer();
+  void Finish();
+  bufferevent* writer() const { return out_bev_ ? out_bev_.get() : in_bev_.get(); }
+
+  WorkerContext* context_;
+  ServerSession session_;
+  uint64_t conn_id_;
+  BufferEventPtr in_bev_;
+  BufferEventPtr out_bev_;  // only when output goes to another descriptor
+  EventPtr timer_;
+  uint64_t stream_ = 0;     // open queue stream, 0 when none
+  bool closing_ = false;    // Close seen: finish once output is written
+  bool finished_ = false;
+};
+
+}  // namespace postern

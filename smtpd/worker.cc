@@ -1,0 +1,267 @@
+// smtpd/worker.cc — see smtpd/worker.h.
+#include "smtpd/worker.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "lib/ipc.h"
+#include "lib/log.h"
+#include "lib/network.h"
+#include "lib/unix_socket.h"
+
+namespace postern {
+namespace {
+
+// A connection waiting for its reverse lookup before the session starts.
+struct PendingLookup {
+  std::function<void(std::string hostname)> done;
+};
+
+void OnReverseLookup(int result, char type, int count, int, void* addresses, void* arg) {
+  std::unique_ptr<PendingLookup> pending(static_cast<PendingLookup*>(arg));
+  std::string hostname;
+  if (result == DNS_ERR_NONE && type == DNS_PTR && count > 0)
+    hostname = *static_cast<char**>(addresses);
+  pending->done(hostname);
+}
+
+// Stand-alone mode may read a regular file on stdin, which epoll refuses.
+EventBasePtr NewEventBase(bool standalone) {
+  std::unique_ptr<event_config, void (*)(event_config*)> cfg(event_config_new(),
+                                                             event_config_free);
+  if (standalone) event_config_avoid_method(cfg.get(), "epoll");
+  return EventBasePtr(event_base_new_with_config(cfg.get()));
+}
+
+}  // namespace
+
+Worker::Worker(Config config, int channel_fd)
+    : config_(std::move(config)), channel_fd_(channel_fd), base_(NewEventBase(channel_fd < 0)) {
+  if (!base_) PANIC("cannot create the event loop");
+  queue_ = std::make_unique<QueueClient>(base_.get(), [this] { RequestQueueConnection(); });
+  context_.base = base_.get();
+  context_.config = &config_;
+  context_.queue = queue_.get();
+  context_.clock = &clock_;
+  context_.on_session_end = [this](SessionDriver* d) { SessionEnded(d); };
+  reap_event_.reset(event_new(base_.get(), -1, 0, OnReapFinished, this));
+}
+
+Worker::~Worker() {
+  sessions_.clear();
+  finished_.clear();
+  queue_.reset();
+  dns_.reset();
+}
+
+Status Worker::Prepare() {
+  if (config_.client_reverse_lookup) {
+    dns_ = {evdns_base_new(base_.get(), EVDNS_BASE_INITIALIZE_NAMESERVERS),
+            [](evdns_base* b) { evdns_base_free(b, 1); }};
+    if (!dns_) return Status::Error("cannot read the resolver configuration for reverse lookups");
+    evdns_base_set_option(dns_.get(), "timeout:", "5");
+    evdns_base_set_option(dns_.get(), "attempts:", "2");
+  }
+  term_event_.reset(evsignal_new(base_.get(), SIGTERM, OnSignal, this));
+  event_add(term_event_.get(), nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  return Status::Ok();
+}
+
+void Worker::Run() {
+  evutil_make_socket_nonblocking(channel_fd_);
+  channel_event_.reset(
+      event_new(base_.get(), channel_fd_, EV_READ | EV_PERSIST, OnChannelReadable, this));
+  event_add(channel_event_.get(), nullptr);
+  RequestQueueConnection();
+  event_base_dispatch(base_.get());
+}
+
+Status Worker::RunStandalone(const std::string& listener_name, const std::string& client_address) {
+  const ListenerConfig* listener =
+      listener_name.empty() ? &config_.listeners.front() : config_.FindListener(listener_name);
+  if (listener == nullptr) return Status::Error("no listener named \"" + listener_name + "\"");
+  std::optional<IpAddress> address = IpAddress::Parse(client_address);
+  if (!address) return Status::Error("not an IP address: " + client_address);
+  Result<int> fd = ConnectUnixStream(config_.run_directory + "/qmgr.sock", "qmgr");
+  if (fd.ok()) {
+    queue_->Attach(*fd);
+  } else {
+    LOG_WARNING("%s: messages will be refused with a temporary error",
+                fd.status().message().c_str());
+  }
+  ClientInfo client;
+  client.address = address->ToString();
+  client.trusted = AnyContains(config_.trusted_networks, *address);
+  draining_ = true;  // the loop ends with the one session
+  StartSession(*listener, dup(STDIN_FILENO), dup(STDOUT_FILENO), std::move(client), 0);
+  event_base_dispatch(base_.get());
+  return Status::Ok();
+}
+
+void Worker::OnSignal(evutil_socket_t, short, void* self_ptr) {
+  auto* self = static_cast<Worker*>(self_ptr);
+  LOG_INFO("SIGTERM: ending %zu session(s) now", self->sessions_.size());
+  event_base_loopbreak(self->base_.get());
+}
+
+void Worker::OnChannelReadable(evutil_socket_t fd, short, void* self_ptr) {
+  auto* self = static_cast<Worker*>(self_ptr);
+  for (;;) {
+    int passed_fd = -1;
+    Result<ipc::Frame> frame = ipc::ReceiveDatagram(fd, &passed_fd);
+    if (!frame.ok()) {
+      if (frame.status().message() == ipc::kWouldBlock) return;
+      if (frame.status().message() == ipc::kEof) {
+        LOG_WARNING("master went away; finishing %zu session(s), then exiting",
+                    self->sessions_.size());
+      } else {
+        LOG_ERROR("channel to master: %s; finishing sessions, then exiting",
+                  frame.status().message().c_str());
+      }
+      event_del(self->channel_event_.get());
+      self->channel_fd_ = -1;
+      self->draining_ = true;
+      self->MaybeExit();
+      return;
+    }
+    self->HandleChannelFrame(*frame, passed_fd);
+  }
+}
+
+void Worker::HandleChannelFrame(const ipc::Frame& frame, int fd) {
+  switch (frame.type) {
+    case ipc::MsgType::kHandoff:
+      HandleHandoff(frame, fd);
+      return;
+    case ipc::MsgType::kServiceSocket: {
+      ipc::PayloadReader reader(frame.payload);
+      uint8_t service, ok;
+      if (reader.U8(&service) && reader.U8(&ok) && reader.Done() &&
+          service == static_cast<uint8_t>(ipc::Service::kQueue)) {
+        if (ok && fd >= 0) {
+          queue_->Attach(fd);
+          return;
+        }
+        queue_->AttachFailed();
+      }
+      break;
+    }
+    case ipc::MsgType::kDrain:
+      draining_ = true;
+      MaybeExit();
+      break;
+    default:
+      LOG_ERROR("master sent unexpected message type %d", static_cast<int>(frame.type));
+      break;
+  }
+  if (fd >= 0) close(fd);
+}
+
+void Worker::HandleHandoff(const ipc::Frame& frame, int fd) {
+  ipc::PayloadReader reader(frame.payload);
+  uint64_t conn_id;
+  std::string listener_name, peer, local;
+  uint16_t peer_port, local_port;
+  bool valid = reader.U64(&conn_id) && reader.Str(&listener_name) && reader.Str(&peer) &&
+               reader.U16(&peer_port) && reader.Str(&local) && reader.U16(&local_port) &&
+               reader.Done();
+  if (!valid || fd < 0) {
+    LOG_ERROR("master sent a malformed hand-off");
+    if (fd >= 0) close(fd);
+    return;
+  }
+  SendToMaster(ipc::MsgType::kHandoffAck, ipc::PayloadWriter().U64(conn_id).Take());
+  const ListenerConfig* listener = config_.FindListener(listener_name);
+  std::optional<IpAddress> address = IpAddress::Parse(peer);
+  if (listener == nullptr || !address) {
+    LOG_ERROR("hand-off for unknown listener \"%s\" or bad address \"%s\"", listener_name.c_str(),
+              peer.c_str());
+    close(fd);
+    SendToMaster(ipc::MsgType::kConnClosed, ipc::PayloadWriter().U64(conn_id).Take());
+    return;
+  }
+  ClientInfo client;
+  client.address = address->ToString();
+  client.port = peer_port;
+  client.trusted = AnyContains(config_.trusted_networks, *address);
+  LOG_INFO("connect from [%s]:%u to listener %s", client.address.c_str(), peer_port,
+           listener_name.c_str());
+  if (!dns_) {
+    StartSession(*listener, fd, fd, std::move(client), conn_id);
+    return;
+  }
+  auto* pending = new PendingLookup;
+  pending->done = [this, listener, fd, client, conn_id](std::string hostname) mutable {
+    client.hostname = std::move(hostname);
+    StartSession(*listener, fd, fd, std::move(client), conn_id);
+  };
+  IpAddress plain = address->Unmapped();
+  evdns_request* request = nullptr;
+  if (plain.family == AF_INET) {
+    in_addr in;
+    memcpy(&in, plain.bytes.data(), 4);
+    request = evdns_base_resolve_reverse(dns_.get(), &in, 0, OnReverseLookup, pending);
+  } else {
+    in6_addr in6;
+    memcpy(&in6, plain.bytes.data(), 16);
+    request = evdns_base_resolve_reverse_ipv6(dns_.get(), &in6, 0, OnReverseLookup, pending);
+  }
+  if (request == nullptr) {
+    // The callback has already run or never will; libevent reports which by
+    // calling it. Either way the session has started or starts now.
+    LOG_DEBUG("reverse lookup for %s could not be queued", client.address.c_str());
+  }
+}
+
+void Worker::StartSession(const ListenerConfig& listener, int in_fd, int out_fd, ClientInfo client,
+                          uint64_t conn_id) {
+  auto driver = std::make_unique<SessionDriver>(&context_, listener, in_fd, out_fd,
+                                                std::move(client), conn_id);
+  SessionDriver* raw = driver.get();
+  sessions_.emplace(raw, std::move(driver));
+  raw->Start();
+}
+
+void Worker::SessionEnded(SessionDriver* driver) {
+  auto it = sessions_.find(driver);
+  if (it == sessions_.end()) return;
+  if (channel_fd_ >= 0)
+    SendToMaster(ipc::MsgType::kConnClosed, ipc::PayloadWriter().U64(driver->conn_id()).Take());
+  // Destroyed from the loop, not from inside the driver's own callback.
+  finished_.push_back(std::move(it->second));
+  sessions_.erase(it);
+  event_active(reap_event_.get(), 0, 0);
+}
+
+void Worker::OnReapFinished(evutil_socket_t, short, void* self_ptr) {
+  auto* self = static_cast<Worker*>(self_ptr);
+  self->finished_.clear();
+  self->MaybeExit();
+}
+
+void Worker::MaybeExit() {
+  if (draining_ && sessions_.empty()) event_base_loopexit(base_.get(), nullptr);
+}
+
+void Worker::RequestQueueConnection() {
+  if (channel_fd_ < 0) {
+    queue_->AttachFailed();
+    return;
+  }
+  SendToMaster(ipc::MsgType::kServiceConnect,
+               ipc::PayloadWriter().U8(static_cast<uint8_t>(ipc::Service::kQueue)).Take());
+}
+
+void Worker::SendToMaster(ipc::MsgType type, const std::string& payload) {
+  if (channel_fd_ < 0) return;
+  Status s = ipc::SendFrame(channel_fd_, type, payload);
+  if (!s.ok()) LOG_ERROR("cannot write to master: %s", s.message().c_str());
+}
+
+}  // namespace postern

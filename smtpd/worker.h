@@ -1,0 +1,67 @@
+// smtpd/worker.h — one smtpd worker process: many sessions on one event loop.
+//
+// Receives client connections from master over the SOCK_SEQPACKET channel
+// (fd hand-off with SCM_RIGHTS), runs a SessionDriver for each, reports each
+// hand-off and each close back to master, and keeps the shared connection to
+// qmgr. In stand-alone mode (smtpd -S) it runs one session on stdin/stdout
+// and talks to qmgr's socket directly.
+#pragma once
+
+#include <event2/dns.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "lib/clock.h"
+#include "lib/config.h"
+#include "lib/event_handles.h"
+#include "smtpd/queue_client.h"
+#include "smtpd/session_driver.h"
+
+namespace postern {
+
+class Worker {
+ public:
+  // channel_fd: the SOCK_SEQPACKET socket to master, or -1 in stand-alone mode.
+  Worker(Config config, int channel_fd);
+  ~Worker();
+
+  // Must be called before privileges are dropped: reads resolv.conf when
+  // reverse lookups are on.
+  Status Prepare();
+  // Runs until master says drain and the last session ends, or master goes.
+  void Run();
+  // Stand-alone: one session on stdin/stdout for listener_name.
+  Status RunStandalone(const std::string& listener_name, const std::string& client_address);
+
+ private:
+  static void OnChannelReadable(evutil_socket_t fd, short, void* self);
+  static void OnSignal(evutil_socket_t, short, void* self);
+  static void OnReapFinished(evutil_socket_t, short, void* self);
+  void HandleChannelFrame(const ipc::Frame& frame, int fd);
+  void HandleHandoff(const ipc::Frame& frame, int fd);
+  void StartSession(const ListenerConfig& listener, int in_fd, int out_fd, ClientInfo client,
+                    uint64_t conn_id);
+  void RequestQueueConnection();
+  void SessionEnded(SessionDriver* driver);
+  void SendToMaster(ipc::MsgType type, const std::string& payload);
+  void MaybeExit();
+
+  Config config_;
+  int channel_fd_;
+  SystemClock clock_;
+  EventBasePtr base_;
+  std::unique_ptr<evdns_base, void (*)(evdns_base*)> dns_{nullptr, nullptr};
+  std::unique_ptr<QueueClient> queue_;
+  WorkerContext context_;
+  EventPtr channel_event_;
+  EventPtr term_event_;
+  EventPtr reap_event_;
+  std::map<SessionDriver*, std::unique_ptr<SessionDriver>> sessions_;
+  std::vector<std::unique_ptr<SessionDriver>> finished_;
+  bool draining_ = false;
+};
+
+}  // namespace postern

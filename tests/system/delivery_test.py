@@ -1,0 +1,107 @@
+#!/usr/bin/env python3
+"""tests/system/delivery_test.py — a message sent with smtplib arrives byte for byte.
+
+Sends through the real daemons and reads the Maildir files qmgr writes:
+- CRLF lines, a line starting with '.', an empty line and 8-bit UTF-8 text
+  (BODY=8BITMIME) arrive exactly as sent, un-dot-stuffed, after one
+  Received: field that names mail.example.test (by clause) and the queue id
+  of the `250 2.6.0 <id> Queued mail for delivery` reply;
+- several recipients get one identical file each;
+- a recipient outside local_domains, from a trusted client, is accepted and
+  stays in the queue (`postern queue list`);
+- a client outside trusted_networks is refused a relay recipient with
+  `550 5.7.1 Unable to relay`, and still reaches local recipients.
+"""
+
+import os
+import sys
+
+sys.dont_write_bytecode = True  # nothing written into the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import postern_harness as h  # noqa: E402
+
+MESSAGE = (
+    "From: Ann <ann@example.test>\r\n"
+    "To: Bob <bob@example.test>\r\n"
+    "Subject: delivery test\r\n"
+    "MIME-Version: 1.0\r\n"
+    "Content-Type: text/plain; charset=utf-8\r\n"
+    "Content-Transfer-Encoding: 8bit\r\n"
+    "\r\n"
+    "First line.\r\n"
+    ".a line that starts with a dot\r\n"
+    "..two dots\r\n"
+    "\r\n"
+    "Gr\u00fc\u00dfe aus K\u00f6ln \u2014 \u65e5\u672c\u8a9e \U0001F4EC\r\n"
+    ".\r\n"  # looks like the end of data once stuffed away: must survive
+    "last line\r\n"
+).encode("utf-8")
+
+
+def check_single_recipient(instance):
+    queue_id = h.send(instance.port, "ann@example.test", ["bob@example.test"], MESSAGE,
+                      mail_options=["BODY=8BITMIME"])
+    [delivered] = instance.wait_for_mail("bob@example.test", 1)
+    received, rest = h.split_received(delivered)
+    assert received, "no Received: field first: %r" % delivered[:300]
+    h.check_received(received, queue_id)
+    assert rest == MESSAGE, "delivered bytes differ from sent:\nsent %r\ngot  %r" % (MESSAGE, rest)
+
+
+def check_several_recipients(instance):
+    recipients = ["carol@example.test", "dave@example.test", "Erin@EXAMPLE.test"]
+    queue_id = h.send(instance.port, "ann@example.test", recipients, MESSAGE,
+                      mail_options=["BODY=8BITMIME"])
+    for rcpt in recipients:
+        found = instance.wait_for_mail(rcpt, 1)
+        assert len(found) == 1, "%s got %d files" % (rcpt, len(found))
+        received, rest = h.split_received(found[0])
+        h.check_received(received, queue_id)
+        assert rest == MESSAGE, "%s: delivered bytes differ from sent: %r" % (rcpt, rest)
+
+
+def check_remote_recipient_stays_queued(instance):
+    data = b"Subject: for elsewhere\r\n\r\nno relayhost: stays queued\r\n"
+    queue_id = h.send(instance.port, "ann@example.test", ["zoe@elsewhere.test"], data)
+    listing = instance.queue_list()
+    assert queue_id in listing, "queue id %s not in `postern queue list`:\n%s" % (queue_id, listing)
+
+
+def check_untrusted_client_cannot_relay():
+    # trusted_networks is global, so an untrusted loopback client needs its own instance.
+    with h.Instance(settings={"trusted_networks": "192.0.2.0/24"}, name="untrusted") as untrusted:
+        untrusted.start()
+        client = h.connect(untrusted.port)
+        try:
+            code, text = client.mail("ann@example.test")
+            assert code == 250, "MAIL answered %d %r" % (code, text)
+            code, text = client.rcpt("zoe@elsewhere.test")
+            assert (code, text) == (550, b"5.7.1 Unable to relay"), \
+                "relay recipient answered %d %r" % (code, text)
+            code, text = client.rcpt("bob@example.test")
+            assert (code, text) == (250, b"2.1.5 Recipient OK"), \
+                "local recipient answered %d %r" % (code, text)
+            code, text = client.data(b"Subject: local only\r\n\r\nhello\r\n")
+            assert code == 250, "DATA answered %d %r" % (code, text)
+            queue_id = h.queue_id_from(text)
+        finally:
+            client.quit()
+        [delivered] = untrusted.wait_for_mail("bob@example.test", 1)
+        received, rest = h.split_received(delivered)
+        h.check_received(received, queue_id)
+        assert rest == b"Subject: local only\r\n\r\nhello\r\n", rest
+        untrusted.stop()
+
+
+def test():
+    with h.Instance() as instance:
+        instance.start()
+        check_single_recipient(instance)
+        check_several_recipients(instance)
+        check_remote_recipient_stays_queued(instance)
+        instance.stop()
+    check_untrusted_client_cannot_relay()
+
+
+if __name__ == "__main__":
+    h.run_test(test)

@@ -1,0 +1,683 @@
+"""tests/system/postern_harness.py — starts real postern instances for the system tests.
+
+Each Instance is one postern installation in a temporary directory: its own
+postern.conf, state, run and mail directories, log file and loopback ports,
+with daemon_directory pointing (through symlinks) at the daemons of the build
+tree. It is started and stopped through the real control CLI ($POSTERN).
+While an instance may be running, a sampler thread records every process that
+belongs to it (master from run_directory/master.pid, its descendants, and
+every process of master's session); at close() each recorded process must be
+gone, and leftovers are killed by PID and fail the test.
+
+Also here: free loopback ports, smtplib helpers, Maildir readers, the split of
+a delivered message into the Received: field postern prepends and the bytes
+that were sent, and run_test(), which turns a test function into the automake
+exit status (0 pass, 1 fail, 77 skip) and prints the logs of every instance
+when the test fails.
+
+Only loopback, only the Python standard library. Never signals a process it
+did not record as part of an instance, and never by name.
+"""
+
+import os
+import re
+import shutil
+import signal
+import smtplib
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+
+SKIP = 77
+HOSTNAME = "mail.example.test"
+LOCAL_DOMAIN = "example.test"
+DAEMONS = {"master": "master/master", "smtpd": "smtpd/smtpd", "qmgr": "qmgr/qmgr",
+           "authd": "auth/authd"}
+DAEMON_USERS = ("postern", "postern-queue", "postern-auth")
+
+# Every wait in the harness is bounded by one of these.
+CLI_TIMEOUT = 30
+SOCKET_TIMEOUT = 10
+DELIVERY_TIMEOUT = 15
+
+QUEUED_REPLY = re.compile(r"^2\.6\.0 (\S+) Queued mail for delivery$")
+
+_instances = []
+
+
+class Skip(Exception):
+    """Raised by a test that cannot run here; run_test() exits 77."""
+
+
+# ---- locations -----------------------------------------------------------------
+
+
+def postern_cli():
+    """The control CLI under test: $POSTERN, else ctl/postern of the build tree."""
+    return os.environ.get("POSTERN") or os.path.join(build_dir(), "ctl", "postern")
+
+
+def build_dir():
+    """$POSTERN_BUILDDIR, else the tree that holds $POSTERN (ctl/postern)."""
+    if os.environ.get("POSTERN_BUILDDIR"):
+        return os.environ["POSTERN_BUILDDIR"]
+    if os.environ.get("POSTERN"):
+        return os.path.dirname(os.path.dirname(os.path.abspath(os.environ["POSTERN"])))
+    raise Skip("neither POSTERN nor POSTERN_BUILDDIR is set (run through `make check`)")
+
+
+def require_binaries():
+    """Fails (not skips) when the build tree lacks a daemon: make check builds them all."""
+    missing = [p for p in [postern_cli()] + [os.path.join(build_dir(), d) for d in DAEMONS.values()]
+               if not os.access(p, os.X_OK)]
+    if missing:
+        raise AssertionError("not built: " + ", ".join(missing))
+
+
+def running_as_root():
+    return os.geteuid() == 0
+
+
+def ensure_daemon_users():
+    """As root, creates the daemons' users the way ./install-deps does when missing."""
+    if not running_as_root():
+        return
+    import pwd
+    for user in DAEMON_USERS:
+        try:
+            pwd.getpwnam(user)
+        except KeyError:
+            subprocess.run(["adduser", "--system", "--group", "--no-create-home", "--home",
+                            "/nonexistent", "--quiet", user], check=True, timeout=CLI_TIMEOUT)
+
+
+# ---- ports ---------------------------------------------------------------------
+
+
+def free_port():
+    """A loopback TCP port that was free a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port, timeout=SOCKET_TIMEOUT):
+    """True once 127.0.0.1:port accepts a connection."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
+def port_refuses(port):
+    """True when nothing listens on 127.0.0.1:port."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=2):
+            return False
+    except OSError:
+        return True
+
+
+# ---- processes -----------------------------------------------------------------
+
+
+def proc_stat(pid):
+    """(ppid, session, starttime, state) of pid from /proc/PID/stat, or None when gone."""
+    try:
+        with open("/proc/%d/stat" % pid, "rb") as f:
+            text = f.read()
+    except OSError:
+        return None
+    fields = text[text.rfind(b")") + 2:].split()
+    # After the command name: state(3) ppid(4) pgrp(5) session(6) ... starttime(22).
+    return int(fields[1]), int(fields[3]), int(fields[19]), fields[0].decode()
+
+
+def proc_cmdline(pid):
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            return f.read().split(b"\0")[0].decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def proc_uids(pid):
+    """[real, effective, saved, fs] uids from /proc/PID/status."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("Uid:"):
+                return [int(x) for x in line.split()[1:]]
+    raise AssertionError("no Uid line in /proc/%d/status" % pid)
+
+
+def become_subreaper():
+    """Makes this process the reaper of the daemons it starts (PR_SET_CHILD_SUBREAPER).
+
+    A daemonized master is orphaned at once; without this its zombie, after a
+    kill -9, waits for PID 1 to reap it, which some containers do late or
+    never, and the test would depend on that. Best effort: if prctl is not
+    reachable, PID 1 stays the reaper."""
+    try:
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+    except (OSError, AttributeError):
+        pass
+
+
+def reap(pid):
+    """Collects pid's exit status if it is our (zombie) child; never blocks."""
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+
+
+def all_pids():
+    return [int(name) for name in os.listdir("/proc") if name.isdigit()]
+
+
+class ProcessRecord:
+    """Every process ever seen as part of one instance, keyed by (pid, start time)
+    so that a recycled pid is never mistaken for one of ours. Only processes
+    whose argv[0] lies in the instance's daemon_directory are recorded."""
+
+    def __init__(self, program_prefix):
+        self.prefix = program_prefix
+        self.lock = threading.Lock()
+        self.seen = {}  # pid -> (starttime, program)
+
+    def scan(self, master_pid):
+        """Adds master_pid, every process of its session (which outlives master) and
+        their descendants."""
+        stats = {}
+        for pid in all_pids():
+            st = proc_stat(pid)
+            if st is not None:
+                stats[pid] = st
+        ours = {pid for pid, st in stats.items() if pid == master_pid or st[1] == master_pid}
+        changed = True
+        while changed:
+            changed = False
+            for pid, st in stats.items():
+                if pid not in ours and st[0] in ours:
+                    ours.add(pid)
+                    changed = True
+        with self.lock:
+            for pid in ours:
+                program = proc_cmdline(pid)
+                start = stats[pid][2]
+                if program.startswith(self.prefix) and self.seen.get(pid, (None,))[0] != start:
+                    self.seen[pid] = (start, program)
+
+    def alive(self):
+        """{pid: program} of recorded processes that still run (zombies count as gone)."""
+        with self.lock:
+            items = list(self.seen.items())
+        live = {}
+        for pid, (start, program) in items:
+            st = proc_stat(pid)
+            if st is None or st[2] != start:
+                continue
+            if st[3] == "Z":
+                reap(pid)
+            else:
+                live[pid] = program
+        return live
+
+    def kill_alive(self, sig=signal.SIGKILL):
+        """Sends sig to every recorded live process, by PID; returns {pid: program}."""
+        live = self.alive()
+        for pid in live:
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+        return live
+
+    def wait_gone(self, timeout):
+        deadline = time.monotonic() + timeout
+        while self.alive() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return self.alive()
+
+
+# ---- one postern installation --------------------------------------------------
+
+
+class Instance:
+    """One postern installation in a temporary directory.
+
+    listeners: {name: {key: value}}; each listener gets bind = 127.0.0.1:PORT
+    with a fresh port (self.ports[name]) unless its dict sets bind itself.
+    settings: global keys added to, or replacing, the harness defaults.
+    """
+
+    def __init__(self, listeners=None, settings=None, name="postern"):
+        require_binaries()
+        ensure_daemon_users()
+        become_subreaper()
+        self.root = tempfile.mkdtemp(prefix="postern-%s-" % name)
+        os.chmod(self.root, 0o755)
+        self.conf_dir = self._mkdir("conf")
+        self.daemon_dir = self._mkdir("daemons")
+        for program, relative in DAEMONS.items():
+            os.symlink(os.path.join(build_dir(), relative), os.path.join(self.daemon_dir, program))
+        self.state_dir = os.path.join(self.root, "state")
+        self.run_dir = os.path.join(self.root, "run")
+        self.mail_dir = os.path.join(self.root, "mail")
+        self.log_path = os.path.join(self.root, "postern.log")
+        self.conf_path = os.path.join(self.conf_dir, "postern.conf")
+        self.settings = {
+            "myhostname": HOSTNAME,
+            "state_directory": self.state_dir,
+            "run_directory": self.run_dir,
+            "mail_directory": self.mail_dir,
+            "daemon_directory": self.daemon_dir,
+            "local_domains": LOCAL_DOMAIN,
+            "trusted_networks": "127.0.0.0/8 ::1/128",
+            "client_reverse_lookup": "no",
+            "log_file": self.log_path,
+            "shutdown_grace": "5s",
+            "smtpd_workers": 2,
+            # MS-OXSMTP's Tarpit holds the answer to a refused MAIL for 5 s;
+            # switched off so that a test is not mostly waiting.
+            "tarpit_interval": 0,
+        }
+        self.settings.update(settings or {})
+        self.listeners = {}
+        self.ports = {}
+        for listener, keys in (listeners if listeners is not None else {"smtp": {}}).items():
+            self.add_listener(listener, keys)
+        self.record = ProcessRecord(self.daemon_dir + "/")
+        self._sampling = False
+        self._sampler = None
+        self.closed = False
+        self.write_config()
+        _instances.append(self)
+
+    def _mkdir(self, name):
+        path = os.path.join(self.root, name)
+        os.mkdir(path)
+        os.chmod(path, 0o755)
+        return path
+
+    # ---- configuration
+
+    def add_listener(self, name, keys=None):
+        """Adds a [listener "name"] section (written by the next write_config()); returns its port."""
+        keys = dict(keys or {})
+        if "bind" not in keys:
+            self.ports[name] = free_port()
+            keys["bind"] = "127.0.0.1:%d" % self.ports[name]
+        self.listeners[name] = keys
+        return self.ports.get(name)
+
+    @property
+    def port(self):
+        """The port of the first listener whose port the harness picked."""
+        return next(iter(self.ports.values()))
+
+    def config_text(self, extra=""):
+        lines = ["# postern.conf written by tests/system/postern_harness.py"]
+        lines += ["%s = %s" % (k, v) for k, v in self.settings.items()]
+        if extra:
+            lines.append(extra.rstrip("\n"))
+        for name, keys in self.listeners.items():
+            lines += ["", '[listener "%s"]' % name]
+            lines += ["%s = %s" % (k, v) for k, v in keys.items()]
+        return "\n".join(lines) + "\n"
+
+    def write_config(self, extra="", text=None):
+        """Writes postern.conf from settings and listeners (plus raw `extra` lines
+        among the globals), or exactly `text`."""
+        self._config_extra, self._config_text = extra, text
+        with open(self.conf_path, "w") as f:
+            f.write(text if text is not None else self.config_text(extra))
+        os.chmod(self.conf_path, 0o644)
+
+    # ---- control CLI
+
+    def ctl(self, *args, timeout=CLI_TIMEOUT, input=None):
+        """Runs `postern -c CONF_DIR args...`; returns the CompletedProcess (text)."""
+        env = {k: v for k, v in os.environ.items()
+               if k not in ("POSTERN_DAEMON_DIR", "POSTERN_CONFIG_DIR")}
+        result = subprocess.run([postern_cli(), "-c", self.conf_dir] + list(args), env=env,
+                                capture_output=True, text=True, timeout=timeout, input=input)
+        self._sample_once()
+        return result
+
+    def start(self, expect_ok=True):
+        """`postern start`; with expect_ok, asserts exit 0 and that every listener accepts.
+
+        Ports are picked free but not held, so a parallel test may take one
+        first: then, with expect_ok, the harness picks new ports and retries."""
+        self._start_sampler()
+        for _ in range(3):
+            result = self.ctl("start", timeout=90)
+            if not expect_ok or result.returncode == 0 or not self._repick_ports(result.stderr):
+                break
+        if expect_ok:
+            assert result.returncode == 0, "postern start failed (%d): %s%s" % (
+                result.returncode, result.stdout, result.stderr)
+            for name, port in self.ports.items():
+                assert wait_for_port(port), "listener %s (port %d) does not accept" % (name, port)
+        return result
+
+    def _repick_ports(self, error):
+        """After a lost race for a port: new ports for the harness-chosen binds; False when
+        the error is another one or the config was written verbatim."""
+        if "Address already in use" not in error or self._config_text is not None:
+            return False
+        for name in self.ports:
+            self.ports[name] = free_port()
+            self.listeners[name]["bind"] = "127.0.0.1:%d" % self.ports[name]
+        self.write_config(self._config_extra)
+        return True
+
+    def stop(self, expect_ok=True):
+        """`postern stop`; with expect_ok, asserts exit 0."""
+        self._sample_once()
+        result = self.ctl("stop", timeout=60)
+        if expect_ok:
+            assert result.returncode == 0, "postern stop failed (%d): %s%s" % (
+                result.returncode, result.stdout, result.stderr)
+        return result
+
+    def master_pid(self):
+        """master's pid from run_directory/master.pid, or None."""
+        try:
+            with open(os.path.join(self.run_dir, "master.pid")) as f:
+                return int(f.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def processes(self):
+        """{pid: program} of this instance's live processes (program: daemon_directory/NAME)."""
+        self._sample_once()
+        return self.record.alive()
+
+    def processes_named(self, program):
+        """pids of live processes running daemon_directory/program (master, smtpd, qmgr, authd)."""
+        wanted = os.path.join(self.daemon_dir, program)
+        return sorted(pid for pid, cmd in self.processes().items() if cmd == wanted)
+
+    def kill_all(self):
+        """kill -9 of master and every process of the instance, by PID, until none is left."""
+        self._sample_once()
+        master = self.master_pid()
+        if master is not None and master in self.record.alive():
+            os.kill(master, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if master is not None:
+                self.record.scan(master)  # the session outlives its leader
+            if not self.record.kill_alive():
+                return
+            time.sleep(0.05)
+        raise AssertionError("processes survive kill -9: %s" % self.record.alive())
+
+    def _sample_once(self):
+        pid = self.master_pid()
+        if pid is not None:
+            self.record.scan(pid)
+
+    def _start_sampler(self):
+        if self._sampler is not None:
+            return
+        self._sampling = True
+
+        def sample():
+            while self._sampling:
+                self._sample_once()
+                time.sleep(0.05)
+
+        self._sampler = threading.Thread(target=sample, daemon=True)
+        self._sampler.start()
+
+    def _stop_sampler(self):
+        self._sampling = False
+        if self._sampler is not None:
+            self._sampler.join(5)
+            self._sampler = None
+
+    # ---- teardown
+
+    def close(self):
+        """Stops the instance if it runs and checks that no process of it is left.
+        Leftovers are killed by PID and reported as an AssertionError."""
+        if self.closed:
+            return
+        self.closed = True
+        self._sample_once()
+        if self.master_pid() in self.record.alive():
+            try:
+                self.ctl("stop", timeout=60)
+            except subprocess.TimeoutExpired:
+                pass
+        self._stop_sampler()
+        left = self.record.wait_gone(5)
+        if left:
+            self.record.kill_alive()
+            self.record.wait_gone(5)
+            raise AssertionError("processes left behind after stop (killed now): %s" % left)
+
+    def remove(self):
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, value, tb):
+        try:
+            self.close()
+        except AssertionError:
+            if kind is None:
+                raise
+            traceback.print_exc()
+        return False
+
+    # ---- log
+
+    def log(self):
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def dump_log(self, lines=300, out=sys.stderr):
+        text = self.log().splitlines()
+        print("---- %s (last %d of %d lines) ----" % (self.log_path, min(lines, len(text)),
+                                                      len(text)), file=out)
+        for line in text[-lines:]:
+            print(line, file=out)
+
+    # ---- Maildirs
+
+    def maildir(self, address):
+        """mail_directory/<domain>/<localpart>/new for address."""
+        local, domain = address.rsplit("@", 1)
+        return os.path.join(self.mail_dir, domain.lower(), local, "new")
+
+    def delivered(self, address):
+        """Contents of every file in address's new/, sorted by file name."""
+        directory = self.maildir(address)
+        try:
+            names = sorted(os.listdir(directory))
+        except FileNotFoundError:
+            return []
+        contents = []
+        for name in names:
+            with open(os.path.join(directory, name), "rb") as f:
+                contents.append(f.read())
+        return contents
+
+    def wait_for_mail(self, address, count, timeout=DELIVERY_TIMEOUT):
+        """Waits until address holds at least count messages; asserts it does; returns them."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = self.delivered(address)
+            if len(found) >= count or time.monotonic() >= deadline:
+                break
+            time.sleep(0.05)
+        assert len(found) >= count, "%s: %d message(s) delivered within %ds, expected %d" % (
+            address, len(found), timeout, count)
+        return found
+
+    def queue_list(self):
+        """stdout of `postern queue list` (asserts exit 0)."""
+        result = self.ctl("queue", "list")
+        assert result.returncode == 0, "postern queue list failed: %s" % result.stderr
+        return result.stdout
+
+
+# ---- messages ------------------------------------------------------------------
+
+
+def split_received(message):
+    """(received_field, rest): the first header field if it is Received: (with its
+    folded continuation lines, CRLF included), and the bytes after it."""
+    if not message[:9].lower() == b"received:":
+        return b"", message
+    end = 0
+    while True:
+        newline = message.find(b"\n", end)
+        if newline < 0:
+            return message, b""
+        end = newline + 1
+        if message[end:end + 1] not in (b" ", b"\t"):
+            return message[:end], message[end:]
+
+
+def unfold(field):
+    """A header field on one line: CRLF before white space removed, trailing CRLF dropped."""
+    return re.sub(rb"\r?\n(?=[ \t])", b"", field).rstrip(b"\r\n")
+
+
+def check_received(field, queue_id):
+    """Asserts that field is a Received: field naming HOSTNAME in its by clause and queue_id."""
+    line = unfold(field).decode("ascii", errors="replace")
+    assert line.lower().startswith("received:"), "not a Received field: %r" % line
+    assert re.search(r"\bby %s\b" % re.escape(HOSTNAME), line), "no `by %s`: %r" % (HOSTNAME, line)
+    assert re.search(r"\bid %s\b" % re.escape(queue_id), line), "no `id %s`: %r" % (queue_id, line)
+
+
+def queue_id_from(reply):
+    """The queue id in the text of `250 2.6.0 <id> Queued mail for delivery`."""
+    text = reply.decode() if isinstance(reply, bytes) else reply
+    match = QUEUED_REPLY.match(text.strip())
+    assert match, "not a queued reply: %r" % text
+    return match.group(1)
+
+
+def connect(port, timeout=SOCKET_TIMEOUT, helo="client.example.test"):
+    """An smtplib.SMTP connected to 127.0.0.1:port that has said EHLO."""
+    client = smtplib.SMTP("127.0.0.1", port, local_hostname=helo, timeout=timeout)
+    code, text = client.ehlo()
+    assert code == 250, "EHLO answered %d %r" % (code, text)
+    return client
+
+
+def transaction(client, sender, recipients, data, mail_options=()):
+    """MAIL, RCPT for each recipient, DATA of data (bytes with CRLF lines, sent as is
+    apart from smtplib's dot-stuffing); asserts every step; returns the queue id."""
+    code, text = client.mail(sender, list(mail_options))
+    assert code == 250, "MAIL answered %d %r" % (code, text)
+    for rcpt in recipients:
+        code, text = client.rcpt(rcpt)
+        assert code == 250, "RCPT TO:<%s> answered %d %r" % (rcpt, code, text)
+    code, text = client.data(data)
+    assert code == 250, "DATA answered %d %r" % (code, text)
+    return queue_id_from(text)
+
+
+def send(port, sender, recipients, data, mail_options=()):
+    """One connection, one transaction; returns the queue id."""
+    client = connect(port)
+    try:
+        return transaction(client, sender, recipients, data, mail_options)
+    finally:
+        client.quit()
+
+
+class RawClient:
+    """A plain socket for dialogs smtplib would not allow: exact bytes out, lines in."""
+
+    def __init__(self, port, timeout=SOCKET_TIMEOUT):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.buffer = b""
+
+    def send(self, data):
+        self.sock.sendall(data.encode() if isinstance(data, str) else data)
+
+    def line(self):
+        """One reply line without its CRLF; b"" at end of stream."""
+        while b"\r\n" not in self.buffer:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                rest, self.buffer = self.buffer, b""
+                return rest
+            self.buffer += chunk
+        line, self.buffer = self.buffer.split(b"\r\n", 1)
+        return line
+
+    def reply(self):
+        """A whole (possibly multi-line) reply as a list of str lines."""
+        lines = []
+        while True:
+            line = self.line().decode(errors="replace")
+            lines.append(line)
+            if len(line) < 4 or line[3] != "-":
+                return lines
+
+    def command(self, text):
+        """Sends text + CRLF and returns the reply's last line."""
+        self.send(text + "\r\n")
+        return self.reply()[-1]
+
+    def close(self):
+        self.sock.close()
+
+
+# ---- running a test ------------------------------------------------------------
+
+
+def run_test(test):
+    """Runs test() and exits with the automake status; on failure prints the
+    traceback and the log of every instance, and checks that every instance was
+    closed (closing it if not)."""
+    status = 0
+    try:
+        test()
+    except Skip as why:
+        print("SKIP: %s" % why)
+        status = SKIP
+    except BaseException:  # noqa: a failing test, whatever it raised
+        traceback.print_exc()
+        status = 1
+    for instance in _instances:
+        try:
+            instance.close()
+        except AssertionError:
+            traceback.print_exc()
+            status = 1
+    if status == 1:
+        for instance in _instances:
+            instance.dump_log()
+        print("FAIL (directories kept: %s)" % " ".join(i.root for i in _instances))
+    else:
+        for instance in _instances:
+            instance.remove()
+        if status == 0:
+            print("PASS")
+    sys.stdout.flush()
+    sys.exit(status)

@@ -1,0 +1,566 @@
+#!/usr/bin/env python3
+"""qmgr as a process: message streams, Maildir delivery, kill -9, queue control.
+
+Starts the built qmgr (path from argv[1] or $QMGR) on a temporary config
+directory, speaks the queue socket's frames (lib/ipc.h, written out again
+here from the header), and checks what an administrator relies on:
+
+  - 20 interleaved concurrent streams are each answered kQueued with their
+    queue id, and every local recipient finds the message in its Maildir,
+    byte for byte;
+  - a malformed frame closes that connection only; a duplicate or invalid
+    queue id is refused; an aborted stream is never delivered;
+  - after SIGKILL in the middle of further streams and a restart, every
+    acknowledged message is delivered exactly once and every
+    unacknowledged one at most once;
+  - the control verbs list, show, hold, release, flush, delete;
+  - a full queue answers kInsufficientResources and recovers once emptied;
+  - SIGTERM stops qmgr with exit status 0.
+
+Python 3 standard library only. Every process it starts is ended by PID.
+"""
+
+import os
+import random
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+
+PROTOCOL_VERSION = 1
+MESSAGE_BEGIN, MESSAGE_DATA, MESSAGE_END, MESSAGE_ABORT, MESSAGE_RESULT = 20, 21, 22, 23, 24
+CONTROL_REQUEST, CONTROL_REPLY = 60, 61
+QUEUED, INSUFFICIENT_RESOURCES, TEMPORARY_FAILURE = 0, 1, 2
+ENVELOPE_FORMAT = 1
+PIECE = 64 * 1024
+DELIVERY_TIMEOUT = 60.0
+
+
+# --- wire format (lib/ipc.h, lib/envelope.cc)
+
+def u8(v):
+    return struct.pack(">B", v)
+
+
+def u32(v):
+    return struct.pack(">I", v)
+
+
+def u64(v):
+    return struct.pack(">Q", v)
+
+
+def text(b):
+    if isinstance(b, str):
+        b = b.encode()
+    return u32(len(b)) + b
+
+
+def frame(msg_type, payload):
+    return struct.pack(">IHH", len(payload), PROTOCOL_VERSION, msg_type) + payload
+
+
+def encode_envelope(queue_id, sender, recipients, arrival_time):
+    out = u8(ENVELOPE_FORMAT) + text(queue_id) + text(sender) + u32(len(recipients))
+    for address in recipients:
+        # address, orcpt, notify, state (pending), last_error
+        out += text(address) + text("") + u8(0) + u8(0) + text("")
+    # body 7BIT, ret unspecified, envid, size, arrival time
+    out += u8(0) + u8(0) + text("") + u64(0) + u64(arrival_time)
+    for field in ("127.0.0.1", "client.example.test", "", "smtp"):
+        out += text(field)
+    return out
+
+
+_id_lock = threading.Lock()
+_id_counter = [0]
+
+
+def new_queue_id():
+    """The form lib/queue_id.h makes: 12 hex digits of microseconds, pid, counter."""
+    with _id_lock:
+        _id_counter[0] += 1
+        micros = int(time.time() * 1e6) & 0xFFFFFFFFFFFF
+        return "%012X.%X.%X" % (micros, os.getpid(), _id_counter[0])
+
+
+class Connection:
+    """One client connection to the queue socket."""
+
+    def __init__(self, path, timeout=30.0):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(timeout)
+        self.sock.connect(path)
+        self.buffer = b""
+
+    def close(self):
+        self.sock.close()
+
+    def send(self, msg_type, payload):
+        self.sock.sendall(frame(msg_type, payload))
+
+    def begin(self, stream_id, envelope):
+        self.send(MESSAGE_BEGIN, u64(stream_id) + text(envelope))
+
+    def data(self, stream_id, content):
+        for at in range(0, len(content), PIECE):
+            self.send(MESSAGE_DATA, u64(stream_id) + text(content[at:at + PIECE]))
+
+    def end(self, stream_id):
+        self.send(MESSAGE_END, u64(stream_id))
+
+    def abort(self, stream_id):
+        self.send(MESSAGE_ABORT, u64(stream_id))
+
+    def receive(self):
+        """The next frame as (type, payload); raises EOFError when qmgr closed."""
+        while True:
+            if len(self.buffer) >= 8:
+                length, version, msg_type = struct.unpack(">IHH", self.buffer[:8])
+                if version != PROTOCOL_VERSION:
+                    raise AssertionError("qmgr sent protocol version %d" % version)
+                if len(self.buffer) >= 8 + length:
+                    payload = self.buffer[8:8 + length]
+                    self.buffer = self.buffer[8 + length:]
+                    return msg_type, payload
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise EOFError("qmgr closed the connection")
+            self.buffer += chunk
+
+    def result(self):
+        """The next kMessageResult as (stream_id, outcome, text)."""
+        msg_type, payload = self.receive()
+        check(msg_type == MESSAGE_RESULT, "expected kMessageResult, got type %d" % msg_type)
+        stream_id, outcome = struct.unpack(">QB", payload[:9])
+        (length,) = struct.unpack(">I", payload[9:13])
+        check(len(payload) == 13 + length, "kMessageResult has trailing bytes")
+        return stream_id, outcome, payload[13:].decode()
+
+    def control(self, verb, *args):
+        payload = text(verb) + u32(len(args)) + b"".join(text(a) for a in args)
+        self.send(CONTROL_REQUEST, payload)
+        msg_type, reply = self.receive()
+        check(msg_type == CONTROL_REPLY, "expected kControlReply, got type %d" % msg_type)
+        ok = reply[0] == 1
+        (length,) = struct.unpack(">I", reply[1:5])
+        check(len(reply) == 5 + length, "kControlReply has trailing bytes")
+        return ok, reply[5:].decode(errors="replace")
+
+
+def check(condition, message):
+    if not condition:
+        raise AssertionError(message)
+
+
+def is_valid_queue_id(qid):
+    parts = qid.split(".")
+    return (16 <= len(qid) <= 48 and len(parts) == 3 and len(parts[0]) == 12 and
+            all(p and all(c in "0123456789ABCDEF" for c in p) for p in parts))
+
+
+def make_content(tag, size):
+    """A message with a header naming it, CRLF lines, and bytes a careless
+    writer would mangle (NUL, 0xFF, a lone '.')."""
+    header = ("Message-ID: <%s@test>\r\nSubject: %s\r\n\r\n" % (tag, tag)).encode()
+    if size <= len(header):
+        return header[:size]
+    rng = random.Random(tag)
+    body = bytes(rng.getrandbits(8) for _ in range(min(size - len(header), 4096)))
+    body = (body + b"\r\n.\r\n\x00\xff") * ((size - len(header)) // (len(body) + 6) + 1)
+    return header + body[:size - len(header)]
+
+
+# --- the daemon under test
+
+class Qmgr:
+    def __init__(self, binary, root, extra_config=""):
+        self.binary = binary
+        self.root = root
+        self.config_dir = os.path.join(root, "conf")
+        self.state = os.path.join(root, "state")
+        self.run = os.path.join(root, "run")
+        self.socket_path = os.path.join(self.run, "qmgr.sock")
+        self.mail = os.path.join(self.state, "mail")
+        self.log_path = os.path.join(root, "qmgr.log")
+        self.process = None
+        for d in (self.config_dir, self.state, self.run):
+            os.makedirs(d, exist_ok=True)
+        with open(os.path.join(self.config_dir, "postern.conf"), "w") as conf:
+            conf.write("myhostname = mx.example.test\n"
+                       "state_directory = %s\n"
+                       "run_directory = %s\n"
+                       "local_domains = example.test\n"
+                       "%s"
+                       "\n"
+                       "[listener \"smtp\"]\n"
+                       "bind = 127.0.0.1:0\n" % (self.state, self.run, extra_config))
+
+    def start(self):
+        log = open(self.log_path, "ab")
+        self.process = subprocess.Popen(
+            [self.binary, "-c", self.config_dir, "--foreground"],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+        log.close()
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            check(self.process.poll() is None,
+                  "qmgr exited with %s at start-up:\n%s" % (self.process.returncode, self.log()))
+            try:
+                c = Connection(self.socket_path, timeout=5)
+                ok, reply = c.control("ping")
+                c.close()
+                if ok:
+                    return
+            except (OSError, EOFError):
+                time.sleep(0.1)
+        raise AssertionError("qmgr did not answer ping within 30 s:\n" + self.log())
+
+    def kill(self, signo):
+        if self.process and self.process.poll() is None:
+            os.kill(self.process.pid, signo)
+            self.process.wait(timeout=60)
+
+    def log(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def mailbox_files(self, local):
+        """Paths of the messages in example.test/<local>, in new/ and cur/."""
+        files = []
+        for sub in ("new", "cur"):
+            d = os.path.join(self.mail, "example.test", local, sub)
+            if os.path.isdir(d):
+                files += [os.path.join(d, n) for n in sorted(os.listdir(d))]
+        return files
+
+
+def read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def wait_for(condition, what, timeout=DELIVERY_TIMEOUT):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    raise AssertionError("timed out waiting for " + what)
+
+
+def send_message(conn, stream_id, queue_id, recipients, content, arrival=None):
+    conn.begin(stream_id, encode_envelope(queue_id, "sender@example.test", recipients,
+                                          arrival or int(time.time())))
+    conn.data(stream_id, content)
+    conn.end(stream_id)
+
+
+# --- the tests, run in order against one qmgr
+
+def test_concurrent_streams(q, state):
+    """20 streams interleaved over 4 connections, all answered and delivered."""
+    sizes = [0, 1, 77, 4096, 131071, 131072, 131073, 300000, 1048576 + 5, 2500000]
+    sizes = (sizes * 2)[:20]
+    connections = [Connection(q.socket_path) for _ in range(4)]
+    messages = []
+    for i, size in enumerate(sizes):
+        conn = connections[i % 4]
+        stream_id = 1000 + i
+        qid = new_queue_id()
+        rcpts = ["user%d@example.test" % i]
+        if i == 0:
+            rcpts.append("remote@elsewhere.test")  # stays queued: relay is a later issue
+        if i == 1:
+            rcpts.append("Mixed.Case@EXAMPLE.test")
+        content = make_content("concurrent-%d" % i, size)
+        messages.append((conn, stream_id, qid, rcpts, content))
+        conn.begin(stream_id, encode_envelope(qid, "sender@example.test", rcpts, int(time.time())))
+    # Interleave the content of all streams piece by piece.
+    offsets = [0] * len(messages)
+    while any(offsets[i] < len(m[4]) for i, m in enumerate(messages)):
+        for i, (conn, stream_id, _, _, content) in enumerate(messages):
+            if offsets[i] < len(content):
+                piece = content[offsets[i]:offsets[i] + PIECE]
+                conn.send(MESSAGE_DATA, u64(stream_id) + text(piece))
+                offsets[i] += PIECE
+    for conn, stream_id, _, _, _ in messages:
+        conn.end(stream_id)
+    answers = {}
+    for conn in connections:
+        for _ in range(5):
+            stream_id, outcome, reply = conn.result()
+            answers[stream_id] = (outcome, reply)
+    for conn, stream_id, qid, _, _ in messages:
+        outcome, reply = answers[stream_id]
+        check(outcome == QUEUED, "stream %d: outcome %d (%s)" % (stream_id, outcome, reply))
+        check(reply == qid and is_valid_queue_id(reply),
+              "stream %d answered id %r" % (stream_id, reply))
+    for conn in connections:
+        conn.close()
+    for i, (_, _, qid, rcpts, content) in enumerate(messages):
+        locals_ = ["user%d" % i] + (["Mixed.Case"] if i == 1 else [])
+        for local in locals_:
+            wait_for(lambda: len(q.mailbox_files(local)) == 1, "delivery to " + local)
+            files = q.mailbox_files(local)
+            check(read(files[0]) == content, "%s: content differs from what was sent" % local)
+            # The name is derived from the queue id, so a repeated delivery finds it.
+            check(".Q%sR" % qid in os.path.basename(files[0]), "unexpected file name " + files[0])
+    state["remote_id"] = messages[0][2]
+    # Give qmgr time to record the deliveries, then no local message is left.
+    wait_for(lambda: queue_ids(q) == {state["remote_id"]},
+             "the queue to hold only the remote message")
+
+
+def queue_ids(q):
+    c = Connection(q.socket_path)
+    ok, listing = c.control("list")
+    c.close()
+    check(ok, "list failed: " + listing)
+    return {line.split()[0] for line in listing.splitlines()
+            if line and not line.startswith(("--", "[", "Mail queue"))}
+
+
+def test_refusals_and_protocol_errors(q, state):
+    """Bad ids and duplicates are refused per stream; garbage closes one connection."""
+    good = Connection(q.socket_path)
+    bad = Connection(q.socket_path)
+    # A frame with another protocol version: qmgr closes that connection only.
+    bad.sock.sendall(struct.pack(">IHH", 0, 99, CONTROL_REQUEST))
+    try:
+        bad.receive()
+        raise AssertionError("qmgr kept a connection that sent protocol version 99")
+    except (EOFError, ConnectionResetError):
+        pass
+    bad.close()
+    # Data for a stream that was never begun is a protocol error too.
+    worse = Connection(q.socket_path)
+    worse.data(77, b"x")
+    try:
+        worse.receive()
+        raise AssertionError("qmgr kept a connection that sent data for no stream")
+    except (EOFError, ConnectionResetError):
+        pass
+    worse.close()
+
+    send_message(good, 1, "not-a-queue-id", ["refused@example.test"], b"x")
+    _, outcome, reply = good.result()
+    check(outcome == TEMPORARY_FAILURE, "invalid id accepted: %d %s" % (outcome, reply))
+    send_message(good, 2, state["remote_id"], ["dup@example.test"], b"x")
+    _, outcome, reply = good.result()
+    check(outcome == TEMPORARY_FAILURE, "duplicate id accepted: %d %s" % (outcome, reply))
+    check("already" in reply, "duplicate refusal does not say why: " + reply)
+    # Aborted: never delivered.
+    good.begin(3, encode_envelope(new_queue_id(), "s@example.test", ["aborted@example.test"], 1))
+    good.data(3, make_content("aborted", 200000))
+    good.abort(3)
+    # The connection still works after all this.
+    qid = new_queue_id()
+    content = make_content("after-refusals", 1000)
+    send_message(good, 4, qid, ["afterrefusals@example.test"], content)
+    stream_id, outcome, reply = good.result()
+    check((stream_id, outcome, reply) == (4, QUEUED, qid), "good stream failed: %s" % reply)
+    good.close()
+    wait_for(lambda: len(q.mailbox_files("afterrefusals")) == 1, "delivery after refusals")
+    check(read(q.mailbox_files("afterrefusals")[0]) == content, "content differs")
+    check(q.mailbox_files("aborted") == [], "an aborted message was delivered")
+    check(q.mailbox_files("refused") == [] and q.mailbox_files("dup") == [],
+          "a refused message was delivered")
+    check(q.process.poll() is None, "qmgr died on protocol errors")
+
+
+def test_control_verbs(q, state):
+    c = Connection(q.socket_path)
+    remote = state["remote_id"]
+    ok, listing = c.control("list")
+    check(ok, listing)
+    line = [l for l in listing.splitlines() if l.startswith(remote)]
+    check(len(line) == 1, "list does not show %s:\n%s" % (remote, listing))
+    check("<sender@example.test>" in line[0] and "<remote@elsewhere.test>:pending" in line[0] and
+          "<user0@example.test>:delivered" in line[0] and " active " in line[0],
+          "list line lacks sender or recipient states: " + line[0])
+    ok, shown = c.control("show", remote)
+    check(ok and "queue_id: " + remote in shown and "Message-ID: <concurrent-0@test>" not in shown,
+          "show of a 0-byte message is wrong:\n" + shown)
+    check("recipient: <remote@elsewhere.test> pending" in shown, "show lacks recipients:\n" + shown)
+
+    # hold, release and delete a message of its own.
+    qid = new_queue_id()
+    send_message(c, 9, qid, ["held@elsewhere.test"], make_content("held", 5000))
+    check(c.result()[1] == QUEUED, "message for the hold test was not queued")
+    ok, reply = c.control("hold", qid)
+    check(ok, "hold failed: " + reply)
+    ok, listing = c.control("list")
+    check(any(l.startswith(qid + " held ") for l in listing.splitlines()),
+          "hold not listed:\n" + listing)
+    ok, shown = c.control("show", qid)
+    check(ok and "Message-ID: <held@test>" in shown and "status: held" in shown, "show:\n" + shown)
+    ok, reply = c.control("release", qid)
+    check(ok, "release failed: " + reply)
+    ok, listing = c.control("list")
+    check(any(l.startswith(qid + " active ") for l in listing.splitlines()), "release not listed")
+    ok, reply = c.control("flush")
+    check(ok and "scheduled" in reply, "flush: " + reply)
+    ok, reply = c.control("delete", qid)
+    check(ok, "delete failed: " + reply)
+    check(qid not in queue_ids(q), "deleted message still listed")
+    ok, reply = c.control("delete", qid)
+    check(not ok, "deleting a missing message succeeded")
+    ok, reply = c.control("show", "../../etc/passwd")
+    check(not ok and "not a queue id" in reply, "show accepted a bad id: " + reply)
+    ok, reply = c.control("frobnicate")
+    check(not ok, "an unknown verb succeeded")
+    c.close()
+
+
+def test_kill9_and_restart(q, state):
+    """SIGKILL while streams run; after restart acked = delivered once, others at most once."""
+    lock = threading.Lock()
+    acked = {}      # local part -> content
+    unacked = {}    # local part -> content
+    stop = threading.Event()
+    counter = [0]
+
+    def client(worker):
+        try:
+            conn = Connection(q.socket_path)
+        except OSError:
+            return
+        stream_id = 0
+        while not stop.is_set():
+            with lock:
+                counter[0] += 1
+                n = counter[0]
+            local = "kill%d" % n
+            content = make_content(local, random.Random(n).choice([300, 5000, 200000, 700000]))
+            with lock:
+                unacked[local] = content
+            stream_id += 1
+            try:
+                send_message(conn, stream_id, new_queue_id(), [local + "@example.test"], content)
+                _, outcome, _ = conn.result()
+            except (OSError, EOFError):
+                return
+            if outcome == QUEUED:
+                with lock:
+                    acked[local] = unacked.pop(local)
+
+    threads = [threading.Thread(target=client, args=(w,)) for w in range(6)]
+    for t in threads:
+        t.start()
+    wait_for(lambda: len(acked) >= 40, "40 acknowledged messages before the kill", timeout=120)
+    q.kill(signal.SIGKILL)
+    stop.set()
+    for t in threads:
+        t.join(timeout=60)
+    check(len(acked) >= 40, "too few messages acknowledged")
+    q.start()
+    for local, content in acked.items():
+        wait_for(lambda: len(q.mailbox_files(local)) >= 1, "delivery of acknowledged " + local)
+    # Let qmgr settle: every local message recorded and removed.
+    wait_for(lambda: queue_ids(q) == {state["remote_id"]}, "the queue to empty after the restart")
+    for local, content in acked.items():
+        files = q.mailbox_files(local)
+        check(len(files) == 1, "acknowledged %s delivered %d times" % (local, len(files)))
+        check(read(files[0]) == content, "acknowledged %s: content differs" % local)
+    for local, content in unacked.items():
+        files = q.mailbox_files(local)
+        check(len(files) <= 1, "unacknowledged %s delivered %d times" % (local, len(files)))
+        if files:
+            check(read(files[0]) == content, "unacknowledged %s: content differs" % local)
+    print("  kill -9 after %d acknowledged, %d unacknowledged messages"
+          % (len(acked), len(unacked)))
+
+
+def test_full_queue_answers_insufficient_resources(q, state):
+    """A second qmgr with a 1 MB queue: a message that does not fit is answered
+    kInsufficientResources (smtpd's 452 4.3.1), and once the queue is emptied
+    the same qmgr queues again."""
+    small = Qmgr(q.binary, os.path.join(q.root, "small"), "queue_map_size = 1m\n")
+    small.start()
+    try:
+        c = Connection(small.socket_path)
+        outcomes = []
+        for n in range(1, 30):
+            content = make_content("full-%d" % n, 150000)
+            send_message(c, n, new_queue_id(), ["far%d@elsewhere.test" % n], content)
+            _, outcome, reply = c.result()
+            outcomes.append(outcome)
+            if outcome != QUEUED:
+                check(outcome == INSUFFICIENT_RESOURCES,
+                      "a full queue answered %d (%s)" % (outcome, reply))
+                break
+        check(outcomes[0] == QUEUED and outcomes[-1] == INSUFFICIENT_RESOURCES,
+              "the 1 MB queue never filled: %s" % outcomes)
+        ok, reply = c.control("delete", "ALL")
+        check(ok, "delete ALL on a full queue failed: " + reply)
+        queued = []
+        for n in range(100, 103):
+            qid = new_queue_id()
+            send_message(c, n, qid, ["later@elsewhere.test"], make_content("later", 150000))
+            queued.append(c.result()[1] == QUEUED)
+        check(all(queued), "the emptied queue still refuses messages: %s" % queued)
+        c.close()
+        check(small.process.poll() is None, "qmgr died on a full queue")
+    finally:
+        small.kill(signal.SIGKILL)
+
+
+def test_sigterm_exits_zero(q, state):
+    c = Connection(q.socket_path)
+    qid = new_queue_id()
+    send_message(c, 1, qid, ["lastone@example.test"], make_content("lastone", 1000))
+    check(c.result()[1] == QUEUED, "last message not queued")
+    c.close()
+    q.process.send_signal(signal.SIGTERM)
+    code = q.process.wait(timeout=60)
+    check(code == 0, "qmgr exited with %d on SIGTERM" % code)
+    check(not os.path.exists(q.socket_path), "qmgr left its socket behind")
+    check("Message-ID" not in q.log(), "the log contains message content")
+
+
+TESTS = [test_concurrent_streams, test_refusals_and_protocol_errors, test_control_verbs,
+         test_kill9_and_restart, test_full_queue_answers_insufficient_resources,
+         test_sigterm_exits_zero]
+
+
+def main():
+    binary = sys.argv[1] if len(sys.argv) > 1 else os.environ.get("QMGR", "qmgr/qmgr")
+    binary = os.path.abspath(binary)
+    if not os.access(binary, os.X_OK):
+        print("qmgr binary not found: %s (give it as argv[1] or $QMGR)" % binary)
+        return 2
+    root = tempfile.mkdtemp(prefix="qmgr_socket_test.")
+    q = Qmgr(binary, root)
+    passed = failed = 0
+    try:
+        q.start()
+        state = {}
+        for test in TESTS:
+            try:
+                test(q, state)
+                passed += 1
+                print("PASS %s" % test.__name__)
+            except Exception:  # noqa: BLE001 - report every failure and go on
+                failed += 1
+                print("FAIL %s" % test.__name__)
+                traceback.print_exc()
+                if q.process.poll() is not None:
+                    break
+    finally:
+        q.kill(signal.SIGKILL)
+        if failed:
+            print("---- qmgr log ----\n" + q.log()[-20000:])
+        shutil.rmtree(root, ignore_errors=True)
+    print("%d passed, %d failed" % (passed, failed))
+    return 0 if failed == 0 and passed == len(TESTS) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,57 @@
+# tests/tests.mk — unit tests, system tests and fuzz-corpus regression runs.
+
+check_PROGRAMS = tests/lib/unit_tests
+tests_lib_unit_tests_SOURCES = \
+	tests/lib/unit_main.cc \
+	tests/lib/config_test.cc \
+	tests/lib/connection_admission_test.cc \
+	tests/lib/envelope_test.cc \
+	tests/lib/ipc_test.cc \
+	tests/lib/maildir_test.cc \
+	tests/lib/message_reader_test.cc \
+	tests/lib/network_test.cc \
+	tests/lib/queue_id_test.cc \
+	tests/lib/queue_store_test.cc \
+	tests/lib/received_header_test.cc \
+	tests/lib/reply_catalogue_test.cc \
+	tests/lib/retry_schedule_test.cc \
+	tests/lib/sasl_users_test.cc \
+	tests/lib/server_session_test.cc \
+	tests/lib/smtp_address_test.cc \
+	tests/lib/smtp_command_test.cc \
+	tests/lib/unix_socket_test.cc
+tests_lib_unit_tests_LDADD = $(POSTERN_LIBS) $(BOOST_TEST_LIBS)
+
+# The fuzz targets, linked with a small driver that replays their seed
+# corpora, so every `make check` re-runs what the fuzzers once found.
+check_PROGRAMS += tests/fuzz/command_parser_replay tests/fuzz/server_session_replay \
+	tests/fuzz/ipc_decoder_replay
+tests_fuzz_command_parser_replay_SOURCES = tests/fuzz/command_parser_fuzzer.cc \
+	tests/fuzz/replay_main.cc
+tests_fuzz_command_parser_replay_LDADD = $(POSTERN_LIBS)
+tests_fuzz_server_session_replay_SOURCES = tests/fuzz/server_session_fuzzer.cc \
+	tests/fuzz/replay_main.cc
+tests_fuzz_server_session_replay_LDADD = $(POSTERN_LIBS)
+tests_fuzz_ipc_decoder_replay_SOURCES = tests/fuzz/ipc_decoder_fuzzer.cc \
+	tests/fuzz/replay_main.cc
+tests_fuzz_ipc_decoder_replay_LDADD = $(POSTERN_LIBS)
+
+SYSTEM_TESTS = \
+	tests/system/authd_test.py \
+	tests/system/cli_test.py \
+	tests/system/qmgr_socket_test.py
+FUZZ_REPLAYS = tests/fuzz/replay.sh
+
+TESTS = tests/lib/unit_tests $(FUZZ_REPLAYS) $(SYSTEM_TESTS)
+TEST_EXTENSIONS = .py .sh
+PY_LOG_COMPILER = $(PYTHON3)
+SH_LOG_COMPILER = $(SHELL)
+AM_TESTS_ENVIRONMENT = \
+	POSTERN_SRCDIR='$(abs_top_srcdir)'; export POSTERN_SRCDIR; \
+	POSTERN_BUILDDIR='$(abs_top_builddir)'; export POSTERN_BUILDDIR; \
+	POSTERN='$(abs_top_builddir)/ctl/postern'; export POSTERN; \
+	QMGR='$(abs_top_builddir)/qmgr/qmgr'; export QMGR; \
+	AUTHD='$(abs_top_builddir)/auth/authd'; export AUTHD;
+
+EXTRA_DIST = $(SYSTEM_TESTS) $(FUZZ_REPLAYS) tests/system/postern_harness.py \
+	tests/fuzz/corpus tests/bench install-deps run-dev run-tests .ci/run README.md
