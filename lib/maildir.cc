@@ -5,9 +5,10 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <cctype>
 #include <cinttypes>
 #include <cstdio>
+
+#include "lib/ascii.h"
 
 namespace postern {
 namespace {
@@ -26,7 +27,7 @@ Result<std::string> DomainDirectory(std::string_view domain) {
   for (unsigned char c : domain) {
     if (c == '/' || IsControlOrSpace(c))
       return Status::Error("domain contains a '/', space or control byte");
-    out.push_back(static_cast<char>(std::tolower(c)));
+    out.push_back(AsciiToLower(static_cast<char>(c)));
   }
   return out;
 }
@@ -76,8 +77,8 @@ std::string EncodeHostname(std::string_view hostname) {
 
 bool IsValidKeyId(std::string_view id) {
   if (id.empty()) return false;
-  for (unsigned char c : id)
-    if (!std::isalnum(c) && c != '.' && c != '_' && c != '-') return false;
+  for (char c : id)
+    if (!IsAsciiAlpha(c) && !IsAsciiDigit(c) && c != '.' && c != '_' && c != '-') return false;
   return true;
 }
 

@@ -39,7 +39,9 @@
 // Threads: the read functions may be called from any thread at any time
 // (each uses its own read transaction; MDB_NOTLS). At most one WriteBatch
 // is open at a time; BeginBatch() blocks while another thread holds one.
-// A WriteBatch is used by the thread that began it.
+// A WriteBatch is used by the thread that began it, and that thread calls
+// nothing else that writes (Recover, ReleaseFreedPages) while it is open:
+// LMDB would wait for itself.
 #pragma once
 
 #include <lmdb.h>

@@ -116,9 +116,11 @@ Status QueueManager::CommitNow() {
   }
   batch_.reset();
   ++generation_;
+  batch_has_content_ = false;
   updated_.clear();
   std::vector<WaitingAck> acks = std::move(waiting_);
   waiting_.clear();
+  if (!acks.empty()) space_short_ = false;
   for (WaitingAck& ack : acks) {
     const Envelope& e = ack.envelope;
     reserved_.erase(e.queue_id);
@@ -141,10 +143,24 @@ void QueueManager::FailBatch(const Status& failure) {
     ack.done(failure);
   }
   if (batch_failed_) batch_failed_(failed_generation, failure);
+  const bool content_to_blame = failure.is_resource_exhausted() && batch_has_content_;
+  batch_has_content_ = false;
+  if (failure.is_resource_exhausted()) {
+    space_short_ = true;
+    ReleaseFreedPages();
+  }
+  // Lost outcomes are redone by delivering again, which finds the Maildir
+  // files: at once when content crowded them out (next time they get a
+  // transaction of their own), else after a back-off.
   std::set<std::string> lost_outcomes = std::move(updated_);
   updated_.clear();
-  for (const std::string& id : lost_outcomes) Reindex(id);
-  if (failure.is_resource_exhausted()) ReleaseFreedPages();
+  for (const std::string& id : lost_outcomes) {
+    if (!Reindex(id)) continue;
+    if (content_to_blame)
+      Dispatch(id);
+    else
+      ScheduleRetry(id);
+  }
 }
 
 void QueueManager::ReleaseFreedPages() {
@@ -164,6 +180,7 @@ void QueueManager::Release(const std::string& queue_id) { reserved_.erase(queue_
 Status QueueManager::AppendContent(ContentChunker* chunker, std::string_view bytes) {
   Result<QueueStore::WriteBatch*> batch = Batch();
   if (!batch.ok()) return batch.status();
+  batch_has_content_ = true;
   if (Status s = chunker->Append(*batch, bytes); !s.ok()) {
     FailBatch(s);
     return s;
@@ -192,6 +209,7 @@ void QueueManager::QueueMessage(Envelope envelope, ContentChunker* chunker, Dura
     return;
   }
   envelope.size = chunker->size();
+  batch_has_content_ = true;
   waiting_.push_back(WaitingAck{envelope, std::move(done)});
   Status s = chunker->Finish(*batch);
   if (s.ok()) s = (*batch)->PutEnvelope(envelope);
@@ -215,23 +233,25 @@ void QueueManager::Index(const Envelope& envelope, bool held) {
         envelope.queue_id.c_str(), remote);
 }
 
-void QueueManager::Reindex(const std::string& queue_id) {
+// Reloads a message's state from the store after its changes were lost;
+// false when it is no longer queued.
+bool QueueManager::Reindex(const std::string& queue_id) {
   Result<std::optional<StoredMessage>> message = store_->GetMessage(queue_id);
   if (!message.ok()) {
     LOG_ERROR("%s: %s", queue_id.c_str(), message.status().message().c_str());
     ScheduleRetry(queue_id);
-    return;
+    return false;
   }
   if (!message->has_value()) {
     index_.erase(queue_id);
     retries_.Cancel(queue_id);
-    return;
+    return false;
   }
   MessageState& state = index_[queue_id];
   state.held = (*message)->held;
   state.local_pending = HasLocalPending((*message)->envelope, *config_);
   state.in_delivery = false;
-  ScheduleRetry(queue_id);
+  return true;
 }
 
 bool QueueManager::Dispatch(const std::string& queue_id) {
@@ -277,7 +297,19 @@ void QueueManager::OnReportsReady(evutil_socket_t, short, void* self) {
 }
 
 void QueueManager::ApplyReports() {
-  for (const DeliveryReport& report : worker_.TakeReports()) ApplyReport(report);
+  std::vector<DeliveryReport> reports = worker_.TakeReports();
+  if (reports.empty()) return;
+  // When space is short, outcomes (which free space) get a transaction of
+  // their own, so content that does not fit cannot take them down with it.
+  const bool isolate = space_short_;
+  if (isolate) CommitNow();
+  for (const DeliveryReport& report : reports) ApplyReport(report);
+  if (!isolate) return RequestLazyCommit();
+  if (Status s = CommitNow(); !s.ok()) {
+    LOG_ERROR("cannot record delivery outcomes: %s", s.message().c_str());
+    return;
+  }
+  ReleaseFreedPages();
 }
 
 void QueueManager::ApplyReport(const DeliveryReport& report) {
@@ -296,9 +328,7 @@ void QueueManager::ApplyReport(const DeliveryReport& report) {
     LOG_ERROR("%s: cannot record delivery outcomes: %s", report.queue_id.c_str(),
               s.message().c_str());
     FailBatch(s);
-    return;
   }
-  RequestLazyCommit();
 }
 
 // Updates the recipients in the open batch; removes the message once none

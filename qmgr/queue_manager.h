@@ -18,8 +18,9 @@
 // streams that wrote chunks into it are told through the BatchFailed
 // callback, and delivery outcomes recorded in it are recovered from the
 // store and retried. After a failure for want of space, and after control
-// deletes, QueueStore::ReleaseFreedPages() makes freed space usable at once.
-// Runs entirely on the loop thread.
+// deletes, QueueStore::ReleaseFreedPages() makes freed space usable at once;
+// until a message fits again, delivery outcomes (whose deletes free space)
+// are committed apart from content. Runs entirely on the loop thread.
 #pragma once
 
 #include <cstdint>
@@ -120,7 +121,7 @@ class QueueManager {
   void FailBatch(const Status& failure);
   void ReleaseFreedPages();
   void Index(const Envelope& envelope, bool held);
-  void Reindex(const std::string& queue_id);
+  bool Reindex(const std::string& queue_id);
   bool Dispatch(const std::string& queue_id);
   void ScheduleRetry(const std::string& queue_id);
   void ArmRetryTimer();
@@ -143,6 +144,9 @@ class QueueManager {
   std::vector<WaitingAck> waiting_;  // ended messages in the open batch
   std::set<std::string> updated_;    // delivery outcomes in the open batch
   BatchFailedCallback batch_failed_;
+  bool batch_has_content_ = false;  // message chunks or envelopes in the open batch
+  // A batch failed for want of space and no message has fitted since.
+  bool space_short_ = false;
 
   std::map<std::string, MessageState> index_;  // committed messages
   std::set<std::string> reserved_;             // ids of streams not yet committed

@@ -84,7 +84,8 @@ def check_port_in_use():
             assert result.returncode == 1, "start on a busy port exited %d" % result.returncode
             assert "127.0.0.1:%d" % port in result.stderr, \
                 "the error does not name the address:\n" + result.stderr
-            assert not busy.processes(), "processes left: %s" % busy.processes()
+            left = busy.record.wait_gone(5)
+            assert not left, "processes left after a failed start: %s" % left
 
 
 def check_bad_config():

@@ -5,9 +5,9 @@ postern.conf, state, run and mail directories, log file and loopback ports,
 with daemon_directory pointing (through symlinks) at the daemons of the build
 tree. It is started and stopped through the real control CLI ($POSTERN).
 While an instance may be running, a sampler thread records every process that
-belongs to it (master from run_directory/master.pid, its descendants, and
-every process of master's session); at close() each recorded process must be
-gone, and leftovers are killed by PID and fail the test.
+belongs to it (every process running a program of its daemon_directory); at
+close() each recorded process must be gone, and leftovers are killed by PID
+and fail the test.
 
 Also here: free loopback ports, smtplib helpers, Maildir readers, the split of
 a delivered message into the Received: field postern prepends and the bytes
@@ -130,15 +130,15 @@ def port_refuses(port):
 
 
 def proc_stat(pid):
-    """(ppid, session, starttime, state) of pid from /proc/PID/stat, or None when gone."""
+    """(state, starttime) of pid from /proc/PID/stat, or None when it is gone."""
     try:
         with open("/proc/%d/stat" % pid, "rb") as f:
             text = f.read()
     except OSError:
         return None
+    # After "(comm) ": state is field 3 and starttime field 22 of proc(5).
     fields = text[text.rfind(b")") + 2:].split()
-    # After the command name: state(3) ppid(4) pgrp(5) session(6) ... starttime(22).
-    return int(fields[1]), int(fields[3]), int(fields[19]), fields[0].decode()
+    return fields[0].decode(), int(fields[19])
 
 
 def proc_cmdline(pid):
@@ -186,37 +186,26 @@ def all_pids():
 
 
 class ProcessRecord:
-    """Every process ever seen as part of one instance, keyed by (pid, start time)
-    so that a recycled pid is never mistaken for one of ours. Only processes
-    whose argv[0] lies in the instance's daemon_directory are recorded."""
+    """Every process ever seen running a program of one instance's daemon_directory
+    (argv[0] under it: master, its children, and anything they fork), keyed by
+    (pid, start time) so that a recycled pid is never mistaken for one of ours.
+    The directory is unique to the instance, so no other process can match;
+    and a master that fails before it writes master.pid is still seen."""
 
     def __init__(self, program_prefix):
         self.prefix = program_prefix
         self.lock = threading.Lock()
         self.seen = {}  # pid -> (starttime, program)
 
-    def scan(self, master_pid):
-        """Adds master_pid, every process of its session (which outlives master) and
-        their descendants."""
-        stats = {}
+    def scan(self):
         for pid in all_pids():
+            program = proc_cmdline(pid)
             st = proc_stat(pid)
-            if st is not None:
-                stats[pid] = st
-        ours = {pid for pid, st in stats.items() if pid == master_pid or st[1] == master_pid}
-        changed = True
-        while changed:
-            changed = False
-            for pid, st in stats.items():
-                if pid not in ours and st[0] in ours:
-                    ours.add(pid)
-                    changed = True
-        with self.lock:
-            for pid in ours:
-                program = proc_cmdline(pid)
-                start = stats[pid][2]
-                if program.startswith(self.prefix) and self.seen.get(pid, (None,))[0] != start:
-                    self.seen[pid] = (start, program)
+            if st is None or not program.startswith(self.prefix):
+                continue
+            with self.lock:
+                if self.seen.get(pid, (None,))[0] != st[1]:
+                    self.seen[pid] = (st[1], program)
 
     def alive(self):
         """{pid: program} of recorded processes that still run (zombies count as gone)."""
@@ -225,9 +214,9 @@ class ProcessRecord:
         live = {}
         for pid, (start, program) in items:
             st = proc_stat(pid)
-            if st is None or st[2] != start:
+            if st is None or st[1] != start:
                 continue
-            if st[3] == "Z":
+            if st[0] == "Z":
                 reap(pid)
             else:
                 live[pid] = program
@@ -244,10 +233,14 @@ class ProcessRecord:
         return live
 
     def wait_gone(self, timeout):
+        """Waits up to timeout for every process (recorded or new) to end; returns the rest."""
         deadline = time.monotonic() + timeout
-        while self.alive() and time.monotonic() < deadline:
+        while True:
+            self.scan()
+            live = self.alive()
+            if not live or time.monotonic() >= deadline:
+                return live
             time.sleep(0.05)
-        return self.alive()
 
 
 # ---- one postern installation --------------------------------------------------
@@ -411,24 +404,22 @@ class Instance:
         return sorted(pid for pid, cmd in self.processes().items() if cmd == wanted)
 
     def kill_all(self):
-        """kill -9 of master and every process of the instance, by PID, until none is left."""
+        """kill -9 of master and every process of the instance, by PID, until none is left.
+        master goes first, so that it cannot start replacements for the others."""
         self._sample_once()
         master = self.master_pid()
         if master is not None and master in self.record.alive():
             os.kill(master, signal.SIGKILL)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
-            if master is not None:
-                self.record.scan(master)  # the session outlives its leader
+            self.record.scan()
             if not self.record.kill_alive():
                 return
             time.sleep(0.05)
         raise AssertionError("processes survive kill -9: %s" % self.record.alive())
 
     def _sample_once(self):
-        pid = self.master_pid()
-        if pid is not None:
-            self.record.scan(pid)
+        self.record.scan()
 
     def _start_sampler(self):
         if self._sampler is not None:
