@@ -13,22 +13,13 @@
 #include <string>
 #include <vector>
 
+#include "lib/pid_file.h"
 #include "lib/status.h"
 
 namespace postern::cli {
 
-// run_directory/master.pid
-std::string MasterPidFile(const std::string& run_directory);
-
-// The pid in run_directory/master.pid if it names a live process (not a
-// zombie); nothing when the file is missing, unreadable, stale or garbage.
-std::optional<pid_t> LiveMasterPid(const std::string& run_directory);
-
 // The message for every verb that needs a running master.
 Status MasterNotRunning(const std::string& run_directory);
-
-// True while pid is a live, non-zombie process.
-bool ProcessAlive(pid_t pid);
 
 // Polls until pid has exited or timeout passes; true when it exited.
 bool WaitForExit(pid_t pid, std::chrono::milliseconds timeout);

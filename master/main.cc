@@ -140,12 +140,7 @@ int main(int argc, char** argv) {
   postern::LogSetVerbose(verbose);
 
   postern::Master master(std::make_unique<postern::Config>(std::move(*config)), std::move(*users));
-  if (postern::Status s = master.Start(); !s.ok()) {
-    int status = Fail(s.message());
-    // Let the children that did start see their SIGTERM before we go.
-    sleep(1);
-    return status;
-  }
+  if (postern::Status s = master.Start(); !s.ok()) return Fail(s.message());
   Report("ok");
   return master.Run();
 }

@@ -14,6 +14,7 @@
 
 #include "lib/ipc.h"
 #include "lib/log.h"
+#include "lib/pid_file.h"
 #include "lib/reply_catalogue.h"
 #include "lib/unix_socket.h"
 
@@ -22,8 +23,6 @@ namespace {
 
 constexpr Duration kServiceStopTimeout = std::chrono::seconds(10);
 constexpr int kQueueManagerStartSeconds = 30;
-
-std::string PidFilePath(const Config& config) { return config.run_directory + "/master.pid"; }
 
 Result<std::pair<IpAddress, uint16_t>> SocketAddress(int fd, bool peer) {
   sockaddr_storage ss{};
@@ -62,7 +61,7 @@ Master::~Master() {
   pool_.reset();
   if (queue_socket_ >= 0) close(queue_socket_);
   if (auth_socket_ >= 0) close(auth_socket_);
-  if (pid_file_written_) unlink(PidFilePath(*config_).c_str());
+  if (pid_file_written_) unlink(MasterPidFile(config_->run_directory).c_str());
 }
 
 Status Master::PrepareDirectories() {
@@ -87,11 +86,9 @@ Status Master::CreateServiceSocket(const std::string& path, const UserIdentity& 
 }
 
 Status Master::WritePidFile() {
-  std::string path = PidFilePath(*config_);
-  std::ifstream existing(path);
-  long old_pid = 0;
-  if (existing >> old_pid && old_pid > 0 && kill(static_cast<pid_t>(old_pid), 0) == 0)
-    return Status::Error("postern is already running (master pid " + std::to_string(old_pid) +
+  std::string path = MasterPidFile(config_->run_directory);
+  if (std::optional<pid_t> running = LiveMasterPid(config_->run_directory))
+    return Status::Error("postern is already running (master pid " + std::to_string(*running) +
                          " in " + path + ")");
   std::string tmp = path + ".tmp";
   std::ofstream out(tmp, std::ios::trunc);
@@ -148,9 +145,7 @@ Status Master::Start() {
   Status started = supervisor_->StartAll();
   if (started.ok()) started = WaitForQueueManager();
   if (!started.ok()) {
-    supervisor_->StopRestarting();
-    supervisor_->SignalKind(ChildKind::kSmtpd, SIGTERM);
-    supervisor_->SignalServices(SIGTERM);
+    supervisor_->TerminateAllAndWait(kServiceStopTimeout);
     return started;
   }
   LOG_INFO("postern started: %zu listener(s), %u smtpd worker(s)", config_->listeners.size(),

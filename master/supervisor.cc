@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -32,7 +33,8 @@ const char* KindName(ChildKind kind) {
 // In the forked child: makes `fd` descriptor 3, closes everything above,
 // drops privileges when asked, and exec's the daemon. Never returns.
 [[noreturn]] void ExecChild(const std::string& program, const std::string& config_dir, int fd,
-                            const UserIdentity* drop_to, const std::vector<std::string>& extra) {
+                            const UserIdentity* drop_to, const std::vector<std::string>& extra,
+                            pid_t master) {
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, nullptr);
@@ -49,6 +51,11 @@ const char* KindName(ChildKind kind) {
       _exit(126);
     }
   }
+  // A service must not outlive master (nobody would stop or restart it).
+  // Set after the uid change, which clears it; a master already gone by now
+  // is caught by the parent check.
+  prctl(PR_SET_PDEATHSIG, SIGTERM);
+  if (getppid() != master) _exit(0);
   std::vector<std::string> args = {program, "-c", config_dir};
   args.insert(args.end(), extra.begin(), extra.end());
   std::vector<char*> argv;
@@ -116,6 +123,7 @@ Status Supervisor::Spawn(ChildKind kind) {
   } else {
     extra = {"--listen-fd", "3"};
   }
+  pid_t master = getpid();
   pid_t pid = fork();
   if (pid < 0) {
     if (pair[0] >= 0) {
@@ -124,7 +132,7 @@ Status Supervisor::Spawn(ChildKind kind) {
     }
     return Status::Error(std::string("fork: ") + strerror(errno));
   }
-  if (pid == 0) ExecChild(program, config_->config_dir, child_fd, drop_to, extra);
+  if (pid == 0) ExecChild(program, config_->config_dir, child_fd, drop_to, extra, master);
   children_[pid] = Child{kind, clock_.Now()};
   LOG_DEBUG("started %s, pid %d", KindName(kind), static_cast<int>(pid));
   if (kind == ChildKind::kSmtpd) {
@@ -205,6 +213,23 @@ void Supervisor::SignalServices(int signo) {
 void Supervisor::SignalKind(ChildKind kind, int signo) {
   for (auto& [pid, child] : children_)
     if (child.kind == kind) kill(pid, signo);
+}
+
+void Supervisor::TerminateAllAndWait(Duration timeout) {
+  stopping_ = true;
+  for (int signo : {SIGTERM, SIGKILL}) {
+    for (auto& [pid, child] : children_) kill(pid, signo);
+    TimePoint deadline = clock_.Now() + timeout;
+    while (!children_.empty() && clock_.Now() < deadline) {
+      pid_t pid = waitpid(-1, nullptr, WNOHANG);
+      if (pid > 0) {
+        children_.erase(pid);
+      } else {
+        usleep(20000);
+      }
+    }
+    if (children_.empty()) return;
+  }
 }
 
 size_t Supervisor::CountKind(ChildKind kind) const {

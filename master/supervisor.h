@@ -49,6 +49,9 @@ class Supervisor {
   // No more restarts; signal every child of the kinds given.
   void StopRestarting() { stopping_ = true; }
   void SignalKind(ChildKind kind, int signo);
+  // For a failed start: SIGTERM every child and reap it, SIGKILL what is
+  // left after timeout. Blocks; the event loop is not running yet.
+  void TerminateAllAndWait(Duration timeout);
   size_t CountKind(ChildKind kind) const;
   std::string Describe() const;
 

@@ -39,7 +39,13 @@ tests_fuzz_ipc_decoder_replay_LDADD = $(POSTERN_LIBS)
 SYSTEM_TESTS = \
 	tests/system/authd_test.py \
 	tests/system/cli_test.py \
-	tests/system/qmgr_socket_test.py
+	tests/system/concurrency_test.py \
+	tests/system/crash_test.py \
+	tests/system/delivery_test.py \
+	tests/system/dialog_test.py \
+	tests/system/lifecycle_test.py \
+	tests/system/qmgr_socket_test.py \
+	tests/system/swaks_test.py
 FUZZ_REPLAYS = tests/fuzz/replay.sh
 
 TESTS = tests/lib/unit_tests $(FUZZ_REPLAYS) $(SYSTEM_TESTS)
@@ -53,5 +59,5 @@ AM_TESTS_ENVIRONMENT = \
 	QMGR='$(abs_top_builddir)/qmgr/qmgr'; export QMGR; \
 	AUTHD='$(abs_top_builddir)/auth/authd'; export AUTHD;
 
-EXTRA_DIST = $(SYSTEM_TESTS) $(FUZZ_REPLAYS) tests/system/postern_harness.py \
+EXTRA_DIST = $(SYSTEM_TESTS) $(FUZZ_REPLAYS) tests/system/postern_harness.py tests/system/dialogs \
 	tests/fuzz/corpus tests/bench install-deps run-dev run-tests .ci/run README.md

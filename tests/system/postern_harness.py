@@ -5,9 +5,9 @@ postern.conf, state, run and mail directories, log file and loopback ports,
 with daemon_directory pointing (through symlinks) at the daemons of the build
 tree. It is started and stopped through the real control CLI ($POSTERN).
 While an instance may be running, a sampler thread records every process that
-belongs to it (every process running a program of its daemon_directory); at
-close() each recorded process must be gone, and leftovers are killed by PID
-and fail the test.
+belongs to it (every process running a program of its daemon_directory, and
+their descendants); at close() each recorded process must be gone, and
+leftovers are killed by PID and fail the test.
 
 Also here: free loopback ports, smtplib helpers, Maildir readers, the split of
 a delivered message into the Received: field postern prepends and the bytes
@@ -95,6 +95,12 @@ def ensure_daemon_users():
                             "/nonexistent", "--quiet", user], check=True, timeout=CLI_TIMEOUT)
 
 
+def problem_lines(text):
+    """Lines of a PANIC or of an ASan/UBSan/LSan report: never acceptable in a test."""
+    markers = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:", ": panic in ")
+    return [line for line in text.splitlines() if any(m in line for m in markers)]
+
+
 # ---- ports ---------------------------------------------------------------------
 
 
@@ -130,15 +136,15 @@ def port_refuses(port):
 
 
 def proc_stat(pid):
-    """(state, starttime) of pid from /proc/PID/stat, or None when it is gone."""
+    """(state, ppid, starttime) of pid from /proc/PID/stat, or None when it is gone."""
     try:
         with open("/proc/%d/stat" % pid, "rb") as f:
             text = f.read()
     except OSError:
         return None
-    # After "(comm) ": state is field 3 and starttime field 22 of proc(5).
+    # After "(comm) ": state, ppid and starttime are fields 3, 4 and 22 of proc(5).
     fields = text[text.rfind(b")") + 2:].split()
-    return fields[0].decode(), int(fields[19])
+    return fields[0].decode(), int(fields[1]), int(fields[19])
 
 
 def proc_cmdline(pid):
@@ -186,11 +192,12 @@ def all_pids():
 
 
 class ProcessRecord:
-    """Every process ever seen running a program of one instance's daemon_directory
-    (argv[0] under it: master, its children, and anything they fork), keyed by
-    (pid, start time) so that a recycled pid is never mistaken for one of ours.
-    The directory is unique to the instance, so no other process can match;
-    and a master that fails before it writes master.pid is still seen."""
+    """Every process ever seen as part of one instance: each process running a
+    program of the instance's daemon_directory (argv[0] under it), which starts
+    with master, whose pid master.pid may not even hold yet, and every
+    descendant of one (by the PPid of /proc/PID/stat). The directory is unique
+    to the instance, so no other process can match. Keyed by (pid, start
+    time), so that a recycled pid is never mistaken for one of ours."""
 
     def __init__(self, program_prefix):
         self.prefix = program_prefix
@@ -198,14 +205,25 @@ class ProcessRecord:
         self.seen = {}  # pid -> (starttime, program)
 
     def scan(self):
+        stats, programs = {}, {}
         for pid in all_pids():
-            program = proc_cmdline(pid)
             st = proc_stat(pid)
-            if st is None or not program.startswith(self.prefix):
-                continue
-            with self.lock:
-                if self.seen.get(pid, (None,))[0] != st[1]:
-                    self.seen[pid] = (st[1], program)
+            if st is not None:
+                stats[pid] = st
+                programs[pid] = proc_cmdline(pid)
+        ours = {pid for pid, program in programs.items() if program.startswith(self.prefix)}
+        changed = True
+        while changed:
+            changed = False
+            for pid, st in stats.items():
+                if pid not in ours and st[1] in ours:
+                    ours.add(pid)
+                    changed = True
+        with self.lock:
+            for pid in ours:
+                start = stats[pid][2]
+                if self.seen.get(pid, (None,))[0] != start:
+                    self.seen[pid] = (start, programs[pid])
 
     def alive(self):
         """{pid: program} of recorded processes that still run (zombies count as gone)."""
@@ -214,7 +232,7 @@ class ProcessRecord:
         live = {}
         for pid, (start, program) in items:
             st = proc_stat(pid)
-            if st is None or st[1] != start:
+            if st is None or st[2] != start:
                 continue
             if st[0] == "Z":
                 reap(pid)
@@ -346,6 +364,8 @@ class Instance:
         result = subprocess.run([postern_cli(), "-c", self.conf_dir] + list(args), env=env,
                                 capture_output=True, text=True, timeout=timeout, input=input)
         self._sample_once()
+        problems = problem_lines(result.stderr)
+        assert not problems, "postern %s: %s" % (" ".join(args), "\n".join(problems))
         return result
 
     def start(self, expect_ok=True):
@@ -460,6 +480,9 @@ class Instance:
             self.record.kill_alive()
             self.record.wait_gone(5)
             raise AssertionError("processes left behind after stop (killed now): %s" % left)
+        problems = self.log_problems()
+        assert not problems, "the log reports broken invariants or sanitizer findings:\n" + \
+            "\n".join(problems)
 
     def remove(self):
         shutil.rmtree(self.root, ignore_errors=True)
@@ -484,6 +507,10 @@ class Instance:
                 return f.read()
         except OSError:
             return ""
+
+    def log_problems(self):
+        """Log lines of a PANIC or of a sanitizer report."""
+        return problem_lines(self.log())
 
     def dump_log(self, lines=300, out=sys.stderr):
         text = self.log().splitlines()
