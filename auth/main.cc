@@ -19,6 +19,7 @@
 
 #include "auth/auth_server.h"
 #include "lib/config.h"
+#include "lib/daemon_support.h"
 #include "lib/event_handles.h"
 #include "lib/log.h"
 #include "lib/privileges.h"
@@ -48,10 +49,9 @@ Options ParseOptions(int argc, char** argv) {
         options.config_dir = optarg;
         break;
       case 'l': {
-        char* end = nullptr;
-        long fd = strtol(optarg, &end, 10);
-        if (*optarg == '\0' || *end != '\0' || fd < 0 || fd > 65535) Usage();
-        options.listen_fd = static_cast<int>(fd);
+        std::optional<int> fd = ParseDescriptor(optarg);
+        if (!fd) Usage();
+        options.listen_fd = *fd;
         break;
       }
       default:
@@ -90,7 +90,10 @@ void OnReload(evutil_socket_t, short, void* daemon_ptr) {
 // The listening socket: master's, or our own at run_directory/authd.sock.
 Result<int> ListeningSocket(const Options& options, const Config& config,
                             const UserIdentity* auth_user) {
-  if (options.listen_fd >= 0) return options.listen_fd;
+  if (options.listen_fd >= 0) {
+    if (Status s = AdoptListeningSocket(options.listen_fd); !s.ok()) return s;
+    return options.listen_fd;
+  }
   return ListenUnixStream(config.run_directory + "/authd.sock", auth_user);
 }
 
@@ -100,7 +103,7 @@ int Fail(const std::string& why) {
 }
 
 int Run(int argc, char** argv) {
-  LogInit("authd", false);
+  LogInitFromEnvironment("authd");
   Options options = ParseOptions(argc, argv);
   Daemon daemon{options.config_dir, nullptr, nullptr};
   Result<Config> config = LoadConfig(options.config_dir);

@@ -18,6 +18,7 @@
 #include <string>
 
 #include "lib/config.h"
+#include "lib/daemon_support.h"
 #include "lib/log.h"
 #include "lib/privileges.h"
 #include "master/master.h"
@@ -67,21 +68,6 @@ postern::Result<postern::ChildUsers> LookUpUsers(const postern::Config& config) 
   return users;
 }
 
-// Detaches from the terminal; the ready fd stays open in the daemon.
-postern::Status Daemonize() {
-  pid_t pid = fork();
-  if (pid < 0) return postern::Status::Error(std::string("fork: ") + strerror(errno));
-  if (pid > 0) _exit(0);
-  if (setsid() < 0) return postern::Status::Error(std::string("setsid: ") + strerror(errno));
-  if (chdir("/") != 0) return postern::Status::Error(std::string("chdir /: ") + strerror(errno));
-  int null = open("/dev/null", O_RDWR);
-  if (null < 0) return postern::Status::Error(std::string("/dev/null: ") + strerror(errno));
-  dup2(null, STDIN_FILENO);
-  dup2(null, STDOUT_FILENO);
-  if (null > STDERR_FILENO) close(null);
-  return postern::Status::Ok();
-}
-
 // Points stderr (inherited by every child) at the log file, or, for a
 // daemon without one, at /dev/null with syslog for every process.
 postern::Status SetUpLogging(const postern::Config& config, bool daemon) {
@@ -115,7 +101,12 @@ int main(int argc, char** argv) {
     switch (c) {
       case 'c': config_dir = optarg; break;
       case 'd': daemon = true; break;
-      case 'r': g_ready_fd = atoi(optarg); break;
+      case 'r': {
+        std::optional<int> fd = postern::ParseDescriptor(optarg);
+        if (!fd) Usage();
+        g_ready_fd = *fd;
+        break;
+      }
       case 'v': verbose = true; break;
       default: Usage();
     }
@@ -134,7 +125,8 @@ int main(int argc, char** argv) {
     LOG_WARNING("not started as root: every postern process runs as uid %d and smtpd is not "
                 "chrooted", static_cast<int>(getuid()));
   if (daemon) {
-    if (postern::Status s = Daemonize(); !s.ok()) return Fail(s.message());
+    // The ready fd stays open in the daemon.
+    if (postern::Status s = postern::Daemonize(); !s.ok()) return Fail(s.message());
   }
   if (postern::Status s = SetUpLogging(*config, daemon); !s.ok()) return Fail(s.message());
   postern::LogSetVerbose(verbose);

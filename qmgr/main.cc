@@ -31,10 +31,12 @@
 #include <string>
 
 #include "lib/config.h"
+#include "lib/daemon_support.h"
 #include "lib/event_handles.h"
 #include "lib/file_system.h"
 #include "lib/log.h"
 #include "lib/queue_store.h"
+#include "lib/unix_socket.h"
 #include "qmgr/queue_manager.h"
 #include "qmgr/queue_server.h"
 
@@ -70,10 +72,9 @@ Options ParseOptions(int argc, char** argv) {
         options.foreground = true;
         break;
       case 'f': {
-        char* end = nullptr;
-        long fd = strtol(optarg, &end, 10);
-        if (*optarg == '\0' || *end != '\0' || fd < 0 || fd > 65535) Usage();
-        options.listen_fd = static_cast<int>(fd);
+        std::optional<int> fd = ParseDescriptor(optarg);
+        if (!fd) Usage();
+        options.listen_fd = *fd;
         break;
       }
       default:
@@ -82,72 +83,6 @@ Options ParseOptions(int argc, char** argv) {
   }
   if (options.config_dir.empty() || optind != argc) Usage();
   return options;
-}
-
-// Checks that fd is a listening socket and makes it non-blocking.
-Status AdoptListenFd(int fd) {
-  int listening = 0;
-  socklen_t length = sizeof listening;
-  if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &length) != 0 || !listening)
-    return Status::Error("--listen-fd " + std::to_string(fd) + " is not a listening socket");
-  int flags = fcntl(fd, F_GETFL);
-  if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0 ||
-      fcntl(fd, F_SETFD, FD_CLOEXEC) != 0)
-    return Status::Error("--listen-fd " + std::to_string(fd) + ": " + strerror(errno));
-  return Status::Ok();
-}
-
-Result<sockaddr_un> SocketAddress(const std::string& path) {
-  sockaddr_un address{};
-  address.sun_family = AF_UNIX;
-  if (path.size() >= sizeof address.sun_path)
-    return Status::Error("socket path " + path + " is too long for a Unix socket");
-  memcpy(address.sun_path, path.c_str(), path.size() + 1);
-  return address;
-}
-
-// Binds path (mode 0600) unless a live qmgr already answers there.
-Result<int> BindSocket(const std::string& path) {
-  Result<sockaddr_un> address = SocketAddress(path);
-  if (!address.ok()) return address.status();
-  const sockaddr* sa = reinterpret_cast<const sockaddr*>(&*address);
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (fd < 0) return Status::Error(std::string("socket: ") + strerror(errno));
-  int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  bool live = probe >= 0 && connect(probe, sa, sizeof *address) == 0;
-  if (probe >= 0) close(probe);
-  if (live) {
-    close(fd);
-    return Status::Error("another qmgr is already listening on " + path);
-  }
-  if (unlink(path.c_str()) != 0 && errno != ENOENT) {
-    close(fd);
-    return Status::Error("cannot remove the stale socket " + path + ": " + strerror(errno));
-  }
-  mode_t old_mask = umask(077);
-  int bound = bind(fd, sa, sizeof *address);
-  int bind_errno = errno;
-  umask(old_mask);
-  if (bound != 0 || chmod(path.c_str(), 0600) != 0 || listen(fd, SOMAXCONN) != 0) {
-    int error = bound != 0 ? bind_errno : errno;
-    close(fd);
-    return Status::Error("cannot listen on " + path + ": " + strerror(error));
-  }
-  return fd;
-}
-
-// Leaves the terminal: the parent returns to the shell once the socket is bound.
-Status Detach() {
-  pid_t pid = fork();
-  if (pid < 0) return Status::Error(std::string("fork: ") + strerror(errno));
-  if (pid > 0) _exit(0);
-  if (setsid() < 0) return Status::Error(std::string("setsid: ") + strerror(errno));
-  int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-  if (null < 0) return Status::Error(std::string("/dev/null: ") + strerror(errno));
-  dup2(null, STDIN_FILENO);
-  dup2(null, STDOUT_FILENO);
-  close(null);
-  return Status::Ok();
 }
 
 class Daemon {
@@ -234,15 +169,15 @@ int Main(int argc, char** argv) {
 
   std::string own_socket;
   int listen_fd = options.listen_fd;
-  if (under_master) {
-    if (Status s = AdoptListenFd(listen_fd); !s.ok()) return Fail(s.message());
-  } else {
+  if (!under_master) {
     own_socket = config->run_directory + "/qmgr.sock";
-    Result<int> bound = BindSocket(own_socket);
+    Result<int> bound = ListenUnixStream(own_socket, nullptr);
     if (!bound.ok()) return Fail(bound.status().message());
     listen_fd = *bound;
-    if (!options.foreground)
-      if (Status s = Detach(); !s.ok()) return Fail(s.message());
+  }
+  if (Status s = AdoptListeningSocket(listen_fd); !s.ok()) return Fail(s.message());
+  if (!under_master && !options.foreground) {
+    if (Status s = Daemonize(); !s.ok()) return Fail(s.message());
   }
   Status result = Daemon(config, listen_fd).Run();
   if (!own_socket.empty()) unlink(own_socket.c_str());

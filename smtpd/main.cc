@@ -14,6 +14,7 @@
 #include <string>
 
 #include "lib/config.h"
+#include "lib/daemon_support.h"
 #include "lib/log.h"
 #include "lib/privileges.h"
 #include "smtpd/worker.h"
@@ -50,7 +51,12 @@ int main(int argc, char** argv) {
       case 'c': config_dir = optarg; break;
       case 'S': standalone = true; break;
       case 'v': verbose = true; break;
-      case 'f': channel_fd = atoi(optarg); break;
+      case 'f': {
+        std::optional<int> fd = postern::ParseDescriptor(optarg);
+        if (!fd) Usage();
+        channel_fd = *fd;
+        break;
+      }
       case 'l': listener = optarg; break;
       case 'a': client = optarg; break;
       default: Usage();
