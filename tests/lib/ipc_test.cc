@@ -117,8 +117,9 @@ BOOST_AUTO_TEST_CASE(round_trip_of_every_field_type) {
 }
 
 BOOST_AUTO_TEST_CASE(short_payload_fails_and_stays_failed) {
-  std::string payload = PayloadWriter().U32(100).Take();  // claims a 100-byte string
-  PayloadReader r(payload + "abc");
+  // Claims a 100-byte string but carries three bytes.
+  std::string payload = PayloadWriter().U32(100).Take() + "abc";
+  PayloadReader r(payload);
   std::string s;
   BOOST_TEST(!r.Str(&s));
   uint8_t x;
