@@ -108,8 +108,17 @@ Status Master::WaitForQueueManager() {
   int fd = *connected;
   std::string payload = ipc::PayloadWriter().Str("ping").U32(0).Take();
   Status s = ipc::SendFrame(fd, ipc::MsgType::kControlRequest, payload);
-  pollfd p{fd, POLLIN, 0};
-  int ready = s.ok() ? poll(&p, 1, kQueueManagerStartSeconds * 1000) : -1;
+  // Children exiting meanwhile interrupt poll() with SIGCHLD: wait out the
+  // remaining time.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(kQueueManagerStartSeconds);
+  int ready = -1;
+  while (s.ok()) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    pollfd p{fd, POLLIN, 0};
+    ready = poll(&p, 1, static_cast<int>(std::max<int64_t>(0, left.count())));
+    if (ready >= 0 || errno != EINTR) break;
+  }
   Result<ipc::Frame> reply = ready > 0 ? ipc::ReceiveStreamFrame(fd) : Status::Error("timeout");
   close(fd);
   if (!reply.ok())

@@ -45,6 +45,7 @@ SYSTEM_TESTS = \
 	tests/system/dialog_test.py \
 	tests/system/lifecycle_test.py \
 	tests/system/qmgr_socket_test.py \
+	tests/system/supervision_test.py \
 	tests/system/swaks_test.py
 FUZZ_REPLAYS = tests/fuzz/replay.sh
 

@@ -7,6 +7,8 @@
 - `start` on a port already in use fails naming the address, and leaves no
   process behind; `start` (and `check`) with an unknown key fails naming
   file:line and the key;
+- as root, `start` with a configured user that does not exist fails naming
+  the user and its key;
 - as root: smtpd runs as postern, chrooted into run_directory/empty; qmgr
   as postern-queue; authd as postern-auth;
 - `reload` keeps an established session alive (EHLO before, MAIL/RCPT/DATA
@@ -104,6 +106,18 @@ def check_bad_config():
         assert bad.master_pid() is None, "master.pid written for a bad config"
 
 
+def check_missing_user():
+    if not h.running_as_root():
+        print("not root: the missing-user check is left out")
+        return
+    with h.Instance(name="nouser", settings={"queue_user": "postern-no-such-user"}) as bad:
+        result = bad.start(expect_ok=False)
+        assert result.returncode == 1, "start with a missing user exited %d" % result.returncode
+        assert "postern-no-such-user" in result.stderr and "queue_user" in result.stderr, \
+            "error does not name the user and its key:\n%s" % result.stderr
+        assert not bad.record.wait_gone(5), "processes left after a failed start"
+
+
 def check_privileges(instance):
     if not h.running_as_root():
         print("not root: privilege checks left out")
@@ -187,6 +201,7 @@ def test():
         check_stop(instance)
     check_port_in_use()
     check_bad_config()
+    check_missing_user()
 
 
 if __name__ == "__main__":
