@@ -213,9 +213,11 @@ void Worker::HandleHandoff(const ipc::Frame& frame, int fd) {
     request = evdns_base_resolve_reverse_ipv6(dns_.get(), &in6, 0, OnReverseLookup, pending);
   }
   if (request == nullptr) {
-    // The callback has already run or never will; libevent reports which by
-    // calling it. Either way the session has started or starts now.
-    LOG_DEBUG("reverse lookup for %s could not be queued", client.address.c_str());
+    // libevent returns nothing only when it could not allocate the request,
+    // before any callback: the session starts without a name.
+    LOG_WARNING("reverse lookup for %s could not be queued", client.address.c_str());
+    std::unique_ptr<PendingLookup> never_called(pending);
+    never_called->done("");
   }
 }
 
