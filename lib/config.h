@@ -83,6 +83,7 @@ struct Config {
   std::vector<std::string> local_domains;  // lower-case
   std::vector<Network> trusted_networks;
   bool client_reverse_lookup = true;
+  std::vector<std::string> dns_nameservers;  // for DNSBL queries; empty: resolv.conf
 
   std::string smtpd_user;  // postern
   std::string queue_user;  // postern-queue

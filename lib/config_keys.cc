@@ -120,6 +120,17 @@ constexpr std::array kKeys = {
       .description = "yes: smtpd asks the DNS for the name of each client, for the Received: "
                      "header field and the log. no: it never does, and uses the address alone.",
       .slot = &C::client_reverse_lookup},
+    K{.name = "dns_nameservers",
+      .type = T::kWords,
+      .scope = S::kGlobal,
+      .default_value = "",
+      .description = "The DNS servers postern asks: master when it looks a client up in the "
+                     "DNSBL zones of block_list, smtpd for the client's name when "
+                     "client_reverse_lookup is yes. ADDRESS or ADDRESS:PORT "
+                     "([IPV6-ADDRESS]:PORT). Empty: the nameservers of /etc/resolv.conf. Read "
+                     "when master starts; a reload keeps master's resolver (new smtpd workers "
+                     "read it again).",
+      .slot = &C::dns_nameservers},
     K{.name = "smtpd_user",
       .type = T::kString,
       .scope = S::kGlobal,
@@ -264,10 +275,13 @@ constexpr std::array kKeys = {
       .scope = S::kListener,
       .default_value = "600",
       .relay_default = "5",
-      .description = "The most messages per minute: from one client address on a gateway "
-                     "listener, from one authenticated user on a relay listener. The next MAIL "
-                     "FROM is answered 421 4.4.2 Message submission rate for this client has "
-                     "exceeded the configured limit (MessageRateLimitExceeded).",
+      .description = "The most messages per minute, counted over a sliding minute by master "
+                     "for all smtpd workers together: per client address on a gateway listener, "
+                     "per authenticated user on a relay listener (per client address while the "
+                     "client has not authenticated). The MAIL FROM over the limit is answered "
+                     "421 4.4.2 Message submission rate for this client has exceeded the "
+                     "configured limit (MessageRateLimitExceeded) and the session ends; refused "
+                     "attempts are not counted. 0 switches the limit off.",
       .slot = &L::message_rate_limit},
     K{.name = "max_protocol_errors",
       .type = T::kCount,
@@ -324,15 +338,22 @@ constexpr std::array kKeys = {
                      "address ADDRESS does not have permissions to submit to this server, with "
                      "the spec's pointer to more information (IPAddressNotAllowed). Addresses "
                      "blocked while postern runs (postern block add) get the same answer without "
-                     "the pointer.",
+                     "the pointer. Master answers and closes before any smtpd sees the "
+                     "connection. Gateway listeners only: relay listeners ignore it, like "
+                     "dynamic blocks and block_list.",
       .slot = &L::blocked_networks},
     K{.name = "block_list",
       .type = T::kWords,
       .scope = S::kListener,
       .default_value = "",
-      .description = "Block lists to check each client against: files that list one address or "
-                     "network a line, or DNSBL zones. A listed client is answered 550 5.7.1 "
-                     "Recipient not authorized, your IP has been found on a block list.",
+      .description = "Block lists to check each client against. A word that is an absolute "
+                     "path names a file of one address or network a line (# starts a comment), "
+                     "read at start and on reload; a bad line stops either, naming the file and "
+                     "line. Any other word is a DNSBL zone: master asks for an A record of the "
+                     "reversed client address under it (RFC 5782) and takes an answer in "
+                     "127.0.0.0/8 as listed; a lookup that fails or times out lets the client in "
+                     "and is logged. A listed client is answered 550 5.7.1 Recipient not "
+                     "authorized, your IP has been found on a block list. Gateway listeners only.",
       .slot = &L::block_list},
     K{.name = "auth_mechanisms",
       .type = T::kWords,

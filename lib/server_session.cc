@@ -2,9 +2,10 @@
 //
 // One Impl per client connection. Input is appended to input_ and consumed
 // by Process(), which dispatches on the phase: command lines, DATA content,
-// BDAT chunk data, or nothing while waiting for qmgr or a tarpit. Every
-// reply goes through Respond(), which counts protocol errors; every end of
-// the session goes through EndSession(), which discards the transaction.
+// BDAT chunk data, or nothing while waiting for qmgr, a rate answer or a
+// tarpit. Every reply goes through Respond(), which counts protocol errors;
+// every end of the session goes through EndSession(), which discards the
+// transaction.
 #include "lib/server_session.h"
 
 #include <algorithm>
@@ -56,13 +57,15 @@ class ServerSession::Impl {
   void Receive(std::string_view bytes);
   void ReceiveEof();
   void QueueResult(ipc::QueueOutcome outcome);
+  void RateResult(bool allowed);
   void OnTimer();
   TimePoint NextDeadline() const;
   std::vector<Action> TakeActions() { return std::exchange(actions_, {}); }
   bool closed() const { return phase_ == Phase::kClosed; }
   bool input_paused() const {
     return phase_ == Phase::kClosed || phase_ == Phase::kAwaitingQueue ||
-           phase_ == Phase::kTarpit || input_.size() - consumed_ > kMaxBacklog;
+           phase_ == Phase::kAwaitingRate || phase_ == Phase::kTarpit ||
+           input_.size() - consumed_ > kMaxBacklog;
   }
 
  private:
@@ -71,6 +74,7 @@ class ServerSession::Impl {
     kData,           // reading DATA content up to CRLF.CRLF
     kChunk,          // reading the octets of a BDAT chunk
     kAwaitingQueue,  // EndMessage sent; waiting for QueueResult()
+    kAwaitingRate,   // CheckRate sent for a MAIL; waiting for RateResult()
     kTarpit,         // holding a MAIL error reply until tarpit_deadline_
     kClosed,
   };
@@ -117,7 +121,11 @@ class ServerSession::Impl {
   const Reply* CheckMail() const;
   const Reply* CheckRcptSequence() const;
   const Reply* CheckBdat() const;
-  void RefuseMail(const Reply& reply);
+  std::string RateKey() const;
+  void AcceptSender();
+  // Answers a MAIL with an error, tarpit_interval late; end_session for an
+  // error after which the server ends the session.
+  void RefuseMail(const Reply& reply, bool end_session = false);
 
   // The message stream.
   void BeginMessage();
@@ -166,6 +174,11 @@ class ServerSession::Impl {
   CommandLineSplitter splitter_;
   uint32_t protocol_errors_ = 0;
   const Reply* held_reply_ = nullptr;  // the MAIL error reply in a tarpit
+  bool held_reply_ends_session_ = false;
+  // The user that AUTH authenticated, empty before (and until AUTH exists):
+  // relay listeners count messages per user once it is set, per client
+  // address before.
+  std::string authenticated_user_;
 
   std::string input_;
   size_t consumed_ = 0;  // bytes of input_ already processed
@@ -212,9 +225,23 @@ void ServerSession::Impl::QueueResult(ipc::QueueOutcome outcome) {
   ResumeReading();
 }
 
+void ServerSession::Impl::RateResult(bool allowed) {
+  if (phase_ != Phase::kAwaitingRate) return;
+  phase_ = Phase::kCommand;
+  if (allowed) {
+    AcceptSender();
+  } else {
+    // MessageRateLimitExceeded (3.2.7): the server ends the session.
+    DiscardTransaction();
+    RefuseMail(reply::kRateLimitExceeded, true);
+  }
+  ResumeReading();
+}
+
 bool ServerSession::Impl::InactivityTimerRuns() const {
   return listener_.inactivity_timeout.count() > 0 && phase_ != Phase::kClosed &&
-         phase_ != Phase::kAwaitingQueue && phase_ != Phase::kTarpit;
+         phase_ != Phase::kAwaitingQueue && phase_ != Phase::kAwaitingRate &&
+         phase_ != Phase::kTarpit;
 }
 
 TimePoint ServerSession::Impl::NextDeadline() const {
@@ -241,6 +268,7 @@ void ServerSession::Impl::OnTimer() {
     phase_ = Phase::kCommand;
     tarpit_deadline_ = TimePoint::max();
     Respond(*std::exchange(held_reply_, nullptr));
+    if (std::exchange(held_reply_ends_session_, false)) return EndSession();
     ResumeReading();
   }
 }
@@ -310,6 +338,7 @@ void ServerSession::Impl::Process() {
         progress = ProcessChunkInput(input);
         break;
       case Phase::kAwaitingQueue:
+      case Phase::kAwaitingRate:
       case Phase::kTarpit:
       case Phase::kClosed:
         progress = false;
@@ -463,9 +492,14 @@ const Reply* ServerSession::Impl::CheckMail() const {
   return nullptr;
 }
 
-void ServerSession::Impl::RefuseMail(const Reply& reply) {
-  if (listener_.tarpit_interval.count() <= 0) return Respond(reply);
+void ServerSession::Impl::RefuseMail(const Reply& reply, bool end_session) {
+  if (listener_.tarpit_interval.count() <= 0) {
+    Respond(reply);
+    if (end_session) EndSession();
+    return;
+  }
   held_reply_ = &reply;
+  held_reply_ends_session_ = end_session;
   tarpit_deadline_ = clock_.Now() + listener_.tarpit_interval;
   phase_ = Phase::kTarpit;
 }
@@ -487,8 +521,20 @@ void ServerSession::Impl::HandleMail(std::string_view argument) {
       *mail.parameters.size > listener_.max_message_size) {
     return RefuseMail(reply::kMessageSizeExceeded);
   }
-  transaction_.has_sender = true;
   transaction_.mail = std::move(mail);
+  if (listener_.message_rate_limit == 0) return AcceptSender();
+  Emit(action::CheckRate{listener_.name, RateKey()});
+  phase_ = Phase::kAwaitingRate;
+}
+
+std::string ServerSession::Impl::RateKey() const {
+  if (listener_.role == Role::kRelay && !authenticated_user_.empty())
+    return "user:" + authenticated_user_;
+  return "ip:" + client_.address;
+}
+
+void ServerSession::Impl::AcceptSender() {
+  transaction_.has_sender = true;
   Respond(reply::kSenderOk);
 }
 
@@ -716,6 +762,7 @@ void ServerSession::QueueResult(ipc::QueueOutcome outcome, const std::string&) {
   // reason is for the driver's log, not for the client.
   impl_->QueueResult(outcome);
 }
+void ServerSession::RateResult(bool allowed) { impl_->RateResult(allowed); }
 void ServerSession::OnTimer() { impl_->OnTimer(); }
 TimePoint ServerSession::NextDeadline() const { return impl_->NextDeadline(); }
 std::vector<Action> ServerSession::TakeActions() { return impl_->TakeActions(); }

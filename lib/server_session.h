@@ -26,9 +26,16 @@
 //     a transaction it still makes a following RCPT a 503 5.5.1.
 //   - Hop counts and sizes are those of the content the client sent; the
 //     Received: field postern prepends is not counted.
-//   - While waiting for QueueResult or in a tarpit, the inactivity timer is
-//     suspended and restarts when reading resumes; the connection timer runs
-//     on. A QueueResult that arrives after the session ended is ignored.
+//   - MessageRateLimitExceeded (3.2.7): a MAIL that is otherwise acceptable,
+//     on a listener whose message_rate_limit is not 0, is counted by the
+//     outside world (CheckRate, answered with RateResult()): master counts
+//     for every worker. The key is the client address, or on a relay
+//     listener the authenticated user once there is one. A refusal is
+//     answered 421 4.4.2, tarpitted like any MAIL error, and ends the session.
+//   - While waiting for QueueResult or RateResult or in a tarpit, the
+//     inactivity timer is suspended and restarts when reading resumes; the
+//     connection timer runs on. A QueueResult or RateResult that arrives
+//     after the session ended, or that nobody waits for, is ignored.
 #pragma once
 
 #include <cstdint>
@@ -72,10 +79,16 @@ struct MessageData {
 struct EndMessage {};
 // Forget the message begun with BeginMessage.
 struct AbortMessage {};
+// Count one message for key on the listener over the last minute, then call
+// RateResult(): "ip:ADDRESS" or "user:NAME".
+struct CheckRate {
+  std::string listener;
+  std::string key;
+};
 }  // namespace action
 
-using Action = std::variant<action::Send, action::Close, action::BeginMessage,
-                            action::MessageData, action::EndMessage, action::AbortMessage>;
+using Action = std::variant<action::Send, action::Close, action::BeginMessage, action::MessageData,
+                            action::EndMessage, action::AbortMessage, action::CheckRate>;
 
 // Wall-clock seconds since the epoch, for Envelope::arrival_time and the
 // date of the Received: field; empty means the system's clock.
@@ -98,6 +111,9 @@ class ServerSession {
   void ReceiveEof();
   // qmgr's answer to the last EndMessage.
   void QueueResult(ipc::QueueOutcome outcome, const std::string& queue_id_or_reason);
+  // The answer to the last CheckRate: true when the message is within the
+  // listener's message_rate_limit.
+  void RateResult(bool allowed);
   // Time has passed; call when clock.Now() >= NextDeadline().
   void OnTimer();
   // The earliest time at which OnTimer() has something to do, or
@@ -107,7 +123,8 @@ class ServerSession {
   std::vector<Action> TakeActions();
   bool closed() const;
   // True while the session should not be given more input (waiting for
-  // qmgr, or holding a large unprocessed backlog): the driver stops reading.
+  // qmgr or a rate answer, or holding a large unprocessed backlog): the
+  // driver stops reading.
   bool input_paused() const;
 
  private:

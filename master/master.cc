@@ -10,8 +10,11 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <ctime>
 #include <fstream>
+#include <sstream>
 
+#include "lib/config_keys.h"
 #include "lib/ipc.h"
 #include "lib/log.h"
 #include "lib/pid_file.h"
@@ -37,6 +40,54 @@ Result<std::pair<IpAddress, uint16_t>> SocketAddress(int fd, bool peer) {
   return std::make_pair(address->Unmapped(), port);
 }
 
+// Answers a refused client with reply (CRLF included) and closes it.
+void Refuse(int fd, const IpAddress& peer, uint16_t port, const std::string& reply) {
+  LOG_INFO("refused [%s]:%u: %s", peer.ToString().c_str(), port,
+           reply.substr(0, reply.size() - 2).c_str());
+  ssize_t ignored = send(fd, reply.data(), reply.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  (void)ignored;
+  close(fd);
+}
+
+// "2026-11-30T12:00:00Z".
+std::string FormatUtc(WallTime time) {
+  time_t seconds = std::chrono::system_clock::to_time_t(time);
+  tm parts{};
+  gmtime_r(&seconds, &parts);
+  char text[32];
+  strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &parts);
+  return text;
+}
+
+// Writes contents to path through path.tmp, fsync and rename, so that a
+// crash leaves either the old file or the new one.
+Status WriteFileAtomically(const std::string& path, const std::string& contents) {
+  std::string tmp = path + ".tmp";
+  int fd = -1;
+  // Reads errno before close() and unlink() can change it.
+  auto failed = [&](const char* what) {
+    Status s = Status::Error(std::string("cannot ") + what + " " + tmp + ": " + strerror(errno));
+    if (fd >= 0) close(fd);
+    unlink(tmp.c_str());
+    return s;
+  };
+  fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return failed("create");
+  size_t written = 0;
+  while (written < contents.size()) {
+    ssize_t n = write(fd, contents.data() + written, contents.size() - written);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return failed("write");
+    written += static_cast<size_t>(n);
+  }
+  if (fsync(fd) != 0) return failed("sync");
+  int closing = fd;
+  fd = -1;
+  if (close(closing) != 0) return failed("close");
+  if (rename(tmp.c_str(), path.c_str()) != 0) return failed("rename");
+  return Status::Ok();
+}
+
 }  // namespace
 
 Master::Master(std::unique_ptr<Config> config, ChildUsers users)
@@ -55,6 +106,8 @@ Master::Master(std::unique_ptr<Config> config, ChildUsers users)
 }
 
 Master::~Master() {
+  dnsbl_.reset();
+  for (auto& [id, connection] : awaiting_dnsbl_) close(connection.fd);
   control_.reset();
   listeners_.reset();
   supervisor_.reset();
@@ -127,8 +180,32 @@ Status Master::WaitForQueueManager() {
   return Status::Ok();
 }
 
+std::string Master::BlocksFile() const { return config_->state_directory + "/blocks"; }
+
+Status Master::LoadDynamicBlocks() {
+  std::string path = BlocksFile();
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    if (errno == ENOENT) return Status::Ok();
+    return Status::Error("cannot read " + path + ": " + strerror(errno));
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  return blocks_.Load(text.str(), path, std::chrono::system_clock::now());
+}
+
+Status Master::SaveDynamicBlocks() const {
+  return WriteFileAtomically(BlocksFile(), blocks_.Serialize(std::chrono::system_clock::now()));
+}
+
 Status Master::Start() {
   if (Status s = PrepareDirectories(); !s.ok()) return s;
+  if (Status s = LoadDynamicBlocks(); !s.ok()) return s;
+  Result<BlockListFiles> files = ReadBlockListFiles(*config_);
+  if (!files.ok()) return files.status();
+  block_files_ = std::move(*files);
+  dnsbl_ = std::make_unique<DnsblChecker>(base_.get());
+  if (Status s = dnsbl_->Configure(config_->dns_nameservers); !s.ok()) return s;
   if (Status s = listeners_->Apply(*config_); !s.ok()) return s;
   if (Status s = WritePidFile(); !s.ok()) return s;
   if (Status s = CreateServiceSocket(config_->run_directory + "/qmgr.sock", users_.queue,
@@ -177,12 +254,12 @@ void Master::Accept(int fd, const std::vector<const ListenerConfig*>& candidates
   }
   Admission admission = AdmitConnection(candidates, peer->first, table_);
   if (admission.listener == nullptr) {
-    LOG_INFO("refused [%s]:%u: %s", peer->first.ToString().c_str(), peer->second,
-             admission.refusal.substr(0, admission.refusal.size() - 2).c_str());
-    ssize_t ignored = send(fd, admission.refusal.data(), admission.refusal.size(),
-                           MSG_NOSIGNAL | MSG_DONTWAIT);
-    (void)ignored;
-    close(fd);
+    Refuse(fd, peer->first, peer->second, admission.refusal);
+    return;
+  }
+  std::string blocked = BlockedReply(*admission.listener, peer->first, blocks_, block_files_);
+  if (!blocked.empty()) {
+    Refuse(fd, peer->first, peer->second, blocked);
     return;
   }
   ClientConnection connection;
@@ -194,6 +271,29 @@ void Master::Accept(int fd, const std::vector<const ListenerConfig*>& candidates
   connection.local = local->first;
   connection.local_port = local->second;
   table_.Add(connection.conn_id, connection.listener, connection.peer);
+  std::vector<std::string> zones =
+      admission.listener->role == Role::kGateway ? DnsblZones(*admission.listener)
+                                                 : std::vector<std::string>{};
+  if (zones.empty()) {
+    pool_->Handoff(std::move(connection));
+    return;
+  }
+  uint64_t conn_id = connection.conn_id;
+  awaiting_dnsbl_[conn_id] = std::move(connection);
+  dnsbl_->Check(peer->first, zones,
+                [this, conn_id](bool listed) { DnsblChecked(conn_id, listed); });
+}
+
+void Master::DnsblChecked(uint64_t conn_id, bool listed) {
+  auto it = awaiting_dnsbl_.find(conn_id);
+  if (it == awaiting_dnsbl_.end()) return;
+  ClientConnection connection = std::move(it->second);
+  awaiting_dnsbl_.erase(it);
+  if (listed) {
+    table_.Remove(conn_id);
+    Refuse(connection.fd, connection.peer, connection.peer_port, BlockListReply());
+    return;
+  }
   pool_->Handoff(std::move(connection));
 }
 
@@ -204,9 +304,48 @@ ControlReply Master::HandleControl(const std::string& verb, const std::vector<st
   }
   if (verb == "reload" && args.empty()) return Reload();
   if (verb == "status" && args.empty()) return {true, StatusText()};
-  if (verb == "block")
-    return {false, "dynamic blocks are not available in this version of postern"};
+  if (verb == "block") return HandleBlock(args);
   return {false, "unknown control request \"" + verb + "\""};
+}
+
+ControlReply Master::HandleBlock(const std::vector<std::string>& args) {
+  const std::string sub = args.empty() ? "" : args[0];
+  if (sub == "list" && args.size() == 1) {
+    std::string text;
+    auto now = std::chrono::system_clock::now();
+    for (const DynamicBlocks::Entry& entry : blocks_.List())
+      text += entry.network.ToString() + " " +
+              (entry.expiry ? "until " + FormatUtc(blocks_.WallExpiry(entry, now)) : "permanent") +
+              "\n";
+    return {true, text};
+  }
+  if ((sub != "add" || (args.size() != 2 && args.size() != 3)) &&
+      (sub != "del" || args.size() != 2))
+    return {false, "block takes add ADDR [DURATION] | del ADDR | list"};
+  Result<Network> network = Network::Parse(args[1]);
+  if (!network.ok()) return {false, "block " + sub + ": " + network.status().message()};
+  std::string name = network->ToString();
+  std::string done;
+  if (sub == "del") {
+    if (!blocks_.Remove(*network)) return {false, "block del: " + name + " is not blocked"};
+    done = "unblocked " + name;
+  } else {
+    std::optional<Duration> duration;
+    if (args.size() == 3) {
+      Result<ConfigValue> value = ParseValue(KeyType::kDuration, args[2], "");
+      if (!value.ok()) return {false, "block add: --for " + value.status().message()};
+      duration = std::get<Duration>(*value);
+      if (duration->count() == 0) return {false, "block add: --for must be longer than 0"};
+    }
+    blocks_.Add(*network, duration);
+    done = "blocked " + name +
+           (duration ? " for " + FormatValue(*duration) : std::string(" until removed"));
+  }
+  LOG_INFO("%s", done.c_str());
+  if (Status s = SaveDynamicBlocks(); !s.ok())
+    return {false, done + " in master, but the change will not survive a restart: " +
+                       s.message()};
+  return {true, done};
 }
 
 std::string Master::StatusText() const {
@@ -223,8 +362,11 @@ ControlReply Master::Reload() {
   Result<Config> fresh = LoadConfig(config_->config_dir);
   if (!fresh.ok()) return {false, "configuration not reloaded: " + fresh.status().message()};
   auto config = std::make_unique<Config>(std::move(*fresh));
+  Result<BlockListFiles> files = ReadBlockListFiles(*config);
+  if (!files.ok()) return {false, "configuration not reloaded: " + files.status().message()};
   if (Status s = listeners_->Apply(*config); !s.ok())
     return {false, "configuration not reloaded: " + s.message()};
+  block_files_ = std::move(*files);
   pool_->DrainAll();
   config_ = std::move(config);
   pool_->SetConfig(config_.get());

@@ -1,14 +1,18 @@
 // master/master.h — the master daemon: owns listeners, limits and children.
 //
 // Accepts every client connection, decides at connection level (the
-// admission events of MS-OXSMTP 3.2.7) and hands accepted connections to an
-// smtpd worker; supervises qmgr, authd and the workers; answers the control
-// CLI (stop, reload, status); on SIGTERM stops accepting, lets sessions
-// finish for shutdown_grace, then stops its children and exits; on SIGHUP
-// re-reads the configuration and replaces the workers without dropping an
-// established session.
+// admission events of MS-OXSMTP 3.2.7, IPAddressNotAllowed included: static,
+// dynamic and block-list blocks, DNSBL zones looked up without blocking the
+// loop) and hands accepted connections to an smtpd worker; keeps the dynamic
+// blocks (postern block), persisted in state_directory/blocks; supervises
+// qmgr, authd and the workers; answers the control CLI (stop, reload,
+// status, block); on SIGTERM stops accepting, lets sessions finish for
+// shutdown_grace, then stops its children and exits; on SIGHUP re-reads the
+// configuration and replaces the workers without dropping an established
+// session.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -16,7 +20,9 @@
 #include "lib/config.h"
 #include "lib/connection_admission.h"
 #include "lib/event_handles.h"
+#include "lib/ip_blocks.h"
 #include "master/control_server.h"
+#include "master/dnsbl_checker.h"
 #include "master/listener_sockets.h"
 #include "master/supervisor.h"
 #include "master/worker_pool.h"
@@ -42,7 +48,12 @@ class Master {
   Status WritePidFile();
   Status WaitForQueueManager();
   void Accept(int fd, const std::vector<const ListenerConfig*>& candidates);
+  void DnsblChecked(uint64_t conn_id, bool listed);
   ControlReply HandleControl(const std::string& verb, const std::vector<std::string>& args);
+  ControlReply HandleBlock(const std::vector<std::string>& args);
+  std::string BlocksFile() const;
+  Status LoadDynamicBlocks();
+  Status SaveDynamicBlocks() const;
   ControlReply Reload();
   std::string StatusText() const;
   void BeginStop();
@@ -52,6 +63,12 @@ class Master {
   ChildUsers users_;
   EventBasePtr base_;
   ConnectionTable table_;
+  SystemClock clock_;
+  DynamicBlocks blocks_{&clock_};
+  BlockListFiles block_files_;
+  std::unique_ptr<DnsblChecker> dnsbl_;
+  // Admitted connections waiting for their DNSBL answers, by conn_id.
+  std::map<uint64_t, ClientConnection> awaiting_dnsbl_;
   std::unique_ptr<ListenerSockets> listeners_;
   std::unique_ptr<WorkerPool> pool_;
   std::unique_ptr<Supervisor> supervisor_;

@@ -182,6 +182,9 @@ void WorkerPool::Dispatch(Worker* worker, const ipc::Frame& frame) {
       break;
     case ipc::MsgType::kServiceConnect:
       return ConnectService(worker, frame.payload);
+    case ipc::MsgType::kRateCheck:
+      if (CountMessage(worker, frame.payload)) return;
+      break;
     default:
       break;
   }
@@ -202,6 +205,25 @@ void WorkerPool::Acknowledged(Worker* worker, uint64_t conn_id) {
 
 void WorkerPool::SessionClosed(Worker* worker, uint64_t conn_id) {
   if (worker->sessions.erase(conn_id)) table_->Remove(conn_id);
+}
+
+bool WorkerPool::CountMessage(Worker* worker, const std::string& payload) {
+  ipc::PayloadReader reader(payload);
+  uint64_t request_id;
+  std::string listener_name, key;
+  if (!reader.U64(&request_id) || !reader.Str(&listener_name) || !reader.Str(&key) ||
+      !reader.Done())
+    return false;
+  // The limit in force is master's: after a reload it applies at once to
+  // every worker. A listener removed by a reload limits nothing any more.
+  const ListenerConfig* listener = config_ ? config_->FindListener(listener_name) : nullptr;
+  uint32_t limit = listener == nullptr ? 0 : listener->message_rate_limit;
+  bool allowed = rates_.Allow(listener_name, key, limit, clock_.Now());
+  std::string reply = ipc::PayloadWriter().U64(request_id).U8(allowed).Take();
+  Status s = ipc::SendFrame(worker->channel, ipc::MsgType::kRateReply, reply);
+  if (!s.ok())
+    LOG_WARNING("cannot answer smtpd %d's rate check: %s", worker->pid, s.message().c_str());
+  return true;
 }
 
 void WorkerPool::ConnectService(Worker* worker, const std::string& payload) {

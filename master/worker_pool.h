@@ -6,8 +6,10 @@
 // (a descriptor can be lost silently with MSG_CTRUNC); a worker that does not
 // acknowledge within handoff_timeout, or no worker at all, means
 // NewConnectionNotAvailable: the client gets "421 4.4.2 Connection dropped".
-// The pool also reports session ends to the connection table and connects
-// chrooted workers to qmgr on request.
+// The pool also reports session ends to the connection table, connects
+// chrooted workers to qmgr on request, and counts message submission rates
+// (kRateCheck) in one RateLimiter for every worker, so that a client meets
+// the same count whichever worker serves it.
 #pragma once
 
 #include <sys/types.h>
@@ -19,11 +21,13 @@
 #include <set>
 #include <string>
 
+#include "lib/clock.h"
 #include "lib/config.h"
 #include "lib/connection_admission.h"
 #include "lib/event_handles.h"
 #include "lib/ipc.h"
 #include "lib/network.h"
+#include "lib/rate_limiter.h"
 
 namespace postern {
 
@@ -78,6 +82,8 @@ class WorkerPool {
   void Acknowledged(Worker* worker, uint64_t conn_id);
   void SessionClosed(Worker* worker, uint64_t conn_id);
   void ConnectService(Worker* worker, const std::string& payload);
+  // False when the payload is not a kRateCheck.
+  bool CountMessage(Worker* worker, const std::string& payload);
   bool TrySend(Worker* worker, const ClientConnection& connection);
   Worker* PickWorker(pid_t exclude);
   void Refuse(ClientConnection connection, const std::string& reply);
@@ -89,6 +95,8 @@ class WorkerPool {
   const Config* config_ = nullptr;
   std::map<pid_t, Worker> workers_;
   std::map<uint64_t, Pending> pending_;
+  SystemClock clock_;
+  RateLimiter rates_;
 };
 
 }  // namespace postern

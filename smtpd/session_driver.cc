@@ -46,6 +46,11 @@ void SessionDriver::Start() {
   Pump();
 }
 
+void SessionDriver::RateAnswered(bool allowed) {
+  session_.RateResult(allowed);
+  Pump();
+}
+
 void SessionDriver::OnRead(bufferevent* bev, void* self_ptr) {
   auto* self = static_cast<SessionDriver*>(self_ptr);
   evbuffer* input = bufferevent_get_input(bev);
@@ -121,6 +126,9 @@ void SessionDriver::Execute(Action& action) {
         } else if constexpr (std::is_same_v<T, action::AbortMessage>) {
           context_->queue->Forget(stream_);
           stream_ = 0;
+        } else if constexpr (std::is_same_v<T, action::CheckRate>) {
+          // The answer may come inside this call (stand-alone); it pumps.
+          context_->check_rate(this, a);
         }
       },
       action);

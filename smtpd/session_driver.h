@@ -1,7 +1,8 @@
 // smtpd/session_driver.h — binds one lib ServerSession to a client connection.
 //
 // Owns the bufferevent(s) and the timer of one client connection and carries
-// out the session's actions: replies to the client, message streams to qmgr.
+// out the session's actions: replies to the client, message streams to qmgr,
+// rate checks through the worker.
 // All protocol decisions are the session's. Never blocks. The driver deletes
 // itself (through WorkerContext::on_session_end) when the session is over.
 #pragma once
@@ -26,6 +27,9 @@ struct WorkerContext {
   const Config* config = nullptr;
   QueueClient* queue = nullptr;
   const Clock* clock = nullptr;
+  // Counts one message (lib/rate_limiter) and answers through the driver's
+  // RateAnswered(), now or later; never after the driver's session ended.
+  std::function<void(SessionDriver*, const action::CheckRate&)> check_rate;
   // Called once per driver when its connection is finished; the callee
   // destroys the driver (later, not from inside the call).
   std::function<void(SessionDriver*)> on_session_end;
@@ -43,6 +47,8 @@ class SessionDriver {
 
   void Start();
   uint64_t conn_id() const { return conn_id_; }
+  // The answer to the session's last CheckRate.
+  void RateAnswered(bool allowed);
 
  private:
   static void OnRead(bufferevent* bev, void* self);

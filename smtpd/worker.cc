@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <utility>
 
 #include "lib/ipc.h"
 #include "lib/log.h"
@@ -49,6 +50,7 @@ Worker::Worker(Config config, int channel_fd)
   context_.queue = queue_.get();
   context_.clock = &clock_;
   context_.on_session_end = [this](SessionDriver* d) { SessionEnded(d); };
+  context_.check_rate = [this](SessionDriver* d, const action::CheckRate& c) { CheckRate(d, c); };
   reap_event_.reset(event_new(base_.get(), -1, 0, OnReapFinished, this));
 }
 
@@ -61,11 +63,11 @@ Worker::~Worker() {
 
 Status Worker::Prepare() {
   if (config_.client_reverse_lookup) {
-    dns_ = {evdns_base_new(base_.get(), EVDNS_BASE_INITIALIZE_NAMESERVERS),
-            [](evdns_base* b) { evdns_base_free(b, 1); }};
-    if (!dns_) return Status::Error("cannot read the resolver configuration for reverse lookups");
-    evdns_base_set_option(dns_.get(), "timeout:", "5");
-    evdns_base_set_option(dns_.get(), "attempts:", "2");
+    // Each client waits for its own lookup only: 2 tries of 3 s at most.
+    Result<EvdnsBasePtr> dns =
+        NewResolver(base_.get(), {config_.dns_nameservers, 3, 2}, "client reverse lookups");
+    if (!dns.ok()) return dns.status();
+    dns_ = std::move(*dns);
   }
   term_event_.reset(evsignal_new(base_.get(), SIGTERM, OnSignal, this));
   event_add(term_event_.get(), nullptr);
@@ -127,6 +129,7 @@ void Worker::OnChannelReadable(evutil_socket_t fd, short, void* self_ptr) {
       event_del(self->channel_event_.get());
       self->channel_fd_ = -1;
       self->draining_ = true;
+      self->AnswerRateChecksLocally();
       self->MaybeExit();
       return;
     }
@@ -155,6 +158,9 @@ void Worker::HandleChannelFrame(const ipc::Frame& frame, int fd) {
     case ipc::MsgType::kDrain:
       draining_ = true;
       MaybeExit();
+      break;
+    case ipc::MsgType::kRateReply:
+      HandleRateReply(frame);
       break;
     default:
       LOG_ERROR("master sent unexpected message type %d", static_cast<int>(frame.type));
@@ -235,10 +241,64 @@ void Worker::SessionEnded(SessionDriver* driver) {
   if (it == sessions_.end()) return;
   if (channel_fd_ >= 0)
     SendToMaster(ipc::MsgType::kConnClosed, ipc::PayloadWriter().U64(driver->conn_id()).Take());
+  std::erase_if(rate_requests_,
+                [driver](const auto& entry) { return entry.second.driver == driver; });
   // Destroyed from the loop, not from inside the driver's own callback.
   finished_.push_back(std::move(it->second));
   sessions_.erase(it);
   event_active(reap_event_.get(), 0, 0);
+}
+
+void Worker::CheckRate(SessionDriver* driver, const action::CheckRate& check) {
+  if (channel_fd_ >= 0) {
+    uint64_t id = next_rate_request_++;
+    std::string payload = ipc::PayloadWriter().U64(id).Str(check.listener).Str(check.key).Take();
+    Status s = ipc::SendFrame(channel_fd_, ipc::MsgType::kRateCheck, payload);
+    if (s.ok()) {
+      rate_requests_.emplace(id, RateRequest{driver, check});
+      return;
+    }
+    LOG_ERROR("cannot ask master to count a message for %s: %s; counting in this worker",
+              check.key.c_str(), s.message().c_str());
+  }
+  DeliverRateAnswer(driver, check, CountLocally(check));
+}
+
+void Worker::HandleRateReply(const ipc::Frame& frame) {
+  ipc::PayloadReader reader(frame.payload);
+  uint64_t id;
+  uint8_t allowed;
+  if (!reader.U64(&id) || !reader.U8(&allowed) || !reader.Done()) {
+    LOG_ERROR("master sent a malformed rate reply");
+    return;
+  }
+  auto it = rate_requests_.find(id);
+  if (it == rate_requests_.end()) return;  // the session ended meanwhile
+  RateRequest request = std::move(it->second);
+  rate_requests_.erase(it);
+  DeliverRateAnswer(request.driver, request.check, allowed != 0);
+}
+
+// master went away with checks unanswered: count them here rather than
+// leave their sessions waiting for the connection timeout.
+void Worker::AnswerRateChecksLocally() {
+  auto pending = std::exchange(rate_requests_, {});
+  for (auto& [id, request] : pending)
+    DeliverRateAnswer(request.driver, request.check, CountLocally(request.check));
+}
+
+bool Worker::CountLocally(const action::CheckRate& check) {
+  const ListenerConfig* listener = config_.FindListener(check.listener);
+  uint32_t limit = listener == nullptr ? 0 : listener->message_rate_limit;
+  return local_rates_.Allow(check.listener, check.key, limit, clock_.Now());
+}
+
+void Worker::DeliverRateAnswer(SessionDriver* driver, const action::CheckRate& check,
+                               bool allowed) {
+  if (!allowed)
+    LOG_INFO("message rate limit of listener %s exceeded by %s: session ended",
+             check.listener.c_str(), check.key.c_str());
+  driver->RateAnswered(allowed);
 }
 
 void Worker::OnReapFinished(evutil_socket_t, short, void* self_ptr) {

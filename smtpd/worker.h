@@ -3,8 +3,12 @@
 // Receives client connections from master over the SOCK_SEQPACKET channel
 // (fd hand-off with SCM_RIGHTS), runs a SessionDriver for each, reports each
 // hand-off and each close back to master, and keeps the shared connection to
-// qmgr. In stand-alone mode (smtpd -S) it runs one session on stdin/stdout
-// and talks to qmgr's socket directly.
+// qmgr. Message rates are counted by master for every worker (kRateCheck),
+// so a client cannot escape its limit by landing on another worker; the
+// answer is routed to the session by request id, and dropped when that
+// session has ended meanwhile. In stand-alone mode (smtpd -S) it runs one
+// session on stdin/stdout, talks to qmgr's socket directly and counts rates
+// itself, as it does when master has gone away.
 #pragma once
 
 #include <event2/dns.h>
@@ -13,10 +17,13 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <unordered_map>
 
 #include "lib/clock.h"
 #include "lib/config.h"
+#include "lib/dns_resolver.h"
 #include "lib/event_handles.h"
+#include "lib/rate_limiter.h"
 #include "smtpd/queue_client.h"
 #include "smtpd/session_driver.h"
 
@@ -46,6 +53,11 @@ class Worker {
                     uint64_t conn_id);
   void RequestQueueConnection();
   void SessionEnded(SessionDriver* driver);
+  void CheckRate(SessionDriver* driver, const action::CheckRate& check);
+  void HandleRateReply(const ipc::Frame& frame);
+  void AnswerRateChecksLocally();
+  bool CountLocally(const action::CheckRate& check);
+  void DeliverRateAnswer(SessionDriver* driver, const action::CheckRate& check, bool allowed);
   void SendToMaster(ipc::MsgType type, const std::string& payload);
   void MaybeExit();
 
@@ -53,7 +65,7 @@ class Worker {
   int channel_fd_;
   SystemClock clock_;
   EventBasePtr base_;
-  std::unique_ptr<evdns_base, void (*)(evdns_base*)> dns_{nullptr, nullptr};
+  EvdnsBasePtr dns_;
   std::unique_ptr<QueueClient> queue_;
   WorkerContext context_;
   EventPtr channel_event_;
@@ -62,6 +74,15 @@ class Worker {
   std::map<SessionDriver*, std::unique_ptr<SessionDriver>> sessions_;
   std::vector<std::unique_ptr<SessionDriver>> finished_;
   bool draining_ = false;
+
+  // A rate check sent to master, by request id; erased when its session ends.
+  struct RateRequest {
+    SessionDriver* driver;
+    action::CheckRate check;
+  };
+  std::unordered_map<uint64_t, RateRequest> rate_requests_;
+  uint64_t next_rate_request_ = 1;
+  RateLimiter local_rates_;  // stand-alone mode, or master gone
 };
 
 }  // namespace postern

@@ -6,12 +6,14 @@ tests_lib_unit_tests_SOURCES = \
 	tests/lib/config_test.cc \
 	tests/lib/connection_admission_test.cc \
 	tests/lib/envelope_test.cc \
+	tests/lib/ip_blocks_test.cc \
 	tests/lib/ipc_test.cc \
 	tests/lib/maildir_test.cc \
 	tests/lib/message_reader_test.cc \
 	tests/lib/network_test.cc \
 	tests/lib/queue_id_test.cc \
 	tests/lib/queue_store_test.cc \
+	tests/lib/rate_limiter_test.cc \
 	tests/lib/received_header_test.cc \
 	tests/lib/reply_catalogue_test.cc \
 	tests/lib/retry_schedule_test.cc \
@@ -40,13 +42,19 @@ SYSTEM_TESTS = \
 	tests/system/authd_test.py \
 	tests/system/cli_test.py \
 	tests/system/concurrency_test.py \
+	tests/system/connection_events_test.py \
+	tests/system/content_events_test.py \
 	tests/system/crash_test.py \
 	tests/system/delivery_test.py \
 	tests/system/dialog_test.py \
+	tests/system/ip_block_test.py \
 	tests/system/lifecycle_test.py \
 	tests/system/qmgr_socket_test.py \
+	tests/system/reverse_lookup_test.py \
+	tests/system/rate_limit_test.py \
 	tests/system/supervision_test.py \
-	tests/system/swaks_test.py
+	tests/system/swaks_test.py \
+	tests/system/timer_events_test.py
 FUZZ_REPLAYS = tests/fuzz/replay.sh
 
 TESTS = tests/lib/unit_tests $(FUZZ_REPLAYS) $(SYSTEM_TESTS)
@@ -61,4 +69,5 @@ AM_TESTS_ENVIRONMENT = \
 	AUTHD='$(abs_top_builddir)/auth/authd'; export AUTHD;
 
 EXTRA_DIST = $(SYSTEM_TESTS) $(FUZZ_REPLAYS) tests/system/postern_harness.py tests/system/dialogs \
+	tests/system/dns_responder.py \
 	tests/fuzz/corpus tests/bench install-deps run-dev run-tests .ci/run README.md

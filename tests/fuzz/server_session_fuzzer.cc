@@ -4,7 +4,8 @@
 // Input layout: byte 0 picks listener switches (small limits, tarpit,
 // HELO-only extensions off, trusted client), byte 1 seeds the way the rest
 // is cut into pieces; between pieces the clock moves, timers fire and queue
-// answers arrive as a driver would deliver them. Besides memory errors it
+// and rate answers arrive as a driver would deliver them (a small rate
+// limit goes with the small limits). Besides memory errors it
 // traps on broken contracts: every reply line is a reply code, SP or "-",
 // text without CR, LF or NUL, and CRLF, at most 512 octets; message data
 // only flows inside a BeginMessage/End-or-Abort pair and in pieces of at
@@ -56,6 +57,7 @@ class Driver {
     listener_.max_recipients = small ? 3 : 200;
     listener_.max_hop_count = small ? 2 : 60;
     listener_.max_local_hop_count = small ? 1 : 12;
+    listener_.message_rate_limit = small ? 2 : 0;
     listener_.max_protocol_errors = (switches & 2) ? 0 : 5;
     listener_.tarpit_interval = (switches & 4) ? std::chrono::seconds(5) : Duration(0);
     listener_.advertise_chunking = !(switches & 8);
@@ -83,6 +85,11 @@ class Driver {
       session_->QueueResult(static_cast<ipc::QueueOutcome>((choice >> 1) % 3), "id");
     } else if ((choice & 2) && !awaiting_queue_) {
       session_->QueueResult(ipc::QueueOutcome::kQueued, "stray");  // must be ignored
+    }
+    // Rate answers, stray ones included, must be ignored unless awaited.
+    if ((choice & 1) || awaiting_rate_) {
+      awaiting_rate_ = false;
+      session_->RateResult(choice & 2);
     }
     if (choice & 4) clock_.Advance(std::chrono::seconds(choice >> 3));
     if (clock_.Now() >= session_->NextDeadline()) session_->OnTimer();
@@ -118,6 +125,10 @@ class Driver {
     Check(stream_open_);
     stream_open_ = false;
   }
+  void Record(action::CheckRate& a) {
+    Check(!awaiting_rate_ && !stream_open_ && a.listener == "fuzz" && !a.key.empty());
+    awaiting_rate_ = true;
+  }
 
   Config config_;
   ListenerConfig listener_;
@@ -126,6 +137,7 @@ class Driver {
   bool closed_ = false;
   bool stream_open_ = false;
   bool awaiting_queue_ = false;
+  bool awaiting_rate_ = false;
 };
 
 }  // namespace

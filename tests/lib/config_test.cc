@@ -248,6 +248,7 @@ BOOST_AUTO_TEST_CASE(HoldsEveryKeyOfTheOperatorContract) {
                         "local_domains",
                         "trusted_networks",
                         "client_reverse_lookup",
+                        "dns_nameservers",
                         "smtpd_user",
                         "queue_user",
                         "auth_user",

@@ -94,6 +94,9 @@ class Harness {
     // Error replies to MAIL are delayed 5 s by the spec default; the tarpit
     // has tests of its own, the others answer at once.
     listener_.tarpit_interval = seconds(0);
+    // Likewise every MAIL would wait for a rate answer; those tests are in
+    // session_rate_limit.
+    listener_.message_rate_limit = 0;
     if (adjust) adjust(listener_);
     session_ = std::make_unique<ServerSession>(config_, listener_, std::move(client), clock_,
                                                [] { return kWallTime; });
@@ -105,6 +108,10 @@ class Harness {
   }
   std::string Say(std::string_view bytes) {
     session_->Receive(bytes);
+    return Collect();
+  }
+  std::string Rate(bool allowed) {
+    session_->RateResult(allowed);
     return Collect();
   }
   std::string Queue(ipc::QueueOutcome outcome = ipc::QueueOutcome::kQueued) {
@@ -152,7 +159,8 @@ class Harness {
   int aborts = 0;
   int queue_answers = 0;
   bool closed_seen = false;
-  std::string events;  // one letter per action: S B D E A C
+  std::vector<action::CheckRate> rate_checks;
+  std::string events;  // one letter per action: S B D E A C R
 
  private:
   std::string Collect() {
@@ -197,6 +205,10 @@ class Harness {
     BOOST_TEST(stream_open_, "AbortMessage outside a stream");
     stream_open_ = false;
     ++aborts;
+  }
+  void Record(action::CheckRate& a, std::string*) {
+    events += 'R';
+    rate_checks.push_back(a);
   }
 
   Config config_;
@@ -986,6 +998,156 @@ BOOST_AUTO_TEST_CASE(other_errors_are_not_tarpitted) {
   h.Start();
   BOOST_TEST(h.Say("BOGUS\r\n") == kUnrecognized);
   BOOST_TEST(h.Say("RCPT TO:<b@example.test>\r\n") == kSendHelloFirst);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// ---------------------------------------------------------------------------
+BOOST_AUTO_TEST_SUITE(session_rate_limit)
+
+const std::string kRateExceeded =
+    "421 4.4.2 Message submission rate for this client has exceeded the configured limit\r\n";
+
+void SpecRate(ListenerConfig& l) { l.message_rate_limit = 600; }
+
+BOOST_AUTO_TEST_CASE(mail_waits_for_the_rate_answer_then_is_accepted) {
+  Harness h(SpecRate);
+  h.Start();
+  h.Say("EHLO client.example.net\r\n");
+  BOOST_TEST(h.Say("MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.test>\r\n").empty());
+  BOOST_TEST(h.rate_checks.size() == 1u);
+  BOOST_TEST(h.rate_checks.at(0).listener == "smtp");
+  BOOST_TEST(h.rate_checks.at(0).key == "ip:192.0.2.10");
+  BOOST_TEST(h.session().input_paused());
+  BOOST_TEST(h.Rate(true) == kSenderOk + kRecipientOk);
+  BOOST_TEST(!h.session().input_paused());
+  BOOST_TEST(h.Say("DATA\r\nx\r\n.\r\n") == kGoAhead);
+  BOOST_TEST(h.Queue() == h.Queued());
+}
+
+BOOST_AUTO_TEST_CASE(a_refused_mail_is_answered_421_and_the_session_ends) {
+  Harness h(SpecRate);
+  h.Start();
+  h.Say("EHLO client.example.net\r\n");
+  BOOST_TEST(h.Say("MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.test>\r\n").empty());
+  // The pipelined RCPT is never answered.
+  BOOST_TEST(h.Rate(false) == kRateExceeded);
+  BOOST_TEST(h.closed_seen);
+  BOOST_TEST(h.events.substr(h.events.size() - 3) == "RSC");
+  BOOST_TEST(h.Say("RSET\r\n").empty());
+  BOOST_TEST(h.envelopes.empty());
+}
+
+BOOST_AUTO_TEST_CASE(every_mail_of_a_session_is_counted) {
+  Harness h(SpecRate);
+  h.Start();
+  h.Say("EHLO client.example.net\r\n");
+  h.Say("MAIL FROM:<a@example.org>\r\n");
+  BOOST_TEST(h.Rate(true) == kSenderOk);
+  BOOST_TEST(h.Say("RSET\r\n") == kOk);
+  h.Say("MAIL FROM:<a@example.org>\r\n");
+  BOOST_TEST(h.rate_checks.size() == 2u);
+  BOOST_TEST(h.Rate(false) == kRateExceeded);
+  BOOST_TEST(h.closed_seen);
+}
+
+BOOST_AUTO_TEST_CASE(a_mail_refused_for_another_reason_is_not_counted) {
+  Harness h([](ListenerConfig& l) {
+    SpecRate(l);
+    l.max_message_size = 1000;
+  });
+  h.Start();
+  BOOST_TEST(h.Say("MAIL FROM:<a@example.org>\r\n") == kSendHelloFirst);
+  h.Say("EHLO client.example.net\r\n");
+  BOOST_TEST(h.Say("MAIL FROM:<bad address>\r\n") == "501 5.1.7 Invalid address\r\n");
+  BOOST_TEST(h.Say("MAIL FROM:<a@example.org> SIZE=1001\r\n") == kMessageTooBig);
+  BOOST_TEST(h.rate_checks.empty());
+  h.Say("MAIL FROM:<a@example.org>\r\n");
+  BOOST_TEST(h.Rate(true) == kSenderOk);
+  BOOST_TEST(h.Say("MAIL FROM:<a@example.org>\r\n") == "503 5.5.2 Sender already specified\r\n");
+  BOOST_TEST(h.rate_checks.size() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(a_limit_of_zero_asks_nothing) {
+  Harness h([](ListenerConfig& l) { l.message_rate_limit = 0; });
+  h.Open();
+  BOOST_TEST(h.rate_checks.empty());
+  BOOST_TEST(h.events.find('R') == std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(relay_listeners_count_per_address_before_authentication) {
+  ClientInfo client = DefaultClient();
+  client.address = "2001:db8::5";
+  Harness h(
+      [](ListenerConfig& l) {
+        l.name = "submission";
+        l.role = Role::kRelay;
+        l.message_rate_limit = 5;
+      },
+      client);
+  h.Start();
+  h.Say("EHLO client.example.net\r\n");
+  h.Say("MAIL FROM:<a@example.org>\r\n");
+  BOOST_TEST(h.rate_checks.size() == 1u);
+  BOOST_TEST(h.rate_checks.at(0).listener == "submission");
+  BOOST_TEST(h.rate_checks.at(0).key == "ip:2001:db8::5");
+}
+
+BOOST_AUTO_TEST_CASE(inactivity_is_suspended_while_waiting_for_the_rate_answer) {
+  Harness h(SpecRate);
+  TimePoint start = h.clock().Now();
+  h.Start();
+  h.Say("EHLO client.example.net\r\nMAIL FROM:<a@example.org>\r\n");
+  BOOST_TEST((h.session().NextDeadline() == start + minutes(5)));
+  BOOST_TEST(h.Advance(seconds(90)).empty());
+  BOOST_TEST(h.Rate(true) == kSenderOk);
+  BOOST_TEST((h.session().NextDeadline() == h.clock().Now() + minutes(1)));
+}
+
+BOOST_AUTO_TEST_CASE(connection_timeout_while_waiting_for_the_rate_answer) {
+  Harness h(SpecRate);
+  h.Start();
+  h.Say("EHLO client.example.net\r\nMAIL FROM:<a@example.org>\r\n");
+  BOOST_TEST(h.Advance(minutes(5)) == "421 4.4.1 Connection timed out\r\n");
+  BOOST_TEST(h.closed_seen);
+  // The answer comes too late and is ignored.
+  BOOST_TEST(h.Rate(true).empty());
+}
+
+BOOST_AUTO_TEST_CASE(an_answer_nobody_waits_for_is_ignored) {
+  Harness h(SpecRate);
+  h.Start();
+  BOOST_TEST(h.Rate(false).empty());
+  h.Say("EHLO client.example.net\r\nMAIL FROM:<a@example.org>\r\n");
+  BOOST_TEST(h.Rate(true) == kSenderOk);
+  BOOST_TEST(h.Rate(false).empty());
+  BOOST_TEST(!h.closed_seen);
+  BOOST_TEST(h.Say("RCPT TO:<b@example.test>\r\n") == kRecipientOk);
+}
+
+BOOST_AUTO_TEST_CASE(the_refusal_is_tarpitted_like_any_mail_error) {
+  Harness h([](ListenerConfig& l) {
+    SpecRate(l);
+    l.tarpit_interval = seconds(5);
+  });
+  h.Start();
+  h.Say("EHLO client.example.net\r\nMAIL FROM:<a@example.org>\r\n");
+  BOOST_TEST(h.Rate(false).empty());
+  BOOST_TEST(h.session().input_paused());
+  BOOST_TEST(h.Advance(seconds(4)).empty());
+  BOOST_TEST(!h.closed_seen);
+  BOOST_TEST(h.Advance(seconds(1)) == kRateExceeded);
+  BOOST_TEST(h.closed_seen);
+}
+
+BOOST_AUTO_TEST_CASE(an_allowed_mail_is_not_tarpitted) {
+  Harness h([](ListenerConfig& l) {
+    SpecRate(l);
+    l.tarpit_interval = seconds(5);
+  });
+  h.Start();
+  h.Say("EHLO client.example.net\r\nMAIL FROM:<a@example.org>\r\n");
+  BOOST_TEST(h.Rate(true) == kSenderOk);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,203 @@
+#!/usr/bin/env python3
+"""tests/system/connection_events_test.py — MS-OXSMTP 3.2.7 connection events, real sockets.
+
+Clients connect from 127.0.0.2, 127.0.0.3 and 127.0.0.4 (Linux routes all of
+127.0.0.0/8 to the loopback interface, so a client socket may bind to any
+of them) to one postern instance with a single smtpd worker and three
+listeners:
+  - "limits" (max_connections = 2, max_connections_per_source = 1):
+    ConnectionCountPerSource and ConnectionCountExceeded with their exact
+    421 4.3.2 texts, after which the server closes the connection; a slot
+    frees when a connection closes;
+  - "restricted" (remote_networks = 127.0.0.2/32): BindingNotConfigured,
+    "421 4.3.2 Service not available", for a client from 127.0.0.3;
+  - "tarpit" (tarpit_interval = 1s): the Tarpit event; the reply to a
+    refused MAIL arrives after a second, while another session on the same
+    worker is answered at once, and the session then goes on unchanged;
+  - "ipv6" (bind = [::1]:PORT): a session over IPv6.
+"""
+
+import os
+import socket
+import sys
+import time
+
+sys.dont_write_bytecode = True  # nothing written into the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import postern_harness as h  # noqa: E402
+
+PER_SOURCE = ("421 4.3.2 The maximum number of concurrent connections has exceeded a limit, "
+              "closing transmission channel")
+SERVER_COUNT = ("421 4.3.2 The maximum number of concurrent server connections has exceeded a "
+                "limit, closing transmission channel")
+NOT_AVAILABLE = "421 4.3.2 Service not available"
+BANNER = "220 %s ESMTP postern ready" % h.HOSTNAME
+
+TARPIT = 1.0
+# The answer of a session that is not tarpitted: well under TARPIT.
+PROMPT = 0.5
+# How long master may take to learn that a connection closed.
+SLOT_WAIT = 5.0
+
+
+class SourceClient(h.RawClient):
+    """A RawClient whose socket is bound to a chosen loopback source address."""
+
+    def __init__(self, port, source, server="127.0.0.1"):
+        self.sock = socket.create_connection((server, port), timeout=h.SOCKET_TIMEOUT,
+                                             source_address=(source, 0))
+        self.buffer = b""
+
+
+def free_ipv6_port():
+    with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
+        s.bind(("::1", 0))
+        return s.getsockname()[1]
+
+
+def first_line(port, source):
+    """(client, the first line the server sends it)."""
+    client = SourceClient(port, source)
+    return client, client.line().decode(errors="replace")
+
+
+def assert_refused(port, source, expected):
+    client, line = first_line(port, source)
+    try:
+        assert line == expected, "a client from %s got %r, expected %r" % (source, line, expected)
+        rest = client.line()
+        assert rest == b"", "after %r the server sent %r instead of closing" % (line, rest)
+    finally:
+        client.close()
+
+
+def assert_served(port, source):
+    client, line = first_line(port, source)
+    assert line == BANNER, "a client from %s got %r" % (source, line)
+    return client
+
+
+def quit(client):
+    assert client.command("QUIT").startswith("221 ")
+    assert client.line() == b""
+    client.close()
+
+
+def served_once_a_slot_frees(port, source):
+    """Master learns of a closed connection a moment later: retry until served."""
+    deadline = time.monotonic() + SLOT_WAIT
+    while True:
+        client, line = first_line(port, source)
+        if line == BANNER:
+            return client
+        client.close()
+        assert line in (PER_SOURCE, SERVER_COUNT), "a client from %s got %r" % (source, line)
+        assert time.monotonic() < deadline, "no slot freed within %.0fs" % SLOT_WAIT
+        time.sleep(0.1)
+
+
+def connection_counts(port):
+    first = assert_served(port, "127.0.0.2")
+    assert_refused(port, "127.0.0.2", PER_SOURCE)
+    second = assert_served(port, "127.0.0.3")
+    assert_refused(port, "127.0.0.4", SERVER_COUNT)
+    # Both refusals end before a worker sees them: the served sessions work on.
+    assert first.command("NOOP") == "250 2.0.0 OK"
+    assert second.command("NOOP") == "250 2.0.0 OK"
+
+    quit(first)
+    # The slot of 127.0.0.2 is free again, both per source and in the total.
+    again = served_once_a_slot_frees(port, "127.0.0.2")
+    assert_refused(port, "127.0.0.4", SERVER_COUNT)
+    quit(again)
+    # And a new source takes the freed place in the total.
+    third = served_once_a_slot_frees(port, "127.0.0.4")
+    quit(third)
+    quit(second)
+
+
+def binding_not_configured(port):
+    assert_refused(port, "127.0.0.3", NOT_AVAILABLE)
+    assert_refused(port, "127.0.0.1", NOT_AVAILABLE)
+    client = assert_served(port, "127.0.0.2")
+    quit(client)
+
+
+def timed_reply(client):
+    began = time.monotonic()
+    return client.reply()[-1], time.monotonic() - began
+
+
+def tarpit(port):
+    began = time.monotonic()
+    slow = assert_served(port, "127.0.0.1")
+    assert time.monotonic() - began < PROMPT, "the banner was delayed"
+    other = assert_served(port, "127.0.0.1")
+    for client in (slow, other):
+        client.send("EHLO client.example.test\r\n")
+        assert client.reply()[-1].startswith("250 ")
+
+    # A refused MAIL, and a command pipelined behind it.
+    sent = time.monotonic()
+    slow.send("MAIL FROM:<ann@>\r\nNOOP\r\n")
+    time.sleep(0.1)
+    # Meanwhile the other session, on the same (only) worker, is answered at once.
+    other.send("NOOP\r\n")
+    line, elapsed = timed_reply(other)
+    assert line == "250 2.0.0 OK" and elapsed < PROMPT, \
+        "the other session got %r after %.2fs" % (line, elapsed)
+    line = slow.reply()[-1]
+    elapsed = time.monotonic() - sent
+    assert line == "501 5.1.7 Invalid address", "the tarpitted MAIL got %r" % line
+    assert elapsed >= TARPIT - 0.1, "the refused MAIL was answered after %.2fs" % elapsed
+    # The pipelined NOOP was read only after the tarpit, and answered at once then.
+    line, elapsed = timed_reply(slow)
+    assert line == "250 2.0.0 OK" and elapsed < PROMPT, "%r after %.2fs" % (line, elapsed)
+
+    # The state did not change: a good MAIL is answered at once, a refused one late again.
+    slow.send("MAIL FROM:<ann@example.test>\r\n")
+    line, elapsed = timed_reply(slow)
+    assert line == "250 2.1.0 Sender OK" and elapsed < PROMPT, "%r after %.2fs" % (line, elapsed)
+    slow.send("MAIL FROM:<ann@example.test>\r\n")
+    line, elapsed = timed_reply(slow)
+    assert line == "503 5.5.2 Sender already specified", line
+    assert elapsed >= TARPIT - 0.1, "the second refusal came after %.2fs" % elapsed
+    # Errors of other commands are not delayed.
+    slow.send("FROB\r\n")
+    line, elapsed = timed_reply(slow)
+    assert line.startswith("500 ") and elapsed < PROMPT, "%r after %.2fs" % (line, elapsed)
+    quit(slow)
+    quit(other)
+
+
+def ipv6(port):
+    """MS-OXSMTP 2.1: TCP over IPv6 too; the EHLO answer names the client by its
+    IPv6address, without brackets (3.2.5 ServerResponse)."""
+    client = SourceClient(port, "::1", server="::1")
+    assert client.line().decode() == BANNER
+    client.send("EHLO client.example.test\r\n")
+    lines = client.reply()
+    assert lines[0] == "250-%s Hello ::1" % h.HOSTNAME, lines
+    assert client.command("MAIL FROM:<ann@example.test>") == "250 2.1.0 Sender OK"
+    quit(client)
+
+
+def test():
+    ipv6_port = free_ipv6_port()
+    listeners = {
+        "limits": {"max_connections": 2, "max_connections_per_source": 1},
+        "restricted": {"remote_networks": "127.0.0.2/32"},
+        "tarpit": {"tarpit_interval": "1s"},
+        "ipv6": {"bind": "[::1]:%d" % ipv6_port},
+    }
+    with h.Instance(listeners=listeners, settings={"smtpd_workers": 1}) as instance:
+        instance.start()
+        connection_counts(instance.ports["limits"])
+        binding_not_configured(instance.ports["restricted"])
+        tarpit(instance.ports["tarpit"])
+        ipv6(ipv6_port)
+        instance.stop()
+
+
+if __name__ == "__main__":
+    h.run_test(test)
