@@ -90,6 +90,10 @@ struct Config {
   std::string auth_user;   // postern-auth
 
   uint64_t queue_map_size = 0;     // LMDB map size in bytes
+  // OutOfResources thresholds, checked by master at connect; 0: off.
+  uint64_t min_free_disk_space = 0;
+  uint64_t min_queue_map_space = 0;
+  uint64_t min_free_memory = 0;
   Duration shutdown_grace{};       // how long SIGTERM waits for live sessions
   Duration handoff_timeout{};      // NewConnectionNotAvailable after this
   std::string daemon_directory;    // where master finds smtpd, qmgr and authd

@@ -156,6 +156,32 @@ constexpr std::array kKeys = {
       .description = "The size of the queue's LMDB memory map: the most the queue can hold. "
                      "Disk space is used only as the queue fills.",
       .slot = &C::queue_map_size},
+    K{.name = "min_free_disk_space",
+      .type = T::kSize,
+      .scope = S::kGlobal,
+      .default_value = "64m",
+      .description = "OutOfResources (MS-OXSMTP 3.2.7): when the file system of the queue has "
+                     "less space than this available, master answers each new connection "
+                     "452 4.3.1 Insufficient system resources and closes it. Read at most once "
+                     "a second. 0: never.",
+      .slot = &C::min_free_disk_space},
+    K{.name = "min_queue_map_space",
+      .type = T::kSize,
+      .scope = S::kGlobal,
+      .default_value = "16m",
+      .description = "OutOfResources: new connections get 452 4.3.1 Insufficient system "
+                     "resources while the queue's LMDB map (queue_map_size) has less room than "
+                     "this left. 0: never (a message that does not fit is still refused with "
+                     "452 4.3.1 at the end of DATA).",
+      .slot = &C::min_queue_map_space},
+    K{.name = "min_free_memory",
+      .type = T::kSize,
+      .scope = S::kGlobal,
+      .default_value = "32m",
+      .description = "OutOfResources: new connections get 452 4.3.1 Insufficient system "
+                     "resources while the kernel reports less memory available than this "
+                     "(MemAvailable in /proc/meminfo). 0: never.",
+      .slot = &C::min_free_memory},
     K{.name = "shutdown_grace",
       .type = T::kDuration,
       .scope = S::kGlobal,

@@ -19,6 +19,7 @@
 #include "lib/log.h"
 #include "lib/pid_file.h"
 #include "lib/reply_catalogue.h"
+#include "lib/resource_check.h"
 #include "lib/unix_socket.h"
 
 namespace postern {
@@ -260,6 +261,11 @@ void Master::Accept(int fd, const std::vector<const ListenerConfig*>& candidates
   std::string blocked = BlockedReply(*admission.listener, peer->first, blocks_, block_files_);
   if (!blocked.empty()) {
     Refuse(fd, peer->first, peer->second, blocked);
+    return;
+  }
+  if (std::optional<std::string> shortage = resources_.Shortage(*config_)) {
+    LOG_WARNING("OutOfResources: %s", shortage->c_str());
+    Refuse(fd, peer->first, peer->second, FormatReply(reply::kInsufficientSystemResources));
     return;
   }
   ClientConnection connection;

@@ -21,6 +21,7 @@
 #include "lib/connection_admission.h"
 #include "lib/event_handles.h"
 #include "lib/ip_blocks.h"
+#include "lib/resource_check.h"
 #include "master/control_server.h"
 #include "master/dnsbl_checker.h"
 #include "master/listener_sockets.h"
@@ -65,6 +66,7 @@ class Master {
   ConnectionTable table_;
   SystemClock clock_;
   DynamicBlocks blocks_{&clock_};
+  ResourceMonitor resources_{&clock_, std::chrono::seconds(1)};
   BlockListFiles block_files_;
   std::unique_ptr<DnsblChecker> dnsbl_;
   // Admitted connections waiting for their DNSBL answers, by conn_id.

@@ -16,6 +16,7 @@ tests_lib_unit_tests_SOURCES = \
 	tests/lib/rate_limiter_test.cc \
 	tests/lib/received_header_test.cc \
 	tests/lib/reply_catalogue_test.cc \
+	tests/lib/resource_check_test.cc \
 	tests/lib/retry_schedule_test.cc \
 	tests/lib/sasl_users_test.cc \
 	tests/lib/server_session_test.cc \
@@ -49,6 +50,7 @@ SYSTEM_TESTS = \
 	tests/system/dialog_test.py \
 	tests/system/ip_block_test.py \
 	tests/system/lifecycle_test.py \
+	tests/system/out_of_resources_test.py \
 	tests/system/qmgr_socket_test.py \
 	tests/system/reverse_lookup_test.py \
 	tests/system/rate_limit_test.py \

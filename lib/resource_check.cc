@@ -1,0 +1,84 @@
+// lib/resource_check.cc — see lib/resource_check.h.
+#include "lib/resource_check.h"
+
+#include <errno.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "lib/log.h"
+
+namespace postern {
+namespace {
+
+std::string Megabytes(uint64_t bytes) { return std::to_string(bytes >> 20) + " MB"; }
+
+std::optional<std::string> Below(const char* what, uint64_t value, const char* key,
+                                 uint64_t threshold) {
+  if (threshold == 0 || value >= threshold) return std::nullopt;
+  return std::string(what) + " " + Megabytes(value) + " is below " + key + " " +
+         Megabytes(threshold);
+}
+
+Result<uint64_t> MemAvailable() {
+  std::ifstream meminfo("/proc/meminfo");
+  std::string line;
+  while (std::getline(meminfo, line)) {
+    std::istringstream fields(line);
+    std::string name;
+    uint64_t kilobytes = 0;
+    if (fields >> name >> kilobytes && name == "MemAvailable:") return kilobytes * 1024;
+  }
+  return Status::Error("no MemAvailable line in /proc/meminfo");
+}
+
+}  // namespace
+
+std::optional<std::string> ResourceShortage(const ResourceReadings& r, const Config& config) {
+  if (auto s = Below("free disk space", r.free_disk, "min_free_disk_space",
+                     config.min_free_disk_space))
+    return s;
+  if (config.queue_map_size != 0) {
+    uint64_t map_free = config.queue_map_size > r.queue_map_used
+                            ? config.queue_map_size - r.queue_map_used
+                            : 0;
+    if (auto s = Below("free queue map space", map_free, "min_queue_map_space",
+                       config.min_queue_map_space))
+      return s;
+  }
+  return Below("available memory", r.free_memory, "min_free_memory", config.min_free_memory);
+}
+
+Result<ResourceReadings> ReadResources(const Config& config) {
+  ResourceReadings readings;
+  struct statvfs fs;
+  if (statvfs(config.state_directory.c_str(), &fs) != 0)
+    return Status::Error("statvfs " + config.state_directory + ": " + strerror(errno));
+  readings.free_disk = static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize;
+  struct stat st;
+  if (stat((config.state_directory + "/queue/data.mdb").c_str(), &st) == 0)
+    readings.queue_map_used = static_cast<uint64_t>(st.st_size);
+  Result<uint64_t> memory = MemAvailable();
+  if (!memory.ok()) return memory.status();
+  readings.free_memory = *memory;
+  return readings;
+}
+
+std::optional<std::string> ResourceMonitor::Shortage(const Config& config) {
+  TimePoint now = clock_->Now();
+  if (read_at_ && now - *read_at_ < interval_) return shortage_;
+  read_at_ = now;
+  Result<ResourceReadings> readings = ReadResources(config);
+  if (!readings.ok()) {
+    LOG_WARNING("cannot read free resources: %s", readings.status().message().c_str());
+    shortage_.reset();
+    return shortage_;
+  }
+  shortage_ = ResourceShortage(*readings, config);
+  return shortage_;
+}
+
+}  // namespace postern
