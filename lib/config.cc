@@ -17,6 +17,7 @@
 #include <cerrno>
 #include <cstring>
 #include <map>
+#include <set>
 #include <optional>
 
 #include "lib/ascii.h"
@@ -271,9 +272,11 @@ class Parser {
     return listener;
   }
 
-  // Every listener binds somewhere, and no address is bound twice.
+  // Every listener binds somewhere. Listeners may share an address (master
+  // then serves each client by the most specific remote_networks), but not
+  // with the same remote_networks: nothing would tell them apart.
   Status CheckListeners(const Config& config) const {
-    std::map<std::string, std::string> bound_by;  // address -> listener
+    std::map<std::string, std::vector<const ListenerConfig*>> bound_by;  // address -> listeners
     for (size_t i = 0; i < config.listeners.size(); ++i) {
       const ListenerConfig& listener = config.listeners[i];
       if (listener.bind.empty()) {
@@ -281,15 +284,26 @@ class Parser {
                                              " has no bind address: set bind = ADDRESS:PORT");
       }
       for (const BindAddress& bind : listener.bind) {
-        auto [it, added] = bound_by.emplace(bind.ToString(), listener.name);
-        if (!added) {
-          return Error(
-              BindLine(listeners_[i]),
-              "bind: " + bind.ToString() + " is already bound by listener " + Quoted(it->second));
+        std::vector<const ListenerConfig*>& sharing = bound_by[bind.ToString()];
+        for (const ListenerConfig* other : sharing) {
+          if (NetworkSet(*other) == NetworkSet(listener)) {
+            return Error(BindLine(listeners_[i]),
+                         "bind: " + bind.ToString() + " is already bound by listener " +
+                             Quoted(other->name) +
+                             " with the same remote_networks; give one of them other "
+                             "remote_networks");
+          }
         }
+        sharing.push_back(&listener);
       }
     }
     return Status::Ok();
+  }
+
+  static std::set<std::string> NetworkSet(const ListenerConfig& listener) {
+    std::set<std::string> set;
+    for (const Network& network : listener.remote_networks) set.insert(network.ToString());
+    return set;
   }
 
   static int BindLine(const Section& section) {

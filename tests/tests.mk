@@ -53,6 +53,7 @@ SYSTEM_TESTS = \
 	tests/system/out_of_resources_test.py \
 	tests/system/qmgr_socket_test.py \
 	tests/system/reverse_lookup_test.py \
+	tests/system/shared_bind_test.py \
 	tests/system/rate_limit_test.py \
 	tests/system/supervision_test.py \
 	tests/system/swaks_test.py \

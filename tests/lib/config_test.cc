@@ -748,11 +748,21 @@ BOOST_AUTO_TEST_CASE(ListenerWithoutBind) {
              "ADDRESS:PORT");
 }
 
-BOOST_AUTO_TEST_CASE(AddressBoundByTwoListeners) {
+BOOST_AUTO_TEST_CASE(AddressBoundByTwoListenersWithTheSameNetworks) {
   BOOST_TEST(ErrorOf(kListener + "[listener \"other\"]\nrole = relay\nbind = [::1]:1 "
                                  "127.0.0.1:2525\n") ==
              "/etc/postern/postern.conf:5: bind: 127.0.0.1:2525 is already bound by listener "
-             "\"smtp\"");
+             "\"smtp\" with the same remote_networks; give one of them other remote_networks");
+}
+
+BOOST_AUTO_TEST_CASE(ListenersShareAnAddressWithOtherNetworks) {
+  // Exchange-style receive connectors: one address, the most specific
+  // remote_networks serves the client (lib/connection_admission).
+  Result<Config> config = ParseConfig(kListener + "[listener \"lan\"]\nbind = 127.0.0.1:2525\n"
+                                                  "remote_networks = 127.0.0.0/8\n",
+                                      "/etc/postern/postern.conf", "/etc/postern");
+  BOOST_REQUIRE_MESSAGE(config.ok(), config.status().message());
+  BOOST_TEST(config->listeners.size() == 2u);
 }
 
 BOOST_AUTO_TEST_CASE(LineWithoutEquals) {
