@@ -221,7 +221,9 @@ constexpr std::array kKeys = {
       .default_doc = "none; every listener must have one",
       .description = "The addresses and ports the listener accepts connections on, as "
                      "ADDRESS:PORT for IPv4 and [ADDRESS]:PORT for IPv6; 0.0.0.0:25 [::]:25 "
-                     "means port 25 on every address.",
+                     "means port 25 on every address. Several listeners may bind the same "
+                     "address when their remote_networks differ: each client is served by the "
+                     "listener whose remote_networks contain it most specifically.",
       .slot = &L::bind},
     K{.name = "role",
       .type = T::kRole,
