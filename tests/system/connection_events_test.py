@@ -40,15 +40,6 @@ PROMPT = 0.5
 SLOT_WAIT = 5.0
 
 
-class SourceClient(h.RawClient):
-    """A RawClient whose socket is bound to a chosen loopback source address."""
-
-    def __init__(self, port, source, server="127.0.0.1"):
-        self.sock = socket.create_connection((server, port), timeout=h.SOCKET_TIMEOUT,
-                                             source_address=(source, 0))
-        self.buffer = b""
-
-
 def free_ipv6_port():
     with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
         s.bind(("::1", 0))
@@ -57,7 +48,7 @@ def free_ipv6_port():
 
 def first_line(port, source):
     """(client, the first line the server sends it)."""
-    client = SourceClient(port, source)
+    client = h.RawClient(port, source=source)
     return client, client.line().decode(errors="replace")
 
 
@@ -173,7 +164,7 @@ def tarpit(port):
 def ipv6(port):
     """MS-OXSMTP 2.1: TCP over IPv6 too; the EHLO answer names the client by its
     IPv6address, without brackets (3.2.5 ServerResponse)."""
-    client = SourceClient(port, "::1", server="::1")
+    client = h.RawClient(port, source="::1", server="::1")
     assert client.line().decode() == BANNER
     client.send("EHLO client.example.test\r\n")
     lines = client.reply()

@@ -630,8 +630,11 @@ def send(port, sender, recipients, data, mail_options=()):
 class RawClient:
     """A plain socket for dialogs smtplib would not allow: exact bytes out, lines in."""
 
-    def __init__(self, port, timeout=SOCKET_TIMEOUT):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    def __init__(self, port, timeout=SOCKET_TIMEOUT, source=None, server="127.0.0.1"):
+        """source: a loopback address (127.0.0.2, ...) to connect from; Linux allows any
+        of 127.0.0.0/8, which is how tests play several clients."""
+        self.sock = socket.create_connection((server, port), timeout=timeout,
+                                             source_address=(source, 0) if source else None)
         self.buffer = b""
 
     def send(self, data):

@@ -9,7 +9,6 @@ BindingNotConfigured, "421 4.3.2 Service not available".
 """
 
 import os
-import socket
 import sys
 
 sys.dont_write_bytecode = True  # nothing written into the source tree
@@ -17,18 +16,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import postern_harness as h  # noqa: E402
 
 
-class SourceClient(h.RawClient):
-    """A RawClient whose socket is bound to a given loopback source address."""
-
-    def __init__(self, port, source):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=h.SOCKET_TIMEOUT,
-                                             source_address=(source, 0))
-        self.buffer = b""
-
-
 def greeting_and_size(port, source):
     """The banner line, and the SIZE keyword of EHLO when the client was served."""
-    client = SourceClient(port, source)
+    client = h.RawClient(port, source=source)
     try:
         banner = client.line().decode()
         if not banner.startswith("220 "):
