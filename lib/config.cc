@@ -17,8 +17,8 @@
 #include <cerrno>
 #include <cstring>
 #include <map>
-#include <set>
 #include <optional>
+#include <set>
 
 #include "lib/ascii.h"
 #include "lib/config_keys.h"

@@ -30,22 +30,22 @@ struct ListenerConfig {
   std::vector<Network> remote_networks;  // BindingNotConfigured when no match
 
   // MS-OXSMTP 3.2.6 / 3.2.7 limits; 0 switches a limit or timer off.
-  Duration connection_timeout{};   // 5m gateway / 10m relay
-  Duration inactivity_timeout{};   // 1m gateway / 5m relay
-  uint64_t max_message_size = 0;   // 10485760
-  uint64_t max_header_size = 0;    // 65536
-  uint32_t max_recipients = 0;     // 200
-  uint32_t max_hop_count = 0;      // 60
-  uint32_t max_local_hop_count = 0;  // 12
-  uint32_t message_rate_limit = 0;   // per minute: 600 per IP gateway / 5 per user relay
-  uint32_t max_protocol_errors = 0;  // 5
-  uint32_t max_logon_failures = 0;   // 3
-  uint32_t max_connections = 0;      // 5000, ConnectionCountExceeded
+  Duration connection_timeout{};            // 5m gateway / 10m relay
+  Duration inactivity_timeout{};            // 1m gateway / 5m relay
+  uint64_t max_message_size = 0;            // 10485760
+  uint64_t max_header_size = 0;             // 65536
+  uint32_t max_recipients = 0;              // 200
+  uint32_t max_hop_count = 0;               // 60
+  uint32_t max_local_hop_count = 0;         // 12
+  uint32_t message_rate_limit = 0;          // per minute: 600 per IP gateway / 5 per user relay
+  uint32_t max_protocol_errors = 0;         // 5
+  uint32_t max_logon_failures = 0;          // 3
+  uint32_t max_connections = 0;             // 5000, ConnectionCountExceeded
   uint32_t max_connections_per_source = 0;  // 20, ConnectionCountPerSource
-  Duration tarpit_interval{};        // 5s
-  Duration acknowledgement_delay{};  // 30s
+  Duration tarpit_interval{};               // 5s
+  Duration acknowledgement_delay{};         // 30s
   std::vector<Network> blocked_networks;
-  std::vector<std::string> block_list;      // files or DNSBL zones
+  std::vector<std::string> block_list;       // files or DNSBL zones
   std::vector<std::string> auth_mechanisms;  // NTLM LOGIN
 
   bool require_tls = false;
@@ -89,15 +89,15 @@ struct Config {
   std::string queue_user;  // postern-queue
   std::string auth_user;   // postern-auth
 
-  uint64_t queue_map_size = 0;     // LMDB map size in bytes
+  uint64_t queue_map_size = 0;  // LMDB map size in bytes
   // OutOfResources thresholds, checked by master at connect; 0: off.
   uint64_t min_free_disk_space = 0;
   uint64_t min_queue_map_space = 0;
   uint64_t min_free_memory = 0;
-  Duration shutdown_grace{};       // how long SIGTERM waits for live sessions
-  Duration handoff_timeout{};      // NewConnectionNotAvailable after this
-  std::string daemon_directory;    // where master finds smtpd, qmgr and authd
-  std::string sasldb_path;         // Cyrus SASL password database
+  Duration shutdown_grace{};     // how long SIGTERM waits for live sessions
+  Duration handoff_timeout{};    // NewConnectionNotAvailable after this
+  std::string daemon_directory;  // where master finds smtpd, qmgr and authd
+  std::string sasldb_path;       // Cyrus SASL password database
 
   std::vector<ListenerConfig> listeners;
 
@@ -118,8 +118,8 @@ Result<Config> ParseConfig(std::string_view text, const std::string& file_name,
 
 // One line of `postern config` output.
 struct ConfigEntry {
-  std::string key;      // "myhostname" or "listener.submission.require_tls"
-  std::string value;    // as it would be written in postern.conf
+  std::string key;    // "myhostname" or "listener.submission.require_tls"
+  std::string value;  // as it would be written in postern.conf
   bool is_default = false;
 };
 

@@ -56,7 +56,8 @@ Admission AdmitConnection(const std::vector<const ListenerConfig*>& candidates,
     }
   }
   if (chosen == nullptr) return {nullptr, FormatReply(reply::kServiceNotAvailable)};
-  if (chosen->max_connections != 0 && table.CountForListener(chosen->name) >= chosen->max_connections)
+  if (chosen->max_connections != 0 &&
+      table.CountForListener(chosen->name) >= chosen->max_connections)
     return {nullptr, FormatReply(reply::kConnectionCountExceeded)};
   if (chosen->max_connections_per_source != 0 &&
       table.CountForSource(chosen->name, client) >= chosen->max_connections_per_source)

@@ -40,7 +40,7 @@ class ConnectionTable {
 
 struct Admission {
   const ListenerConfig* listener = nullptr;  // null when refused
-  std::string refusal;                        // the reply line (CRLF included) when refused
+  std::string refusal;                       // the reply line (CRLF included) when refused
 };
 
 // candidates: the listeners bound to the local address the client reached.

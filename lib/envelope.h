@@ -44,8 +44,8 @@ struct Envelope {
   std::vector<Recipient> recipients;
   BodyType body = BodyType::k7Bit;
   DsnRet ret = DsnRet::kUnspecified;
-  std::string envid;        // RFC 3461 ENVID, xtext as received
-  uint64_t size = 0;        // content bytes, set when the message is complete
+  std::string envid;         // RFC 3461 ENVID, xtext as received
+  uint64_t size = 0;         // content bytes, set when the message is complete
   int64_t arrival_time = 0;  // seconds since the epoch
   std::string client_address;
   std::string client_helo;

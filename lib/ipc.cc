@@ -97,10 +97,22 @@ Result<Frame> DecodeDatagram(std::string_view bytes) {
   return Frame{static_cast<MsgType>(h.type), std::string(bytes.substr(kHeaderSize))};
 }
 
-PayloadWriter& PayloadWriter::U8(uint8_t v) { PutBigEndian(&data_, v, 1); return *this; }
-PayloadWriter& PayloadWriter::U16(uint16_t v) { PutBigEndian(&data_, v, 2); return *this; }
-PayloadWriter& PayloadWriter::U32(uint32_t v) { PutBigEndian(&data_, v, 4); return *this; }
-PayloadWriter& PayloadWriter::U64(uint64_t v) { PutBigEndian(&data_, v, 8); return *this; }
+PayloadWriter& PayloadWriter::U8(uint8_t v) {
+  PutBigEndian(&data_, v, 1);
+  return *this;
+}
+PayloadWriter& PayloadWriter::U16(uint16_t v) {
+  PutBigEndian(&data_, v, 2);
+  return *this;
+}
+PayloadWriter& PayloadWriter::U32(uint32_t v) {
+  PutBigEndian(&data_, v, 4);
+  return *this;
+}
+PayloadWriter& PayloadWriter::U64(uint64_t v) {
+  PutBigEndian(&data_, v, 8);
+  return *this;
+}
 PayloadWriter& PayloadWriter::Str(std::string_view v) {
   U32(static_cast<uint32_t>(v.size()));
   data_.append(v);
@@ -151,7 +163,8 @@ bool PayloadReader::Str(std::string* v) {
 
 Status SendFrame(int socket, MsgType type, std::string_view payload, int fd_to_pass) {
   if (payload.size() > kMaxPayload)
-    return Status::Error("refusing to send a frame of " + std::to_string(payload.size()) + " bytes");
+    return Status::Error("refusing to send a frame of " + std::to_string(payload.size()) +
+                         " bytes");
   std::string bytes = EncodeFrame(type, payload);
   struct iovec iov = {bytes.data(), bytes.size()};
   struct msghdr msg = {};

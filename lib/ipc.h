@@ -73,9 +73,9 @@ enum class MsgType : uint16_t {
 enum class Service : uint8_t { kQueue = 1, kAuth = 2 };
 
 enum class QueueOutcome : uint8_t {
-  kQueued = 0,             // text: queue id; synced to disk
+  kQueued = 0,                 // text: queue id; synced to disk
   kInsufficientResources = 1,  // map full, disk full
-  kTemporaryFailure = 2,   // any other local problem
+  kTemporaryFailure = 2,       // any other local problem
 };
 
 struct Frame {

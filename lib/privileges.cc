@@ -13,9 +13,7 @@
 namespace postern {
 namespace {
 
-Status Errno(const std::string& what) {
-  return Status::Error(what + ": " + strerror(errno));
-}
+Status Errno(const std::string& what) { return Status::Error(what + ": " + strerror(errno)); }
 
 }  // namespace
 
@@ -27,8 +25,8 @@ Result<UserIdentity> LookUpUser(const std::string& name, const std::string& conf
   if (rc != 0) return Status::Error("cannot look up user \"" + name + "\": " + strerror(rc));
   if (found == nullptr)
     return Status::Error("user \"" + name + "\" (" + config_key +
-                         ") does not exist: create it (adduser --system " + name +
-                         ") or set " + config_key);
+                         ") does not exist: create it (adduser --system " + name + ") or set " +
+                         config_key);
   return UserIdentity{name, pw.pw_uid, pw.pw_gid};
 }
 

@@ -31,7 +31,8 @@ bool IsValidQueueId(std::string_view id) {
       if (field_length == 0) return false;
       ++dots;
       field_length = 0;
-    } else if (std::isxdigit(static_cast<unsigned char>(c)) && !std::islower(static_cast<unsigned char>(c))) {
+    } else if (std::isxdigit(static_cast<unsigned char>(c)) &&
+               !std::islower(static_cast<unsigned char>(c))) {
       ++field_length;
     } else {
       return false;

@@ -38,13 +38,12 @@ Result<uint64_t> MemAvailable() {
 }  // namespace
 
 std::optional<std::string> ResourceShortage(const ResourceReadings& r, const Config& config) {
-  if (auto s = Below("free disk space", r.free_disk, "min_free_disk_space",
-                     config.min_free_disk_space))
+  if (auto s =
+          Below("free disk space", r.free_disk, "min_free_disk_space", config.min_free_disk_space))
     return s;
   if (config.queue_map_size != 0) {
-    uint64_t map_free = config.queue_map_size > r.queue_map_used
-                            ? config.queue_map_size - r.queue_map_used
-                            : 0;
+    uint64_t map_free =
+        config.queue_map_size > r.queue_map_used ? config.queue_map_size - r.queue_map_used : 0;
     if (auto s = Below("free queue map space", map_free, "min_queue_map_space",
                        config.min_queue_map_space))
       return s;

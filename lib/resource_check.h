@@ -29,8 +29,7 @@ struct ResourceReadings {
 // What is short, in words for the log ("free disk space 12 MB is below
 // min_free_disk_space 100 MB"), or nothing when every reading is above its
 // threshold.
-std::optional<std::string> ResourceShortage(const ResourceReadings& readings,
-                                            const Config& config);
+std::optional<std::string> ResourceShortage(const ResourceReadings& readings, const Config& config);
 
 // Reads the three figures: the file system of state_directory, the size of
 // state_directory/queue/data.mdb, MemAvailable.

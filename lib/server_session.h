@@ -54,10 +54,10 @@
 namespace postern {
 
 struct ClientInfo {
-  std::string address;    // textual IP, no brackets
+  std::string address;  // textual IP, no brackets
   uint16_t port = 0;
-  std::string hostname;   // from a reverse lookup, or empty
-  bool trusted = false;   // inside trusted_networks: may relay
+  std::string hostname;  // from a reverse lookup, or empty
+  bool trusted = false;  // inside trusted_networks: may relay
 };
 
 namespace action {

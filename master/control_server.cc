@@ -69,7 +69,8 @@ void ControlServer::Serve(Client* client, const ipc::Frame& frame) {
   std::string verb;
   uint32_t argc = 0;
   std::vector<std::string> args;
-  bool valid = frame.type == ipc::MsgType::kControlRequest && reader.Str(&verb) && reader.U32(&argc);
+  bool valid =
+      frame.type == ipc::MsgType::kControlRequest && reader.Str(&verb) && reader.U32(&argc);
   for (uint32_t i = 0; valid && i < argc && i < 64; ++i) {
     std::string arg;
     valid = reader.Str(&arg);

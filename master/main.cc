@@ -74,7 +74,8 @@ postern::Status SetUpLogging(const postern::Config& config, bool daemon) {
   if (!config.log_file.empty()) {
     int fd = open(config.log_file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
     if (fd < 0)
-      return postern::Status::Error("cannot open log_file " + config.log_file + ": " + strerror(errno));
+      return postern::Status::Error("cannot open log_file " + config.log_file + ": " +
+                                    strerror(errno));
     dup2(fd, STDERR_FILENO);
     close(fd);
   } else if (daemon) {
@@ -99,16 +100,23 @@ int main(int argc, char** argv) {
                                     {nullptr, 0, nullptr, 0}};
   for (int c; (c = getopt_long(argc, argv, "c:v", kOptions, nullptr)) != -1;) {
     switch (c) {
-      case 'c': config_dir = optarg; break;
-      case 'd': daemon = true; break;
+      case 'c':
+        config_dir = optarg;
+        break;
+      case 'd':
+        daemon = true;
+        break;
       case 'r': {
         std::optional<int> fd = postern::ParseDescriptor(optarg);
         if (!fd) Usage();
         g_ready_fd = *fd;
         break;
       }
-      case 'v': verbose = true; break;
-      default: Usage();
+      case 'v':
+        verbose = true;
+        break;
+      default:
+        Usage();
     }
   }
   if (config_dir.empty() || optind != argc) Usage();
@@ -122,8 +130,10 @@ int main(int argc, char** argv) {
   postern::Result<postern::ChildUsers> users = LookUpUsers(*config);
   if (!users.ok()) return Fail(users.status().message());
   if (!postern::RunningAsRoot())
-    LOG_WARNING("not started as root: every postern process runs as uid %d and smtpd is not "
-                "chrooted", static_cast<int>(getuid()));
+    LOG_WARNING(
+        "not started as root: every postern process runs as uid %d and smtpd is not "
+        "chrooted",
+        static_cast<int>(getuid()));
   if (daemon) {
     // The ready fd stays open in the daemon.
     if (postern::Status s = postern::Daemonize(); !s.ok()) return Fail(s.message());

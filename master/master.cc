@@ -122,11 +122,11 @@ Status Master::PrepareDirectories() {
   const Config& c = *config_;
   std::string mail = c.mail_directory.empty() ? c.state_directory + "/mail" : c.mail_directory;
   if (Status s = EnsureDirectory(c.state_directory, 0755, 0, 0); !s.ok()) return s;
-  if (Status s = EnsureDirectory(c.state_directory + "/queue", 0700, users_.queue.uid,
-                                 users_.queue.gid); !s.ok())
+  if (Status s =
+          EnsureDirectory(c.state_directory + "/queue", 0700, users_.queue.uid, users_.queue.gid);
+      !s.ok())
     return s;
-  if (Status s = EnsureDirectory(mail, 0700, users_.queue.uid, users_.queue.gid); !s.ok())
-    return s;
+  if (Status s = EnsureDirectory(mail, 0700, users_.queue.uid, users_.queue.gid); !s.ok()) return s;
   if (Status s = EnsureDirectory(c.run_directory, 0755, 0, 0); !s.ok()) return s;
   // smtpd's chroot: empty, and not writable by smtpd.
   return EnsureDirectory(c.run_directory + "/empty", 0555, 0, 0);
@@ -164,7 +164,8 @@ Status Master::WaitForQueueManager() {
   Status s = ipc::SendFrame(fd, ipc::MsgType::kControlRequest, payload);
   // Children exiting meanwhile interrupt poll() with SIGCHLD: wait out the
   // remaining time.
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(kQueueManagerStartSeconds);
+  auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::seconds(kQueueManagerStartSeconds);
   int ready = -1;
   while (s.ok()) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -176,8 +177,9 @@ Status Master::WaitForQueueManager() {
   Result<ipc::Frame> reply = ready > 0 ? ipc::ReceiveStreamFrame(fd) : Status::Error("timeout");
   close(fd);
   if (!reply.ok())
-    return Status::Error("qmgr did not come up within " + std::to_string(kQueueManagerStartSeconds) +
-                         "s (" + reply.status().message() + "): see the log");
+    return Status::Error("qmgr did not come up within " +
+                         std::to_string(kQueueManagerStartSeconds) + "s (" +
+                         reply.status().message() + "): see the log");
   return Status::Ok();
 }
 
@@ -209,11 +211,13 @@ Status Master::Start() {
   if (Status s = dnsbl_->Configure(config_->dns_nameservers); !s.ok()) return s;
   if (Status s = listeners_->Apply(*config_); !s.ok()) return s;
   if (Status s = WritePidFile(); !s.ok()) return s;
-  if (Status s = CreateServiceSocket(config_->run_directory + "/qmgr.sock", users_.queue,
-                                     &queue_socket_); !s.ok())
+  if (Status s =
+          CreateServiceSocket(config_->run_directory + "/qmgr.sock", users_.queue, &queue_socket_);
+      !s.ok())
     return s;
-  if (Status s = CreateServiceSocket(config_->run_directory + "/authd.sock", users_.auth,
-                                     &auth_socket_); !s.ok())
+  if (Status s =
+          CreateServiceSocket(config_->run_directory + "/authd.sock", users_.auth, &auth_socket_);
+      !s.ok())
     return s;
   if (Status s = control_->Listen(config_->run_directory + "/master.sock"); !s.ok()) return s;
 
@@ -277,9 +281,9 @@ void Master::Accept(int fd, const std::vector<const ListenerConfig*>& candidates
   connection.local = local->first;
   connection.local_port = local->second;
   table_.Add(connection.conn_id, connection.listener, connection.peer);
-  std::vector<std::string> zones =
-      admission.listener->role == Role::kGateway ? DnsblZones(*admission.listener)
-                                                 : std::vector<std::string>{};
+  std::vector<std::string> zones = admission.listener->role == Role::kGateway
+                                       ? DnsblZones(*admission.listener)
+                                       : std::vector<std::string>{};
   if (zones.empty()) {
     pool_->Handoff(std::move(connection));
     return;
@@ -349,8 +353,7 @@ ControlReply Master::HandleBlock(const std::vector<std::string>& args) {
   }
   LOG_INFO("%s", done.c_str());
   if (Status s = SaveDynamicBlocks(); !s.ok())
-    return {false, done + " in master, but the change will not survive a restart: " +
-                       s.message()};
+    return {false, done + " in master, but the change will not survive a restart: " + s.message()};
   return {true, done};
 }
 

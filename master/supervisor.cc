@@ -23,9 +23,12 @@ constexpr Duration kMaxBackoff = std::chrono::seconds(60);
 
 const char* KindName(ChildKind kind) {
   switch (kind) {
-    case ChildKind::kQueue: return "qmgr";
-    case ChildKind::kAuth: return "authd";
-    case ChildKind::kSmtpd: return "smtpd";
+    case ChildKind::kQueue:
+      return "qmgr";
+    case ChildKind::kAuth:
+      return "authd";
+    case ChildKind::kSmtpd:
+      return "smtpd";
   }
   return "?";
 }
@@ -180,7 +183,8 @@ void Supervisor::ScheduleRestart(ChildKind kind, Duration uptime) {
   Duration delay = std::chrono::milliseconds(100);
   if (uptime < kHealthyUptime) {
     ++backoff.failures;
-    delay = std::min<Duration>(kMaxBackoff, std::chrono::seconds(1) * (1 << std::min(backoff.failures - 1, 6)));
+    delay = std::min<Duration>(kMaxBackoff,
+                               std::chrono::seconds(1) * (1 << std::min(backoff.failures - 1, 6)));
   }
   ++pending_restarts_[kind];
   if (!backoff.timer) backoff.timer.reset(evtimer_new(base_, OnRestartTimer, this));

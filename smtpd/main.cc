@@ -48,18 +48,29 @@ int main(int argc, char** argv) {
                                     {nullptr, 0, nullptr, 0}};
   for (int c; (c = getopt_long(argc, argv, "c:Sv", kOptions, nullptr)) != -1;) {
     switch (c) {
-      case 'c': config_dir = optarg; break;
-      case 'S': standalone = true; break;
-      case 'v': verbose = true; break;
+      case 'c':
+        config_dir = optarg;
+        break;
+      case 'S':
+        standalone = true;
+        break;
+      case 'v':
+        verbose = true;
+        break;
       case 'f': {
         std::optional<int> fd = postern::ParseDescriptor(optarg);
         if (!fd) Usage();
         channel_fd = *fd;
         break;
       }
-      case 'l': listener = optarg; break;
-      case 'a': client = optarg; break;
-      default: Usage();
+      case 'l':
+        listener = optarg;
+        break;
+      case 'a':
+        client = optarg;
+        break;
+      default:
+        Usage();
     }
   }
   if (config_dir.empty() || optind != argc || (!standalone && channel_fd < 0)) Usage();
@@ -79,7 +90,8 @@ int main(int argc, char** argv) {
   std::string chroot_dir;
   postern::UserIdentity user;
   if (postern::RunningAsRoot()) {
-    postern::Result<postern::UserIdentity> found = postern::LookUpUser(config->smtpd_user, "smtpd_user");
+    postern::Result<postern::UserIdentity> found =
+        postern::LookUpUser(config->smtpd_user, "smtpd_user");
     if (!found.ok()) return Fail(found.status().message());
     user = *found;
     chroot_dir = config->run_directory + "/empty";

@@ -151,7 +151,8 @@ void QueueClient::OnWrite(bufferevent*, void* self_ptr) {
 
 void QueueClient::OnEvent(bufferevent*, short what, void* self_ptr) {
   auto* self = static_cast<QueueClient*>(self_ptr);
-  if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) self->FailAll("queue manager closed the connection");
+  if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
+    self->FailAll("queue manager closed the connection");
 }
 
 void QueueClient::FailAll(const std::string& why) {
@@ -163,7 +164,8 @@ void QueueClient::FailAll(const std::string& why) {
     stream.failed = true;
     if (stream.ended) ended.push_back(id);
   }
-  for (uint64_t id : ended) Finish(id, ipc::QueueOutcome::kTemporaryFailure, "queue manager unavailable");
+  for (uint64_t id : ended)
+    Finish(id, ipc::QueueOutcome::kTemporaryFailure, "queue manager unavailable");
   WakeWaiters();
   if (!connection_requested_) {
     connection_requested_ = true;

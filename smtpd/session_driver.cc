@@ -112,12 +112,12 @@ void SessionDriver::Execute(Action& action) {
           closing_ = true;
           bufferevent_disable(in_bev_.get(), EV_READ);
         } else if constexpr (std::is_same_v<T, action::BeginMessage>) {
-          stream_ = context_->queue->Begin(a.envelope, [this](ipc::QueueOutcome outcome,
-                                                              const std::string& text) {
-            stream_ = 0;
-            session_.QueueResult(outcome, text);
-            Pump();
-          });
+          stream_ = context_->queue->Begin(
+              a.envelope, [this](ipc::QueueOutcome outcome, const std::string& text) {
+                stream_ = 0;
+                session_.QueueResult(outcome, text);
+                Pump();
+              });
         } else if constexpr (std::is_same_v<T, action::MessageData>) {
           context_->queue->Data(stream_, a.bytes);
         } else if constexpr (std::is_same_v<T, action::EndMessage>) {

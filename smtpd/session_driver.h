@@ -69,8 +69,8 @@ class SessionDriver {
   BufferEventPtr in_bev_;
   BufferEventPtr out_bev_;  // only when output goes to another descriptor
   EventPtr timer_;
-  uint64_t stream_ = 0;     // open queue stream, 0 when none
-  bool closing_ = false;    // Close seen: finish once output is written
+  uint64_t stream_ = 0;   // open queue stream, 0 when none
+  bool closing_ = false;  // Close seen: finish once output is written
   bool finished_ = false;
 };
 

@@ -33,8 +33,7 @@ void OnReverseLookup(int result, char type, int count, int, void* addresses, voi
 
 // Stand-alone mode may read a regular file on stdin, which epoll refuses.
 EventBasePtr NewEventBase(bool standalone) {
-  std::unique_ptr<event_config, void (*)(event_config*)> cfg(event_config_new(),
-                                                             event_config_free);
+  std::unique_ptr<event_config, void (*)(event_config*)> cfg(event_config_new(), event_config_free);
   if (standalone) event_config_avoid_method(cfg.get(), "epoll");
   return EventBasePtr(event_base_new_with_config(cfg.get()));
 }

@@ -758,8 +758,9 @@ BOOST_AUTO_TEST_CASE(AddressBoundByTwoListenersWithTheSameNetworks) {
 BOOST_AUTO_TEST_CASE(ListenersShareAnAddressWithOtherNetworks) {
   // Exchange-style receive connectors: one address, the most specific
   // remote_networks serves the client (lib/connection_admission).
-  Result<Config> config = ParseConfig(kListener + "[listener \"lan\"]\nbind = 127.0.0.1:2525\n"
-                                                  "remote_networks = 127.0.0.0/8\n",
+  Result<Config> config = ParseConfig(kListener +
+                                          "[listener \"lan\"]\nbind = 127.0.0.1:2525\n"
+                                          "remote_networks = 127.0.0.0/8\n",
                                       "/etc/postern/postern.conf", "/etc/postern");
   BOOST_REQUIRE_MESSAGE(config.ok(), config.status().message());
   BOOST_TEST(config->listeners.size() == 2u);

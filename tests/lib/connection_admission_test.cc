@@ -1,8 +1,8 @@
 // tests/lib/connection_admission_test.cc — master's per-connection decisions.
 #define BOOST_TEST_DYN_LINK
-#include <boost/test/unit_test.hpp>
-
 #include "lib/connection_admission.h"
+
+#include <boost/test/unit_test.hpp>
 
 using namespace postern;
 

@@ -1,14 +1,13 @@
 // tests/lib/ip_blocks_test.cc — IPAddressNotAllowed decisions (MS-OXSMTP 3.2.7).
 #define BOOST_TEST_DYN_LINK
-#include <boost/test/unit_test.hpp>
+#include "lib/ip_blocks.h"
 
 #include <arpa/inet.h>
 #include <unistd.h>
 
+#include <boost/test/unit_test.hpp>
 #include <cstdlib>
 #include <fstream>
-
-#include "lib/ip_blocks.h"
 
 using namespace postern;
 

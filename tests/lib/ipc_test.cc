@@ -1,12 +1,12 @@
 // tests/lib/ipc_test.cc — IPC framing, payload encoding, fd passing.
 #define BOOST_TEST_DYN_LINK
-#include <boost/test/unit_test.hpp>
+#include "lib/ipc.h"
 
 #include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "lib/ipc.h"
+#include <boost/test/unit_test.hpp>
 
 using namespace postern;
 using namespace postern::ipc;
@@ -42,8 +42,8 @@ BOOST_AUTO_TEST_CASE(decoder_reassembles_frames_split_anywhere) {
   for (size_t split = 0; split <= stream.size(); ++split) {
     FrameDecoder decoder;
     std::vector<Frame> frames;
-    for (std::string_view part : {std::string_view(stream).substr(0, split),
-                                  std::string_view(stream).substr(split)}) {
+    for (std::string_view part :
+         {std::string_view(stream).substr(0, split), std::string_view(stream).substr(split)}) {
       decoder.Feed(part);
       for (;;) {
         auto next = decoder.Next();

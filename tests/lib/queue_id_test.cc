@@ -1,10 +1,9 @@
 // tests/lib/queue_id_test.cc — queue id shape and uniqueness.
 #define BOOST_TEST_DYN_LINK
-#include <boost/test/unit_test.hpp>
-
-#include <set>
-
 #include "lib/queue_id.h"
+
+#include <boost/test/unit_test.hpp>
+#include <set>
 
 using namespace postern;
 
@@ -22,11 +21,11 @@ BOOST_AUTO_TEST_CASE(new_ids_are_valid_and_distinct) {
 BOOST_AUTO_TEST_CASE(rejects_what_could_escape_a_key_or_path) {
   BOOST_TEST(IsValidQueueId("5F3A9C2B1D4E.1A2B.3"));
   BOOST_TEST(!IsValidQueueId(""));
-  BOOST_TEST(!IsValidQueueId("5F3A9C2B1D4E.1A2B"));       // two fields
-  BOOST_TEST(!IsValidQueueId("5F3A9C2B1D4E.1A2B.3.4"));   // four fields
-  BOOST_TEST(!IsValidQueueId("5f3a9c2b1d4e.1a2b.3"));     // lower case
+  BOOST_TEST(!IsValidQueueId("5F3A9C2B1D4E.1A2B"));      // two fields
+  BOOST_TEST(!IsValidQueueId("5F3A9C2B1D4E.1A2B.3.4"));  // four fields
+  BOOST_TEST(!IsValidQueueId("5f3a9c2b1d4e.1a2b.3"));    // lower case
   BOOST_TEST(!IsValidQueueId("../../etc/passwd.1.2"));
-  BOOST_TEST(!IsValidQueueId("5F3A9C2B1D4E..3"));         // empty field
+  BOOST_TEST(!IsValidQueueId("5F3A9C2B1D4E..3"));  // empty field
   BOOST_TEST(!IsValidQueueId("5F3A9C2B1D4E.1A2B.3/"));
   BOOST_TEST(!IsValidQueueId(std::string("5F3A9C2B1D4E.1A2B.3\0", 20)));
 }

@@ -1,8 +1,8 @@
 // tests/lib/resource_check_test.cc — OutOfResources thresholds.
 #define BOOST_TEST_DYN_LINK
-#include <boost/test/unit_test.hpp>
-
 #include "lib/resource_check.h"
+
+#include <boost/test/unit_test.hpp>
 
 using namespace postern;
 
