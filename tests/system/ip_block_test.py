@@ -12,7 +12,6 @@ of them. Never queries a real zone or a real resolver.
 
 import os
 import re
-import socket
 import sys
 import threading
 import time
@@ -33,23 +32,16 @@ ZONE = "dnsbl.example.test"
 
 def first_line(port, source):
     """(first reply line, whether the server then closed) for a client bound to source."""
-    sock = socket.create_connection(("127.0.0.1", port), timeout=h.SOCKET_TIMEOUT,
-                                    source_address=(source, 0))
+    client = h.RawClient(port, source=source)
     try:
-        data = b""
-        while b"\r\n" not in data:
-            chunk = sock.recv(4096)
-            if not chunk:
-                break
-            data += chunk
-        line, _, rest = data.partition(b"\r\n")
+        line = client.line()
         closed = False
         if line.startswith(b"550"):
-            sock.settimeout(5)
-            closed = rest == b"" and sock.recv(4096) == b""
+            client.sock.settimeout(5)
+            closed = client.buffer == b"" and client.sock.recv(4096) == b""
         return line.decode(errors="replace"), closed
     finally:
-        sock.close()
+        client.close()
 
 
 def assert_refused(port, source, expected):
