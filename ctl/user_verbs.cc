@@ -1,8 +1,8 @@
 // ctl/user_verbs.cc — `postern user add|passwd|del|list`.
 //
 // Maps the verbs onto lib/sasl_users over config sasldb_path, in the auth
-// realm (myhostname). When run as root the file ends up root:<auth_user's
-// group> 0640, so only root and authd can read it. Passwords come from
+// realm (auth_realm, by default myhostname). When run as root the file ends
+// up root:<auth_user's group> 0640, so only root and authd can read it. Passwords come from
 // standard input and go nowhere but libsasl2.
 #include <unistd.h>
 
@@ -27,7 +27,7 @@ Result<gid_t> SasldbGroup(const Config& config) {
 Result<std::unique_ptr<SaslUserDb>> OpenUserDb(const Config& config) {
   Result<gid_t> group = SasldbGroup(config);
   if (!group.ok()) return group.status();
-  return SaslUserDb::Open(config.sasldb_path, config.myhostname, *group);
+  return SaslUserDb::Open(config.sasldb_path, config.AuthRealm(), *group);
 }
 
 void CheckUserOperands(const std::vector<std::string>& operands) {

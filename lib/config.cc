@@ -374,6 +374,8 @@ bool Config::IsLocalDomain(std::string_view domain) const {
   return std::find(local_domains.begin(), local_domains.end(), lower) != local_domains.end();
 }
 
+std::string Config::AuthRealm() const { return auth_realm.empty() ? myhostname : auth_realm; }
+
 std::string Config::MailDirectory() const {
   return mail_directory.empty() ? state_directory + "/mail" : mail_directory;
 }

@@ -51,6 +51,8 @@ struct ListenerConfig {
   bool require_tls = false;
   bool require_auth = false;
   bool sender_login_check = false;
+  std::string sender_login_map;     // extra address -> logins file
+  bool allow_plaintext_auth = false;  // LOGIN before TLS
   bool tls_wrapper = false;
   std::string tls_cert_file;
   std::string tls_key_file;
@@ -98,6 +100,9 @@ struct Config {
   Duration handoff_timeout{};    // NewConnectionNotAvailable after this
   std::string daemon_directory;  // where master finds smtpd, qmgr and authd
   std::string sasldb_path;       // Cyrus SASL password database
+  std::string auth_realm;        // empty: myhostname (AuthRealm())
+  uint32_t auth_lockout_failures = 0;  // 10 per (client address, user)
+  Duration auth_lockout_time{};        // 15m
 
   std::vector<ListenerConfig> listeners;
 
@@ -106,6 +111,8 @@ struct Config {
   bool IsLocalDomain(std::string_view domain) const;  // case-insensitive
   // mail_directory, or state_directory/mail when it is empty.
   std::string MailDirectory() const;
+  // auth_realm, or myhostname when it is empty.
+  std::string AuthRealm() const;
 };
 
 // Reads CONFIG_DIR/postern.conf. A relative config_dir is made absolute

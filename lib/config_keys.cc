@@ -212,6 +212,32 @@ constexpr std::array kKeys = {
       .description = "The Cyrus SASL password database that authd checks logons against and "
                      "that postern user changes.",
       .slot = &C::sasldb_path},
+    K{.name = "auth_realm",
+      .type = T::kString,
+      .scope = S::kGlobal,
+      .default_value = "",
+      .default_doc = "empty, which means myhostname",
+      .description = "The Cyrus SASL realm that postern user stores users in and that authd "
+                     "checks logons against. A login name with an @ is looked up in the realm "
+                     "after the @ instead.",
+      .slot = &C::auth_realm},
+    K{.name = "auth_lockout_failures",
+      .type = T::kCount,
+      .scope = S::kGlobal,
+      .default_value = "10",
+      .description = "After this many failed logons for one user from one client address within "
+                     "auth_lockout_time, authd refuses that user from that address, even with "
+                     "the right password, until auth_lockout_time has passed since the last "
+                     "failure. Other addresses are not affected, so an attacker cannot lock the "
+                     "real user out. 0: no lockout.",
+      .slot = &C::auth_lockout_failures},
+    K{.name = "auth_lockout_time",
+      .type = T::kDuration,
+      .scope = S::kGlobal,
+      .default_value = "15m",
+      .description = "The window over which auth_lockout_failures are counted, and how long a "
+                     "lockout lasts.",
+      .slot = &C::auth_lockout_time},
 
     // Listener keys.
     K{.name = "bind",
@@ -401,8 +427,8 @@ constexpr std::array kKeys = {
       .type = T::kBool,
       .scope = S::kListener,
       .default_value = "no",
-      .description = "yes: a MAIL FROM before a successful AUTH is answered 530 5.7.1 Client was "
-                     "not authenticated.",
+      .description = "yes: a MAIL FROM before a successful AUTH is answered 530 5.7.1 Not "
+                     "authenticated.",
       .slot = &L::require_auth},
     K{.name = "sender_login_check",
       .type = T::kBool,
@@ -412,6 +438,25 @@ constexpr std::array kKeys = {
                      "to the user it logged on as; another MAIL FROM address is answered 550 "
                      "5.7.1 Client does not have permissions to submit to this server.",
       .slot = &L::sender_login_check},
+    K{.name = "sender_login_map",
+      .type = T::kPath,
+      .scope = S::kListener,
+      .default_value = "",
+      .description = "A file of further addresses that logins may send from when "
+                     "sender_login_check is on: one address per line, followed by white space and "
+                     "the logins allowed to use it, separated by commas or white space; # starts a "
+                     "comment. It is read when smtpd starts and on postern reload.",
+      .slot = &L::sender_login_map},
+    K{.name = "allow_plaintext_auth",
+      .type = T::kBool,
+      .scope = S::kListener,
+      .default_value = "no",
+      .description = "no: AUTH LOGIN, which sends the password itself, is offered and accepted "
+                     "only once the session is encrypted; before that the AUTH line lists NTLM "
+                     "alone, and AUTH LOGIN is answered 538 5.7.11 Encryption required for "
+                     "requested authentication mechanism. yes: LOGIN is also allowed in "
+                     "cleartext.",
+      .slot = &L::allow_plaintext_auth},
     K{.name = "tls_wrapper",
       .type = T::kBool,
       .scope = S::kListener,
@@ -430,8 +475,9 @@ constexpr std::array kKeys = {
       .type = T::kPath,
       .scope = S::kListener,
       .default_value = "",
-      .description = "The private key of tls_cert_file in PEM. It is read by master before "
-                     "privileges are dropped, so it may belong to root alone.",
+      .description = "The private key of tls_cert_file in PEM. Each smtpd worker reads it as "
+                     "root before it drops privileges and chroots, so it may belong to root alone; "
+                     "postern reload reads it again.",
       .slot = &L::tls_key_file},
     K{.name = "tls_priority",
       .type = T::kString,

@@ -47,6 +47,10 @@ enum class MsgType : uint16_t {
   kServiceConnect = 7,
   // master -> smtpd: u8 Service, u8 ok; the connected socket attached when ok.
   kServiceSocket = 8,
+  // master -> smtpd: str key (gnutls_session_ticket_key_generate). Sent once,
+  // before any hand-off: every worker encrypts session tickets with master's
+  // one key, so a client resumes its TLS session on whichever worker it meets.
+  kTlsTicketKey = 9,
 
   // smtpd -> qmgr, SOCK_STREAM: u64 stream_id, bytes envelope (Envelope::Encode).
   // Message bytes follow as kMessageData and end with kMessageEnd or kMessageAbort.
@@ -63,6 +67,19 @@ enum class MsgType : uint16_t {
   // any client -> authd: no payload; authd answers kPong.
   kPing = 40,
   kPong = 41,
+  // smtpd -> authd: u64 auth_id, str mechanism, str client_address,
+  // u8 has_initial_response, str initial_response (decoded from base64).
+  // auth_id is chosen by smtpd and unique on its connection to authd.
+  kAuthStart = 42,
+  // smtpd -> authd: u64 auth_id, str response (decoded from base64).
+  kAuthStep = 43,
+  // smtpd -> authd: u64 auth_id. The exchange is abandoned (the client
+  // cancelled or left); authd forgets it and does not answer.
+  kAuthCancel = 44,
+  // authd -> smtpd: u64 auth_id, u8 AuthOutcome, str data: the challenge
+  // (raw, not base64) for kContinue, the authenticated user for kSuccess,
+  // empty otherwise. Every outcome but kContinue ends the exchange.
+  kAuthReply = 45,
 
   // postern CLI -> master or qmgr control socket: str verb, u32 argc, argc x str.
   kControlRequest = 60,
@@ -71,6 +88,14 @@ enum class MsgType : uint16_t {
 };
 
 enum class Service : uint8_t { kQueue = 1, kAuth = 2 };
+
+enum class AuthOutcome : uint8_t {
+  kContinue = 0,          // send the challenge, then a kAuthStep with the answer
+  kSuccess = 1,           // data: the user name the client proved
+  kFailure = 2,           // wrong password, unknown user, malformed exchange, locked out
+  kUnknownMechanism = 3,  // authd does not offer the mechanism
+  kTemporaryFailure = 4,  // authd could not decide (libsasl2 or sasldb trouble)
+};
 
 enum class QueueOutcome : uint8_t {
   kQueued = 0,                 // text: queue id; synced to disk
