@@ -259,7 +259,10 @@ BOOST_AUTO_TEST_CASE(HoldsEveryKeyOfTheOperatorContract) {
                         "shutdown_grace",
                         "handoff_timeout",
                         "daemon_directory",
-                        "sasldb_path"};
+                        "sasldb_path",
+                        "auth_realm",
+                        "auth_lockout_failures",
+                        "auth_lockout_time"};
   const Strs listener = {"bind",
                          "role",
                          "remote_networks",
@@ -283,6 +286,8 @@ BOOST_AUTO_TEST_CASE(HoldsEveryKeyOfTheOperatorContract) {
                          "require_tls",
                          "require_auth",
                          "sender_login_check",
+                         "sender_login_map",
+                         "allow_plaintext_auth",
                          "tls_wrapper",
                          "tls_cert_file",
                          "tls_key_file",
