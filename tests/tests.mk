@@ -3,6 +3,7 @@
 check_PROGRAMS = tests/lib/unit_tests
 tests_lib_unit_tests_SOURCES = \
 	tests/lib/unit_main.cc \
+	tests/lib/base64_test.cc \
 	tests/lib/config_test.cc \
 	tests/lib/connection_admission_test.cc \
 	tests/lib/envelope_test.cc \
@@ -19,6 +20,7 @@ tests_lib_unit_tests_SOURCES = \
 	tests/lib/resource_check_test.cc \
 	tests/lib/retry_schedule_test.cc \
 	tests/lib/sasl_users_test.cc \
+	tests/lib/sender_login_test.cc \
 	tests/lib/server_session_test.cc \
 	tests/lib/smtp_address_test.cc \
 	tests/lib/smtp_command_test.cc \
