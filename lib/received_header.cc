@@ -62,9 +62,11 @@ std::string BuildReceivedHeader(const ReceivedFields& fields) {
   std::vector<std::string> clauses = {
       "from " + fields.helo,
       "(" + name + " " + AddressLiteral(fields.client_address) + ")",
-      "by " + fields.myhostname + " (postern)",
-      "with " + fields.protocol,
   };
+  if (!fields.tls_version.empty())
+    clauses.push_back("(using " + fields.tls_version + " with cipher " + fields.tls_cipher + ")");
+  clauses.push_back("by " + fields.myhostname + " (postern)");
+  clauses.push_back("with " + fields.protocol);
   std::string id = "id " + fields.queue_id;
   if (fields.recipient.empty()) {
     clauses.push_back(id + ";");

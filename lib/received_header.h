@@ -2,10 +2,13 @@
 //
 // RFC 5321 4.4 Time-stamp-line:
 //   Received: from <helo> (<client name or "unknown"> [<address literal>])
-//           by <myhostname> (postern) with <ESMTP|SMTP> id <queue id>
+//           (using <TLS version> with cipher <suite>)
+//           by <myhostname> (postern) with <protocol> id <queue id>
 //           for <<recipient>>; <RFC 5322 date-time>
-// The `for` clause appears only when the message has exactly one recipient
-// (more would disclose Bcc recipients to each other). An IPv6 client is
+// The `using` comment appears only for a session under TLS; the protocol is
+// the RFC 3848 name (SMTP, ESMTP, ESMTPA, ESMTPS, ESMTPSA). The `for`
+// clause appears only when the message has exactly one recipient (more
+// would disclose Bcc recipients to each other). An IPv6 client is
 // written [IPv6:...] as the address-literal grammar requires. Clauses are
 // folded with CRLF TAB so that no line exceeds 78 octets unless a single
 // clause makes it longer (the first clause always shares the line with
@@ -22,7 +25,9 @@ struct ReceivedFields {
   std::string client_hostname;  // the client's verified name, or empty for "unknown"
   std::string client_address;   // textual IPv4 or IPv6 address, no brackets
   std::string myhostname;
-  std::string protocol;  // "ESMTP" or "SMTP" (RFC 3848 names)
+  std::string protocol;     // RFC 3848: "SMTP", "ESMTP", "ESMTPA", "ESMTPS", "ESMTPSA"
+  std::string tls_version;  // "TLS1.3", or empty without TLS
+  std::string tls_cipher;   // "TLS_AES_256_GCM_SHA384"
   std::string queue_id;
   std::string recipient;  // the one recipient (without brackets), or empty
   int64_t time = 0;       // seconds since the epoch

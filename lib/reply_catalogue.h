@@ -46,7 +46,8 @@ inline constexpr Reply kCannotVerify{
     252, "2.5.0", "Cannot VRFY user, but will accept message and attempt delivery"};
 inline constexpr Reply kHelp{214, "2.0.0",
                              "Commands supported:\n"
-                             "EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP"};
+                             "EHLO HELO STARTTLS AUTH MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY "
+                             "HELP"};
 
 // ---- RFC 5321 syntax and sequence errors ---------------------------------
 inline constexpr Reply kCommandUnrecognized{500, "5.5.2", "Syntax error, command unrecognized"};
@@ -103,6 +104,35 @@ inline constexpr Reply kClientNotAuthenticated{530, "5.7.1", "Client was not aut
 // rights.
 inline constexpr Reply kClientNotPermitted{
     550, "5.7.1", "Client does not have permissions to submit to this server"};
+
+// ---- STARTTLS (RFC 3207) ---------------------------------------------------
+// The go-ahead for the TLS handshake.
+inline constexpr Reply kReadyToStartTls{220, "2.0.0", "SMTP server ready"};
+// STARTTLS once TLS is in force (after STARTTLS, or on a tls_wrapper listener).
+inline constexpr Reply kOnlyOneStarttls{503, "5.5.2",
+                                        "Only one STARTTLS command can be issued per session"};
+// AUTH before STARTTLS on a require_tls listener.
+inline constexpr Reply kStarttlsBeforeAuth{530, "5.7.0", "Must issue a STARTTLS command first"};
+
+// ---- AUTH (RFC 4954, [MS-SMTP] NTLM, [MS-XLOGIN] LOGIN) --------------------
+// [MS-SMTP] 3.1.5.2: the answer to AUTH NTLM without an initial response.
+inline constexpr Reply kNtlmSupported{334, nullptr, "NTLM supported"};
+// A server challenge; {0} the challenge in base64.
+inline constexpr Reply kAuthChallenge{334, nullptr, "{0}"};
+inline constexpr Reply kAuthSuccessful{235, "2.7.0", "Authentication successful"};
+// Wrong password and unknown user alike, so that no one can probe for users.
+inline constexpr Reply kAuthUnsuccessful{535, "5.7.3", "Authentication unsuccessful"};
+// The client answered a challenge with "*".
+inline constexpr Reply kAuthCancelled{501, "5.5.4", "Authentication cancelled"};
+// An initial response or an answer that is not base64 (RFC 4954 4).
+inline constexpr Reply kCannotDecodeResponse{501, "5.5.2", "Cannot decode response"};
+inline constexpr Reply kUnrecognizedAuthType{504, "5.7.4", "Unrecognized authentication type"};
+inline constexpr Reply kAuthAlreadySpecified{503, "5.5.2", "Auth command already specified"};
+// authd is unreachable or could not decide.
+inline constexpr Reply kTemporaryAuthFailure{454, "4.7.0", "Temporary authentication failure"};
+// AUTH LOGIN in cleartext where the listener does not allow it (RFC 4954 6).
+inline constexpr Reply kEncryptionRequired{
+    538, "5.7.11", "Encryption required for requested authentication mechanism"};
 
 // ---- MS-OXSMTP 3.2.6 timer events -----------------------------------------
 inline constexpr Reply kConnectionTimedOut{421, "4.4.1", "Connection timed out"};

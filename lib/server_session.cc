@@ -2,10 +2,11 @@
 //
 // One Impl per client connection. Input is appended to input_ and consumed
 // by Process(), which dispatches on the phase: command lines, DATA content,
-// BDAT chunk data, or nothing while waiting for qmgr, a rate answer or a
-// tarpit. Every reply goes through Respond(), which counts protocol errors;
-// every end of the session goes through EndSession(), which discards the
-// transaction.
+// BDAT chunk data, answers to AUTH challenges, or nothing while waiting for
+// qmgr, authd, a rate answer, a TLS handshake or a tarpit. Every answer to a
+// command goes through Respond() (or RefuseMail()), which applies the tarpit
+// and counts protocol errors; every end of the session goes through
+// EndSession(), which discards the transaction and any AUTH exchange.
 #include "lib/server_session.h"
 
 #include <algorithm>
@@ -15,6 +16,8 @@
 #include <utility>
 #include <vector>
 
+#include "lib/ascii.h"
+#include "lib/base64.h"
 #include "lib/message_reader.h"
 #include "lib/queue_id.h"
 #include "lib/received_header.h"
@@ -32,7 +35,23 @@ constexpr size_t kDataBatch = 64 * 1024;
 constexpr size_t kMaxBacklog = 64 * 1024;
 
 bool IsProtocolError(const Reply& reply) {
+  if (&reply == &reply::kAuthCancelled) return false;  // the client's right (RFC 4954 4)
   return reply.code == 500 || reply.code == 501 || reply.code == 503;
+}
+
+bool IsError(const Reply& reply) { return reply.code >= 400; }
+
+// Mechanisms whose exchange carries the password itself.
+bool SendsPasswordInTheClear(std::string_view mechanism) {
+  return AsciiEqualsIgnoreCase(mechanism, "LOGIN") || AsciiEqualsIgnoreCase(mechanism, "PLAIN");
+}
+
+std::string Upper(std::string_view text) {
+  std::string upper(text);
+  for (char& c : upper) {
+    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 32);
+  }
+  return upper;
 }
 
 int64_t SystemWallClock() {
@@ -53,18 +72,21 @@ class ServerSession::Impl {
         clock_(clock),
         wall_clock_(wall_clock ? std::move(wall_clock) : SystemWallClock) {}
 
-  void Start();
+  void UseSenderLoginMap(const SenderLoginMap* map) { sender_logins_ = map; }
+  void Start(std::optional<TlsInfo> implicit_tls);
   void Receive(std::string_view bytes);
   void ReceiveEof();
   void QueueResult(ipc::QueueOutcome outcome);
   void RateResult(bool allowed);
+  void TlsStarted(const TlsInfo& tls);
+  void AuthResult(ipc::AuthOutcome outcome, const std::string& data);
+  const std::string& authenticated_user() const { return authenticated_user_; }
   void OnTimer();
   TimePoint NextDeadline() const;
   std::vector<Action> TakeActions() { return std::exchange(actions_, {}); }
   bool closed() const { return phase_ == Phase::kClosed; }
   bool input_paused() const {
-    return phase_ == Phase::kClosed || phase_ == Phase::kAwaitingQueue ||
-           phase_ == Phase::kAwaitingRate || phase_ == Phase::kTarpit ||
+    return phase_ == Phase::kClosed || Waiting() || phase_ == Phase::kAwaitingTls ||
            input_.size() - consumed_ > kMaxBacklog;
   }
 
@@ -75,7 +97,10 @@ class ServerSession::Impl {
     kChunk,          // reading the octets of a BDAT chunk
     kAwaitingQueue,  // EndMessage sent; waiting for QueueResult()
     kAwaitingRate,   // CheckRate sent for a MAIL; waiting for RateResult()
-    kTarpit,         // holding a MAIL error reply until tarpit_deadline_
+    kTarpit,         // holding an error reply until tarpit_deadline_
+    kAwaitingTls,    // StartTls sent; waiting for TlsStarted()
+    kAuthResponse,   // a challenge was sent; reading the client's answer line
+    kAwaitingAuth,   // AuthStart/AuthStep sent; waiting for AuthResult()
     kClosed,
   };
   enum class Hello { kNone, kHelo, kEhlo };
@@ -93,6 +118,19 @@ class ServerSession::Impl {
     std::string pending_data;  // content not yet handed out as MessageData
   };
 
+  // An AUTH exchange in progress.
+  struct AuthExchange {
+    std::string mechanism;  // upper-case
+    bool started = false;   // AuthStart sent (not yet while NTLM waits for NEGOTIATE)
+  };
+
+  // An error reply held back by the tarpit.
+  struct HeldReply {
+    const Reply* reply = nullptr;
+    std::string text;
+    bool end_session = false;
+  };
+
   // The BDAT command whose chunk is being read.
   struct Chunk {
     uint64_t size = 0;
@@ -106,6 +144,7 @@ class ServerSession::Impl {
   bool ProcessCommandInput(std::string_view input);
   bool ProcessDataInput(std::string_view input);
   bool ProcessChunkInput(std::string_view input);
+  bool ProcessAuthResponseInput(std::string_view input);
   void HandleCommand(std::string_view line);
 
   // Commands.
@@ -118,7 +157,16 @@ class ServerSession::Impl {
   void HandleQuit(std::string_view argument);
   void HandleVrfy(std::string_view argument);
   void HandleXexch50();
+  void HandleStarttls(std::string_view argument);
+  void HandleAuth(std::string_view argument);
+  void HandleAuthResponse(std::string_view line);
+  void StartAuthExchange(std::optional<std::string> initial_response);
+  void AuthFailed();
+  // Back to reading commands; cancels the exchange with authd if it began.
+  void EndAuthExchange();
+  const Reply* CheckAuth(std::string_view mechanism) const;
   const Reply* CheckMail() const;
+  const Reply* CheckSenderLogin(const MailArguments& mail) const;
   const Reply* CheckRcptSequence() const;
   const Reply* CheckBdat() const;
   std::string RateKey() const;
@@ -138,14 +186,22 @@ class ServerSession::Impl {
   bool extended() const { return hello_ == Hello::kEhlo; }
   OfferedExtensions Offered() const;
   bool ChunkingOffered() const { return extended() && listener_.advertise_chunking; }
+  bool StarttlsOffered() const;
+  // The mechanisms the AUTH line lists now, in the configured order.
+  std::vector<std::string> AuthMechanismsOffered() const;
   std::string EhloReplyText() const;
+  std::string ReceivedProtocol() const;
   ContentLimits Limits() const;
   bool RelayAllowed(const Mailbox& recipient) const;
 
-  // Output and the end of the session. Respond() answers commands and
-  // counts protocol errors; SendReply() is for what the server says on its
-  // own (banner, timeouts, 421).
+  // Output and the end of the session. Respond() answers commands: it holds
+  // error replies in the tarpit and counts protocol errors; RespondAndEnd()
+  // ends the session once its reply is out. SendReply() is for what the
+  // server says on its own (banner, timeouts, 421).
   void Respond(const Reply& reply, std::initializer_list<std::string_view> args = {});
+  void RespondAndEnd(const Reply& reply);
+  void Answer(const Reply& reply, std::string text, bool end_session, bool mail_error);
+  void Deliver(const Reply& reply, const std::string& text, bool end_session);
   void Send(int code, const char* enhanced, std::string_view text);
   void SendReply(const Reply& reply, std::initializer_list<std::string_view> args = {});
   // Constructs the alternative in place: moving a whole Action trips g++ 12's
@@ -159,6 +215,12 @@ class ServerSession::Impl {
   void ResumeReading();
 
   bool InactivityTimerRuns() const;
+  // Waiting for an answer from outside the session (qmgr, master, authd) or
+  // for the tarpit: nothing is read, the inactivity timer is suspended.
+  bool Waiting() const {
+    return phase_ == Phase::kAwaitingQueue || phase_ == Phase::kAwaitingRate ||
+           phase_ == Phase::kAwaitingAuth || phase_ == Phase::kTarpit;
+  }
 
   const Config& config_;
   const ListenerConfig& listener_;
@@ -173,12 +235,14 @@ class ServerSession::Impl {
   Chunk chunk_;
   CommandLineSplitter splitter_;
   uint32_t protocol_errors_ = 0;
-  const Reply* held_reply_ = nullptr;  // the MAIL error reply in a tarpit
-  bool held_reply_ends_session_ = false;
-  // The user that AUTH authenticated, empty before (and until AUTH exists):
-  // relay listeners count messages per user once it is set, per client
-  // address before.
+  uint32_t logon_failures_ = 0;
+  HeldReply held_;  // the error reply in a tarpit
+  std::optional<TlsInfo> tls_;
+  std::optional<AuthExchange> auth_;
+  // The user that AUTH authenticated, empty before: relay listeners count
+  // messages per user once it is set, per client address before.
   std::string authenticated_user_;
+  const SenderLoginMap* sender_logins_ = nullptr;
 
   std::string input_;
   size_t consumed_ = 0;  // bytes of input_ already processed
@@ -191,7 +255,8 @@ class ServerSession::Impl {
 
 // ---- Session life ----------------------------------------------------------
 
-void ServerSession::Impl::Start() {
+void ServerSession::Impl::Start(std::optional<TlsInfo> implicit_tls) {
+  tls_ = std::move(implicit_tls);
   TimePoint now = clock_.Now();
   last_input_ = now;
   if (listener_.connection_timeout.count() > 0)
@@ -200,7 +265,8 @@ void ServerSession::Impl::Start() {
 }
 
 void ServerSession::Impl::Receive(std::string_view bytes) {
-  if (phase_ == Phase::kClosed || bytes.empty()) return;
+  // Cleartext that races the TLS handshake is never read (CVE-2011-0411).
+  if (phase_ == Phase::kClosed || phase_ == Phase::kAwaitingTls || bytes.empty()) return;
   last_input_ = clock_.Now();
   input_.append(bytes);
   Process();
@@ -238,10 +304,20 @@ void ServerSession::Impl::RateResult(bool allowed) {
   ResumeReading();
 }
 
+void ServerSession::Impl::TlsStarted(const TlsInfo& tls) {
+  if (phase_ != Phase::kAwaitingTls) return;
+  // RFC 3207 4.2: forget everything learnt from the client in cleartext.
+  tls_ = tls;
+  hello_ = Hello::kNone;
+  helo_name_.clear();
+  authenticated_user_.clear();
+  DiscardTransaction();
+  phase_ = Phase::kCommand;
+  ResumeReading();
+}
+
 bool ServerSession::Impl::InactivityTimerRuns() const {
-  return listener_.inactivity_timeout.count() > 0 && phase_ != Phase::kClosed &&
-         phase_ != Phase::kAwaitingQueue && phase_ != Phase::kAwaitingRate &&
-         phase_ != Phase::kTarpit;
+  return listener_.inactivity_timeout.count() > 0 && phase_ != Phase::kClosed && !Waiting();
 }
 
 TimePoint ServerSession::Impl::NextDeadline() const {
@@ -258,6 +334,9 @@ void ServerSession::Impl::OnTimer() {
   TimePoint now = clock_.Now();
   TimePoint inactivity_deadline =
       InactivityTimerRuns() ? last_input_ + listener_.inactivity_timeout : TimePoint::max();
+  bool timed_out = now >= connection_deadline_ || now >= inactivity_deadline;
+  // A reply now would go out in cleartext into the handshake: just close.
+  if (timed_out && phase_ == Phase::kAwaitingTls) return EndSession();
   if (now >= connection_deadline_ && connection_deadline_ <= inactivity_deadline) {
     SendReply(reply::kConnectionTimedOut);
     EndSession();
@@ -267,8 +346,8 @@ void ServerSession::Impl::OnTimer() {
   } else if (phase_ == Phase::kTarpit && now >= tarpit_deadline_) {
     phase_ = Phase::kCommand;
     tarpit_deadline_ = TimePoint::max();
-    Respond(*std::exchange(held_reply_, nullptr));
-    if (std::exchange(held_reply_ends_session_, false)) return EndSession();
+    HeldReply held = std::exchange(held_, {});
+    Deliver(*held.reply, held.text, held.end_session);
     ResumeReading();
   }
 }
@@ -285,6 +364,8 @@ void ServerSession::Impl::DiscardTransaction() {
 }
 
 void ServerSession::Impl::EndSession() {
+  if (auth_ && auth_->started) Emit(action::AuthCancel{});
+  auth_.reset();
   DiscardTransaction();
   Emit(action::Close{});
   phase_ = Phase::kClosed;
@@ -312,13 +393,31 @@ void ServerSession::Impl::SendReply(const Reply& reply,
 
 void ServerSession::Impl::Respond(const Reply& reply,
                                   std::initializer_list<std::string_view> args) {
+  Answer(reply, ExpandReply(reply, args), false, false);
+}
+
+void ServerSession::Impl::RespondAndEnd(const Reply& reply) {
+  Answer(reply, ExpandReply(reply), true, false);
+}
+
+void ServerSession::Impl::Answer(const Reply& reply, std::string text, bool end_session,
+                                 bool mail_error) {
+  bool tarpit = IsError(reply) && listener_.tarpit_interval.count() > 0 &&
+                (mail_error || authenticated_user_.empty());
+  if (!tarpit) return Deliver(reply, text, end_session);
+  held_ = HeldReply{&reply, std::move(text), end_session};
+  tarpit_deadline_ = clock_.Now() + listener_.tarpit_interval;
+  phase_ = Phase::kTarpit;
+}
+
+void ServerSession::Impl::Deliver(const Reply& reply, const std::string& text, bool end_session) {
   if (IsProtocolError(reply)) ++protocol_errors_;
   if (listener_.max_protocol_errors != 0 && protocol_errors_ > listener_.max_protocol_errors) {
     SendReply(reply::kTooManyErrors);
-    EndSession();
-    return;
+    return EndSession();
   }
-  SendReply(reply, args);
+  Send(reply.code, reply.enhanced, text);
+  if (end_session) EndSession();
 }
 
 // ---- Input -----------------------------------------------------------------
@@ -337,16 +436,21 @@ void ServerSession::Impl::Process() {
       case Phase::kChunk:
         progress = ProcessChunkInput(input);
         break;
+      case Phase::kAuthResponse:
+        progress = ProcessAuthResponseInput(input);
+        break;
       case Phase::kAwaitingQueue:
       case Phase::kAwaitingRate:
+      case Phase::kAwaitingAuth:
+      case Phase::kAwaitingTls:
       case Phase::kTarpit:
       case Phase::kClosed:
         progress = false;
         break;
     }
   }
-  if (phase_ == Phase::kClosed) {
-    input_.clear();  // nothing more is read; free it now
+  if (phase_ == Phase::kClosed || phase_ == Phase::kAwaitingTls) {
+    input_.clear();  // nothing more is read (in cleartext); free it now
   } else {
     input_.erase(0, consumed_);
   }
@@ -395,6 +499,25 @@ bool ServerSession::Impl::ProcessChunkInput(std::string_view input) {
   return true;
 }
 
+bool ServerSession::Impl::ProcessAuthResponseInput(std::string_view input) {
+  CommandLineSplitter::Item item = splitter_.Next(input);
+  consumed_ += item.consumed;
+  switch (item.kind) {
+    case CommandLineSplitter::Kind::kNeedMore:
+      return false;
+    case CommandLineSplitter::Kind::kTooLong:
+      // The rest of the over-long answer is dropped as it arrives; the
+      // exchange is over.
+      EndAuthExchange();
+      Respond(reply::kLineTooLong);
+      return true;
+    case CommandLineSplitter::Kind::kLine:
+      HandleAuthResponse(item.line);
+      return true;
+  }
+  return false;
+}
+
 void ServerSession::Impl::HandleCommand(std::string_view line) {
   Command command = ParseCommand(line);
   switch (command.verb) {
@@ -424,6 +547,10 @@ void ServerSession::Impl::HandleCommand(std::string_view line) {
       return Respond(reply::kHelp);
     case Verb::kXexch50:
       return HandleXexch50();
+    case Verb::kStarttls:
+      return HandleStarttls(command.argument);
+    case Verb::kAuth:
+      return HandleAuth(command.argument);
     case Verb::kInvalidCharacters:
       return Respond(reply::kInvalidCommandCharacters);
     case Verb::kUnknown:
@@ -458,12 +585,33 @@ std::string ServerSession::Impl::EhloReplyText() const {
   if (offered.dsn) keyword("DSN");
   if (listener_.advertise_enhancedstatuscodes) keyword("ENHANCEDSTATUSCODES");
   if (listener_.advertise_pipelining) keyword("PIPELINING");
-  // STARTTLS and AUTH NTLM LOGIN belong here in the MS-OXSMTP 3.2.5 order,
-  // once the session speaks TLS and SASL.
+  if (StarttlsOffered()) keyword("STARTTLS");
+  std::vector<std::string> mechanisms = AuthMechanismsOffered();
+  if (!mechanisms.empty()) {
+    std::string line = "AUTH";
+    for (const std::string& mechanism : mechanisms) line += " " + mechanism;
+    keyword(line);
+  }
   if (offered.eightbitmime) keyword("8BITMIME");
   if (offered.binarymime) keyword("BINARYMIME");
   if (ChunkingOffered()) keyword("CHUNKING");
   return text;
+}
+
+bool ServerSession::Impl::StarttlsOffered() const {
+  return extended() && listener_.advertise_starttls && !listener_.tls_cert_file.empty() &&
+         !listener_.tls_wrapper && !tls_;
+}
+
+std::vector<std::string> ServerSession::Impl::AuthMechanismsOffered() const {
+  std::vector<std::string> offered;
+  if (!extended() || !listener_.advertise_auth) return offered;
+  if (listener_.require_tls && !tls_) return offered;
+  for (const std::string& mechanism : listener_.auth_mechanisms) {
+    if (SendsPasswordInTheClear(mechanism) && !tls_ && !listener_.allow_plaintext_auth) continue;
+    offered.push_back(Upper(mechanism));
+  }
+  return offered;
 }
 
 void ServerSession::Impl::HandleHello(std::string_view argument, Hello kind) {
@@ -485,23 +633,25 @@ void ServerSession::Impl::HandleHello(std::string_view argument, Hello kind) {
 const Reply* ServerSession::Impl::CheckMail() const {
   if (hello_ == Hello::kNone) return &reply::kSendHelloFirst;
   if (transaction_.bdat_started) return &reply::kBadSequence;
-  // The TLS and AUTH work lifts these two once a session can do either.
-  if (listener_.require_tls) return &reply::kMustIssueStarttlsFirst;
+  if (listener_.require_tls && !tls_) return &reply::kMustIssueStarttlsFirst;
   if (transaction_.has_sender) return &reply::kSenderAlreadySpecified;
-  if (listener_.require_auth) return &reply::kNotAuthenticated;
+  if (listener_.require_auth && authenticated_user_.empty()) return &reply::kNotAuthenticated;
   return nullptr;
 }
 
+// MS-OXSMTP 4.3 (RFC 6409 table): an authenticated client sends only from
+// the addresses of its login.
+const Reply* ServerSession::Impl::CheckSenderLogin(const MailArguments& mail) const {
+  if (!listener_.sender_login_check || authenticated_user_.empty()) return nullptr;
+  static const SenderLoginMap kNoMap;
+  const SenderLoginMap& map = sender_logins_ ? *sender_logins_ : kNoMap;
+  std::string sender = mail.reverse_path.null ? "" : mail.reverse_path.mailbox.ToString();
+  if (map.Allows(authenticated_user_, sender, config_.local_domains)) return nullptr;
+  return &reply::kClientNotPermitted;
+}
+
 void ServerSession::Impl::RefuseMail(const Reply& reply, bool end_session) {
-  if (listener_.tarpit_interval.count() <= 0) {
-    Respond(reply);
-    if (end_session) EndSession();
-    return;
-  }
-  held_reply_ = &reply;
-  held_reply_ends_session_ = end_session;
-  tarpit_deadline_ = clock_.Now() + listener_.tarpit_interval;
-  phase_ = Phase::kTarpit;
+  Answer(reply, ExpandReply(reply), end_session, true);
 }
 
 void ServerSession::Impl::HandleMail(std::string_view argument) {
@@ -521,6 +671,7 @@ void ServerSession::Impl::HandleMail(std::string_view argument) {
       *mail.parameters.size > listener_.max_message_size) {
     return RefuseMail(reply::kMessageSizeExceeded);
   }
+  if (const Reply* refusal = CheckSenderLogin(mail)) return RefuseMail(*refusal);
   transaction_.mail = std::move(mail);
   if (listener_.message_rate_limit == 0) return AcceptSender();
   Emit(action::CheckRate{listener_.name, RateKey()});
@@ -547,7 +698,8 @@ const Reply* ServerSession::Impl::CheckRcptSequence() const {
 
 bool ServerSession::Impl::RelayAllowed(const Mailbox& recipient) const {
   // <Postmaster> without a domain is always local (RFC 5321 4.5.1).
-  return recipient.domain.empty() || config_.IsLocalDomain(recipient.domain) || client_.trusted;
+  return recipient.domain.empty() || config_.IsLocalDomain(recipient.domain) || client_.trusted ||
+         !authenticated_user_.empty();
 }
 
 void ServerSession::Impl::HandleRcpt(std::string_view argument) {
@@ -567,8 +719,7 @@ void ServerSession::Impl::HandleRcpt(std::string_view argument) {
   if (!RelayAllowed(mailbox)) return Respond(reply::kUnableToRelay);
   if (listener_.max_recipients != 0 && transaction_.recipients.size() >= listener_.max_recipients) {
     // TooManyRecipients (3.2.7): the session ends.
-    Respond(reply::kTooManyRecipients);
-    return EndSession();
+    return RespondAndEnd(reply::kTooManyRecipients);
   }
   Recipient recipient;
   recipient.address = mailbox.ToString();
@@ -638,6 +789,134 @@ void ServerSession::Impl::HandleXexch50() {
   Respond(reply::kXexch50NotAuthorized);
 }
 
+void ServerSession::Impl::HandleStarttls(std::string_view argument) {
+  if (hello_ == Hello::kNone) return Respond(reply::kSendHelloFirst);
+  if (tls_) return Respond(reply::kOnlyOneStarttls);
+  if (!StarttlsOffered()) return Respond(reply::kCommandNotImplemented);
+  if (!argument.empty()) return Respond(reply::kSyntaxError);
+  if (transaction_.has_sender) return Respond(reply::kBadSequence);
+  Respond(reply::kReadyToStartTls);
+  Emit(action::StartTls{});
+  phase_ = Phase::kAwaitingTls;
+  consumed_ = input_.size();  // pipelined cleartext is dropped unread
+}
+
+// Why AUTH with this mechanism cannot start now, in RFC 4954's order.
+const Reply* ServerSession::Impl::CheckAuth(std::string_view mechanism) const {
+  if (hello_ == Hello::kNone) return &reply::kSendHelloFirst;
+  if (!extended() || !listener_.advertise_auth || listener_.auth_mechanisms.empty())
+    return &reply::kCommandNotImplemented;
+  if (!authenticated_user_.empty()) return &reply::kAuthAlreadySpecified;
+  if (transaction_.has_sender) return &reply::kBadSequence;
+  if (listener_.require_tls && !tls_) return &reply::kStarttlsBeforeAuth;
+  if (mechanism.empty()) return &reply::kSyntaxError;
+  bool configured = std::any_of(
+      listener_.auth_mechanisms.begin(), listener_.auth_mechanisms.end(),
+      [mechanism](const std::string& m) { return AsciiEqualsIgnoreCase(m, mechanism); });
+  if (!configured) return &reply::kUnrecognizedAuthType;
+  if (SendsPasswordInTheClear(mechanism) && !tls_ && !listener_.allow_plaintext_auth)
+    return &reply::kEncryptionRequired;
+  return nullptr;
+}
+
+void ServerSession::Impl::HandleAuth(std::string_view argument) {
+  std::string_view mechanism = argument.substr(0, argument.find(' '));
+  std::string_view initial;
+  bool has_initial = mechanism.size() < argument.size();
+  if (has_initial) {
+    initial = argument.substr(mechanism.size());
+    initial.remove_prefix(std::min(initial.find_first_not_of(' '), initial.size()));
+  }
+  if (const Reply* refusal = CheckAuth(mechanism)) return Respond(*refusal);
+  if (initial.find(' ') != std::string_view::npos) return Respond(reply::kSyntaxError);
+  auth_ = AuthExchange{Upper(mechanism), false};
+  std::optional<std::string> initial_response;
+  if (has_initial) {
+    // RFC 4954 4: "=" is an initial response of zero length.
+    initial_response = initial == "=" ? std::optional<std::string>("") : Base64Decode(initial);
+    if (!initial_response) {
+      auth_.reset();
+      return Respond(reply::kCannotDecodeResponse);
+    }
+  }
+  if (auth_->mechanism == "NTLM" && !has_initial) {
+    // [MS-SMTP] 3.1.5.2: the NEGOTIATE message comes as the next line.
+    Respond(reply::kNtlmSupported);
+    phase_ = Phase::kAuthResponse;
+    splitter_.set_max_line(kMaxAuthLine);
+    return;
+  }
+  StartAuthExchange(std::move(initial_response));
+}
+
+void ServerSession::Impl::StartAuthExchange(std::optional<std::string> initial_response) {
+  Emit(action::AuthStart{auth_->mechanism, std::move(initial_response)});
+  auth_->started = true;
+  phase_ = Phase::kAwaitingAuth;
+}
+
+void ServerSession::Impl::HandleAuthResponse(std::string_view line) {
+  if (line == "*") {
+    EndAuthExchange();
+    return Respond(reply::kAuthCancelled);
+  }
+  std::optional<std::string> response = Base64Decode(line);
+  if (!response) {
+    EndAuthExchange();
+    return Respond(reply::kCannotDecodeResponse);
+  }
+  if (!auth_->started) return StartAuthExchange(std::move(response));
+  Emit(action::AuthStep{std::move(*response)});
+  phase_ = Phase::kAwaitingAuth;
+}
+
+void ServerSession::Impl::EndAuthExchange() {
+  if (auth_ && auth_->started) Emit(action::AuthCancel{});
+  auth_.reset();
+  phase_ = Phase::kCommand;
+  splitter_.set_max_line(kMaxCommandLine);
+}
+
+void ServerSession::Impl::AuthResult(ipc::AuthOutcome outcome, const std::string& data) {
+  if (phase_ != Phase::kAwaitingAuth) return;
+  if (outcome == ipc::AuthOutcome::kContinue) {
+    Send(reply::kAuthChallenge.code, nullptr, Base64Encode(data));
+    phase_ = Phase::kAuthResponse;
+    splitter_.set_max_line(kMaxAuthLine);
+    return ResumeReading();
+  }
+  auth_.reset();  // authd ended the exchange itself: nothing to cancel
+  phase_ = Phase::kCommand;
+  splitter_.set_max_line(kMaxCommandLine);
+  switch (outcome) {
+    case ipc::AuthOutcome::kSuccess:
+      authenticated_user_ = data;
+      Respond(reply::kAuthSuccessful);
+      break;
+    case ipc::AuthOutcome::kFailure:
+      AuthFailed();
+      break;
+    case ipc::AuthOutcome::kUnknownMechanism:
+      Respond(reply::kUnrecognizedAuthType);
+      break;
+    case ipc::AuthOutcome::kTemporaryFailure:
+    case ipc::AuthOutcome::kContinue:
+      Respond(reply::kTemporaryAuthFailure);
+      break;
+  }
+  ResumeReading();
+}
+
+void ServerSession::Impl::AuthFailed() {
+  ++logon_failures_;
+  if (listener_.max_logon_failures != 0 && logon_failures_ > listener_.max_logon_failures) {
+    // ProtocolViolationCount (3.2.7): the server ends the session.
+    SendReply(reply::kTooManyErrors);
+    return EndSession();
+  }
+  Respond(reply::kAuthUnsuccessful);
+}
+
 // ---- The message stream ----------------------------------------------------
 
 ContentLimits ServerSession::Impl::Limits() const {
@@ -665,6 +944,7 @@ void ServerSession::Impl::BeginMessage() {
   envelope.client_address = client_.address;
   envelope.client_helo = helo_name_;
   envelope.listener = listener_.name;
+  envelope.auth_user = authenticated_user_;
   Emit(action::BeginMessage{std::move(envelope)});
   t.stream_open = true;
 
@@ -673,13 +953,26 @@ void ServerSession::Impl::BeginMessage() {
   received.client_hostname = client_.hostname;
   received.client_address = client_.address;
   received.myhostname = config_.myhostname;
-  received.protocol = extended() ? "ESMTP" : "SMTP";
+  received.protocol = ReceivedProtocol();
+  if (tls_) {
+    received.tls_version = tls_->version;
+    received.tls_cipher = tls_->cipher;
+  }
   received.queue_id = t.queue_id;
   if (t.recipients.size() == 1) received.recipient = t.recipients.front().address;
   received.time = now;
   t.pending_data = BuildReceivedHeader(received);
 
   t.reader.emplace(Limits(), config_.myhostname, t.mail.parameters.body == BodyType::kBinaryMime);
+}
+
+// RFC 3848: ESMTP, then S for TLS and A for AUTH; plain SMTP after HELO.
+std::string ServerSession::Impl::ReceivedProtocol() const {
+  if (!extended()) return "SMTP";
+  std::string protocol = "ESMTP";
+  if (tls_) protocol += "S";
+  if (!authenticated_user_.empty()) protocol += "A";
+  return protocol;
 }
 
 // Hands out full batches, or gives up the stream once a limit is crossed.
@@ -726,24 +1019,20 @@ void ServerSession::Impl::EndOfChunk() {
 
 void ServerSession::Impl::FailMessage(ContentVerdict verdict) {
   DiscardTransaction();
+  // MS-OXSMTP 3.2.7: after a size or hop limit the server ends the session.
   switch (verdict) {
     case ContentVerdict::kBareLineEnding:
       return Respond(reply::kBareLineEnding);
     case ContentVerdict::kMessageSizeExceeded:
-      Respond(reply::kMessageSizeExceeded);
-      break;
+      return RespondAndEnd(reply::kMessageSizeExceeded);
     case ContentVerdict::kHeaderSizeExceeded:
-      Respond(reply::kHeaderSizeExceeded);
-      break;
+      return RespondAndEnd(reply::kHeaderSizeExceeded);
     case ContentVerdict::kHopCountExceeded:
     case ContentVerdict::kLocalHopCountExceeded:
-      Respond(reply::kHopCountExceeded);
-      break;
+      return RespondAndEnd(reply::kHopCountExceeded);
     case ContentVerdict::kAccepted:
       return;
   }
-  // MS-OXSMTP 3.2.7: after a size or hop limit the server ends the session.
-  EndSession();
 }
 
 // ---- ServerSession ---------------------------------------------------------
@@ -754,7 +1043,10 @@ ServerSession::ServerSession(const Config& config, const ListenerConfig& listene
                                    std::move(wall_clock))) {}
 ServerSession::~ServerSession() = default;
 
-void ServerSession::Start() { impl_->Start(); }
+void ServerSession::UseSenderLoginMap(const SenderLoginMap* map) { impl_->UseSenderLoginMap(map); }
+void ServerSession::Start(std::optional<TlsInfo> implicit_tls) {
+  impl_->Start(std::move(implicit_tls));
+}
 void ServerSession::Receive(std::string_view bytes) { impl_->Receive(bytes); }
 void ServerSession::ReceiveEof() { impl_->ReceiveEof(); }
 void ServerSession::QueueResult(ipc::QueueOutcome outcome, const std::string&) {
@@ -763,6 +1055,13 @@ void ServerSession::QueueResult(ipc::QueueOutcome outcome, const std::string&) {
   impl_->QueueResult(outcome);
 }
 void ServerSession::RateResult(bool allowed) { impl_->RateResult(allowed); }
+void ServerSession::TlsStarted(const TlsInfo& tls) { impl_->TlsStarted(tls); }
+void ServerSession::AuthResult(ipc::AuthOutcome outcome, const std::string& data) {
+  impl_->AuthResult(outcome, data);
+}
+const std::string& ServerSession::authenticated_user() const {
+  return impl_->authenticated_user();
+}
 void ServerSession::OnTimer() { impl_->OnTimer(); }
 TimePoint ServerSession::NextDeadline() const { return impl_->NextDeadline(); }
 std::vector<Action> ServerSession::TakeActions() { return impl_->TakeActions(); }

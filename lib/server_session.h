@@ -20,8 +20,30 @@
 //     451, 421, 530), 502 for EXPN and 504 for XEXCH50 do not count. The
 //     error that would be number max_protocol_errors + 1 is answered with
 //     421 4.7.0 instead, and the session ends.
-//   - Tarpit (3.2.7): an error reply to MAIL is sent tarpit_interval late,
-//     and no further input is read meanwhile. The banner is not delayed.
+//   - Tarpit (3.2.7): every error reply (4xx, 5xx) to a command of a
+//     session that has not authenticated, and every error reply to MAIL, is
+//     sent tarpit_interval late, and no further input is read meanwhile.
+//     The banner is not delayed: every client is unauthenticated when it
+//     connects, so delaying it would slow every honest client; the delay
+//     falls on the clients that make mistakes. Replies the server sends on
+//     its own (timeouts, 421 for too many errors) are never delayed.
+//   - STARTTLS (RFC 3207): the 220 is followed by a StartTls action and the
+//     session reads nothing until TlsStarted(); every byte the client sent
+//     after the STARTTLS line in cleartext is discarded, never read as a
+//     command. After TlsStarted() the session is as new: no EHLO, no
+//     transaction, no authentication.
+//   - AUTH (RFC 4954): each step goes out as AuthStart/AuthStep and comes
+//     back through AuthResult(). The bare "AUTH NTLM" is answered "334 NTLM
+//     supported" by the session itself ([MS-SMTP] 3.1.5.2); the client's
+//     NEGOTIATE message then starts the exchange. Where the listener has
+//     require_tls, AUTH is neither offered nor accepted before TLS (530
+//     5.7.0); elsewhere LOGIN, which carries the password itself, is only
+//     offered and accepted under TLS unless allow_plaintext_auth is set
+//     (538 5.7.11), so the cleartext AUTH line lists NTLM alone. A failed
+//     AUTH (535) counts towards max_logon_failures, not towards the protocol
+//     errors; the failure that would be number max_logon_failures + 1 is
+//     answered 421 4.7.0 and ends the session. A cancelled AUTH ("*", 501)
+//     counts as neither.
 //   - XEXCH50 is answered 504 5.7.1 Not authorized (never offered); inside
 //     a transaction it still makes a following RCPT a 503 5.5.1.
 //   - Hop counts and sizes are those of the content the client sent; the
@@ -41,6 +63,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -50,6 +73,7 @@
 #include "lib/config.h"
 #include "lib/envelope.h"
 #include "lib/ipc.h"
+#include "lib/sender_login.h"
 
 namespace postern {
 
@@ -58,6 +82,12 @@ struct ClientInfo {
   uint16_t port = 0;
   std::string hostname;  // from a reverse lookup, or empty
   bool trusted = false;  // inside trusted_networks: may relay
+};
+
+// The parameters of the TLS session a client speaks through.
+struct TlsInfo {
+  std::string version;  // "TLS1.3"
+  std::string cipher;   // "TLS_AES_256_GCM_SHA384"
 };
 
 namespace action {
@@ -85,10 +115,28 @@ struct CheckRate {
   std::string listener;
   std::string key;
 };
+// STARTTLS was accepted; its 220 is in a Send before this action. Once that
+// is written, run the TLS handshake as the server and call TlsStarted(), or
+// close the connection when the handshake fails.
+struct StartTls {};
+// Begin an AUTH exchange with authd; the answer comes through AuthResult().
+// mechanism is upper-case; the initial response is decoded from base64.
+struct AuthStart {
+  std::string mechanism;
+  std::optional<std::string> initial_response;
+};
+// The client's answer to the last challenge, decoded; AuthResult() follows.
+struct AuthStep {
+  std::string response;
+};
+// The exchange begun with AuthStart is abandoned; no AuthResult is wanted.
+struct AuthCancel {};
 }  // namespace action
 
-using Action = std::variant<action::Send, action::Close, action::BeginMessage, action::MessageData,
-                            action::EndMessage, action::AbortMessage, action::CheckRate>;
+using Action =
+    std::variant<action::Send, action::Close, action::BeginMessage, action::MessageData,
+                 action::EndMessage, action::AbortMessage, action::CheckRate, action::StartTls,
+                 action::AuthStart, action::AuthStep, action::AuthCancel>;
 
 // Wall-clock seconds since the epoch, for Envelope::arrival_time and the
 // date of the Received: field; empty means the system's clock.
@@ -103,8 +151,13 @@ class ServerSession {
   ServerSession(const ServerSession&) = delete;
   ServerSession& operator=(const ServerSession&) = delete;
 
+  // The addresses each login may send from (sender_login_check); nullptr
+  // (the default) means only the login's own addresses. Must outlive the
+  // session; call before Start().
+  void UseSenderLoginMap(const SenderLoginMap* map);
   // Emits the 220 banner and starts the connection and inactivity timers.
-  void Start();
+  // implicit_tls: the connection is already encrypted (tls_wrapper).
+  void Start(std::optional<TlsInfo> implicit_tls = std::nullopt);
   // Bytes read from the client, any amount, any split.
   void Receive(std::string_view bytes);
   // The client closed its side; the session discards any open transaction.
@@ -114,6 +167,11 @@ class ServerSession {
   // The answer to the last CheckRate: true when the message is within the
   // listener's message_rate_limit.
   void RateResult(bool allowed);
+  // The TLS handshake that StartTls asked for has completed.
+  void TlsStarted(const TlsInfo& tls);
+  // authd's answer to the last AuthStart or AuthStep: the challenge (raw
+  // bytes) for kContinue, the user name for kSuccess.
+  void AuthResult(ipc::AuthOutcome outcome, const std::string& data);
   // Time has passed; call when clock.Now() >= NextDeadline().
   void OnTimer();
   // The earliest time at which OnTimer() has something to do, or
@@ -122,9 +180,11 @@ class ServerSession {
 
   std::vector<Action> TakeActions();
   bool closed() const;
+  // The user that AUTH proved, empty before.
+  const std::string& authenticated_user() const;
   // True while the session should not be given more input (waiting for
-  // qmgr or a rate answer, or holding a large unprocessed backlog): the
-  // driver stops reading.
+  // qmgr, authd, a rate answer or a TLS handshake, or holding a large
+  // unprocessed backlog): the driver stops reading.
   bool input_paused() const;
 
  private:

@@ -14,7 +14,7 @@ struct VerbName {
   Verb verb;
 };
 
-constexpr std::array<VerbName, 13> kVerbs{{
+constexpr std::array<VerbName, 15> kVerbs{{
     {"EHLO", Verb::kEhlo},
     {"HELO", Verb::kHelo},
     {"MAIL", Verb::kMail},
@@ -28,6 +28,8 @@ constexpr std::array<VerbName, 13> kVerbs{{
     {"EXPN", Verb::kExpn},
     {"HELP", Verb::kHelp},
     {"XEXCH50", Verb::kXexch50},
+    {"STARTTLS", Verb::kStarttls},
+    {"AUTH", Verb::kAuth},
 }};
 
 bool HasInvalidCharacters(std::string_view line) {
@@ -60,7 +62,7 @@ CommandLineSplitter::Item CommandLineSplitter::Next(std::string_view input) {
     if (discarding_) return item;
     input.remove_prefix(item.consumed);
   }
-  std::string_view window = input.substr(0, kMaxCommandLine);
+  std::string_view window = input.substr(0, max_line_);
   size_t end = window.find("\r\n");
   if (end != std::string_view::npos) {
     item.kind = Kind::kLine;
@@ -68,7 +70,7 @@ CommandLineSplitter::Item CommandLineSplitter::Next(std::string_view input) {
     item.consumed += end + 2;
     return item;
   }
-  if (window.size() < kMaxCommandLine) return item;
+  if (window.size() < max_line_) return item;
   item.kind = Kind::kTooLong;
   item.consumed += window.size();
   discarding_ = true;

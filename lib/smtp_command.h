@@ -6,9 +6,10 @@
 //     inside the line, and ParseCommand() refuses such a line as a whole
 //     (kInvalidCharacters). Accepting LF alone would let a client and a
 //     proxy in front of postern disagree about where commands begin.
-//   - A command line may hold at most 512 octets including its CRLF. When
-//     the first 512 octets hold no CRLF, the splitter reports kTooLong once
-//     and then drops bytes, without storing them, up to and including the
+//   - A command line may hold at most 512 octets including its CRLF; a
+//     client's answer to an AUTH challenge up to 12288 (RFC 4954 4; the
+//     session picks the limit). When the first that many octets hold no
+//     CRLF, the splitter reports kTooLong once and then drops bytes, without storing them, up to and including the
 //     next CRLF (which may arrive much later, in other pieces).
 // The splitter never copies input and gives identical results however the
 // stream is cut into pieces.
@@ -26,6 +27,9 @@ namespace postern {
 
 // RFC 5321 4.5.3.1.4: a command line, CRLF included.
 inline constexpr size_t kMaxCommandLine = 512;
+// RFC 4954 4: an answer to an AUTH challenge may be up to 12288 octets
+// long, CRLF included (NTLMv2 AUTHENTICATE messages need more than 512).
+inline constexpr size_t kMaxAuthLine = 12288;
 
 class CommandLineSplitter {
  public:
@@ -40,6 +44,10 @@ class CommandLineSplitter {
     size_t consumed = 0;    // bytes of that input used up; drop them before the next call
   };
 
+  // The longest line accepted from now on, CRLF included; kMaxCommandLine
+  // until changed. A line being dropped as too long is still dropped.
+  void set_max_line(size_t max_line) { max_line_ = max_line; }
+
   // Looks at the input not yet consumed. While the rest of an over-long line
   // is being dropped, consumed may be non-zero together with kNeedMore.
   Item Next(std::string_view input);
@@ -49,6 +57,7 @@ class CommandLineSplitter {
   // returns the number of bytes dropped.
   size_t Discard(std::string_view input);
 
+  size_t max_line_ = kMaxCommandLine;
   bool discarding_ = false;
   bool discard_after_cr_ = false;  // the last dropped byte was CR
 };
@@ -67,6 +76,8 @@ enum class Verb {
   kExpn,
   kHelp,
   kXexch50,
+  kStarttls,
+  kAuth,
   kInvalidCharacters,  // the line holds NUL, a bare CR or a bare LF
   kUnknown,
 };

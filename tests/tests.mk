@@ -22,6 +22,8 @@ tests_lib_unit_tests_SOURCES = \
 	tests/lib/sasl_users_test.cc \
 	tests/lib/sender_login_test.cc \
 	tests/lib/server_session_test.cc \
+	tests/lib/server_session_tls_auth_test.cc \
+	tests/lib/session_harness.h \
 	tests/lib/smtp_address_test.cc \
 	tests/lib/smtp_command_test.cc \
 	tests/lib/unix_socket_test.cc

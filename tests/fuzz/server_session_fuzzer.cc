@@ -3,13 +3,16 @@
 //
 // Input layout: byte 0 picks listener switches (small limits, tarpit,
 // HELO-only extensions off, trusted client), byte 1 seeds the way the rest
-// is cut into pieces; between pieces the clock moves, timers fire and queue
-// and rate answers arrive as a driver would deliver them (a small rate
-// limit goes with the small limits). Besides memory errors it
+// is cut into pieces; between pieces the clock moves, timers fire and queue,
+// rate and authd answers and TLS handshakes complete as a driver would
+// deliver them (a small rate limit goes with the small limits). The
+// listener always has a certificate and offers AUTH NTLM LOGIN. Besides memory errors it
 // traps on broken contracts: every reply line is a reply code, SP or "-",
 // text without CR, LF or NUL, and CRLF, at most 512 octets; message data
 // only flows inside a BeginMessage/End-or-Abort pair and in pieces of at
-// most 64 KB; nothing follows Close; end of input closes the session.
+// most 64 KB; AUTH steps and cancels only inside an exchange, one exchange
+// at a time; StartTls at most once; nothing follows Close; end of input
+// closes the session.
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -63,6 +66,8 @@ class Driver {
     listener_.advertise_chunking = !(switches & 8);
     listener_.advertise_enhancedstatuscodes = !(switches & 16);
     listener_.require_tls = switches & 32;
+    listener_.tls_cert_file = "cert.pem";
+    listener_.auth_mechanisms = {"NTLM", "LOGIN"};
     ClientInfo client;
     client.address = (switches & 64) ? "2001:db8::1" : "192.0.2.1";
     client.trusted = switches & 128;
@@ -90,6 +95,15 @@ class Driver {
     if ((choice & 1) || awaiting_rate_) {
       awaiting_rate_ = false;
       session_->RateResult(choice & 2);
+    }
+    if ((choice & 8) && awaiting_tls_) {
+      awaiting_tls_ = false;
+      session_->TlsStarted({"TLS1.3", "TLS_AES_128_GCM_SHA256"});
+    }
+    if ((choice & 1) && auth_open_) {
+      auto outcome = static_cast<ipc::AuthOutcome>((choice >> 1) % 5);
+      if (outcome != ipc::AuthOutcome::kContinue) auth_open_ = false;
+      session_->AuthResult(outcome, outcome == ipc::AuthOutcome::kSuccess ? "alice" : "chal");
     }
     if (choice & 4) clock_.Advance(std::chrono::seconds(choice >> 3));
     if (clock_.Now() >= session_->NextDeadline()) session_->OnTimer();
@@ -125,6 +139,19 @@ class Driver {
     Check(stream_open_);
     stream_open_ = false;
   }
+  void Record(action::StartTls&) {
+    Check(!tls_started_);
+    tls_started_ = awaiting_tls_ = true;
+  }
+  void Record(action::AuthStart& a) {
+    Check(!auth_open_ && (a.mechanism == "NTLM" || a.mechanism == "LOGIN"));
+    auth_open_ = true;
+  }
+  void Record(action::AuthStep&) { Check(auth_open_); }
+  void Record(action::AuthCancel&) {
+    Check(auth_open_);
+    auth_open_ = false;
+  }
   void Record(action::CheckRate& a) {
     Check(!awaiting_rate_ && !stream_open_ && a.listener == "fuzz" && !a.key.empty());
     awaiting_rate_ = true;
@@ -138,6 +165,9 @@ class Driver {
   bool stream_open_ = false;
   bool awaiting_queue_ = false;
   bool awaiting_rate_ = false;
+  bool awaiting_tls_ = false;
+  bool tls_started_ = false;
+  bool auth_open_ = false;
 };
 
 }  // namespace

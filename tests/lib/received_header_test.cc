@@ -49,6 +49,19 @@ BOOST_AUTO_TEST_CASE(one_recipient) {
              "\tfor <bob@example.test>; Tue, 14 Nov 2023 22:13:20 +0000\r\n");
 }
 
+// RFC 3848 ESMTPSA, with the TLS parameters in a comment, as Postfix writes them.
+BOOST_AUTO_TEST_CASE(a_tls_session_names_its_version_and_cipher) {
+  ReceivedFields f = Sample();
+  f.protocol = "ESMTPSA";
+  f.tls_version = "TLS1.3";
+  f.tls_cipher = "TLS_AES_256_GCM_SHA384";
+  BOOST_TEST(BuildReceivedHeader(f) ==
+             "Received: from client.example.net (host.example.net [192.0.2.10])\r\n"
+             "\t(using TLS1.3 with cipher TLS_AES_256_GCM_SHA384)\r\n"
+             "\tby mail.example.test (postern) with ESMTPSA id 655A1B2C3D4E.1F2A.7\r\n"
+             "\tfor <bob@example.test>; Tue, 14 Nov 2023 22:13:20 +0000\r\n");
+}
+
 BOOST_AUTO_TEST_CASE(several_recipients_have_no_for_clause) {
   ReceivedFields f = Sample();
   f.recipient.clear();

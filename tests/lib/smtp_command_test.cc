@@ -98,6 +98,9 @@ BOOST_AUTO_TEST_CASE(verbs_are_case_insensitive) {
   BOOST_TEST((ParseCommand("Mail FROM:<a@b.example>").verb == Verb::kMail));
   BOOST_TEST((ParseCommand("rCpT TO:<a@b.example>").verb == Verb::kRcpt));
   BOOST_TEST((ParseCommand("XEXCH50 100 2").verb == Verb::kXexch50));
+  BOOST_TEST((ParseCommand("starttls").verb == Verb::kStarttls));
+  BOOST_TEST((ParseCommand("Auth NTLM").verb == Verb::kAuth));
+  BOOST_TEST(ParseCommand("Auth NTLM").argument == "NTLM");
   const std::vector<std::pair<std::string, Verb>> all = {
       {"HELO", Verb::kHelo}, {"DATA", Verb::kData}, {"BDAT", Verb::kBdat},
       {"RSET", Verb::kRset}, {"NOOP", Verb::kNoop}, {"QUIT", Verb::kQuit},
@@ -117,7 +120,7 @@ BOOST_AUTO_TEST_CASE(argument_follows_the_spaces_after_the_verb) {
 BOOST_AUTO_TEST_CASE(unknown_verbs) {
   BOOST_TEST((ParseCommand("").verb == Verb::kUnknown));
   BOOST_TEST((ParseCommand("MAILFROM:<a@b>").verb == Verb::kUnknown));
-  BOOST_TEST((ParseCommand("STARTTLS").verb == Verb::kUnknown));
+  BOOST_TEST((ParseCommand("STARTTLSX").verb == Verb::kUnknown));
   BOOST_TEST((ParseCommand(" NOOP").verb == Verb::kUnknown));
   BOOST_TEST((ParseCommand("NOOP\tx").verb == Verb::kUnknown));
   BOOST_TEST((ParseCommand("\xc3\x9c"
