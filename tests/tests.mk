@@ -26,6 +26,8 @@ tests_lib_unit_tests_SOURCES = \
 	tests/lib/session_harness.h \
 	tests/lib/smtp_address_test.cc \
 	tests/lib/smtp_command_test.cc \
+	tests/lib/tls_session_test.cc \
+	tests/lib/tls_test_support.cc tests/lib/tls_test_support.h \
 	tests/lib/unix_socket_test.cc
 tests_lib_unit_tests_LDADD = $(POSTERN_LIBS) $(BOOST_TEST_LIBS)
 
