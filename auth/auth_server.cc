@@ -14,17 +14,54 @@
 namespace postern {
 namespace {
 
+using ipc::AuthOutcome;
+
 // Out of descriptors or memory: accepting again at once would spin; a
 // second lets connections close and the administrator read the warning.
 constexpr std::chrono::seconds kAcceptPause{1};
+// smtpd keeps one exchange per session in AUTH; far more than any worker has
+// sessions means a peer that never ends its exchanges.
+constexpr size_t kMaxExchangesPerClient = 10000;
+// Enough of a user name or a libsasl2 detail for the log.
+constexpr size_t kMaxLoggedLength = 200;
 
 bool IsResourceShortage(int error) {
   return error == EMFILE || error == ENFILE || error == ENOBUFS || error == ENOMEM;
 }
 
+// Text from a client, made safe for one log line: bytes outside printable
+// ASCII become \xHH, and it is cut short.
+std::string Loggable(std::string_view text) {
+  std::string out;
+  for (unsigned char c : text.substr(0, kMaxLoggedLength)) {
+    if (c >= 0x20 && c < 0x7f && c != '\\') {
+      out += static_cast<char>(c);
+    } else {
+      char escaped[5];
+      snprintf(escaped, sizeof escaped, "\\x%02x", c);
+      out += escaped;
+    }
+  }
+  if (text.size() > kMaxLoggedLength) out += "...";
+  return out;
+}
+
+std::string Seconds(Duration d) {
+  return std::to_string(std::chrono::duration_cast<std::chrono::seconds>(d).count()) + "s";
+}
+
 }  // namespace
 
-AuthServer::AuthServer(event_base* base, int listen_fd) : base_(base), listen_fd_(listen_fd) {}
+AuthSettings AuthSettingsFor(const Config& config) {
+  return AuthSettings{SaslServerSettingsFor(config), config.auth_lockout_failures,
+                      config.auth_lockout_time};
+}
+
+AuthServer::AuthServer(event_base* base, int listen_fd, const Clock& clock, AuthSettings settings)
+    : base_(base),
+      listen_fd_(listen_fd),
+      sasl_settings_(std::move(settings.sasl)),
+      lockout_(clock, settings.lockout_failures, settings.lockout_time) {}
 
 AuthServer::~AuthServer() = default;
 
@@ -38,6 +75,11 @@ Status AuthServer::Start() {
   if (!accept_event_ || !accept_retry_ || event_add(accept_event_.get(), nullptr) != 0)
     return Status::Error("cannot watch the listening socket with libevent");
   return Status::Ok();
+}
+
+void AuthServer::Reconfigure(AuthSettings settings) {
+  sasl_settings_ = std::move(settings.sasl);
+  lockout_.Reconfigure(settings.lockout_failures, settings.lockout_time);
 }
 
 void AuthServer::OnAccept(evutil_socket_t, short, void* self) {
@@ -107,17 +149,169 @@ void AuthServer::OnRead(bufferevent* bev, void* client_ptr) {
 }
 
 bool AuthServer::Serve(Client* client, const ipc::Frame& frame) {
-  if (frame.type == ipc::MsgType::kPing && frame.payload.empty()) {
-    std::string pong = ipc::EncodeFrame(ipc::MsgType::kPong, "");
-    bufferevent_write(client->bev.get(), pong.data(), pong.size());
+  switch (frame.type) {
+    case ipc::MsgType::kPing:
+      if (!frame.payload.empty()) break;
+      {
+        std::string pong = ipc::EncodeFrame(ipc::MsgType::kPong, "");
+        bufferevent_write(client->bev.get(), pong.data(), pong.size());
+      }
+      return true;
+    case ipc::MsgType::kAuthStart:
+      return ServeStart(client, frame.payload);
+    case ipc::MsgType::kAuthStep:
+      return ServeStep(client, frame.payload);
+    case ipc::MsgType::kAuthCancel:
+      return ServeCancel(client, frame.payload);
+    default:
+      LOG_WARNING(
+          "auth client sent message type %u (%zu payload bytes), which authd does not "
+          "serve; closing its connection",
+          static_cast<unsigned>(frame.type), frame.payload.size());
+      Drop(client);
+      return false;
+  }
+  DropMalformed(client, frame.type);
+  return false;
+}
+
+bool AuthServer::ServeStart(Client* client, const std::string& payload) {
+  ipc::PayloadReader reader(payload);
+  uint64_t auth_id;
+  std::string mechanism, client_address, initial_response;
+  uint8_t has_initial_response;
+  if (!reader.U64(&auth_id) || !reader.Str(&mechanism) || !reader.Str(&client_address) ||
+      !reader.U8(&has_initial_response) || !reader.Str(&initial_response) || !reader.Done() ||
+      has_initial_response > 1 || (!has_initial_response && !initial_response.empty())) {
+    DropMalformed(client, ipc::MsgType::kAuthStart);
+    return false;
+  }
+  Exchange* exchange = Begin(client, auth_id, mechanism, client_address);
+  if (exchange == nullptr) return true;
+  SaslStep step = exchange->sasl->Start(
+      mechanism,
+      has_initial_response ? std::optional<std::string_view>(initial_response) : std::nullopt);
+  Conclude(client, auth_id, step);
+  return true;
+}
+
+bool AuthServer::ServeStep(Client* client, const std::string& payload) {
+  ipc::PayloadReader reader(payload);
+  uint64_t auth_id;
+  std::string response;
+  if (!reader.U64(&auth_id) || !reader.Str(&response) || !reader.Done()) {
+    DropMalformed(client, ipc::MsgType::kAuthStep);
+    return false;
+  }
+  auto found = client->exchanges.find(auth_id);
+  if (found == client->exchanges.end()) {
+    LOG_WARNING(
+        "auth client sent a step for exchange %llu, which it never started or which "
+        "has ended; answered as a failure",
+        static_cast<unsigned long long>(auth_id));
+    Reply(client, auth_id, AuthOutcome::kFailure, "");
     return true;
   }
-  LOG_WARNING(
-      "auth client sent message type %u (%zu payload bytes), which authd does not "
-      "serve; closing its connection",
-      static_cast<unsigned>(frame.type), frame.payload.size());
+  Conclude(client, auth_id, found->second.sasl->Step(response));
+  return true;
+}
+
+bool AuthServer::ServeCancel(Client* client, const std::string& payload) {
+  ipc::PayloadReader reader(payload);
+  uint64_t auth_id;
+  if (!reader.U64(&auth_id) || !reader.Done()) {
+    DropMalformed(client, ipc::MsgType::kAuthCancel);
+    return false;
+  }
+  client->exchanges.erase(auth_id);
+  return true;
+}
+
+AuthServer::Exchange* AuthServer::Begin(Client* client, uint64_t auth_id,
+                                        const std::string& mechanism,
+                                        const std::string& client_address) {
+  if (client->exchanges.erase(auth_id) != 0) {
+    LOG_WARNING("auth client started exchange %llu twice; both end as a failure",
+                static_cast<unsigned long long>(auth_id));
+    Reply(client, auth_id, AuthOutcome::kFailure, "");
+    return nullptr;
+  }
+  if (client->exchanges.size() >= kMaxExchangesPerClient) {
+    LOG_WARNING(
+        "auth client has %zu exchanges open, the most authd keeps; AUTH %s from %s "
+        "answered as a temporary failure",
+        client->exchanges.size(), Loggable(mechanism).c_str(), Loggable(client_address).c_str());
+    Reply(client, auth_id, AuthOutcome::kTemporaryFailure, "");
+    return nullptr;
+  }
+  auto gate = [this, client_address](const std::string& user) {
+    if (!lockout_.IsLockedOut(client_address, user)) return true;
+    LOG_WARNING("AUTH refused: user %s from %s is locked out after repeated failures",
+                Loggable(user).c_str(), Loggable(client_address).c_str());
+    return false;
+  };
+  Result<std::unique_ptr<SaslServerExchange>> sasl =
+      SaslServerExchange::Create(sasl_settings_, std::move(gate));
+  if (!sasl.ok()) {
+    LOG_ERROR("AUTH %s from %s could not be decided: %s", Loggable(mechanism).c_str(),
+              Loggable(client_address).c_str(), sasl.status().message().c_str());
+    Reply(client, auth_id, AuthOutcome::kTemporaryFailure, "");
+    return nullptr;
+  }
+  Exchange& exchange = client->exchanges[auth_id];
+  exchange = Exchange{std::move(*sasl), mechanism, client_address};
+  return &exchange;
+}
+
+void AuthServer::Conclude(Client* client, uint64_t auth_id, const SaslStep& step) {
+  Exchange& exchange = client->exchanges.at(auth_id);
+  const SaslServerExchange& sasl = *exchange.sasl;
+  std::string mechanism = Loggable(exchange.mechanism);
+  std::string user = sasl.user().empty() ? "(none)" : Loggable(sasl.user());
+  std::string address = Loggable(exchange.client_address);
+  std::string reason = Loggable(sasl.reason());
+  switch (step.outcome) {
+    case AuthOutcome::kContinue:
+      Reply(client, auth_id, step.outcome, step.data);
+      return;
+    case AuthOutcome::kSuccess:
+      LOG_INFO("AUTH %s succeeded: user %s from %s", mechanism.c_str(), user.c_str(),
+               address.c_str());
+      lockout_.RecordSuccess(exchange.client_address, sasl.user());
+      break;
+    case AuthOutcome::kFailure:
+      LOG_INFO("AUTH %s failed: user %s from %s: %s", mechanism.c_str(), user.c_str(),
+               address.c_str(), reason.c_str());
+      if (!sasl.refused_by_gate() && !sasl.user().empty() &&
+          lockout_.RecordFailure(exchange.client_address, sasl.user()))
+        LOG_WARNING("user %s from %s locked out for %s after %u failures", user.c_str(),
+                    address.c_str(), Seconds(lockout_.window()).c_str(), lockout_.max_failures());
+      break;
+    case AuthOutcome::kUnknownMechanism:
+      LOG_INFO("AUTH %s refused: mechanism not offered, from %s", mechanism.c_str(),
+               address.c_str());
+      break;
+    case AuthOutcome::kTemporaryFailure:
+      LOG_ERROR("AUTH %s could not be decided (libsasl2 or sasldb trouble): user %s from %s: %s",
+                mechanism.c_str(), user.c_str(), address.c_str(), reason.c_str());
+      break;
+  }
+  Reply(client, auth_id, step.outcome, step.data);
+  client->exchanges.erase(auth_id);
+}
+
+void AuthServer::Reply(Client* client, uint64_t auth_id, AuthOutcome outcome,
+                       const std::string& data) {
+  ipc::PayloadWriter payload;
+  payload.U64(auth_id).U8(static_cast<uint8_t>(outcome)).Str(data);
+  std::string frame = ipc::EncodeFrame(ipc::MsgType::kAuthReply, payload.data());
+  bufferevent_write(client->bev.get(), frame.data(), frame.size());
+}
+
+void AuthServer::DropMalformed(Client* client, ipc::MsgType type) {
+  LOG_WARNING("auth client sent a malformed message of type %u; closing its connection",
+              static_cast<unsigned>(type));
   Drop(client);
-  return false;
 }
 
 void AuthServer::OnEvent(bufferevent*, short what, void* client_ptr) {

@@ -2,36 +2,66 @@
 //
 // Accepts smtpd (and any local tool allowed by the socket's mode) on the
 // socket it is given, reads framed messages from each connection and answers
-// them: kPing with kPong. A malformed frame, or a message type authd does
-// not serve, closes that one connection and nothing else. Never blocks: one
-// libevent loop serves every connection. Owns the client connections, not
-// the listening socket.
+// them: kPing with kPong, and the AUTH exchanges (kAuthStart, kAuthStep,
+// kAuthCancel, answered with kAuthReply), each a lib/sasl_server exchange
+// keyed by the auth_id its connection chose. A pair of client address and
+// user that failed too often is refused before libsasl2 reads its secret
+// (lib/logon_lockout). A malformed frame, or a message type authd does not
+// serve, closes that one connection and nothing else; a connection's
+// exchanges end with it. Logs every outcome with mechanism, user and client
+// address, never a password or a response. Never blocks: one libevent loop
+// serves every connection. Owns the client connections and the failure
+// counts, not the listening socket.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <memory>
+#include <string>
 
+#include "lib/clock.h"
+#include "lib/config.h"
 #include "lib/event_handles.h"
 #include "lib/ipc.h"
+#include "lib/logon_lockout.h"
+#include "lib/sasl_server.h"
 
 namespace postern {
+
+// What authd takes from the configuration.
+struct AuthSettings {
+  SaslServerSettings sasl;
+  uint32_t lockout_failures = 0;  // auth_lockout_failures
+  Duration lockout_time{};        // auth_lockout_time
+};
+
+AuthSettings AuthSettingsFor(const Config& config);
 
 class AuthServer {
  public:
   // listen_fd must be a listening SOCK_STREAM socket; it is made
-  // non-blocking and must outlive the server.
-  AuthServer(event_base* base, int listen_fd);
+  // non-blocking and must outlive the server, as must clock.
+  AuthServer(event_base* base, int listen_fd, const Clock& clock, AuthSettings settings);
   ~AuthServer();
   AuthServer(const AuthServer&) = delete;
   AuthServer& operator=(const AuthServer&) = delete;
 
   Status Start();
+  // For exchanges started from now on; running ones end as they began. The
+  // failure counts are kept and judged by the new limits.
+  void Reconfigure(AuthSettings settings);
 
  private:
+  struct Exchange {
+    std::unique_ptr<SaslServerExchange> sasl;
+    std::string mechanism;
+    std::string client_address;
+  };
   struct Client {
     AuthServer* server;
     BufferEventPtr bev;
     ipc::FrameDecoder decoder;
+    std::map<uint64_t, Exchange> exchanges;  // by auth_id
   };
 
   static void OnAccept(evutil_socket_t fd, short, void* self);
@@ -43,10 +73,22 @@ class AuthServer {
   void Adopt(int fd);
   // False when the client was dropped.
   bool Serve(Client* client, const ipc::Frame& frame);
+  bool ServeStart(Client* client, const std::string& payload);
+  bool ServeStep(Client* client, const std::string& payload);
+  bool ServeCancel(Client* client, const std::string& payload);
+  // A new exchange for auth_id, or nothing (already answered).
+  Exchange* Begin(Client* client, uint64_t auth_id, const std::string& mechanism,
+                  const std::string& client_address);
+  // Answers one step and, unless it continues, accounts for and forgets the exchange.
+  void Conclude(Client* client, uint64_t auth_id, const SaslStep& step);
+  void Reply(Client* client, uint64_t auth_id, ipc::AuthOutcome outcome, const std::string& data);
+  void DropMalformed(Client* client, ipc::MsgType type);
   void Drop(Client* client);
 
   event_base* base_;
   int listen_fd_;
+  SaslServerSettings sasl_settings_;
+  LogonLockout lockout_;
   EventPtr accept_event_;
   EventPtr accept_retry_;
   std::map<Client*, std::unique_ptr<Client>> clients_;

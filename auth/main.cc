@@ -6,8 +6,10 @@
 // binds run_directory/authd.sock itself (mode 0600, owned by auth_user when
 // root) and, when root, becomes auth_user; a stale socket file left by an
 // earlier run is replaced at the next start. SIGTERM and SIGINT end the loop
-// and the process with status 0; SIGHUP re-reads the configuration. All
-// request handling is auth/auth_server's.
+// and the process with status 0; SIGHUP re-reads the configuration, whose
+// SASL settings (sasldb_path, auth realm, mechanisms) and lockout limits
+// apply to the exchanges started after it. All request handling is
+// auth/auth_server's.
 #include <getopt.h>
 #include <signal.h>
 #include <unistd.h>
@@ -67,7 +69,21 @@ struct Daemon {
   std::string config_dir;
   std::unique_ptr<Config> config;
   EventBasePtr base;
+  AuthServer* server = nullptr;
 };
+
+// Warns about mechanisms nobody can use; fails only when libsasl2 cannot start.
+Status CheckMechanisms(const AuthSettings& settings) {
+  Result<std::vector<std::string>> missing =
+      SaslServerExchange::UnavailableMechanisms(settings.sasl);
+  if (!missing.ok()) return missing.status();
+  for (const std::string& mechanism : *missing)
+    LOG_WARNING(
+        "auth_mechanisms names %s, which libsasl2 does not provide here (is "
+        "libsasl2-modules installed?); AUTH %s will be refused",
+        mechanism.c_str(), mechanism.c_str());
+  return Status::Ok();
+}
 
 void OnStop(evutil_socket_t signo, short, void* daemon_ptr) {
   auto* daemon = static_cast<Daemon*>(daemon_ptr);
@@ -84,6 +100,9 @@ void OnReload(evutil_socket_t, short, void* daemon_ptr) {
     return;
   }
   daemon->config = std::make_unique<Config>(std::move(*fresh));
+  AuthSettings settings = AuthSettingsFor(*daemon->config);
+  if (Status s = CheckMechanisms(settings); !s.ok()) LOG_ERROR("%s", s.message().c_str());
+  daemon->server->Reconfigure(std::move(settings));
   LOG_INFO("configuration reloaded");
 }
 
@@ -132,8 +151,13 @@ int Run(int argc, char** argv) {
   for (const EventPtr& ev : signal_events) {
     if (!ev || event_add(ev.get(), nullptr) != 0) return Fail("cannot install the signal handlers");
   }
-  AuthServer server(daemon.base.get(), *listen_fd);
+  // After the handlers: a SIGTERM while libsasl2 loads its plugins is still a clean stop.
+  AuthSettings settings = AuthSettingsFor(*daemon.config);
+  if (Status s = CheckMechanisms(settings); !s.ok()) return Fail(s.message());
+  SystemClock clock;
+  AuthServer server(daemon.base.get(), *listen_fd, clock, std::move(settings));
   if (Status s = server.Start(); !s.ok()) return Fail(s.message());
+  daemon.server = &server;
   LOG_INFO("ready");
   if (event_base_dispatch(daemon.base.get()) < 0) return Fail("the libevent loop failed");
   return 0;

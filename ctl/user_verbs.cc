@@ -68,7 +68,7 @@ Status RunUser(const Invocation& invocation) {
   const std::string& sub = operands[0];
   if (sub == "list") return ListUsers(**db);
   if (sub == "del") return (*db)->Delete(operands[1]);
-  return WithNewPassword(**db, sub, operands[1], config->myhostname);
+  return WithNewPassword(**db, sub, operands[1], config->AuthRealm());
 }
 
 }  // namespace postern::cli

@@ -28,6 +28,9 @@ namespace {
 constexpr size_t kMaxPasswordLength = 1024;
 // The longest name a sasldb key and an SMTP AUTH exchange comfortably carry.
 constexpr size_t kMaxUserNameLength = 255;
+// What a refused authentication id becomes: ValidateUserName refuses control
+// characters, so no user of ours has this name.
+constexpr std::string_view kRefusedUserName = "\x7f";
 // Only root and authd's group may read secrets; nobody else sees the file.
 constexpr mode_t kSasldbMode = 0640;
 constexpr mode_t kSasldbUmask = 0137;
@@ -152,10 +155,14 @@ struct PropCtxDisposer {
 
 }  // namespace
 
-SaslCallbacks::SaslCallbacks(SaslOptions options)
+SaslCallbacks::SaslCallbacks(SaslOptions options, SaslUserObserver* observer)
     : options_(std::move(options)),
+      observer_(observer),
       callbacks_{{{SASL_CB_GETOPT, AsSaslCallback(&GetOption), this},
                   {SASL_CB_LOG, AsSaslCallback(&LogMessage), this},
+                  observer != nullptr
+                      ? sasl_callback_t{SASL_CB_CANON_USER, AsSaslCallback(&CanonUser), this}
+                      : sasl_callback_t{SASL_CB_LIST_END, nullptr, nullptr},
                   {SASL_CB_LIST_END, nullptr, nullptr}}} {}
 
 int SaslCallbacks::GetOption(void* context, const char* /*plugin_name*/, const char* option,
@@ -194,6 +201,20 @@ int SaslCallbacks::LogMessage(void* /*context*/, int level, const char* message)
       LOG_DEBUG("sasl: %s", message);
       break;
   }
+  return SASL_OK;
+}
+
+int SaslCallbacks::CanonUser(sasl_conn_t* /*conn*/, void* context, const char* in,
+                             unsigned in_length, unsigned flags, const char* /*user_realm*/,
+                             char* out, unsigned out_max, unsigned* out_length) {
+  auto* self = static_cast<SaslCallbacks*>(context);
+  // libsasl2's convention for canonicalisation input: length 0 means NUL-terminated.
+  std::string_view name = in_length != 0 ? std::string_view(in, in_length) : std::string_view(in);
+  if ((flags & SASL_CU_AUTHID) != 0 && !self->observer_->OnAuthenticationId(name))
+    name = kRefusedUserName;
+  if (name.size() >= out_max) return SASL_BUFOVER;
+  memcpy(out, name.data(), name.size());
+  *out_length = static_cast<unsigned>(name.size());
   return SASL_OK;
 }
 
@@ -257,9 +278,17 @@ Result<std::unique_ptr<SaslUserDb>> SaslUserDb::Open(std::string sasldb_path, st
 Result<std::vector<std::string>> SaslUserDb::PropertiesOf(std::string_view user) const {
   Result<std::vector<SasldbKey>> keys = ReadKeys(path_);
   if (!keys.ok()) return keys.status();
+  // libsasl2's sasldb plugin stores "local@domain" as user "local" in realm
+  // "domain": it splits at the first '@' (_plug_parseuser).
+  std::string_view name = user;
+  std::string_view realm = realm_;
+  if (size_t at = user.find('@'); at != std::string_view::npos) {
+    name = user.substr(0, at);
+    realm = user.substr(at + 1);
+  }
   std::vector<std::string> properties;
   for (const SasldbKey& key : *keys) {
-    if (key.user == user && key.realm == realm_) properties.push_back(key.property);
+    if (key.user == name && key.realm == realm) properties.push_back(key.property);
   }
   return properties;
 }

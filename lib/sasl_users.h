@@ -34,12 +34,27 @@ struct SaslOptions {
   std::string mech_list;
 };
 
-// A sasl_callback_t list that answers getopt from a SaslOptions and routes
-// libsasl2's log lines to lib/log. libsasl2 keeps the pointer, so the object
-// must outlive every connection (and, for the global list, the process).
+// Told the authentication id a client claims, when libsasl2 canonicalises it:
+// before the mechanism fetches the user's secret.
+class SaslUserObserver {
+ public:
+  virtual ~SaslUserObserver() = default;
+  // name: as the client sent it (or as libsasl2 canonicalises it again).
+  // False refuses it: libsasl2 is then handed a name no sasldb entry can
+  // have, so the mechanism fails along its ordinary path without the user's
+  // secret ever being read. (Failing the canonicalisation itself would make
+  // Debian 12's LOGIN plugin leak the password it holds.)
+  virtual bool OnAuthenticationId(std::string_view name) = 0;
+};
+
+// A sasl_callback_t list that answers getopt from a SaslOptions, routes
+// libsasl2's log lines to lib/log and, given an observer, reports each
+// authentication id to it (SASL_CB_CANON_USER, which leaves the name as it
+// is for libsasl2's own canonicalisation). libsasl2 keeps the pointer, so the
+// object must outlive every connection (and, for the global list, the process).
 class SaslCallbacks {
  public:
-  explicit SaslCallbacks(SaslOptions options);
+  explicit SaslCallbacks(SaslOptions options, SaslUserObserver* observer = nullptr);
   SaslCallbacks(const SaslCallbacks&) = delete;
   SaslCallbacks& operator=(const SaslCallbacks&) = delete;
 
@@ -50,9 +65,13 @@ class SaslCallbacks {
   static int GetOption(void* context, const char* plugin_name, const char* option,
                        const char** result, unsigned* length);
   static int LogMessage(void* context, int level, const char* message);
+  static int CanonUser(sasl_conn_t* conn, void* context, const char* in, unsigned in_length,
+                       unsigned flags, const char* user_realm, char* out, unsigned out_max,
+                       unsigned* out_length);
 
   SaslOptions options_;
-  std::array<sasl_callback_t, 3> callbacks_;
+  SaslUserObserver* observer_;
+  std::array<sasl_callback_t, 4> callbacks_;
 };
 
 // Calls sasl_server_init once per process; later calls return the first

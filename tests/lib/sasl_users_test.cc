@@ -131,6 +131,23 @@ BOOST_AUTO_TEST_CASE(del_removes_the_user_for_good) {
   BOOST_TEST(!t.db->Delete("alice").ok());
 }
 
+// A login that is an address lives in the realm after its '@', where
+// libsasl2 looks it up; add, passwd and del must find it there too.
+BOOST_AUTO_TEST_CASE(address_logins_are_managed_like_others) {
+  TempSasldb t;
+  BOOST_REQUIRE(t.db->Add("bob@example.test", "Secret-1").ok());
+  BOOST_TEST(t.db->Exists("bob@example.test").value());
+  BOOST_TEST(!t.db->Exists("bob").value());
+  BOOST_TEST(!t.db->Add("bob@example.test", "Other-2").ok());
+  BOOST_TEST(t.db->CheckPassword("bob@example.test", "Secret-1").ok());
+  BOOST_REQUIRE(t.db->SetPassword("bob@example.test", "Newer-3").ok());
+  BOOST_TEST(t.db->CheckPassword("bob@example.test", "Newer-3").ok());
+  std::vector<std::string> expected = {"bob@example.test"};
+  BOOST_TEST(ListOf(*t.db) == expected, boost::test_tools::per_element());
+  BOOST_REQUIRE(t.db->Delete("bob@example.test").ok());
+  BOOST_TEST(ListOf(*t.db).empty());
+}
+
 BOOST_AUTO_TEST_CASE(del_removes_properties_other_tools_stored) {
   TempSasldb t;
   BOOST_REQUIRE(t.db->Add("alice", "Secret-1").ok());

@@ -1,13 +1,22 @@
 #!/usr/bin/env python3
-"""tests/system/authd_test.py — the authd daemon skeleton, driven over its socket.
+"""tests/system/authd_test.py — the authd daemon, driven over its socket.
 
-Starts the built authd (path in $AUTHD) against a temporary configuration,
-both ways master and an administrator start it: binding
+AuthdTest starts the built authd (path in $AUTHD) against a temporary
+configuration, both ways master and an administrator start it: binding
 run_directory/authd.sock itself, and with a listening socket passed as
---listen-fd. Frames follow lib/ipc.h: u32 length, u16 version 1, u16 type,
-all big-endian; kPing is 40, kPong 41.
+--listen-fd. AuthExchangeTest runs a whole instance (master starts authd)
+through the harness, adds a user with `postern user add`, and speaks the AUTH
+messages to authd as smtpd would: LOGIN exchanges ([MS-XLOGIN]: the
+challenges are "Username:" and "Password:"), failures, the lockout per
+(client address, user), cancellation, unknown exchanges, malformed frames, and
+a reload that changes the mechanisms. Frames follow lib/ipc.h: u32 length,
+u16 version 1, u16 type, all big-endian; a string is a u32 length and bytes.
+kPing is 40, kPong 41, kAuthStart 42, kAuthStep 43, kAuthCancel 44,
+kAuthReply 45; the AuthOutcome values are 0 continue, 1 success, 2 failure,
+3 unknown mechanism, 4 temporary failure.
 """
 
+import base64
 import os
 import pwd
 import signal
@@ -15,14 +24,21 @@ import socket
 import stat
 import struct
 import subprocess
+import sys
 import tempfile
 import textwrap
 import time
 import unittest
 
+sys.dont_write_bytecode = True  # nothing written into the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import postern_harness as h  # noqa: E402
+
 AUTHD = os.environ.get("AUTHD", "")
 
 PING, PONG, CONTROL_REQUEST = 40, 41, 60
+AUTH_START, AUTH_STEP, AUTH_CANCEL, AUTH_REPLY = 42, 43, 44, 45
+CONTINUE, SUCCESS, FAILURE, UNKNOWN_MECHANISM = 0, 1, 2, 3
 PONG_FRAME = struct.pack(">IHH", 0, 1, PONG)
 
 
@@ -188,6 +204,166 @@ class AuthdTest(unittest.TestCase):
                                 timeout=30)
         self.assertEqual(result.returncode, 1)
         self.assertIn("no_such_key", result.stderr)
+
+
+def string(data):
+    return struct.pack(">I", len(data)) + data
+
+
+class AuthConnection:
+    """One connection to authd's socket, speaking the kAuth* messages."""
+
+    def __init__(self, path):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(h.SOCKET_TIMEOUT)
+        self.sock.connect(path)
+
+    def close(self):
+        self.sock.close()
+
+    def send(self, msg_type, payload):
+        self.sock.sendall(frame(msg_type, payload))
+
+    def reply(self):
+        """(auth_id, outcome, data) of the next kAuthReply."""
+        header = recv_exact(self.sock, 8)
+        assert len(header) == 8, "authd closed the connection instead of answering"
+        length, version, msg_type = struct.unpack(">IHH", header)
+        assert (version, msg_type) == (1, AUTH_REPLY), (version, msg_type)
+        payload = recv_exact(self.sock, length)
+        auth_id, outcome, data_length = struct.unpack(">QBI", payload[:13])
+        assert len(payload) == 13 + data_length, payload
+        return auth_id, outcome, payload[13:]
+
+    def start(self, auth_id, mechanism, client, initial_response=None):
+        has_initial = initial_response is not None
+        self.send(AUTH_START, struct.pack(">Q", auth_id) + string(mechanism.encode()) +
+                  string(client.encode()) + struct.pack(">B", has_initial) +
+                  string(initial_response or b""))
+        return self.reply()
+
+    def step(self, auth_id, response):
+        self.send(AUTH_STEP, struct.pack(">Q", auth_id) + string(response))
+        return self.reply()
+
+    def cancel(self, auth_id):
+        self.send(AUTH_CANCEL, struct.pack(">Q", auth_id))
+
+    def login(self, auth_id, client, user, password):
+        """A whole LOGIN exchange with the user name as initial response; the last reply."""
+        first = self.start(auth_id, "LOGIN", client, user.encode())
+        if first[1] != CONTINUE:
+            return first
+        assert first == (auth_id, CONTINUE, b"Password:"), first
+        return self.step(auth_id, password.encode())
+
+
+PASSWORD = "Secret-1"
+ATTACKER, OFFICE = "192.0.2.66", "198.51.100.7"
+
+
+class AuthExchangeTest(unittest.TestCase):
+    def setUp(self):
+        self.instance = h.Instance(settings={"auth_lockout_failures": 3,
+                                             "auth_lockout_time": "15m"})
+        self.instance.add_user("alice", PASSWORD)
+        self.instance.start()
+        self.socket_path = os.path.join(self.instance.run_dir, "authd.sock")
+        self.connections = []
+
+    def tearDown(self):
+        for conn in self.connections:
+            conn.close()
+        try:
+            self.instance.close()
+        except AssertionError:
+            self.instance.dump_log()
+            raise
+        finally:
+            self.instance.remove()
+
+    def connect(self):
+        deadline = time.monotonic() + h.SOCKET_TIMEOUT
+        while True:
+            try:
+                conn = AuthConnection(self.socket_path)
+                break
+            except (FileNotFoundError, ConnectionRefusedError):
+                self.assertLess(time.monotonic(), deadline, "authd never listened")
+                time.sleep(0.05)
+        self.connections.append(conn)
+        return conn
+
+    def test_login_exchange_succeeds_and_logs_no_secret(self):
+        conn = self.connect()
+        self.assertEqual(conn.start(1, "LOGIN", OFFICE), (1, CONTINUE, b"Username:"))
+        self.assertEqual(conn.step(1, b"alice"), (1, CONTINUE, b"Password:"))
+        self.assertEqual(conn.step(1, PASSWORD.encode()), (1, SUCCESS, b"alice"))
+        # The initial-response form goes straight to the password.
+        self.assertEqual(conn.login(2, OFFICE, "alice", PASSWORD), (2, SUCCESS, b"alice"))
+        log = self.instance.log()
+        self.assertIn("AUTH LOGIN succeeded: user alice from %s" % OFFICE, log)
+        for secret in (PASSWORD, base64.b64encode(PASSWORD.encode()).decode()):
+            self.assertNotIn(secret, log)
+
+    def test_wrong_password_and_unknown_user_fail_alike(self):
+        conn = self.connect()
+        self.assertEqual(conn.login(1, OFFICE, "alice", "secret-1"), (1, FAILURE, b""))
+        self.assertEqual(conn.login(2, OFFICE, "mallory", PASSWORD), (2, FAILURE, b""))
+        self.assertEqual(conn.start(3, "PLAIN", OFFICE, b"\0alice\0" + PASSWORD.encode()),
+                         (3, UNKNOWN_MECHANISM, b""))
+        self.assertIn("AUTH LOGIN failed: user alice from %s" % OFFICE, self.instance.log())
+
+    def test_lockout_from_one_address_spares_another(self):
+        conn = self.connect()
+        for auth_id in (1, 2, 3):
+            self.assertEqual(conn.login(auth_id, ATTACKER, "alice", "guess%d" % auth_id),
+                             (auth_id, FAILURE, b""))
+        # Locked out: even the right password fails from the attacker's address ...
+        self.assertEqual(conn.login(4, ATTACKER, "alice", PASSWORD), (4, FAILURE, b""))
+        # ... but not from the user's own, nor for another user from the attacker's.
+        self.assertEqual(conn.login(5, OFFICE, "alice", PASSWORD), (5, SUCCESS, b"alice"))
+        log = self.instance.log()
+        self.assertIn("user alice from %s locked out" % ATTACKER, log)
+        self.assertIn("AUTH refused: user alice from %s is locked out" % ATTACKER, log)
+
+    def test_cancel_and_unknown_exchanges(self):
+        conn = self.connect()
+        self.assertEqual(conn.start(7, "LOGIN", OFFICE), (7, CONTINUE, b"Username:"))
+        conn.cancel(7)  # no answer
+        self.assertEqual(conn.step(7, b"alice"), (7, FAILURE, b""))
+        self.assertEqual(conn.step(8, b"alice"), (8, FAILURE, b""))
+        # An id used twice ends both.
+        self.assertEqual(conn.start(9, "LOGIN", OFFICE), (9, CONTINUE, b"Username:"))
+        self.assertEqual(conn.start(9, "LOGIN", OFFICE), (9, FAILURE, b""))
+        self.assertEqual(conn.step(9, b"alice"), (9, FAILURE, b""))
+        self.assertEqual(conn.login(10, OFFICE, "alice", PASSWORD), (10, SUCCESS, b"alice"))
+
+    def test_malformed_frame_closes_only_that_connection(self):
+        good, bad, truncated = self.connect(), self.connect(), self.connect()
+        self.assertEqual(good.start(1, "LOGIN", OFFICE, b"alice"), (1, CONTINUE, b"Password:"))
+        self.assertEqual(bad.start(1, "LOGIN", OFFICE, b"alice"), (1, CONTINUE, b"Password:"))
+        bad.send(AUTH_STEP, struct.pack(">Q", 1) + b"\0\0\0\x10short")
+        self.assertEqual(bad.sock.recv(64), b"")
+        truncated.send(AUTH_START, struct.pack(">Q", 2) + string(b"LOGIN"))
+        self.assertEqual(truncated.sock.recv(64), b"")
+        self.assertEqual(good.step(1, PASSWORD.encode()), (1, SUCCESS, b"alice"))
+        self.assertEqual(self.connect().login(2, OFFICE, "alice", PASSWORD), (2, SUCCESS, b"alice"))
+
+    def test_reload_changes_the_mechanisms(self):
+        conn = self.connect()
+        self.assertEqual(conn.login(1, OFFICE, "alice", PASSWORD), (1, SUCCESS, b"alice"))
+        self.instance.listeners["smtp"]["auth_mechanisms"] = "NTLM"
+        self.instance.write_config()
+        result = self.instance.ctl("reload")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        deadline = time.monotonic() + h.SOCKET_TIMEOUT
+        auth_id = 2
+        while conn.start(auth_id, "LOGIN", OFFICE)[1] != UNKNOWN_MECHANISM:
+            conn.cancel(auth_id)
+            self.assertLess(time.monotonic(), deadline, "authd still offers LOGIN")
+            auth_id += 1
+            time.sleep(0.1)
 
 
 if __name__ == "__main__":
