@@ -283,6 +283,7 @@ class Parser {
         return Error(listeners_[i].line, "listener " + Quoted(listener.name) +
                                              " has no bind address: set bind = ADDRESS:PORT");
       }
+      if (Status tls = CheckTls(listener, listeners_[i].line); !tls.ok()) return tls;
       for (const BindAddress& bind : listener.bind) {
         std::vector<const ListenerConfig*>& sharing = bound_by[bind.ToString()];
         for (const ListenerConfig* other : sharing) {
@@ -297,6 +298,23 @@ class Parser {
         sharing.push_back(&listener);
       }
     }
+    return Status::Ok();
+  }
+
+  // A listener that would promise TLS it cannot give is refused here, so
+  // that `postern check` finds it rather than a client.
+  Status CheckTls(const ListenerConfig& listener, int line) const {
+    bool has_cert = !listener.tls_cert_file.empty();
+    if (has_cert != !listener.tls_key_file.empty())
+      return Error(line, "listener " + Quoted(listener.name) +
+                             ": tls_cert_file and tls_key_file must be set together");
+    if (!has_cert && listener.tls_wrapper)
+      return Error(line, "listener " + Quoted(listener.name) +
+                             ": tls_wrapper = yes needs tls_cert_file and tls_key_file");
+    if (!has_cert && listener.require_tls)
+      return Error(line, "listener " + Quoted(listener.name) +
+                             ": require_tls = yes needs tls_cert_file and tls_key_file, or no "
+                             "client could ever send mail");
     return Status::Ok();
   }
 

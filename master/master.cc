@@ -16,10 +16,12 @@
 
 #include "lib/config_keys.h"
 #include "lib/ipc.h"
+#include "lib/listener_files.h"
 #include "lib/log.h"
 #include "lib/pid_file.h"
 #include "lib/reply_catalogue.h"
 #include "lib/resource_check.h"
+#include "lib/tls_credentials.h"
 #include "lib/unix_socket.h"
 
 namespace postern {
@@ -98,7 +100,8 @@ Master::Master(std::unique_ptr<Config> config, ChildUsers users)
       base_.get(), [this](int fd, const std::vector<const ListenerConfig*>& candidates) {
         Accept(fd, candidates);
       });
-  pool_ = std::make_unique<WorkerPool>(base_.get(), &table_, config_->run_directory + "/qmgr.sock");
+  pool_ = std::make_unique<WorkerPool>(base_.get(), &table_, config_->run_directory + "/qmgr.sock",
+                                       config_->run_directory + "/authd.sock");
   pool_->SetConfig(config_.get());
   control_ = std::make_unique<ControlServer>(
       base_.get(), [this](const std::string& verb, const std::vector<std::string>& args) {
@@ -207,6 +210,11 @@ Status Master::Start() {
   Result<BlockListFiles> files = ReadBlockListFiles(*config_);
   if (!files.ok()) return files.status();
   block_files_ = std::move(*files);
+  // The workers load these themselves; checked here so that a bad file stops
+  // `postern start` with its name instead of a crash-looping worker.
+  if (Result<std::map<std::string, ListenerFiles>> checked = LoadListenerFiles(*config_);
+      !checked.ok())
+    return checked.status();
   dnsbl_ = std::make_unique<DnsblChecker>(base_.get());
   if (Status s = dnsbl_->Configure(config_->dns_nameservers); !s.ok()) return s;
   if (Status s = listeners_->Apply(*config_); !s.ok()) return s;
@@ -220,6 +228,11 @@ Status Master::Start() {
       !s.ok())
     return s;
   if (Status s = control_->Listen(config_->run_directory + "/master.sock"); !s.ok()) return s;
+  // One key for master's lifetime, reloads included: a client resumes its
+  // TLS session on any worker of any generation.
+  Result<std::string> ticket_key = GenerateTlsTicketKey();
+  if (!ticket_key.ok()) return ticket_key.status();
+  pool_->SetTlsTicketKey(std::move(*ticket_key));
 
   Supervisor::Hooks hooks;
   hooks.smtpd_started = [this](pid_t pid, int channel) { pool_->AddWorker(pid, channel); };
@@ -373,6 +386,9 @@ ControlReply Master::Reload() {
   auto config = std::make_unique<Config>(std::move(*fresh));
   Result<BlockListFiles> files = ReadBlockListFiles(*config);
   if (!files.ok()) return {false, "configuration not reloaded: " + files.status().message()};
+  if (Result<std::map<std::string, ListenerFiles>> checked = LoadListenerFiles(*config);
+      !checked.ok())
+    return {false, "configuration not reloaded: " + checked.status().message()};
   if (Status s = listeners_->Apply(*config); !s.ok())
     return {false, "configuration not reloaded: " + s.message()};
   block_files_ = std::move(*files);

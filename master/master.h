@@ -4,8 +4,9 @@
 // admission events of MS-OXSMTP 3.2.7, IPAddressNotAllowed included: static,
 // dynamic and block-list blocks, DNSBL zones looked up without blocking the
 // loop) and hands accepted connections to an smtpd worker; keeps the dynamic
-// blocks (postern block), persisted in state_directory/blocks; supervises
-// qmgr, authd and the workers; answers the control CLI (stop, reload,
+// blocks (postern block), persisted in state_directory/blocks; makes the one
+// TLS session ticket key that every worker of every generation shares;
+// supervises qmgr, authd and the workers; answers the control CLI (stop, reload,
 // status, block); on SIGTERM stops accepting, lets sessions finish for
 // shutdown_grace, then stops its children and exits; on SIGHUP re-reads the
 // configuration and replaces the workers without dropping an established

@@ -1,10 +1,9 @@
 // master/worker_pool.cc — see master/worker_pool.h.
 #include "master/worker_pool.h"
 
+#include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#include <cstring>
 
 #include "lib/log.h"
 #include "lib/reply_catalogue.h"
@@ -12,12 +11,17 @@
 
 namespace postern {
 
-WorkerPool::WorkerPool(event_base* base, ConnectionTable* table, std::string queue_socket_path)
-    : base_(base), table_(table), queue_socket_path_(std::move(queue_socket_path)) {}
+WorkerPool::WorkerPool(event_base* base, ConnectionTable* table, std::string queue_socket_path,
+                       std::string auth_socket_path)
+    : base_(base),
+      table_(table),
+      queue_socket_path_(std::move(queue_socket_path)),
+      auth_socket_path_(std::move(auth_socket_path)) {}
 
 WorkerPool::~WorkerPool() {
   for (auto& [id, pending] : pending_) close(pending.connection.fd);
   for (auto& [pid, worker] : workers_) CloseWorker(&worker);
+  explicit_bzero(tls_ticket_key_.data(), tls_ticket_key_.size());
 }
 
 void WorkerPool::AddWorker(pid_t pid, int channel) {
@@ -28,6 +32,12 @@ void WorkerPool::AddWorker(pid_t pid, int channel) {
   worker.channel = channel;
   worker.event.reset(event_new(base_, channel, EV_READ | EV_PERSIST, OnChannelReadable, &worker));
   event_add(worker.event.get(), nullptr);
+  // The channel keeps datagrams in order, so the key is there before the
+  // first hand-off. A worker that misses it still works, without tickets.
+  Status s = ipc::SendFrame(channel, ipc::MsgType::kTlsTicketKey,
+                            ipc::PayloadWriter().Str(tls_ticket_key_).Take());
+  if (!s.ok())
+    LOG_WARNING("cannot send the TLS ticket key to smtpd %d: %s", pid, s.message().c_str());
 }
 
 void WorkerPool::CloseWorker(Worker* worker) {
@@ -230,11 +240,14 @@ void WorkerPool::ConnectService(Worker* worker, const std::string& payload) {
   ipc::PayloadReader reader(payload);
   uint8_t service;
   if (!reader.U8(&service) || !reader.Done() ||
-      service != static_cast<uint8_t>(ipc::Service::kQueue)) {
+      (service != static_cast<uint8_t>(ipc::Service::kQueue) &&
+       service != static_cast<uint8_t>(ipc::Service::kAuth))) {
     LOG_ERROR("smtpd %d asked for an unknown service", worker->pid);
     return;
   }
-  Result<int> connected = ConnectUnixStream(queue_socket_path_, "qmgr");
+  bool queue = service == static_cast<uint8_t>(ipc::Service::kQueue);
+  Result<int> connected = queue ? ConnectUnixStream(queue_socket_path_, "qmgr")
+                                : ConnectUnixStream(auth_socket_path_, "authd");
   if (!connected.ok()) LOG_WARNING("%s", connected.status().message().c_str());
   int fd = connected.ok() ? *connected : -1;
   std::string reply = ipc::PayloadWriter().U8(service).U8(fd >= 0).Take();

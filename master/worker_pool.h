@@ -7,9 +7,11 @@
 // acknowledge within handoff_timeout, or no worker at all, means
 // NewConnectionNotAvailable: the client gets "421 4.4.2 Connection dropped".
 // The pool also reports session ends to the connection table, connects
-// chrooted workers to qmgr on request, and counts message submission rates
-// (kRateCheck) in one RateLimiter for every worker, so that a client meets
-// the same count whichever worker serves it.
+// chrooted workers to qmgr and authd on request, gives every worker master's
+// one TLS session ticket key before its first connection (the same key for
+// every generation, so a ticket survives a reload), and counts message
+// submission rates (kRateCheck) in one RateLimiter for every worker, so that
+// a client meets the same count whichever worker serves it.
 #pragma once
 
 #include <sys/types.h>
@@ -43,10 +45,15 @@ struct ClientConnection {
 
 class WorkerPool {
  public:
-  WorkerPool(event_base* base, ConnectionTable* table, std::string queue_socket_path);
+  WorkerPool(event_base* base, ConnectionTable* table, std::string queue_socket_path,
+             std::string auth_socket_path);
   ~WorkerPool();
 
   void SetConfig(const Config* config) { config_ = config; }
+  // The session ticket key (lib/tls_credentials.h GenerateTlsTicketKey) that
+  // AddWorker() sends; set once, before the first worker.
+  void SetTlsTicketKey(std::string key) { tls_ticket_key_ = std::move(key); }
+  // Registers a worker and sends it the ticket key before anything else.
   void AddWorker(pid_t pid, int channel);
   void WorkerExited(pid_t pid);
   // Tells every current worker to finish its sessions and exit.
@@ -92,6 +99,8 @@ class WorkerPool {
   event_base* base_;
   ConnectionTable* table_;
   std::string queue_socket_path_;
+  std::string auth_socket_path_;
+  std::string tls_ticket_key_;
   const Config* config_ = nullptr;
   std::map<pid_t, Worker> workers_;
   std::map<uint64_t, Pending> pending_;

@@ -1,10 +1,13 @@
 // smtpd/main.cc — the smtpd worker: command line, privilege drop, event loop.
 //
 // Started by master as root with the master channel on fd 3; loads the
-// config, prepares what needs the file system, then chroots into an empty
-// directory and becomes the unprivileged smtpd_user before it reads a single
-// byte from a client. `smtpd -S` runs one session on stdin/stdout for
-// debugging and dialog tests.
+// config, prepares what needs the file system (the listeners' TLS keys,
+// resolv.conf), then chroots into an empty directory and becomes the
+// unprivileged smtpd_user before it reads a single byte from a client, so a
+// compromised worker can open neither the TLS keys nor the password
+// database nor the queue. A start-up error (an unreadable TLS key, say) ends
+// the worker with status 1; master logs it and restarts it with back-off.
+// `smtpd -S` runs one session on stdin/stdout for debugging and dialog tests.
 #include <getopt.h>
 #include <time.h>
 #include <unistd.h>
@@ -101,6 +104,7 @@ int main(int argc, char** argv) {
   if (postern::Status s = worker.Prepare(); !s.ok()) return Fail(s.message());
   if (postern::Status s = postern::DropPrivileges(user, chroot_dir); !s.ok())
     return Fail("cannot drop privileges: " + s.message());
+  LOG_INFO("ready");
   worker.Run();
   return 0;
 }

@@ -1,8 +1,6 @@
 // smtpd/queue_client.cc — see smtpd/queue_client.h.
 #include "smtpd/queue_client.h"
 
-#include <unistd.h>
-
 #include "lib/log.h"
 
 namespace postern {
@@ -14,21 +12,17 @@ constexpr size_t kCongestionBytes = 8 << 20;
 }  // namespace
 
 QueueClient::QueueClient(event_base* base, std::function<void()> request_connection)
-    : base_(base), request_connection_(std::move(request_connection)) {}
+    : request_connection_(std::move(request_connection)),
+      connection_(base, "queue manager",
+                  {.frame = [this](const ipc::Frame& frame) { HandleFrame(frame); },
+                   .failed = [this](const std::string& why) { FailAll(why); },
+                   .written = [this] { Written(); }}) {}
 
 QueueClient::~QueueClient() = default;
 
 void QueueClient::Attach(int fd) {
   connection_requested_ = false;
-  decoder_ = ipc::FrameDecoder();
-  bev_.reset(bufferevent_socket_new(base_, fd, BEV_OPT_CLOSE_ON_FREE));
-  if (!bev_) {
-    close(fd);
-    LOG_ERROR("cannot create an event buffer for the queue connection");
-    return;
-  }
-  bufferevent_setcb(bev_.get(), OnRead, OnWrite, OnEvent, this);
-  bufferevent_enable(bev_.get(), EV_READ | EV_WRITE);
+  connection_.Open(fd);
 }
 
 uint64_t QueueClient::Begin(const Envelope& envelope, ResultCallback on_result) {
@@ -43,7 +37,8 @@ uint64_t QueueClient::Begin(const Envelope& envelope, ResultCallback on_result) 
     }
     return id;
   }
-  Send(ipc::MsgType::kMessageBegin, ipc::PayloadWriter().U64(id).Str(envelope.Encode()).Take());
+  connection_.Send(ipc::MsgType::kMessageBegin,
+                   ipc::PayloadWriter().U64(id).Str(envelope.Encode()).Take());
   return id;
 }
 
@@ -53,8 +48,8 @@ void QueueClient::Data(uint64_t stream, std::string_view bytes) {
   // Frames stay well below ipc::kMaxPayload whatever the session hands us.
   constexpr size_t kPiece = 256 * 1024;
   for (size_t off = 0; off < bytes.size(); off += kPiece)
-    Send(ipc::MsgType::kMessageData,
-         ipc::PayloadWriter().U64(stream).Str(bytes.substr(off, kPiece)).Take());
+    connection_.Send(ipc::MsgType::kMessageData,
+                     ipc::PayloadWriter().U64(stream).Str(bytes.substr(off, kPiece)).Take());
 }
 
 void QueueClient::End(uint64_t stream) {
@@ -65,20 +60,18 @@ void QueueClient::End(uint64_t stream) {
     Finish(stream, ipc::QueueOutcome::kTemporaryFailure, "queue manager unavailable");
     return;
   }
-  Send(ipc::MsgType::kMessageEnd, ipc::PayloadWriter().U64(stream).Take());
+  connection_.Send(ipc::MsgType::kMessageEnd, ipc::PayloadWriter().U64(stream).Take());
 }
 
 void QueueClient::Forget(uint64_t stream) {
   auto it = streams_.find(stream);
   if (it == streams_.end()) return;
   if (!it->second.ended && !it->second.failed)
-    Send(ipc::MsgType::kMessageAbort, ipc::PayloadWriter().U64(stream).Take());
+    connection_.Send(ipc::MsgType::kMessageAbort, ipc::PayloadWriter().U64(stream).Take());
   streams_.erase(it);
 }
 
-bool QueueClient::congested() const {
-  return bev_ && evbuffer_get_length(bufferevent_get_output(bev_.get())) > kCongestionBytes;
-}
+bool QueueClient::congested() const { return connection_.unsent() > kCongestionBytes; }
 
 void QueueClient::WhenUncongested(const void* key, std::function<void()> wake) {
   CancelWait(key);
@@ -93,11 +86,6 @@ void QueueClient::WakeWaiters() {
   std::vector<std::pair<const void*, std::function<void()>>> wake;
   wake.swap(waiting_);
   for (auto& w : wake) w.second();
-}
-
-void QueueClient::Send(ipc::MsgType type, const std::string& payload) {
-  std::string frame = ipc::EncodeFrame(type, payload);
-  bufferevent_write(bev_.get(), frame.data(), frame.size());
 }
 
 void QueueClient::Finish(uint64_t stream, ipc::QueueOutcome outcome, const std::string& text) {
@@ -126,39 +114,14 @@ void QueueClient::HandleFrame(const ipc::Frame& frame) {
   Finish(stream, static_cast<ipc::QueueOutcome>(outcome), text);
 }
 
-void QueueClient::OnRead(bufferevent* bev, void* self_ptr) {
-  auto* self = static_cast<QueueClient*>(self_ptr);
-  evbuffer* input = bufferevent_get_input(bev);
-  size_t length = evbuffer_get_length(input);
-  std::string bytes(length, '\0');
-  evbuffer_remove(input, bytes.data(), length);
-  self->decoder_.Feed(bytes);
-  while (self->bev_) {
-    Result<std::optional<ipc::Frame>> next = self->decoder_.Next();
-    if (!next.ok()) {
-      self->FailAll("queue connection: " + next.status().message());
-      return;
-    }
-    if (!next->has_value()) return;
-    self->HandleFrame(**next);
-  }
-}
-
-void QueueClient::OnWrite(bufferevent*, void* self_ptr) {
-  auto* self = static_cast<QueueClient*>(self_ptr);
-  if (!self->congested()) self->WakeWaiters();
-}
-
-void QueueClient::OnEvent(bufferevent*, short what, void* self_ptr) {
-  auto* self = static_cast<QueueClient*>(self_ptr);
-  if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
-    self->FailAll("queue manager closed the connection");
+void QueueClient::Written() {
+  if (!congested()) WakeWaiters();
 }
 
 void QueueClient::FailAll(const std::string& why) {
   LOG_WARNING("%s; failing %zu open message stream(s) and reconnecting", why.c_str(),
               streams_.size());
-  bev_.reset();
+  connection_.Close();
   std::vector<uint64_t> ended;
   for (auto& [id, stream] : streams_) {
     stream.failed = true;

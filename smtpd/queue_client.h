@@ -18,6 +18,7 @@
 #include "lib/envelope.h"
 #include "lib/event_handles.h"
 #include "lib/ipc.h"
+#include "smtpd/service_connection.h"
 
 namespace postern {
 
@@ -33,7 +34,7 @@ class QueueClient {
   void Attach(int fd);
   // master could not connect to qmgr; the next Begin() asks again.
   void AttachFailed() { connection_requested_ = false; }
-  bool connected() const { return bev_ != nullptr; }
+  bool connected() const { return connection_.open(); }
 
   // Opens a stream; on_result is called exactly once, after End(), unless
   // Forget() is called first.
@@ -58,18 +59,13 @@ class QueueClient {
     bool failed = false;
   };
 
-  static void OnRead(bufferevent* bev, void* self);
-  static void OnWrite(bufferevent* bev, void* self);
-  static void OnEvent(bufferevent* bev, short what, void* self);
-  void Send(ipc::MsgType type, const std::string& payload);
+  void Written();
   void HandleFrame(const ipc::Frame& frame);
   void FailAll(const std::string& why);
   void Finish(uint64_t stream, ipc::QueueOutcome outcome, const std::string& text);
 
-  event_base* base_;
   std::function<void()> request_connection_;
-  BufferEventPtr bev_;
-  ipc::FrameDecoder decoder_;
+  ServiceConnection connection_;
   uint64_t next_stream_ = 1;
   std::unordered_map<uint64_t, Stream> streams_;
   std::vector<std::pair<const void*, std::function<void()>>> waiting_;

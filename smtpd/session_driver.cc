@@ -3,6 +3,7 @@
 
 #include <unistd.h>
 
+#include <chrono>
 #include <type_traits>
 
 #include "lib/log.h"
@@ -13,6 +14,9 @@ namespace {
 // Read at most this much per callback, so one fast client cannot starve
 // the others in the worker.
 constexpr size_t kReadHighWater = 64 * 1024;
+// How long a tls_wrapper client may take over its handshake when the
+// listener has no inactivity timeout to lend.
+constexpr Duration kDefaultHandshakeTimeout = std::chrono::minutes(1);
 
 BufferEventPtr NewBufferEvent(event_base* base, int fd) {
   evutil_make_socket_nonblocking(fd);
@@ -24,8 +28,12 @@ BufferEventPtr NewBufferEvent(event_base* base, int fd) {
 SessionDriver::SessionDriver(WorkerContext* context, const ListenerConfig& listener, int in_fd,
                              int out_fd, ClientInfo client, uint64_t conn_id)
     : context_(context),
-      session_(*context->config, listener, std::move(client), *context->clock),
-      conn_id_(conn_id) {
+      listener_(listener),
+      session_(*context->config, listener, client, *context->clock),
+      conn_id_(conn_id),
+      client_address_(client.address) {
+  if (context_->sender_login_map)
+    session_.UseSenderLoginMap(context_->sender_login_map(listener.name));
   in_bev_ = NewBufferEvent(context_->base, in_fd);
   if (out_fd != in_fd) out_bev_ = NewBufferEvent(context_->base, out_fd);
   if (!in_bev_ || (out_fd != in_fd && !out_bev_)) PANIC("cannot allocate a bufferevent");
@@ -38,12 +46,23 @@ SessionDriver::SessionDriver(WorkerContext* context, const ListenerConfig& liste
 SessionDriver::~SessionDriver() {
   context_->queue->CancelWait(this);
   if (stream_ != 0) context_->queue->Forget(stream_);
+  if (auth_exchange_ != 0) context_->auth->Cancel(auth_exchange_);
 }
 
 void SessionDriver::Start() {
   bufferevent_enable(writer(), EV_WRITE);
-  session_.Start();
-  Pump();
+  if (!listener_.tls_wrapper) {
+    session_started_ = true;
+    session_.Start();
+    return Pump();
+  }
+  // Implicit TLS (RFC 8314): the greeting waits for the handshake.
+  if (!BeginTls()) return Finish();
+  Duration timeout = listener_.inactivity_timeout.count() > 0 ? listener_.inactivity_timeout
+                                                               : kDefaultHandshakeTimeout;
+  handshake_deadline_ = context_->clock->Now() + timeout;
+  UpdateReading();
+  ArmTimer();
 }
 
 void SessionDriver::RateAnswered(bool allowed) {
@@ -58,8 +77,96 @@ void SessionDriver::OnRead(bufferevent* bev, void* self_ptr) {
   if (length == 0) return;
   std::string bytes(length, '\0');
   evbuffer_remove(input, bytes.data(), length);
+  if (self->tls_) return self->ReceiveTls(bytes);
   self->session_.Receive(bytes);
   self->Pump();
+}
+
+bool SessionDriver::BeginTls() {
+  const TlsServerCredentials* credentials =
+      context_->tls_credentials ? context_->tls_credentials(listener_.name) : nullptr;
+  if (credentials == nullptr) {
+    LOG_ERROR("[%s]: listener %s has no TLS credentials loaded; closing", client_address_.c_str(),
+              listener_.name.c_str());
+    return false;
+  }
+  Result<std::unique_ptr<TlsServerSession>> tls =
+      TlsServerSession::Create(*credentials, context_->tls_ticket_key());
+  if (!tls.ok()) {
+    LOG_ERROR("[%s]: cannot start TLS: %s", client_address_.c_str(),
+              tls.status().message().c_str());
+    return false;
+  }
+  tls_ = std::move(*tls);
+  return true;
+}
+
+void SessionDriver::ReceiveTls(std::string_view ciphertext) {
+  bool was_handshaking = tls_->state() == TlsServerSession::State::kHandshaking;
+  tls_->FeedCiphertext(ciphertext);
+  std::string plaintext;
+  Status status = tls_->Advance(&plaintext);
+  FlushTls();
+  if (!status.ok()) {
+    LOG_INFO("[%s]: TLS %s failed: %s", client_address_.c_str(),
+             was_handshaking ? "handshake" : "session", status.message().c_str());
+    session_.ReceiveEof();
+    Pump();
+    return Finish();
+  }
+  if (was_handshaking && tls_->state() != TlsServerSession::State::kHandshaking) {
+    TlsInfo info{tls_->version(), tls_->cipher()};
+    LOG_INFO("[%s]: TLS %s with %s%s", client_address_.c_str(), info.version.c_str(),
+             info.cipher.c_str(), tls_->resumed() ? ", resumed" : "");
+    if (session_started_) {
+      session_.TlsStarted(info);
+    } else {
+      session_started_ = true;
+      handshake_deadline_ = TimePoint::max();
+      session_.Start(info);
+    }
+  }
+  if (!plaintext.empty()) session_.Receive(plaintext);
+  if (tls_->state() == TlsServerSession::State::kClosed) session_.ReceiveEof();
+  Pump();
+}
+
+void SessionDriver::FlushTls() {
+  std::string ciphertext = tls_->TakeCiphertext();
+  if (!ciphertext.empty()) bufferevent_write(writer(), ciphertext.data(), ciphertext.size());
+}
+
+void SessionDriver::Write(std::string_view bytes) {
+  if (!tls_) {
+    bufferevent_write(writer(), bytes.data(), bytes.size());
+    return;
+  }
+  if (Status s = tls_->Write(bytes); !s.ok())
+    LOG_WARNING("[%s]: TLS write failed: %s", client_address_.c_str(), s.message().c_str());
+  FlushTls();
+}
+
+void SessionDriver::BeginAuth(const action::AuthStart& start) {
+  auth_mechanism_ = start.mechanism;
+  // The reply never comes from inside Start() (smtpd/auth_client.h).
+  auth_exchange_ = context_->auth->Start(
+      start.mechanism, client_address_, start.initial_response,
+      [this](ipc::AuthOutcome outcome, const std::string& data) { AuthAnswered(outcome, data); });
+}
+
+void SessionDriver::AuthAnswered(ipc::AuthOutcome outcome, const std::string& data) {
+  if (outcome != ipc::AuthOutcome::kContinue) {
+    auth_exchange_ = 0;
+    if (outcome == ipc::AuthOutcome::kSuccess) {
+      LOG_INFO("[%s]: AUTH %s as %s", client_address_.c_str(), auth_mechanism_.c_str(),
+               data.c_str());
+    } else {
+      LOG_INFO("[%s]: AUTH %s refused (%s)", client_address_.c_str(), auth_mechanism_.c_str(),
+               outcome == ipc::AuthOutcome::kFailure ? "bad credentials" : "authd trouble");
+    }
+  }
+  session_.AuthResult(outcome, data);
+  Pump();
 }
 
 void SessionDriver::OnWrite(bufferevent*, void* self_ptr) {
@@ -86,6 +193,10 @@ void SessionDriver::OnEvent(bufferevent*, short what, void* self_ptr) {
 
 void SessionDriver::OnTimer(evutil_socket_t, short, void* self_ptr) {
   auto* self = static_cast<SessionDriver*>(self_ptr);
+  if (!self->session_started_) {
+    LOG_INFO("[%s]: no TLS handshake in time; closing", self->client_address_.c_str());
+    return self->Finish();
+  }
   self->session_.OnTimer();
   self->Pump();
 }
@@ -107,10 +218,27 @@ void SessionDriver::Execute(Action& action) {
       [this](auto& a) {
         using T = std::decay_t<decltype(a)>;
         if constexpr (std::is_same_v<T, action::Send>) {
-          bufferevent_write(writer(), a.bytes.data(), a.bytes.size());
+          Write(a.bytes);
         } else if constexpr (std::is_same_v<T, action::Close>) {
           closing_ = true;
+          if (tls_ && tls_->state() == TlsServerSession::State::kOpen) {
+            tls_->Close();
+            FlushTls();
+          }
           bufferevent_disable(in_bev_.get(), EV_READ);
+        } else if constexpr (std::is_same_v<T, action::StartTls>) {
+          // The 220 is already in the output buffer, ahead of any handshake byte.
+          if (!BeginTls()) {
+            session_.ReceiveEof();
+            closing_ = true;
+          }
+        } else if constexpr (std::is_same_v<T, action::AuthStart>) {
+          BeginAuth(a);
+        } else if constexpr (std::is_same_v<T, action::AuthStep>) {
+          context_->auth->Step(auth_exchange_, a.response);
+        } else if constexpr (std::is_same_v<T, action::AuthCancel>) {
+          context_->auth->Cancel(auth_exchange_);
+          auth_exchange_ = 0;
         } else if constexpr (std::is_same_v<T, action::BeginMessage>) {
           stream_ = context_->queue->Begin(
               a.envelope, [this](ipc::QueueOutcome outcome, const std::string& text) {
@@ -136,7 +264,10 @@ void SessionDriver::Execute(Action& action) {
 
 void SessionDriver::UpdateReading() {
   if (closing_ || session_.closed()) return;
-  if (session_.input_paused()) {
+  // A handshake reads whatever the session's state: its bytes are not input.
+  if (tls_ && tls_->state() == TlsServerSession::State::kHandshaking) {
+    bufferevent_enable(in_bev_.get(), EV_READ);
+  } else if (session_.input_paused()) {
     bufferevent_disable(in_bev_.get(), EV_READ);
   } else if (context_->queue->congested()) {
     bufferevent_disable(in_bev_.get(), EV_READ);
@@ -147,7 +278,7 @@ void SessionDriver::UpdateReading() {
 }
 
 void SessionDriver::ArmTimer() {
-  TimePoint deadline = session_.NextDeadline();
+  TimePoint deadline = session_started_ ? session_.NextDeadline() : handshake_deadline_;
   if (deadline == TimePoint::max()) {
     evtimer_del(timer_.get());
     return;

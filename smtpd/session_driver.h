@@ -1,10 +1,12 @@
 // smtpd/session_driver.h — binds one lib ServerSession to a client connection.
 //
-// Owns the bufferevent(s) and the timer of one client connection and carries
-// out the session's actions: replies to the client, message streams to qmgr,
-// rate checks through the worker.
-// All protocol decisions are the session's. Never blocks. The driver deletes
-// itself (through WorkerContext::on_session_end) when the session is over.
+// Owns the bufferevent(s), the TLS state and the timer of one client
+// connection and carries out the session's actions: replies to the client,
+// the TLS handshake, AUTH steps through authd, message streams to qmgr, rate
+// checks through the worker. All protocol decisions are the session's.
+// Never blocks: TLS runs over the bufferevent's buffers (lib/tls_session),
+// and authd and qmgr answer asynchronously. The driver deletes itself
+// (through WorkerContext::on_session_end) when the session is over.
 #pragma once
 
 #include <cstdint>
@@ -14,7 +16,11 @@
 #include "lib/clock.h"
 #include "lib/config.h"
 #include "lib/event_handles.h"
+#include "lib/sender_login.h"
 #include "lib/server_session.h"
+#include "lib/tls_credentials.h"
+#include "lib/tls_session.h"
+#include "smtpd/auth_client.h"
 #include "smtpd/queue_client.h"
 
 namespace postern {
@@ -26,7 +32,14 @@ struct WorkerContext {
   event_base* base = nullptr;
   const Config* config = nullptr;
   QueueClient* queue = nullptr;
+  AuthClient* auth = nullptr;
   const Clock* clock = nullptr;
+  // The TLS credentials of a listener (nullptr: it has none), the session
+  // ticket key (empty: no tickets), and the sender_login_map of a listener
+  // (nullptr: none).
+  std::function<const TlsServerCredentials*(const std::string& listener)> tls_credentials;
+  std::function<const std::string&()> tls_ticket_key;
+  std::function<const SenderLoginMap*(const std::string& listener)> sender_login_map;
   // Counts one message (lib/rate_limiter) and answers through the driver's
   // RateAnswered(), now or later; never after the driver's session ended.
   std::function<void(SessionDriver*, const action::CheckRate&)> check_rate;
@@ -58,17 +71,33 @@ class SessionDriver {
 
   void Pump();
   void Execute(Action& action);
+  // Bytes to the client, through TLS once it is on.
+  void Write(std::string_view bytes);
+  // Begins the server side of a TLS handshake; false when it cannot.
+  bool BeginTls();
+  // Ciphertext arrived: advance TLS, hand plaintext to the session.
+  void ReceiveTls(std::string_view ciphertext);
+  void FlushTls();
+  void BeginAuth(const action::AuthStart& start);
+  void AuthAnswered(ipc::AuthOutcome outcome, const std::string& data);
   void UpdateReading();
   void ArmTimer();
   void Finish();
   bufferevent* writer() const { return out_bev_ ? out_bev_.get() : in_bev_.get(); }
 
   WorkerContext* context_;
+  const ListenerConfig& listener_;
   ServerSession session_;
   uint64_t conn_id_;
+  std::string client_address_;
   BufferEventPtr in_bev_;
   BufferEventPtr out_bev_;  // only when output goes to another descriptor
   EventPtr timer_;
+  std::unique_ptr<TlsServerSession> tls_;
+  bool session_started_ = false;  // on tls_wrapper listeners only after the handshake
+  TimePoint handshake_deadline_ = TimePoint::max();  // tls_wrapper: before the session
+  uint64_t auth_exchange_ = 0;    // open AUTH exchange with authd, 0 when none
+  std::string auth_mechanism_;    // of that exchange, for the log
   uint64_t stream_ = 0;   // open queue stream, 0 when none
   bool closing_ = false;  // Close seen: finish once output is written
   bool finished_ = false;

@@ -44,9 +44,18 @@ Worker::Worker(Config config, int channel_fd)
     : config_(std::move(config)), channel_fd_(channel_fd), base_(NewEventBase(channel_fd < 0)) {
   if (!base_) PANIC("cannot create the event loop");
   queue_ = std::make_unique<QueueClient>(base_.get(), [this] { RequestQueueConnection(); });
+  auth_ = std::make_unique<AuthClient>(base_.get(), [this] { RequestAuthConnection(); });
   context_.base = base_.get();
   context_.config = &config_;
   context_.queue = queue_.get();
+  context_.auth = auth_.get();
+  context_.tls_credentials = [this](const std::string& listener) {
+    return TlsCredentials(listener);
+  };
+  context_.tls_ticket_key = [this]() -> const std::string& { return tls_ticket_key_; };
+  context_.sender_login_map = [this](const std::string& listener) {
+    return SenderLogins(listener);
+  };
   context_.clock = &clock_;
   context_.on_session_end = [this](SessionDriver* d) { SessionEnded(d); };
   context_.check_rate = [this](SessionDriver* d, const action::CheckRate& c) { CheckRate(d, c); };
@@ -57,10 +66,12 @@ Worker::~Worker() {
   sessions_.clear();
   finished_.clear();
   queue_.reset();
+  auth_.reset();
   dns_.reset();
 }
 
 Status Worker::Prepare() {
+  if (Status s = LoadListenerFiles(); !s.ok()) return s;
   if (config_.client_reverse_lookup) {
     // Each client waits for its own lookup only: 2 tries of 3 s at most.
     Result<EvdnsBasePtr> dns =
@@ -72,6 +83,25 @@ Status Worker::Prepare() {
   event_add(term_event_.get(), nullptr);
   signal(SIGPIPE, SIG_IGN);
   return Status::Ok();
+}
+
+// Every worker loads its own copy as root: the key file may be readable by
+// root alone, and the worker can no longer open it once chrooted.
+Status Worker::LoadListenerFiles() {
+  Result<std::map<std::string, ListenerFiles>> files = postern::LoadListenerFiles(config_);
+  if (!files.ok()) return files.status();
+  listener_files_ = std::move(*files);
+  return Status::Ok();
+}
+
+const TlsServerCredentials* Worker::TlsCredentials(const std::string& listener_name) const {
+  auto it = listener_files_.find(listener_name);
+  return it == listener_files_.end() ? nullptr : it->second.tls.get();
+}
+
+const SenderLoginMap* Worker::SenderLogins(const std::string& listener_name) const {
+  auto it = listener_files_.find(listener_name);
+  return it == listener_files_.end() ? nullptr : &it->second.sender_logins;
 }
 
 void Worker::Run() {
@@ -89,6 +119,7 @@ Status Worker::RunStandalone(const std::string& listener_name, const std::string
   if (listener == nullptr) return Status::Error("no listener named \"" + listener_name + "\"");
   std::optional<IpAddress> address = IpAddress::Parse(client_address);
   if (!address) return Status::Error("not an IP address: " + client_address);
+  standalone_ = true;
   Result<int> fd = ConnectUnixStream(config_.run_directory + "/qmgr.sock", "qmgr");
   if (fd.ok()) {
     queue_->Attach(*fd);
@@ -141,19 +172,12 @@ void Worker::HandleChannelFrame(const ipc::Frame& frame, int fd) {
     case ipc::MsgType::kHandoff:
       HandleHandoff(frame, fd);
       return;
-    case ipc::MsgType::kServiceSocket: {
-      ipc::PayloadReader reader(frame.payload);
-      uint8_t service, ok;
-      if (reader.U8(&service) && reader.U8(&ok) && reader.Done() &&
-          service == static_cast<uint8_t>(ipc::Service::kQueue)) {
-        if (ok && fd >= 0) {
-          queue_->Attach(fd);
-          return;
-        }
-        queue_->AttachFailed();
-      }
+    case ipc::MsgType::kServiceSocket:
+      if (AttachService(frame, fd)) return;
       break;
-    }
+    case ipc::MsgType::kTlsTicketKey:
+      HandleTicketKey(frame);
+      break;
     case ipc::MsgType::kDrain:
       draining_ = true;
       MaybeExit();
@@ -166,6 +190,44 @@ void Worker::HandleChannelFrame(const ipc::Frame& frame, int fd) {
       break;
   }
   if (fd >= 0) close(fd);
+}
+
+bool Worker::AttachService(const ipc::Frame& frame, int fd) {
+  ipc::PayloadReader reader(frame.payload);
+  uint8_t service, ok;
+  if (!reader.U8(&service) || !reader.U8(&ok) || !reader.Done()) {
+    LOG_ERROR("master sent a malformed service socket message");
+    return false;
+  }
+  bool connected = ok && fd >= 0;
+  if (service == static_cast<uint8_t>(ipc::Service::kQueue)) {
+    if (connected) {
+      queue_->Attach(fd);
+    } else {
+      queue_->AttachFailed();
+    }
+    return connected;
+  }
+  if (service == static_cast<uint8_t>(ipc::Service::kAuth)) {
+    if (connected) {
+      auth_->Attach(fd);
+    } else {
+      auth_->AttachFailed();
+    }
+    return connected;
+  }
+  LOG_ERROR("master sent a socket for unknown service %u", service);
+  return false;
+}
+
+void Worker::HandleTicketKey(const ipc::Frame& frame) {
+  ipc::PayloadReader reader(frame.payload);
+  std::string key;
+  if (!reader.Str(&key) || !reader.Done() || key.empty()) {
+    LOG_ERROR("master sent a malformed TLS session ticket key; sessions issue no tickets");
+    return;
+  }
+  tls_ticket_key_ = std::move(key);
 }
 
 void Worker::HandleHandoff(const ipc::Frame& frame, int fd) {
@@ -317,6 +379,26 @@ void Worker::RequestQueueConnection() {
   }
   SendToMaster(ipc::MsgType::kServiceConnect,
                ipc::PayloadWriter().U8(static_cast<uint8_t>(ipc::Service::kQueue)).Take());
+}
+
+// In stand-alone mode authd is reached directly; a chrooted worker whose
+// master has gone cannot reach it at all.
+void Worker::RequestAuthConnection() {
+  if (channel_fd_ >= 0) {
+    Status s =
+        ipc::SendFrame(channel_fd_, ipc::MsgType::kServiceConnect,
+                       ipc::PayloadWriter().U8(static_cast<uint8_t>(ipc::Service::kAuth)).Take());
+    if (s.ok()) return;
+    LOG_ERROR("cannot ask master for a connection to authd: %s", s.message().c_str());
+  } else if (standalone_) {
+    Result<int> fd = ConnectUnixStream(config_.run_directory + "/authd.sock", "authd");
+    if (fd.ok()) {
+      auth_->Attach(*fd);
+      return;
+    }
+    LOG_WARNING("%s", fd.status().message().c_str());
+  }
+  auth_->AttachFailed();
 }
 
 void Worker::SendToMaster(ipc::MsgType type, const std::string& payload) {

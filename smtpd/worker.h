@@ -2,13 +2,18 @@
 //
 // Receives client connections from master over the SOCK_SEQPACKET channel
 // (fd hand-off with SCM_RIGHTS), runs a SessionDriver for each, reports each
-// hand-off and each close back to master, and keeps the shared connection to
-// qmgr. Message rates are counted by master for every worker (kRateCheck),
-// so a client cannot escape its limit by landing on another worker; the
-// answer is routed to the session by request id, and dropped when that
-// session has ended meanwhile. In stand-alone mode (smtpd -S) it runs one
-// session on stdin/stdout, talks to qmgr's socket directly and counts rates
-// itself, as it does when master has gone away.
+// hand-off and each close back to master, and keeps the shared connections to
+// qmgr and authd (master makes them: the worker is chrooted). It owns the TLS
+// credentials of its listeners, loaded as root before the chroot, and the
+// session ticket key master sends before the first hand-off; a session of a
+// listener without credentials offers no TLS, and one that starts before the
+// key has arrived (stand-alone mode) issues no tickets. Message rates are
+// counted by master for every worker (kRateCheck), so a client cannot escape
+// its limit by landing on another worker; the answer is routed to the
+// session by request id, and dropped when that session has ended meanwhile.
+// In stand-alone mode (smtpd -S) it runs one session on stdin/stdout, talks
+// to the qmgr and authd sockets directly and counts rates itself, as it does
+// when master has gone away.
 #pragma once
 
 #include <event2/dns.h>
@@ -24,6 +29,8 @@
 #include "lib/dns_resolver.h"
 #include "lib/event_handles.h"
 #include "lib/rate_limiter.h"
+#include "lib/listener_files.h"
+#include "smtpd/auth_client.h"
 #include "smtpd/queue_client.h"
 #include "smtpd/session_driver.h"
 
@@ -35,7 +42,9 @@ class Worker {
   Worker(Config config, int channel_fd);
   ~Worker();
 
-  // Must be called before privileges are dropped: reads resolv.conf when
+  // Must be called before privileges are dropped: loads every listener's
+  // files (lib/listener_files: TLS certificate and key, sender_login_map; an
+  // error names the listener and the file) and reads resolv.conf when
   // reverse lookups are on.
   Status Prepare();
   // Runs until master says drain and the last session ends, or master goes.
@@ -43,15 +52,29 @@ class Worker {
   // Stand-alone: one session on stdin/stdout for listener_name.
   Status RunStandalone(const std::string& listener_name, const std::string& client_address);
 
+  // The credentials of the listener named so; nullptr when it has no
+  // tls_cert_file. They live as long as the worker.
+  const TlsServerCredentials* TlsCredentials(const std::string& listener_name) const;
+  // The sender_login_map of the listener named so (empty when it has none).
+  const SenderLoginMap* SenderLogins(const std::string& listener_name) const;
+  // master's session ticket key; empty until it arrives. The reference stays
+  // valid; the contents change once, when the key arrives.
+  const std::string& tls_ticket_key() const { return tls_ticket_key_; }
+
  private:
   static void OnChannelReadable(evutil_socket_t fd, short, void* self);
   static void OnSignal(evutil_socket_t, short, void* self);
   static void OnReapFinished(evutil_socket_t, short, void* self);
   void HandleChannelFrame(const ipc::Frame& frame, int fd);
   void HandleHandoff(const ipc::Frame& frame, int fd);
+  // True when fd went to the client it was made for.
+  bool AttachService(const ipc::Frame& frame, int fd);
+  void HandleTicketKey(const ipc::Frame& frame);
+  Status LoadListenerFiles();
   void StartSession(const ListenerConfig& listener, int in_fd, int out_fd, ClientInfo client,
                     uint64_t conn_id);
   void RequestQueueConnection();
+  void RequestAuthConnection();
   void SessionEnded(SessionDriver* driver);
   void CheckRate(SessionDriver* driver, const action::CheckRate& check);
   void HandleRateReply(const ipc::Frame& frame);
@@ -67,6 +90,10 @@ class Worker {
   EventBasePtr base_;
   EvdnsBasePtr dns_;
   std::unique_ptr<QueueClient> queue_;
+  std::unique_ptr<AuthClient> auth_;
+  std::map<std::string, ListenerFiles> listener_files_;
+  std::string tls_ticket_key_;
+  bool standalone_ = false;
   WorkerContext context_;
   EventPtr channel_event_;
   EventPtr term_event_;

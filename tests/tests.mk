@@ -3,12 +3,14 @@
 check_PROGRAMS = tests/lib/unit_tests
 tests_lib_unit_tests_SOURCES = \
 	tests/lib/unit_main.cc \
+	tests/lib/auth_client_test.cc \
 	tests/lib/base64_test.cc \
 	tests/lib/config_test.cc \
 	tests/lib/connection_admission_test.cc \
 	tests/lib/envelope_test.cc \
 	tests/lib/ip_blocks_test.cc \
 	tests/lib/ipc_test.cc \
+	tests/lib/logon_lockout_test.cc \
 	tests/lib/maildir_test.cc \
 	tests/lib/message_reader_test.cc \
 	tests/lib/network_test.cc \
@@ -19,6 +21,7 @@ tests_lib_unit_tests_SOURCES = \
 	tests/lib/reply_catalogue_test.cc \
 	tests/lib/resource_check_test.cc \
 	tests/lib/retry_schedule_test.cc \
+	tests/lib/sasl_server_test.cc \
 	tests/lib/sasl_users_test.cc \
 	tests/lib/sender_login_test.cc \
 	tests/lib/server_session_test.cc \
@@ -30,6 +33,8 @@ tests_lib_unit_tests_SOURCES = \
 	tests/lib/tls_test_support.cc tests/lib/tls_test_support.h \
 	tests/lib/unix_socket_test.cc
 tests_lib_unit_tests_LDADD = $(POSTERN_LIBS) $(BOOST_TEST_LIBS)
+# smtpd's AuthClient, tested against a fake authd on a socketpair.
+tests_lib_unit_tests_SOURCES += smtpd/auth_client.cc smtpd/service_connection.cc
 
 # The fuzz targets, linked with a small driver that replays their seed
 # corpora, so every `make check` re-runs what the fuzzers once found.
@@ -57,13 +62,16 @@ SYSTEM_TESTS = \
 	tests/system/ip_block_test.py \
 	tests/system/lifecycle_test.py \
 	tests/system/out_of_resources_test.py \
+	tests/system/privsep_test.py \
 	tests/system/qmgr_socket_test.py \
 	tests/system/reverse_lookup_test.py \
 	tests/system/shared_bind_test.py \
 	tests/system/rate_limit_test.py \
 	tests/system/supervision_test.py \
 	tests/system/swaks_test.py \
-	tests/system/timer_events_test.py
+	tests/system/timer_events_test.py \
+	tests/system/tls_plumbing_test.py \
+	tests/system/tls_auth_test.py
 FUZZ_REPLAYS = tests/fuzz/replay.sh
 
 TESTS = tests/lib/unit_tests $(FUZZ_REPLAYS) $(SYSTEM_TESTS)

@@ -503,13 +503,32 @@ BOOST_AUTO_TEST_CASE(ExplicitValuesWinOverRoleDefaults) {
 BOOST_AUTO_TEST_CASE(TopLevelListenerKeysAreDefaultsASectionOverrides) {
   Config config = Parse(
       "max_recipients = 50\n"
-      "require_tls = yes\n"
+      "require_auth = yes\n"
       "[listener \"a\"]\nbind = 127.0.0.1:1\n"
       "[listener \"b\"]\nbind = 127.0.0.1:2\nmax_recipients = 10\n");
   BOOST_TEST(Listener(config, "a").max_recipients == 50u);
   BOOST_TEST(Listener(config, "b").max_recipients == 10u);
-  BOOST_TEST(Listener(config, "a").require_tls);
-  BOOST_TEST(Listener(config, "b").require_tls);
+  BOOST_TEST(Listener(config, "a").require_auth);
+  BOOST_TEST(Listener(config, "b").require_auth);
+}
+
+BOOST_AUTO_TEST_CASE(TlsPromisesNeedACertificateAndItsKey) {
+  auto error = [](const std::string& keys) {
+    Result<Config> config = ParseConfig("[listener \"s\"]\nbind = 127.0.0.1:1\n" + keys,
+                                        "postern.conf", "/etc/postern");
+    return config.ok() ? std::string("accepted") : config.status().message();
+  };
+  BOOST_TEST(error("tls_cert_file = /c.pem\n") ==
+             "postern.conf:1: listener \"s\": tls_cert_file and tls_key_file must be set together");
+  BOOST_TEST(error("tls_key_file = /k.pem\n") ==
+             "postern.conf:1: listener \"s\": tls_cert_file and tls_key_file must be set together");
+  BOOST_TEST(error("tls_wrapper = yes\n") ==
+             "postern.conf:1: listener \"s\": tls_wrapper = yes needs tls_cert_file and "
+             "tls_key_file");
+  BOOST_TEST(error("require_tls = yes\n").find("require_tls = yes needs tls_cert_file") !=
+             std::string::npos);
+  BOOST_TEST(error("require_tls = yes\ntls_cert_file = /c.pem\ntls_key_file = /k.pem\n") ==
+             "accepted");
 }
 
 BOOST_AUTO_TEST_CASE(GlobalValuesOverrideDefaults) {
@@ -851,7 +870,8 @@ const std::string kTwoListeners =
     "bind = 127.0.0.1:5587\n"
     "connection_timeout = 5m\n"  // the gateway default, not the relay one
     "role = relay\n"
-    "tls_cert_file = tls/cert.pem\n";
+    "tls_cert_file = tls/cert.pem\n"
+    "tls_key_file = tls/key.pem\n";
 
 BOOST_AUTO_TEST_CASE(EffectiveListsEveryKeyGlobalsFirst) {
   Config config = Parse(kTwoListeners);
@@ -912,7 +932,8 @@ BOOST_AUTO_TEST_CASE(NonDefaultListsOnlyWhatDiffers) {
                    "listener.submission.role = relay",
                    "listener.submission.connection_timeout = 5m",
                    "listener.submission.max_recipients = 50",
-                   "listener.submission.tls_cert_file = /etc/postern/tls/cert.pem"};
+                   "listener.submission.tls_cert_file = /etc/postern/tls/cert.pem",
+                   "listener.submission.tls_key_file = /etc/postern/tls/key.pem"};
   BOOST_TEST(keys == expected, boost::test_tools::per_element());
 }
 

@@ -551,6 +551,32 @@ class Instance:
             address, len(found), timeout, count)
         return found
 
+    # ---- TLS and users
+
+    def make_certificate(self, name="tls"):
+        """A self-signed certificate for HOSTNAME and its key, made by GnuTLS'
+        certtool in the instance's directory; returns (cert_path, key_path). The key
+        is readable by root alone, as an administrator would keep it."""
+        directory = self._mkdir(name)
+        key = os.path.join(directory, "key.pem")
+        cert = os.path.join(directory, "cert.pem")
+        template = os.path.join(directory, "cert.cfg")
+        with open(template, "w") as f:
+            f.write('cn = "%s"\ndns_name = "%s"\nexpiration_days = 30\n'
+                    "tls_www_server\nencryption_key\nsigning_key\n" % (HOSTNAME, HOSTNAME))
+        for command in (["certtool", "--generate-privkey", "--key-type", "ecdsa", "--outfile", key],
+                        ["certtool", "--generate-self-signed", "--load-privkey", key,
+                         "--template", template, "--outfile", cert]):
+            result = subprocess.run(command, capture_output=True, timeout=CLI_TIMEOUT)
+            assert result.returncode == 0, "%s failed: %s" % (command[:2], result.stderr)
+        os.chmod(key, 0o600)
+        return cert, key
+
+    def add_user(self, user, password):
+        """`postern user add user` with the password on standard input."""
+        result = self.ctl("user", "add", user, input=password + "\n")
+        assert result.returncode == 0, "postern user add %s failed: %s" % (user, result.stderr)
+
     def queue_list(self):
         """stdout of `postern queue list` (asserts exit 0)."""
         result = self.ctl("queue", "list")

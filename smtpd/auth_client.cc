@@ -1,0 +1,164 @@
+// smtpd/auth_client.cc — see smtpd/auth_client.h.
+#include "smtpd/auth_client.h"
+
+#include <vector>
+
+#include "lib/log.h"
+
+namespace postern {
+
+AuthClient::AuthClient(event_base* base, std::function<void()> request_connection)
+    : request_connection_(std::move(request_connection)),
+      connection_(base, "authd",
+                  {.frame = [this](const ipc::Frame& frame) { HandleFrame(frame); },
+                   .failed = [this](const std::string& why) { ConnectionLost(why); },
+                   .written = nullptr}),
+      deliver_failures_(event_new(base, -1, 0, OnDeliverFailures, this)) {
+  if (!deliver_failures_) PANIC("cannot create the authd failure event");
+}
+
+AuthClient::~AuthClient() = default;
+
+void AuthClient::Attach(int fd) {
+  connection_requested_ = false;
+  if (!connection_.Open(fd)) {
+    ConnectionLost("no event buffer for the connection to authd");
+    return;
+  }
+  for (const auto& [type, payload] : queued_) connection_.Send(type, payload);
+  queued_.clear();
+}
+
+void AuthClient::AttachFailed() {
+  connection_requested_ = false;
+  ConnectionLost("no connection to authd");
+}
+
+uint64_t AuthClient::Start(const std::string& mechanism, const std::string& client_address,
+                           const std::optional<std::string>& initial_response,
+                           ReplyCallback on_reply) {
+  uint64_t id = next_id_++;
+  exchanges_[id] = Exchange{std::move(on_reply), Phase::kAwaitingReply};
+  Send(ipc::MsgType::kAuthStart, ipc::PayloadWriter()
+                                     .U64(id)
+                                     .Str(mechanism)
+                                     .Str(client_address)
+                                     .U8(initial_response.has_value())
+                                     .Str(initial_response.value_or(""))
+                                     .Take());
+  if (!connected() && !connection_requested_) {
+    connection_requested_ = true;
+    request_connection_();
+  }
+  return id;
+}
+
+void AuthClient::Step(uint64_t id, const std::string& response) {
+  auto it = exchanges_.find(id);
+  if (it == exchanges_.end() ||
+      (it->second.phase != Phase::kAwaitingStep && it->second.phase != Phase::kBroken))
+    PANIC("AUTH step for exchange %llu, which does not await one",
+          static_cast<unsigned long long>(id));
+  if (it->second.phase == Phase::kBroken) {
+    ScheduleFailure(it->second);
+    return;
+  }
+  it->second.phase = Phase::kAwaitingReply;
+  Send(ipc::MsgType::kAuthStep, ipc::PayloadWriter().U64(id).Str(response).Take());
+}
+
+void AuthClient::Cancel(uint64_t id) {
+  auto it = exchanges_.find(id);
+  if (it == exchanges_.end()) return;
+  Phase phase = it->second.phase;
+  exchanges_.erase(it);
+  // A broken or failing exchange died with its connection: authd has
+  // forgotten it already.
+  if (phase != Phase::kAwaitingReply && phase != Phase::kAwaitingStep) return;
+  if (phase == Phase::kAwaitingReply) cancelled_.insert(id);
+  Send(ipc::MsgType::kAuthCancel, ipc::PayloadWriter().U64(id).Take());
+}
+
+// Every exchange awaiting a reply has a connection or one on its way, so a
+// frame that cannot go out now waits for Attach().
+void AuthClient::Send(ipc::MsgType type, std::string payload) {
+  if (connected()) {
+    connection_.Send(type, payload);
+  } else {
+    queued_.emplace_back(type, std::move(payload));
+  }
+}
+
+void AuthClient::HandleFrame(const ipc::Frame& frame) {
+  if (frame.type != ipc::MsgType::kAuthReply) {
+    DropConnection("authd sent unexpected message type " +
+                   std::to_string(static_cast<int>(frame.type)));
+    return;
+  }
+  ipc::PayloadReader reader(frame.payload);
+  uint64_t id;
+  uint8_t outcome;
+  std::string data;
+  if (!reader.U64(&id) || !reader.U8(&outcome) || !reader.Str(&data) || !reader.Done() ||
+      outcome > static_cast<uint8_t>(ipc::AuthOutcome::kTemporaryFailure)) {
+    DropConnection("authd sent a malformed reply");
+    return;
+  }
+  if (cancelled_.erase(id)) return;  // crossed our kAuthCancel
+  auto it = exchanges_.find(id);
+  if (it == exchanges_.end() || it->second.phase != Phase::kAwaitingReply) {
+    DropConnection("authd answered exchange " + std::to_string(id) + ", which awaits no reply");
+    return;
+  }
+  // The callback may start, step or cancel exchanges, so it runs on a copy
+  // and after the exchange's bookkeeping is done.
+  ReplyCallback callback;
+  if (static_cast<ipc::AuthOutcome>(outcome) == ipc::AuthOutcome::kContinue) {
+    it->second.phase = Phase::kAwaitingStep;
+    callback = it->second.on_reply;
+  } else {
+    callback = std::move(it->second.on_reply);
+    exchanges_.erase(it);
+  }
+  callback(static_cast<ipc::AuthOutcome>(outcome), data);
+}
+
+void AuthClient::DropConnection(const std::string& why) {
+  connection_.Close();
+  ConnectionLost(why);
+}
+
+// authd keeps an exchange's SASL state per connection, so whatever was open
+// on it is lost: replies due now fail from the loop, exchanges awaiting the
+// client fail at their next step.
+void AuthClient::ConnectionLost(const std::string& why) {
+  LOG_WARNING("%s; %zu open AUTH exchange(s) fail temporarily", why.c_str(), exchanges_.size());
+  queued_.clear();
+  cancelled_.clear();
+  for (auto& [id, exchange] : exchanges_) {
+    if (exchange.phase == Phase::kAwaitingReply) ScheduleFailure(exchange);
+    if (exchange.phase == Phase::kAwaitingStep) exchange.phase = Phase::kBroken;
+  }
+}
+
+void AuthClient::ScheduleFailure(Exchange& exchange) {
+  exchange.phase = Phase::kFailing;
+  event_active(deliver_failures_.get(), 0, 0);
+}
+
+void AuthClient::OnDeliverFailures(evutil_socket_t, short, void* self_ptr) {
+  auto* self = static_cast<AuthClient*>(self_ptr);
+  std::vector<uint64_t> due;
+  for (const auto& [id, exchange] : self->exchanges_)
+    if (exchange.phase == Phase::kFailing) due.push_back(id);
+  for (uint64_t id : due) {
+    // An earlier callback may have cancelled this one.
+    auto it = self->exchanges_.find(id);
+    if (it == self->exchanges_.end()) continue;
+    ReplyCallback callback = std::move(it->second.on_reply);
+    self->exchanges_.erase(it);
+    callback(ipc::AuthOutcome::kTemporaryFailure, "");
+  }
+}
+
+}  // namespace postern

@@ -1,0 +1,63 @@
+// smtpd/service_connection.h — one framed stream connection from a worker to
+// a service daemon (qmgr, authd).
+//
+// Owns the socket's bufferevent and splits what arrives into lib/ipc.h
+// frames, so that QueueClient and AuthClient read, frame and notice a broken
+// peer the same way. It never interprets a frame (that is its owner's job)
+// and never blocks: Send() only queues bytes for the event loop.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "lib/event_handles.h"
+#include "lib/ipc.h"
+
+namespace postern {
+
+class ServiceConnection {
+ public:
+  struct Handlers {
+    // One complete frame, from the event loop. The handler may Close() the
+    // connection; no further frame of that connection is delivered then.
+    std::function<void(const ipc::Frame&)> frame;
+    // The peer closed, the socket failed or the byte stream is not framed
+    // correctly. The connection is already closed when this runs (from the
+    // event loop), so the handler may Open() a new one.
+    std::function<void(const std::string& why)> failed;
+    // Everything queued has been written to the socket. Optional.
+    std::function<void()> written;
+  };
+
+  // peer_name ("qmgr", "authd") shapes the failure reasons.
+  ServiceConnection(event_base* base, std::string peer_name, Handlers handlers);
+  ~ServiceConnection();
+  ServiceConnection(const ServiceConnection&) = delete;
+  ServiceConnection& operator=(const ServiceConnection&) = delete;
+
+  // Takes ownership of fd, replacing any current connection. False (fd
+  // closed, error logged) when the event buffer cannot be made.
+  bool Open(int fd);
+  void Close();
+  bool open() const { return bev_ != nullptr; }
+
+  // Queues one frame; only while open().
+  void Send(ipc::MsgType type, std::string_view payload);
+  // Bytes queued and not yet written to the socket.
+  size_t unsent() const;
+
+ private:
+  static void OnRead(bufferevent* bev, void* self);
+  static void OnWrite(bufferevent* bev, void* self);
+  static void OnEvent(bufferevent* bev, short what, void* self);
+  void Fail(const std::string& why);
+
+  event_base* base_;
+  std::string peer_name_;
+  Handlers handlers_;
+  BufferEventPtr bev_;
+  ipc::FrameDecoder decoder_;
+};
+
+}  // namespace postern
