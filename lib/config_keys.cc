@@ -374,8 +374,10 @@ constexpr std::array kKeys = {
       .type = T::kDuration,
       .scope = S::kListener,
       .default_value = "5s",
-      .description = "How long the server holds back its answer to a client that connects "
-                     "without being trusted and to a MAIL FROM it refuses (Tarpit).",
+      .description = "How long the server holds back every error reply to a session that has "
+                     "not authenticated, and every error reply to MAIL FROM (Tarpit); meanwhile "
+                     "it reads nothing more from that client, and serves the others. The greeting "
+                     "is not delayed.",
       .slot = &L::tarpit_interval},
     K{.name = "acknowledgement_delay",
       .type = T::kDuration,
