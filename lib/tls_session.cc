@@ -174,10 +174,10 @@ void TlsServerSession::CompactInput() {
 }
 
 Status TlsServerSession::Write(std::string_view plaintext) {
-  if (state_ != State::kOpen) {
+  if (state_ != State::kOpen && state_ != State::kClosed) {
     return Status::Error(state_ == State::kHandshaking
                              ? "cannot write before the TLS handshake is complete"
-                             : "cannot write to a TLS connection that is over");
+                             : "cannot write to a TLS connection that failed");
   }
   while (!plaintext.empty()) {
     ssize_t rc = gnutls_record_send(session_, plaintext.data(), plaintext.size());

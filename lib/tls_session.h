@@ -27,7 +27,8 @@ class TlsServerSession {
   enum class State {
     kHandshaking,  // more ciphertext from the client is needed
     kOpen,         // handshake done: plaintext flows both ways
-    kClosed,       // the client sent close_notify
+    kClosed,       // the client sent close_notify; replies may still go out
+                   // (RFC 8446 6.1: closing is per direction)
     kFailed,       // a fatal alert or error; close the connection
   };
 
@@ -45,7 +46,8 @@ class TlsServerSession {
   // complete record, appending plaintext to *plaintext. An error (also
   // reflected in state() == kFailed) says what GnuTLS reported.
   Status Advance(std::string* plaintext);
-  // Encrypts plaintext for the client; only in kOpen.
+  // Encrypts plaintext for the client; in kOpen, and in kClosed for the
+  // replies to what the client sent before its close_notify.
   Status Write(std::string_view plaintext);
   // Queues a close_notify alert (once the handshake is done; before, there
   // is nothing to close politely).

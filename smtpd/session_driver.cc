@@ -221,8 +221,8 @@ void SessionDriver::Execute(Action& action) {
           Write(a.bytes);
         } else if constexpr (std::is_same_v<T, action::Close>) {
           closing_ = true;
-          if (tls_ && tls_->state() == TlsServerSession::State::kOpen) {
-            tls_->Close();
+          if (tls_) {
+            tls_->Close();  // close_notify, once the handshake is done
             FlushTls();
           }
           bufferevent_disable(in_bev_.get(), EV_READ);

@@ -59,6 +59,7 @@ SYSTEM_TESTS = \
 	tests/system/crash_test.py \
 	tests/system/delivery_test.py \
 	tests/system/dialog_test.py \
+	tests/system/interop_test.py \
 	tests/system/ip_block_test.py \
 	tests/system/lifecycle_test.py \
 	tests/system/out_of_resources_test.py \
