@@ -162,24 +162,25 @@ constexpr std::array kKeys = {
       .default_value = "64m",
       .description = "OutOfResources (MS-OXSMTP 3.2.7): when the file system of the queue has "
                      "less space than this available, master answers each new connection "
-                     "452 4.3.1 Insufficient system resources and closes it. Read at most once "
-                     "a second. 0: never.",
+                     "452 4.3.1 Insufficient system resources and closes it, and each MAIL FROM "
+                     "of a session already open gets 452 4.3.1 (the session goes on). Read at "
+                     "most once a second. 0: never.",
       .slot = &C::min_free_disk_space},
     K{.name = "min_queue_map_space",
       .type = T::kSize,
       .scope = S::kGlobal,
       .default_value = "16m",
-      .description = "OutOfResources: new connections get 452 4.3.1 Insufficient system "
-                     "resources while the queue's LMDB map (queue_map_size) has less room than "
-                     "this left. 0: never (a message that does not fit is still refused with "
-                     "452 4.3.1 at the end of DATA).",
+      .description = "OutOfResources: new connections and MAIL FROM get 452 4.3.1 Insufficient "
+                     "system resources while the queue's LMDB map (queue_map_size) has less "
+                     "room than this left. 0: never (a message that does not fit is still "
+                     "refused with 452 4.3.1 at the end of DATA).",
       .slot = &C::min_queue_map_space},
     K{.name = "min_free_memory",
       .type = T::kSize,
       .scope = S::kGlobal,
       .default_value = "32m",
-      .description = "OutOfResources: new connections get 452 4.3.1 Insufficient system "
-                     "resources while the kernel reports less memory available than this "
+      .description = "OutOfResources: new connections and MAIL FROM get 452 4.3.1 Insufficient "
+                     "system resources while the kernel reports less memory available than this "
                      "(MemAvailable in /proc/meminfo). 0: never.",
       .slot = &C::min_free_memory},
     K{.name = "shutdown_grace",
@@ -512,7 +513,11 @@ constexpr std::array kKeys = {
       .type = T::kBool,
       .scope = S::kListener,
       .default_value = "yes",
-      .description = "yes: the EHLO reply lists PIPELINING (RFC 2920). no: it does not.",
+      .description = "yes: the EHLO reply lists PIPELINING (RFC 2920). no: it does not, and "
+                     "a client that sends a command before it has the reply to the previous "
+                     "one gets 554 5.5.0 Improper use of SMTP command pipelining: what it sent "
+                     "early is discarded and the session ends (DATA content after the 354 and "
+                     "BDAT chunks are not commands).",
       .slot = &L::advertise_pipelining},
     K{.name = "advertise_starttls",
       .type = T::kBool,

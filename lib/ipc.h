@@ -37,10 +37,13 @@ enum class MsgType : uint16_t {
   // master -> smtpd: no payload. Take no new connections, finish the live
   // sessions, then exit.
   kDrain = 4,
-  // smtpd -> master: u64 request_id, str listener, str rate_key. Counts one
-  // message for rate_key (client address or user) over a sliding minute.
+  // smtpd -> master: u64 request_id, str listener, str rate_key. Asked at
+  // every MAIL FROM that is otherwise acceptable: master checks its resources
+  // (lib/resource_check), then counts one message for rate_key (client
+  // address or user) over a sliding minute where the listener has a
+  // message_rate_limit.
   kRateCheck = 5,
-  // master -> smtpd: u64 request_id, u8 allowed.
+  // master -> smtpd: u64 request_id, u8 MailVerdict.
   kRateReply = 6,
   // smtpd -> master: u8 Service. smtpd is chrooted and cannot reach the
   // service sockets, so master connects on its behalf.
@@ -101,6 +104,14 @@ enum class QueueOutcome : uint8_t {
   kQueued = 0,                 // text: queue id; synced to disk
   kInsufficientResources = 1,  // map full, disk full
   kTemporaryFailure = 2,       // any other local problem
+};
+
+// master's answer to a kRateCheck. The values keep the meaning of the
+// former "u8 allowed" (0 refused, 1 allowed), so the layout is unchanged.
+enum class MailVerdict : uint8_t {
+  kRateLimitExceeded = 0,      // MessageRateLimitExceeded: 421 4.4.2, the session ends
+  kAllowed = 1,                // counted, within the limit
+  kInsufficientResources = 2,  // OutOfResources: 452 4.3.1, not counted
 };
 
 struct Frame {

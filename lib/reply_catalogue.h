@@ -72,6 +72,12 @@ inline constexpr Reply kLocalErrorInProcessing{
 // can find a different end of data (SMTP smuggling).
 inline constexpr Reply kBareLineEnding{554, "5.6.0",
                                        "Message contains bare CR or LF; lines must end with CRLF"};
+// A listener with advertise_pipelining = no received commands the client
+// sent before it had the reply to the previous one (RFC 2920 3: a client
+// pipelines only when the server offered PIPELINING). The early input is
+// discarded unread, answered with this once, and the session ends, as
+// Postfix and Exchange do.
+inline constexpr Reply kImproperPipelining{554, "5.5.0", "Improper use of SMTP command pipelining"};
 
 // ---- MS-OXSMTP 3.2.5 error tables -----------------------------------------
 // MAIL/RCPT: No initial EHLO command issued.

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <utility>
 
 #include "lib/log.h"
 
@@ -68,16 +69,31 @@ Result<ResourceReadings> ReadResources(const Config& config) {
 
 std::optional<std::string> ResourceMonitor::Shortage(const Config& config) {
   TimePoint now = clock_->Now();
-  if (read_at_ && now - *read_at_ < interval_) return shortage_;
-  read_at_ = now;
-  Result<ResourceReadings> readings = ReadResources(config);
-  if (!readings.ok()) {
-    LOG_WARNING("cannot read free resources: %s", readings.status().message().c_str());
-    shortage_.reset();
-    return shortage_;
+  if (!read_at_ || now - *read_at_ >= interval_) {
+    read_at_ = now;
+    Result<ResourceReadings> readings = reader_(config);
+    if (readings.ok()) {
+      readings_ = *readings;
+    } else {
+      LOG_WARNING("cannot read free resources: %s", readings.status().message().c_str());
+      readings_.reset();
+    }
   }
-  shortage_ = ResourceShortage(*readings, config);
-  return shortage_;
+  if (!readings_) return std::nullopt;
+  return ResourceShortage(*readings_, config);
+}
+
+ipc::MailVerdict DecideMail(ResourceMonitor& resources, RateLimiter& rates, const Config& config,
+                            const std::string& listener, const std::string& rate_key, TimePoint now,
+                            std::string* shortage) {
+  if (std::optional<std::string> short_of = resources.Shortage(config)) {
+    *shortage = std::move(*short_of);
+    return ipc::MailVerdict::kInsufficientResources;
+  }
+  const ListenerConfig* found = config.FindListener(listener);
+  uint32_t limit = found == nullptr ? 0 : found->message_rate_limit;
+  return rates.Allow(listener, rate_key, limit, now) ? ipc::MailVerdict::kAllowed
+                                                     : ipc::MailVerdict::kRateLimitExceeded;
 }
 
 }  // namespace postern

@@ -1,9 +1,10 @@
 // lib/resource_check.h — is this machine too low on disk, queue space or memory?
 //
-// MS-OXSMTP 3.2.7 OutOfResources: when a client connects and the server is
-// low on memory or disk space, the answer is "452 4.3.1 Insufficient system
-// resources" and the session ends. master asks here before every hand-off.
-// Three thresholds, each a config key and each switched off by 0:
+// MS-OXSMTP 3.2.7 OutOfResources: when the server is low on memory or disk
+// space, a client is answered "452 4.3.1 Insufficient system resources":
+// master asks here before every hand-off (the session ends) and before it
+// answers a worker's check of a MAIL FROM (the MAIL is refused, the session
+// goes on). Three thresholds, each a config key and each switched off by 0:
 // min_free_disk_space (the file system of the queue), min_queue_map_space
 // (room left in the LMDB map, queue_map_size less the size of data.mdb) and
 // min_free_memory (MemAvailable of /proc/meminfo). The decision is a pure
@@ -11,11 +12,15 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "lib/clock.h"
 #include "lib/config.h"
+#include "lib/ipc.h"
+#include "lib/rate_limiter.h"
 #include "lib/status.h"
 
 namespace postern {
@@ -36,10 +41,16 @@ std::optional<std::string> ResourceShortage(const ResourceReadings& readings, co
 Result<ResourceReadings> ReadResources(const Config& config);
 
 // ReadResources at most once per interval: master accepts thousands of
-// connections a second and the figures change slowly.
+// connections and MAIL checks a second and the figures change slowly. The
+// readings are kept, not the verdict, so thresholds changed by a reload
+// apply at once.
 class ResourceMonitor {
  public:
-  ResourceMonitor(const Clock* clock, Duration interval) : clock_(clock), interval_(interval) {}
+  using Reader = std::function<Result<ResourceReadings>(const Config&)>;
+
+  // reader: ReadResources unless a test gives made-up readings.
+  ResourceMonitor(const Clock* clock, Duration interval, Reader reader = ReadResources)
+      : clock_(clock), interval_(interval), reader_(std::move(reader)) {}
   // The shortage as of the latest reading; a reading that fails is logged
   // and counts as no shortage (the queue itself still refuses what it
   // cannot store).
@@ -48,8 +59,18 @@ class ResourceMonitor {
  private:
   const Clock* clock_;
   Duration interval_;
+  Reader reader_;
   std::optional<TimePoint> read_at_;
-  std::optional<std::string> shortage_;
+  std::optional<ResourceReadings> readings_;  // empty when the last reading failed
 };
+
+// master's answer to a worker's check of a MAIL FROM (ipc kRateCheck) on
+// listener for rate_key: resources first, so that a MAIL refused for them
+// uses up none of the client's rate; then the listener's message_rate_limit
+// (none for a listener the config no longer has). *shortage is set to what
+// is short when the answer is kInsufficientResources.
+ipc::MailVerdict DecideMail(ResourceMonitor& resources, RateLimiter& rates, const Config& config,
+                            const std::string& listener, const std::string& rate_key, TimePoint now,
+                            std::string* shortage);
 
 }  // namespace postern

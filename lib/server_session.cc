@@ -3,9 +3,10 @@
 // One Impl per client connection. Input is appended to input_ and consumed
 // by Process(), which dispatches on the phase: command lines, DATA content,
 // BDAT chunk data, answers to AUTH challenges, or nothing while waiting for
-// qmgr, authd, a rate answer, a TLS handshake or a tarpit. Every answer to a
-// command goes through Respond() (or RefuseMail()), which applies the tarpit
-// and counts protocol errors; every end of the session goes through
+// qmgr, authd, master's answer to a MAIL, a TLS handshake or a tarpit. Every
+// answer to a command goes through Respond() (or RefuseMail()), which applies
+// the tarpit and counts protocol errors, then ReplyProduced(), which looks
+// for input the client sent too early; every end of the session goes through
 // EndSession(), which discards the transaction and any AUTH exchange.
 #include "lib/server_session.h"
 
@@ -77,7 +78,7 @@ class ServerSession::Impl {
   void Receive(std::string_view bytes);
   void ReceiveEof();
   void QueueResult(ipc::QueueOutcome outcome);
-  void RateResult(bool allowed);
+  void MailCheckResult(ipc::MailVerdict verdict);
   void TlsStarted(const TlsInfo& tls);
   void AuthResult(ipc::AuthOutcome outcome, const std::string& data);
   const std::string& authenticated_user() const { return authenticated_user_; }
@@ -96,7 +97,7 @@ class ServerSession::Impl {
     kData,           // reading DATA content up to CRLF.CRLF
     kChunk,          // reading the octets of a BDAT chunk
     kAwaitingQueue,  // EndMessage sent; waiting for QueueResult()
-    kAwaitingRate,   // CheckRate sent for a MAIL; waiting for RateResult()
+    kAwaitingMail,   // CheckMail sent for a MAIL; waiting for MailCheckResult()
     kTarpit,         // holding an error reply until tarpit_deadline_
     kAwaitingTls,    // StartTls sent; waiting for TlsStarted()
     kAuthResponse,   // a challenge was sent; reading the client's answer line
@@ -213,12 +214,16 @@ class ServerSession::Impl {
   void DiscardTransaction();
   void EndSession();
   void ResumeReading();
+  // The reply to the last command (or end of DATA, or BDAT chunk) is out:
+  // with advertise_pipelining = no, input already waiting behind it came
+  // early and is discarded; Process() then answers 554 5.5.0 and ends.
+  void ReplyProduced();
 
   bool InactivityTimerRuns() const;
   // Waiting for an answer from outside the session (qmgr, master, authd) or
   // for the tarpit: nothing is read, the inactivity timer is suspended.
   bool Waiting() const {
-    return phase_ == Phase::kAwaitingQueue || phase_ == Phase::kAwaitingRate ||
+    return phase_ == Phase::kAwaitingQueue || phase_ == Phase::kAwaitingMail ||
            phase_ == Phase::kAwaitingAuth || phase_ == Phase::kTarpit;
   }
 
@@ -236,6 +241,11 @@ class ServerSession::Impl {
   CommandLineSplitter splitter_;
   uint32_t protocol_errors_ = 0;
   uint32_t logon_failures_ = 0;
+  // A command line, the end of DATA content or a BDAT chunk was read and
+  // its reply is not produced yet.
+  bool reply_owed_ = false;
+  // Early input was found and dropped: Process() ends the session.
+  bool improper_pipelining_ = false;
   HeldReply held_;  // the error reply in a tarpit
   std::optional<TlsInfo> tls_;
   std::optional<AuthExchange> auth_;
@@ -291,15 +301,23 @@ void ServerSession::Impl::QueueResult(ipc::QueueOutcome outcome) {
   ResumeReading();
 }
 
-void ServerSession::Impl::RateResult(bool allowed) {
-  if (phase_ != Phase::kAwaitingRate) return;
+void ServerSession::Impl::MailCheckResult(ipc::MailVerdict verdict) {
+  if (phase_ != Phase::kAwaitingMail) return;
   phase_ = Phase::kCommand;
-  if (allowed) {
-    AcceptSender();
-  } else {
-    // MessageRateLimitExceeded (3.2.7): the server ends the session.
-    DiscardTransaction();
-    RefuseMail(reply::kRateLimitExceeded, true);
+  switch (verdict) {
+    case ipc::MailVerdict::kAllowed:
+      AcceptSender();
+      break;
+    case ipc::MailVerdict::kInsufficientResources:
+      // 3.2.5 MAIL: System resources are not available; the session goes on.
+      transaction_.mail = MailArguments();
+      RefuseMail(reply::kInsufficientSystemResources);
+      break;
+    case ipc::MailVerdict::kRateLimitExceeded:
+      // MessageRateLimitExceeded (3.2.7): the server ends the session.
+      DiscardTransaction();
+      RefuseMail(reply::kRateLimitExceeded, true);
+      break;
   }
   ResumeReading();
 }
@@ -417,7 +435,15 @@ void ServerSession::Impl::Deliver(const Reply& reply, const std::string& text, b
     return EndSession();
   }
   Send(reply.code, reply.enhanced, text);
-  if (end_session) EndSession();
+  if (end_session) return EndSession();
+  ReplyProduced();
+}
+
+void ServerSession::Impl::ReplyProduced() {
+  if (!std::exchange(reply_owed_, false) || listener_.advertise_pipelining) return;
+  if (phase_ == Phase::kClosed || consumed_ >= input_.size()) return;
+  improper_pipelining_ = true;
+  consumed_ = input_.size();
 }
 
 // ---- Input -----------------------------------------------------------------
@@ -425,6 +451,10 @@ void ServerSession::Impl::Deliver(const Reply& reply, const std::string& text, b
 void ServerSession::Impl::Process() {
   bool progress = true;
   while (progress) {
+    if (improper_pipelining_ && phase_ != Phase::kClosed) {
+      SendReply(reply::kImproperPipelining);
+      EndSession();
+    }
     std::string_view input = std::string_view(input_).substr(consumed_);
     switch (phase_) {
       case Phase::kCommand:
@@ -440,7 +470,7 @@ void ServerSession::Impl::Process() {
         progress = ProcessAuthResponseInput(input);
         break;
       case Phase::kAwaitingQueue:
-      case Phase::kAwaitingRate:
+      case Phase::kAwaitingMail:
       case Phase::kAwaitingAuth:
       case Phase::kAwaitingTls:
       case Phase::kTarpit:
@@ -467,6 +497,7 @@ bool ServerSession::Impl::ProcessCommandInput(std::string_view input) {
       Respond(reply::kLineTooLong);
       return true;
     case CommandLineSplitter::Kind::kLine:
+      reply_owed_ = true;
       HandleCommand(item.line);
       return true;
   }
@@ -480,6 +511,7 @@ bool ServerSession::Impl::ProcessDataInput(std::string_view input) {
   AfterContent();
   if (!complete) return false;
   phase_ = Phase::kCommand;
+  reply_owed_ = true;
   FinishContent();
   return true;
 }
@@ -512,6 +544,7 @@ bool ServerSession::Impl::ProcessAuthResponseInput(std::string_view input) {
       Respond(reply::kLineTooLong);
       return true;
     case CommandLineSplitter::Kind::kLine:
+      reply_owed_ = true;
       HandleAuthResponse(item.line);
       return true;
   }
@@ -623,6 +656,7 @@ void ServerSession::Impl::HandleHello(std::string_view argument, Hello kind) {
   helo_name_ = std::string(argument);
   if (kind == Hello::kEhlo) {
     Send(250, nullptr, EhloReplyText());
+    ReplyProduced();
   } else {
     Respond(reply::kHelloGreeting, {config_.myhostname, client_.address});
   }
@@ -673,9 +707,8 @@ void ServerSession::Impl::HandleMail(std::string_view argument) {
   }
   if (const Reply* refusal = CheckSenderLogin(mail)) return RefuseMail(*refusal);
   transaction_.mail = std::move(mail);
-  if (listener_.message_rate_limit == 0) return AcceptSender();
-  Emit(action::CheckRate{listener_.name, RateKey()});
-  phase_ = Phase::kAwaitingRate;
+  Emit(action::CheckMail{listener_.name, RateKey()});
+  phase_ = Phase::kAwaitingMail;
 }
 
 std::string ServerSession::Impl::RateKey() const {
@@ -795,10 +828,10 @@ void ServerSession::Impl::HandleStarttls(std::string_view argument) {
   if (!StarttlsOffered()) return Respond(reply::kCommandNotImplemented);
   if (!argument.empty()) return Respond(reply::kSyntaxError);
   if (transaction_.has_sender) return Respond(reply::kBadSequence);
+  consumed_ = input_.size();  // pipelined cleartext is dropped unread
   Respond(reply::kReadyToStartTls);
   Emit(action::StartTls{});
   phase_ = Phase::kAwaitingTls;
-  consumed_ = input_.size();  // pipelined cleartext is dropped unread
 }
 
 // Why AUTH with this mechanism cannot start now, in RFC 4954's order.
@@ -881,6 +914,7 @@ void ServerSession::Impl::AuthResult(ipc::AuthOutcome outcome, const std::string
   if (phase_ != Phase::kAwaitingAuth) return;
   if (outcome == ipc::AuthOutcome::kContinue) {
     Send(reply::kAuthChallenge.code, nullptr, Base64Encode(data));
+    ReplyProduced();
     phase_ = Phase::kAuthResponse;
     splitter_.set_max_line(kMaxAuthLine);
     return ResumeReading();
@@ -1054,7 +1088,7 @@ void ServerSession::QueueResult(ipc::QueueOutcome outcome, const std::string&) {
   // reason is for the driver's log, not for the client.
   impl_->QueueResult(outcome);
 }
-void ServerSession::RateResult(bool allowed) { impl_->RateResult(allowed); }
+void ServerSession::MailCheckResult(ipc::MailVerdict verdict) { impl_->MailCheckResult(verdict); }
 void ServerSession::TlsStarted(const TlsInfo& tls) { impl_->TlsStarted(tls); }
 void ServerSession::AuthResult(ipc::AuthOutcome outcome, const std::string& data) {
   impl_->AuthResult(outcome, data);

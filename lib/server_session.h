@@ -48,16 +48,34 @@
 //     a transaction it still makes a following RCPT a 503 5.5.1.
 //   - Hop counts and sizes are those of the content the client sent; the
 //     Received: field postern prepends is not counted.
-//   - MessageRateLimitExceeded (3.2.7): a MAIL that is otherwise acceptable,
-//     on a listener whose message_rate_limit is not 0, is counted by the
-//     outside world (CheckRate, answered with RateResult()): master counts
-//     for every worker. The key is the client address, or on a relay
-//     listener the authenticated user once there is one. A refusal is
-//     answered 421 4.4.2, tarpitted like any MAIL error, and ends the session.
-//   - While waiting for QueueResult or RateResult or in a tarpit, the
+//   - MAIL FROM round trip (3.2.5 "System resources are not available",
+//     3.2.7 OutOfResources and MessageRateLimitExceeded): every MAIL that is
+//     otherwise acceptable goes out as CheckMail and waits for
+//     MailCheckResult(): master decides for every worker. Resources are
+//     checked first (a refused MAIL uses up no rate); kInsufficientResources
+//     is answered 452 4.3.1 and the session goes on. Then, on a listener
+//     whose message_rate_limit is not 0, master counts the message under the
+//     rate key: the client address, or on a relay listener the authenticated
+//     user once there is one; kRateLimitExceeded is answered 421 4.4.2 and
+//     ends the session. Both refusals are tarpitted like any MAIL error.
+//   - advertise_pipelining = no (RFC 2920; "a switched-off extension is also
+//     refused when used"): when the reply to a command (to a command line,
+//     to the end of DATA or to a BDAT chunk) is produced while input the
+//     client sent after that command is already waiting, the client did not
+//     wait for the reply. That input is discarded unread, answered once with
+//     554 5.5.0 Improper use of SMTP command pipelining (at once, not
+//     tarpitted, not counted as a protocol error), and the session ends.
+//     DATA content after the 354 and the octets of a BDAT chunk after their
+//     BDAT line are not early input; a QUIT sent right behind the final "."
+//     of DATA is. Only what the session has been given counts: bytes still in
+//     the socket while the session waits are not seen. Cleartext pipelined
+//     behind STARTTLS is discarded as always (above) and the handshake goes
+//     on; the rest of an over-long line is not a new command. With PIPELINING
+//     offered no check is made, also after HELO.
+//   - While waiting for QueueResult or MailCheckResult or in a tarpit, the
 //     inactivity timer is suspended and restarts when reading resumes; the
-//     connection timer runs on. A QueueResult or RateResult that arrives
-//     after the session ended, or that nobody waits for, is ignored.
+//     connection timer runs on. A QueueResult or MailCheckResult that
+//     arrives after the session ended, or that nobody waits for, is ignored.
 #pragma once
 
 #include <cstdint>
@@ -109,11 +127,12 @@ struct MessageData {
 struct EndMessage {};
 // Forget the message begun with BeginMessage.
 struct AbortMessage {};
-// Count one message for key on the listener over the last minute, then call
-// RateResult(): "ip:ADDRESS" or "user:NAME".
-struct CheckRate {
+// A MAIL FROM is otherwise acceptable: check the server's resources, then
+// count one message for rate_key ("ip:ADDRESS" or "user:NAME") on the
+// listener over the last minute; answer with MailCheckResult().
+struct CheckMail {
   std::string listener;
-  std::string key;
+  std::string rate_key;
 };
 // STARTTLS was accepted; its 220 is in a Send before this action. Once that
 // is written, run the TLS handshake as the server and call TlsStarted(), or
@@ -135,7 +154,7 @@ struct AuthCancel {};
 
 using Action =
     std::variant<action::Send, action::Close, action::BeginMessage, action::MessageData,
-                 action::EndMessage, action::AbortMessage, action::CheckRate, action::StartTls,
+                 action::EndMessage, action::AbortMessage, action::CheckMail, action::StartTls,
                  action::AuthStart, action::AuthStep, action::AuthCancel>;
 
 // Wall-clock seconds since the epoch, for Envelope::arrival_time and the
@@ -164,9 +183,8 @@ class ServerSession {
   void ReceiveEof();
   // qmgr's answer to the last EndMessage.
   void QueueResult(ipc::QueueOutcome outcome, const std::string& queue_id_or_reason);
-  // The answer to the last CheckRate: true when the message is within the
-  // listener's message_rate_limit.
-  void RateResult(bool allowed);
+  // The answer to the last CheckMail.
+  void MailCheckResult(ipc::MailVerdict verdict);
   // The TLS handshake that StartTls asked for has completed.
   void TlsStarted(const TlsInfo& tls);
   // authd's answer to the last AuthStart or AuthStep: the challenge (raw
@@ -183,7 +201,7 @@ class ServerSession {
   // The user that AUTH proved, empty before.
   const std::string& authenticated_user() const;
   // True while the session should not be given more input (waiting for
-  // qmgr, authd, a rate answer or a TLS handshake, or holding a large
+  // qmgr, authd, master's MAIL answer or a TLS handshake, or holding a large
   // unprocessed backlog): the driver stops reading.
   bool input_paused() const;
 

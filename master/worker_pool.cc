@@ -193,7 +193,7 @@ void WorkerPool::Dispatch(Worker* worker, const ipc::Frame& frame) {
     case ipc::MsgType::kServiceConnect:
       return ConnectService(worker, frame.payload);
     case ipc::MsgType::kRateCheck:
-      if (CountMessage(worker, frame.payload)) return;
+      if (CheckMail(worker, frame.payload)) return;
       break;
     default:
       break;
@@ -217,22 +217,26 @@ void WorkerPool::SessionClosed(Worker* worker, uint64_t conn_id) {
   if (worker->sessions.erase(conn_id)) table_->Remove(conn_id);
 }
 
-bool WorkerPool::CountMessage(Worker* worker, const std::string& payload) {
+bool WorkerPool::CheckMail(Worker* worker, const std::string& payload) {
   ipc::PayloadReader reader(payload);
   uint64_t request_id;
-  std::string listener_name, key;
-  if (!reader.U64(&request_id) || !reader.Str(&listener_name) || !reader.Str(&key) ||
+  std::string listener, rate_key;
+  if (!reader.U64(&request_id) || !reader.Str(&listener) || !reader.Str(&rate_key) ||
       !reader.Done())
     return false;
-  // The limit in force is master's: after a reload it applies at once to
-  // every worker. A listener removed by a reload limits nothing any more.
-  const ListenerConfig* listener = config_ ? config_->FindListener(listener_name) : nullptr;
-  uint32_t limit = listener == nullptr ? 0 : listener->message_rate_limit;
-  bool allowed = rates_.Allow(listener_name, key, limit, clock_.Now());
-  std::string reply = ipc::PayloadWriter().U64(request_id).U8(allowed).Take();
+  // The thresholds and limits in force are master's: after a reload they
+  // apply at once to every worker.
+  std::string shortage;
+  ipc::MailVerdict verdict = config_ == nullptr ? ipc::MailVerdict::kAllowed
+                                                : DecideMail(resources_, rates_, *config_, listener,
+                                                             rate_key, clock_.Now(), &shortage);
+  if (verdict == ipc::MailVerdict::kInsufficientResources)
+    LOG_WARNING("OutOfResources at MAIL FROM (%s, listener %s): %s", rate_key.c_str(),
+                listener.c_str(), shortage.c_str());
+  std::string reply = ipc::PayloadWriter().U64(request_id).U8(static_cast<uint8_t>(verdict)).Take();
   Status s = ipc::SendFrame(worker->channel, ipc::MsgType::kRateReply, reply);
   if (!s.ok())
-    LOG_WARNING("cannot answer smtpd %d's rate check: %s", worker->pid, s.message().c_str());
+    LOG_WARNING("cannot answer smtpd %d's MAIL check: %s", worker->pid, s.message().c_str());
   return true;
 }
 

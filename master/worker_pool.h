@@ -9,9 +9,11 @@
 // The pool also reports session ends to the connection table, connects
 // chrooted workers to qmgr and authd on request, gives every worker master's
 // one TLS session ticket key before its first connection (the same key for
-// every generation, so a ticket survives a reload), and counts message
-// submission rates (kRateCheck) in one RateLimiter for every worker, so that
-// a client meets the same count whichever worker serves it.
+// every generation, so a ticket survives a reload), and answers the check a
+// worker makes before it accepts a MAIL FROM (kRateCheck, lib/resource_check
+// DecideMail): the server's resources, read at most once a second, then the
+// message submission rate, counted in one RateLimiter for every worker so
+// that a client meets the same count whichever worker serves it.
 #pragma once
 
 #include <sys/types.h>
@@ -30,6 +32,7 @@
 #include "lib/ipc.h"
 #include "lib/network.h"
 #include "lib/rate_limiter.h"
+#include "lib/resource_check.h"
 
 namespace postern {
 
@@ -89,8 +92,8 @@ class WorkerPool {
   void Acknowledged(Worker* worker, uint64_t conn_id);
   void SessionClosed(Worker* worker, uint64_t conn_id);
   void ConnectService(Worker* worker, const std::string& payload);
-  // False when the payload is not a kRateCheck.
-  bool CountMessage(Worker* worker, const std::string& payload);
+  // Answers a kRateCheck with a MailVerdict; false when the payload is not one.
+  bool CheckMail(Worker* worker, const std::string& payload);
   bool TrySend(Worker* worker, const ClientConnection& connection);
   Worker* PickWorker(pid_t exclude);
   void Refuse(ClientConnection connection, const std::string& reply);
@@ -106,6 +109,7 @@ class WorkerPool {
   std::map<uint64_t, Pending> pending_;
   SystemClock clock_;
   RateLimiter rates_;
+  ResourceMonitor resources_{&clock_, std::chrono::seconds(1)};
 };
 
 }  // namespace postern

@@ -65,8 +65,8 @@ void SessionDriver::Start() {
   ArmTimer();
 }
 
-void SessionDriver::RateAnswered(bool allowed) {
-  session_.RateResult(allowed);
+void SessionDriver::MailChecked(ipc::MailVerdict verdict) {
+  session_.MailCheckResult(verdict);
   Pump();
 }
 
@@ -110,9 +110,11 @@ void SessionDriver::ReceiveTls(std::string_view ciphertext) {
   if (!status.ok()) {
     LOG_INFO("[%s]: TLS %s failed: %s", client_address_.c_str(),
              was_handshaking ? "handshake" : "session", status.message().c_str());
+    // The alert TLS queued goes out before the connection closes.
     session_.ReceiveEof();
-    Pump();
-    return Finish();
+    closing_ = true;
+    bufferevent_disable(in_bev_.get(), EV_READ);
+    return Pump();
   }
   if (was_handshaking && tls_->state() != TlsServerSession::State::kHandshaking) {
     TlsInfo info{tls_->version(), tls_->cipher()};
@@ -254,9 +256,9 @@ void SessionDriver::Execute(Action& action) {
         } else if constexpr (std::is_same_v<T, action::AbortMessage>) {
           context_->queue->Forget(stream_);
           stream_ = 0;
-        } else if constexpr (std::is_same_v<T, action::CheckRate>) {
+        } else if constexpr (std::is_same_v<T, action::CheckMail>) {
           // The answer may come inside this call (stand-alone); it pumps.
-          context_->check_rate(this, a);
+          context_->check_mail(this, a);
         }
       },
       action);

@@ -2,7 +2,7 @@
 //
 // Owns the bufferevent(s), the TLS state and the timer of one client
 // connection and carries out the session's actions: replies to the client,
-// the TLS handshake, AUTH steps through authd, message streams to qmgr, rate
+// the TLS handshake, AUTH steps through authd, message streams to qmgr, MAIL
 // checks through the worker. All protocol decisions are the session's.
 // Never blocks: TLS runs over the bufferevent's buffers (lib/tls_session),
 // and authd and qmgr answer asynchronously. The driver deletes itself
@@ -40,9 +40,10 @@ struct WorkerContext {
   std::function<const TlsServerCredentials*(const std::string& listener)> tls_credentials;
   std::function<const std::string&()> tls_ticket_key;
   std::function<const SenderLoginMap*(const std::string& listener)> sender_login_map;
-  // Counts one message (lib/rate_limiter) and answers through the driver's
-  // RateAnswered(), now or later; never after the driver's session ended.
-  std::function<void(SessionDriver*, const action::CheckRate&)> check_rate;
+  // Has master check resources and count one message (lib/resource_check
+  // DecideMail) and answers through the driver's MailChecked(), now or
+  // later; never after the driver's session ended.
+  std::function<void(SessionDriver*, const action::CheckMail&)> check_mail;
   // Called once per driver when its connection is finished; the callee
   // destroys the driver (later, not from inside the call).
   std::function<void(SessionDriver*)> on_session_end;
@@ -60,8 +61,8 @@ class SessionDriver {
 
   void Start();
   uint64_t conn_id() const { return conn_id_; }
-  // The answer to the session's last CheckRate.
-  void RateAnswered(bool allowed);
+  // The answer to the session's last CheckMail.
+  void MailChecked(ipc::MailVerdict verdict);
 
  private:
   static void OnRead(bufferevent* bev, void* self);

@@ -58,7 +58,7 @@ Worker::Worker(Config config, int channel_fd)
   };
   context_.clock = &clock_;
   context_.on_session_end = [this](SessionDriver* d) { SessionEnded(d); };
-  context_.check_rate = [this](SessionDriver* d, const action::CheckRate& c) { CheckRate(d, c); };
+  context_.check_mail = [this](SessionDriver* d, const action::CheckMail& c) { CheckMail(d, c); };
   reap_event_.reset(event_new(base_.get(), -1, 0, OnReapFinished, this));
 }
 
@@ -159,7 +159,7 @@ void Worker::OnChannelReadable(evutil_socket_t fd, short, void* self_ptr) {
       event_del(self->channel_event_.get());
       self->channel_fd_ = -1;
       self->draining_ = true;
-      self->AnswerRateChecksLocally();
+      self->AnswerMailChecksLocally();
       self->MaybeExit();
       return;
     }
@@ -183,7 +183,7 @@ void Worker::HandleChannelFrame(const ipc::Frame& frame, int fd) {
       MaybeExit();
       break;
     case ipc::MsgType::kRateReply:
-      HandleRateReply(frame);
+      HandleMailVerdict(frame);
       break;
     default:
       LOG_ERROR("master sent unexpected message type %d", static_cast<int>(frame.type));
@@ -302,7 +302,7 @@ void Worker::SessionEnded(SessionDriver* driver) {
   if (it == sessions_.end()) return;
   if (channel_fd_ >= 0)
     SendToMaster(ipc::MsgType::kConnClosed, ipc::PayloadWriter().U64(driver->conn_id()).Take());
-  std::erase_if(rate_requests_,
+  std::erase_if(mail_requests_,
                 [driver](const auto& entry) { return entry.second.driver == driver; });
   // Destroyed from the loop, not from inside the driver's own callback.
   finished_.push_back(std::move(it->second));
@@ -310,56 +310,60 @@ void Worker::SessionEnded(SessionDriver* driver) {
   event_active(reap_event_.get(), 0, 0);
 }
 
-void Worker::CheckRate(SessionDriver* driver, const action::CheckRate& check) {
+void Worker::CheckMail(SessionDriver* driver, const action::CheckMail& check) {
   if (channel_fd_ >= 0) {
-    uint64_t id = next_rate_request_++;
-    std::string payload = ipc::PayloadWriter().U64(id).Str(check.listener).Str(check.key).Take();
+    uint64_t id = next_mail_request_++;
+    std::string payload =
+        ipc::PayloadWriter().U64(id).Str(check.listener).Str(check.rate_key).Take();
     Status s = ipc::SendFrame(channel_fd_, ipc::MsgType::kRateCheck, payload);
     if (s.ok()) {
-      rate_requests_.emplace(id, RateRequest{driver, check});
+      mail_requests_.emplace(id, MailRequest{driver, check});
       return;
     }
-    LOG_ERROR("cannot ask master to count a message for %s: %s; counting in this worker",
-              check.key.c_str(), s.message().c_str());
+    LOG_ERROR("cannot ask master to check a MAIL for %s: %s; counting in this worker",
+              check.rate_key.c_str(), s.message().c_str());
   }
-  DeliverRateAnswer(driver, check, CountLocally(check));
+  DeliverMailVerdict(driver, check, CountLocally(check));
 }
 
-void Worker::HandleRateReply(const ipc::Frame& frame) {
+void Worker::HandleMailVerdict(const ipc::Frame& frame) {
   ipc::PayloadReader reader(frame.payload);
   uint64_t id;
-  uint8_t allowed;
-  if (!reader.U64(&id) || !reader.U8(&allowed) || !reader.Done()) {
-    LOG_ERROR("master sent a malformed rate reply");
+  uint8_t verdict;
+  if (!reader.U64(&id) || !reader.U8(&verdict) || !reader.Done() ||
+      verdict > static_cast<uint8_t>(ipc::MailVerdict::kInsufficientResources)) {
+    LOG_ERROR("master sent a malformed MAIL check reply");
     return;
   }
-  auto it = rate_requests_.find(id);
-  if (it == rate_requests_.end()) return;  // the session ended meanwhile
-  RateRequest request = std::move(it->second);
-  rate_requests_.erase(it);
-  DeliverRateAnswer(request.driver, request.check, allowed != 0);
+  auto it = mail_requests_.find(id);
+  if (it == mail_requests_.end()) return;  // the session ended meanwhile
+  MailRequest request = std::move(it->second);
+  mail_requests_.erase(it);
+  DeliverMailVerdict(request.driver, request.check, static_cast<ipc::MailVerdict>(verdict));
 }
 
 // master went away with checks unanswered: count them here rather than
 // leave their sessions waiting for the connection timeout.
-void Worker::AnswerRateChecksLocally() {
-  auto pending = std::exchange(rate_requests_, {});
+void Worker::AnswerMailChecksLocally() {
+  auto pending = std::exchange(mail_requests_, {});
   for (auto& [id, request] : pending)
-    DeliverRateAnswer(request.driver, request.check, CountLocally(request.check));
+    DeliverMailVerdict(request.driver, request.check, CountLocally(request.check));
 }
 
-bool Worker::CountLocally(const action::CheckRate& check) {
+ipc::MailVerdict Worker::CountLocally(const action::CheckMail& check) {
   const ListenerConfig* listener = config_.FindListener(check.listener);
   uint32_t limit = listener == nullptr ? 0 : listener->message_rate_limit;
-  return local_rates_.Allow(check.listener, check.key, limit, clock_.Now());
+  return local_rates_.Allow(check.listener, check.rate_key, limit, clock_.Now())
+             ? ipc::MailVerdict::kAllowed
+             : ipc::MailVerdict::kRateLimitExceeded;
 }
 
-void Worker::DeliverRateAnswer(SessionDriver* driver, const action::CheckRate& check,
-                               bool allowed) {
-  if (!allowed)
+void Worker::DeliverMailVerdict(SessionDriver* driver, const action::CheckMail& check,
+                                ipc::MailVerdict verdict) {
+  if (verdict == ipc::MailVerdict::kRateLimitExceeded)
     LOG_INFO("message rate limit of listener %s exceeded by %s: session ended",
-             check.listener.c_str(), check.key.c_str());
-  driver->RateAnswered(allowed);
+             check.listener.c_str(), check.rate_key.c_str());
+  driver->MailChecked(verdict);
 }
 
 void Worker::OnReapFinished(evutil_socket_t, short, void* self_ptr) {

@@ -7,13 +7,15 @@
 // credentials of its listeners, loaded as root before the chroot, and the
 // session ticket key master sends before the first hand-off; a session of a
 // listener without credentials offers no TLS, and one that starts before the
-// key has arrived (stand-alone mode) issues no tickets. Message rates are
-// counted by master for every worker (kRateCheck), so a client cannot escape
-// its limit by landing on another worker; the answer is routed to the
-// session by request id, and dropped when that session has ended meanwhile.
-// In stand-alone mode (smtpd -S) it runs one session on stdin/stdout, talks
-// to the qmgr and authd sockets directly and counts rates itself, as it does
-// when master has gone away.
+// key has arrived (stand-alone mode) issues no tickets. Each acceptable MAIL
+// FROM is checked by master for every worker (kRateCheck: resources, then
+// the message rate), so a client cannot escape its limit by landing on
+// another worker; the answer is routed to the session by request id, and
+// dropped when that session has ended meanwhile. In stand-alone mode (smtpd
+// -S) it runs one session on stdin/stdout, talks to the qmgr and authd
+// sockets directly and counts rates itself (resources are not checked: the
+// queue still refuses what it cannot store), as it does when master has gone
+// away.
 #pragma once
 
 #include <event2/dns.h>
@@ -76,11 +78,12 @@ class Worker {
   void RequestQueueConnection();
   void RequestAuthConnection();
   void SessionEnded(SessionDriver* driver);
-  void CheckRate(SessionDriver* driver, const action::CheckRate& check);
-  void HandleRateReply(const ipc::Frame& frame);
-  void AnswerRateChecksLocally();
-  bool CountLocally(const action::CheckRate& check);
-  void DeliverRateAnswer(SessionDriver* driver, const action::CheckRate& check, bool allowed);
+  void CheckMail(SessionDriver* driver, const action::CheckMail& check);
+  void HandleMailVerdict(const ipc::Frame& frame);
+  void AnswerMailChecksLocally();
+  ipc::MailVerdict CountLocally(const action::CheckMail& check);
+  void DeliverMailVerdict(SessionDriver* driver, const action::CheckMail& check,
+                          ipc::MailVerdict verdict);
   void SendToMaster(ipc::MsgType type, const std::string& payload);
   void MaybeExit();
 
@@ -102,13 +105,13 @@ class Worker {
   std::vector<std::unique_ptr<SessionDriver>> finished_;
   bool draining_ = false;
 
-  // A rate check sent to master, by request id; erased when its session ends.
-  struct RateRequest {
+  // A MAIL check sent to master, by request id; erased when its session ends.
+  struct MailRequest {
     SessionDriver* driver;
-    action::CheckRate check;
+    action::CheckMail check;
   };
-  std::unordered_map<uint64_t, RateRequest> rate_requests_;
-  uint64_t next_rate_request_ = 1;
+  std::unordered_map<uint64_t, MailRequest> mail_requests_;
+  uint64_t next_mail_request_ = 1;
   RateLimiter local_rates_;  // stand-alone mode, or master gone
 };
 

@@ -25,6 +25,7 @@ tests_lib_unit_tests_SOURCES = \
 	tests/lib/sasl_users_test.cc \
 	tests/lib/sender_login_test.cc \
 	tests/lib/server_session_test.cc \
+	tests/lib/server_session_pipelining_off_test.cc \
 	tests/lib/server_session_tls_auth_test.cc \
 	tests/lib/session_harness.h \
 	tests/lib/smtp_address_test.cc \

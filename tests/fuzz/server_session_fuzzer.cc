@@ -4,8 +4,9 @@
 // Input layout: byte 0 picks listener switches (small limits, tarpit,
 // HELO-only extensions off, trusted client), byte 1 seeds the way the rest
 // is cut into pieces; between pieces the clock moves, timers fire and queue,
-// rate and authd answers and TLS handshakes complete as a driver would
-// deliver them (a small rate limit goes with the small limits). The
+// MAIL check (allowed, rate exceeded, resources short) and authd answers and
+// TLS handshakes complete as a driver would deliver them (a small rate limit
+// goes with the small limits; PIPELINING is off with ENHANCEDSTATUSCODES). The
 // listener always has a certificate and offers AUTH NTLM LOGIN. Besides memory errors it
 // traps on broken contracts: every reply line is a reply code, SP or "-",
 // text without CR, LF or NUL, and CRLF, at most 512 octets; message data
@@ -20,6 +21,7 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <utility>
 #include <variant>
 
 #include "lib/server_session.h"
@@ -65,6 +67,7 @@ class Driver {
     listener_.tarpit_interval = (switches & 4) ? std::chrono::seconds(5) : Duration(0);
     listener_.advertise_chunking = !(switches & 8);
     listener_.advertise_enhancedstatuscodes = !(switches & 16);
+    listener_.advertise_pipelining = !(switches & 16);
     listener_.require_tls = switches & 32;
     listener_.tls_cert_file = "cert.pem";
     listener_.auth_mechanisms = {"NTLM", "LOGIN"};
@@ -83,7 +86,8 @@ class Driver {
     session_->Receive(bytes);
     Drain();
   }
-  // What a driver does between reads.
+  // What a driver does between reads; like a driver, it carries out the
+  // session's actions after every call.
   void Tick(uint8_t choice) {
     if ((choice & 1) && awaiting_queue_) {
       awaiting_queue_ = false;
@@ -91,19 +95,26 @@ class Driver {
     } else if ((choice & 2) && !awaiting_queue_) {
       session_->QueueResult(ipc::QueueOutcome::kQueued, "stray");  // must be ignored
     }
-    // Rate answers, stray ones included, must be ignored unless awaited.
-    if ((choice & 1) || awaiting_rate_) {
-      awaiting_rate_ = false;
-      session_->RateResult(choice & 2);
+    Drain();
+    // MAIL check answers, stray ones included, must be ignored unless awaited.
+    if ((choice & 1) || awaiting_mail_) {
+      awaiting_mail_ = false;
+      session_->MailCheckResult(static_cast<ipc::MailVerdict>((choice >> 1) % 3));
+      Drain();
     }
     if ((choice & 8) && awaiting_tls_) {
       awaiting_tls_ = false;
       session_->TlsStarted({"TLS1.3", "TLS_AES_128_GCM_SHA256"});
+      Drain();
     }
+    // authd answers only a start or step it was sent; a stray answer (while
+    // the client owes its response) must be ignored.
     if ((choice & 1) && auth_open_) {
       auto outcome = static_cast<ipc::AuthOutcome>((choice >> 1) % 5);
-      if (outcome != ipc::AuthOutcome::kContinue) auth_open_ = false;
+      bool awaited = std::exchange(awaiting_auth_, false);
+      if (awaited && outcome != ipc::AuthOutcome::kContinue) auth_open_ = false;
       session_->AuthResult(outcome, outcome == ipc::AuthOutcome::kSuccess ? "alice" : "chal");
+      Drain();
     }
     if (choice & 4) clock_.Advance(std::chrono::seconds(choice >> 3));
     if (clock_.Now() >= session_->NextDeadline()) session_->OnTimer();
@@ -145,16 +156,19 @@ class Driver {
   }
   void Record(action::AuthStart& a) {
     Check(!auth_open_ && (a.mechanism == "NTLM" || a.mechanism == "LOGIN"));
-    auth_open_ = true;
+    auth_open_ = awaiting_auth_ = true;
   }
-  void Record(action::AuthStep&) { Check(auth_open_); }
+  void Record(action::AuthStep&) {
+    Check(auth_open_ && !awaiting_auth_);
+    awaiting_auth_ = true;
+  }
   void Record(action::AuthCancel&) {
     Check(auth_open_);
-    auth_open_ = false;
+    auth_open_ = awaiting_auth_ = false;
   }
-  void Record(action::CheckRate& a) {
-    Check(!awaiting_rate_ && !stream_open_ && a.listener == "fuzz" && !a.key.empty());
-    awaiting_rate_ = true;
+  void Record(action::CheckMail& a) {
+    Check(!awaiting_mail_ && !stream_open_ && a.listener == "fuzz" && !a.rate_key.empty());
+    awaiting_mail_ = true;
   }
 
   Config config_;
@@ -164,10 +178,11 @@ class Driver {
   bool closed_ = false;
   bool stream_open_ = false;
   bool awaiting_queue_ = false;
-  bool awaiting_rate_ = false;
+  bool awaiting_mail_ = false;
   bool awaiting_tls_ = false;
   bool tls_started_ = false;
   bool auth_open_ = false;
+  bool awaiting_auth_ = false;  // an AuthStart or AuthStep waits for its answer
 };
 
 }  // namespace

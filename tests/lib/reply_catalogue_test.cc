@@ -156,6 +156,7 @@ BOOST_AUTO_TEST_CASE(enhanced_codes_agree_with_the_reply_class) {
       reply::kXexch50NotAuthorized,
       reply::kLocalErrorInProcessing,
       reply::kBareLineEnding,
+      reply::kImproperPipelining,
       reply::kSendHelloFirst,
       reply::kBadSequence,
       reply::kMustIssueStarttlsFirst,

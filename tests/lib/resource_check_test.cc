@@ -85,4 +85,113 @@ BOOST_AUTO_TEST_CASE(monitor_reads_at_most_once_per_interval) {
   BOOST_TEST(shortage->find("min_free_memory") != std::string::npos);
 }
 
+// The MAIL-time check (master/worker_pool) asks at every MAIL FROM: the
+// figures are read at most once a second, whatever the rate of questions.
+BOOST_AUTO_TEST_CASE(monitor_reads_once_per_interval_and_sees_a_drop_after_it) {
+  FakeClock clock;
+  ResourceReadings current = Plenty();
+  int reads = 0;
+  ResourceMonitor monitor(&clock, std::chrono::seconds(1), [&](const Config&) {
+    ++reads;
+    return Result<ResourceReadings>(current);
+  });
+  Config config = Thresholds();
+  for (int i = 0; i < 1000; ++i) BOOST_TEST(!monitor.Shortage(config).has_value());
+  BOOST_TEST(reads == 1);
+  current.free_memory = 31 * kMB;  // below min_free_memory 32 MB
+  clock.Advance(std::chrono::milliseconds(999));
+  BOOST_TEST(!monitor.Shortage(config).has_value());
+  BOOST_TEST(reads == 1);
+  clock.Advance(std::chrono::milliseconds(1));
+  std::optional<std::string> shortage = monitor.Shortage(config);
+  BOOST_TEST(reads == 2);
+  BOOST_REQUIRE(shortage.has_value());
+  BOOST_TEST(*shortage == "available memory 31 MB is below min_free_memory 32 MB");
+  current = Plenty();
+  clock.Advance(std::chrono::seconds(1));
+  BOOST_TEST(!monitor.Shortage(config).has_value());
+  BOOST_TEST(reads == 3);
+}
+
+BOOST_AUTO_TEST_CASE(monitor_applies_new_thresholds_without_a_new_reading) {
+  FakeClock clock;
+  int reads = 0;
+  ResourceMonitor monitor(&clock, std::chrono::seconds(1), [&](const Config&) {
+    ++reads;
+    return Result<ResourceReadings>(ResourceReadings{100 * kMB, 0, 4096 * kMB});
+  });
+  Config config = Thresholds();
+  BOOST_TEST(!monitor.Shortage(config).has_value());
+  config.min_free_disk_space = 101 * kMB;  // a reload raised the threshold
+  BOOST_TEST(monitor.Shortage(config).has_value());
+  config.min_free_disk_space = 0;
+  BOOST_TEST(!monitor.Shortage(config).has_value());
+  BOOST_TEST(reads == 1);
+}
+
+BOOST_AUTO_TEST_CASE(monitor_counts_a_failed_reading_as_no_shortage_until_the_next) {
+  FakeClock clock;
+  bool fail = true;
+  ResourceMonitor monitor(&clock, std::chrono::seconds(1), [&](const Config&) {
+    if (fail) return Result<ResourceReadings>(Status::Error("statvfs /nowhere: No such file"));
+    return Result<ResourceReadings>(ResourceReadings{0, 0, 0});
+  });
+  Config config = Thresholds();
+  BOOST_TEST(!monitor.Shortage(config).has_value());
+  fail = false;
+  BOOST_TEST(!monitor.Shortage(config).has_value());
+  clock.Advance(std::chrono::seconds(1));
+  BOOST_TEST(monitor.Shortage(config).has_value());
+}
+
+// MS-OXSMTP 3.2.5 MAIL "System resources are not available" comes before
+// MessageRateLimitExceeded: a MAIL refused for resources is not counted.
+BOOST_AUTO_TEST_CASE(decide_mail_checks_resources_before_counting_the_rate) {
+  FakeClock clock;
+  ResourceReadings current = Plenty();
+  ResourceMonitor monitor(&clock, std::chrono::seconds(1),
+                          [&](const Config&) { return Result<ResourceReadings>(current); });
+  RateLimiter rates;
+  Config config = Thresholds();
+  ListenerConfig listener;
+  listener.name = "smtp";
+  listener.message_rate_limit = 2;
+  config.listeners.push_back(listener);
+  std::string shortage;
+  auto decide = [&] {
+    return DecideMail(monitor, rates, config, "smtp", "ip:192.0.2.10", clock.Now(), &shortage);
+  };
+
+  current.free_disk = 63 * kMB;  // below min_free_disk_space 64 MB
+  for (int i = 0; i < 5; ++i) BOOST_TEST((decide() == ipc::MailVerdict::kInsufficientResources));
+  BOOST_TEST(shortage == "free disk space 63 MB is below min_free_disk_space 64 MB");
+
+  current = Plenty();
+  clock.Advance(std::chrono::seconds(1));
+  // The five refusals used up nothing of the limit of 2.
+  BOOST_TEST((decide() == ipc::MailVerdict::kAllowed));
+  BOOST_TEST((decide() == ipc::MailVerdict::kAllowed));
+  BOOST_TEST((decide() == ipc::MailVerdict::kRateLimitExceeded));
+}
+
+BOOST_AUTO_TEST_CASE(decide_mail_without_a_rate_limit_only_checks_resources) {
+  FakeClock clock;
+  ResourceMonitor monitor(&clock, std::chrono::seconds(1),
+                          [](const Config&) { return Result<ResourceReadings>(Plenty()); });
+  RateLimiter rates;
+  Config config = Thresholds();
+  ListenerConfig listener;
+  listener.name = "smtp";
+  listener.message_rate_limit = 0;
+  config.listeners.push_back(listener);
+  std::string shortage;
+  for (int i = 0; i < 1000; ++i)
+    BOOST_TEST((DecideMail(monitor, rates, config, "smtp", "ip:192.0.2.10", clock.Now(),
+                           &shortage) == ipc::MailVerdict::kAllowed));
+  BOOST_TEST(rates.tracked_keys() == 0u);
+  // A listener removed by a reload limits nothing.
+  BOOST_TEST((DecideMail(monitor, rates, config, "gone", "ip:192.0.2.10", clock.Now(), &shortage) ==
+              ipc::MailVerdict::kAllowed));
+}
+
 BOOST_AUTO_TEST_SUITE_END()

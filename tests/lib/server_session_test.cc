@@ -190,7 +190,7 @@ BOOST_AUTO_TEST_CASE(a_complete_transaction) {
   BOOST_TEST(h.Say("RCPT TO:<bob@example.test> NOTIFY=FAILURE,DELAY "
                    "ORCPT=rfc822;bob@example.test\r\n") == kRecipientOk);
   BOOST_TEST(h.Say("DATA\r\n") == "354 Start mail input; end with <CRLF>.<CRLF>\r\n");
-  BOOST_TEST(h.events == "SSSSBS");
+  BOOST_TEST(h.events == "SSMSSBS");
   BOOST_TEST(h.Say("Subject: test\r\n\r\n..dot line\r\nbody\r\n.\r\n").empty());
   BOOST_TEST(h.session().input_paused());
   BOOST_TEST(h.ends == 1);
@@ -219,7 +219,7 @@ BOOST_AUTO_TEST_CASE(a_complete_transaction) {
 
   BOOST_TEST(h.Queue() == "250 2.6.0 " + e.queue_id + " Queued mail for delivery\r\n");
   BOOST_TEST(!h.session().input_paused());
-  BOOST_TEST(h.events == "SSSSBSDES");
+  BOOST_TEST(h.events == "SSMSSBSDES");
   // The transaction is over: a new one starts with MAIL.
   BOOST_TEST(h.Say("RCPT TO:<bob@example.test>\r\n") == kNeedMail);
   BOOST_TEST(h.Say("MAIL FROM:<>\r\n") == kSenderOk);
@@ -807,11 +807,11 @@ BOOST_AUTO_TEST_CASE(mail_waits_for_the_rate_answer_then_is_accepted) {
   h.Start();
   h.Say("EHLO client.example.net\r\n");
   BOOST_TEST(h.Say("MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.test>\r\n").empty());
-  BOOST_TEST(h.rate_checks.size() == 1u);
-  BOOST_TEST(h.rate_checks.at(0).listener == "smtp");
-  BOOST_TEST(h.rate_checks.at(0).key == "ip:192.0.2.10");
+  BOOST_TEST(h.mail_checks.size() == 1u);
+  BOOST_TEST(h.mail_checks.at(0).listener == "smtp");
+  BOOST_TEST(h.mail_checks.at(0).rate_key == "ip:192.0.2.10");
   BOOST_TEST(h.session().input_paused());
-  BOOST_TEST(h.Rate(true) == kSenderOk + kRecipientOk);
+  BOOST_TEST(h.MailCheck(ipc::MailVerdict::kAllowed) == kSenderOk + kRecipientOk);
   BOOST_TEST(!h.session().input_paused());
   BOOST_TEST(h.Say("DATA\r\nx\r\n.\r\n") == kGoAhead);
   BOOST_TEST(h.Queue() == h.Queued());
@@ -823,9 +823,9 @@ BOOST_AUTO_TEST_CASE(a_refused_mail_is_answered_421_and_the_session_ends) {
   h.Say("EHLO client.example.net\r\n");
   BOOST_TEST(h.Say("MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.test>\r\n").empty());
   // The pipelined RCPT is never answered.
-  BOOST_TEST(h.Rate(false) == kRateExceeded);
+  BOOST_TEST(h.MailCheck(ipc::MailVerdict::kRateLimitExceeded) == kRateExceeded);
   BOOST_TEST(h.closed_seen);
-  BOOST_TEST(h.events.substr(h.events.size() - 3) == "RSC");
+  BOOST_TEST(h.events.substr(h.events.size() - 3) == "MSC");
   BOOST_TEST(h.Say("RSET\r\n").empty());
   BOOST_TEST(h.envelopes.empty());
 }
@@ -835,11 +835,11 @@ BOOST_AUTO_TEST_CASE(every_mail_of_a_session_is_counted) {
   h.Start();
   h.Say("EHLO client.example.net\r\n");
   h.Say("MAIL FROM:<a@example.org>\r\n");
-  BOOST_TEST(h.Rate(true) == kSenderOk);
+  BOOST_TEST(h.MailCheck(ipc::MailVerdict::kAllowed) == kSenderOk);
   BOOST_TEST(h.Say("RSET\r\n") == kOk);
   h.Say("MAIL FROM:<a@example.org>\r\n");
-  BOOST_TEST(h.rate_checks.size() == 2u);
-  BOOST_TEST(h.Rate(false) == kRateExceeded);
+  BOOST_TEST(h.mail_checks.size() == 2u);
+  BOOST_TEST(h.MailCheck(ipc::MailVerdict::kRateLimitExceeded) == kRateExceeded);
   BOOST_TEST(h.closed_seen);
 }
 
@@ -853,18 +853,23 @@ BOOST_AUTO_TEST_CASE(a_mail_refused_for_another_reason_is_not_counted) {
   h.Say("EHLO client.example.net\r\n");
   BOOST_TEST(h.Say("MAIL FROM:<bad address>\r\n") == "501 5.1.7 Invalid address\r\n");
   BOOST_TEST(h.Say("MAIL FROM:<a@example.org> SIZE=1001\r\n") == kMessageTooBig);
-  BOOST_TEST(h.rate_checks.empty());
+  BOOST_TEST(h.mail_checks.empty());
   h.Say("MAIL FROM:<a@example.org>\r\n");
-  BOOST_TEST(h.Rate(true) == kSenderOk);
+  BOOST_TEST(h.MailCheck(ipc::MailVerdict::kAllowed) == kSenderOk);
   BOOST_TEST(h.Say("MAIL FROM:<a@example.org>\r\n") == "503 5.5.2 Sender already specified\r\n");
-  BOOST_TEST(h.rate_checks.size() == 1u);
+  BOOST_TEST(h.mail_checks.size() == 1u);
 }
 
-BOOST_AUTO_TEST_CASE(a_limit_of_zero_asks_nothing) {
+// master still decides about its resources where it counts nothing.
+BOOST_AUTO_TEST_CASE(a_limit_of_zero_still_asks_master) {
   Harness h([](ListenerConfig& l) { l.message_rate_limit = 0; });
-  h.Open();
-  BOOST_TEST(h.rate_checks.empty());
-  BOOST_TEST(h.events.find('R') == std::string::npos);
+  h.auto_allow_mail = false;
+  h.Start();
+  h.Say("EHLO client.example.net\r\n");
+  BOOST_TEST(h.Say("MAIL FROM:<a@example.org>\r\n").empty());
+  BOOST_REQUIRE(h.mail_checks.size() == 1u);
+  BOOST_TEST(h.mail_checks.at(0).rate_key == "ip:192.0.2.10");
+  BOOST_TEST(h.MailCheck(ipc::MailVerdict::kAllowed) == kSenderOk);
 }
 
 BOOST_AUTO_TEST_CASE(relay_listeners_count_per_address_before_authentication) {
@@ -880,9 +885,9 @@ BOOST_AUTO_TEST_CASE(relay_listeners_count_per_address_before_authentication) {
   h.Start();
   h.Say("EHLO client.example.net\r\n");
   h.Say("MAIL FROM:<a@example.org>\r\n");
-  BOOST_TEST(h.rate_checks.size() == 1u);
-  BOOST_TEST(h.rate_checks.at(0).listener == "submission");
-  BOOST_TEST(h.rate_checks.at(0).key == "ip:2001:db8::5");
+  BOOST_TEST(h.mail_checks.size() == 1u);
+  BOOST_TEST(h.mail_checks.at(0).listener == "submission");
+  BOOST_TEST(h.mail_checks.at(0).rate_key == "ip:2001:db8::5");
 }
 
 BOOST_AUTO_TEST_CASE(inactivity_is_suspended_while_waiting_for_the_rate_answer) {
@@ -892,7 +897,7 @@ BOOST_AUTO_TEST_CASE(inactivity_is_suspended_while_waiting_for_the_rate_answer) 
   h.Say("EHLO client.example.net\r\nMAIL FROM:<a@example.org>\r\n");
   BOOST_TEST((h.session().NextDeadline() == start + minutes(5)));
   BOOST_TEST(h.Advance(seconds(90)).empty());
-  BOOST_TEST(h.Rate(true) == kSenderOk);
+  BOOST_TEST(h.MailCheck(ipc::MailVerdict::kAllowed) == kSenderOk);
   BOOST_TEST((h.session().NextDeadline() == h.clock().Now() + minutes(1)));
 }
 
@@ -903,16 +908,16 @@ BOOST_AUTO_TEST_CASE(connection_timeout_while_waiting_for_the_rate_answer) {
   BOOST_TEST(h.Advance(minutes(5)) == "421 4.4.1 Connection timed out\r\n");
   BOOST_TEST(h.closed_seen);
   // The answer comes too late and is ignored.
-  BOOST_TEST(h.Rate(true).empty());
+  BOOST_TEST(h.MailCheck(ipc::MailVerdict::kAllowed).empty());
 }
 
 BOOST_AUTO_TEST_CASE(an_answer_nobody_waits_for_is_ignored) {
   Harness h(SpecRate);
   h.Start();
-  BOOST_TEST(h.Rate(false).empty());
+  BOOST_TEST(h.MailCheck(ipc::MailVerdict::kRateLimitExceeded).empty());
   h.Say("EHLO client.example.net\r\nMAIL FROM:<a@example.org>\r\n");
-  BOOST_TEST(h.Rate(true) == kSenderOk);
-  BOOST_TEST(h.Rate(false).empty());
+  BOOST_TEST(h.MailCheck(ipc::MailVerdict::kAllowed) == kSenderOk);
+  BOOST_TEST(h.MailCheck(ipc::MailVerdict::kRateLimitExceeded).empty());
   BOOST_TEST(!h.closed_seen);
   BOOST_TEST(h.Say("RCPT TO:<b@example.test>\r\n") == kRecipientOk);
 }
@@ -924,7 +929,7 @@ BOOST_AUTO_TEST_CASE(the_refusal_is_tarpitted_like_any_mail_error) {
   });
   h.Start();
   h.Say("EHLO client.example.net\r\nMAIL FROM:<a@example.org>\r\n");
-  BOOST_TEST(h.Rate(false).empty());
+  BOOST_TEST(h.MailCheck(ipc::MailVerdict::kRateLimitExceeded).empty());
   BOOST_TEST(h.session().input_paused());
   BOOST_TEST(h.Advance(seconds(4)).empty());
   BOOST_TEST(!h.closed_seen);
@@ -939,7 +944,74 @@ BOOST_AUTO_TEST_CASE(an_allowed_mail_is_not_tarpitted) {
   });
   h.Start();
   h.Say("EHLO client.example.net\r\nMAIL FROM:<a@example.org>\r\n");
-  BOOST_TEST(h.Rate(true) == kSenderOk);
+  BOOST_TEST(h.MailCheck(ipc::MailVerdict::kAllowed) == kSenderOk);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// ---------------------------------------------------------------------------
+// MS-OXSMTP 3.2.5 MAIL "System resources are not available" and 3.2.7
+// OutOfResources at MAIL: master answers kInsufficientResources.
+BOOST_AUTO_TEST_SUITE(session_mail_resources)
+
+const std::string kInsufficient = "452 4.3.1 Insufficient system resources\r\n";
+
+std::unique_ptr<Harness> Asking(Harness::Adjust adjust = {}) {
+  auto h = std::make_unique<Harness>(std::move(adjust));
+  h->auto_allow_mail = false;
+  h->Start();
+  h->Say("EHLO client.example.net\r\n");
+  return h;
+}
+
+BOOST_AUTO_TEST_CASE(a_mail_refused_for_resources_gets_452_and_the_session_goes_on) {
+  auto h = Asking();
+  BOOST_TEST(h->Say("MAIL FROM:<a@example.org>\r\n").empty());
+  BOOST_TEST(h->session().input_paused());
+  BOOST_TEST(h->MailCheck(ipc::MailVerdict::kInsufficientResources) == kInsufficient);
+  BOOST_TEST(!h->closed_seen);
+  BOOST_TEST(!h->session().input_paused());
+  // No sender was accepted: the transaction has not begun.
+  BOOST_TEST(h->Say("RCPT TO:<b@example.test>\r\n") == kNeedMail);
+  // The client may try again, and is served once master has room.
+  BOOST_TEST(h->Say("MAIL FROM:<a@example.org>\r\n").empty());
+  BOOST_TEST(h->MailCheck(ipc::MailVerdict::kAllowed) == kSenderOk);
+  BOOST_TEST(h->Say("RCPT TO:<b@example.test>\r\n") == kRecipientOk);
+  BOOST_TEST(h->mail_checks.size() == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(pipelined_commands_behind_a_refused_mail_are_answered_in_order) {
+  auto h = Asking();
+  BOOST_TEST(h->Say("MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.test>\r\nDATA\r\n").empty());
+  BOOST_TEST(h->MailCheck(ipc::MailVerdict::kInsufficientResources) ==
+             kInsufficient + kNeedMail + kNeedMail);
+  BOOST_TEST(h->envelopes.empty());
+}
+
+BOOST_AUTO_TEST_CASE(the_452_is_tarpitted_like_any_mail_error) {
+  auto h = Asking([](ListenerConfig& l) { l.tarpit_interval = seconds(5); });
+  h->Say("MAIL FROM:<a@example.org>\r\n");
+  BOOST_TEST(h->MailCheck(ipc::MailVerdict::kInsufficientResources).empty());
+  BOOST_TEST(h->session().input_paused());
+  BOOST_TEST(h->Advance(seconds(4)).empty());
+  BOOST_TEST(h->Advance(seconds(1)) == kInsufficient);
+  BOOST_TEST(!h->closed_seen);
+  BOOST_TEST(h->Say("NOOP\r\n") == kOk);
+}
+
+BOOST_AUTO_TEST_CASE(the_452_is_not_a_protocol_error) {
+  auto h = Asking([](ListenerConfig& l) { l.max_protocol_errors = 1; });
+  for (int i = 0; i < 3; ++i) {
+    h->Say("MAIL FROM:<a@example.org>\r\n");
+    BOOST_TEST(h->MailCheck(ipc::MailVerdict::kInsufficientResources) == kInsufficient);
+  }
+  BOOST_TEST(!h->closed_seen);
+}
+
+BOOST_AUTO_TEST_CASE(a_mail_refused_before_the_check_asks_nothing) {
+  auto h = Asking();
+  BOOST_TEST(h->Say("MAIL FROM:<bad address>\r\n") == "501 5.1.7 Invalid address\r\n");
+  BOOST_TEST(h->mail_checks.empty());
 }
 
 BOOST_AUTO_TEST_SUITE_END()
@@ -960,8 +1032,9 @@ BOOST_AUTO_TEST_CASE(a_batch_is_answered_in_order_in_one_write) {
       "DATA\r\n");
   BOOST_TEST(out == kEhloReply + kSenderOk + "501 5.1.3 Invalid address\r\n" + kRecipientOk +
                         kUnrecognized + "550 5.7.1 Unable to relay\r\n" + kGoAhead);
-  // Every reply before DATA leaves in one write; 354 follows BeginMessage.
-  BOOST_TEST(h.events == "SSBS");
+  // The replies after MAIL wait for master's answer (M), then leave in one
+  // write up to DATA; 354 follows BeginMessage.
+  BOOST_TEST(h.events == "SSMSBS");
   BOOST_TEST(h.envelopes.at(0).recipients.size() == 1u);
 }
 

@@ -449,14 +449,14 @@ BOOST_AUTO_TEST_CASE(relay_listeners_count_messages_per_user_once_authenticated)
     l.message_rate_limit = 5;
   });
   h->Say("MAIL FROM:<alice@example.test>\r\n");
-  BOOST_REQUIRE(h->rate_checks.size() == 1u);
-  BOOST_TEST(h->rate_checks[0].key == "ip:192.0.2.10");
-  h->Rate(true);
+  BOOST_REQUIRE(h->mail_checks.size() == 1u);
+  BOOST_TEST(h->mail_checks[0].rate_key == "ip:192.0.2.10");
+  h->MailCheck(ipc::MailVerdict::kAllowed);
   h->Say("RSET\r\n");
   LogIn(*h);
   h->Say("MAIL FROM:<alice@example.test>\r\n");
-  BOOST_REQUIRE(h->rate_checks.size() == 2u);
-  BOOST_TEST(h->rate_checks[1].key == "user:alice");
+  BOOST_REQUIRE(h->mail_checks.size() == 2u);
+  BOOST_TEST(h->mail_checks[1].rate_key == "user:alice");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -95,10 +95,13 @@ class Harness {
     // Error replies to MAIL are delayed 5 s by the spec default; the tarpit
     // has tests of its own, the others answer at once.
     listener_.tarpit_interval = seconds(0);
-    // Likewise every MAIL would wait for a rate answer; those tests are in
-    // session_rate_limit.
+    // Every MAIL waits for master's answer (CheckMail). With no rate limit
+    // the harness answers kAllowed itself; the tests of the answers
+    // (session_rate_limit, session_mail_resources) set a limit or clear
+    // auto_allow_mail and answer with MailCheck().
     listener_.message_rate_limit = 0;
     if (adjust) adjust(listener_);
+    auto_allow_mail = listener_.message_rate_limit == 0;
     session_ = std::make_unique<ServerSession>(config_, listener_, std::move(client), clock_,
                                                [] { return kWallTime; });
   }
@@ -121,8 +124,8 @@ class Harness {
     session_->Receive(bytes);
     return Collect();
   }
-  std::string Rate(bool allowed) {
-    session_->RateResult(allowed);
+  std::string MailCheck(ipc::MailVerdict verdict) {
+    session_->MailCheckResult(verdict);
     return Collect();
   }
   std::string Queue(ipc::QueueOutcome outcome = ipc::QueueOutcome::kQueued) {
@@ -170,23 +173,29 @@ class Harness {
   int aborts = 0;
   int queue_answers = 0;
   bool closed_seen = false;
-  std::vector<action::CheckRate> rate_checks;
+  std::vector<action::CheckMail> mail_checks;
+  // Answer each CheckMail with kAllowed as soon as it is seen.
+  bool auto_allow_mail = true;
   std::vector<action::AuthStart> auth_starts;
   std::vector<std::string> auth_steps;
   int auth_cancels = 0;
   int tls_starts = 0;
-  // One letter per action: S B D E A C R, T (StartTls), a s x (AuthStart,
-  // AuthStep, AuthCancel).
+  // One letter per action: S B D E A C, M (CheckMail), T (StartTls), a s x
+  // (AuthStart, AuthStep, AuthCancel).
   std::string events;
 
  private:
   std::string Collect() {
     std::string out;
-    for (Action& action : session_->TakeActions()) {
-      BOOST_TEST(!closed_seen, "an action after Close");
-      std::visit([&](auto& a) { Record(a, &out); }, action);
+    for (;;) {
+      size_t checks = mail_checks.size();
+      for (Action& action : session_->TakeActions()) {
+        BOOST_TEST(!closed_seen, "an action after Close");
+        std::visit([&](auto& a) { Record(a, &out); }, action);
+      }
+      if (!auto_allow_mail || mail_checks.size() == checks) return out;
+      session_->MailCheckResult(ipc::MailVerdict::kAllowed);
     }
-    return out;
   }
   void Record(action::Send& a, std::string* out) {
     events += 'S';
@@ -223,9 +232,9 @@ class Harness {
     stream_open_ = false;
     ++aborts;
   }
-  void Record(action::CheckRate& a, std::string*) {
-    events += 'R';
-    rate_checks.push_back(a);
+  void Record(action::CheckMail& a, std::string*) {
+    events += 'M';
+    mail_checks.push_back(a);
   }
   void Record(action::StartTls&, std::string*) {
     events += 'T';

@@ -20,6 +20,14 @@ max_local_hop_count = 2, max_protocol_errors = 2):
     channel" (502 and 504 are not protocol errors, see lib/server_session.h).
 After each of these events but SIZE= the server closes the connection, and
 nothing of a refused message is ever delivered.
+
+A second listener has advertise_pipelining = no (issue 3: a switched-off
+extension is also refused when used; RFC 2920): a client that waits for
+every reply is served (a whole message in one write after the 354, a BDAT
+chunk in the same write as its command); commands sent behind a command
+before its reply get "554 5.5.0 Improper use of SMTP command pipelining"
+once, unanswered themselves, and the connection closes; a QUIT sent with the
+final "." gets the message's 250, then the 554.
 """
 
 import os
@@ -37,6 +45,7 @@ HEADER_SIZE = "552 5.3.4 Header size exceeds fixed maximum size"
 MESSAGE_SIZE = "552 5.3.4 Message size exceeds fixed maximum message size"
 TOO_MANY_RECIPIENTS = "452 4.5.3 Too many recipients"
 TOO_MANY_ERRORS = "421 4.7.0 Too many errors on this connection, closing transmission channel"
+IMPROPER_PIPELINING = "554 5.5.0 Improper use of SMTP command pipelining"
 
 DATE = "Mon, 30 Nov 2026 11:00:00 +0000"
 
@@ -228,10 +237,49 @@ def protocol_violations(port):
     session.assert_closed("after too many protocol errors")
 
 
+def pipelining_off(checks, port):
+    # A client that waits for each reply.
+    session = Session(port)
+    assert not any("PIPELINING" in line for line in session.ehlo), session.ehlo
+    content = message("", "all of it in one write\r\n")
+    session.envelope("pipeoff-data@example.test")
+    assert session.data(content).startswith("250 2.6.0 ")
+    checks.accepted["pipeoff-data@example.test"] = content
+    chunk = message("", "chunk with its command\r\n")
+    session.envelope("pipeoff-bdat@example.test")
+    assert session.bdat(chunk).startswith("250 2.6.0 ")
+    checks.accepted["pipeoff-bdat@example.test"] = chunk
+    session.quit()
+
+    # MAIL with RCPT behind it in one write.
+    session = Session(port)
+    session.client.send("MAIL FROM:<ann@example.test>\r\n"
+                        "RCPT TO:<pipeoff-early@example.test>\r\n")
+    assert session.client.reply() == ["250 2.1.0 Sender OK"]
+    line = session.client.reply()[-1]
+    assert line == IMPROPER_PIPELINING, "RCPT behind MAIL got %r" % line
+    session.assert_closed("after improper pipelining")
+    checks.refused.append("pipeoff-early@example.test")
+
+    # QUIT with the final dot: the message was taken, then the 554.
+    session = Session(port)
+    session.envelope("pipeoff-quit@example.test")
+    assert session.command("DATA").startswith("354 ")
+    content = message("", "quit follows\r\n")
+    session.client.send(content + b".\r\nQUIT\r\n")
+    line = session.client.reply()[-1]
+    assert line.startswith("250 2.6.0 "), "end of DATA got %r" % line
+    line = session.client.reply()[-1]
+    assert line == IMPROPER_PIPELINING, "QUIT behind the dot got %r" % line
+    session.assert_closed("after QUIT behind the dot")
+    checks.accepted["pipeoff-quit@example.test"] = content
+
+
 def test():
     listener = {"max_recipients": 3, "max_message_size": "2k", "max_header_size": "1k",
                 "max_hop_count": 3, "max_local_hop_count": 2, "max_protocol_errors": 2}
-    with h.Instance(listeners={"smtp": listener}) as instance:
+    with h.Instance(listeners={"smtp": listener,
+                               "nopipe": {"advertise_pipelining": "no"}}) as instance:
         instance.start()
         checks = Checks(instance)
         hop_counts(checks)
@@ -239,6 +287,7 @@ def test():
         declared_size(instance.port)
         too_many_recipients(checks)
         protocol_violations(instance.port)
+        pipelining_off(checks, instance.ports["nopipe"])
         checks.verify_deliveries()
         instance.stop()
 
