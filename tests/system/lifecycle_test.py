@@ -124,6 +124,7 @@ def check_privileges(instance):
         return
     import pwd
     expected = {"smtpd": "postern", "qmgr": "postern-queue", "authd": "postern-auth"}
+    instance.wait_for_daemons()
     for program, user in expected.items():
         pids = instance.processes_named(program)
         assert pids, "no %s process" % program

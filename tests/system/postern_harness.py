@@ -221,9 +221,9 @@ class ProcessRecord:
                     changed = True
         with self.lock:
             for pid in ours:
-                start = stats[pid][2]
-                if self.seen.get(pid, (None,))[0] != start:
-                    self.seen[pid] = (start, programs[pid])
+                # The program is read again on every scan: a child seen between
+                # master's fork and its exec still shows master's command line.
+                self.seen[pid] = (stats[pid][2], programs[pid])
 
     def alive(self):
         """{pid: program} of recorded processes that still run (zombies count as gone)."""
@@ -422,6 +422,27 @@ class Instance:
         """pids of live processes running daemon_directory/program (master, smtpd, qmgr, authd)."""
         wanted = os.path.join(self.daemon_dir, program)
         return sorted(pid for pid, cmd in self.processes().items() if cmd == wanted)
+
+    def wait_for_daemons(self, timeout=SOCKET_TIMEOUT):
+        """Waits until one qmgr, one authd and smtpd_workers smtpd run, each (as root)
+        under its own user: master starts them after `postern start` returns, and an
+        smtpd drops its privileges only once it has loaded its files."""
+        workers = int(self.settings.get("smtpd_workers", 2))
+        deadline = time.monotonic() + timeout
+        while True:
+            found = {p: self.processes_named(p) for p in ("qmgr", "authd", "smtpd")}
+            counts_ok = (len(found["qmgr"]) == 1 and len(found["authd"]) == 1
+                         and len(found["smtpd"]) == workers)
+            try:
+                dropped = not running_as_root() or all(
+                    proc_uids(pid)[0] != 0 for pids in found.values() for pid in pids)
+            except (OSError, AssertionError):  # a process went away meanwhile
+                dropped = False
+            if counts_ok and dropped:
+                return found
+            assert time.monotonic() < deadline, "daemons not ready within %ds: %s" % (
+                timeout, found)
+            time.sleep(0.05)
 
     def kill_all(self):
         """kill -9 of master and every process of the instance, by PID, until none is left.

@@ -87,7 +87,7 @@ def main():
             assert os.path.exists(path), "missing %s" % path
 
         smtpd_uid = pwd.getpwnam("postern").pw_uid
-        smtpds = instance.processes_named("smtpd")
+        smtpds = instance.wait_for_daemons()["smtpd"]
         assert len(smtpds) == 2, "expected 2 smtpd workers, found %s" % smtpds
         for pid in smtpds:
             uids, gids, groups = status_ids(pid)

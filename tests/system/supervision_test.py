@@ -65,6 +65,7 @@ def kill_and_check(instance, program, victims, message_number):
 def check_restarts():
     with h.Instance() as instance:
         instance.start()
+        instance.wait_for_daemons()
         kill_and_check(instance, "smtpd", 1, 1)
         kill_and_check(instance, "qmgr", 1, 2)
         kill_and_check(instance, "authd", 1, 3)
