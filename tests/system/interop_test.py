@@ -522,11 +522,7 @@ def main():
     try:
         with h.Instance(listeners={"smtp": {}, "smtps": {"tls_wrapper": "yes"}},
                         settings={"smtpd_workers": 2, "tarpit_interval": 0}) as instance:
-            cert, key = instance.make_certificate()
-            for listener in instance.listeners.values():
-                listener["tls_cert_file"] = cert
-                listener["tls_key_file"] = key
-            instance.write_config()
+            instance.use_certificate()
             instance.add_user("alice", PASSWORD)
             instance.start()
 

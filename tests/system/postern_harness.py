@@ -593,6 +593,15 @@ class Instance:
         os.chmod(key, 0o600)
         return cert, key
 
+    def use_certificate(self, *listeners):
+        """make_certificate(), then that certificate and key on the listeners named (all
+        when none is), written to postern.conf; returns (cert_path, key_path)."""
+        cert, key = self.make_certificate()
+        for name in listeners or list(self.listeners):
+            self.listeners[name].update(tls_cert_file=cert, tls_key_file=key)
+        self.write_config()
+        return cert, key
+
     def add_user(self, user, password):
         """`postern user add user` with the password on standard input."""
         result = self.ctl("user", "add", user, input=password + "\n")

@@ -75,9 +75,7 @@ def main():
         raise h.Skip("privilege separation is only in force when postern starts as root")
     import pwd
     with h.Instance(listeners={"smtp": {}}) as instance:
-        cert, key = instance.make_certificate()
-        instance.listeners["smtp"].update(tls_cert_file=cert, tls_key_file=key)
-        instance.write_config()
+        _, key = instance.use_certificate()
         instance.add_user("alice", "a password")
         instance.start()
         sasldb = os.path.join(instance.conf_dir, "sasldb2")

@@ -220,11 +220,7 @@ def main():
                                sender_login_check="yes", message_rate_limit=0),
             "smtps": dict(tls, tls_wrapper="yes"),
     }) as instance:
-        cert, key = instance.make_certificate()
-        for listener in instance.listeners.values():
-            listener["tls_cert_file"] = cert
-            listener["tls_key_file"] = key
-        instance.write_config()
+        instance.use_certificate()
         instance.add_user("alice", PASSWORD)
         instance.start()
         check_starttls_then_login(instance)

@@ -133,9 +133,7 @@ def check_unreadable_key_is_refused():
 
 def main():
     with h.Instance(listeners={"smtps": {"tls_wrapper": "yes"}}) as instance:
-        cert, key = instance.make_certificate()
-        instance.listeners["smtps"].update(tls_cert_file=cert, tls_key_file=key)
-        instance.write_config()
+        instance.use_certificate()
         instance.start()
         check_resumption_across_workers_and_reload(instance)
         instance.stop()
