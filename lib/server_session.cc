@@ -142,10 +142,10 @@ class ServerSession::Impl {
 
   // Input processing.
   void Process();
-  bool ProcessCommandInput(std::string_view input);
+  // Command lines, and in kAuthResponse the client's answers to challenges.
+  bool ProcessLineInput(std::string_view input);
   bool ProcessDataInput(std::string_view input);
   bool ProcessChunkInput(std::string_view input);
-  bool ProcessAuthResponseInput(std::string_view input);
   void HandleCommand(std::string_view line);
 
   // Commands.
@@ -458,16 +458,14 @@ void ServerSession::Impl::Process() {
     std::string_view input = std::string_view(input_).substr(consumed_);
     switch (phase_) {
       case Phase::kCommand:
-        progress = ProcessCommandInput(input);
+      case Phase::kAuthResponse:
+        progress = ProcessLineInput(input);
         break;
       case Phase::kData:
         progress = ProcessDataInput(input);
         break;
       case Phase::kChunk:
         progress = ProcessChunkInput(input);
-        break;
-      case Phase::kAuthResponse:
-        progress = ProcessAuthResponseInput(input);
         break;
       case Phase::kAwaitingQueue:
       case Phase::kAwaitingMail:
@@ -487,18 +485,27 @@ void ServerSession::Impl::Process() {
   consumed_ = 0;
 }
 
-bool ServerSession::Impl::ProcessCommandInput(std::string_view input) {
+bool ServerSession::Impl::ProcessLineInput(std::string_view input) {
+  bool auth_response = phase_ == Phase::kAuthResponse;
+  splitter_.set_max_line(auth_response ? kMaxAuthLine : kMaxCommandLine);
   CommandLineSplitter::Item item = splitter_.Next(input);
   consumed_ += item.consumed;
   switch (item.kind) {
     case CommandLineSplitter::Kind::kNeedMore:
       return false;
     case CommandLineSplitter::Kind::kTooLong:
+      // The rest of the over-long line is dropped as it arrives; an AUTH
+      // exchange it answered is over.
+      if (auth_response) EndAuthExchange();
       Respond(reply::kLineTooLong);
       return true;
     case CommandLineSplitter::Kind::kLine:
       reply_owed_ = true;
-      HandleCommand(item.line);
+      if (auth_response) {
+        HandleAuthResponse(item.line);
+      } else {
+        HandleCommand(item.line);
+      }
       return true;
   }
   return false;
@@ -529,26 +536,6 @@ bool ServerSession::Impl::ProcessChunkInput(std::string_view input) {
   phase_ = Phase::kCommand;
   EndOfChunk();
   return true;
-}
-
-bool ServerSession::Impl::ProcessAuthResponseInput(std::string_view input) {
-  CommandLineSplitter::Item item = splitter_.Next(input);
-  consumed_ += item.consumed;
-  switch (item.kind) {
-    case CommandLineSplitter::Kind::kNeedMore:
-      return false;
-    case CommandLineSplitter::Kind::kTooLong:
-      // The rest of the over-long answer is dropped as it arrives; the
-      // exchange is over.
-      EndAuthExchange();
-      Respond(reply::kLineTooLong);
-      return true;
-    case CommandLineSplitter::Kind::kLine:
-      reply_owed_ = true;
-      HandleAuthResponse(item.line);
-      return true;
-  }
-  return false;
 }
 
 void ServerSession::Impl::HandleCommand(std::string_view line) {
@@ -876,7 +863,6 @@ void ServerSession::Impl::HandleAuth(std::string_view argument) {
     // [MS-SMTP] 3.1.5.2: the NEGOTIATE message comes as the next line.
     Respond(reply::kNtlmSupported);
     phase_ = Phase::kAuthResponse;
-    splitter_.set_max_line(kMaxAuthLine);
     return;
   }
   StartAuthExchange(std::move(initial_response));
@@ -907,7 +893,6 @@ void ServerSession::Impl::EndAuthExchange() {
   if (auth_ && auth_->started) Emit(action::AuthCancel{});
   auth_.reset();
   phase_ = Phase::kCommand;
-  splitter_.set_max_line(kMaxCommandLine);
 }
 
 void ServerSession::Impl::AuthResult(ipc::AuthOutcome outcome, const std::string& data) {
@@ -916,12 +901,10 @@ void ServerSession::Impl::AuthResult(ipc::AuthOutcome outcome, const std::string
     Send(reply::kAuthChallenge.code, nullptr, Base64Encode(data));
     ReplyProduced();
     phase_ = Phase::kAuthResponse;
-    splitter_.set_max_line(kMaxAuthLine);
     return ResumeReading();
   }
   auth_.reset();  // authd ended the exchange itself: nothing to cancel
   phase_ = Phase::kCommand;
-  splitter_.set_max_line(kMaxCommandLine);
   switch (outcome) {
     case ipc::AuthOutcome::kSuccess:
       authenticated_user_ = data;
