@@ -1076,9 +1076,7 @@ void ServerSession::TlsStarted(const TlsInfo& tls) { impl_->TlsStarted(tls); }
 void ServerSession::AuthResult(ipc::AuthOutcome outcome, const std::string& data) {
   impl_->AuthResult(outcome, data);
 }
-const std::string& ServerSession::authenticated_user() const {
-  return impl_->authenticated_user();
-}
+const std::string& ServerSession::authenticated_user() const { return impl_->authenticated_user(); }
 void ServerSession::OnTimer() { impl_->OnTimer(); }
 TimePoint ServerSession::NextDeadline() const { return impl_->NextDeadline(); }
 std::vector<Action> ServerSession::TakeActions() { return impl_->TakeActions(); }

@@ -100,7 +100,8 @@ Master::Master(std::unique_ptr<Config> config, ChildUsers users)
       base_.get(), [this](int fd, const std::vector<const ListenerConfig*>& candidates) {
         Accept(fd, candidates);
       });
-  pool_ = std::make_unique<WorkerPool>(base_.get(), &table_, config_->run_directory + "/qmgr.sock",
+  pool_ = std::make_unique<WorkerPool>(base_.get(), &table_, &resources_,
+                                       config_->run_directory + "/qmgr.sock",
                                        config_->run_directory + "/authd.sock");
   pool_->SetConfig(config_.get());
   control_ = std::make_unique<ControlServer>(

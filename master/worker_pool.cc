@@ -11,12 +11,13 @@
 
 namespace postern {
 
-WorkerPool::WorkerPool(event_base* base, ConnectionTable* table, std::string queue_socket_path,
-                       std::string auth_socket_path)
+WorkerPool::WorkerPool(event_base* base, ConnectionTable* table, ResourceMonitor* resources,
+                       std::string queue_socket_path, std::string auth_socket_path)
     : base_(base),
       table_(table),
       queue_socket_path_(std::move(queue_socket_path)),
-      auth_socket_path_(std::move(auth_socket_path)) {}
+      auth_socket_path_(std::move(auth_socket_path)),
+      resources_(resources) {}
 
 WorkerPool::~WorkerPool() {
   for (auto& [id, pending] : pending_) close(pending.connection.fd);
@@ -227,9 +228,10 @@ bool WorkerPool::CheckMail(Worker* worker, const std::string& payload) {
   // The thresholds and limits in force are master's: after a reload they
   // apply at once to every worker.
   std::string shortage;
-  ipc::MailVerdict verdict = config_ == nullptr ? ipc::MailVerdict::kAllowed
-                                                : DecideMail(resources_, rates_, *config_, listener,
-                                                             rate_key, clock_.Now(), &shortage);
+  ipc::MailVerdict verdict =
+      config_ == nullptr
+          ? ipc::MailVerdict::kAllowed
+          : DecideMail(*resources_, rates_, *config_, listener, rate_key, clock_.Now(), &shortage);
   if (verdict == ipc::MailVerdict::kInsufficientResources)
     LOG_WARNING("OutOfResources at MAIL FROM (%s, listener %s): %s", rate_key.c_str(),
                 listener.c_str(), shortage.c_str());

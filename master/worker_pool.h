@@ -48,8 +48,11 @@ struct ClientConnection {
 
 class WorkerPool {
  public:
-  WorkerPool(event_base* base, ConnectionTable* table, std::string queue_socket_path,
-             std::string auth_socket_path);
+  // resources is master's one monitor, shared with the check at connect so
+  // that the server's resources are read at most once per interval; it must
+  // outlive the pool.
+  WorkerPool(event_base* base, ConnectionTable* table, ResourceMonitor* resources,
+             std::string queue_socket_path, std::string auth_socket_path);
   ~WorkerPool();
 
   void SetConfig(const Config* config) { config_ = config; }
@@ -109,7 +112,7 @@ class WorkerPool {
   std::map<uint64_t, Pending> pending_;
   SystemClock clock_;
   RateLimiter rates_;
-  ResourceMonitor resources_{&clock_, std::chrono::seconds(1)};
+  ResourceMonitor* resources_;
 };
 
 }  // namespace postern
