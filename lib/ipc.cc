@@ -198,10 +198,11 @@ Status SendFrame(int socket, MsgType type, std::string_view payload, int fd_to_p
   return Status::Ok();
 }
 
-Result<Frame> ReceiveDatagram(int socket, int* received_fd) {
-  *received_fd = -1;
-  std::string buffer(kHeaderSize + kMaxPayload, '\0');
-  struct iovec iov = {buffer.data(), buffer.size()};
+Result<Datagram> ReceiveDatagram(int socket, std::string* buffer) {
+  // Sized once: zeroing a megabyte for every small datagram costs more than
+  // the rest of the receive.
+  if (buffer->size() != kHeaderSize + kMaxPayload) buffer->resize(kHeaderSize + kMaxPayload);
+  struct iovec iov = {buffer->data(), buffer->size()};
   struct msghdr msg = {};
   msg.msg_iov = &iov;
   msg.msg_iovlen = 1;
@@ -215,29 +216,30 @@ Result<Frame> ReceiveDatagram(int socket, int* received_fd) {
   if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return Status::Error(kWouldBlock);
   if (n < 0) return Status::Error(std::string("receive from peer: ") + strerror(errno));
   if (n == 0) return Status::Error(kEof);
+  Datagram datagram;
   for (struct cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
     if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
         c->cmsg_len == CMSG_LEN(sizeof(int))) {
-      memcpy(received_fd, CMSG_DATA(c), sizeof(int));
+      memcpy(&datagram.fd, CMSG_DATA(c), sizeof(int));
     }
   }
-  if (msg.msg_flags & MSG_CTRUNC) {
-    if (*received_fd >= 0) close(*received_fd);
-    *received_fd = -1;
-    return Status::Error("control data truncated (MSG_CTRUNC): the passed descriptor was lost");
-  }
+  datagram.descriptor_lost = (msg.msg_flags & MSG_CTRUNC) != 0;
+  auto discard_fd = [&datagram] {
+    if (datagram.fd >= 0) close(datagram.fd);
+    datagram.fd = -1;
+  };
+  if (datagram.descriptor_lost) discard_fd();
   if (msg.msg_flags & MSG_TRUNC) {
-    if (*received_fd >= 0) close(*received_fd);
-    *received_fd = -1;
+    discard_fd();
     return Status::Error("datagram larger than the largest frame");
   }
-  buffer.resize(static_cast<size_t>(n));
-  Result<Frame> frame = DecodeDatagram(buffer);
-  if (!frame.ok() && *received_fd >= 0) {
-    close(*received_fd);
-    *received_fd = -1;
+  Result<Frame> frame = DecodeDatagram(std::string_view(buffer->data(), static_cast<size_t>(n)));
+  if (!frame.ok()) {
+    discard_fd();
+    return frame.status();
   }
-  return frame;
+  datagram.frame = std::move(*frame);
+  return datagram;
 }
 
 Result<Frame> ReceiveStreamFrame(int socket) {

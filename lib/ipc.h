@@ -54,6 +54,10 @@ enum class MsgType : uint16_t {
   // before any hand-off: every worker encrypts session tickets with master's
   // one key, so a client resumes its TLS session on whichever worker it meets.
   kTlsTicketKey = 9,
+  // smtpd -> master: u64 conn_id. The hand-off arrived without its
+  // descriptor (the worker has no descriptor left: MSG_CTRUNC); master still
+  // holds the connection and gives it to another worker or refuses it.
+  kHandoffRefused = 10,
 
   // smtpd -> qmgr, SOCK_STREAM: u64 stream_id, bytes envelope (Envelope::Encode).
   // Message bytes follow as kMessageData and end with kMessageEnd or kMessageAbort.
@@ -183,11 +187,20 @@ inline constexpr const char* kWouldBlock = "would block";
 // Sends a frame, with fd_to_pass attached as SCM_RIGHTS when >= 0.
 Status SendFrame(int socket, MsgType type, std::string_view payload, int fd_to_pass = -1);
 
-// Receives one datagram frame from a SOCK_SEQPACKET socket. *received_fd is
-// set to an attached descriptor or -1. A truncated control message
-// (MSG_CTRUNC) is an error: the sender must keep its fd and retry elsewhere.
-// Returns kEof when the peer closed, kWouldBlock on an empty non-blocking socket.
-Result<Frame> ReceiveDatagram(int socket, int* received_fd);
+// One datagram received from a SOCK_SEQPACKET socket.
+struct Datagram {
+  Frame frame;
+  int fd = -1;                   // an attached descriptor, owned by the receiver
+  bool descriptor_lost = false;  // one was attached but could not be received
+};
+
+// Receives one datagram frame from a SOCK_SEQPACKET socket into *buffer,
+// which is reused from call to call (sized once to the largest frame). A
+// truncated control message (MSG_CTRUNC: the receiver has no descriptor
+// left) is not an error: the frame is returned with descriptor_lost, so the
+// receiver can tell the sender, which still holds its copy. Returns kEof
+// when the peer closed, kWouldBlock on an empty non-blocking socket.
+Result<Datagram> ReceiveDatagram(int socket, std::string* buffer);
 
 // Reads exactly one frame from a stream socket (blocking).
 Result<Frame> ReceiveStreamFrame(int socket);

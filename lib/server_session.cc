@@ -34,6 +34,11 @@ namespace {
 // Input beyond kMaxBacklog unprocessed pauses reading.
 constexpr size_t kDataBatch = 64 * 1024;
 constexpr size_t kMaxBacklog = 64 * 1024;
+// Replies produced and not yet taken past which the session reads no further
+// command until OutputWritten(): a client that pipelines commands without
+// reading the replies (EHLO answers are 30 times the size of the command)
+// holds this much of the worker's memory, not gigabytes.
+constexpr size_t kMaxReplyBacklog = 16 * 1024;
 
 bool IsProtocolError(const Reply& reply) {
   if (&reply == &reply::kAuthCancelled) return false;  // the client's right (RFC 4954 4)
@@ -84,11 +89,15 @@ class ServerSession::Impl {
   const std::string& authenticated_user() const { return authenticated_user_; }
   void OnTimer();
   TimePoint NextDeadline() const;
-  std::vector<Action> TakeActions() { return std::exchange(actions_, {}); }
+  std::vector<Action> TakeActions() {
+    untaken_reply_bytes_ = 0;
+    return std::exchange(actions_, {});
+  }
+  void OutputWritten();
   bool closed() const { return phase_ == Phase::kClosed; }
   bool input_paused() const {
     return phase_ == Phase::kClosed || Waiting() || phase_ == Phase::kAwaitingTls ||
-           input_.size() - consumed_ > kMaxBacklog;
+           reply_backlog_full_ || input_.size() - consumed_ > kMaxBacklog;
   }
 
  private:
@@ -257,6 +266,9 @@ class ServerSession::Impl {
   std::string input_;
   size_t consumed_ = 0;  // bytes of input_ already processed
   std::vector<Action> actions_;
+  size_t untaken_reply_bytes_ = 0;  // reply bytes in actions_
+  // kMaxReplyBacklog was reached: no command is read until OutputWritten().
+  bool reply_backlog_full_ = false;
 
   TimePoint connection_deadline_ = TimePoint::max();
   TimePoint last_input_{};
@@ -394,6 +406,7 @@ void ServerSession::Impl::EndSession() {
 void ServerSession::Impl::Send(int code, const char* enhanced, std::string_view text) {
   bool with_enhanced = enhanced != nullptr && listener_.advertise_enhancedstatuscodes;
   std::string bytes = FormatReply(code, with_enhanced ? enhanced : "", text);
+  untaken_reply_bytes_ += bytes.size();
   // Replies to a pipelined batch leave together (RFC 2920 section 3).
   if (!actions_.empty()) {
     if (auto* send = std::get_if<action::Send>(&actions_.back())) {
@@ -448,6 +461,11 @@ void ServerSession::Impl::ReplyProduced() {
 
 // ---- Input -----------------------------------------------------------------
 
+void ServerSession::Impl::OutputWritten() {
+  if (!std::exchange(reply_backlog_full_, false) || phase_ == Phase::kClosed) return;
+  Process();
+}
+
 void ServerSession::Impl::Process() {
   bool progress = true;
   while (progress) {
@@ -459,7 +477,8 @@ void ServerSession::Impl::Process() {
     switch (phase_) {
       case Phase::kCommand:
       case Phase::kAuthResponse:
-        progress = ProcessLineInput(input);
+        if (untaken_reply_bytes_ >= kMaxReplyBacklog) reply_backlog_full_ = true;
+        progress = !reply_backlog_full_ && ProcessLineInput(input);
         break;
       case Phase::kData:
         progress = ProcessDataInput(input);
@@ -1082,5 +1101,6 @@ TimePoint ServerSession::NextDeadline() const { return impl_->NextDeadline(); }
 std::vector<Action> ServerSession::TakeActions() { return impl_->TakeActions(); }
 bool ServerSession::closed() const { return impl_->closed(); }
 bool ServerSession::input_paused() const { return impl_->input_paused(); }
+void ServerSession::OutputWritten() { impl_->OutputWritten(); }
 
 }  // namespace postern

@@ -72,6 +72,10 @@
 //     behind STARTTLS is discarded as always (above) and the handshake goes
 //     on; the rest of an over-long line is not a new command. With PIPELINING
 //     offered no check is made, also after HELO.
+//   - Output is bounded: once the replies produced and not yet taken reach
+//     16 KB (a client pipelining EHLO or NOOP without reading the answers),
+//     the session reads no further command, and input_paused() is true,
+//     until the driver has written them and calls OutputWritten().
 //   - While waiting for QueueResult or MailCheckResult or in a tarpit, the
 //     inactivity timer is suspended and restarts when reading resumes; the
 //     connection timer runs on. A QueueResult or MailCheckResult that
@@ -197,6 +201,9 @@ class ServerSession {
   TimePoint NextDeadline() const;
 
   std::vector<Action> TakeActions();
+  // Every reply taken so far has been written to the client: the session
+  // reads the commands it held back once its reply backlog was full.
+  void OutputWritten();
   bool closed() const;
   // The user that AUTH proved, empty before.
   const std::string& authenticated_user() const;

@@ -14,7 +14,11 @@
 namespace postern {
 namespace {
 
-constexpr int kBacklog = 1024;
+// Room in the kernel for a burst of connects while master hands the earlier
+// ones on (the kernel caps it at net.core.somaxconn).
+constexpr int kBacklog = 4096;
+// How long accepting pauses when master has no descriptor left.
+constexpr Duration kAcceptPause = std::chrono::milliseconds(100);
 
 Result<int> Bind(const BindAddress& address, const std::string& listener) {
   sockaddr_storage ss;
@@ -115,6 +119,8 @@ void ListenerSockets::OnAcceptable(evutil_socket_t fd, short, void* context_ptr)
   for (int i = 0; i < 64; ++i) {
     int client = accept4(fd, nullptr, nullptr, SOCK_CLOEXEC);
     if (client < 0) {
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+        return self->PauseAccepting(context->key, errno);
       if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ECONNABORTED)
         LOG_WARNING("accept on %s: %s", context->key.c_str(), strerror(errno));
       return;
@@ -126,6 +132,24 @@ void ListenerSockets::OnAcceptable(evutil_socket_t fd, short, void* context_ptr)
     }
     self->on_accept_(client, it->second.listeners);
   }
+}
+
+void ListenerSockets::PauseAccepting(const std::string& key, int error) {
+  if (paused_) return;
+  paused_ = true;
+  LOG_WARNING("accept on %s: %s; not accepting for %lld ms", key.c_str(), strerror(error),
+              static_cast<long long>(kAcceptPause.count()));
+  for (auto& [k, socket] : sockets_) event_del(socket.event.get());
+  if (!resume_timer_) resume_timer_.reset(evtimer_new(base_, OnResume, this));
+  timeval tv = ToTimeval(kAcceptPause);
+  evtimer_add(resume_timer_.get(), &tv);
+}
+
+void ListenerSockets::OnResume(evutil_socket_t, short, void* self_ptr) {
+  auto* self = static_cast<ListenerSockets*>(self_ptr);
+  self->paused_ = false;
+  for (auto& [key, socket] : self->sockets_)
+    if (socket.event) event_add(socket.event.get(), nullptr);
 }
 
 }  // namespace postern

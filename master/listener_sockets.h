@@ -4,6 +4,9 @@
 // its socket, and admission picks among them per client. On reload, sockets
 // whose address is still configured are kept (no connection is refused
 // while the config changes), the others are closed and new ones bound.
+// When master runs out of descriptors (EMFILE, ENFILE), accepting pauses for
+// a moment instead of spinning on a socket that stays readable; the waiting
+// clients stay in the kernel's backlog meanwhile.
 #pragma once
 
 #include <functional>
@@ -50,9 +53,13 @@ class ListenerSockets {
   };
   static void Close(Socket* socket);
   static void OnAcceptable(evutil_socket_t fd, short, void* socket_ptr);
+  static void OnResume(evutil_socket_t, short, void* self);
+  void PauseAccepting(const std::string& key, int error);
 
   event_base* base_;
   AcceptCallback on_accept_;
+  EventPtr resume_timer_;
+  bool paused_ = false;
   std::map<std::string, Socket> sockets_;  // by BindAddress::ToString()
 };
 

@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "lib/config_keys.h"
+#include "lib/descriptor_budget.h"
 #include "lib/ipc.h"
 #include "lib/listener_files.h"
 #include "lib/log.h"
@@ -205,8 +206,20 @@ Status Master::SaveDynamicBlocks() const {
   return WriteFileAtomically(BlocksFile(), blocks_.Serialize(std::chrono::system_clock::now()));
 }
 
+void Master::ComputeCapacity() {
+  connection_capacity_ = ConnectionCapacity(descriptor_limit_, config_->smtpd_workers);
+  LOG_INFO("file descriptor limit %llu: %u smtpd worker(s) hold at most %u connections",
+           static_cast<unsigned long long>(descriptor_limit_), config_->smtpd_workers,
+           connection_capacity_);
+}
+
 Status Master::Start() {
   if (Status s = PrepareDirectories(); !s.ok()) return s;
+  // Before any child is started: they inherit the limit.
+  Result<uint64_t> limit = RaiseDescriptorLimit();
+  if (!limit.ok()) return limit.status();
+  descriptor_limit_ = *limit;
+  ComputeCapacity();
   if (Status s = LoadDynamicBlocks(); !s.ok()) return s;
   Result<BlockListFiles> files = ReadBlockListFiles(*config_);
   if (!files.ok()) return files.status();
@@ -274,6 +287,12 @@ void Master::Accept(int fd, const std::vector<const ListenerConfig*>& candidates
   Admission admission = AdmitConnection(candidates, peer->first, table_);
   if (admission.listener == nullptr) {
     Refuse(fd, peer->first, peer->second, admission.refusal);
+    return;
+  }
+  if (table_.size() >= connection_capacity_) {
+    LOG_WARNING("the smtpd workers hold %zu connections, all the descriptor limit allows",
+                table_.size());
+    Refuse(fd, peer->first, peer->second, FormatReply(reply::kConnectionCountExceeded));
     return;
   }
   std::string blocked = BlockedReply(*admission.listener, peer->first, blocks_, block_files_);
@@ -395,6 +414,7 @@ ControlReply Master::Reload() {
   block_files_ = std::move(*files);
   pool_->DrainAll();
   config_ = std::move(config);
+  ComputeCapacity();
   pool_->SetConfig(config_.get());
   supervisor_->SetConfig(config_.get());
   Status started = supervisor_->StartSmtpdGeneration();

@@ -60,6 +60,9 @@ class Master {
   std::string StatusText() const;
   void BeginStop();
   void SmtpdExited(pid_t pid);
+  // How many connections the workers can hold with the descriptor limit in
+  // force (lib/descriptor_budget); logged when it caps the configuration.
+  void ComputeCapacity();
 
   std::unique_ptr<Config> config_;
   ChildUsers users_;
@@ -81,6 +84,8 @@ class Master {
   int queue_socket_ = -1;
   int auth_socket_ = -1;
   uint64_t next_conn_id_ = 1;
+  uint64_t descriptor_limit_ = 0;  // RLIMIT_NOFILE after raising it
+  uint32_t connection_capacity_ = 0;
   bool stopping_ = false;
   bool pid_file_written_ = false;
 };

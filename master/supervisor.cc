@@ -91,6 +91,7 @@ Status Supervisor::StartAll() {
 }
 
 Status Supervisor::StartSmtpdGeneration() {
+  ++smtpd_generation_;
   for (uint32_t i = 0; i < config_->smtpd_workers; ++i)
     if (Status s = Spawn(ChildKind::kSmtpd); !s.ok()) return s;
   return Status::Ok();
@@ -136,7 +137,7 @@ Status Supervisor::Spawn(ChildKind kind) {
     return Status::Error(std::string("fork: ") + strerror(errno));
   }
   if (pid == 0) ExecChild(program, config_->config_dir, child_fd, drop_to, extra, master);
-  children_[pid] = Child{kind, clock_.Now()};
+  children_[pid] = Child{kind, clock_.Now(), smtpd_generation_};
   LOG_DEBUG("started %s, pid %d", KindName(kind), static_cast<int>(pid));
   if (kind == ChildKind::kSmtpd) {
     close(pair[1]);
@@ -160,7 +161,11 @@ void Supervisor::Reap() {
     children_.erase(it);
     Duration uptime = std::chrono::duration_cast<Duration>(clock_.Now() - child.started);
     bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-    if (!stopping_ && !clean) {
+    // A clean exit of an smtpd of an older generation is a finished drain;
+    // any other exit, clean or not, is restarted.
+    bool drained =
+        child.kind == ChildKind::kSmtpd && clean && child.generation != smtpd_generation_;
+    if (!stopping_ && !drained) {
       if (WIFSIGNALED(status))
         LOG_WARNING("%s (pid %d) killed by signal %d", KindName(child.kind), static_cast<int>(pid),
                     WTERMSIG(status));
@@ -169,10 +174,7 @@ void Supervisor::Reap() {
                     static_cast<int>(pid), WEXITSTATUS(status));
     }
     if (child.kind == ChildKind::kSmtpd) hooks_.smtpd_exited(pid);
-    // A clean smtpd exit is a drained old generation; anything else unexpected
-    // is restarted.
-    bool wanted = !stopping_ && !(child.kind == ChildKind::kSmtpd && clean);
-    if (wanted) ScheduleRestart(child.kind, uptime);
+    if (!stopping_ && !drained) ScheduleRestart(child.kind, uptime);
   }
   if (stopping_ && children_.empty() && hooks_.all_exited) hooks_.all_exited();
 }

@@ -3,7 +3,9 @@
 // Children: one qmgr, one authd (each exec'd after dropping to its own user,
 // with its service socket on fd 3) and smtpd_workers smtpd processes (exec'd
 // as root with their master channel on fd 3; smtpd chroots and drops
-// privileges itself). A child that exits unexpectedly is restarted; one that
+// privileges itself). A child that exits unexpectedly is restarted (an smtpd
+// of the current generation even when it exits with status 0: only a drained
+// worker of an older generation is meant to go); one that
 // dies soon after starting is restarted after a back-off that doubles up to
 // a minute, so a broken service throttles instead of looping.
 #pragma once
@@ -59,6 +61,7 @@ class Supervisor {
   struct Child {
     ChildKind kind;
     TimePoint started;
+    uint32_t generation;  // of smtpd workers: one per start or reload
   };
   struct Backoff {
     int failures = 0;
@@ -82,6 +85,7 @@ class Supervisor {
   std::map<pid_t, Child> children_;
   std::map<ChildKind, Backoff> backoff_;
   std::map<ChildKind, int> pending_restarts_;
+  uint32_t smtpd_generation_ = 0;
   bool stopping_ = false;
 };
 

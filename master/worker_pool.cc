@@ -1,12 +1,12 @@
 // master/worker_pool.cc — see master/worker_pool.h.
 #include "master/worker_pool.h"
 
+#include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "lib/log.h"
-#include "lib/reply_catalogue.h"
 #include "lib/unix_socket.h"
 
 namespace postern {
@@ -21,55 +21,79 @@ WorkerPool::WorkerPool(event_base* base, ConnectionTable* table, ResourceMonitor
 
 WorkerPool::~WorkerPool() {
   for (auto& [id, pending] : pending_) close(pending.connection.fd);
-  for (auto& [pid, worker] : workers_) CloseWorker(&worker);
+  workers_.clear();
   explicit_bzero(tls_ticket_key_.data(), tls_ticket_key_.size());
 }
 
 void WorkerPool::AddWorker(pid_t pid, int channel) {
-  evutil_make_socket_nonblocking(channel);
   Worker& worker = workers_[pid];
-  worker.pool = this;
   worker.pid = pid;
-  worker.channel = channel;
-  worker.event.reset(event_new(base_, channel, EV_READ | EV_PERSIST, OnChannelReadable, &worker));
-  event_add(worker.event.get(), nullptr);
+  Worker* self = &worker;
+  worker.channel = std::make_unique<DatagramChannel>(
+      base_, channel, "smtpd " + std::to_string(pid),
+      DatagramChannel::Handlers{
+          .frame = [this, self](ipc::Datagram& datagram) { Dispatch(self, datagram); },
+          .failed = [this, self](const std::string& why,
+                                 bool peer_closed) { ChannelFailed(self, why, peer_closed); }});
   // The channel keeps datagrams in order, so the key is there before the
   // first hand-off. A worker that misses it still works, without tickets.
-  Status s = ipc::SendFrame(channel, ipc::MsgType::kTlsTicketKey,
-                            ipc::PayloadWriter().Str(tls_ticket_key_).Take());
-  if (!s.ok())
-    LOG_WARNING("cannot send the TLS ticket key to smtpd %d: %s", pid, s.message().c_str());
+  Send(&worker, ipc::MsgType::kTlsTicketKey, ipc::PayloadWriter().Str(tls_ticket_key_).Take(),
+       "the TLS ticket key");
 }
 
-void WorkerPool::CloseWorker(Worker* worker) {
-  worker->event.reset();
-  if (worker->channel >= 0) close(worker->channel);
-  worker->channel = -1;
+void WorkerPool::Send(Worker* worker, ipc::MsgType type, const std::string& payload,
+                      const char* what) {
+  Status s = worker->channel->Send(type, payload);
+  if (!s.ok())
+    LOG_WARNING("cannot send %s to smtpd %d: %s", what, worker->pid, s.message().c_str());
+}
+
+// A worker that closed its channel is exiting; one that stopped reading it,
+// or broke its framing, can no longer be told anything nor report its
+// sessions' ends, so its counts would drift: it is ended, and the
+// supervisor starts another.
+void WorkerPool::ChannelFailed(Worker* worker, const std::string& why, bool peer_closed) {
+  worker->draining = true;
+  if (peer_closed) {
+    LOG_INFO("%s", why.c_str());
+  } else {
+    LOG_ERROR("%s; killing smtpd %d", why.c_str(), worker->pid);
+    kill(worker->pid, SIGKILL);
+  }
+  ReassignPending(worker->pid);
 }
 
 void WorkerPool::WorkerExited(pid_t pid) {
   auto it = workers_.find(pid);
   if (it == workers_.end()) return;
   for (uint64_t conn_id : it->second.sessions) table_->Remove(conn_id);
-  CloseWorker(&it->second);
-  workers_.erase(it);
-  // Connections it never acknowledged are still ours: give them to another.
+  it->second.draining = true;
+  ReassignPending(pid);
+  workers_.erase(pid);
+}
+
+// Connections a worker never acknowledged are still master's.
+void WorkerPool::ReassignPending(pid_t worker) {
   std::vector<uint64_t> orphaned;
   for (auto& [id, pending] : pending_)
-    if (pending.worker == pid) orphaned.push_back(id);
-  for (uint64_t id : orphaned) {
-    ClientConnection connection = pending_[id].connection;
-    pending_.erase(id);
-    Handoff(connection);
-  }
+    if (pending.worker == worker) orphaned.push_back(id);
+  for (uint64_t id : orphaned)
+    HandoffExcept(TakePending(pending_.find(id)), worker, reply::kConnectionDropped);
+}
+
+ClientConnection WorkerPool::TakePending(std::map<uint64_t, Pending>::iterator it) {
+  auto worker = workers_.find(it->second.worker);
+  if (worker != workers_.end()) --worker->second.handoffs_in_flight;
+  ClientConnection connection = std::move(it->second.connection);
+  pending_.erase(it);
+  return connection;
 }
 
 void WorkerPool::DrainAll() {
   for (auto& [pid, worker] : workers_) {
     if (worker.draining) continue;
     worker.draining = true;
-    Status s = ipc::SendFrame(worker.channel, ipc::MsgType::kDrain, "");
-    if (!s.ok()) LOG_WARNING("cannot tell smtpd %d to drain: %s", pid, s.message().c_str());
+    Send(&worker, ipc::MsgType::kDrain, "", "the drain request");
   }
 }
 
@@ -90,11 +114,9 @@ std::string WorkerPool::Describe() const {
 WorkerPool::Worker* WorkerPool::PickWorker(pid_t exclude) {
   Worker* best = nullptr;
   size_t best_load = 0;
-  std::map<pid_t, size_t> pending_load;
-  for (auto& [id, pending] : pending_) ++pending_load[pending.worker];
   for (auto& [pid, worker] : workers_) {
     if (worker.draining || pid == exclude) continue;
-    size_t load = worker.sessions.size() + pending_load[pid];
+    size_t load = worker.sessions.size() + worker.handoffs_in_flight;
     if (best == nullptr || load < best_load) {
       best = &worker;
       best_load = load;
@@ -112,13 +134,17 @@ bool WorkerPool::TrySend(Worker* worker, const ClientConnection& c) {
                             .Str(c.local.ToString())
                             .U16(c.local_port)
                             .Take();
-  Status s = ipc::SendFrame(worker->channel, ipc::MsgType::kHandoff, payload, c.fd);
+  Status s = worker->channel->Send(ipc::MsgType::kHandoff, payload, c.fd);
   if (!s.ok()) LOG_WARNING("hand-off to smtpd %d failed: %s", worker->pid, s.message().c_str());
   return s.ok();
 }
 
 void WorkerPool::Handoff(ClientConnection connection) {
-  pid_t tried = 0;
+  HandoffExcept(std::move(connection), 0, reply::kConnectionDropped);
+}
+
+void WorkerPool::HandoffExcept(ClientConnection connection, pid_t exclude, const Reply& reply) {
+  pid_t tried = exclude;
   for (int attempt = 0; attempt < 2; ++attempt) {
     Worker* worker = PickWorker(tried);
     if (worker == nullptr) break;
@@ -126,6 +152,7 @@ void WorkerPool::Handoff(ClientConnection connection) {
       tried = worker->pid;
       continue;
     }
+    ++worker->handoffs_in_flight;
     Pending& pending = pending_[connection.conn_id];
     pending.connection = connection;
     pending.worker = worker->pid;
@@ -137,7 +164,7 @@ void WorkerPool::Handoff(ClientConnection connection) {
   }
   LOG_WARNING("no smtpd worker can take the connection from [%s]",
               connection.peer.ToString().c_str());
-  Refuse(connection, FormatReply(reply::kConnectionDropped));
+  Refuse(connection, FormatReply(reply));
 }
 
 void WorkerPool::Refuse(ClientConnection connection, const std::string& reply) {
@@ -158,35 +185,20 @@ void WorkerPool::OnHandoffTimeout(evutil_socket_t, short, void* context_ptr) {
   LOG_WARNING("smtpd %d did not take connection %llu within handoff_timeout",
               static_cast<int>(it->second.worker),
               static_cast<unsigned long long>(context->conn_id));
-  ClientConnection connection = it->second.connection;
-  self->pending_.erase(it);
-  self->Refuse(connection, FormatReply(reply::kConnectionDropped));
+  self->Refuse(self->TakePending(it), FormatReply(reply::kConnectionDropped));
 }
 
-void WorkerPool::OnChannelReadable(evutil_socket_t fd, short, void* worker_ptr) {
-  auto* worker = static_cast<Worker*>(worker_ptr);
-  for (;;) {
-    int passed = -1;
-    Result<ipc::Frame> frame = ipc::ReceiveDatagram(fd, &passed);
-    if (passed >= 0) close(passed);  // workers never send descriptors
-    if (!frame.ok()) {
-      if (frame.status().message() == ipc::kWouldBlock) return;
-      if (frame.status().message() != ipc::kEof)
-        LOG_ERROR("channel from smtpd %d: %s", worker->pid, frame.status().message().c_str());
-      // The worker is gone or broken; SIGCHLD cleans up. Stop listening to it.
-      event_del(worker->event.get());
-      return;
-    }
-    worker->pool->Dispatch(worker, *frame);
-  }
-}
-
-void WorkerPool::Dispatch(Worker* worker, const ipc::Frame& frame) {
+void WorkerPool::Dispatch(Worker* worker, ipc::Datagram& datagram) {
+  if (datagram.fd >= 0) close(datagram.fd);  // workers never send descriptors
+  const ipc::Frame& frame = datagram.frame;
   ipc::PayloadReader reader(frame.payload);
   uint64_t conn_id = 0;
   switch (frame.type) {
     case ipc::MsgType::kHandoffAck:
       if (reader.U64(&conn_id) && reader.Done()) return Acknowledged(worker, conn_id);
+      break;
+    case ipc::MsgType::kHandoffRefused:
+      if (reader.U64(&conn_id) && reader.Done()) return HandoffRefused(worker, conn_id);
       break;
     case ipc::MsgType::kConnClosed:
       if (reader.U64(&conn_id) && reader.Done()) return SessionClosed(worker, conn_id);
@@ -209,9 +221,16 @@ void WorkerPool::Acknowledged(Worker* worker, uint64_t conn_id) {
     // Acknowledged too late: master already answered 421 and shut it down.
     return;
   }
-  close(it->second.connection.fd);
-  pending_.erase(it);
+  close(TakePending(it).fd);
   worker->sessions.insert(conn_id);
+}
+
+void WorkerPool::HandoffRefused(Worker* worker, uint64_t conn_id) {
+  auto it = pending_.find(conn_id);
+  if (it == pending_.end() || it->second.worker != worker->pid) return;
+  LOG_WARNING("smtpd %d has no descriptor left for connection %llu; trying another worker",
+              worker->pid, static_cast<unsigned long long>(conn_id));
+  HandoffExcept(TakePending(it), worker->pid, reply::kConnectionCountExceeded);
 }
 
 void WorkerPool::SessionClosed(Worker* worker, uint64_t conn_id) {
@@ -235,10 +254,9 @@ bool WorkerPool::CheckMail(Worker* worker, const std::string& payload) {
   if (verdict == ipc::MailVerdict::kInsufficientResources)
     LOG_WARNING("OutOfResources at MAIL FROM (%s, listener %s): %s", rate_key.c_str(),
                 listener.c_str(), shortage.c_str());
-  std::string reply = ipc::PayloadWriter().U64(request_id).U8(static_cast<uint8_t>(verdict)).Take();
-  Status s = ipc::SendFrame(worker->channel, ipc::MsgType::kRateReply, reply);
-  if (!s.ok())
-    LOG_WARNING("cannot answer smtpd %d's MAIL check: %s", worker->pid, s.message().c_str());
+  Send(worker, ipc::MsgType::kRateReply,
+       ipc::PayloadWriter().U64(request_id).U8(static_cast<uint8_t>(verdict)).Take(),
+       "the answer to a MAIL check");
   return true;
 }
 
@@ -257,7 +275,7 @@ void WorkerPool::ConnectService(Worker* worker, const std::string& payload) {
   if (!connected.ok()) LOG_WARNING("%s", connected.status().message().c_str());
   int fd = connected.ok() ? *connected : -1;
   std::string reply = ipc::PayloadWriter().U8(service).U8(fd >= 0).Take();
-  Status s = ipc::SendFrame(worker->channel, ipc::MsgType::kServiceSocket, reply, fd);
+  Status s = worker->channel->Send(ipc::MsgType::kServiceSocket, reply, fd);
   if (!s.ok()) LOG_WARNING("cannot answer smtpd %d: %s", worker->pid, s.message().c_str());
   if (fd >= 0) close(fd);
 }

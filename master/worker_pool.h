@@ -3,9 +3,14 @@
 // Each worker is reached over its SOCK_SEQPACKET channel. A connection goes
 // to the least-loaded worker that is not draining, with the descriptor
 // attached (SCM_RIGHTS). master keeps its copy until the worker acknowledges
-// (a descriptor can be lost silently with MSG_CTRUNC); a worker that does not
+// and answers; a worker that has no descriptor left says so (kHandoffRefused)
+// and the connection goes to another worker, or is refused with the 421 4.3.2
+// of ConnectionCountExceeded when none can take it. A worker that does not
 // acknowledge within handoff_timeout, or no worker at all, means
 // NewConnectionNotAvailable: the client gets "421 4.4.2 Connection dropped".
+// Every channel is a lib/datagram_channel: nothing sent to a worker is lost
+// when its socket is full, and a worker that stops reading its channel is
+// killed (and restarted by the supervisor) rather than left to drift.
 // The pool also reports session ends to the connection table, connects
 // chrooted workers to qmgr and authd on request, gives every worker master's
 // one TLS session ticket key before its first connection (the same key for
@@ -28,10 +33,12 @@
 #include "lib/clock.h"
 #include "lib/config.h"
 #include "lib/connection_admission.h"
+#include "lib/datagram_channel.h"
 #include "lib/event_handles.h"
 #include "lib/ipc.h"
 #include "lib/network.h"
 #include "lib/rate_limiter.h"
+#include "lib/reply_catalogue.h"
 #include "lib/resource_check.h"
 
 namespace postern {
@@ -71,11 +78,10 @@ class WorkerPool {
 
  private:
   struct Worker {
-    WorkerPool* pool = nullptr;
     pid_t pid = 0;
-    int channel = -1;
-    EventPtr event;
-    std::set<uint64_t> sessions;  // acknowledged connections
+    std::unique_ptr<DatagramChannel> channel;
+    std::set<uint64_t> sessions;    // acknowledged connections
+    size_t handoffs_in_flight = 0;  // sent, not yet acknowledged
     bool draining = false;
   };
   struct TimeoutContext {
@@ -89,10 +95,19 @@ class WorkerPool {
     EventPtr timeout;
   };
 
-  static void OnChannelReadable(evutil_socket_t fd, short, void* worker_ptr);
   static void OnHandoffTimeout(evutil_socket_t, short, void* context_ptr);
-  void Dispatch(Worker* worker, const ipc::Frame& frame);
+  void Dispatch(Worker* worker, ipc::Datagram& datagram);
+  void ChannelFailed(Worker* worker, const std::string& why, bool peer_closed);
+  // Forgets a hand-off that was not acknowledged; master still owns the fd.
+  ClientConnection TakePending(std::map<uint64_t, Pending>::iterator it);
+  // Hands on every connection sent to the worker and not acknowledged.
+  void ReassignPending(pid_t worker);
   void Acknowledged(Worker* worker, uint64_t conn_id);
+  // The worker could not receive the descriptor: another worker, or 421 4.3.2.
+  void HandoffRefused(Worker* worker, uint64_t conn_id);
+  // Hands the connection to the least-loaded worker other than exclude;
+  // refuses it with reply when none can take it.
+  void HandoffExcept(ClientConnection connection, pid_t exclude, const Reply& reply);
   void SessionClosed(Worker* worker, uint64_t conn_id);
   void ConnectService(Worker* worker, const std::string& payload);
   // Answers a kRateCheck with a MailVerdict; false when the payload is not one.
@@ -100,7 +115,7 @@ class WorkerPool {
   bool TrySend(Worker* worker, const ClientConnection& connection);
   Worker* PickWorker(pid_t exclude);
   void Refuse(ClientConnection connection, const std::string& reply);
-  void CloseWorker(Worker* worker);
+  void Send(Worker* worker, ipc::MsgType type, const std::string& payload, const char* what);
 
   event_base* base_;
   ConnectionTable* table_;

@@ -17,6 +17,14 @@ constexpr size_t kReadHighWater = 64 * 1024;
 // How long a tls_wrapper client may take over its handshake when the
 // listener has no inactivity timeout to lend.
 constexpr Duration kDefaultHandshakeTimeout = std::chrono::minutes(1);
+// Output not yet written to the client past which nothing more is read
+// from it: whatever the client does, a session holds at most about this
+// much output (the session itself stops at 16 KB of replies; TLS records
+// and alerts add a little).
+constexpr size_t kMaxUnsentOutput = 64 * 1024;
+// How long the last replies of a closed session may wait for a client that
+// does not read them before the connection is dropped.
+constexpr Duration kCloseLinger = std::chrono::seconds(10);
 
 BufferEventPtr NewBufferEvent(event_base* base, int fd) {
   evutil_make_socket_nonblocking(fd);
@@ -59,7 +67,7 @@ void SessionDriver::Start() {
   // Implicit TLS (RFC 8314): the greeting waits for the handshake.
   if (!BeginTls()) return Finish();
   Duration timeout = listener_.inactivity_timeout.count() > 0 ? listener_.inactivity_timeout
-                                                               : kDefaultHandshakeTimeout;
+                                                              : kDefaultHandshakeTimeout;
   handshake_deadline_ = context_->clock->Now() + timeout;
   UpdateReading();
   ArmTimer();
@@ -171,10 +179,17 @@ void SessionDriver::AuthAnswered(ipc::AuthOutcome outcome, const std::string& da
   Pump();
 }
 
+size_t SessionDriver::unsent_output() const {
+  return evbuffer_get_length(bufferevent_get_output(writer()));
+}
+
+// Called each time the output has drained completely.
 void SessionDriver::OnWrite(bufferevent*, void* self_ptr) {
   auto* self = static_cast<SessionDriver*>(self_ptr);
-  if (self->closing_ && evbuffer_get_length(bufferevent_get_output(self->writer())) == 0)
-    self->Finish();
+  if (self->finished_ || self->unsent_output() != 0) return;
+  if (self->closing_) return self->Finish();
+  if (self->session_started_) self->session_.OutputWritten();
+  self->Pump();
 }
 
 void SessionDriver::OnEvent(bufferevent*, short what, void* self_ptr) {
@@ -195,6 +210,11 @@ void SessionDriver::OnEvent(bufferevent*, short what, void* self_ptr) {
 
 void SessionDriver::OnTimer(evutil_socket_t, short, void* self_ptr) {
   auto* self = static_cast<SessionDriver*>(self_ptr);
+  if (self->closing_) {
+    LOG_INFO("[%s]: the client did not read the last %zu bytes; closing",
+             self->client_address_.c_str(), self->unsent_output());
+    return self->Finish();
+  }
   if (!self->session_started_) {
     LOG_INFO("[%s]: no TLS handshake in time; closing", self->client_address_.c_str());
     return self->Finish();
@@ -207,10 +227,7 @@ void SessionDriver::Pump() {
   if (finished_) return;
   for (Action& action : session_.TakeActions()) Execute(action);
   if (finished_) return;
-  if (closing_) {
-    OnWrite(writer(), this);
-    if (finished_) return;
-  }
+  if (closing_ && unsent_output() == 0) return Finish();
   UpdateReading();
   ArmTimer();
 }
@@ -269,7 +286,8 @@ void SessionDriver::UpdateReading() {
   // A handshake reads whatever the session's state: its bytes are not input.
   if (tls_ && tls_->state() == TlsServerSession::State::kHandshaking) {
     bufferevent_enable(in_bev_.get(), EV_READ);
-  } else if (session_.input_paused()) {
+  } else if (session_.input_paused() || unsent_output() > kMaxUnsentOutput) {
+    // Resumed by OnWrite() once the output has drained.
     bufferevent_disable(in_bev_.get(), EV_READ);
   } else if (context_->queue->congested()) {
     bufferevent_disable(in_bev_.get(), EV_READ);
@@ -280,7 +298,11 @@ void SessionDriver::UpdateReading() {
 }
 
 void SessionDriver::ArmTimer() {
-  TimePoint deadline = session_started_ ? session_.NextDeadline() : handshake_deadline_;
+  if (closing_ && close_deadline_ == TimePoint::max())
+    close_deadline_ = context_->clock->Now() + kCloseLinger;
+  TimePoint deadline = closing_           ? close_deadline_
+                       : session_started_ ? session_.NextDeadline()
+                                          : handshake_deadline_;
   if (deadline == TimePoint::max()) {
     evtimer_del(timer_.get());
     return;

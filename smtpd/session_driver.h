@@ -85,6 +85,7 @@ class SessionDriver {
   void ArmTimer();
   void Finish();
   bufferevent* writer() const { return out_bev_ ? out_bev_.get() : in_bev_.get(); }
+  size_t unsent_output() const;
 
   WorkerContext* context_;
   const ListenerConfig& listener_;
@@ -97,10 +98,11 @@ class SessionDriver {
   std::unique_ptr<TlsServerSession> tls_;
   bool session_started_ = false;  // on tls_wrapper listeners only after the handshake
   TimePoint handshake_deadline_ = TimePoint::max();  // tls_wrapper: before the session
-  uint64_t auth_exchange_ = 0;    // open AUTH exchange with authd, 0 when none
-  std::string auth_mechanism_;    // of that exchange, for the log
-  uint64_t stream_ = 0;   // open queue stream, 0 when none
-  bool closing_ = false;  // Close seen: finish once output is written
+  uint64_t auth_exchange_ = 0;                       // open AUTH exchange with authd, 0 when none
+  std::string auth_mechanism_;                       // of that exchange, for the log
+  uint64_t stream_ = 0;                              // open queue stream, 0 when none
+  bool closing_ = false;                             // Close seen: finish once output is written
+  TimePoint close_deadline_ = TimePoint::max();      // or after kCloseLinger
   bool finished_ = false;
 };
 

@@ -41,8 +41,16 @@ EventBasePtr NewEventBase(bool standalone) {
 }  // namespace
 
 Worker::Worker(Config config, int channel_fd)
-    : config_(std::move(config)), channel_fd_(channel_fd), base_(NewEventBase(channel_fd < 0)) {
+    : config_(std::move(config)), base_(NewEventBase(channel_fd < 0)) {
   if (!base_) PANIC("cannot create the event loop");
+  // Made while still root, so the channel may enlarge its socket buffer.
+  if (channel_fd >= 0)
+    channel_ = std::make_unique<DatagramChannel>(
+        base_.get(), channel_fd, "master",
+        DatagramChannel::Handlers{
+            .frame = [this](ipc::Datagram& datagram) { HandleChannelFrame(datagram); },
+            .failed = [this](const std::string& why,
+                             bool master_closed) { MasterGone(why, master_closed); }});
   queue_ = std::make_unique<QueueClient>(base_.get(), [this] { RequestQueueConnection(); });
   auth_ = std::make_unique<AuthClient>(base_.get(), [this] { RequestAuthConnection(); });
   context_.base = base_.get();
@@ -64,6 +72,7 @@ Worker::Worker(Config config, int channel_fd)
 
 Worker::~Worker() {
   sessions_.clear();
+  channel_.reset();
   finished_.clear();
   queue_.reset();
   auth_.reset();
@@ -105,10 +114,6 @@ const SenderLoginMap* Worker::SenderLogins(const std::string& listener_name) con
 }
 
 void Worker::Run() {
-  evutil_make_socket_nonblocking(channel_fd_);
-  channel_event_.reset(
-      event_new(base_.get(), channel_fd_, EV_READ | EV_PERSIST, OnChannelReadable, this));
-  event_add(channel_event_.get(), nullptr);
   RequestQueueConnection();
   event_base_dispatch(base_.get());
 }
@@ -142,35 +147,23 @@ void Worker::OnSignal(evutil_socket_t, short, void* self_ptr) {
   event_base_loopbreak(self->base_.get());
 }
 
-void Worker::OnChannelReadable(evutil_socket_t fd, short, void* self_ptr) {
-  auto* self = static_cast<Worker*>(self_ptr);
-  for (;;) {
-    int passed_fd = -1;
-    Result<ipc::Frame> frame = ipc::ReceiveDatagram(fd, &passed_fd);
-    if (!frame.ok()) {
-      if (frame.status().message() == ipc::kWouldBlock) return;
-      if (frame.status().message() == ipc::kEof) {
-        LOG_WARNING("master went away; finishing %zu session(s), then exiting",
-                    self->sessions_.size());
-      } else {
-        LOG_ERROR("channel to master: %s; finishing sessions, then exiting",
-                  frame.status().message().c_str());
-      }
-      event_del(self->channel_event_.get());
-      self->channel_fd_ = -1;
-      self->draining_ = true;
-      self->AnswerMailChecksLocally();
-      self->MaybeExit();
-      return;
-    }
-    self->HandleChannelFrame(*frame, passed_fd);
+void Worker::MasterGone(const std::string& why, bool master_closed) {
+  if (master_closed) {
+    LOG_WARNING("master went away; finishing %zu session(s), then exiting", sessions_.size());
+  } else {
+    LOG_ERROR("%s; finishing %zu session(s), then exiting", why.c_str(), sessions_.size());
   }
+  draining_ = true;
+  AnswerMailChecksLocally();
+  MaybeExit();
 }
 
-void Worker::HandleChannelFrame(const ipc::Frame& frame, int fd) {
+void Worker::HandleChannelFrame(ipc::Datagram& datagram) {
+  const ipc::Frame& frame = datagram.frame;
+  int fd = datagram.fd;
   switch (frame.type) {
     case ipc::MsgType::kHandoff:
-      HandleHandoff(frame, fd);
+      HandleHandoff(frame, fd, datagram.descriptor_lost);
       return;
     case ipc::MsgType::kServiceSocket:
       if (AttachService(frame, fd)) return;
@@ -230,7 +223,7 @@ void Worker::HandleTicketKey(const ipc::Frame& frame) {
   tls_ticket_key_ = std::move(key);
 }
 
-void Worker::HandleHandoff(const ipc::Frame& frame, int fd) {
+void Worker::HandleHandoff(const ipc::Frame& frame, int fd, bool descriptor_lost) {
   ipc::PayloadReader reader(frame.payload);
   uint64_t conn_id;
   std::string listener_name, peer, local;
@@ -238,6 +231,14 @@ void Worker::HandleHandoff(const ipc::Frame& frame, int fd) {
   bool valid = reader.U64(&conn_id) && reader.Str(&listener_name) && reader.Str(&peer) &&
                reader.U16(&peer_port) && reader.Str(&local) && reader.U16(&local_port) &&
                reader.Done();
+  if (valid && descriptor_lost) {
+    // Out of descriptors: this one connection goes elsewhere, the worker
+    // and its sessions go on.
+    LOG_WARNING("no descriptor left for connection %llu; master hands it to another worker",
+                static_cast<unsigned long long>(conn_id));
+    SendToMaster(ipc::MsgType::kHandoffRefused, ipc::PayloadWriter().U64(conn_id).Take());
+    return;
+  }
   if (!valid || fd < 0) {
     LOG_ERROR("master sent a malformed hand-off");
     if (fd >= 0) close(fd);
@@ -300,7 +301,7 @@ void Worker::StartSession(const ListenerConfig& listener, int in_fd, int out_fd,
 void Worker::SessionEnded(SessionDriver* driver) {
   auto it = sessions_.find(driver);
   if (it == sessions_.end()) return;
-  if (channel_fd_ >= 0)
+  if (has_master())
     SendToMaster(ipc::MsgType::kConnClosed, ipc::PayloadWriter().U64(driver->conn_id()).Take());
   std::erase_if(mail_requests_,
                 [driver](const auto& entry) { return entry.second.driver == driver; });
@@ -311,17 +312,15 @@ void Worker::SessionEnded(SessionDriver* driver) {
 }
 
 void Worker::CheckMail(SessionDriver* driver, const action::CheckMail& check) {
-  if (channel_fd_ >= 0) {
+  if (has_master()) {
     uint64_t id = next_mail_request_++;
     std::string payload =
         ipc::PayloadWriter().U64(id).Str(check.listener).Str(check.rate_key).Take();
-    Status s = ipc::SendFrame(channel_fd_, ipc::MsgType::kRateCheck, payload);
-    if (s.ok()) {
+    if (SendToMaster(ipc::MsgType::kRateCheck, payload)) {
       mail_requests_.emplace(id, MailRequest{driver, check});
       return;
     }
-    LOG_ERROR("cannot ask master to check a MAIL for %s: %s; counting in this worker",
-              check.rate_key.c_str(), s.message().c_str());
+    LOG_WARNING("MAIL for %s counted in this worker", check.rate_key.c_str());
   }
   DeliverMailVerdict(driver, check, CountLocally(check));
 }
@@ -377,7 +376,7 @@ void Worker::MaybeExit() {
 }
 
 void Worker::RequestQueueConnection() {
-  if (channel_fd_ < 0) {
+  if (!has_master()) {
     queue_->AttachFailed();
     return;
   }
@@ -388,12 +387,10 @@ void Worker::RequestQueueConnection() {
 // In stand-alone mode authd is reached directly; a chrooted worker whose
 // master has gone cannot reach it at all.
 void Worker::RequestAuthConnection() {
-  if (channel_fd_ >= 0) {
-    Status s =
-        ipc::SendFrame(channel_fd_, ipc::MsgType::kServiceConnect,
-                       ipc::PayloadWriter().U8(static_cast<uint8_t>(ipc::Service::kAuth)).Take());
-    if (s.ok()) return;
-    LOG_ERROR("cannot ask master for a connection to authd: %s", s.message().c_str());
+  if (has_master()) {
+    if (SendToMaster(ipc::MsgType::kServiceConnect,
+                     ipc::PayloadWriter().U8(static_cast<uint8_t>(ipc::Service::kAuth)).Take()))
+      return;
   } else if (standalone_) {
     Result<int> fd = ConnectUnixStream(config_.run_directory + "/authd.sock", "authd");
     if (fd.ok()) {
@@ -405,10 +402,11 @@ void Worker::RequestAuthConnection() {
   auth_->AttachFailed();
 }
 
-void Worker::SendToMaster(ipc::MsgType type, const std::string& payload) {
-  if (channel_fd_ < 0) return;
-  Status s = ipc::SendFrame(channel_fd_, type, payload);
+bool Worker::SendToMaster(ipc::MsgType type, const std::string& payload) {
+  if (!has_master()) return false;
+  Status s = channel_->Send(type, payload);
   if (!s.ok()) LOG_ERROR("cannot write to master: %s", s.message().c_str());
+  return s.ok();
 }
 
 }  // namespace postern

@@ -28,10 +28,11 @@
 
 #include "lib/clock.h"
 #include "lib/config.h"
+#include "lib/datagram_channel.h"
 #include "lib/dns_resolver.h"
 #include "lib/event_handles.h"
-#include "lib/rate_limiter.h"
 #include "lib/listener_files.h"
+#include "lib/rate_limiter.h"
 #include "smtpd/auth_client.h"
 #include "smtpd/queue_client.h"
 #include "smtpd/session_driver.h"
@@ -64,11 +65,12 @@ class Worker {
   const std::string& tls_ticket_key() const { return tls_ticket_key_; }
 
  private:
-  static void OnChannelReadable(evutil_socket_t fd, short, void* self);
   static void OnSignal(evutil_socket_t, short, void* self);
   static void OnReapFinished(evutil_socket_t, short, void* self);
-  void HandleChannelFrame(const ipc::Frame& frame, int fd);
-  void HandleHandoff(const ipc::Frame& frame, int fd);
+  void HandleChannelFrame(ipc::Datagram& datagram);
+  void MasterGone(const std::string& why, bool master_closed);
+  bool has_master() const { return channel_ && channel_->open(); }
+  void HandleHandoff(const ipc::Frame& frame, int fd, bool descriptor_lost);
   // True when fd went to the client it was made for.
   bool AttachService(const ipc::Frame& frame, int fd);
   void HandleTicketKey(const ipc::Frame& frame);
@@ -84,13 +86,14 @@ class Worker {
   ipc::MailVerdict CountLocally(const action::CheckMail& check);
   void DeliverMailVerdict(SessionDriver* driver, const action::CheckMail& check,
                           ipc::MailVerdict verdict);
-  void SendToMaster(ipc::MsgType type, const std::string& payload);
+  // False (logged) when the frame cannot reach master.
+  bool SendToMaster(ipc::MsgType type, const std::string& payload);
   void MaybeExit();
 
   Config config_;
-  int channel_fd_;
   SystemClock clock_;
   EventBasePtr base_;
+  std::unique_ptr<DatagramChannel> channel_;  // to master; null in stand-alone mode
   EvdnsBasePtr dns_;
   std::unique_ptr<QueueClient> queue_;
   std::unique_ptr<AuthClient> auth_;
@@ -98,7 +101,6 @@ class Worker {
   std::string tls_ticket_key_;
   bool standalone_ = false;
   WorkerContext context_;
-  EventPtr channel_event_;
   EventPtr term_event_;
   EventPtr reap_event_;
   std::map<SessionDriver*, std::unique_ptr<SessionDriver>> sessions_;

@@ -7,6 +7,8 @@ tests_lib_unit_tests_SOURCES = \
 	tests/lib/base64_test.cc \
 	tests/lib/config_test.cc \
 	tests/lib/connection_admission_test.cc \
+	tests/lib/datagram_channel_test.cc \
+	tests/lib/descriptor_budget_test.cc \
 	tests/lib/envelope_test.cc \
 	tests/lib/ip_blocks_test.cc \
 	tests/lib/ipc_test.cc \
@@ -52,6 +54,7 @@ tests_fuzz_ipc_decoder_replay_SOURCES = tests/fuzz/ipc_decoder_fuzzer.cc \
 tests_fuzz_ipc_decoder_replay_LDADD = $(POSTERN_LIBS)
 
 SYSTEM_TESTS = \
+	tests/system/abuse_test.py \
 	tests/system/authd_test.py \
 	tests/system/cli_test.py \
 	tests/system/concurrency_test.py \

@@ -3,7 +3,9 @@
 #include "lib/ipc.h"
 
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <boost/test/unit_test.hpp>
@@ -145,10 +147,12 @@ BOOST_AUTO_TEST_CASE(passes_a_descriptor_over_seqpacket) {
   int pipe_fds[2];
   BOOST_REQUIRE(pipe(pipe_fds) == 0);
   BOOST_REQUIRE(SendFrame(pair[0], MsgType::kHandoff, "conn", pipe_fds[1]).ok());
-  int received = -1;
-  auto frame = ReceiveDatagram(pair[1], &received);
-  BOOST_REQUIRE(frame.ok());
-  BOOST_TEST(frame->payload == "conn");
+  std::string buffer;
+  auto datagram = ReceiveDatagram(pair[1], &buffer);
+  BOOST_REQUIRE(datagram.ok());
+  BOOST_TEST(datagram->frame.payload == "conn");
+  BOOST_TEST(!datagram->descriptor_lost);
+  int received = datagram->fd;
   BOOST_REQUIRE(received >= 0);
   // The received descriptor is the pipe's write end.
   BOOST_REQUIRE(write(received, "x", 1) == 1);
@@ -161,13 +165,42 @@ BOOST_AUTO_TEST_CASE(passes_a_descriptor_over_seqpacket) {
 BOOST_AUTO_TEST_CASE(eof_and_would_block_are_reported) {
   int pair[2];
   BOOST_REQUIRE(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK, 0, pair) == 0);
-  int fd = -1;
-  auto empty = ReceiveDatagram(pair[1], &fd);
+  std::string buffer;
+  auto empty = ReceiveDatagram(pair[1], &buffer);
   BOOST_TEST(empty.status().message() == kWouldBlock);
   close(pair[0]);
-  auto eof = ReceiveDatagram(pair[1], &fd);
+  auto eof = ReceiveDatagram(pair[1], &buffer);
   BOOST_TEST(eof.status().message() == kEof);
   close(pair[1]);
+}
+
+// A receiver with no descriptor left gets the frame without it and knows a
+// descriptor was lost (the sender still holds its copy), instead of an error
+// that would end the channel.
+BOOST_AUTO_TEST_CASE(a_descriptor_the_receiver_cannot_take_is_reported_lost) {
+  int pair[2];
+  BOOST_REQUIRE(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, pair) == 0);
+  int pipe_fds[2];
+  BOOST_REQUIRE(pipe(pipe_fds) == 0);
+  BOOST_REQUIRE(SendFrame(pair[0], MsgType::kHandoff, "conn", pipe_fds[1]).ok());
+  pid_t child = fork();
+  BOOST_REQUIRE(child >= 0);
+  if (child == 0) {
+    // No descriptor above the ones open now can be allocated.
+    rlimit none{static_cast<rlim_t>(pair[1]) + 1, static_cast<rlim_t>(pair[1]) + 1};
+    for (int fd = pair[1] + 1; fd < 1024; ++fd) close(fd);
+    if (setrlimit(RLIMIT_NOFILE, &none) != 0) _exit(3);
+    std::string buffer;
+    auto datagram = ReceiveDatagram(pair[1], &buffer);
+    if (!datagram.ok()) _exit(4);
+    if (datagram->frame.payload != "conn") _exit(5);
+    _exit(datagram->descriptor_lost && datagram->fd < 0 ? 0 : 6);
+  }
+  int status = 0;
+  BOOST_REQUIRE(waitpid(child, &status, 0) == child);
+  BOOST_TEST(WIFEXITED(status));
+  BOOST_TEST(WEXITSTATUS(status) == 0);
+  for (int fd : {pair[0], pair[1], pipe_fds[0], pipe_fds[1]}) close(fd);
 }
 
 BOOST_AUTO_TEST_CASE(stream_frame_round_trip) {

@@ -3,9 +3,8 @@
 //
 // Expected replies are typed from MS-OXSMTP 3.2.5-3.2.7 and RFC 5321, 1870,
 // 2034, 2920, 3030; none is taken from the reply catalogue.
-#include "tests/lib/session_harness.h"
-
 #include "lib/queue_id.h"
+#include "tests/lib/session_harness.h"
 
 namespace postern {
 namespace {
@@ -1070,6 +1069,40 @@ BOOST_AUTO_TEST_CASE(a_large_backlog_pauses_input) {
   std::string out = h.Queue();
   BOOST_TEST(out.size() == h.Queued().size() + (noops.size() / 6) * kOk.size());
   BOOST_TEST(!h.session().input_paused());
+}
+
+// A client that pipelines commands and never reads the replies (issue 8:
+// one such client grew a worker to 1.9 GB) gets 16 KB of replies, then the
+// session reads nothing more until they are written.
+BOOST_AUTO_TEST_CASE(replies_a_client_does_not_read_stop_the_session_at_16_kb) {
+  Harness h;
+  h.auto_write_output = false;
+  h.Open();
+  std::string ehlos;
+  while (ehlos.size() < 60000) ehlos += "EHLO a\r\n";
+  std::string out = h.Say(ehlos);
+  size_t ehlo_reply = h.Say("").size();  // nothing more comes without a write
+  BOOST_TEST(ehlo_reply == 0u);
+  BOOST_TEST(out.size() >= 16u * 1024);
+  BOOST_TEST(out.size() < 16u * 1024 + 1024);  // 16 KB and the reply that crossed it
+  BOOST_TEST(h.session().input_paused());
+  // Each written batch releases the next 16 KB, until every EHLO is answered.
+  size_t total = out.size();
+  size_t batches = 1;
+  while (h.session().input_paused()) {
+    h.session().OutputWritten();
+    std::string batch = h.Say("");
+    BOOST_REQUIRE(!batch.empty());
+    BOOST_TEST(batch.size() < 16u * 1024 + 1024);
+    total += batch.size();
+    ++batches;
+  }
+  Harness one;
+  one.Open();
+  size_t one_reply = one.Say("EHLO a\r\n").size();
+  BOOST_TEST(total == (ehlos.size() / 8) * one_reply);
+  BOOST_TEST(batches > 10u);
+  BOOST_TEST(h.Say("NOOP\r\n") == kOk);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -40,7 +40,8 @@ inline const std::string kOk = "250 2.0.0 OK\r\n";
 inline const std::string kSenderOk = "250 2.1.0 Sender OK\r\n";
 inline const std::string kRecipientOk = "250 2.1.5 Recipient OK\r\n";
 inline const std::string kGoAhead = "354 Start mail input; end with <CRLF>.<CRLF>\r\n";
-inline const std::string kBye = "221 2.0.0 mail.example.test Service closing transmission channel\r\n";
+inline const std::string kBye =
+    "221 2.0.0 mail.example.test Service closing transmission channel\r\n";
 inline const std::string kSendHelloFirst = "503 5.5.2 Send hello first\r\n";
 inline const std::string kBadSequence = "503 5.5.1 Bad sequence of commands\r\n";
 inline const std::string kNeedMail = "503 5.5.2 Need mail command\r\n";
@@ -49,7 +50,8 @@ inline const std::string kUnrecognized = "500 5.5.2 Syntax error, command unreco
 inline const std::string kSyntax = "501 5.5.4 Syntax error in parameters or arguments\r\n";
 inline const std::string kTooManyErrors =
     "421 4.7.0 Too many errors on this connection, closing transmission channel\r\n";
-inline const std::string kMessageTooBig = "552 5.3.4 Message size exceeds fixed maximum message size\r\n";
+inline const std::string kMessageTooBig =
+    "552 5.3.4 Message size exceeds fixed maximum message size\r\n";
 inline const std::string kBareLf =
     "554 5.6.0 Message contains bare CR or LF; lines must end with CRLF\r\n";
 
@@ -176,6 +178,9 @@ class Harness {
   std::vector<action::CheckMail> mail_checks;
   // Answer each CheckMail with kAllowed as soon as it is seen.
   bool auto_allow_mail = true;
+  // Act as a client that reads every reply at once: tell the session its
+  // output was written (ServerSession::OutputWritten) after each batch.
+  bool auto_write_output = true;
   std::vector<action::AuthStart> auth_starts;
   std::vector<std::string> auth_steps;
   int auth_cancels = 0;
@@ -189,12 +194,21 @@ class Harness {
     std::string out;
     for (;;) {
       size_t checks = mail_checks.size();
+      size_t written = out.size();
       for (Action& action : session_->TakeActions()) {
         BOOST_TEST(!closed_seen, "an action after Close");
         std::visit([&](auto& a) { Record(a, &out); }, action);
       }
-      if (!auto_allow_mail || mail_checks.size() == checks) return out;
-      session_->MailCheckResult(ipc::MailVerdict::kAllowed);
+      bool more = false;
+      if (auto_write_output && out.size() > written) {
+        session_->OutputWritten();
+        more = true;
+      }
+      if (auto_allow_mail && mail_checks.size() > checks) {
+        session_->MailCheckResult(ipc::MailVerdict::kAllowed);
+        more = true;
+      }
+      if (!more) return out;
     }
   }
   void Record(action::Send& a, std::string* out) {
@@ -261,7 +275,7 @@ class Harness {
 };
 
 inline std::string ReceivedLine(const std::string& queue_id, const std::string& recipient_clause,
-                         const std::string& protocol = "ESMTP") {
+                                const std::string& protocol = "ESMTP") {
   std::string by = "\tby mail.example.test (postern) with " + protocol + " id " + queue_id;
   if (recipient_clause.empty()) return by + ";\r\n\t" + kDate + "\r\n";
   return by + "\r\n\tfor " + recipient_clause + "; " + kDate + "\r\n";

@@ -357,25 +357,27 @@ class Instance:
 
     # ---- control CLI
 
-    def ctl(self, *args, timeout=CLI_TIMEOUT, input=None):
-        """Runs `postern -c CONF_DIR args...`; returns the CompletedProcess (text)."""
+    def ctl(self, *args, timeout=CLI_TIMEOUT, input=None, preexec_fn=None):
+        """Runs `postern -c CONF_DIR args...`; returns the CompletedProcess (text).
+        preexec_fn runs in the child before the CLI (e.g. to lower its limits)."""
         env = {k: v for k, v in os.environ.items()
                if k not in ("POSTERN_DAEMON_DIR", "POSTERN_CONFIG_DIR")}
         result = subprocess.run([postern_cli(), "-c", self.conf_dir] + list(args), env=env,
-                                capture_output=True, text=True, timeout=timeout, input=input)
+                                capture_output=True, text=True, timeout=timeout, input=input,
+                                preexec_fn=preexec_fn)
         self._sample_once()
         problems = problem_lines(result.stderr)
         assert not problems, "postern %s: %s" % (" ".join(args), "\n".join(problems))
         return result
 
-    def start(self, expect_ok=True):
+    def start(self, expect_ok=True, preexec_fn=None):
         """`postern start`; with expect_ok, asserts exit 0 and that every listener accepts.
 
         Ports are picked free but not held, so a parallel test may take one
         first: then, with expect_ok, the harness picks new ports and retries."""
         self._start_sampler()
         for _ in range(3):
-            result = self.ctl("start", timeout=90)
+            result = self.ctl("start", timeout=90, preexec_fn=preexec_fn)
             if not expect_ok or result.returncode == 0 or not self._repick_ports(result.stderr):
                 break
         if expect_ok:

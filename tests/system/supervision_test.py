@@ -4,6 +4,8 @@
 - kill -9 of an smtpd worker, of qmgr and of authd (each by PID): master
   starts a new one, and mail sent afterwards is delivered (smtpd reconnects
   to the new qmgr through master);
+- a worker of the current generation that exits with status 0 is restarted
+  too (only a drained worker of an older generation is meant to go);
 - a broken smtpd (a program that exits at once) is restarted with a growing
   back-off instead of in a loop, and a client meanwhile gets MS-OXSMTP's
   NewConnectionNotAvailable reply, "421 4.4.2 Connection dropped".
@@ -72,6 +74,27 @@ def check_restarts():
         instance.stop()
 
 
+def check_clean_exit_restarted():
+    """A worker of the current generation that exits with status 0 (here: SIGTERM,
+    which ends a worker's loop) is restarted like any other; before, master took
+    every clean exit for a drained old generation and ran on without it."""
+    with h.Instance(name="clean-exit") as instance:
+        instance.start()
+        instance.wait_for_daemons()
+        before = set(instance.processes_named("smtpd"))
+        victim = min(before)
+        os.kill(victim, signal.SIGTERM)
+        after = wait_for_replacement(instance, "smtpd", before, {victim})
+        assert "smtpd (pid %d) exited with status 0" % victim in instance.log()
+        status = instance.ctl("status").stdout
+        assert all("smtpd pid %d" % pid in status for pid in after), status
+        client = h.RawClient(instance.port)
+        assert client.line().startswith(b"220 ")
+        client.close()
+        instance.stop()
+        print("smtpd %d exited cleanly, replaced by %s" % (victim, sorted(after - before)))
+
+
 def check_backoff():
     with h.Instance(name="broken") as instance:
         broken = os.path.join(instance.root, "broken-smtpd")
@@ -97,6 +120,7 @@ def check_backoff():
 
 def test():
     check_restarts()
+    check_clean_exit_restarted()
     check_backoff()
 
 
