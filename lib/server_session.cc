@@ -282,7 +282,7 @@ void ServerSession::Impl::Start(std::optional<TlsInfo> implicit_tls) {
   TimePoint now = clock_.Now();
   last_input_ = now;
   if (listener_.connection_timeout.count() > 0)
-    connection_deadline_ = now + listener_.connection_timeout;
+    connection_deadline_ = client_.connected_at.value_or(now) + listener_.connection_timeout;
   SendReply(reply::kServiceReady, {config_.myhostname});
 }
 

@@ -104,6 +104,10 @@ struct ClientInfo {
   uint16_t port = 0;
   std::string hostname;  // from a reverse lookup, or empty
   bool trusted = false;  // inside trusted_networks: may relay
+  // When the connection was accepted: the ConnectionTimer (MS-OXSMTP 3.2.2)
+  // runs from here, through a reverse lookup and an implicit TLS handshake
+  // that come before Start(). Unset: from Start().
+  std::optional<TimePoint> connected_at;
 };
 
 // The parameters of the TLS session a client speaks through.

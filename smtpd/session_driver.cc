@@ -39,7 +39,8 @@ SessionDriver::SessionDriver(WorkerContext* context, const ListenerConfig& liste
       listener_(listener),
       session_(*context->config, listener, client, *context->clock),
       conn_id_(conn_id),
-      client_address_(client.address) {
+      client_address_(client.address),
+      connected_at_(client.connected_at) {
   if (context_->sender_login_map)
     session_.UseSenderLoginMap(context_->sender_login_map(listener.name));
   in_bev_ = NewBufferEvent(context_->base, in_fd);
@@ -69,6 +70,10 @@ void SessionDriver::Start() {
   Duration timeout = listener_.inactivity_timeout.count() > 0 ? listener_.inactivity_timeout
                                                               : kDefaultHandshakeTimeout;
   handshake_deadline_ = context_->clock->Now() + timeout;
+  // The ConnectionTimer runs from the accept, through the handshake.
+  if (listener_.connection_timeout.count() > 0 && connected_at_)
+    handshake_deadline_ =
+        std::min(handshake_deadline_, *connected_at_ + listener_.connection_timeout);
   UpdateReading();
   ArmTimer();
 }

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 
 #include "lib/clock.h"
 #include "lib/config.h"
@@ -92,6 +93,7 @@ class SessionDriver {
   ServerSession session_;
   uint64_t conn_id_;
   std::string client_address_;
+  std::optional<TimePoint> connected_at_;
   BufferEventPtr in_bev_;
   BufferEventPtr out_bev_;  // only when output goes to another descriptor
   EventPtr timer_;

@@ -255,6 +255,7 @@ void Worker::HandleHandoff(const ipc::Frame& frame, int fd, bool descriptor_lost
     return;
   }
   ClientInfo client;
+  client.connected_at = clock_.Now();
   client.address = address->ToString();
   client.port = peer_port;
   client.trusted = AnyContains(config_.trusted_networks, *address);

@@ -686,6 +686,25 @@ BOOST_AUTO_TEST_CASE(connection_timeout) {
   BOOST_TEST(h.closed_seen);
 }
 
+// MS-OXSMTP 3.2.2: the ConnectionTimer is initialized when the session is
+// initiated, i.e. at the accept, not when the banner goes out after a
+// reverse lookup or an implicit TLS handshake.
+BOOST_AUTO_TEST_CASE(the_connection_timer_runs_from_the_accept) {
+  ClientInfo client = DefaultClient();
+  client.connected_at = TimePoint{};  // the harness clock's start
+  Harness h({}, client);
+  h.clock().Advance(seconds(70));  // lookup and handshake took 70 s
+  h.Start();
+  BOOST_TEST((h.session().NextDeadline() <= TimePoint{} + minutes(5)));
+  for (int i = 0; i < 4; ++i) {
+    h.Advance(seconds(50));
+    BOOST_REQUIRE(h.Say("NOOP\r\n") == kOk);
+  }
+  BOOST_TEST(h.Advance(seconds(29)).empty());
+  BOOST_TEST(h.Advance(seconds(1)) == "421 4.4.1 Connection timed out\r\n");
+  BOOST_TEST(h.closed_seen);
+}
+
 BOOST_AUTO_TEST_CASE(connection_timeout_in_data_aborts) {
   Harness h;
   h.Open();

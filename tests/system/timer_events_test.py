@@ -11,6 +11,11 @@ One postern instance with connection_timeout = 3s and inactivity_timeout = 1s:
     alive for longer than 1 s, and the trickled message is delivered;
   - ConnectionTimeOut: a session that stays busy is still ended after 3 s
     with "421 4.4.1 Connection timed out", between commands and in DATA.
+A second instance has an implicit-TLS listener with connection_timeout = 2s
+and inactivity_timeout = 1m: a client that connects and never starts its
+handshake is dropped after about 2 s, because the ConnectionTimer runs from
+the accept ("initialized when a session is initiated", 3.2.2), not from the
+banner that follows the handshake.
 The clients run side by side. The texts below are typed from the spec, not
 taken from the reply catalogue.
 """
@@ -198,6 +203,21 @@ def connection_timeout_in_data(port):
     return recipient
 
 
+def connection_timer_covers_the_tls_handshake():
+    listener = {"tls_wrapper": "yes", "connection_timeout": "2s", "inactivity_timeout": "1m"}
+    with h.Instance(listeners={"smtps": listener}, name="tls-timer") as instance:
+        instance.use_certificate()
+        instance.start()
+        client = h.RawClient(instance.port, timeout=JOIN_TIMEOUT)
+        started = time.monotonic()
+        rest = client.sock.recv(1024)  # no ClientHello: the server only waits
+        waited = time.monotonic() - started
+        client.close()
+        assert rest == b"", "expected the connection to close, got %r" % rest
+        assert 2.0 - EARLY <= waited <= 2.0 + LATE, "dropped after %.2f s, not 2 s" % waited
+        instance.stop()
+
+
 def in_parallel(*calls):
     """Runs each (function, args...) in its own thread, as independent clients
     would; returns their results in order and re-raises the first failure."""
@@ -236,6 +256,7 @@ def test():
         for recipient in refused:
             assert instance.delivered(recipient) == [], "%s got an interrupted message" % recipient
         instance.stop()
+    connection_timer_covers_the_tls_handshake()
 
 
 if __name__ == "__main__":
