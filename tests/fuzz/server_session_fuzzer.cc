@@ -5,7 +5,8 @@
 // HELO-only extensions off, trusted client), byte 1 seeds the way the rest
 // is cut into pieces; between pieces the clock moves, timers fire and queue,
 // MAIL check (allowed, rate exceeded, resources short) and authd answers and
-// TLS handshakes complete as a driver would deliver them (a small rate limit
+// TLS handshakes complete and the output is reported written as a driver
+// would deliver them (a small rate limit
 // goes with the small limits; PIPELINING is off with ENHANCEDSTATUSCODES). The
 // listener always has a certificate and offers AUTH NTLM LOGIN. Besides memory errors it
 // traps on broken contracts: every reply line is a reply code, SP or "-",
@@ -119,6 +120,11 @@ class Driver {
     if (choice & 4) clock_.Advance(std::chrono::seconds(choice >> 3));
     if (clock_.Now() >= session_->NextDeadline()) session_->OnTimer();
     Drain();
+    // The client read what was sent (not every tick: replies pile up too).
+    if (choice & 16) {
+      session_->OutputWritten();
+      Drain();
+    }
   }
   void Finish() {
     session_->ReceiveEof();
