@@ -92,4 +92,4 @@ AM_TESTS_ENVIRONMENT = \
 
 EXTRA_DIST = $(SYSTEM_TESTS) $(FUZZ_REPLAYS) tests/system/postern_harness.py tests/system/dialogs \
 	tests/system/dns_responder.py \
-	tests/fuzz/corpus tests/bench tests/soak install-deps run-dev run-tests .ci/run README.md
+	tests/fuzz/corpus tests/fuzz/run-fuzz tests/bench tests/soak install-deps run-dev run-tests .ci/run README.md
