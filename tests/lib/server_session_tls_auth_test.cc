@@ -69,6 +69,28 @@ BOOST_AUTO_TEST_CASE(ehlo_offers_starttls_after_pipelining_when_a_certificate_is
              "250 CHUNKING\r\n");
 }
 
+// MS-OXSMTP 3.2.5 "The server MUST use the following EHLO extension
+// responses", to the letter: with a certificate and allow_plaintext_auth the
+// cleartext reply carries STARTTLS and "AUTH NTLM LOGIN" among the rest.
+BOOST_AUTO_TEST_CASE(the_letter_of_the_spec_lists_every_keyword_in_cleartext) {
+  Harness h([](ListenerConfig& l) {
+    WithTls(l);
+    l.allow_plaintext_auth = true;
+  });
+  h.Start();
+  BOOST_TEST(h.Say(kEhloPrefix) ==
+             "250-mail.example.test Hello 192.0.2.10\r\n"
+             "250-SIZE 10485760\r\n"
+             "250-DSN\r\n"
+             "250-ENHANCEDSTATUSCODES\r\n"
+             "250-PIPELINING\r\n"
+             "250-STARTTLS\r\n"
+             "250-AUTH NTLM LOGIN\r\n"
+             "250-8BITMIME\r\n"
+             "250-BINARYMIME\r\n"
+             "250 CHUNKING\r\n");
+}
+
 BOOST_AUTO_TEST_CASE(starttls_answers_220_and_asks_for_the_handshake) {
   Harness h(WithTls);
   h.Start();
@@ -122,8 +144,7 @@ BOOST_AUTO_TEST_CASE(starttls_refusals) {
 
   Harness h(WithTls);
   h.Open();
-  BOOST_TEST(h.Say("STARTTLS now\r\n") ==
-             "501 5.5.4 Syntax error in parameters or arguments\r\n");
+  BOOST_TEST(h.Say("STARTTLS now\r\n") == "501 5.5.4 Syntax error in parameters or arguments\r\n");
   BOOST_TEST(h.Say("STARTTLS\r\n") == "503 5.5.1 Bad sequence of commands\r\n");
   BOOST_TEST(h.tls_starts == 0);
 }
@@ -402,7 +423,8 @@ BOOST_AUTO_TEST_CASE(timers_while_waiting_for_the_answer_line) {
   auto h = Greeted(true);
   h->Say("AUTH LOGIN\r\n");
   h->Auth(AuthOutcome::kContinue, "Username:");
-  BOOST_TEST(h->Advance(std::chrono::minutes(1)) == "451 4.7.0 Timeout waiting for client input\r\n");
+  BOOST_TEST(h->Advance(std::chrono::minutes(1)) ==
+             "451 4.7.0 Timeout waiting for client input\r\n");
   BOOST_TEST(h->auth_cancels == 1);
 }
 

@@ -205,6 +205,24 @@ def check_authd_killed_mid_auth(instance):
     client.quit()
 
 
+def check_letter_of_the_spec(instance):
+    """MS-OXSMTP 3.2.5's EHLO answer to the letter (STARTTLS and AUTH NTLM LOGIN in
+    cleartext) on a listener with a certificate and allow_plaintext_auth = yes, and
+    AUTH LOGIN accepted there without TLS."""
+    client = h.RawClient(instance.ports["letter"])
+    try:
+        client.reply()
+        client.send("EHLO client.example.test\r\n")
+        assert client.reply() == [
+            "250-%s Hello 127.0.0.1" % h.HOSTNAME, "250-SIZE 10485760", "250-DSN",
+            "250-ENHANCEDSTATUSCODES", "250-PIPELINING", "250-STARTTLS",
+            "250-AUTH NTLM LOGIN", "250-8BITMIME", "250-BINARYMIME", "250 CHUNKING"]
+        assert client.command("AUTH LOGIN %s" % b64("alice")) == "334 UGFzc3dvcmQ6"
+        assert client.command(b64(PASSWORD)) == "235 2.7.0 Authentication successful"
+    finally:
+        client.close()
+
+
 def check_log_holds_no_secret(instance):
     log = instance.log()
     assert "AUTH LOGIN as alice" in log or re.search(r"LOGIN.*alice", log), "no AUTH log line"
@@ -219,6 +237,7 @@ def main():
             "submission": dict(tls, role="relay", require_tls="yes", require_auth="yes",
                                sender_login_check="yes", message_rate_limit=0),
             "smtps": dict(tls, tls_wrapper="yes"),
+            "letter": dict(tls, allow_plaintext_auth="yes"),
     }) as instance:
         instance.use_certificate()
         instance.add_user("alice", PASSWORD)
@@ -229,6 +248,7 @@ def main():
         check_implicit_tls(instance)
         check_too_many_logon_failures(instance)
         check_authd_killed_mid_auth(instance)
+        check_letter_of_the_spec(instance)
         check_log_holds_no_secret(instance)
         instance.stop()
 
