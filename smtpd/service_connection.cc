@@ -8,7 +8,9 @@
 namespace postern {
 
 ServiceConnection::ServiceConnection(event_base* base, std::string peer_name, Handlers handlers)
-    : base_(base), peer_name_(std::move(peer_name)), handlers_(std::move(handlers)) {}
+    : base_(base), peer_name_(std::move(peer_name)), handlers_(std::move(handlers)) {
+  overflow_event_.reset(event_new(base_, -1, 0, OnOverflow, this));
+}
 
 ServiceConnection::~ServiceConnection() = default;
 
@@ -28,11 +30,25 @@ bool ServiceConnection::Open(int fd) {
   return true;
 }
 
-void ServiceConnection::Close() { bev_.reset(); }
+void ServiceConnection::Close() {
+  bev_.reset();
+  event_del(overflow_event_.get());
+}
 
 void ServiceConnection::Send(ipc::MsgType type, std::string_view payload) {
+  if (unsent() + ipc::kHeaderSize + payload.size() > kMaxUnsentBytes) {
+    event_active(overflow_event_.get(), EV_TIMEOUT, 1);
+    return;
+  }
   std::string frame = ipc::EncodeFrame(type, payload);
   bufferevent_write(bev_.get(), frame.data(), frame.size());
+}
+
+void ServiceConnection::OnOverflow(evutil_socket_t, short, void* self_ptr) {
+  auto* self = static_cast<ServiceConnection*>(self_ptr);
+  if (!self->bev_) return;
+  self->Fail(self->peer_name_ + " has stopped reading: " + std::to_string(self->unsent()) +
+             " bytes wait to be sent");
 }
 
 size_t ServiceConnection::unsent() const {

@@ -4,7 +4,9 @@
 // Owns the socket's bufferevent and splits what arrives into lib/ipc.h
 // frames, so that QueueClient and AuthClient read, frame and notice a broken
 // peer the same way. It never interprets a frame (that is its owner's job)
-// and never blocks: Send() only queues bytes for the event loop.
+// and never blocks: Send() only queues bytes for the event loop. A peer that
+// lets kMaxUnsentBytes pile up has stopped reading: that is its failure, and
+// the connection fails as if it had closed.
 #pragma once
 
 #include <functional>
@@ -18,6 +20,8 @@ namespace postern {
 
 class ServiceConnection {
  public:
+  static constexpr size_t kMaxUnsentBytes = 64 << 20;
+
   struct Handlers {
     // One complete frame, from the event loop. The handler may Close() the
     // connection; no further frame of that connection is delivered then.
@@ -42,7 +46,9 @@ class ServiceConnection {
   void Close();
   bool open() const { return bev_ != nullptr; }
 
-  // Queues one frame; only while open().
+  // Queues one frame; only while open(). Past kMaxUnsentBytes the frame is
+  // dropped and the connection fails (reported from the loop, never from
+  // inside Send()).
   void Send(ipc::MsgType type, std::string_view payload);
   // Bytes queued and not yet written to the socket.
   size_t unsent() const;
@@ -51,6 +57,7 @@ class ServiceConnection {
   static void OnRead(bufferevent* bev, void* self);
   static void OnWrite(bufferevent* bev, void* self);
   static void OnEvent(bufferevent* bev, short what, void* self);
+  static void OnOverflow(evutil_socket_t, short, void* self);
   void Fail(const std::string& why);
 
   event_base* base_;
@@ -58,6 +65,7 @@ class ServiceConnection {
   Handlers handlers_;
   BufferEventPtr bev_;
   ipc::FrameDecoder decoder_;
+  EventPtr overflow_event_;
 };
 
 }  // namespace postern

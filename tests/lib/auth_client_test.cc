@@ -255,6 +255,21 @@ BOOST_FIXTURE_TEST_CASE(authd_gone_fails_waiting_and_later_steps, Fixture) {
   BOOST_TEST(requests == 1);
 }
 
+// An authd that stops reading is a failed authd: past 64 MB unsent (a worker
+// full of sessions each sending a 12 KB NTLM message), every open exchange
+// fails with a temporary error instead of the worker's memory growing.
+BOOST_FIXTURE_TEST_CASE(an_authd_that_stops_reading_fails_the_connection, Fixture) {
+  Connect();  // the fake authd never reads
+  std::vector<Replies> replies(6000);
+  std::string ntlm(12288, 'N');
+  for (Replies& r : replies) client->Start("NTLM", "192.0.2.7", ntlm, r.Callback());
+  RunUntil([&] { return !replies.front().list.empty(); });
+  BOOST_TEST(!client->connected());
+  size_t failed = 0;
+  for (const Replies& r : replies) failed += IsOneTemporaryFailure(r);
+  BOOST_TEST(failed == replies.size());
+}
+
 BOOST_FIXTURE_TEST_CASE(a_reply_crossing_a_cancel_is_dropped, Fixture) {
   Connect();
   Replies cancelled, other;
