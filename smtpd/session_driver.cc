@@ -193,6 +193,8 @@ void SessionDriver::OnWrite(bufferevent*, void* self_ptr) {
   auto* self = static_cast<SessionDriver*>(self_ptr);
   if (self->finished_ || self->unsent_output() != 0) return;
   if (self->closing_) return self->Finish();
+  // Only a session that stopped reading has anything to resume.
+  if (bufferevent_get_enabled(self->in_bev_.get()) & EV_READ) return;
   if (self->session_started_) self->session_.OutputWritten();
   self->Pump();
 }
