@@ -3,14 +3,17 @@
 // The same bytes travel on the queue socket and sit in LMDB, so a queue
 // written by one build must be readable by the next: the first byte is a
 // format version, and a layout change gets a new version number and a
-// decoder for the old one. Layout of version 1, with the ipc::PayloadWriter
+// decoder for the old one. Layout of version 2, with the ipc::PayloadWriter
 // encodings (integers big-endian, str = u32 length + bytes):
 //
-//   u8 version (1), str queue_id, str sender, u32 recipient count, then per
+//   u8 version (2), str queue_id, str sender, u32 recipient count, then per
 //   recipient: str address, str orcpt, u8 notify, u8 state, str last_error;
 //   then u8 body, u8 ret, str envid, u64 size, u64 arrival_time (two's
 //   complement), str client_address, str client_helo, str auth_user,
-//   str listener.
+//   str listener, str auth_mailbox.
+//
+// Version 1 (written before AUTH= was kept) is the same without
+// auth_mailbox; it is read with auth_mailbox empty (no AUTH= given).
 //
 // Decode() never guesses: short input, left-over bytes, an unknown version
 // or an enum value outside its range is an error that says which.
@@ -23,7 +26,8 @@
 namespace postern {
 namespace {
 
-constexpr uint8_t kFormatVersion = 1;
+constexpr uint8_t kFormatVersion = 2;
+constexpr uint8_t kOldestFormatVersion = 1;  // without auth_mailbox
 constexpr uint8_t kAllNotifyBits = kNotifyNever | kNotifySuccess | kNotifyFailure | kNotifyDelay;
 
 void EncodeRecipient(const Recipient& r, ipc::PayloadWriter* w) {
@@ -63,7 +67,7 @@ std::string Envelope::Encode() const {
   for (const Recipient& r : recipients) EncodeRecipient(r, &w);
   w.U8(static_cast<uint8_t>(body)).U8(static_cast<uint8_t>(ret)).Str(envid).U64(size);
   w.U64(static_cast<uint64_t>(arrival_time));
-  w.Str(client_address).Str(client_helo).Str(auth_user).Str(listener);
+  w.Str(client_address).Str(client_helo).Str(auth_user).Str(listener).Str(auth_mailbox);
   return w.Take();
 }
 
@@ -71,10 +75,11 @@ Result<Envelope> Envelope::Decode(std::string_view bytes) {
   ipc::PayloadReader r(bytes);
   uint8_t version = 0;
   if (!r.U8(&version)) return Status::Error("envelope is empty");
-  if (version != kFormatVersion)
+  if (version < kOldestFormatVersion || version > kFormatVersion)
     return Status::Error("envelope format version " + std::to_string(version) +
-                         " is unknown (this build reads version " + std::to_string(kFormatVersion) +
-                         ")");
+                         " is unknown (this build reads versions " +
+                         std::to_string(kOldestFormatVersion) + " to " +
+                         std::to_string(kFormatVersion) + ")");
   Envelope e;
   uint32_t count = 0;
   if (!r.Str(&e.queue_id) || !r.Str(&e.sender) || !r.U32(&count)) return Truncated();
@@ -89,7 +94,7 @@ Result<Envelope> Envelope::Decode(std::string_view bytes) {
   uint64_t arrival = 0;
   if (!r.U8(&body) || !r.U8(&ret) || !r.Str(&e.envid) || !r.U64(&e.size) || !r.U64(&arrival) ||
       !r.Str(&e.client_address) || !r.Str(&e.client_helo) || !r.Str(&e.auth_user) ||
-      !r.Str(&e.listener))
+      !r.Str(&e.listener) || (version >= 2 && !r.Str(&e.auth_mailbox)))
     return Truncated();
   if (!r.Done()) return Status::Error("envelope has trailing bytes after its last field");
   if (body > static_cast<uint8_t>(BodyType::kBinaryMime))

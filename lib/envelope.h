@@ -51,6 +51,14 @@ struct Envelope {
   std::string client_helo;
   std::string auth_user;  // empty when not authenticated
   std::string listener;
+  // RFC 4954 5: the submitter named by MAIL FROM's AUTH= parameter, as
+  // postern keeps it to pass on when relaying: empty when the client gave
+  // none; "<>" when it gave <>, or gave a mailbox postern does not trust
+  // (client not authenticated, or sender_login_check refuses the address
+  // for the login); else that mailbox, "local@domain", decoded from xtext.
+  // A relay sends the mailbox as AUTH=, and AUTH=<> for "<>" and also for
+  // empty without auth_user (RFC 4954 5: treated as if <> had been given).
+  std::string auth_mailbox;
 
   std::string Encode() const;
   static Result<Envelope> Decode(std::string_view bytes);

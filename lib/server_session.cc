@@ -176,7 +176,12 @@ class ServerSession::Impl {
   void EndAuthExchange();
   const Reply* CheckAuth(std::string_view mechanism) const;
   const Reply* CheckMail() const;
+  // sender_login_check: whether the login may use address ("" for <>);
+  // always true when the check is off.
+  bool LoginMayUse(std::string_view address) const;
   const Reply* CheckSenderLogin(const MailArguments& mail) const;
+  // Envelope::auth_mailbox for the MAIL's AUTH= parameter.
+  std::string KeptAuthMailbox(const MailParameters& parameters) const;
   const Reply* CheckRcptSequence() const;
   const Reply* CheckBdat() const;
   std::string RateKey() const;
@@ -606,6 +611,9 @@ OfferedExtensions ServerSession::Impl::Offered() const {
   offered.dsn = listener_.advertise_dsn;
   offered.eightbitmime = listener_.advertise_8bitmime;
   offered.binarymime = listener_.advertise_binarymime && listener_.advertise_chunking;
+  // RFC 4954 5: AUTH= is accepted wherever AUTH is offered, also from a
+  // client that has not authenticated.
+  offered.auth = !AuthMechanismsOffered().empty();
   return offered;
 }
 
@@ -679,15 +687,30 @@ const Reply* ServerSession::Impl::CheckMail() const {
   return nullptr;
 }
 
+bool ServerSession::Impl::LoginMayUse(std::string_view address) const {
+  if (!listener_.sender_login_check) return true;
+  static const SenderLoginMap kNoMap;
+  const SenderLoginMap& map = sender_logins_ ? *sender_logins_ : kNoMap;
+  return map.Allows(authenticated_user_, address, config_.local_domains);
+}
+
 // MS-OXSMTP 4.3 (RFC 6409 table): an authenticated client sends only from
 // the addresses of its login.
 const Reply* ServerSession::Impl::CheckSenderLogin(const MailArguments& mail) const {
-  if (!listener_.sender_login_check || authenticated_user_.empty()) return nullptr;
-  static const SenderLoginMap kNoMap;
-  const SenderLoginMap& map = sender_logins_ ? *sender_logins_ : kNoMap;
+  if (authenticated_user_.empty()) return nullptr;
   std::string sender = mail.reverse_path.null ? "" : mail.reverse_path.mailbox.ToString();
-  if (map.Allows(authenticated_user_, sender, config_.local_domains)) return nullptr;
-  return &reply::kClientNotPermitted;
+  return LoginMayUse(sender) ? nullptr : &reply::kClientNotPermitted;
+}
+
+// RFC 4954 5: the submitter that AUTH= names is kept only when the client
+// has authenticated and its login may use that address; otherwise the
+// message is treated as if AUTH=<> had been given.
+std::string ServerSession::Impl::KeptAuthMailbox(const MailParameters& parameters) const {
+  if (!parameters.auth) return "";
+  const Path& auth = *parameters.auth;
+  if (auth.null || authenticated_user_.empty()) return "<>";
+  std::string mailbox = auth.mailbox.ToString();
+  return LoginMayUse(mailbox) ? mailbox : "<>";
 }
 
 void ServerSession::Impl::RefuseMail(const Reply& reply, bool end_session) {
@@ -981,6 +1004,7 @@ void ServerSession::Impl::BeginMessage() {
   envelope.client_helo = helo_name_;
   envelope.listener = listener_.name;
   envelope.auth_user = authenticated_user_;
+  envelope.auth_mailbox = KeptAuthMailbox(t.mail.parameters);
   Emit(action::BeginMessage{std::move(envelope)});
   t.stream_open = true;
 

@@ -44,6 +44,15 @@
 //     errors; the failure that would be number max_logon_failures + 1 is
 //     answered 421 4.7.0 and ends the session. A cancelled AUTH ("*", 501)
 //     counts as neither.
+//   - AUTH= on MAIL FROM (RFC 4954 5) is accepted wherever the EHLO reply
+//     lists AUTH, also from a client that has not authenticated; where AUTH
+//     is not listed (HELO, advertise_auth = no, no mechanism offered before
+//     TLS) it is an unknown parameter, 501 5.5.4. Its xtext must decode to
+//     "<>" or a Mailbox, else 501 5.5.4 Invalid arguments. The mailbox is
+//     kept in the envelope (Envelope::auth_mailbox) only when the client has
+//     authenticated and, with sender_login_check, its login may use that
+//     address; otherwise the message is kept as if AUTH=<> had been given.
+//     Neither case refuses the MAIL.
 //   - XEXCH50 is answered 504 5.7.1 Not authorized (never offered); inside
 //     a transaction it still makes a following RCPT a 503 5.5.1.
 //   - Hop counts and sizes are those of the content the client sent; the

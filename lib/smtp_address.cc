@@ -159,19 +159,35 @@ Result<Mailbox> ParseMailbox(std::string_view text) {
   return Mailbox{std::string(local), std::string(domain)};
 }
 
-bool IsXtext(std::string_view text) {
+// RFC 3461 4: xchar is "!" to "~" but "+" and "="; hexchar is "+" and two
+// upper-case hex digits. Returns the decoded octets, or nothing when the
+// text is not xtext.
+std::optional<std::string> DecodeXtext(std::string_view text) {
+  auto hex_value = [](char h) {
+    if (IsAsciiDigit(h)) return h - '0';
+    return h >= 'A' && h <= 'F' ? h - 'A' + 10 : -1;
+  };
+  std::string decoded;
+  decoded.reserve(text.size());
   for (size_t i = 0; i < text.size(); ++i) {
     char c = text[i];
     if (c == '+') {
-      auto upper_hex = [](char h) { return IsAsciiDigit(h) || (h >= 'A' && h <= 'F'); };
-      if (i + 2 >= text.size() || !upper_hex(text[i + 1]) || !upper_hex(text[i + 2])) return false;
+      if (i + 2 >= text.size()) return std::nullopt;
+      int high = hex_value(text[i + 1]);
+      int low = hex_value(text[i + 2]);
+      if (high < 0 || low < 0) return std::nullopt;
+      decoded.push_back(static_cast<char>(high * 16 + low));
       i += 2;
     } else if (c < 33 || c > 126 || c == '=') {
-      return false;
+      return std::nullopt;
+    } else {
+      decoded.push_back(c);
     }
   }
-  return true;
+  return decoded;
 }
+
+bool IsXtext(std::string_view text) { return DecodeXtext(text).has_value(); }
 
 // RFC 5321 esmtp-keyword and esmtp-value.
 bool IsEsmtpKeyword(std::string_view text) {
@@ -300,6 +316,22 @@ bool IsOrcptValue(std::string_view value) {
   return IsXtext(value.substr(semicolon + 1));
 }
 
+// RFC 4954 5 and 7: AUTH= xtext whose decoded form is the two characters
+// "<>" or an RFC 5321 Mailbox (which fits in a path of at most 256 octets).
+bool ParseAuthValue(std::string_view value, Path* auth) {
+  std::optional<std::string> decoded = DecodeXtext(value);
+  if (!decoded) return false;
+  if (*decoded == "<>") {
+    auth->null = true;
+    return true;
+  }
+  if (decoded->size() + 2 > kMaxPath) return false;
+  Result<Mailbox> mailbox = ParseMailbox(*decoded);
+  if (!mailbox.ok()) return false;
+  auth->mailbox = std::move(*mailbox);
+  return true;
+}
+
 enum MailKeyword : unsigned {
   kSizeBit = 1,
   kBodyBit = 2,
@@ -332,8 +364,9 @@ bool ApplyMailParameter(const Parameter& p, const OfferedExtensions& offered, Se
     return true;
   }
   if (AsciiEqualsIgnoreCase(p.keyword, "AUTH")) {
-    if (!offered.auth || !seen->Mark(kAuthBit) || !IsXtext(value)) return false;
-    out->auth = std::string(value);
+    Path auth;
+    if (!offered.auth || !seen->Mark(kAuthBit) || !ParseAuthValue(value, &auth)) return false;
+    out->auth = std::move(auth);
     return true;
   }
   return false;

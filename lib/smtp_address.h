@@ -13,7 +13,8 @@
 // SIZE (RFC 1870), BODY (RFC 1652, RFC 3030), RET, ENVID, NOTIFY, ORCPT
 // (RFC 3461) and AUTH (RFC 4954). A keyword that is unknown, belongs to the
 // other command, belongs to an extension not offered, or appears twice is an
-// error. Values keep the form they were received in (xtext is not decoded).
+// error. Values keep the form they were received in (xtext is not decoded),
+// except AUTH, whose xtext must decode to "<>" or a Mailbox (RFC 4954 5, 7).
 // Nothing here looks anything up: domains are checked for syntax only.
 #pragma once
 
@@ -70,15 +71,17 @@ struct OfferedExtensions {
   bool dsn = false;           // RET= ENVID= on MAIL, NOTIFY= ORCPT= on RCPT
   bool eightbitmime = false;  // BODY=7BIT, BODY=8BITMIME
   bool binarymime = false;    // BODY=7BIT, BODY=BINARYMIME
-  bool auth = false;          // AUTH=
+  bool auth = false;          // AUTH= (whenever the EHLO reply lists AUTH)
 };
 
 struct MailParameters {
   std::optional<uint64_t> size;
   BodyType body = BodyType::k7Bit;
   DsnRet ret = DsnRet::kUnspecified;
-  std::string envid;                // xtext as received, or empty
-  std::optional<std::string> auth;  // xtext as received ("<>" included)
+  std::string envid;  // xtext as received, or empty
+  // RFC 4954 5 AUTH=, decoded: null for <>, else the mailbox. Whether the
+  // session trusts it is the session's decision.
+  std::optional<Path> auth;
 };
 
 struct RcptParameters {

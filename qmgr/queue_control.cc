@@ -72,7 +72,8 @@ std::string Describe(const StoredMessage& m) {
   text += std::string("body: ") + BodyName(e.body) + "\nret: " + RetName(e.ret) +
           "\nenvid: " + Printable(e.envid) + "\nclient: " + Printable(e.client_address) + " [" +
           Printable(e.client_helo) + "]\nauth_user: " + Printable(e.auth_user) +
-          "\nlistener: " + Printable(e.listener) + "\n\n";
+          "\nauth_mailbox: " + Printable(e.auth_mailbox) + "\nlistener: " + Printable(e.listener) +
+          "\n\n";
   return text;
 }
 

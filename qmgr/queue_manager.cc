@@ -124,8 +124,10 @@ Status QueueManager::CommitNow() {
   for (WaitingAck& ack : acks) {
     const Envelope& e = ack.envelope;
     reserved_.erase(e.queue_id);
-    LOG_INFO("%s: from=<%s>, size=%" PRIu64 ", nrcpt=%zu (queued)", e.queue_id.c_str(),
-             Printable(e.sender).c_str(), e.size, e.recipients.size());
+    // RFC 4954 5 lets the AUTH= value be logged.
+    std::string auth = e.auth_mailbox.empty() ? "" : ", auth=" + Printable(e.auth_mailbox);
+    LOG_INFO("%s: from=<%s>%s, size=%" PRIu64 ", nrcpt=%zu (queued)", e.queue_id.c_str(),
+             Printable(e.sender).c_str(), auth.c_str(), e.size, e.recipients.size());
     Index(e, false);
     ack.done(Status::Ok());
     Dispatch(e.queue_id);

@@ -67,6 +67,7 @@ SYSTEM_TESTS = \
 	tests/system/ip_block_test.py \
 	tests/system/lifecycle_test.py \
 	tests/system/out_of_resources_test.py \
+	tests/system/postfix_relay_test.py \
 	tests/system/privsep_test.py \
 	tests/system/qmgr_socket_test.py \
 	tests/system/reverse_lookup_test.py \

@@ -4,8 +4,9 @@
 // its content scanner.
 //
 // Besides memory errors it traps on broken invariants: a line never holds
-// CRLF, an accepted path prints back to itself, and decoding gives the same
-// content whether the bytes arrive whole or one at a time.
+// CRLF, an accepted path or AUTH= mailbox prints back to itself, and
+// decoding gives the same content whether the bytes arrive whole or one at
+// a time.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -41,8 +42,11 @@ void ParseLine(std::string_view line) {
   Check(line.size() + 2 <= kMaxCommandLine);
   Command command = ParseCommand(line);
   MailArguments mail;
-  if (ParseMailArguments(command.argument, Everything(), &mail) == ArgumentError::kNone)
+  if (ParseMailArguments(command.argument, Everything(), &mail) == ArgumentError::kNone) {
     CheckRoundTrip(mail.reverse_path, PathKind::kReverse);
+    // A decoded AUTH= mailbox is a path's mailbox too (RFC 4954 5).
+    if (mail.parameters.auth) CheckRoundTrip(*mail.parameters.auth, PathKind::kReverse);
+  }
   MailArguments plain;
   ParseMailArguments(command.argument, OfferedExtensions(), &plain);
   RcptArguments rcpt;

@@ -28,6 +28,7 @@ Envelope FullEnvelope() {
   e.client_helo = "client.example.test";
   e.auth_user = "alice";
   e.listener = "submission";
+  e.auth_mailbox = "alice@example.test";
   return e;
 }
 
@@ -39,7 +40,8 @@ std::string Bytes(std::initializer_list<int> values) {
 
 BOOST_AUTO_TEST_SUITE(envelope)
 
-BOOST_AUTO_TEST_CASE(encodes_version_1_layout) {
+// The envelope of encodes_version_2_layout and decodes_version_1.
+Envelope SmallEnvelope() {
   Envelope e;
   e.queue_id = "Q";
   e.sender = "";
@@ -49,20 +51,40 @@ BOOST_AUTO_TEST_CASE(encodes_version_1_layout) {
   e.size = 258;
   e.arrival_time = -1;
   e.listener = "L";
-  // clang-format off
-  std::string expected = Bytes({1,                  // version
-                                0, 0, 0, 1, 'Q',    // queue id
-                                0, 0, 0, 0,         // sender <>
-                                0, 0, 0, 1,         // one recipient
-                                0, 0, 0, 3, 'b', '@', 'x', 0, 0, 0, 0, 8, 1, 0, 0, 0, 0,
-                                2, 1,               // BINARYMIME, RET=FULL
-                                0, 0, 0, 0,         // envid
-                                0, 0, 0, 0, 0, 0, 1, 2,  // size 258
-                                0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,  // -1
-                                0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,  // client, helo, auth
-                                0, 0, 0, 1, 'L'});
-  // clang-format on
+  return e;
+}
+
+// Version 1 as earlier builds wrote it: version 2 without auth_mailbox.
+// clang-format off
+const std::string kVersion1Bytes = Bytes({1,                  // version
+                                          0, 0, 0, 1, 'Q',    // queue id
+                                          0, 0, 0, 0,         // sender <>
+                                          0, 0, 0, 1,         // one recipient
+                                          0, 0, 0, 3, 'b', '@', 'x', 0, 0, 0, 0, 8, 1, 0, 0, 0, 0,
+                                          2, 1,               // BINARYMIME, RET=FULL
+                                          0, 0, 0, 0,         // envid
+                                          0, 0, 0, 0, 0, 0, 1, 2,  // size 258
+                                          0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,  // -1
+                                          0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,  // client, helo, auth
+                                          0, 0, 0, 1, 'L'});
+// clang-format on
+
+BOOST_AUTO_TEST_CASE(encodes_version_2_layout) {
+  Envelope e = SmallEnvelope();
+  e.auth_mailbox = "<>";
+  std::string expected = kVersion1Bytes;
+  expected[0] = 2;
+  expected += Bytes({0, 0, 0, 2, '<', '>'});  // auth_mailbox
   BOOST_TEST(e.Encode() == expected);
+}
+
+BOOST_AUTO_TEST_CASE(decodes_version_1) {
+  Result<Envelope> decoded = Envelope::Decode(kVersion1Bytes);
+  BOOST_TEST_REQUIRE(decoded.ok(), decoded.status().message());
+  BOOST_TEST((*decoded == SmallEnvelope()));
+  BOOST_TEST(decoded->auth_mailbox.empty());
+  // A version 1 envelope ends after the listener.
+  BOOST_TEST(!Envelope::Decode(kVersion1Bytes + Bytes({0, 0, 0, 0})).ok());
 }
 
 BOOST_AUTO_TEST_CASE(round_trips_every_field) {
@@ -99,12 +121,15 @@ BOOST_AUTO_TEST_CASE(rejects_trailing_bytes) {
 }
 
 BOOST_AUTO_TEST_CASE(rejects_unknown_version) {
-  std::string bytes = FullEnvelope().Encode();
-  bytes[0] = 2;
-  Result<Envelope> decoded = Envelope::Decode(bytes);
-  BOOST_TEST_REQUIRE(!decoded.ok());
-  BOOST_TEST(decoded.status().message().find("version 2") != std::string::npos,
-             decoded.status().message());
+  for (char version : {0, 3}) {
+    std::string bytes = FullEnvelope().Encode();
+    bytes[0] = version;
+    Result<Envelope> decoded = Envelope::Decode(bytes);
+    BOOST_TEST_REQUIRE(!decoded.ok());
+    BOOST_TEST(
+        decoded.status().message().find("version " + std::to_string(version)) != std::string::npos,
+        decoded.status().message());
+  }
 }
 
 BOOST_AUTO_TEST_CASE(rejects_out_of_range_enums) {

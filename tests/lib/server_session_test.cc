@@ -210,6 +210,7 @@ BOOST_AUTO_TEST_CASE(a_complete_transaction) {
   BOOST_TEST(e.client_helo == "client.example.net");
   BOOST_TEST(e.listener == "smtp");
   BOOST_TEST(e.auth_user.empty());
+  BOOST_TEST(e.auth_mailbox.empty());
 
   BOOST_TEST(h.messages[0] ==
              "Received: from client.example.net (client.example.net [192.0.2.10])\r\n" +
@@ -396,6 +397,8 @@ BOOST_AUTO_TEST_CASE(invalid_extension) {
   BOOST_TEST(h.Say("MAIL FROM:<a@example.org> FOO=BAR\r\n") == "501 5.5.4 Invalid arguments\r\n");
   BOOST_TEST(h.Say("MAIL FROM:<a@example.org> SIZE=1 SIZE=1\r\n") ==
              "501 5.5.4 Invalid arguments\r\n");
+  // This listener offers no AUTH (no auth_mechanisms), so AUTH= is unknown
+  // here (RFC 5321 4.1.2); where AUTH is offered see session_mail_auth_parameter.
   BOOST_TEST(h.Say("MAIL FROM:<a@example.org> AUTH=<>\r\n") == "501 5.5.4 Invalid arguments\r\n");
   h.Say("MAIL FROM:<a@example.org>\r\n");
   BOOST_TEST(h.Say("RCPT TO:<b@example.test> NOTIFY=SOMETIMES\r\n") ==

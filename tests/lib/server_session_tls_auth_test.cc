@@ -484,6 +484,86 @@ BOOST_AUTO_TEST_CASE(relay_listeners_count_messages_per_user_once_authenticated)
 BOOST_AUTO_TEST_SUITE_END()
 
 // ---------------------------------------------------------------------------
+// RFC 4954 5: the AUTH= parameter of MAIL FROM.
+BOOST_AUTO_TEST_SUITE(session_mail_auth_parameter)
+
+const std::string kInvalidArguments = "501 5.5.4 Invalid arguments\r\n";
+
+// Sends one message with this MAIL line; returns the envelope's auth_mailbox.
+std::string KeptAuth(Harness& h, const std::string& mail) {
+  BOOST_TEST(h.Say(mail + "\r\n") == kSenderOk);
+  BOOST_TEST(h.Say("RCPT TO:<bob@example.test>\r\nDATA\r\n") == kRecipientOk + kGoAhead);
+  h.Say("Subject: x\r\n\r\nhi\r\n.\r\n");
+  BOOST_TEST(h.Queue() == h.Queued());
+  return h.envelopes.back().auth_mailbox;
+}
+
+BOOST_AUTO_TEST_CASE(null_is_accepted_wherever_auth_is_offered) {
+  auto h = Greeted(false);  // cleartext: "250-AUTH NTLM"
+  BOOST_TEST(KeptAuth(*h, "MAIL FROM:<a@example.org> AUTH=<>") == "<>");
+  auto t = Greeted(true);
+  LogIn(*t);
+  BOOST_TEST(KeptAuth(*t, "MAIL FROM:<alice@example.test> AUTH=<>") == "<>");
+}
+
+BOOST_AUTO_TEST_CASE(a_mailbox_from_an_unauthenticated_client_is_accepted_and_not_kept) {
+  auto h = Greeted(true);
+  BOOST_TEST(KeptAuth(*h, "MAIL FROM:<a@example.org> AUTH=alice+2Blists@example.test") == "<>");
+  BOOST_TEST(h->envelopes.back().auth_user.empty());
+}
+
+BOOST_AUTO_TEST_CASE(a_mailbox_from_an_authenticated_client_is_kept_decoded) {
+  auto h = Greeted(true);
+  LogIn(*h);
+  BOOST_TEST(KeptAuth(*h, "MAIL FROM:<alice@example.test> AUTH=alice+2Blists@example.test") ==
+             "alice+lists@example.test");
+  // It belongs to that transaction only.
+  BOOST_TEST(KeptAuth(*h, "MAIL FROM:<alice@example.test>") == "");
+}
+
+BOOST_AUTO_TEST_CASE(sender_login_check_decides_which_mailbox_a_login_may_name) {
+  auto h = Greeted(true, [](ListenerConfig& l) { l.sender_login_check = true; });
+  LogIn(*h);
+  // Not the login's address: accepted, but treated as <>.
+  BOOST_TEST(KeptAuth(*h, "MAIL FROM:<alice@example.test> AUTH=bob@example.test") == "<>");
+  BOOST_TEST(KeptAuth(*h, "MAIL FROM:<alice@example.test> AUTH=alice@example.test") ==
+             "alice@example.test");
+}
+
+BOOST_AUTO_TEST_CASE(malformed_or_repeated_auth_is_refused) {
+  auto h = Greeted(true);
+  BOOST_TEST(h->Say("MAIL FROM:<a@example.org> AUTH=a+ZZ@example.org\r\n") == kInvalidArguments);
+  BOOST_TEST(h->Say("MAIL FROM:<a@example.org> AUTH=a+2\r\n") == kInvalidArguments);
+  BOOST_TEST(h->Say("MAIL FROM:<a@example.org> AUTH=a@example.org\r\n") == kSenderOk);
+  h->Say("RSET\r\n");
+  LogIn(*h);
+  BOOST_TEST(h->Say("MAIL FROM:<a@example.org> AUTH=<> AUTH=<>\r\n") == kInvalidArguments);
+  BOOST_TEST(h->Say("MAIL FROM:<a@example.org> AUTH=<alice@example.test>\r\n") ==
+             kInvalidArguments);
+  BOOST_TEST(h->envelopes.empty());
+}
+
+BOOST_AUTO_TEST_CASE(auth_is_an_unknown_parameter_where_auth_is_not_offered) {
+  // HELO negotiates no extension.
+  Harness helo(WithTls);
+  helo.Start();
+  helo.Say("HELO client.example.net\r\n");
+  BOOST_TEST(helo.Say("MAIL FROM:<a@example.org> AUTH=<>\r\n") == kInvalidArguments);
+  // advertise_auth = no.
+  auto off = Greeted(true, [](ListenerConfig& l) { l.advertise_auth = false; });
+  BOOST_TEST(off->Say("MAIL FROM:<a@example.org> AUTH=<>\r\n") == kInvalidArguments);
+  // Before TLS, where LOGIN (the only mechanism) is not offered.
+  auto login_only = Greeted(false, [](ListenerConfig& l) { l.auth_mechanisms = {"LOGIN"}; });
+  BOOST_TEST(login_only->Say(kEhloPrefix).find("AUTH") == std::string::npos);
+  BOOST_TEST(login_only->Say("MAIL FROM:<a@example.org> AUTH=<>\r\n") == kInvalidArguments);
+  // The same listener under TLS offers it, and takes the parameter.
+  auto under_tls = Greeted(true, [](ListenerConfig& l) { l.auth_mechanisms = {"LOGIN"}; });
+  BOOST_TEST(under_tls->Say("MAIL FROM:<a@example.org> AUTH=<>\r\n") == kSenderOk);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// ---------------------------------------------------------------------------
 // MS-OXSMTP 3.2.7 Tarpit, as decided in lib/server_session.h.
 BOOST_AUTO_TEST_SUITE(session_tarpit_and_auth)
 

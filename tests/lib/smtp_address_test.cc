@@ -171,7 +171,59 @@ BOOST_AUTO_TEST_CASE(from_path_and_parameters) {
   BOOST_TEST((mail.parameters.body == BodyType::k8BitMime));
   BOOST_TEST((mail.parameters.ret == DsnRet::kHeaders));
   BOOST_TEST(mail.parameters.envid == "QQ+2B1");
-  BOOST_TEST(*mail.parameters.auth == "<>");
+  BOOST_REQUIRE(mail.parameters.auth.has_value());
+  BOOST_TEST(mail.parameters.auth->null);
+}
+
+// RFC 4954 5 and 7: AUTH= is xtext (RFC 3461 4) whose decoded form is "<>"
+// or a Mailbox.
+std::string AuthOf(const std::string& value) {
+  MailArguments mail;
+  if (Mail("FROM:<a@b.example> AUTH=" + value, &mail) != ArgumentError::kNone) return "ERROR";
+  if (!mail.parameters.auth) return "NONE";
+  return mail.parameters.auth->null ? "<>" : mail.parameters.auth->mailbox.ToString();
+}
+
+BOOST_AUTO_TEST_CASE(auth_value_decodes_to_null_or_a_mailbox) {
+  BOOST_TEST(AuthOf("<>") == "<>");
+  BOOST_TEST(AuthOf("+3C+3E") == "<>");  // "<>" written in hexchars is still "<>"
+  BOOST_TEST(AuthOf("alice@example.org") == "alice@example.org");
+  BOOST_TEST(AuthOf("alice+2Blists@example.org") == "alice+lists@example.org");
+  BOOST_TEST(AuthOf("e+3Dmc2@example.com") == "e=mc2@example.com");  // RFC 4954's example
+  BOOST_TEST(AuthOf("+22a+20b+22@[192.0.2.1]") == "\"a b\"@[192.0.2.1]");
+  BOOST_TEST(AuthOf(std::string(64, 'l') + "@" + std::string(63, 'd') + "." + std::string(63, 'd') +
+                    "." + std::string(61, 'd')) != "ERROR");
+  MailArguments none;
+  BOOST_TEST((Mail("FROM:<a@b.example>", &none) == ArgumentError::kNone));
+  BOOST_TEST(!none.parameters.auth.has_value());
+}
+
+BOOST_AUTO_TEST_CASE(malformed_auth_values_are_invalid_arguments) {
+  for (const char* bad : {
+           "alice+ZZ@example.org",     // not hex
+           "alice+2",                  // hexchar cut short
+           "alice@example.org+2",      // hexchar cut short at the end
+           "alice+2b@example.org",     // hex digits are upper-case
+           "alice",                    // no domain
+           "<alice@example.org>",      // a path, not a mailbox
+           "+3Calice@example.org+3E",  // the same, hex-encoded
+           "alice+00@example.org",     // decodes to a NUL
+           "alice+0D+0A@example.org",  // decodes to CRLF
+           "a..b@example.org",         // not a dot-string
+           "",                         // no value
+       }) {
+    BOOST_TEST_CONTEXT(bad) { BOOST_TEST(AuthOf(bad) == "ERROR"); }
+  }
+  BOOST_TEST((Mail("FROM:<a@b.example> AUTH") == ArgumentError::kInvalidParameter));
+  // Longer than a path may be (256 octets with its brackets).
+  BOOST_TEST(AuthOf(std::string(64, 'l') + "@" + std::string(63, 'd') + "." + std::string(63, 'd') +
+                    "." + std::string(62, 'd')) == "ERROR");
+}
+
+BOOST_AUTO_TEST_CASE(auth_given_twice_is_an_invalid_argument) {
+  BOOST_TEST((Mail("FROM:<a@b.example> AUTH=<> AUTH=<>") == ArgumentError::kInvalidParameter));
+  BOOST_TEST(
+      (Mail("FROM:<a@b.example> AUTH=a@b.example auth=<>") == ArgumentError::kInvalidParameter));
 }
 
 BOOST_AUTO_TEST_CASE(defaults_without_parameters) {
