@@ -162,10 +162,15 @@ class ServerSession::Impl {
   void HandleAuth(std::string_view argument);
   void HandleAuthResponse(std::string_view line);
   void StartAuthExchange(std::optional<std::string> initial_response);
-  void AuthFailed();
+  // An exchange that ended without success, answered with reply (535 or
+  // 454): one more logon failure.
+  void AuthFailed(const Reply& reply);
   // Back to reading commands; cancels the exchange with authd if it began.
   void EndAuthExchange();
   const Reply* CheckAuth(std::string_view mechanism) const;
+  // Whether the mechanism must wait for TLS here (auth_require_tls,
+  // allow_plaintext_auth).
+  bool NeedsTls(std::string_view mechanism) const;
   const Reply* CheckMail() const;
   const Reply* CheckSenderLogin(const MailArguments& mail) const;
   const Reply* CheckRcptSequence() const;
@@ -628,7 +633,7 @@ std::vector<std::string> ServerSession::Impl::AuthMechanismsOffered() const {
   if (!extended() || !listener_.advertise_auth) return offered;
   if (listener_.require_tls && !tls_) return offered;
   for (const std::string& mechanism : listener_.auth_mechanisms) {
-    if (SendsPasswordInTheClear(mechanism) && !tls_ && !listener_.allow_plaintext_auth) continue;
+    if (NeedsTls(mechanism) && !tls_) continue;
     offered.push_back(Upper(mechanism));
   }
   return offered;
@@ -834,9 +839,13 @@ const Reply* ServerSession::Impl::CheckAuth(std::string_view mechanism) const {
       listener_.auth_mechanisms.begin(), listener_.auth_mechanisms.end(),
       [mechanism](const std::string& m) { return AsciiEqualsIgnoreCase(m, mechanism); });
   if (!configured) return &reply::kUnrecognizedAuthType;
-  if (SendsPasswordInTheClear(mechanism) && !tls_ && !listener_.allow_plaintext_auth)
-    return &reply::kEncryptionRequired;
+  if (NeedsTls(mechanism) && !tls_) return &reply::kEncryptionRequired;
   return nullptr;
+}
+
+bool ServerSession::Impl::NeedsTls(std::string_view mechanism) const {
+  if (listener_.auth_require_tls == AuthRequireTls::kAll) return true;
+  return SendsPasswordInTheClear(mechanism) && !listener_.allow_plaintext_auth;
 }
 
 void ServerSession::Impl::HandleAuth(std::string_view argument) {
@@ -911,27 +920,27 @@ void ServerSession::Impl::AuthResult(ipc::AuthOutcome outcome, const std::string
       Respond(reply::kAuthSuccessful);
       break;
     case ipc::AuthOutcome::kFailure:
-      AuthFailed();
+      AuthFailed(reply::kAuthUnsuccessful);
       break;
     case ipc::AuthOutcome::kUnknownMechanism:
       Respond(reply::kUnrecognizedAuthType);
       break;
     case ipc::AuthOutcome::kTemporaryFailure:
     case ipc::AuthOutcome::kContinue:
-      Respond(reply::kTemporaryAuthFailure);
+      AuthFailed(reply::kTemporaryAuthFailure);
       break;
   }
   ResumeReading();
 }
 
-void ServerSession::Impl::AuthFailed() {
+void ServerSession::Impl::AuthFailed(const Reply& reply) {
   ++logon_failures_;
   if (listener_.max_logon_failures != 0 && logon_failures_ > listener_.max_logon_failures) {
     // ProtocolViolationCount (3.2.7): the server ends the session.
     SendReply(reply::kTooManyErrors);
     return EndSession();
   }
-  Respond(reply::kAuthUnsuccessful);
+  Respond(reply);
 }
 
 // ---- The message stream ----------------------------------------------------

@@ -37,13 +37,18 @@
 //     supported" by the session itself ([MS-SMTP] 3.1.5.2); the client's
 //     NEGOTIATE message then starts the exchange. Where the listener has
 //     require_tls, AUTH is neither offered nor accepted before TLS (530
-//     5.7.0); elsewhere LOGIN, which carries the password itself, is only
-//     offered and accepted under TLS unless allow_plaintext_auth is set
-//     (538 5.7.11), so the cleartext AUTH line lists NTLM alone. A failed
-//     AUTH (535) counts towards max_logon_failures, not towards the protocol
-//     errors; the failure that would be number max_logon_failures + 1 is
-//     answered 421 4.7.0 and ends the session. A cancelled AUTH ("*", 501)
-//     counts as neither.
+//     5.7.0). Elsewhere, with auth_require_tls = login (the default, as
+//     Exchange), LOGIN, which carries the password itself, is only offered
+//     and accepted under TLS unless allow_plaintext_auth is set (538
+//     5.7.11), so the cleartext AUTH line lists NTLM alone; with
+//     auth_require_tls = all no mechanism is offered or accepted before TLS
+//     (538 5.7.11; allow_plaintext_auth has no effect), because an
+//     eavesdropper can crack a captured NTLMv2 response offline. A failed
+//     AUTH (535), and one that authd could not decide (454 4.7.0: a client
+//     must not get free guesses by making authd stumble), count towards
+//     max_logon_failures, not towards the protocol errors; the failure that
+//     would be number max_logon_failures + 1 is answered 421 4.7.0 and ends
+//     the session. A cancelled AUTH ("*", 501) counts as neither.
 //   - XEXCH50 is answered 504 5.7.1 Not authorized (never offered); inside
 //     a transaction it still makes a following RCPT a 503 5.5.1.
 //   - Hop counts and sizes are those of the content the client sent; the

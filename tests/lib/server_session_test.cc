@@ -499,6 +499,16 @@ BOOST_AUTO_TEST_CASE(declared_size_over_the_limit) {
   BOOST_TEST(h.Say("MAIL FROM:<a@example.org> SIZE=10485760\r\n") == kSenderOk);
 }
 
+// Issue 8 point 10: more digits than a size can hold is still too large.
+BOOST_AUTO_TEST_CASE(declared_size_too_large_to_hold) {
+  Harness h;
+  h.Start();
+  h.Say("EHLO client.example.net\r\n");
+  BOOST_TEST(h.Say("MAIL FROM:<a@example.org> SIZE=184467440737095516160000\r\n") ==
+             "552 5.3.4 Message size exceeds fixed maximum message size\r\n");
+  BOOST_TEST(!h.closed_seen);
+}
+
 BOOST_AUTO_TEST_CASE(declared_size_without_limit) {
   Harness h([](ListenerConfig& l) { l.max_message_size = 0; });
   h.Start();
