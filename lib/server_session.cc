@@ -276,6 +276,14 @@ void ServerSession::Impl::Start(std::optional<TlsInfo> implicit_tls) {
   last_input_ = now;
   if (listener_.connection_timeout.count() > 0)
     connection_deadline_ = now + listener_.connection_timeout;
+  if (listener_.tarpit_at_connect && listener_.tarpit_interval.count() > 0) {
+    // MS-OXSMTP 3.2.7 to the letter: the greeting waits in the tarpit.
+    std::string banner = ExpandReply(reply::kServiceReady, {config_.myhostname});
+    held_ = HeldReply{&reply::kServiceReady, std::move(banner), false};
+    tarpit_deadline_ = now + listener_.tarpit_interval;
+    phase_ = Phase::kTarpit;
+    return;
+  }
   SendReply(reply::kServiceReady, {config_.myhostname});
 }
 
@@ -750,6 +758,12 @@ void ServerSession::Impl::HandleRcpt(std::string_view argument) {
   recipient.address = mailbox.ToString();
   recipient.notify = rcpt.parameters.notify;
   recipient.orcpt = std::move(rcpt.parameters.orcpt);
+  if (mailbox.domain.empty()) {
+    // <Postmaster> (RFC 5321 4.5.1) goes to a real mailbox, and qmgr
+    // delivers it like any other; DSNs still name what the client wrote.
+    if (recipient.orcpt.empty()) recipient.orcpt = "rfc822;" + recipient.address;
+    recipient.address = config_.PostmasterAddress();
+  }
   transaction_.recipients.push_back(std::move(recipient));
   Respond(reply::kRecipientOk);
 }
@@ -989,7 +1003,8 @@ void ServerSession::Impl::BeginMessage() {
   received.time = now;
   t.pending_data = BuildReceivedHeader(received);
 
-  t.reader.emplace(Limits(), config_.myhostname, t.mail.parameters.body == BodyType::kBinaryMime);
+  t.reader.emplace(Limits(), config_.myhostname, t.mail.parameters.body == BodyType::kBinaryMime,
+                   listener_.bare_newline);
 }
 
 // RFC 3848: ESMTP, then S for TLS and A for AUTH; plain SMTP after HELO.
