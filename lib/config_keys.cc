@@ -411,7 +411,7 @@ constexpr std::array kKeys = {
       .description = "How long the server holds back every error reply to a session that has "
                      "not authenticated, and every error reply to MAIL FROM (Tarpit); meanwhile "
                      "it reads nothing more from that client, and serves the others. The greeting "
-                     "is not delayed.",
+                     "is not delayed unless tarpit_at_connect is yes.",
       .slot = &L::tarpit_interval},
     K{.name = "tarpit_at_connect",
       .type = T::kBool,
