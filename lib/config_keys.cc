@@ -120,7 +120,8 @@ constexpr std::array kKeys = {
           "Where mail to <Postmaster> (without a domain, in any case) goes: RFC 5321 4.5.1 "
           "requires every server to accept it, from any client. smtpd replaces such a "
           "recipient with this address at RCPT TO (keeping <Postmaster> as the original "
-          "recipient for DSNs), and qmgr delivers it like any other: into its Maildir when its "
+          "recipient for DSNs unless the client gave an ORCPT), and qmgr delivers it like any "
+          "other: into its Maildir when its "
           "domain is one of local_domains, else to relayhost.",
       .slot = &C::postmaster_address},
     K{.name = "trusted_networks",
