@@ -282,10 +282,7 @@ void AuthServer::Conclude(Client* client, uint64_t auth_id, const SaslStep& step
     case AuthOutcome::kFailure:
       LOG_INFO("AUTH %s failed: user %s from %s: %s", mechanism.c_str(), user.c_str(),
                address.c_str(), reason.c_str());
-      if (!sasl.refused_by_gate() && !sasl.user().empty() &&
-          lockout_.RecordFailure(exchange.client_address, sasl.user()))
-        LOG_WARNING("user %s from %s locked out for %s after %u failures", user.c_str(),
-                    address.c_str(), Seconds(lockout_.window()).c_str(), lockout_.max_failures());
+      CountFailure(exchange);
       break;
     case AuthOutcome::kUnknownMechanism:
       LOG_INFO("AUTH %s refused: mechanism not offered, from %s", mechanism.c_str(),
@@ -294,10 +291,24 @@ void AuthServer::Conclude(Client* client, uint64_t auth_id, const SaslStep& step
     case AuthOutcome::kTemporaryFailure:
       LOG_ERROR("AUTH %s could not be decided (libsasl2 or sasldb trouble): user %s from %s: %s",
                 mechanism.c_str(), user.c_str(), address.c_str(), reason.c_str());
+      // Counted like a failure: a client that makes libsasl2 stumble must
+      // not get its guesses for free.
+      CountFailure(exchange);
       break;
   }
   Reply(client, auth_id, step.outcome, step.data);
   client->exchanges.erase(auth_id);
+}
+
+void AuthServer::CountFailure(const Exchange& exchange) {
+  const SaslServerExchange& sasl = *exchange.sasl;
+  // A refusal by the gate is the lockout itself; without a user there is no
+  // pair to count.
+  if (sasl.refused_by_gate() || sasl.user().empty()) return;
+  if (!lockout_.RecordFailure(exchange.client_address, sasl.user())) return;
+  LOG_WARNING("user %s from %s locked out for %s after %u failures", Loggable(sasl.user()).c_str(),
+              Loggable(exchange.client_address).c_str(), Seconds(lockout_.window()).c_str(),
+              lockout_.max_failures());
 }
 
 void AuthServer::Reply(Client* client, uint64_t auth_id, AuthOutcome outcome,

@@ -6,7 +6,8 @@
 // kAuthCancel, answered with kAuthReply), each a lib/sasl_server exchange
 // keyed by the auth_id its connection chose. A pair of client address and
 // user that failed too often is refused before libsasl2 reads its secret
-// (lib/logon_lockout). A malformed frame, or a message type authd does not
+// (lib/logon_lockout); an exchange that fails, or that libsasl2 could not
+// decide, counts toward that lockout. A malformed frame, or a message type authd does not
 // serve, closes that one connection and nothing else; a connection's
 // exchanges end with it. Logs every outcome with mechanism, user and client
 // address, never a password or a response. Never blocks: one libevent loop
@@ -81,6 +82,8 @@ class AuthServer {
                   const std::string& client_address);
   // Answers one step and, unless it continues, accounts for and forgets the exchange.
   void Conclude(Client* client, uint64_t auth_id, const SaslStep& step);
+  // A failed or undecided exchange counts toward the lockout of its pair.
+  void CountFailure(const Exchange& exchange);
   void Reply(Client* client, uint64_t auth_id, ipc::AuthOutcome outcome, const std::string& data);
   void DropMalformed(Client* client, ipc::MsgType type);
   void Drop(Client* client);

@@ -23,6 +23,7 @@
 #include "lib/ascii.h"
 #include "lib/config_keys.h"
 #include "lib/log.h"
+#include "lib/smtp_address.h"
 
 namespace postern {
 namespace {
@@ -78,7 +79,7 @@ const Assignment* FindAssignment(const std::vector<Assignment>& assignments, con
 
 // The default of key for a listener of role, as a typed value.
 ConfigValue DefaultValue(const ConfigKey& key, Role role, const std::string& config_dir) {
-  Result<ConfigValue> value = ParseValue(key.type, DefaultText(key, role), config_dir);
+  Result<ConfigValue> value = ParseValue(key.type, DefaultText(key, role), config_dir, key.choices);
   if (!value.ok()) {
     PANIC("the default of %.*s does not parse: %s", static_cast<int>(key.name.size()),
           key.name.data(), value.status().message().c_str());
@@ -124,6 +125,7 @@ class Parser {
     Config config = Build();
     Status status = CheckListeners(config);
     if (!status.ok()) return status;
+    if (Status postmaster = CheckPostmaster(config); !postmaster.ok()) return postmaster;
     return config;
   }
 
@@ -206,7 +208,7 @@ class Parser {
       return KeyError(line.number, *key, "already set at line " + std::to_string(earlier->line));
     }
     std::string_view text = Trim(std::string_view(line.text).substr(equals + 1));
-    Result<ConfigValue> value = ParseValue(key->type, text, config_dir_);
+    Result<ConfigValue> value = ParseValue(key->type, text, config_dir_, key->choices);
     if (!value.ok()) return KeyError(line.number, *key, value.status().message());
     if (key->type == KeyType::kCount && std::get<uint32_t>(*value) < key->minimum) {
       return KeyError(line.number, *key, "must be at least " + std::to_string(key->minimum));
@@ -270,6 +272,21 @@ class Parser {
                &listener);
     }
     return listener;
+  }
+
+  // <Postmaster> is rewritten to this address, so it must be one.
+  Status CheckPostmaster(const Config& config) const {
+    const ConfigKey& key = *FindConfigKey("postmaster_address");
+    const Assignment* assignment = FindAssignment(globals_, key);
+    if (assignment == nullptr || config.postmaster_address.empty()) return Status::Ok();
+    size_t consumed = 0;
+    std::string path = "<" + config.postmaster_address + ">";
+    Result<Path> parsed = ParsePath(path, PathKind::kForward, &consumed);
+    if (parsed.ok() && consumed == path.size() && !parsed->mailbox.domain.empty())
+      return Status::Ok();
+    return KeyError(assignment->line, key,
+                    Quoted(config.postmaster_address) + " is not a mailbox (local-part@domain): " +
+                        (parsed.ok() ? "it has no domain" : parsed.status().message()));
   }
 
   // Every listener binds somewhere. Listeners may share an address (master
@@ -393,6 +410,11 @@ bool Config::IsLocalDomain(std::string_view domain) const {
 }
 
 std::string Config::AuthRealm() const { return auth_realm.empty() ? myhostname : auth_realm; }
+
+std::string Config::PostmasterAddress() const {
+  if (!postmaster_address.empty()) return postmaster_address;
+  return "postmaster@" + (local_domains.empty() ? myhostname : local_domains.front());
+}
 
 std::string Config::MailDirectory() const {
   return mail_directory.empty() ? state_directory + "/mail" : mail_directory;

@@ -23,6 +23,11 @@ namespace postern {
 
 enum class Role { kGateway, kRelay };
 
+// bare_newline: what DATA does with a content line that ends in LF alone.
+enum class BareNewline : uint8_t { kNormalize, kReject };
+// auth_require_tls: which AUTH mechanisms wait for TLS.
+enum class AuthRequireTls : uint8_t { kLogin, kAll };
+
 struct ListenerConfig {
   std::string name;
   std::vector<BindAddress> bind;
@@ -43,6 +48,7 @@ struct ListenerConfig {
   uint32_t max_connections = 0;             // 5000, ConnectionCountExceeded
   uint32_t max_connections_per_source = 0;  // 20, ConnectionCountPerSource
   Duration tarpit_interval{};               // 5s
+  bool tarpit_at_connect = false;           // the greeting too waits tarpit_interval
   Duration acknowledgement_delay{};         // 30s
   std::vector<Network> blocked_networks;
   std::vector<std::string> block_list;       // files or DNSBL zones
@@ -53,6 +59,8 @@ struct ListenerConfig {
   bool sender_login_check = false;
   std::string sender_login_map;     // extra address -> logins file
   bool allow_plaintext_auth = false;  // LOGIN before TLS
+  AuthRequireTls auth_require_tls = AuthRequireTls::kLogin;
+  BareNewline bare_newline = BareNewline::kNormalize;
   bool tls_wrapper = false;
   std::string tls_cert_file;
   std::string tls_key_file;
@@ -83,6 +91,7 @@ struct Config {
   uint32_t smtpd_workers = 2;
   std::string relayhost;
   std::vector<std::string> local_domains;  // lower-case
+  std::string postmaster_address;          // empty: PostmasterAddress() picks one
   std::vector<Network> trusted_networks;
   bool client_reverse_lookup = true;
   std::vector<std::string> dns_nameservers;  // for DNSBL queries; empty: resolv.conf
@@ -113,6 +122,9 @@ struct Config {
   std::string MailDirectory() const;
   // auth_realm, or myhostname when it is empty.
   std::string AuthRealm() const;
+  // Where <Postmaster> goes: postmaster_address, or postmaster@ the first
+  // local domain, or postmaster@myhostname without local domains.
+  std::string PostmasterAddress() const;
 };
 
 // Reads CONFIG_DIR/postern.conf. A relative config_dir is made absolute

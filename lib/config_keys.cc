@@ -37,6 +37,10 @@ using S = KeyScope;
 using C = Config;
 using L = ListenerConfig;
 
+// The words of the kChoice keys, in the order of their enums.
+constexpr std::string_view kBareNewlineWords[] = {"normalize", "reject"};
+constexpr std::string_view kAuthRequireTlsWords[] = {"login", "all"};
+
 constexpr std::array kKeys = {
     // Global keys.
     K{.name = "myhostname",
@@ -106,6 +110,20 @@ constexpr std::array kKeys = {
       .description = "The domains whose mail qmgr delivers into Maildirs under mail_directory "
                      "instead of relaying it. Case does not matter.",
       .slot = &C::local_domains},
+    K{.name = "postmaster_address",
+      .type = T::kString,
+      .scope = S::kGlobal,
+      .default_value = "",
+      .default_doc = "empty, which means postmaster@ the first of local_domains, or "
+                     "postmaster@myhostname when local_domains is empty",
+      .description =
+          "Where mail to <Postmaster> (without a domain, in any case) goes: RFC 5321 4.5.1 "
+          "requires every server to accept it, from any client. smtpd replaces such a "
+          "recipient with this address at RCPT TO (keeping <Postmaster> as the original "
+          "recipient for DSNs unless the client gave an ORCPT), and qmgr delivers it like any "
+          "other: into its Maildir when its "
+          "domain is one of local_domains, else to relayhost.",
+      .slot = &C::postmaster_address},
     K{.name = "trusted_networks",
       .type = T::kNetworks,
       .scope = S::kGlobal,
@@ -325,6 +343,22 @@ constexpr std::array kKeys = {
                      "a message may carry. A message with more is answered 554 5.4.6 Hop count "
                      "exceeded - possible mail loop (MaxLocalHopCount).",
       .slot = &L::max_local_hop_count},
+    K{.name = "bare_newline",
+      .type = T::kChoice,
+      .scope = S::kListener,
+      .default_value = "normalize",
+      .description =
+          "What DATA does with a content line that ends in LF alone, against RFC 5321 2.3.8. "
+          "normalize: the line is taken and stored as if it ended in CR LF, as Postfix 3.9 does "
+          "by default, so that a text file sent by curl -T arrives. Only CR LF . CR LF ends the "
+          "data: after a bare LF, or before one, a line holding a single dot is an ordinary "
+          "line whose dot is taken for transparency, and is stored empty. reject: the message "
+          "is refused at its end with 554 5.6.0 Message contains bare CR or LF; lines must end "
+          "with CRLF. In both modes a bare CR (one not followed by LF) refuses the message in the "
+          "same way, BDAT chunks are stored byte for byte (a bare CR or LF in them refuses the "
+          "message unless the body is BODY=BINARYMIME), and command lines end only with CR LF.",
+      .choices = kBareNewlineWords,
+      .slot = &L::bare_newline},
     K{.name = "message_rate_limit",
       .type = T::kCount,
       .scope = S::kListener,
@@ -378,8 +412,21 @@ constexpr std::array kKeys = {
       .description = "How long the server holds back every error reply to a session that has "
                      "not authenticated, and every error reply to MAIL FROM (Tarpit); meanwhile "
                      "it reads nothing more from that client, and serves the others. The greeting "
-                     "is not delayed.",
+                     "is not delayed unless tarpit_at_connect is yes.",
       .slot = &L::tarpit_interval},
+    K{.name = "tarpit_at_connect",
+      .type = T::kBool,
+      .scope = S::kListener,
+      .default_value = "no",
+      .description =
+          "yes: the letter of MS-OXSMTP 3.2.7 (Tarpit \"when an unauthenticated user connects "
+          "to the server\"): the greeting of every session is sent tarpit_interval late, and "
+          "nothing the client sends is read before it; the worker serves other sessions "
+          "meanwhile, and connection_timeout runs. no: the greeting is sent at once, and the "
+          "tarpit delays error replies only (see tarpit_interval), as Exchange does in "
+          "practice: every client is unauthenticated when it connects, so a delayed greeting "
+          "slows every honest client.",
+      .slot = &L::tarpit_at_connect},
     K{.name = "acknowledgement_delay",
       .type = T::kDuration,
       .scope = S::kListener,
@@ -460,6 +507,23 @@ constexpr std::array kKeys = {
                      "requested authentication mechanism. yes: LOGIN is also allowed in "
                      "cleartext.",
       .slot = &L::allow_plaintext_auth},
+    K{.name = "auth_require_tls",
+      .type = T::kChoice,
+      .scope = S::kListener,
+      .default_value = "login",
+      .description =
+          "Which AUTH mechanisms wait until the session is encrypted. login: only LOGIN, as "
+          "allow_plaintext_auth says; NTLM is offered and accepted in cleartext, as Exchange "
+          "offers Integrated Windows authentication without TLS. NTLM never sends the password, "
+          "but an eavesdropper on a cleartext session captures the NTLMv2 response, from which "
+          "a weak password can be found by offline guessing. all: no mechanism is offered or "
+          "accepted before TLS: the cleartext EHLO reply has no AUTH line, AUTH is answered 538 "
+          "5.7.11 Encryption required for requested authentication mechanism, and "
+          "allow_plaintext_auth has no effect; on a listener without TLS no client can "
+          "authenticate then. Where require_tls is set, AUTH before STARTTLS is answered 530 "
+          "5.7.0 Must issue a STARTTLS command first whatever this key says.",
+      .choices = kAuthRequireTlsWords,
+      .slot = &L::auth_require_tls},
     K{.name = "tls_wrapper",
       .type = T::kBool,
       .scope = S::kListener,
@@ -581,8 +645,14 @@ struct AlternativeIndex<Value, std::variant<Alternatives...>> {
   }();
 };
 
+// A member of enum type other than Role holds a kChoice key, as a Choice.
 template <typename Value>
-constexpr size_t kValueIndex = AlternativeIndex<Value, ConfigValue>::kValue;
+constexpr bool kHoldsChoice = std::is_enum_v<Value> && !std::is_same_v<Value, Role>;
+template <typename Value>
+using StoredAs = std::conditional_t<kHoldsChoice<Value>, Choice, Value>;
+
+template <typename Value>
+constexpr size_t kValueIndex = AlternativeIndex<StoredAs<Value>, ConfigValue>::kValue;
 
 constexpr size_t ValueIndexOf(KeyType type) {
   switch (type) {
@@ -606,6 +676,8 @@ constexpr size_t ValueIndexOf(KeyType type) {
       return kValueIndex<std::vector<BindAddress>>;
     case KeyType::kRole:
       return kValueIndex<Role>;
+    case KeyType::kChoice:
+      return kValueIndex<Choice>;
   }
   return std::variant_size_v<ConfigValue>;
 }
@@ -649,11 +721,18 @@ constexpr bool OnlyCountsHaveAMinimum() {
   });
 }
 
+constexpr bool OnlyChoicesHaveWords() {
+  return std::all_of(kKeys.begin(), kKeys.end(), [](const ConfigKey& key) {
+    return (key.type == KeyType::kChoice) == !key.choices.empty();
+  });
+}
+
 static_assert(EverySlotFits(), "a key's member does not match its type or scope");
 static_assert(NamesAreUnique(), "two keys share a name");
 static_assert(GlobalsComeFirst(), "global keys must come before listener keys");
 static_assert(OnlyListenerKeysDependOnRole(), "a global key has a relay default");
 static_assert(OnlyCountsHaveAMinimum(), "a minimum on a key that is not a count");
+static_assert(OnlyChoicesHaveWords(), "a choice key without words, or words on another key");
 
 // Value syntax.
 
@@ -759,6 +838,14 @@ Result<ConfigValue> ParseRole(std::string_view text) {
   return Status::Error(Quoted(text) + " is not gateway or relay");
 }
 
+Result<ConfigValue> ParseChoice(std::string_view text, std::span<const std::string_view> choices) {
+  for (size_t i = 0; i < choices.size(); ++i) {
+    if (AsciiEqualsIgnoreCase(text, choices[i]))
+      return ConfigValue(Choice{static_cast<uint8_t>(i), choices[i]});
+  }
+  return Status::Error(Quoted(text) + " is not " + ChoiceWords(choices));
+}
+
 std::string ResolvePath(std::string_view text, const std::string& config_dir) {
   if (text.empty() || text.front() == '/' || config_dir.empty()) return std::string(text);
   return config_dir + "/" + std::string(text);
@@ -822,6 +909,7 @@ struct Formatter {
     return FormatWithUnits(static_cast<uint64_t>(seconds), kDurationFormat);
   }
   std::string operator()(Role role) const { return std::string(RoleName(role)); }
+  std::string operator()(Choice choice) const { return std::string(choice.word); }
   template <typename Item>
   std::string operator()(const std::vector<Item>& items) const {
     return JoinFormatted(items);
@@ -839,7 +927,12 @@ ConfigValue GetFrom(const ConfigKey& key, const Object& object) {
       [&](auto member) -> ConfigValue {
         if constexpr (kMemberOf<Object, decltype(member)>) {
           using Value = typename MemberTraits<decltype(member)>::ValueType;
-          return ConfigValue(std::in_place_type<Value>, object.*member);
+          if constexpr (kHoldsChoice<Value>) {
+            auto index = static_cast<uint8_t>(object.*member);
+            return ConfigValue(Choice{index, key.choices[index]});
+          } else {
+            return ConfigValue(std::in_place_type<Value>, object.*member);
+          }
         } else {
           PANIC("key %.*s is not held by this object", static_cast<int>(key.name.size()),
                 key.name.data());
@@ -854,11 +947,15 @@ void SetIn(const ConfigKey& key, ConfigValue value, Object* object) {
       [&](auto member) {
         using Value = typename MemberTraits<decltype(member)>::ValueType;
         if constexpr (kMemberOf<Object, decltype(member)>) {
-          if (!std::holds_alternative<Value>(value)) {
+          if (!std::holds_alternative<StoredAs<Value>>(value)) {
             PANIC("key %.*s given a value of another type", static_cast<int>(key.name.size()),
                   key.name.data());
           }
-          object->*member = std::get<Value>(std::move(value));
+          if constexpr (kHoldsChoice<Value>) {
+            object->*member = static_cast<Value>(std::get<Choice>(value).index);
+          } else {
+            object->*member = std::get<Value>(std::move(value));
+          }
         } else {
           PANIC("key %.*s is not held by this object", static_cast<int>(key.name.size()),
                 key.name.data());
@@ -885,7 +982,17 @@ std::string DefaultText(const ConfigKey& key, Role role) {
 
 std::string_view RoleName(Role role) { return role == Role::kRelay ? "relay" : "gateway"; }
 
-Result<ConfigValue> ParseValue(KeyType type, std::string_view text, const std::string& config_dir) {
+std::string ChoiceWords(std::span<const std::string_view> choices) {
+  std::string words;
+  for (size_t i = 0; i < choices.size(); ++i) {
+    if (i > 0) words += i + 1 == choices.size() ? " or " : ", ";
+    words += choices[i];
+  }
+  return words;
+}
+
+Result<ConfigValue> ParseValue(KeyType type, std::string_view text, const std::string& config_dir,
+                               std::span<const std::string_view> choices) {
   switch (type) {
     case KeyType::kString:
       return ConfigValue(std::string(text));
@@ -909,6 +1016,8 @@ Result<ConfigValue> ParseValue(KeyType type, std::string_view text, const std::s
       return ParseList<BindAddress>(text);
     case KeyType::kRole:
       return ParseRole(text);
+    case KeyType::kChoice:
+      return ParseChoice(text, choices);
   }
   PANIC("unknown key type %d", static_cast<int>(type));
 }

@@ -41,6 +41,7 @@ enum class KeyType {
   kNetworks,       // CIDR networks or single addresses
   kBindAddresses,  // ADDRESS:PORT or [IPV6-ADDRESS]:PORT
   kRole,           // gateway | relay
+  kChoice,         // one of the words in ConfigKey::choices
 };
 
 enum class KeyScope {
@@ -49,13 +50,21 @@ enum class KeyScope {
   kListenerOnly,  // in [listener "NAME"] only
 };
 
+// The value of a kChoice key: which of its words, by position. The member
+// that holds it is an enum whose enumerators follow the words' order.
+struct Choice {
+  uint8_t index = 0;
+  std::string_view word;  // points into the key's choices
+  bool operator==(const Choice&) const = default;
+};
+
 // A typed value. kString and kPath hold std::string, kBool bool, kCount
 // uint32_t, kSize uint64_t, kDuration Duration, kWords and kDomains
 // std::vector<std::string>, kNetworks std::vector<Network>, kBindAddresses
-// std::vector<BindAddress>, kRole Role.
+// std::vector<BindAddress>, kRole Role, kChoice Choice.
 using ConfigValue =
     std::variant<std::string, bool, uint32_t, uint64_t, Duration, std::vector<std::string>,
-                 std::vector<Network>, std::vector<BindAddress>, Role>;
+                 std::vector<Network>, std::vector<BindAddress>, Role, Choice>;
 
 // The member that holds a key's value: of Config for global keys, of
 // ListenerConfig for listener keys.
@@ -66,7 +75,8 @@ using ConfigSlot =
                  bool ListenerConfig::*, uint32_t ListenerConfig::*, uint64_t ListenerConfig::*,
                  Duration ListenerConfig::*, std::vector<std::string> ListenerConfig::*,
                  std::vector<Network> ListenerConfig::*, std::vector<BindAddress> ListenerConfig::*,
-                 Role ListenerConfig::*>;
+                 Role ListenerConfig::*, BareNewline ListenerConfig::*,
+                 AuthRequireTls ListenerConfig::*>;
 
 struct ConfigKey {
   std::string_view name;
@@ -87,6 +97,8 @@ struct ConfigKey {
   std::string_view description;
   // The smallest value a kCount key accepts.
   uint32_t minimum = 0;
+  // The words a kChoice key accepts, in the order of its enum's enumerators.
+  std::span<const std::string_view> choices = {};
   ConfigSlot slot;
 };
 
@@ -103,10 +115,14 @@ std::string DefaultText(const ConfigKey& key, Role role);
 // "gateway" or "relay".
 std::string_view RoleName(Role role);
 
-// Reads text as a value of type; a relative kPath is joined to config_dir.
-// The error says what is wrong with the text without naming the key, e.g.
-// `"abc" is not a number`.
-Result<ConfigValue> ParseValue(KeyType type, std::string_view text, const std::string& config_dir);
+// The words of a kChoice key as a phrase: "a or b", "a, b or c".
+std::string ChoiceWords(std::span<const std::string_view> choices);
+
+// Reads text as a value of type; a relative kPath is joined to config_dir;
+// a kChoice is one of choices (case-insensitive). The error says what is
+// wrong with the text without naming the key, e.g. `"abc" is not a number`.
+Result<ConfigValue> ParseValue(KeyType type, std::string_view text, const std::string& config_dir,
+                               std::span<const std::string_view> choices = {});
 
 // The value as it would be written in postern.conf: yes/no, durations and
 // sizes with the largest unit that divides them exactly (5m, 30s, 10m, 64k,

@@ -13,8 +13,8 @@ constexpr std::string_view kBeginMarker = ".\\\" BEGIN KEYS";
 constexpr std::string_view kEndMarker = ".\\\" END KEYS";
 constexpr size_t kWrapColumn = 78;
 
-std::string_view TypeName(KeyType type) {
-  switch (type) {
+std::string TypeName(const ConfigKey& key) {
+  switch (key.type) {
     case KeyType::kString:
       return "text";
     case KeyType::kPath:
@@ -37,6 +37,8 @@ std::string_view TypeName(KeyType type) {
       return "list of bind addresses";
     case KeyType::kRole:
       return "gateway or relay";
+    case KeyType::kChoice:
+      return ChoiceWords(key.choices);
   }
   return "?";
 }
@@ -101,7 +103,7 @@ std::string DefaultSentence(const ConfigKey& key) {
 // `.TP`, the name, then the type, the default and the paragraph, each on a
 // line of its own.
 std::string RenderKey(const ConfigKey& key) {
-  std::string type = "Type: " + std::string(TypeName(key.type)) + ".";
+  std::string type = "Type: " + TypeName(key) + ".";
   if (key.scope == KeyScope::kListenerOnly) type += " Only inside a listener section.";
   std::string default_text = DefaultSentence(key);
   if (key.minimum != 0) default_text += " At least " + std::to_string(key.minimum) + ".";

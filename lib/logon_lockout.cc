@@ -23,7 +23,7 @@ bool LogonLockout::IsLockedOut(std::string_view address, std::string_view user) 
   if (max_failures_ == 0) return false;
   TimePoint now = clock_.Now();
   Expire(now);
-  auto found = index_.find(Key(address, user));
+  auto found = index_.find(KeyOf(address, user));
   return found != index_.end() && found->second->locked_until > now;
 }
 
@@ -31,7 +31,7 @@ bool LogonLockout::RecordFailure(std::string_view address, std::string_view user
   if (max_failures_ == 0) return false;
   TimePoint now = clock_.Now();
   Expire(now);
-  Pair& pair = *Touch(Key(address, user));
+  Pair& pair = *Touch(KeyOf(address, user));
   while (!pair.failures.empty() && pair.failures.front() + window_ <= now)
     pair.failures.pop_front();
   pair.failures.push_back(now);
@@ -42,8 +42,12 @@ bool LogonLockout::RecordFailure(std::string_view address, std::string_view user
 }
 
 void LogonLockout::RecordSuccess(std::string_view address, std::string_view user) {
-  auto found = index_.find(Key(address, user));
+  auto found = index_.find(KeyOf(address, user));
   if (found != index_.end()) Forget(found->second);
+}
+
+LogonLockout::Key LogonLockout::KeyOf(std::string_view address, std::string_view user) {
+  return Key(address, user.substr(0, kMaxUserKept));
 }
 
 void LogonLockout::Expire(TimePoint now) {

@@ -29,8 +29,13 @@ namespace postern {
 class LogonLockout {
  public:
   // Enough for every client of a busy server over a lockout window; about
-  // 100 bytes plus 8 per failure each.
+  // 100 bytes plus 8 per failure each, and at most kMaxUserKept more.
   static constexpr size_t kDefaultMaxPairs = 100000;
+  // A user name counts by its first kMaxUserKept octets, so that names of
+  // thousands of octets (an NTLM message carries up to 12 KB) cannot make
+  // the table large; longer than any real login, a name sharing its
+  // beginning with another shares its pair.
+  static constexpr size_t kMaxUserKept = 256;
 
   // max_failures 0: no lockout, and nothing is counted.
   LogonLockout(const Clock& clock, uint32_t max_failures, Duration window,
@@ -67,6 +72,7 @@ class LogonLockout {
   void Expire(TimePoint now);
   void Forget(Recency::iterator pair);
   Recency::iterator Touch(const Key& key);
+  static Key KeyOf(std::string_view address, std::string_view user);
 
   const Clock& clock_;
   uint32_t max_failures_;

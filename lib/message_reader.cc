@@ -56,31 +56,45 @@ bool NamesHostInByClause(std::string_view value, std::string_view host) {
 
 }  // namespace
 
+DotDecoder::DotDecoder(BareNewline bare_newline)
+    : normalize_(bare_newline == BareNewline::kNormalize) {}
+
 size_t DotDecoder::Decode(std::string_view input, std::string* out, bool* complete) {
   *complete = false;
   auto emit = [out](std::string_view bytes) {
     if (out != nullptr) out->append(bytes);
+  };
+  // A line that ended in LF alone (normalize only): stored with CRLF, and
+  // the next line cannot end the data.
+  auto end_bare_line = [this, &emit] {
+    emit("\r\n");
+    state_ = State::kLineStart;
+    line_after_crlf_ = false;
   };
   size_t i = 0;
   while (i < input.size()) {
     char c = input[i];
     switch (state_) {
       case State::kText: {
-        size_t cr = input.find('\r', i);
-        size_t end = cr == std::string_view::npos ? input.size() : cr;
-        emit(input.substr(i, end - i));
-        i = end;
-        if (cr != std::string_view::npos) {
+        size_t end = normalize_ ? input.find_first_of("\r\n", i) : input.find('\r', i);
+        size_t stop = end == std::string_view::npos ? input.size() : end;
+        emit(input.substr(i, stop - i));
+        i = stop;
+        if (end == std::string_view::npos) break;
+        if (input[i] == '\r') {
           emit("\r");
           state_ = State::kTextCr;
-          ++i;
+        } else {
+          end_bare_line();
         }
+        ++i;
         break;
       }
       case State::kTextCr:
         if (c == '\n') {
           emit("\n");
           state_ = State::kLineStart;
+          line_after_crlf_ = true;
           ++i;
         } else if (c == '\r') {
           emit("\r");
@@ -102,14 +116,26 @@ size_t DotDecoder::Decode(std::string_view input, std::string* out, bool* comple
         if (c == '\r') {
           state_ = State::kDotCr;
           ++i;
+        } else if (c == '\n' && normalize_) {
+          end_bare_line();  // "." LF ends nothing: an empty line
+          ++i;
         } else {
           state_ = State::kText;
         }
         break;
       case State::kDotCr:
-        if (c == '\n') {
+        if (c == '\n' && line_after_crlf_) {
           *complete = true;
           return i + 1;
+        }
+        if (c == '\n') {
+          // LF "." CRLF ends nothing: an empty line, after which a "."
+          // line may end the data.
+          emit("\r\n");
+          state_ = State::kLineStart;
+          line_after_crlf_ = true;
+          ++i;
+          break;
         }
         emit("\r");
         state_ = State::kTextCr;
@@ -208,8 +234,9 @@ void ContentScanner::FinishField() {
   field_.clear();
 }
 
-MessageReader::MessageReader(const ContentLimits& limits, std::string myhostname, bool binary)
-    : scanner_(limits, std::move(myhostname), binary) {}
+MessageReader::MessageReader(const ContentLimits& limits, std::string myhostname, bool binary,
+                             BareNewline bare_newline)
+    : decoder_(bare_newline), scanner_(limits, std::move(myhostname), binary) {}
 
 size_t MessageReader::ReadData(std::string_view input, std::string* content, bool* complete) {
   if (verdict() != ContentVerdict::kAccepted) return decoder_.Decode(input, nullptr, complete);

@@ -1,12 +1,19 @@
 // lib/message_reader.h — reads message content of DATA and BDAT.
 //
 // DotDecoder undoes the RFC 5321 4.5.2 transparency of DATA: a line that
-// starts with '.' loses that dot, and the line "." ends the data. A line
-// starts only after CRLF (or at the start of the data), so the end of data
-// is only CRLF "." CRLF: LF "." LF, LF "." CRLF and CRLF "." LF are content
-// (the bare LF in them then fails the message, see below). This is the
+// starts with '.' loses that dot, and the line "." ends the data. The end
+// of data is only CRLF "." CRLF (DATA's own CRLF counts for the first
+// line): LF "." LF, LF "." CRLF and CRLF "." LF end nothing. This is the
 // defence against SMTP smuggling: no other reader of the same bytes can
-// find an end of data where postern does not.
+// find an end of data where postern does not. What a bare LF does depends
+// on bare_newline:
+//   - reject: only CRLF ends a line; a bare LF is content, which the
+//     scanner then refuses (kBareLineEnding).
+//   - normalize (Postfix 3.9's default): a bare LF also ends a line, and is
+//     handed out as CRLF. A line starting with '.' loses that dot whatever
+//     ended the line before it, as Postfix does; so the "." line of
+//     LF "." LF, CRLF "." LF or LF "." CRLF is stored as an empty line.
+//     A bare CR stays content in both modes, and the scanner refuses it.
 //
 // ContentScanner inspects the content as it streams past, in pieces of any
 // size, and keeps none of it:
@@ -20,7 +27,9 @@
 //   - bare CR or bare LF anywhere in the content. RFC 5321 2.3.8 forbids
 //     them, so they fail the message (kBareLineEnding) unless the body is
 //     BINARYMIME, where any octet is content. Header lines may end in LF
-//     alone for the purpose of finding the header's end.
+//     alone for the purpose of finding the header's end. (With
+//     bare_newline = normalize, DATA content reaches the scanner with its
+//     bare LFs already made CRLF: sizes count the octets as stored.)
 // Lines longer than 1000 octets are passed through unchanged: the size
 // limits bound what a client can send.
 //
@@ -33,6 +42,8 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+
+#include "lib/config.h"
 
 namespace postern {
 
@@ -54,6 +65,8 @@ enum class ContentVerdict {
 
 class DotDecoder {
  public:
+  explicit DotDecoder(BareNewline bare_newline);
+
   // Decodes from `input`, appending content to *out (or dropping it when out
   // is nullptr), and stops after the end-of-data line. Returns the number of
   // input bytes used; *complete tells whether the end of data was found.
@@ -61,7 +74,9 @@ class DotDecoder {
 
  private:
   enum class State { kLineStart, kDot, kDotCr, kText, kTextCr };
-  State state_ = State::kLineStart;  // DATA's own CRLF starts the first line
+  bool normalize_;
+  State state_ = State::kLineStart;
+  bool line_after_crlf_ = true;  // DATA's own CRLF starts the first line
 };
 
 class ContentScanner {
@@ -103,8 +118,10 @@ class ContentScanner {
 
 class MessageReader {
  public:
-  // binary: the body was declared BODY=BINARYMIME.
-  MessageReader(const ContentLimits& limits, std::string myhostname, bool binary);
+  // binary: the body was declared BODY=BINARYMIME. bare_newline applies to
+  // DATA only: BDAT chunks are content byte for byte.
+  MessageReader(const ContentLimits& limits, std::string myhostname, bool binary,
+                BareNewline bare_newline);
 
   // DATA: reads up to and including the end-of-data line; appends decoded
   // content to *content while the verdict is kAccepted. Returns the bytes of

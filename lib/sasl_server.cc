@@ -52,8 +52,12 @@ ipc::AuthOutcome OutcomeOf(int rc) {
     case SASL_BADPARAM:
     case SASL_WEAKPASS:
     case SASL_BADVERS:
+    // What the client sent does not fit libsasl2's fixed buffers: a user
+    // name of about 1,000 octets or more overflows the canonicalisation
+    // buffer. The client's doing, not the server's trouble.
+    case SASL_BUFOVER:
       return ipc::AuthOutcome::kFailure;
-    default:  // SASL_FAIL, SASL_NOMEM, SASL_BUFOVER, SASL_TRYAGAIN, SASL_UNAVAIL, ...
+    default:  // SASL_FAIL, SASL_NOMEM, SASL_TRYAGAIN, SASL_UNAVAIL, ...
       return ipc::AuthOutcome::kTemporaryFailure;
   }
 }

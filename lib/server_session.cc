@@ -171,10 +171,15 @@ class ServerSession::Impl {
   void HandleAuth(std::string_view argument);
   void HandleAuthResponse(std::string_view line);
   void StartAuthExchange(std::optional<std::string> initial_response);
-  void AuthFailed();
+  // An exchange that ended without success, answered with reply (535 or
+  // 454): one more logon failure.
+  void AuthFailed(const Reply& reply);
   // Back to reading commands; cancels the exchange with authd if it began.
   void EndAuthExchange();
   const Reply* CheckAuth(std::string_view mechanism) const;
+  // Whether the mechanism must wait for TLS here (auth_require_tls,
+  // allow_plaintext_auth).
+  bool NeedsTls(std::string_view mechanism) const;
   const Reply* CheckMail() const;
   // sender_login_check: whether the login may use address ("" for <>);
   // always true when the check is off.
@@ -288,6 +293,14 @@ void ServerSession::Impl::Start(std::optional<TlsInfo> implicit_tls) {
   last_input_ = now;
   if (listener_.connection_timeout.count() > 0)
     connection_deadline_ = client_.connected_at.value_or(now) + listener_.connection_timeout;
+  if (listener_.tarpit_at_connect && listener_.tarpit_interval.count() > 0) {
+    // MS-OXSMTP 3.2.7 to the letter: the greeting waits in the tarpit.
+    std::string banner = ExpandReply(reply::kServiceReady, {config_.myhostname});
+    held_ = HeldReply{&reply::kServiceReady, std::move(banner), false};
+    tarpit_deadline_ = now + listener_.tarpit_interval;
+    phase_ = Phase::kTarpit;
+    return;
+  }
   SendReply(reply::kServiceReady, {config_.myhostname});
 }
 
@@ -655,7 +668,7 @@ std::vector<std::string> ServerSession::Impl::AuthMechanismsOffered() const {
   if (!extended() || !listener_.advertise_auth) return offered;
   if (listener_.require_tls && !tls_) return offered;
   for (const std::string& mechanism : listener_.auth_mechanisms) {
-    if (SendsPasswordInTheClear(mechanism) && !tls_ && !listener_.allow_plaintext_auth) continue;
+    if (NeedsTls(mechanism) && !tls_) continue;
     offered.push_back(Upper(mechanism));
   }
   return offered;
@@ -787,6 +800,12 @@ void ServerSession::Impl::HandleRcpt(std::string_view argument) {
   recipient.address = mailbox.ToString();
   recipient.notify = rcpt.parameters.notify;
   recipient.orcpt = std::move(rcpt.parameters.orcpt);
+  if (mailbox.domain.empty()) {
+    // <Postmaster> (RFC 5321 4.5.1) goes to a real mailbox, and qmgr
+    // delivers it like any other; DSNs still name what the client wrote.
+    if (recipient.orcpt.empty()) recipient.orcpt = "rfc822;" + recipient.address;
+    recipient.address = config_.PostmasterAddress();
+  }
   transaction_.recipients.push_back(std::move(recipient));
   Respond(reply::kRecipientOk);
 }
@@ -876,9 +895,13 @@ const Reply* ServerSession::Impl::CheckAuth(std::string_view mechanism) const {
       listener_.auth_mechanisms.begin(), listener_.auth_mechanisms.end(),
       [mechanism](const std::string& m) { return AsciiEqualsIgnoreCase(m, mechanism); });
   if (!configured) return &reply::kUnrecognizedAuthType;
-  if (SendsPasswordInTheClear(mechanism) && !tls_ && !listener_.allow_plaintext_auth)
-    return &reply::kEncryptionRequired;
+  if (NeedsTls(mechanism) && !tls_) return &reply::kEncryptionRequired;
   return nullptr;
+}
+
+bool ServerSession::Impl::NeedsTls(std::string_view mechanism) const {
+  if (listener_.auth_require_tls == AuthRequireTls::kAll) return true;
+  return SendsPasswordInTheClear(mechanism) && !listener_.allow_plaintext_auth;
 }
 
 void ServerSession::Impl::HandleAuth(std::string_view argument) {
@@ -953,27 +976,27 @@ void ServerSession::Impl::AuthResult(ipc::AuthOutcome outcome, const std::string
       Respond(reply::kAuthSuccessful);
       break;
     case ipc::AuthOutcome::kFailure:
-      AuthFailed();
+      AuthFailed(reply::kAuthUnsuccessful);
       break;
     case ipc::AuthOutcome::kUnknownMechanism:
       Respond(reply::kUnrecognizedAuthType);
       break;
     case ipc::AuthOutcome::kTemporaryFailure:
     case ipc::AuthOutcome::kContinue:
-      Respond(reply::kTemporaryAuthFailure);
+      AuthFailed(reply::kTemporaryAuthFailure);
       break;
   }
   ResumeReading();
 }
 
-void ServerSession::Impl::AuthFailed() {
+void ServerSession::Impl::AuthFailed(const Reply& reply) {
   ++logon_failures_;
   if (listener_.max_logon_failures != 0 && logon_failures_ > listener_.max_logon_failures) {
     // ProtocolViolationCount (3.2.7): the server ends the session.
     SendReply(reply::kTooManyErrors);
     return EndSession();
   }
-  Respond(reply::kAuthUnsuccessful);
+  Respond(reply);
 }
 
 // ---- The message stream ----------------------------------------------------
@@ -1023,7 +1046,8 @@ void ServerSession::Impl::BeginMessage() {
   received.time = now;
   t.pending_data = BuildReceivedHeader(received);
 
-  t.reader.emplace(Limits(), config_.myhostname, t.mail.parameters.body == BodyType::kBinaryMime);
+  t.reader.emplace(Limits(), config_.myhostname, t.mail.parameters.body == BodyType::kBinaryMime,
+                   listener_.bare_newline);
 }
 
 // RFC 3848: ESMTP, then S for TLS and A for AUTH; plain SMTP after HELO.

@@ -23,10 +23,14 @@
 //   - Tarpit (3.2.7): every error reply (4xx, 5xx) to a command of a
 //     session that has not authenticated, and every error reply to MAIL, is
 //     sent tarpit_interval late, and no further input is read meanwhile.
-//     The banner is not delayed: every client is unauthenticated when it
-//     connects, so delaying it would slow every honest client; the delay
-//     falls on the clients that make mistakes. Replies the server sends on
-//     its own (timeouts, 421 for too many errors) are never delayed.
+//     By default (tarpit_at_connect = no) the banner is not delayed: every
+//     client is unauthenticated when it connects, so delaying it would slow
+//     every honest client; the delay falls on the clients that make
+//     mistakes, as Exchange does in practice. tarpit_at_connect = yes is the
+//     letter of the spec ("when an unauthenticated user connects"): the 220
+//     banner is held tarpit_interval, nothing is read meanwhile, and the
+//     connection timer runs. Replies the server sends on its own (timeouts,
+//     421 for too many errors) are never delayed.
 //   - STARTTLS (RFC 3207): the 220 is followed by a StartTls action and the
 //     session reads nothing until TlsStarted(); every byte the client sent
 //     after the STARTTLS line in cleartext is discarded, never read as a
@@ -37,13 +41,18 @@
 //     supported" by the session itself ([MS-SMTP] 3.1.5.2); the client's
 //     NEGOTIATE message then starts the exchange. Where the listener has
 //     require_tls, AUTH is neither offered nor accepted before TLS (530
-//     5.7.0); elsewhere LOGIN, which carries the password itself, is only
-//     offered and accepted under TLS unless allow_plaintext_auth is set
-//     (538 5.7.11), so the cleartext AUTH line lists NTLM alone. A failed
-//     AUTH (535) counts towards max_logon_failures, not towards the protocol
-//     errors; the failure that would be number max_logon_failures + 1 is
-//     answered 421 4.7.0 and ends the session. A cancelled AUTH ("*", 501)
-//     counts as neither.
+//     5.7.0). Elsewhere, with auth_require_tls = login (the default, as
+//     Exchange), LOGIN, which carries the password itself, is only offered
+//     and accepted under TLS unless allow_plaintext_auth is set (538
+//     5.7.11), so the cleartext AUTH line lists NTLM alone; with
+//     auth_require_tls = all no mechanism is offered or accepted before TLS
+//     (538 5.7.11; allow_plaintext_auth has no effect), because an
+//     eavesdropper can crack a captured NTLMv2 response offline. A failed
+//     AUTH (535), and one that authd could not decide (454 4.7.0: a client
+//     must not get free guesses by making authd stumble), count towards
+//     max_logon_failures, not towards the protocol errors; the failure that
+//     would be number max_logon_failures + 1 is answered 421 4.7.0 and ends
+//     the session. A cancelled AUTH ("*", 501) counts as neither.
 //   - AUTH= on MAIL FROM (RFC 4954 5) is accepted wherever the EHLO reply
 //     lists AUTH, also from a client that has not authenticated; where AUTH
 //     is not listed (HELO, advertise_auth = no, no mechanism offered before
@@ -55,8 +64,21 @@
 //     Neither case refuses the MAIL.
 //   - XEXCH50 is answered 504 5.7.1 Not authorized (never offered); inside
 //     a transaction it still makes a following RCPT a 503 5.5.1.
-//   - Hop counts and sizes are those of the content the client sent; the
-//     Received: field postern prepends is not counted.
+//   - Hop counts and sizes are those of the content the client sent, as it
+//     is stored (a bare LF made CRLF counts two octets); the Received: field
+//     postern prepends is not counted.
+//   - Bare LF in DATA (bare_newline): normalize, the default, stores a
+//     content line that ends in LF alone with CRLF, and only CRLF.CRLF ends
+//     the data (lib/message_reader.h); reject refuses the message at its
+//     end with 554 5.6.0. A bare CR refuses it in both modes: the smuggling
+//     variants that rely on CR alone stay refused, and no common client
+//     sends one. BDAT chunks are content byte for byte; command lines end
+//     only with CRLF.
+//   - RCPT TO:<Postmaster> (RFC 5321 4.5.1, any case, no domain) is
+//     accepted from every client and its recipient becomes
+//     config.PostmasterAddress(), so qmgr delivers it like any other; the
+//     ORCPT keeps "rfc822;Postmaster" as the client wrote it, unless the
+//     client gave an ORCPT.
 //   - MAIL FROM round trip (3.2.5 "System resources are not available",
 //     3.2.7 OutOfResources and MessageRateLimitExceeded): every MAIL that is
 //     otherwise acceptable goes out as CheckMail and waits for

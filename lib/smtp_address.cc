@@ -11,9 +11,8 @@
 namespace postern {
 namespace {
 
-constexpr size_t kMaxLabel = 63;       // RFC 1035 2.3.4
-constexpr size_t kMaxIpv6Text = 45;    // the longest textual IPv6 address
-constexpr size_t kMaxSizeDigits = 20;  // RFC 1870 size-value
+constexpr size_t kMaxLabel = 63;     // RFC 1035 2.3.4
+constexpr size_t kMaxIpv6Text = 45;  // the longest textual IPv6 address
 constexpr std::string_view kIpv6Tag = "IPv6:";
 
 bool IsAtext(char c) {
@@ -246,9 +245,13 @@ class SeenKeywords {
   unsigned seen_ = 0;
 };
 
-// RFC 1870 size-value = 1*20DIGIT.
+// RFC 1870 size-value = 1*20DIGIT. A number too large for uint64_t, even
+// with more digits, reads as UINT64_MAX: it is a size over any limit, which
+// RFC 1870 6.1 answers with 552, not a syntax error.
 bool ParseSize(std::string_view value, uint64_t* size) {
-  return value.size() <= kMaxSizeDigits && ParseDecimal(value, size);
+  if (value.empty() || !std::all_of(value.begin(), value.end(), IsAsciiDigit)) return false;
+  if (!ParseDecimal(value, size)) *size = UINT64_MAX;
+  return true;
 }
 
 bool ParseBody(std::string_view value, const OfferedExtensions& offered, BodyType* body) {

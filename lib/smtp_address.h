@@ -75,7 +75,7 @@ struct OfferedExtensions {
 };
 
 struct MailParameters {
-  std::optional<uint64_t> size;
+  std::optional<uint64_t> size;  // UINT64_MAX for a number too large to hold
   BodyType body = BodyType::k7Bit;
   DsnRet ret = DsnRet::kUnspecified;
   std::string envid;  // xtext as received, or empty

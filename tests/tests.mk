@@ -73,6 +73,7 @@ SYSTEM_TESTS = \
 	tests/system/reverse_lookup_test.py \
 	tests/system/shared_bind_test.py \
 	tests/system/rate_limit_test.py \
+	tests/system/session_options_test.py \
 	tests/system/supervision_test.py \
 	tests/system/swaks_test.py \
 	tests/system/timer_events_test.py \

@@ -69,26 +69,32 @@ void SplitLines(std::string_view input) {
   }
 }
 
-void DecodeData(std::string_view input) {
+void DecodeData(std::string_view input, BareNewline bare_newline) {
   ContentLimits limits;
   limits.max_message_size = 1000;
   limits.max_header_size = 300;
   limits.max_hop_count = 3;
   limits.max_local_hop_count = 1;
-  MessageReader whole(limits, "mx.example", false);
+  MessageReader whole(limits, "mx.example", false, bare_newline);
   std::string whole_content;
   bool whole_complete = false;
   size_t used = whole.ReadData(input, &whole_content, &whole_complete);
   Check(used <= input.size());
   whole.Finish();
 
-  DotDecoder decoder;
+  DotDecoder decoder(bare_newline);
   std::string bytewise;
   bool complete = false;
   size_t i = 0;
   while (i < input.size() && !complete)
     i += decoder.Decode(input.substr(i, 1), &bytewise, &complete);
   Check(i == used && complete == whole_complete);
+  // Smuggling: whatever bare_newline says, only CRLF "." CRLF ends the data
+  // (DATA's own CRLF standing in before the first line).
+  if (complete) {
+    std::string_view end = input.substr(0, used);
+    Check(end == ".\r\n" || (end.size() >= 5 && end.substr(end.size() - 5) == "\r\n.\r\n"));
+  }
   if (whole.verdict() == ContentVerdict::kAccepted) Check(bytewise == whole_content);
 
   // The verdict does not depend on how the content is cut.
@@ -106,6 +112,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   postern::SplitLines(input);
   std::string_view first = input.substr(0, postern::kMaxCommandLine - 2);
   postern::ParseLine(first.substr(0, first.find("\r\n")));
-  postern::DecodeData(input);
+  postern::DecodeData(input, postern::BareNewline::kReject);
+  postern::DecodeData(input, postern::BareNewline::kNormalize);
   return 0;
 }

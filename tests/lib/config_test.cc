@@ -172,6 +172,20 @@ BOOST_AUTO_TEST_CASE(RolesAreGatewayOrRelay) {
   BOOST_TEST(ValueError(KeyType::kRole, "edge") == "\"edge\" is not gateway or relay");
 }
 
+BOOST_AUTO_TEST_CASE(ChoicesAreOneOfTheKeysWords) {
+  const ConfigKey& key = *FindConfigKey("bare_newline");
+  Result<ConfigValue> reject = ParseValue(key.type, "Reject", kDir, key.choices);
+  BOOST_REQUIRE(reject.ok());
+  BOOST_TEST(FormatValue(*reject) == "reject");
+  ListenerConfig listener;
+  SetValue(key, *reject, &listener);
+  BOOST_TEST((listener.bare_newline == BareNewline::kReject));
+  BOOST_TEST(FormatValue(GetValue(key, listener)) == "reject");
+  Result<ConfigValue> other = ParseValue(key.type, "strip", kDir, key.choices);
+  BOOST_TEST(!other.ok());
+  BOOST_TEST(other.status().message() == "\"strip\" is not normalize or reject");
+}
+
 BOOST_AUTO_TEST_CASE(WordListsSplitOnWhiteSpaceAndCommas) {
   BOOST_TEST((std::get<Strs>(Value(KeyType::kWords, "NTLM, LOGIN \t PLAIN,,x")) ==
               Strs{"NTLM", "LOGIN", "PLAIN", "x"}));
@@ -246,6 +260,7 @@ BOOST_AUTO_TEST_CASE(HoldsEveryKeyOfTheOperatorContract) {
                         "smtpd_workers",
                         "relayhost",
                         "local_domains",
+                        "postmaster_address",
                         "trusted_networks",
                         "client_reverse_lookup",
                         "dns_nameservers",
@@ -273,12 +288,14 @@ BOOST_AUTO_TEST_CASE(HoldsEveryKeyOfTheOperatorContract) {
                          "max_recipients",
                          "max_hop_count",
                          "max_local_hop_count",
+                         "bare_newline",
                          "message_rate_limit",
                          "max_protocol_errors",
                          "max_logon_failures",
                          "max_connections",
                          "max_connections_per_source",
                          "tarpit_interval",
+                         "tarpit_at_connect",
                          "acknowledgement_delay",
                          "blocked_networks",
                          "block_list",
@@ -288,6 +305,7 @@ BOOST_AUTO_TEST_CASE(HoldsEveryKeyOfTheOperatorContract) {
                          "sender_login_check",
                          "sender_login_map",
                          "allow_plaintext_auth",
+                         "auth_require_tls",
                          "tls_wrapper",
                          "tls_cert_file",
                          "tls_key_file",
@@ -341,7 +359,7 @@ BOOST_AUTO_TEST_CASE(EveryKeyHasADescriptionAndADefaultThatParses) {
     BOOST_TEST_CONTEXT("key " << key.name) {
       BOOST_TEST(!key.description.empty());
       for (Role role : {Role::kGateway, Role::kRelay}) {
-        Result<ConfigValue> value = ParseValue(key.type, DefaultText(key, role), kDir);
+        Result<ConfigValue> value = ParseValue(key.type, DefaultText(key, role), kDir, key.choices);
         BOOST_TEST(value.ok(), value.status().message());
       }
     }
@@ -355,7 +373,7 @@ BOOST_AUTO_TEST_CASE(DefaultsAreWrittenAsPosternConfigPrintsThem) {
     if (!key.default_doc.empty()) continue;  // computed, build- or directory-dependent
     for (Role role : {Role::kGateway, Role::kRelay}) {
       std::string text = DefaultText(key, role);
-      Result<ConfigValue> value = ParseValue(key.type, text, kDir);
+      Result<ConfigValue> value = ParseValue(key.type, text, kDir, key.choices);
       BOOST_REQUIRE(value.ok());
       BOOST_TEST(FormatValue(*value) == text, "key " << key.name);
     }
@@ -405,6 +423,25 @@ BOOST_AUTO_TEST_CASE(GlobalDefaults) {
   BOOST_TEST(config.daemon_directory == "/usr/libexec/postern");
 #endif
   BOOST_TEST(config.sasldb_path == "/etc/postern/sasldb2");
+  BOOST_TEST(config.postmaster_address == "");
+}
+
+// RFC 5321 4.5.1: <Postmaster> goes to a mailbox of the first local domain.
+BOOST_AUTO_TEST_CASE(PostmasterAddressDefaultsToTheFirstLocalDomain) {
+  BOOST_TEST(Parse("myhostname = mx.example.test\n" + kListener).PostmasterAddress() ==
+             "postmaster@mx.example.test");
+  BOOST_TEST(Parse("local_domains = Example.test other.test\n" + kListener).PostmasterAddress() ==
+             "postmaster@example.test");
+  BOOST_TEST(
+      Parse("postmaster_address = hostmaster@example.test\n" + kListener).PostmasterAddress() ==
+      "hostmaster@example.test");
+  BOOST_TEST(ErrorOf("postmaster_address = postmaster\n" + kListener) ==
+             "/etc/postern/postern.conf:1: postmaster_address: \"postmaster\" is not a mailbox "
+             "(local-part@domain): it has no domain");
+  BOOST_TEST(
+      ErrorOf("postmaster_address = a b@example.test\n" + kListener)
+          .find("/etc/postern/postern.conf:1: postmaster_address: \"a b@example.test\" is not "
+                "a mailbox") == 0u);
 }
 
 BOOST_AUTO_TEST_CASE(GatewayListenerDefaults) {
@@ -427,7 +464,10 @@ BOOST_AUTO_TEST_CASE(GatewayListenerDefaults) {
   BOOST_TEST(l.max_connections == 5000u);
   BOOST_TEST(l.max_connections_per_source == 20u);
   BOOST_TEST((l.tarpit_interval == seconds(5)));
+  BOOST_TEST(l.tarpit_at_connect == false);
   BOOST_TEST((l.acknowledgement_delay == seconds(30)));
+  BOOST_TEST((l.bare_newline == BareNewline::kNormalize));
+  BOOST_TEST((l.auth_require_tls == AuthRequireTls::kLogin));
   BOOST_TEST(l.blocked_networks.empty());
   BOOST_TEST(l.block_list.empty());
   BOOST_TEST((l.auth_mechanisms == Strs{"NTLM", "LOGIN"}));
@@ -708,6 +748,8 @@ BOOST_AUTO_TEST_CASE(BadValuesNameFileLineAndKey) {
              "/etc/postern/postern.conf:7: require_tls: \"maybe\" is not yes or no");
   BOOST_TEST(ErrorOf(six_lines + "role = edge\n") ==
              "/etc/postern/postern.conf:7: role: \"edge\" is not gateway or relay");
+  BOOST_TEST(ErrorOf(six_lines + "auth_require_tls = ntlm\n") ==
+             "/etc/postern/postern.conf:7: auth_require_tls: \"ntlm\" is not login or all");
   BOOST_TEST(ErrorOf(six_lines + "remote_networks = 10.1.0.0/8\n") ==
              "/etc/postern/postern.conf:7: remote_networks: \"10.1.0.0/8\" has bits set after "
              "the prefix length (did you mean 10.0.0.0/8?)");

@@ -108,6 +108,18 @@ BOOST_AUTO_TEST_CASE(pairs_are_forgotten_once_their_window_has_passed) {
   BOOST_TEST(lockout.tracked_pairs() == 0u);
 }
 
+// Names of thousands of octets, now counted (issue 8 point 10), are kept
+// by their beginning only, so the cap on pairs still bounds the memory.
+BOOST_AUTO_TEST_CASE(long_user_names_count_by_their_first_256_octets) {
+  FakeClock clock;
+  LogonLockout lockout(clock, 3, minutes(15));
+  std::string name(3000, 'a');
+  for (int i = 0; i < 3; ++i) lockout.RecordFailure(kAttacker, name + std::to_string(i));
+  BOOST_TEST(lockout.tracked_pairs() == 1u);
+  BOOST_TEST(lockout.IsLockedOut(kAttacker, std::string(256, 'a')));
+  BOOST_TEST(!lockout.IsLockedOut(kAttacker, std::string(255, 'a')));
+}
+
 BOOST_AUTO_TEST_CASE(the_table_never_grows_past_its_cap) {
   FakeClock clock;
   LogonLockout lockout(clock, 2, minutes(15), 100);

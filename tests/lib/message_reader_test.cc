@@ -17,8 +17,9 @@ struct Decoded {
 
 // Decodes `input` in pieces of `step` bytes (0: all at once), stopping at
 // the end of data like the session does.
-Decoded Decode(const std::string& input, size_t step = 0) {
-  DotDecoder decoder;
+Decoded Decode(const std::string& input, size_t step = 0,
+               BareNewline bare_newline = BareNewline::kReject) {
+  DotDecoder decoder(bare_newline);
   Decoded result;
   size_t piece = step == 0 ? input.size() : step;
   while (result.consumed < input.size() && !result.complete) {
@@ -55,6 +56,8 @@ std::string ReceivedFields(int count, const std::string& by) {
   return header;
 }
 
+// Most cases below hold in both modes; those about bare LF use reject, the
+// behaviour before bare_newline, and dot_decoder_normalize has the others.
 BOOST_AUTO_TEST_SUITE(dot_decoder)
 
 BOOST_AUTO_TEST_CASE(ends_at_crlf_dot_crlf_and_keeps_the_last_crlf) {
@@ -119,6 +122,67 @@ BOOST_AUTO_TEST_CASE(nul_and_eight_bit_octets_pass_through) {
 BOOST_AUTO_TEST_CASE(long_lines_pass_through_unchanged) {
   std::string line(5000, 'L');
   BOOST_TEST(Decode(line + "\r\n.\r\n").content == line + "\r\n");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// bare_newline = normalize (issue 8 point 7, Postfix 3.9's default).
+BOOST_AUTO_TEST_SUITE(dot_decoder_normalize)
+
+Decoded Normalized(const std::string& input, size_t step = 0) {
+  return Decode(input, step, BareNewline::kNormalize);
+}
+
+BOOST_AUTO_TEST_CASE(lines_ending_in_lf_alone_are_stored_with_crlf) {
+  Decoded d = Normalized("Subject: hi\n\nline one\nline two\r\n.\r\nQUIT\r\n");
+  BOOST_TEST(d.complete);
+  BOOST_TEST(d.content == "Subject: hi\r\n\r\nline one\r\nline two\r\n");
+  BOOST_TEST(d.consumed == std::string("Subject: hi\n\nline one\nline two\r\n.\r\n").size());
+}
+
+BOOST_AUTO_TEST_CASE(only_crlf_dot_crlf_ends_the_data) {
+  // The "." line of each fake end is an ordinary line: its dot is
+  // transparency, so it is stored as an empty line.
+  for (const std::string& fake :
+       {std::string("\n.\n"), std::string("\n.\r\n"), std::string("\r\n.\n")}) {
+    BOOST_TEST_CONTEXT(fake.size() << (fake[0] == '\n' ? " LF" : " CRLF")) {
+      std::string input = "a" + fake + "MAIL FROM:<x@y.example>\r\n";
+      Decoded d = Normalized(input);
+      BOOST_TEST(!d.complete);
+      BOOST_TEST(d.consumed == input.size());
+      BOOST_TEST(d.content == "a\r\n\r\nMAIL FROM:<x@y.example>\r\n");
+      BOOST_TEST(Normalized(input, 1).content == d.content);
+    }
+  }
+  BOOST_TEST(Normalized("a\n.\nb\r\n.\r\n").content == "a\r\n\r\nb\r\n");
+  // After LF "." CRLF the next line follows a CRLF: "." CRLF ends there.
+  Decoded d = Normalized("a\n.\r\n.\r\nQUIT\r\n");
+  BOOST_TEST(d.complete);
+  BOOST_TEST(d.content == "a\r\n\r\n");
+  // A dot-stuffed line after a bare LF loses its dot as any other.
+  BOOST_TEST(Normalized("a\n..b\n.c\r\n.\r\n").content == "a\r\n.b\r\nc\r\n");
+}
+
+BOOST_AUTO_TEST_CASE(bare_cr_stays_content) {
+  // The scanner refuses it (bare_cr_is_refused_in_both_modes below).
+  BOOST_TEST(Normalized("a\rb\r\n.\r\n").content == "a\rb\r\n");
+  BOOST_TEST(!Normalized("a\r\n.\rX\r\n").complete);
+  BOOST_TEST(Normalized("a\r\r\n.\r\n").content == "a\r\r\n");
+}
+
+BOOST_AUTO_TEST_CASE(every_split_gives_the_same_result) {
+  std::string input =
+      "From: a@b.example\n\n..dot\n.\rodd\r\n\r\r\nline\n.\n\r\n.\n.\r\nlast\r\n.\r\nNEXT\r\n";
+  Decoded whole = Normalized(input);
+  BOOST_REQUIRE(whole.complete);
+  for (size_t step = 1; step < input.size(); ++step) {
+    Decoded split = Normalized(input, step);
+    BOOST_TEST_CONTEXT(step) {
+      BOOST_TEST(split.content == whole.content);
+      BOOST_TEST(split.consumed == whole.consumed);
+      BOOST_TEST(split.complete);
+    }
+  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()
@@ -259,7 +323,7 @@ BOOST_AUTO_TEST_SUITE(message_reader)
 BOOST_AUTO_TEST_CASE(data_content_stops_flowing_once_over_a_limit) {
   ContentLimits limits = SpecLimits();
   limits.max_message_size = 8;
-  MessageReader reader(limits, "mail.example.test", false);
+  MessageReader reader(limits, "mail.example.test", false, BareNewline::kNormalize);
   std::string content;
   bool complete = false;
   size_t used = reader.ReadData("\r\nabc\r\n", &content, &complete);
@@ -275,7 +339,7 @@ BOOST_AUTO_TEST_CASE(data_content_stops_flowing_once_over_a_limit) {
 }
 
 BOOST_AUTO_TEST_CASE(chunks_are_content_without_dot_handling) {
-  MessageReader reader(SpecLimits(), "mail.example.test", false);
+  MessageReader reader(SpecLimits(), "mail.example.test", false, BareNewline::kNormalize);
   std::string content;
   reader.ReadChunk("A: b\r\n\r\n.\r\n", &content);
   reader.ReadChunk("..x\r\n", &content);
@@ -285,8 +349,74 @@ BOOST_AUTO_TEST_CASE(chunks_are_content_without_dot_handling) {
   BOOST_TEST(reader.scanner().size() == content.size());
 }
 
+// Sizes, header size and hops are those of the content as stored.
+BOOST_AUTO_TEST_CASE(normalized_data_is_scanned_as_stored) {
+  ContentLimits limits = SpecLimits();
+  limits.max_header_size = 12;  // "A: b\r\nC: d\r\n"
+  MessageReader reader(limits, "mail.example.test", false, BareNewline::kNormalize);
+  std::string content;
+  bool complete = false;
+  reader.ReadData("A: b\nC: d\n\nbody\n.\r\n", &content, &complete);
+  BOOST_TEST(!complete);
+  reader.ReadData("\r\n.\r\n", &content, &complete);
+  BOOST_TEST(complete);
+  reader.Finish();
+  BOOST_TEST((reader.verdict() == ContentVerdict::kAccepted));
+  BOOST_TEST(content == "A: b\r\nC: d\r\n\r\nbody\r\n\r\n\r\n");
+  BOOST_TEST(reader.scanner().header_size() == 12u);
+  BOOST_TEST(reader.scanner().size() == content.size());
+
+  MessageReader over(limits, "mail.example.test", false, BareNewline::kNormalize);
+  content.clear();
+  over.ReadData("A: b\nC: de\n\n.\r\n", &content, &complete);
+  BOOST_TEST((over.verdict() == ContentVerdict::kHeaderSizeExceeded));
+
+  MessageReader hops(SpecLimits(), "mail.example.test", false, BareNewline::kNormalize);
+  std::string fields = ReceivedFields(61, "relay.example");
+  for (size_t at = fields.find("\r\n"); at != std::string::npos; at = fields.find("\r\n", at))
+    fields.erase(at, 1);
+  content.clear();
+  hops.ReadData(fields + "\nbody\r\n.\r\n", &content, &complete);
+  hops.Finish();
+  BOOST_TEST((hops.verdict() == ContentVerdict::kHopCountExceeded));
+}
+
+BOOST_AUTO_TEST_CASE(bare_cr_is_refused_in_both_modes) {
+  for (BareNewline mode : {BareNewline::kNormalize, BareNewline::kReject}) {
+    MessageReader reader(SpecLimits(), "mail.example.test", false, mode);
+    std::string content;
+    bool complete = false;
+    reader.ReadData("a\rb\r\n.\r\n", &content, &complete);
+    reader.Finish();
+    BOOST_TEST((reader.verdict() == ContentVerdict::kBareLineEnding));
+  }
+  MessageReader reject(SpecLimits(), "mail.example.test", false, BareNewline::kReject);
+  std::string content;
+  bool complete = false;
+  reject.ReadData("a\nb\r\n.\r\n", &content, &complete);
+  reject.Finish();
+  BOOST_TEST((reject.verdict() == ContentVerdict::kBareLineEnding));
+}
+
+// BDAT content is stored byte for byte: a bare LF is not normalized, and
+// outside BINARYMIME it still fails the message.
+BOOST_AUTO_TEST_CASE(chunks_are_never_normalized) {
+  MessageReader reader(SpecLimits(), "mail.example.test", false, BareNewline::kNormalize);
+  std::string content;
+  reader.ReadChunk("A: b\n\nbody\n", &content);
+  BOOST_TEST(content == "");
+  reader.Finish();
+  BOOST_TEST((reader.verdict() == ContentVerdict::kBareLineEnding));
+  MessageReader binary(SpecLimits(), "mail.example.test", true, BareNewline::kNormalize);
+  content.clear();
+  binary.ReadChunk("A: b\r\n\r\nbody\n", &content);
+  binary.Finish();
+  BOOST_TEST((binary.verdict() == ContentVerdict::kAccepted));
+  BOOST_TEST(content == "A: b\r\n\r\nbody\n");
+}
+
 BOOST_AUTO_TEST_CASE(chunk_hop_count) {
-  MessageReader reader(SpecLimits(), "mail.example.test", false);
+  MessageReader reader(SpecLimits(), "mail.example.test", false, BareNewline::kNormalize);
   std::string content;
   reader.ReadChunk(ReceivedFields(13, "MAIL.EXAMPLE.TEST"), &content);
   reader.ReadChunk("\r\n", &content);

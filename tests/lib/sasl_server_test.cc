@@ -429,6 +429,18 @@ BOOST_AUTO_TEST_CASE(ntlm_v2_with_a_lower_case_domain_fails_in_cyrus) {
       (NtlmV2Exchange(*server, "alice", "Example", "Secret-1").outcome == AuthOutcome::kFailure));
 }
 
+// Issue 8 point 10: a user name that overflows libsasl2's canonicalisation
+// buffer (SASL_BUFOVER) is the client's doing: a failure, with the user
+// known so that authd counts it toward the lockout.
+BOOST_AUTO_TEST_CASE(ntlm_user_name_of_3000_characters_is_a_failure) {
+  Sasldb db;
+  auto server = db.Exchange();
+  std::string user(3000, 'a');
+  BOOST_TEST((NtlmV2Exchange(*server, user, "", "Secret-1").outcome == AuthOutcome::kFailure));
+  BOOST_TEST(server->user() == user);
+  BOOST_TEST(!server->refused_by_gate());
+}
+
 BOOST_AUTO_TEST_CASE(ntlm_garbage_is_a_failure) {
   Sasldb db;
   auto server = db.Exchange();

@@ -451,6 +451,26 @@ BOOST_AUTO_TEST_CASE(relay_is_refused_for_other_domains) {
   BOOST_TEST(h.Say("RCPT TO:<Postmaster>\r\n") == kRecipientOk);
 }
 
+// RFC 5321 4.5.1 (issue 8 point 5): <Postmaster> from any client goes to
+// postmaster_address, so that qmgr delivers it instead of keeping it.
+BOOST_AUTO_TEST_CASE(postmaster_is_delivered_to_postmaster_address) {
+  Harness h;
+  h.Start();
+  h.Say("EHLO client.example.net\r\n");
+  h.Say("MAIL FROM:<a@example.org>\r\n");
+  BOOST_TEST(h.Say("RCPT TO:<POSTMASTER>\r\n") == kRecipientOk);
+  BOOST_TEST(h.Say("RCPT TO:<postmaster> ORCPT=rfc822;pm+40example.org\r\n") == kRecipientOk);
+  BOOST_TEST(h.Say("DATA\r\nSubject: hi\r\n\r\nx\r\n.\r\n") == kGoAhead);
+  BOOST_TEST(h.Queue() == h.Queued());
+  const std::vector<Recipient>& r = h.envelopes.back().recipients;
+  BOOST_REQUIRE(r.size() == 2u);
+  // The harness's local domain is example.test.
+  BOOST_TEST(r[0].address == "postmaster@example.test");
+  BOOST_TEST(r[0].orcpt == "rfc822;POSTMASTER");
+  BOOST_TEST(r[1].address == "postmaster@example.test");
+  BOOST_TEST(r[1].orcpt == "rfc822;pm+40example.org");
+}
+
 BOOST_AUTO_TEST_CASE(trusted_clients_may_relay) {
   ClientInfo client = DefaultClient();
   client.trusted = true;
@@ -499,6 +519,16 @@ BOOST_AUTO_TEST_CASE(declared_size_over_the_limit) {
              "552 5.3.4 Message size exceeds fixed maximum message size\r\n");
   BOOST_TEST(!h.closed_seen);
   BOOST_TEST(h.Say("MAIL FROM:<a@example.org> SIZE=10485760\r\n") == kSenderOk);
+}
+
+// Issue 8 point 10: more digits than a size can hold is still too large.
+BOOST_AUTO_TEST_CASE(declared_size_too_large_to_hold) {
+  Harness h;
+  h.Start();
+  h.Say("EHLO client.example.net\r\n");
+  BOOST_TEST(h.Say("MAIL FROM:<a@example.org> SIZE=184467440737095516160000\r\n") ==
+             "552 5.3.4 Message size exceeds fixed maximum message size\r\n");
+  BOOST_TEST(!h.closed_seen);
 }
 
 BOOST_AUTO_TEST_CASE(declared_size_without_limit) {
@@ -803,6 +833,44 @@ BOOST_AUTO_TEST_CASE(every_error_to_an_unauthenticated_session_is_tarpitted) {
   BOOST_TEST(h.Advance(seconds(5)) == kSendHelloFirst);
   // Positive replies are never delayed.
   BOOST_TEST(h.Say("NOOP\r\n") == kOk);
+}
+
+// tarpit_at_connect = yes: MS-OXSMTP 3.2.7 "when an unauthenticated user
+// connects to the server", to the letter.
+BOOST_AUTO_TEST_CASE(tarpit_at_connect_holds_the_banner) {
+  Harness h([](ListenerConfig& l) {
+    l.tarpit_interval = seconds(5);
+    l.tarpit_at_connect = true;
+  });
+  BOOST_TEST(h.Start().empty());
+  BOOST_TEST(h.session().input_paused());  // nothing is read meanwhile
+  BOOST_TEST((h.session().NextDeadline() == h.clock().Now() + seconds(5)));
+  BOOST_TEST(h.Advance(seconds(4)).empty());
+  BOOST_TEST(h.Advance(seconds(1)) == kBanner);
+  BOOST_TEST(!h.session().input_paused());
+  BOOST_TEST(h.Say("EHLO client.example.net\r\n") == kEhloReply);
+  // Errors are tarpitted as always.
+  BOOST_TEST(h.Say("BOGUS\r\n").empty());
+  BOOST_TEST(h.Advance(seconds(5)) == kUnrecognized);
+}
+
+BOOST_AUTO_TEST_CASE(tarpit_at_connect_keeps_the_connection_timer) {
+  Harness h([](ListenerConfig& l) {
+    l.tarpit_interval = seconds(10);
+    l.tarpit_at_connect = true;
+    l.connection_timeout = seconds(3);
+  });
+  BOOST_TEST(h.Start().empty());
+  BOOST_TEST(h.Advance(seconds(3)) == "421 4.4.1 Connection timed out\r\n");
+  BOOST_TEST(h.closed_seen);
+}
+
+BOOST_AUTO_TEST_CASE(tarpit_at_connect_without_an_interval_is_off) {
+  Harness h([](ListenerConfig& l) {
+    l.tarpit_interval = seconds(0);
+    l.tarpit_at_connect = true;
+  });
+  BOOST_TEST(h.Start() == kBanner);
 }
 
 BOOST_AUTO_TEST_CASE(tarpit_interval_zero_switches_it_off) {
@@ -1132,18 +1200,21 @@ BOOST_AUTO_TEST_SUITE_END()
 // ---------------------------------------------------------------------------
 BOOST_AUTO_TEST_SUITE(session_hostile_input)
 
+const std::string kSmuggled =
+    "MAIL FROM:<evil@example.org>\r\n"
+    "RCPT TO:<victim@example.test>\r\n"
+    "DATA\r\n"
+    "Subject: smuggled\r\n\r\nx\r\n.\r\n";
+
+// bare_newline = reject: every fake end refuses the whole message.
 BOOST_AUTO_TEST_CASE(smuggling_attempts_stay_inside_the_message) {
   for (const std::string& fake_end : {std::string("\n.\n"), std::string("\n.\r\n"),
                                       std::string("\r\n.\n"), std::string("\r.\r\n")}) {
     BOOST_TEST_CONTEXT(fake_end.size()) {
-      Harness h;
+      Harness h([](ListenerConfig& l) { l.bare_newline = BareNewline::kReject; });
       h.Open();
       h.Say("DATA\r\n");
-      std::string out = h.Say("Subject: hi\r\n\r\nbody" + fake_end +
-                              "MAIL FROM:<evil@example.org>\r\n"
-                              "RCPT TO:<victim@example.test>\r\n"
-                              "DATA\r\n"
-                              "Subject: smuggled\r\n\r\nx\r\n.\r\n");
+      std::string out = h.Say("Subject: hi\r\n\r\nbody" + fake_end + kSmuggled);
       BOOST_TEST(out == kBareLf);
       BOOST_TEST(h.envelopes.size() == 1u);
       BOOST_TEST(h.ends == 0);
@@ -1152,6 +1223,44 @@ BOOST_AUTO_TEST_CASE(smuggling_attempts_stay_inside_the_message) {
       BOOST_TEST(h.Say("MAIL FROM:<a@example.org>\r\n") == kSenderOk);
     }
   }
+}
+
+// bare_newline = normalize (the default): a fake end with a bare LF is an
+// empty line of one message that holds the smuggled commands as text; one
+// with a bare CR is refused as in reject mode.
+BOOST_AUTO_TEST_CASE(smuggling_attempts_are_content_when_normalizing) {
+  for (const std::string& fake_end :
+       {std::string("\n.\n"), std::string("\n.\r\n"), std::string("\r\n.\n")}) {
+    BOOST_TEST_CONTEXT(fake_end.size() << (fake_end[0] == '\n' ? " LF" : " CRLF")) {
+      Harness h;
+      h.Open();
+      h.Say("DATA\r\n");
+      BOOST_TEST(h.Say("Subject: hi\r\n\r\nbody" + fake_end + kSmuggled) == "");
+      BOOST_TEST(h.Queue() == h.Queued());
+      BOOST_TEST(h.envelopes.size() == 1u);
+      BOOST_TEST(h.ends == 1);
+      BOOST_TEST(h.Body() ==
+                 "Subject: hi\r\n\r\nbody\r\n\r\n" + kSmuggled.substr(0, kSmuggled.size() - 3));
+    }
+  }
+  Harness h;
+  h.Open();
+  h.Say("DATA\r\n");
+  BOOST_TEST(h.Say("Subject: hi\r\n\r\nbody\r.\r\n" + kSmuggled) == kBareLf);
+  BOOST_TEST(h.envelopes.size() == 1u);
+  BOOST_TEST(h.aborts == 1);
+}
+
+// Issue 8 point 7: what curl -T sends for a text file with LF line ends.
+BOOST_AUTO_TEST_CASE(lf_lines_are_stored_with_crlf_when_normalizing) {
+  Harness h;
+  h.Open();
+  BOOST_TEST(h.Say("DATA\r\nSubject: note\n\nfirst\n..dotted\nlast\n\r\n.\r\n") == kGoAhead);
+  BOOST_TEST(h.Queue() == h.Queued());
+  BOOST_TEST(h.Body() == "Subject: note\r\n\r\nfirst\r\n.dotted\r\nlast\r\n\r\n");
+  // Command lines still end only with CRLF.
+  BOOST_TEST(h.Say("NOOP\nNOOP\r\n") ==
+             "500 5.5.2 Command line contains NUL, bare CR or bare LF\r\n");
 }
 
 BOOST_AUTO_TEST_CASE(bare_cr_in_content_is_refused) {

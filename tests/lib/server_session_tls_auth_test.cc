@@ -226,6 +226,42 @@ BOOST_AUTO_TEST_CASE(require_tls_offers_no_auth_before_tls) {
   BOOST_TEST(h.Say("AUTH NTLM\r\n") == "530 5.7.0 Must issue a STARTTLS command first\r\n");
 }
 
+// auth_require_tls = all: NTLM too waits for TLS (its NTLMv2 response can
+// be cracked offline by whoever reads the cleartext).
+BOOST_AUTO_TEST_CASE(auth_require_tls_all_offers_and_accepts_nothing_before_tls) {
+  auto all = [](ListenerConfig& l) {
+    l.auth_require_tls = AuthRequireTls::kAll;
+    l.allow_plaintext_auth = true;  // no effect under all
+  };
+  Harness h([&all](ListenerConfig& l) {
+    WithTls(l);
+    all(l);
+  });
+  h.Start();
+  BOOST_TEST(h.Say(kEhloPrefix).find("AUTH") == std::string::npos);
+  for (const char* command :
+       {"AUTH NTLM\r\n", "AUTH NTLM TlRMTVNTUAABAAAA\r\n", "AUTH LOGIN\r\n"}) {
+    BOOST_TEST(h.Say(command) ==
+               "538 5.7.11 Encryption required for requested authentication mechanism\r\n");
+  }
+  BOOST_TEST(h.Say("AUTH CRAM-MD5\r\n") == "504 5.7.4 Unrecognized authentication type\r\n");
+  BOOST_TEST(h.auth_starts.empty());
+  auto t = Greeted(true, all);
+  BOOST_TEST(t->Say(kEhloPrefix).find("250-AUTH NTLM LOGIN\r\n") != std::string::npos);
+  BOOST_TEST(t->Say("AUTH NTLM\r\n") == "334 NTLM supported\r\n");
+}
+
+// The default, as Exchange: NTLM in cleartext, LOGIN only under TLS.
+BOOST_AUTO_TEST_CASE(auth_require_tls_login_lets_ntlm_start_in_cleartext) {
+  Harness h([](ListenerConfig& l) {
+    WithTls(l);
+    l.auth_require_tls = AuthRequireTls::kLogin;
+  });
+  h.Start();
+  h.Say(kEhloPrefix);
+  BOOST_TEST(h.Say("AUTH NTLM\r\n") == "334 NTLM supported\r\n");
+}
+
 BOOST_AUTO_TEST_CASE(advertise_auth_no_offers_and_accepts_nothing) {
   auto h = Greeted(true, [](ListenerConfig& l) { l.advertise_auth = false; });
   BOOST_TEST(h->Say(kEhloPrefix).find("AUTH") == std::string::npos);
@@ -380,6 +416,21 @@ BOOST_AUTO_TEST_CASE(authd_trouble_is_a_temporary_failure) {
   h->Say("AUTH LOGIN\r\n");
   BOOST_TEST(h->Auth(AuthOutcome::kUnknownMechanism) ==
              "504 5.7.4 Unrecognized authentication type\r\n");
+}
+
+// Issue 8 point 10: an AUTH that authd could not decide counts like a
+// failure, or a client could guess for free by making authd stumble.
+BOOST_AUTO_TEST_CASE(temporary_failures_count_toward_max_logon_failures) {
+  auto h = Greeted(true);
+  for (int i = 0; i < 3; ++i) {
+    h->Say("AUTH LOGIN YWxpY2U=\r\n");
+    BOOST_TEST(h->Auth(AuthOutcome::kTemporaryFailure) ==
+               "454 4.7.0 Temporary authentication failure\r\n");
+  }
+  h->Say("AUTH LOGIN YWxpY2U=\r\n");
+  BOOST_TEST(h->Auth(AuthOutcome::kTemporaryFailure) ==
+             "421 4.7.0 Too many errors on this connection, closing transmission channel\r\n");
+  BOOST_TEST(h->closed_seen);
 }
 
 // MS-OXSMTP 3.2.7 ProtocolViolationCount: more than max_logon_failures.

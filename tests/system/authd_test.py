@@ -8,7 +8,8 @@ run_directory/authd.sock itself, and with a listening socket passed as
 through the harness, adds a user with `postern user add`, and speaks the AUTH
 messages to authd as smtpd would: LOGIN exchanges ([MS-XLOGIN]: the
 challenges are "Username:" and "Password:"), failures, the lockout per
-(client address, user), cancellation, unknown exchanges, malformed frames, and
+(client address, user) (also for a user name too long for libsasl2),
+cancellation, unknown exchanges, malformed frames, and
 a reload that changes the mechanisms. Frames follow lib/ipc.h: u32 length,
 u16 version 1, u16 type, all big-endian; a string is a u32 length and bytes.
 kPing is 40, kPong 41, kAuthStart 42, kAuthStep 43, kAuthCancel 44,
@@ -326,6 +327,19 @@ class AuthExchangeTest(unittest.TestCase):
         log = self.instance.log()
         self.assertIn("user alice from %s locked out" % ATTACKER, log)
         self.assertIn("AUTH refused: user alice from %s is locked out" % ATTACKER, log)
+
+    def test_overlong_user_name_fails_and_counts_toward_the_lockout(self):
+        # Issue 8 point 10: libsasl2 cannot canonicalise a name of 3,000
+        # characters (SASL_BUFOVER), which was answered as a temporary
+        # failure and never counted. It is a failure, counted per pair.
+        conn = self.connect()
+        for auth_id in (1, 2, 3):
+            challenge = conn.start(auth_id, "NTLM", ATTACKER, h.NTLM_NEGOTIATE)
+            self.assertEqual(challenge[:2], (auth_id, CONTINUE))
+            self.assertEqual(conn.step(auth_id, h.ntlm_authenticate("a" * 3000)),
+                             (auth_id, FAILURE, b""))
+        # The log shortens the name.
+        self.assertRegex(self.instance.log(), r"user a+\.\.\. from %s locked out" % ATTACKER)
 
     def test_cancel_and_unknown_exchanges(self):
         conn = self.connect()

@@ -685,6 +685,25 @@ def send(port, sender, recipients, data, mail_options=()):
         client.quit()
 
 
+# An NTLM NEGOTIATE_MESSAGE (MS-NLMP 2.2.1.1): Unicode, request target, NTLM.
+NTLM_NEGOTIATE = b"NTLMSSP\0\1\0\0\0\x05\x02\0\0" + b"\0" * 16
+
+
+def ntlm_authenticate(user):
+    """An NTLM AUTHENTICATE_MESSAGE (MS-NLMP 2.2.1.3) for user with empty
+    responses: well formed, so that the server reads the user name, and
+    never valid."""
+    fields = [b"\0" * 24, b"\0" * 24, b"", user.encode("utf-16-le"), "W".encode("utf-16-le"), b""]
+    header = b"NTLMSSP\0" + (3).to_bytes(4, "little")
+    payload = b""
+    offset = 64
+    for field in fields:
+        header += (len(field).to_bytes(2, "little") * 2) + offset.to_bytes(4, "little")
+        payload += field
+        offset += len(field)
+    return header + (0x201).to_bytes(4, "little") + payload
+
+
 class RawClient:
     """A plain socket for dialogs smtplib would not allow: exact bytes out, lines in."""
 

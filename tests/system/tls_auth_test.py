@@ -7,14 +7,16 @@ the user alice (added with `postern user add`), and three listeners:
     NTLM LOGIN after; max_logon_failures = 2;
   - "submission" (relay, RFC 6409): require_tls, require_auth,
     sender_login_check;
-  - "smtps" (tls_wrapper): TLS from the first byte (RFC 8314).
+  - "smtps" (tls_wrapper): TLS from the first byte (RFC 8314);
+  - "strict": auth_require_tls = all, no AUTH mechanism before STARTTLS.
 The clients are Python's smtplib and ssl modules (OpenSSL), independent of
 postern's GnuTLS. Each accepted message is checked byte for byte in the
 Maildir, with the Received: field naming TLS and ESMTPSA. Also proved here:
 cleartext pipelined behind STARTTLS is never executed (CVE-2011-0411
 class); killing authd by PID in the middle of an AUTH gives 454 4.7.0 and
 master starts a new authd; failed logons end the session with 421 4.7.0;
-the log names mechanism and user but holds no password.
+the log names mechanism and user but holds no password; an NTLM user name
+of 3,000 characters is an ordinary failure (535) that counts.
 """
 
 import base64
@@ -179,6 +181,43 @@ def check_too_many_logon_failures(instance):
         pass
 
 
+def check_long_ntlm_user_name_is_a_failure(instance):
+    """Issue 8 point 10: libsasl2 cannot canonicalise a user name of 3,000
+    characters (SASL_BUFOVER); that is the client's doing, so it is answered
+    535 and counts toward max_logon_failures (2 on this listener)."""
+    client = h.connect(instance.ports["smtp"])
+    negotiate = base64.b64encode(h.NTLM_NEGOTIATE).decode()
+    authenticate = base64.b64encode(h.ntlm_authenticate("a" * 3000)).decode()
+    replies = []
+    for _ in range(3):
+        code, text = client.docmd("AUTH NTLM", negotiate)
+        assert code == 334, (code, text)
+        replies.append(client.docmd(authenticate))
+    assert replies[:2] == [(535, b"5.7.3 Authentication unsuccessful")] * 2, replies
+    assert replies[2] == (421, b"4.7.0 Too many errors on this connection, closing "
+                               b"transmission channel"), replies
+    client.close()
+
+
+def check_auth_require_tls_all(instance):
+    """Issue 8 point 9: auth_require_tls = all offers and accepts no
+    mechanism, NTLM included, before STARTTLS."""
+    client = h.connect(instance.ports["strict"])
+    try:
+        assert "auth" not in client.esmtp_features, client.esmtp_features
+        for command in ("AUTH NTLM", "AUTH LOGIN"):
+            code, text = client.docmd(command)
+            assert (code, text) == (538, b"5.7.11 Encryption required for requested "
+                                         b"authentication mechanism"), (command, code, text)
+        client.starttls(context=client_context())
+        client.ehlo("client.example.test")
+        assert client.esmtp_features.get("auth", "").split() == ["NTLM", "LOGIN"]
+        code, text = client.login("alice", PASSWORD)
+        assert (code, text) == (235, b"2.7.0 Authentication successful"), (code, text)
+    finally:
+        client.quit()
+
+
 def check_authd_killed_mid_auth(instance):
     client = h.connect(instance.ports["smtp"])
     client.starttls(context=client_context())
@@ -238,6 +277,7 @@ def main():
                                sender_login_check="yes", message_rate_limit=0),
             "smtps": dict(tls, tls_wrapper="yes"),
             "letter": dict(tls, allow_plaintext_auth="yes"),
+            "strict": dict(tls, auth_require_tls="all"),
     }) as instance:
         instance.use_certificate()
         instance.add_user("alice", PASSWORD)
@@ -247,6 +287,8 @@ def main():
         check_cleartext_behind_starttls_is_discarded(instance)
         check_implicit_tls(instance)
         check_too_many_logon_failures(instance)
+        check_long_ntlm_user_name_is_a_failure(instance)
+        check_auth_require_tls_all(instance)
         check_authd_killed_mid_auth(instance)
         check_letter_of_the_spec(instance)
         check_log_holds_no_secret(instance)
