@@ -92,8 +92,8 @@ ipc::MailVerdict DecideMail(ResourceMonitor& resources, RateLimiter& rates, cons
   }
   const ListenerConfig* found = config.FindListener(listener);
   uint32_t limit = found == nullptr ? 0 : found->message_rate_limit;
-  return rates.Allow(listener, rate_key, limit, now) ? ipc::MailVerdict::kAllowed
-                                                     : ipc::MailVerdict::kRateLimitExceeded;
+  return rates.Allow(rate_key, limit, now) ? ipc::MailVerdict::kAllowed
+                                           : ipc::MailVerdict::kRateLimitExceeded;
 }
 
 }  // namespace postern

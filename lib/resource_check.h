@@ -66,9 +66,10 @@ class ResourceMonitor {
 
 // master's answer to a worker's check of a MAIL FROM (ipc kRateCheck) on
 // listener for rate_key: resources first, so that a MAIL refused for them
-// uses up none of the client's rate; then the listener's message_rate_limit
-// (none for a listener the config no longer has). *shortage is set to what
-// is short when the answer is kInsufficientResources.
+// uses up none of the client's rate; then the message_rate_limit of the
+// listener the MAIL arrived on (none for a listener the config no longer
+// has), applied to rate_key's count over every listener. *shortage is set
+// to what is short when the answer is kInsufficientResources.
 ipc::MailVerdict DecideMail(ResourceMonitor& resources, RateLimiter& rates, const Config& config,
                             const std::string& listener, const std::string& rate_key, TimePoint now,
                             std::string* shortage);

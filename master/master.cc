@@ -271,7 +271,8 @@ void Master::Accept(int fd, const std::vector<const ListenerConfig*>& candidates
     close(fd);
     return;
   }
-  Admission admission = AdmitConnection(candidates, peer->first, table_);
+  Admission admission =
+      AdmitConnection(candidates, peer->first, table_, ServerLimits::FromConfig(*config_));
   if (admission.listener == nullptr) {
     Refuse(fd, peer->first, peer->second, admission.refusal);
     return;

@@ -69,6 +69,7 @@ SYSTEM_TESTS = \
 	tests/system/reverse_lookup_test.py \
 	tests/system/shared_bind_test.py \
 	tests/system/rate_limit_test.py \
+	tests/system/server_connection_limit_test.py \
 	tests/system/supervision_test.py \
 	tests/system/swaks_test.py \
 	tests/system/timer_events_test.py \

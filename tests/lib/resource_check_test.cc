@@ -194,4 +194,40 @@ BOOST_AUTO_TEST_CASE(decide_mail_without_a_rate_limit_only_checks_resources) {
               ipc::MailVerdict::kAllowed));
 }
 
+// MS-OXSMTP 3.2.7 MessageRateLimitExceeded is "based on a unique IP address"
+// (or user), not on a listener: two listeners must not double a client's
+// allowance. The limit of the listener the MAIL arrives on is held against
+// the count over both.
+BOOST_AUTO_TEST_CASE(decide_mail_counts_a_client_over_every_listener) {
+  FakeClock clock;
+  ResourceMonitor monitor(&clock, std::chrono::seconds(1),
+                          [](const Config&) { return Result<ResourceReadings>(Plenty()); });
+  RateLimiter rates;
+  Config config = Thresholds();
+  for (auto [name, limit] : {std::pair{"smtp", 3u}, std::pair{"submission", 5u}}) {
+    ListenerConfig listener;
+    listener.name = name;
+    listener.message_rate_limit = limit;
+    config.listeners.push_back(listener);
+  }
+  std::string shortage;
+  auto decide = [&](const char* listener, const char* key) {
+    return DecideMail(monitor, rates, config, listener, key, clock.Now(), &shortage);
+  };
+  BOOST_TEST((decide("smtp", "ip:192.0.2.10") == ipc::MailVerdict::kAllowed));
+  BOOST_TEST((decide("submission", "ip:192.0.2.10") == ipc::MailVerdict::kAllowed));
+  BOOST_TEST((decide("smtp", "ip:192.0.2.10") == ipc::MailVerdict::kAllowed));
+  // Three in all: smtp's limit of 3 is reached, submission's 5 is not.
+  BOOST_TEST((decide("smtp", "ip:192.0.2.10") == ipc::MailVerdict::kRateLimitExceeded));
+  BOOST_TEST((decide("submission", "ip:192.0.2.10") == ipc::MailVerdict::kAllowed));
+  BOOST_TEST((decide("submission", "ip:192.0.2.10") == ipc::MailVerdict::kAllowed));
+  BOOST_TEST((decide("submission", "ip:192.0.2.10") == ipc::MailVerdict::kRateLimitExceeded));
+  // A user is one key too, whichever listener they authenticate on.
+  for (int i = 0; i < 3; ++i)
+    BOOST_TEST((decide(i % 2 ? "smtp" : "submission", "user:alice") == ipc::MailVerdict::kAllowed));
+  BOOST_TEST((decide("smtp", "user:alice") == ipc::MailVerdict::kRateLimitExceeded));
+  // Other clients keep their own counts.
+  BOOST_TEST((decide("smtp", "ip:192.0.2.11") == ipc::MailVerdict::kAllowed));
+}
+
 BOOST_AUTO_TEST_SUITE_END()
