@@ -49,8 +49,15 @@ bool ParseChunkKey(std::string_view key, std::string_view* queue_id, uint32_t* s
   return true;
 }
 
+// Failures for want of room, answered 452 4.3.1 rather than 451 4.3.0.
+// LMDB turns a short write into EIO, and a write on a full file system is
+// short when the file system fills in the middle of it: so EIO, ambiguous
+// as it is, counts as room running out (its text stays in the message and
+// the log). EFBIG is a file size limit (RLIMIT_FSIZE, the file system's
+// largest file) reached.
 bool IsResourceExhaustion(int rc) {
-  return rc == MDB_MAP_FULL || rc == MDB_TXN_FULL || rc == ENOSPC || rc == EDQUOT;
+  return rc == MDB_MAP_FULL || rc == MDB_TXN_FULL || rc == ENOSPC || rc == EDQUOT || rc == EIO ||
+         rc == EFBIG;
 }
 
 Status EnsureDirectory(const std::string& directory) {
@@ -98,6 +105,7 @@ Result<Envelope> QueueStore::DecodeEnvelope(std::string_view queue_id, const MDB
 Status QueueStore::Describe(int rc, const std::string& what) const {
   std::string message = "queue store " + directory_ + ": " + what + ": " + mdb_strerror(rc);
   if (rc == MDB_MAP_FULL) message += " (queue_map_size is too small for the queue)";
+  if (rc == EIO) message += " (LMDB reports a short write so: is the file system full?)";
   return IsResourceExhaustion(rc) ? Status::ResourceExhausted(message) : Status::Error(message);
 }
 

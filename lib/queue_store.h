@@ -25,9 +25,11 @@
 // are orphans (a stream that was aborted, or a crash mid-stream) and are
 // removed by Recover().
 //
-// Failures: running out of space (MDB_MAP_FULL, ENOSPC, EDQUOT, a
-// transaction with too many dirty pages) gives a Status with
-// is_resource_exhausted() set, which qmgr answers with 452 4.3.1. A failed
+// Failures: running out of space (MDB_MAP_FULL, ENOSPC, EDQUOT, EFBIG, a
+// transaction with too many dirty pages, and EIO, which is how LMDB reports
+// the short write of a file system that fills during a commit) gives a
+// Status with is_resource_exhausted() set, which qmgr answers with 452
+// 4.3.1; the message keeps the error's own text for the log. A failed
 // operation poisons its batch: every later operation and Commit() return
 // the same failure and nothing of the batch is kept; what earlier batches
 // committed is untouched and the store stays usable. Space freed by a
