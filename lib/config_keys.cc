@@ -174,8 +174,14 @@ constexpr std::array kKeys = {
       .description = "OutOfResources (MS-OXSMTP 3.2.7): when the file system of the queue has "
                      "less space than this available, master answers each new connection "
                      "452 4.3.1 Insufficient system resources and closes it, and each MAIL FROM "
-                     "of a session already open gets 452 4.3.1 (the session goes on). Read at "
-                     "most once a second. 0: never.",
+                     "of a session already open gets 452 4.3.1 (the session goes on); read at "
+                     "most once a second. qmgr keeps it as a floor for the messages already in "
+                     "flight: before it stores more of a message, the bytes it has accepted and "
+                     "not yet written (with LMDB's overhead) must leave this much free, counting "
+                     "the room its queue file can reuse; otherwise that message is refused with "
+                     "452 4.3.1 at the end of its data and the others go on. postern check and "
+                     "postern start warn when it is larger than the whole file system of "
+                     "state_directory. 0: never.",
       .slot = &C::min_free_disk_space},
     K{.name = "min_queue_map_space",
       .type = T::kSize,

@@ -7,6 +7,7 @@ tests_lib_unit_tests_SOURCES = \
 	tests/lib/base64_test.cc \
 	tests/lib/config_test.cc \
 	tests/lib/connection_admission_test.cc \
+	tests/lib/disk_floor_test.cc \
 	tests/lib/envelope_test.cc \
 	tests/lib/ip_blocks_test.cc \
 	tests/lib/ipc_test.cc \
@@ -60,6 +61,7 @@ SYSTEM_TESTS = \
 	tests/system/crash_test.py \
 	tests/system/delivery_test.py \
 	tests/system/dialog_test.py \
+	tests/system/full_disk_test.py \
 	tests/system/interop_test.py \
 	tests/system/ip_block_test.py \
 	tests/system/lifecycle_test.py \

@@ -329,6 +329,31 @@ BOOST_AUTO_TEST_CASE(short_write_of_a_full_disk_is_resource_exhausted) {
   BOOST_TEST((Read(*store, kIdC).content == big));
 }
 
+// The disk floor (lib/disk_floor.h) counts the pages a queue that grew and
+// emptied again can fill without growing its file.
+BOOST_AUTO_TEST_CASE(pages_freed_by_a_delete_become_reusable_after_one_more_commit) {
+  TempDir dir;
+  auto store = OpenStore(dir.queue());
+  Result<uint64_t> empty = store->ReusableBytes();
+  BOOST_TEST_REQUIRE(empty.ok(), empty.status().message());
+  BOOST_TEST(*empty < 64 * 1024u);
+  BOOST_TEST_REQUIRE(PutMessage(store.get(), kIdA, RandomBytes(1 << 20, 8)).ok());
+  BOOST_TEST_REQUIRE(PutMessage(store.get(), kIdB, "stays").ok());
+  Result<QueueStore::WriteBatch> batch = store->BeginBatch();
+  BOOST_TEST_REQUIRE(batch.ok());
+  BOOST_TEST(batch->DeleteMessage(kIdA).ok());
+  BOOST_TEST_REQUIRE(batch->Commit().ok());
+  // Freed by the last commit: LMDB keeps them for the previous snapshot.
+  Result<uint64_t> kept = store->ReusableBytes();
+  BOOST_TEST_REQUIRE(kept.ok());
+  BOOST_TEST(*kept < 64 * 1024u, *kept);
+  BOOST_TEST_REQUIRE(store->ReleaseFreedPages().ok());
+  Result<uint64_t> freed = store->ReusableBytes();
+  BOOST_TEST_REQUIRE(freed.ok());
+  BOOST_TEST(*freed >= uint64_t{1} << 20, *freed);
+  BOOST_TEST(*freed < uint64_t{2} << 20, *freed);
+}
+
 BOOST_AUTO_TEST_CASE(failed_operation_poisons_the_batch) {
   TempDir dir;
   auto store = OpenStore(dir.queue(), 1 << 20);

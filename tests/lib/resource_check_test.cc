@@ -230,4 +230,29 @@ BOOST_AUTO_TEST_CASE(decide_mail_counts_a_client_over_every_listener) {
   BOOST_TEST((decide("smtp", "ip:192.0.2.11") == ipc::MailVerdict::kAllowed));
 }
 
+// Issue 8: `postern check` and `start` warn when the threshold exceeds the
+// file system, since no reading can meet it then.
+BOOST_AUTO_TEST_CASE(a_threshold_larger_than_the_file_system_is_warned_of) {
+  Config config = Thresholds();
+  config.state_directory = "/var/lib/postern";
+  config.min_free_disk_space = 64 * kMB;
+  BOOST_TEST(!DiskThresholdWarning(config, 64 * kMB).has_value());
+  std::optional<std::string> warning = DiskThresholdWarning(config, 20 * kMB);
+  BOOST_TEST_REQUIRE(warning.has_value());
+  BOOST_TEST(*warning ==
+             "min_free_disk_space 64 MB is larger than the 20 MB file system of state_directory "
+             "/var/lib/postern: every connection and MAIL FROM will be refused with 452 4.3.1");
+  config.min_free_disk_space = 0;
+  BOOST_TEST(!DiskThresholdWarning(config, 0).has_value());
+}
+
+BOOST_AUTO_TEST_CASE(file_system_size_of_a_directory_not_made_yet_is_its_parents) {
+  Result<uint64_t> root = FileSystemSize("/");
+  BOOST_TEST_REQUIRE(root.ok(), root.status().message());
+  BOOST_TEST(*root > 0u);
+  Result<uint64_t> missing = FileSystemSize("/no/such/state/directory");
+  BOOST_TEST_REQUIRE(missing.ok(), missing.status().message());
+  BOOST_TEST(*missing == *root);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
