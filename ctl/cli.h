@@ -40,6 +40,11 @@ Result<Config> LoadCliConfig(const Invocation& invocation);
 // set (build-tree tests), else daemon_directory from postern.conf.
 std::string DaemonDirectory(const Config& config);
 
+// Prints a `postern: warning: ...` line on stderr for each setting that is
+// valid but cannot work on this machine (min_free_disk_space larger than
+// the file system of state_directory). Never fails: a warning is not an error.
+void WarnAboutSettings(const Config& config);
+
 // Writes text to stdout, adding a final newline when it lacks one.
 void PrintText(const std::string& text);
 

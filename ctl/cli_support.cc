@@ -3,6 +3,7 @@
 #include <cstdlib>
 
 #include "ctl/cli.h"
+#include "lib/resource_check.h"
 
 namespace postern::cli {
 
@@ -21,6 +22,13 @@ std::string DaemonDirectory(const Config& config) {
   const char* override_dir = getenv("POSTERN_DAEMON_DIR");
   if (override_dir != nullptr && *override_dir != '\0') return override_dir;
   return config.daemon_directory;
+}
+
+void WarnAboutSettings(const Config& config) {
+  Result<uint64_t> size = FileSystemSize(config.state_directory);
+  if (!size.ok()) return;  // start and check report unusable directories themselves
+  if (std::optional<std::string> warning = DiskThresholdWarning(config, *size))
+    fprintf(stderr, "postern: warning: %s\n", warning->c_str());
 }
 
 void PrintText(const std::string& text) {

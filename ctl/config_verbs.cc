@@ -98,6 +98,7 @@ Status RunCheck(const Invocation& invocation) {
   ExpectOperands(invocation, 0);
   Result<Config> config = LoadCliConfig(invocation);
   if (!config.ok()) return config.status();
+  WarnAboutSettings(*config);
   std::vector<std::string> problems = CheckProblems(*config);
   if (!problems.empty()) return Status::Error(JoinLines(problems));
   return Status::Ok();

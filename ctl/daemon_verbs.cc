@@ -63,6 +63,7 @@ Status RunStart(const Invocation& invocation) {
   Result<Config> config = LoadCliConfig(invocation);
   if (!config.ok()) return config.status();
   if (Status s = RefuseIfRunning(*config); !s.ok()) return s;
+  WarnAboutSettings(*config);
   return StartMasterDaemon(MasterPath(*config), invocation.config_dir);
 }
 
@@ -71,6 +72,7 @@ Status RunStartForeground(const Invocation& invocation) {
   Result<Config> config = LoadCliConfig(invocation);
   if (!config.ok()) return config.status();
   if (Status s = RefuseIfRunning(*config); !s.ok()) return s;
+  WarnAboutSettings(*config);
   return ExecMasterForeground(MasterPath(*config), invocation.config_dir);
 }
 

@@ -45,8 +45,8 @@ struct ListenerConfig {
   uint32_t message_rate_limit = 0;          // per minute: 600 per IP gateway / 5 per user relay
   uint32_t max_protocol_errors = 0;         // 5
   uint32_t max_logon_failures = 0;          // 3
-  uint32_t max_connections = 0;             // 5000, ConnectionCountExceeded
-  uint32_t max_connections_per_source = 0;  // 20, ConnectionCountPerSource
+  uint32_t max_connections = 0;             // 5000, this listener's own cap
+  uint32_t max_connections_per_source = 0;  // 20, ConnectionCountPerSource (all listeners)
   Duration tarpit_interval{};               // 5s
   bool tarpit_at_connect = false;           // the greeting too waits tarpit_interval
   Duration acknowledgement_delay{};         // 30s
@@ -89,6 +89,8 @@ struct Config {
   std::string log_file;         // empty: stderr (and syslog when log_syslog)
   bool log_syslog = false;
   uint32_t smtpd_workers = 2;
+  // ConnectionCountExceeded: concurrent connections, all listeners together; 0: no cap.
+  uint32_t max_server_connections = 0;
   std::string relayhost;
   std::vector<std::string> local_domains;  // lower-case
   std::string postmaster_address;          // empty: PostmasterAddress() picks one

@@ -95,6 +95,17 @@ constexpr std::array kKeys = {
                      "sessions at once, so one or two per processor core is enough.",
       .minimum = 1,
       .slot = &C::smtpd_workers},
+    K{.name = "max_server_connections",
+      .type = T::kCount,
+      .scope = S::kGlobal,
+      .default_value = "5000",
+      .description = "The most concurrent client connections of the whole server, all listeners "
+                     "together (MS-OXSMTP 3.2.7 ConnectionCountExceeded: \"an SMTP server has "
+                     "exceeded 5000 concurrent inbound connections\"). Master answers one more "
+                     "with 421 4.3.2 The maximum number of concurrent server connections has "
+                     "exceeded a limit, closing transmission channel, and closes it. A listener's "
+                     "max_connections can cap that listener lower. 0: no cap.",
+      .slot = &C::max_server_connections},
     K{.name = "relayhost",
       .type = T::kString,
       .scope = S::kGlobal,
@@ -181,8 +192,14 @@ constexpr std::array kKeys = {
       .description = "OutOfResources (MS-OXSMTP 3.2.7): when the file system of the queue has "
                      "less space than this available, master answers each new connection "
                      "452 4.3.1 Insufficient system resources and closes it, and each MAIL FROM "
-                     "of a session already open gets 452 4.3.1 (the session goes on). Read at "
-                     "most once a second. 0: never.",
+                     "of a session already open gets 452 4.3.1 (the session goes on); read at "
+                     "most once a second. qmgr keeps it as a floor for the messages already in "
+                     "flight: before it stores more of a message, the bytes it has accepted and "
+                     "not yet written (with LMDB's overhead) must leave this much free, counting "
+                     "the room its queue file can reuse; otherwise that message is refused with "
+                     "452 4.3.1 at the end of its data and the others go on. postern check and "
+                     "postern start warn when it is larger than the whole file system of "
+                     "state_directory. 0: never.",
       .slot = &C::min_free_disk_space},
     K{.name = "min_queue_map_space",
       .type = T::kSize,
@@ -365,12 +382,15 @@ constexpr std::array kKeys = {
       .default_value = "600",
       .relay_default = "5",
       .description = "The most messages per minute, counted over a sliding minute by master "
-                     "for all smtpd workers together: per client address on a gateway listener, "
-                     "per authenticated user on a relay listener (per client address while the "
-                     "client has not authenticated). The MAIL FROM over the limit is answered "
+                     "for all smtpd workers and all listeners together: per client address on a "
+                     "gateway listener, per authenticated user on a relay listener (per client "
+                     "address while the client has not authenticated). A client that uses two "
+                     "listeners has one count, and the limit of the listener its MAIL FROM "
+                     "arrives on applies to it. The MAIL FROM over the limit is answered "
                      "421 4.4.2 Message submission rate for this client has exceeded the "
                      "configured limit (MessageRateLimitExceeded) and the session ends; refused "
-                     "attempts are not counted. 0 switches the limit off.",
+                     "attempts are not counted. 0 switches the limit off on the listener: its "
+                     "messages are neither checked nor counted.",
       .slot = &L::message_rate_limit},
     K{.name = "max_protocol_errors",
       .type = T::kCount,
@@ -392,18 +412,22 @@ constexpr std::array kKeys = {
       .type = T::kCount,
       .scope = S::kListener,
       .default_value = "5000",
-      .description = "The most concurrent connections to the listener. Master answers one more "
-                     "with 421 4.3.2 The maximum number of concurrent server connections has "
-                     "exceeded a limit, closing transmission channel (ConnectionCountExceeded).",
+      .description = "The most concurrent connections to this listener, an optional cap below "
+                     "max_server_connections (which counts all listeners together). Master "
+                     "answers one more with the same 421 4.3.2 The maximum number of concurrent "
+                     "server connections has exceeded a limit, closing transmission channel "
+                     "(ConnectionCountExceeded). 0: only max_server_connections applies.",
       .slot = &L::max_connections},
     K{.name = "max_connections_per_source",
       .type = T::kCount,
       .scope = S::kListener,
       .default_value = "20",
-      .description = "The most concurrent connections to the listener from one client address. "
-                     "Master answers one more with 421 4.3.2 The maximum number of concurrent "
-                     "connections has exceeded a limit, closing transmission channel "
-                     "(ConnectionCountPerSource).",
+      .description = "The most concurrent connections from one client address, counted over "
+                     "every listener (MS-OXSMTP 3.2.7 ConnectionCountPerSource: \"exceeded 20 "
+                     "inbound connections for an IP address\"); the limit of the listener a new "
+                     "connection reaches applies to that count. Master answers one more with "
+                     "421 4.3.2 The maximum number of concurrent connections has exceeded a "
+                     "limit, closing transmission channel.",
       .slot = &L::max_connections_per_source},
     K{.name = "tarpit_interval",
       .type = T::kDuration,

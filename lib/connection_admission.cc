@@ -1,23 +1,25 @@
 // lib/connection_admission.cc — see lib/connection_admission.h.
 #include "lib/connection_admission.h"
 
+#include <utility>
+
 #include "lib/reply_catalogue.h"
 
 namespace postern {
 
 void ConnectionTable::Add(uint64_t conn_id, const std::string& listener, const IpAddress& source) {
-  SourceKey key{listener, source.Unmapped().ToString()};
-  live_[conn_id] = key;
-  ++per_listener_[listener];
-  ++per_source_[key];
+  Entry entry{listener, source.Unmapped().ToString()};
+  ++per_listener_[entry.listener];
+  ++per_source_[entry.source];
+  live_[conn_id] = std::move(entry);
 }
 
 void ConnectionTable::Remove(uint64_t conn_id) {
   auto it = live_.find(conn_id);
   if (it == live_.end()) return;
-  const SourceKey& key = it->second;
-  if (--per_listener_[key.first] == 0) per_listener_.erase(key.first);
-  if (--per_source_[key] == 0) per_source_.erase(key);
+  const Entry& entry = it->second;
+  if (--per_listener_[entry.listener] == 0) per_listener_.erase(entry.listener);
+  if (--per_source_[entry.source] == 0) per_source_.erase(entry.source);
   live_.erase(it);
 }
 
@@ -26,9 +28,8 @@ uint32_t ConnectionTable::CountForListener(const std::string& listener) const {
   return it == per_listener_.end() ? 0 : it->second;
 }
 
-uint32_t ConnectionTable::CountForSource(const std::string& listener,
-                                         const IpAddress& source) const {
-  auto it = per_source_.find({listener, source.Unmapped().ToString()});
+uint32_t ConnectionTable::CountForSource(const IpAddress& source) const {
+  auto it = per_source_.find(source.Unmapped().ToString());
   return it == per_source_.end() ? 0 : it->second;
 }
 
@@ -42,10 +43,14 @@ int BestMatch(const ListenerConfig& listener, const IpAddress& client) {
   return best;
 }
 
+// True when a limit (0: none) is already reached by count.
+bool Reached(uint64_t count, uint32_t limit) { return limit != 0 && count >= limit; }
+
 }  // namespace
 
 Admission AdmitConnection(const std::vector<const ListenerConfig*>& candidates,
-                          const IpAddress& client, const ConnectionTable& table) {
+                          const IpAddress& client, const ConnectionTable& table,
+                          const ServerLimits& limits) {
   const ListenerConfig* chosen = nullptr;
   int chosen_prefix = -1;
   for (const ListenerConfig* listener : candidates) {
@@ -56,11 +61,10 @@ Admission AdmitConnection(const std::vector<const ListenerConfig*>& candidates,
     }
   }
   if (chosen == nullptr) return {nullptr, FormatReply(reply::kServiceNotAvailable)};
-  if (chosen->max_connections != 0 &&
-      table.CountForListener(chosen->name) >= chosen->max_connections)
+  if (Reached(table.size(), limits.max_connections) ||
+      Reached(table.CountForListener(chosen->name), chosen->max_connections))
     return {nullptr, FormatReply(reply::kConnectionCountExceeded)};
-  if (chosen->max_connections_per_source != 0 &&
-      table.CountForSource(chosen->name, client) >= chosen->max_connections_per_source)
+  if (Reached(table.CountForSource(client), chosen->max_connections_per_source))
     return {nullptr, FormatReply(reply::kConnectionCountPerSource)};
   return {chosen, ""};
 }

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <set>
 
@@ -49,8 +50,15 @@ bool ParseChunkKey(std::string_view key, std::string_view* queue_id, uint32_t* s
   return true;
 }
 
+// Failures for want of room, answered 452 4.3.1 rather than 451 4.3.0.
+// LMDB turns a short write into EIO, and a write on a full file system is
+// short when the file system fills in the middle of it: so EIO, ambiguous
+// as it is, counts as room running out (its text stays in the message and
+// the log). EFBIG is a file size limit (RLIMIT_FSIZE, the file system's
+// largest file) reached.
 bool IsResourceExhaustion(int rc) {
-  return rc == MDB_MAP_FULL || rc == MDB_TXN_FULL || rc == ENOSPC || rc == EDQUOT;
+  return rc == MDB_MAP_FULL || rc == MDB_TXN_FULL || rc == ENOSPC || rc == EDQUOT || rc == EIO ||
+         rc == EFBIG;
 }
 
 Status EnsureDirectory(const std::string& directory) {
@@ -98,6 +106,7 @@ Result<Envelope> QueueStore::DecodeEnvelope(std::string_view queue_id, const MDB
 Status QueueStore::Describe(int rc, const std::string& what) const {
   std::string message = "queue store " + directory_ + ": " + what + ": " + mdb_strerror(rc);
   if (rc == MDB_MAP_FULL) message += " (queue_map_size is too small for the queue)";
+  if (rc == EIO) message += " (LMDB reports a short write so: is the file system full?)";
   return IsResourceExhaustion(rc) ? Status::ResourceExhausted(message) : Status::Error(message);
 }
 
@@ -305,6 +314,70 @@ Result<RecoveryReport> QueueStore::Recover() {
   if (!orphan_keys.empty())
     if (Status s = ReleaseFreedPages(); !s.ok()) return s;
   return RecoveryReport{orphan_ids.size(), orphan_keys.size()};
+}
+
+namespace {
+
+// mdb_reader_list callback: lowers *oldest to each reader's snapshot. The
+// lines read "PID THREAD TXNID" (TXNID "-" for a slot without a snapshot)
+// after a header.
+int LowerToReader(const char* line, void* oldest_ptr) {
+  auto* oldest = static_cast<size_t*>(oldest_ptr);
+  unsigned long long pid = 0, txnid = 0;
+  char thread[32];
+  if (sscanf(line, "%llu %31s %llu", &pid, thread, &txnid) == 3 && txnid < *oldest)
+    *oldest = static_cast<size_t>(txnid);
+  return 0;
+}
+
+}  // namespace
+
+Result<uint64_t> QueueStore::ReusableBytes() const {
+  Result<MDB_txn*> begun = BeginRead();
+  if (!begun.ok()) return begun.status();
+  TxnPtr txn(*begun);
+  MDB_envinfo info;
+  MDB_stat stat;
+  int rc = mdb_env_info(env_.get(), &info);
+  if (rc == 0) rc = mdb_env_stat(env_.get(), &stat);
+  if (rc != 0) return Describe(rc, "read the environment's figures");
+  // As LMDB decides: pages freed by transaction T are reused once no
+  // snapshot older than T is read, and not by the transaction right after T.
+  size_t oldest = info.me_last_txnid;
+  mdb_reader_list(env_.get(), LowerToReader, &oldest);
+  MDB_cursor* raw = nullptr;
+  // Database 0 is LMDB's free list: key the id of the transaction that freed
+  // the pages, value a list of page numbers whose first word counts them.
+  if ((rc = mdb_cursor_open(txn.get(), 0, &raw)) != 0) return Describe(rc, "open the free list");
+  CursorPtr cursor(raw);
+  std::vector<size_t> free_pages;
+  MDB_val key, value;
+  while ((rc = mdb_cursor_get(cursor.get(), &key, &value, MDB_NEXT)) == 0) {
+    size_t freed_by = 0, count = 0;
+    if (key.mv_size != sizeof freed_by || value.mv_size < sizeof count) continue;
+    memcpy(&freed_by, key.mv_data, sizeof freed_by);
+    memcpy(&count, value.mv_data, sizeof count);
+    if (freed_by >= oldest || value.mv_size < (count + 1) * sizeof count) continue;
+    const char* ids = static_cast<const char*>(value.mv_data) + sizeof count;
+    for (size_t i = 0; i < count; ++i) {
+      size_t page;
+      memcpy(&page, ids + i * sizeof page, sizeof page);
+      free_pages.push_back(page);
+    }
+  }
+  if (rc != MDB_NOTFOUND) return Describe(rc, "read the free list");
+  // A chunk needs contiguous pages (its header and kChunkSize bytes): only
+  // runs that long can take one.
+  const size_t chunk_pages = (kChunkSize + stat.ms_psize) / stat.ms_psize;
+  std::sort(free_pages.begin(), free_pages.end());
+  uint64_t usable = 0;
+  for (size_t start = 0, end = 0; start < free_pages.size(); start = end) {
+    for (end = start + 1; end < free_pages.size() && free_pages[end] == free_pages[end - 1] + 1;)
+      ++end;
+    size_t run = end - start;
+    usable += run / chunk_pages * chunk_pages;
+  }
+  return usable * stat.ms_psize;
 }
 
 Result<std::vector<StoredMessage>> QueueStore::ListMessages() const {

@@ -25,9 +25,11 @@
 // are orphans (a stream that was aborted, or a crash mid-stream) and are
 // removed by Recover().
 //
-// Failures: running out of space (MDB_MAP_FULL, ENOSPC, EDQUOT, a
-// transaction with too many dirty pages) gives a Status with
-// is_resource_exhausted() set, which qmgr answers with 452 4.3.1. A failed
+// Failures: running out of space (MDB_MAP_FULL, ENOSPC, EDQUOT, EFBIG, a
+// transaction with too many dirty pages, and EIO, which is how LMDB reports
+// the short write of a file system that fills during a commit) gives a
+// Status with is_resource_exhausted() set, which qmgr answers with 452
+// 4.3.1; the message keeps the error's own text for the log. A failed
 // operation poisons its batch: every later operation and Commit() return
 // the same failure and nothing of the batch is kept; what earlier batches
 // committed is untouched and the store stays usable. Space freed by a
@@ -139,6 +141,14 @@ class QueueStore {
   // deleting to make room, and after a batch failed for want of space.
   Status ReleaseFreedPages();
 
+  // Bytes the store can fill without growing its file: the pages on LMDB's
+  // free list, less those freed by the last commit (reusable only after the
+  // next one) and those a reader's snapshot still holds, counted only in
+  // whole runs of contiguous pages long enough for a 128 KB chunk (which
+  // is what the queue stores; single pages for the B-tree are not counted). Walks the free list
+  // in a read transaction: call it when the figure matters, not per write.
+  Result<uint64_t> ReusableBytes() const;
+
   // Every message, in queue id order.
   Result<std::vector<StoredMessage>> ListMessages() const;
   // One message, or nullopt when it does not exist.
@@ -179,6 +189,11 @@ class ContentChunker {
   // Stores the last partial chunk; the content is then complete.
   Status Finish(QueueStore::WriteBatch* batch);
   uint64_t size() const { return size_; }
+  // Bytes appended but not yet stored (less than kChunkSize; 0 after Finish).
+  uint64_t pending_bytes() const { return pending_.size(); }
+  // Forgets the bytes not yet stored: the message is given up.
+  void DropPending() { std::string().swap(pending_); }
+  const std::string& queue_id() const { return queue_id_; }
 
  private:
   Status Store(QueueStore::WriteBatch* batch, std::string_view chunk);

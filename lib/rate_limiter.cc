@@ -18,13 +18,10 @@ void DropExpired(std::deque<TimePoint>* times, TimePoint now) {
 
 }  // namespace
 
-bool RateLimiter::Allow(std::string_view listener, std::string_view key, uint32_t limit,
-                        TimePoint now) {
+bool RateLimiter::Allow(std::string_view key, uint32_t limit, TimePoint now) {
   if (limit == 0) return true;
   Prune(now);
-  std::string id = std::to_string(listener.size()) + ':';
-  id.append(listener).append(key);
-  std::deque<TimePoint>& times = windows_[id];
+  std::deque<TimePoint>& times = windows_[std::string(key)];
   DropExpired(&times, now);
   if (times.size() >= limit) return false;
   times.push_back(now);

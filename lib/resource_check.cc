@@ -52,12 +52,37 @@ std::optional<std::string> ResourceShortage(const ResourceReadings& r, const Con
   return Below("available memory", r.free_memory, "min_free_memory", config.min_free_memory);
 }
 
+Result<uint64_t> FreeDiskSpace(const std::string& path) {
+  struct statvfs fs;
+  if (statvfs(path.c_str(), &fs) != 0)
+    return Status::Error("statvfs " + path + ": " + strerror(errno));
+  return static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize;
+}
+
+Result<uint64_t> FileSystemSize(const std::string& path) {
+  std::string at = path.empty() ? "." : path;
+  struct statvfs fs;
+  while (statvfs(at.c_str(), &fs) != 0) {
+    size_t slash = at.find_last_of('/');
+    if ((errno != ENOENT && errno != ENOTDIR) || at == "/" || at == ".")
+      return Status::Error("statvfs " + at + ": " + strerror(errno));
+    at = slash == std::string::npos ? "." : slash == 0 ? "/" : at.substr(0, slash);
+  }
+  return static_cast<uint64_t>(fs.f_blocks) * fs.f_frsize;
+}
+
+std::optional<std::string> DiskThresholdWarning(const Config& config, uint64_t file_system_size) {
+  if (config.min_free_disk_space <= file_system_size) return std::nullopt;
+  return "min_free_disk_space " + Megabytes(config.min_free_disk_space) + " is larger than the " +
+         Megabytes(file_system_size) + " file system of state_directory " + config.state_directory +
+         ": every connection and MAIL FROM will be refused with 452 " + "4.3.1";
+}
+
 Result<ResourceReadings> ReadResources(const Config& config) {
   ResourceReadings readings;
-  struct statvfs fs;
-  if (statvfs(config.state_directory.c_str(), &fs) != 0)
-    return Status::Error("statvfs " + config.state_directory + ": " + strerror(errno));
-  readings.free_disk = static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize;
+  Result<uint64_t> free_disk = FreeDiskSpace(config.state_directory);
+  if (!free_disk.ok()) return free_disk.status();
+  readings.free_disk = *free_disk;
   struct stat st;
   if (stat((config.state_directory + "/queue/data.mdb").c_str(), &st) == 0)
     readings.queue_map_used = static_cast<uint64_t>(st.st_size);
@@ -92,8 +117,8 @@ ipc::MailVerdict DecideMail(ResourceMonitor& resources, RateLimiter& rates, cons
   }
   const ListenerConfig* found = config.FindListener(listener);
   uint32_t limit = found == nullptr ? 0 : found->message_rate_limit;
-  return rates.Allow(listener, rate_key, limit, now) ? ipc::MailVerdict::kAllowed
-                                                     : ipc::MailVerdict::kRateLimitExceeded;
+  return rates.Allow(rate_key, limit, now) ? ipc::MailVerdict::kAllowed
+                                           : ipc::MailVerdict::kRateLimitExceeded;
 }
 
 }  // namespace postern

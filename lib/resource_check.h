@@ -36,6 +36,19 @@ struct ResourceReadings {
 // threshold.
 std::optional<std::string> ResourceShortage(const ResourceReadings& readings, const Config& config);
 
+// Bytes available to an unprivileged writer on the file system holding path
+// (statvfs f_bavail).
+Result<uint64_t> FreeDiskSpace(const std::string& path);
+
+// The size of the file system holding path, or of its nearest existing
+// ancestor when path does not exist yet (statvfs f_blocks).
+Result<uint64_t> FileSystemSize(const std::string& path);
+
+// What to warn of when min_free_disk_space is larger than the whole file
+// system of state_directory (file_system_size bytes): then no reading can
+// ever meet it, and every connection would be refused. Nothing otherwise.
+std::optional<std::string> DiskThresholdWarning(const Config& config, uint64_t file_system_size);
+
 // Reads the three figures: the file system of state_directory, the size of
 // state_directory/queue/data.mdb, MemAvailable.
 Result<ResourceReadings> ReadResources(const Config& config);
@@ -66,9 +79,10 @@ class ResourceMonitor {
 
 // master's answer to a worker's check of a MAIL FROM (ipc kRateCheck) on
 // listener for rate_key: resources first, so that a MAIL refused for them
-// uses up none of the client's rate; then the listener's message_rate_limit
-// (none for a listener the config no longer has). *shortage is set to what
-// is short when the answer is kInsufficientResources.
+// uses up none of the client's rate; then the message_rate_limit of the
+// listener the MAIL arrived on (none for a listener the config no longer
+// has), applied to rate_key's count over every listener. *shortage is set
+// to what is short when the answer is kInsufficientResources.
 ipc::MailVerdict DecideMail(ResourceMonitor& resources, RateLimiter& rates, const Config& config,
                             const std::string& listener, const std::string& rate_key, TimePoint now,
                             std::string* shortage);

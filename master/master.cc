@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <ctime>
 #include <fstream>
@@ -206,11 +207,21 @@ Status Master::SaveDynamicBlocks() const {
   return WriteFileAtomically(BlocksFile(), blocks_.Serialize(std::chrono::system_clock::now()));
 }
 
-void Master::ComputeCapacity() {
-  connection_capacity_ = ConnectionCapacity(descriptor_limit_, config_->smtpd_workers);
-  LOG_INFO("file descriptor limit %llu: %u smtpd worker(s) hold at most %u connections",
-           static_cast<unsigned long long>(descriptor_limit_), config_->smtpd_workers,
-           connection_capacity_);
+void Master::ComputeLimits() {
+  server_limits_ = ServerLimits::FromConfig(*config_);
+  // Never 0, which would mean no cap: a limit too small to serve anyone
+  // refuses everyone.
+  uint32_t capacity =
+      std::max<uint32_t>(1, ConnectionCapacity(descriptor_limit_, config_->smtpd_workers));
+  uint32_t configured = server_limits_.max_connections;
+  if (configured != 0 && configured <= capacity) return;
+  LOG_WARNING(
+      "the file descriptor limit %llu lets %u smtpd worker(s) hold %u connections: "
+      "max_server_connections %s is lowered to %u (raise the hard limit, e.g. systemd's "
+      "LimitNOFILE, to serve more)",
+      static_cast<unsigned long long>(descriptor_limit_), config_->smtpd_workers, capacity,
+      configured == 0 ? "0 (no cap)" : std::to_string(configured).c_str(), capacity);
+  server_limits_.max_connections = capacity;
 }
 
 Status Master::Start() {
@@ -219,7 +230,7 @@ Status Master::Start() {
   Result<uint64_t> limit = RaiseDescriptorLimit();
   if (!limit.ok()) return limit.status();
   descriptor_limit_ = *limit;
-  ComputeCapacity();
+  ComputeLimits();
   if (Status s = LoadDynamicBlocks(); !s.ok()) return s;
   Result<BlockListFiles> files = ReadBlockListFiles(*config_);
   if (!files.ok()) return files.status();
@@ -284,15 +295,9 @@ void Master::Accept(int fd, const std::vector<const ListenerConfig*>& candidates
     close(fd);
     return;
   }
-  Admission admission = AdmitConnection(candidates, peer->first, table_);
+  Admission admission = AdmitConnection(candidates, peer->first, table_, server_limits_);
   if (admission.listener == nullptr) {
     Refuse(fd, peer->first, peer->second, admission.refusal);
-    return;
-  }
-  if (table_.size() >= connection_capacity_) {
-    LOG_WARNING("the smtpd workers hold %zu connections, all the descriptor limit allows",
-                table_.size());
-    Refuse(fd, peer->first, peer->second, FormatReply(reply::kConnectionCountExceeded));
     return;
   }
   std::string blocked = BlockedReply(*admission.listener, peer->first, blocks_, block_files_);
@@ -414,7 +419,7 @@ ControlReply Master::Reload() {
   block_files_ = std::move(*files);
   pool_->DrainAll();
   config_ = std::move(config);
-  ComputeCapacity();
+  ComputeLimits();
   pool_->SetConfig(config_.get());
   supervisor_->SetConfig(config_.get());
   Status started = supervisor_->StartSmtpdGeneration();

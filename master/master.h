@@ -60,9 +60,10 @@ class Master {
   std::string StatusText() const;
   void BeginStop();
   void SmtpdExited(pid_t pid);
-  // How many connections the workers can hold with the descriptor limit in
-  // force (lib/descriptor_budget); logged when it caps the configuration.
-  void ComputeCapacity();
+  // The server-wide limits of admission: max_server_connections, lowered
+  // to what the workers can hold with the descriptor limit in force
+  // (lib/descriptor_budget), with a warning when it is.
+  void ComputeLimits();
 
   std::unique_ptr<Config> config_;
   ChildUsers users_;
@@ -85,7 +86,7 @@ class Master {
   int auth_socket_ = -1;
   uint64_t next_conn_id_ = 1;
   uint64_t descriptor_limit_ = 0;  // RLIMIT_NOFILE after raising it
-  uint32_t connection_capacity_ = 0;
+  ServerLimits server_limits_;
   bool stopping_ = false;
   bool pid_file_written_ = false;
 };

@@ -6,6 +6,7 @@
 
 #include "lib/log.h"
 #include "lib/maildir.h"
+#include "lib/resource_check.h"
 #include "qmgr/printable.h"
 
 namespace postern {
@@ -37,7 +38,12 @@ const char* OutcomeName(DeliveryOutcome outcome) {
 
 QueueManager::QueueManager(event_base* base, QueueStore* store, FileSystem* fs,
                            std::shared_ptr<const Config> config)
-    : base_(base), store_(store), config_(std::move(config)), worker_(store, fs) {}
+    : base_(base),
+      store_(store),
+      config_(std::move(config)),
+      worker_(store, fs),
+      disk_floor_(DiskFloor::Probe{[store] { return FreeDiskSpace(store->directory()); },
+                                   [store] { return store->ReusableBytes(); }}) {}
 
 QueueManager::~QueueManager() { worker_.Stop(); }
 
@@ -115,7 +121,15 @@ Status QueueManager::CommitNow() {
     return committed;
   }
   batch_.reset();
+  disk_floor_.Committed();
+  ++commits_;
   ++generation_;
+  // Pages freed by a commit are reusable only after the next one. A batch
+  // of content is soon followed by another; one that only removed messages
+  // may be the last for a while, so make its room usable now (the disk
+  // floor counts it).
+  if (batch_frees_space_ && !batch_has_content_) ReleaseFreedPages();
+  batch_frees_space_ = false;
   batch_has_content_ = false;
   updated_.clear();
   std::vector<WaitingAck> acks = std::move(waiting_);
@@ -137,6 +151,7 @@ Status QueueManager::CommitNow() {
 
 void QueueManager::FailBatch(const Status& failure) {
   batch_.reset();
+  disk_floor_.Committed();
   const uint64_t failed_generation = generation_++;
   std::vector<WaitingAck> acks = std::move(waiting_);
   waiting_.clear();
@@ -147,6 +162,7 @@ void QueueManager::FailBatch(const Status& failure) {
   if (batch_failed_) batch_failed_(failed_generation, failure);
   const bool content_to_blame = failure.is_resource_exhausted() && batch_has_content_;
   batch_has_content_ = false;
+  batch_frees_space_ = false;
   if (failure.is_resource_exhausted()) {
     space_short_ = true;
     ReleaseFreedPages();
@@ -168,6 +184,8 @@ void QueueManager::FailBatch(const Status& failure) {
 void QueueManager::ReleaseFreedPages() {
   if (Status s = store_->ReleaseFreedPages(); !s.ok())
     LOG_WARNING("cannot release the pages freed by the last commit: %s", s.message().c_str());
+  disk_floor_.Committed();
+  ++commits_;
 }
 
 // --- streams
@@ -179,11 +197,48 @@ bool QueueManager::Reserve(const std::string& queue_id) {
 
 void QueueManager::Release(const std::string& queue_id) { reserved_.erase(queue_id); }
 
+Status QueueManager::AdmitBytes(uint64_t more) {
+  auto admit = [this, more] {
+    uint64_t in_batch = batch_ ? batch_->chunk_bytes() : 0;
+    return disk_floor_.Admit(config_->min_free_disk_space, open_partials_ + in_batch, more);
+  };
+  Status admitted = admit();
+  if (admitted.ok() || floor_retried_at_ == commits_) return admitted;
+  // Pages freed by a commit are reusable only after the next one, and near
+  // the floor they may be what is missing (messages given up, delivered
+  // messages removed): commit now (what is in the batch was admitted, so
+  // the floor holds), commit once more to release those pages, and ask
+  // again; at most once per other commit.
+  if (batch_ && !CommitNow().ok()) return admitted;
+  ReleaseFreedPages();
+  floor_retried_at_ = commits_;
+  return admit();
+}
+
+void QueueManager::ForgetContent(ContentChunker* chunker) {
+  open_partials_ -= chunker->pending_bytes();
+  chunker->DropPending();
+}
+
 Status QueueManager::AppendContent(ContentChunker* chunker, std::string_view bytes) {
+  if (Status s = AdmitBytes(bytes.size()); !s.ok()) {
+    // The message is given up at once, so that its room serves the streams
+    // still in flight: its partial chunk leaves now, its chunks with the
+    // next commit (LMDB still writes those of the open batch), and their
+    // pages are reusable one commit later (AdmitBytes makes those commits).
+    ForgetContent(chunker);
+    DiscardContent(chunker->queue_id());
+    return s;
+  }
   Result<QueueStore::WriteBatch*> batch = Batch();
   if (!batch.ok()) return batch.status();
-  batch_has_content_ = true;
-  if (Status s = chunker->Append(*batch, bytes); !s.ok()) {
+  const uint64_t partial_before = chunker->pending_bytes();
+  const uint64_t stored_before = (*batch)->chunk_bytes();
+  Status s = chunker->Append(*batch, bytes);
+  open_partials_ = open_partials_ - partial_before + chunker->pending_bytes();
+  // Bytes that only joined a partial chunk are not in the batch yet.
+  if (!s.ok() || (*batch)->chunk_bytes() != stored_before) batch_has_content_ = true;
+  if (!s.ok()) {
     FailBatch(s);
     return s;
   }
@@ -194,6 +249,7 @@ Status QueueManager::AppendContent(ContentChunker* chunker, std::string_view byt
 void QueueManager::DiscardContent(const std::string& queue_id) {
   Result<QueueStore::WriteBatch*> batch = Batch();
   Status s = batch.ok() ? (*batch)->DeleteContent(queue_id) : batch.status();
+  batch_frees_space_ = true;
   // Chunks left behind are orphans that the next start-up removes.
   if (!s.ok()) {
     LOG_WARNING("%s: cannot discard the content: %s", queue_id.c_str(), s.message().c_str());
@@ -204,16 +260,23 @@ void QueueManager::DiscardContent(const std::string& queue_id) {
 }
 
 void QueueManager::QueueMessage(Envelope envelope, ContentChunker* chunker, DurableCallback done) {
-  Result<QueueStore::WriteBatch*> batch = Batch();
+  envelope.size = chunker->size();
+  // The last partial chunk is in flight already: only the envelope is new.
+  Status admitted = AdmitBytes(envelope.Encode().size());
+  Result<QueueStore::WriteBatch*> batch =
+      admitted.ok() ? Batch() : Result<QueueStore::WriteBatch*>(admitted);
   if (!batch.ok()) {
+    ForgetContent(chunker);
     reserved_.erase(envelope.queue_id);
     done(batch.status());
     return;
   }
-  envelope.size = chunker->size();
   batch_has_content_ = true;
   waiting_.push_back(WaitingAck{envelope, std::move(done)});
+  const uint64_t partial = chunker->pending_bytes();
   Status s = chunker->Finish(*batch);
+  open_partials_ -= partial;
+  chunker->DropPending();
   if (s.ok()) s = (*batch)->PutEnvelope(envelope);
   if (!s.ok()) {
     FailBatch(s);
@@ -372,6 +435,7 @@ Status QueueManager::RecordOutcomes(const DeliveryReport& report, MessageState* 
     LOG_INFO("%s: removed", id.c_str());
     index_.erase(id);
     retries_.Cancel(id);
+    batch_frees_space_ = true;
     return (*batch)->DeleteMessage(id);
   }
   state->local_pending = HasLocalPending(envelope, *config_);

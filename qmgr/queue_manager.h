@@ -13,6 +13,12 @@
 // past kCommitBatchBytes, and kLazyCommitDelay after it took changes that
 // nobody waits for. Nothing is acknowledged before its commit returned.
 //
+// Disk floor (lib/disk_floor.h): before content or an envelope joins the
+// batch, the bytes in flight (the batch's chunks and the partial chunks of
+// open streams) plus the new ones must leave min_free_disk_space free on
+// the queue's file system; otherwise that message alone fails as short of
+// resources (452 4.3.1 at its end) and nothing else is touched.
+//
 // A failed batch (map or disk full, I/O error) loses everything written in
 // it: every message waiting for that commit is answered with the failure,
 // streams that wrote chunks into it are told through the BatchFailed
@@ -35,6 +41,7 @@
 
 #include "lib/clock.h"
 #include "lib/config.h"
+#include "lib/disk_floor.h"
 #include "lib/envelope.h"
 #include "lib/event_handles.h"
 #include "lib/file_system.h"
@@ -76,8 +83,13 @@ class QueueManager {
   // Claims a queue id for a new stream; false when it is queued or in flight.
   bool Reserve(const std::string& queue_id);
   void Release(const std::string& queue_id);
-  // Streams content into the open batch. A failure means the message is lost.
+  // Streams content into the open batch. A failure means the message is lost:
+  // a resource-exhausted one when the disk floor refuses it.
   Status AppendContent(ContentChunker* chunker, std::string_view bytes);
+  // The stream of chunker ends without QueueMessage(): its partial chunk is
+  // dropped and no longer counts as in flight. Call before destroying the
+  // chunker; calling it again does nothing.
+  void ForgetContent(ContentChunker* chunker);
   // Identifies the open batch (or the next one); streams remember it so
   // that the BatchFailed callback can tell which of them lost chunks.
   uint64_t generation() const { return generation_; }
@@ -118,6 +130,8 @@ class QueueManager {
   void RequestCommit();
   void RequestLazyCommit();
   Status CommitNow();
+  // Asks the disk floor whether `more` bytes may join those in flight.
+  Status AdmitBytes(uint64_t more);
   void FailBatch(const Status& failure);
   void ReleaseFreedPages();
   void Index(const Envelope& envelope, bool held);
@@ -145,6 +159,13 @@ class QueueManager {
   std::set<std::string> updated_;    // delivery outcomes in the open batch
   BatchFailedCallback batch_failed_;
   bool batch_has_content_ = false;  // message chunks or envelopes in the open batch
+  bool batch_frees_space_ = false;  // the open batch removes messages or content
+  // Bytes in flight, for the disk floor: the open batch's chunks and the
+  // partial chunks of open streams (open_partials_).
+  DiskFloor disk_floor_;
+  uint64_t open_partials_ = 0;
+  uint64_t commits_ = 0;           // successful commits, ReleaseFreedPages included
+  uint64_t floor_retried_at_ = 0;  // commits_ after the last early commit for the floor
   // A batch failed for want of space and no message has fitted since.
   bool space_short_ = false;
 

@@ -62,8 +62,10 @@ void QueueServer::StopAccepting() { event_del(accept_event_.get()); }
 void QueueServer::CloseAll() {
   // Unfinished streams keep their committed chunks; Recover() removes them
   // at the next start.
-  for (auto& [key, stream] : streams_)
+  for (auto& [key, stream] : streams_) {
+    manager_->ForgetContent(&stream.chunker);
     if (stream.reserved) manager_->Release(stream.envelope.queue_id);
+  }
   streams_.clear();
   connections_.clear();
 }
@@ -327,6 +329,7 @@ void QueueServer::FinishFailed(const StreamKey& key, Stream* stream) {
 void QueueServer::DropStream(const StreamKey& key) {
   auto found = streams_.find(key);
   Stream& stream = found->second;
+  manager_->ForgetContent(&stream.chunker);
   if (stream.reserved) {
     manager_->Release(stream.envelope.queue_id);
     if (stream.generation != 0) DiscardLater(stream.envelope.queue_id);

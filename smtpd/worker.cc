@@ -353,7 +353,7 @@ void Worker::AnswerMailChecksLocally() {
 ipc::MailVerdict Worker::CountLocally(const action::CheckMail& check) {
   const ListenerConfig* listener = config_.FindListener(check.listener);
   uint32_t limit = listener == nullptr ? 0 : listener->message_rate_limit;
-  return local_rates_.Allow(check.listener, check.rate_key, limit, clock_.Now())
+  return local_rates_.Allow(check.rate_key, limit, clock_.Now())
              ? ipc::MailVerdict::kAllowed
              : ipc::MailVerdict::kRateLimitExceeded;
 }

@@ -9,6 +9,7 @@ tests_lib_unit_tests_SOURCES = \
 	tests/lib/connection_admission_test.cc \
 	tests/lib/datagram_channel_test.cc \
 	tests/lib/descriptor_budget_test.cc \
+	tests/lib/disk_floor_test.cc \
 	tests/lib/envelope_test.cc \
 	tests/lib/ip_blocks_test.cc \
 	tests/lib/ipc_test.cc \
@@ -63,6 +64,7 @@ SYSTEM_TESTS = \
 	tests/system/crash_test.py \
 	tests/system/delivery_test.py \
 	tests/system/dialog_test.py \
+	tests/system/full_disk_test.py \
 	tests/system/interop_test.py \
 	tests/system/ip_block_test.py \
 	tests/system/lifecycle_test.py \
@@ -74,6 +76,7 @@ SYSTEM_TESTS = \
 	tests/system/shared_bind_test.py \
 	tests/system/rate_limit_test.py \
 	tests/system/session_options_test.py \
+	tests/system/server_connection_limit_test.py \
 	tests/system/supervision_test.py \
 	tests/system/swaks_test.py \
 	tests/system/timer_events_test.py \

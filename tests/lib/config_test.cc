@@ -258,6 +258,7 @@ BOOST_AUTO_TEST_CASE(HoldsEveryKeyOfTheOperatorContract) {
                         "log_file",
                         "log_syslog",
                         "smtpd_workers",
+                        "max_server_connections",
                         "relayhost",
                         "local_domains",
                         "postmaster_address",
@@ -407,6 +408,7 @@ BOOST_AUTO_TEST_CASE(GlobalDefaults) {
   BOOST_TEST(config.log_file == "");
   BOOST_TEST(config.log_syslog == false);
   BOOST_TEST(config.smtpd_workers == 2u);
+  BOOST_TEST(config.max_server_connections == 5000u);  // MS-OXSMTP 3.2.7 ConnectionCountExceeded
   BOOST_TEST(config.relayhost == "");
   BOOST_TEST(config.local_domains.empty());
   BOOST_TEST((Strings(config.trusted_networks) == Strs{"127.0.0.0/8", "::1/128"}));

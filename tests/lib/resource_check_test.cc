@@ -194,4 +194,65 @@ BOOST_AUTO_TEST_CASE(decide_mail_without_a_rate_limit_only_checks_resources) {
               ipc::MailVerdict::kAllowed));
 }
 
+// MS-OXSMTP 3.2.7 MessageRateLimitExceeded is "based on a unique IP address"
+// (or user), not on a listener: two listeners must not double a client's
+// allowance. The limit of the listener the MAIL arrives on is held against
+// the count over both.
+BOOST_AUTO_TEST_CASE(decide_mail_counts_a_client_over_every_listener) {
+  FakeClock clock;
+  ResourceMonitor monitor(&clock, std::chrono::seconds(1),
+                          [](const Config&) { return Result<ResourceReadings>(Plenty()); });
+  RateLimiter rates;
+  Config config = Thresholds();
+  for (auto [name, limit] : {std::pair{"smtp", 3u}, std::pair{"submission", 5u}}) {
+    ListenerConfig listener;
+    listener.name = name;
+    listener.message_rate_limit = limit;
+    config.listeners.push_back(listener);
+  }
+  std::string shortage;
+  auto decide = [&](const char* listener, const char* key) {
+    return DecideMail(monitor, rates, config, listener, key, clock.Now(), &shortage);
+  };
+  BOOST_TEST((decide("smtp", "ip:192.0.2.10") == ipc::MailVerdict::kAllowed));
+  BOOST_TEST((decide("submission", "ip:192.0.2.10") == ipc::MailVerdict::kAllowed));
+  BOOST_TEST((decide("smtp", "ip:192.0.2.10") == ipc::MailVerdict::kAllowed));
+  // Three in all: smtp's limit of 3 is reached, submission's 5 is not.
+  BOOST_TEST((decide("smtp", "ip:192.0.2.10") == ipc::MailVerdict::kRateLimitExceeded));
+  BOOST_TEST((decide("submission", "ip:192.0.2.10") == ipc::MailVerdict::kAllowed));
+  BOOST_TEST((decide("submission", "ip:192.0.2.10") == ipc::MailVerdict::kAllowed));
+  BOOST_TEST((decide("submission", "ip:192.0.2.10") == ipc::MailVerdict::kRateLimitExceeded));
+  // A user is one key too, whichever listener they authenticate on.
+  for (int i = 0; i < 3; ++i)
+    BOOST_TEST((decide(i % 2 ? "smtp" : "submission", "user:alice") == ipc::MailVerdict::kAllowed));
+  BOOST_TEST((decide("smtp", "user:alice") == ipc::MailVerdict::kRateLimitExceeded));
+  // Other clients keep their own counts.
+  BOOST_TEST((decide("smtp", "ip:192.0.2.11") == ipc::MailVerdict::kAllowed));
+}
+
+// Issue 8: `postern check` and `start` warn when the threshold exceeds the
+// file system, since no reading can meet it then.
+BOOST_AUTO_TEST_CASE(a_threshold_larger_than_the_file_system_is_warned_of) {
+  Config config = Thresholds();
+  config.state_directory = "/var/lib/postern";
+  config.min_free_disk_space = 64 * kMB;
+  BOOST_TEST(!DiskThresholdWarning(config, 64 * kMB).has_value());
+  std::optional<std::string> warning = DiskThresholdWarning(config, 20 * kMB);
+  BOOST_TEST_REQUIRE(warning.has_value());
+  BOOST_TEST(*warning ==
+             "min_free_disk_space 64 MB is larger than the 20 MB file system of state_directory "
+             "/var/lib/postern: every connection and MAIL FROM will be refused with 452 4.3.1");
+  config.min_free_disk_space = 0;
+  BOOST_TEST(!DiskThresholdWarning(config, 0).has_value());
+}
+
+BOOST_AUTO_TEST_CASE(file_system_size_of_a_directory_not_made_yet_is_its_parents) {
+  Result<uint64_t> root = FileSystemSize("/");
+  BOOST_TEST_REQUIRE(root.ok(), root.status().message());
+  BOOST_TEST(*root > 0u);
+  Result<uint64_t> missing = FileSystemSize("/no/such/state/directory");
+  BOOST_TEST_REQUIRE(missing.ok(), missing.status().message());
+  BOOST_TEST(*missing == *root);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

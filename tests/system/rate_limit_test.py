@@ -14,10 +14,17 @@ client on 127.0.0.1:
   - "unlimited" (gateway, message_rate_limit = 0): eight messages in a row
     are accepted.
   - "relay" (role = relay, limit left at its default of 5 per minute;
-    counted per client address while AUTH does not exist): five messages
+    counted per client address before AUTH), from 127.0.0.2: five messages
     are accepted, the sixth MAIL is refused with the same 421, and the
     session ends.
-Each listener counts apart, so the refusals on one do not touch the others.
+  - "left" (limit 4) and "right" (limit 6), from 127.0.0.3: the count is
+    the client's, not the listener's (the spec's limit is "based on a
+    unique IP address"). Two messages on each are accepted; the fifth MAIL
+    is refused on "left", whose limit of 4 the four messages reach, and the
+    session ends; "right" still takes two more, up to its own 6, and
+    refuses the seventh.
+A message on a listener without a limit ("unlimited") is not counted, so
+the 127.0.0.1 of "unlimited" after "limited" is not refused.
 Last, `smtpd -S` (stand-alone, no master) counts by itself: on "limited"
 its fourth MAIL in one session is refused and the session ends.
 """
@@ -39,9 +46,9 @@ BANNER = "220 %s ESMTP postern ready" % h.HOSTNAME
 MESSAGE = b"Subject: rate\r\n\r\nOne message.\r\n"
 
 
-def raw_session(port):
-    """A RawClient that has had the banner and said EHLO."""
-    client = h.RawClient(port)
+def raw_session(port, source=None):
+    """A RawClient (from source, a loopback address) that has had the banner and said EHLO."""
+    client = h.RawClient(port, source=source)
     assert client.line().decode() == BANNER
     lines = client.command("EHLO client.example.test")
     assert lines.startswith("250 "), "EHLO answered %r" % lines
@@ -77,12 +84,13 @@ def serving_worker(instance, client):
 
 
 def wait_idle(instance, timeout=h.SOCKET_TIMEOUT):
-    """Waits until master counts no live session (closes reach it asynchronously), so
-    that its choice of worker for the next connection is known."""
+    """Waits until master counts no connection, handed off or waiting for its
+    hand-off (closes reach it asynchronously), so that its choice of worker for
+    the next connection is known."""
     deadline = time.monotonic() + timeout
     while True:
         status = instance.ctl("status").stdout
-        if not re.search(r"smtpd pid \d+: [1-9]\d* session", status):
+        if re.search(r"^connections: 0$", status, re.M):
             return
         assert time.monotonic() < deadline, "sessions still counted:\n" + status
         time.sleep(0.05)
@@ -139,7 +147,7 @@ def check_unlimited(instance):
 
 
 def check_relay(instance):
-    client = raw_session(instance.ports["relay"])
+    client = raw_session(instance.ports["relay"], source="127.0.0.2")
     try:
         for _ in range(5):
             raw_transaction(client, "relay@example.test")
@@ -147,6 +155,30 @@ def check_relay(instance):
     finally:
         client.close()
     instance.wait_for_mail("relay@example.test", 5)
+
+
+def check_across_listeners(instance):
+    left, right = instance.ports["left"], instance.ports["right"]
+    for port in (left, right, left, right):
+        client = raw_session(port, source="127.0.0.3")
+        raw_transaction(client, "split@example.test")
+        quit(client)
+    # Four in the minute: the fifth is over the limit of "left", though
+    # "left" itself took only two.
+    client = raw_session(left, source="127.0.0.3")
+    try:
+        assert_refused_and_closed(client)
+    finally:
+        client.close()
+    # "right" allows 6: two more, then the same refusal.
+    client = raw_session(right, source="127.0.0.3")
+    try:
+        raw_transaction(client, "split@example.test")
+        raw_transaction(client, "split@example.test")
+        assert_refused_and_closed(client)
+    finally:
+        client.close()
+    instance.wait_for_mail("split@example.test", 6)
 
 
 def check_standalone(instance):
@@ -169,14 +201,18 @@ def test():
         "limited": {"message_rate_limit": 3},
         "unlimited": {"message_rate_limit": 0},
         "relay": {"role": "relay"},
+        "left": {"message_rate_limit": 4},
+        "right": {"message_rate_limit": 6},
     }, settings={"smtpd_workers": 2})
     with instance:
         instance.start()
         check_limited(instance)
         check_unlimited(instance)
         check_relay(instance)
+        check_across_listeners(instance)
         # Nothing from a refused transaction reached a mailbox.
-        for address, count in (("limited@example.test", 3), ("relay@example.test", 5)):
+        for address, count in (("limited@example.test", 3), ("relay@example.test", 5),
+                               ("split@example.test", 6)):
             delivered = len(instance.delivered(address))
             assert delivered == count, "%s holds %d messages, expected %d" % (
                 address, delivered, count)

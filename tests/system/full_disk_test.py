@@ -1,0 +1,202 @@
+#!/usr/bin/env python3
+"""tests/system/full_disk_test.py — a small state_directory filled by messages in flight.
+
+Issue 8: min_free_disk_space was checked only at connect and at MAIL, so
+messages already past MAIL filled a 20 MB file system to 100 %, and a
+commit that met the full disk was answered 451 4.3.0.
+
+state_directory is a tmpfs of 20 MB (so this test needs root; it is skipped
+otherwise) with min_free_disk_space = 6m; mail_directory lies elsewhere.
+In each of three rounds, 24 clients (each from its own loopback address)
+open a transaction at once, while the disk is still empty, so every MAIL is
+accepted; then each sends 1 MB of content, all together, and ends DATA
+once all have sent it: 24 MB in flight for 14 MB of room above the floor.
+Checked:
+  - every reply at the end of DATA is 250 2.6.0 or "452 4.3.1 Insufficient
+    system resources" (the same 452 at connect or MAIL counts as a refusal
+    too); none is 451 4.3.0; some are each;
+  - every message acknowledged with 250 is delivered, byte for byte;
+  - the free space of the file system, sampled every 2 ms, never falls
+    under the floor by more than one message's bytes (the issue's bound;
+    measured: at most one 4 KB page under it, in most runs not at all);
+  - something is accepted. The count per round is printed, not asserted:
+    with all 24 messages advancing in step each may be given up in turn
+    before any completes, and after several bursts LMDB's freed pages are
+    not always counted as room again (a later round then accepts nothing;
+    seen in 1 of 4 runs), which is safe (452) but not yet as good as it
+    could be.
+`postern check` warns on stderr (and succeeds) when min_free_disk_space is
+larger than that whole file system.
+"""
+
+import os
+import subprocess
+import sys
+import threading
+import time
+import traceback
+
+sys.dont_write_bytecode = True  # nothing written into the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import postern_harness as h  # noqa: E402
+
+FILE_SYSTEM = 20 << 20
+FLOOR = 6 << 20
+MESSAGE_SIZE = 1 << 20
+CLIENTS = 24
+ROUNDS = 3
+INSUFFICIENT = "452 4.3.1 Insufficient system resources"
+RECIPIENT = "full@example.test"
+
+
+def message(round_no, index):
+    """About MESSAGE_SIZE bytes of CRLF lines naming their message."""
+    header = ("Subject: round %d message %d\r\n\r\n" % (round_no, index)).encode()
+    line = (b"%d.%d " % (round_no, index)).ljust(76, b"x") + b"\r\n"
+    return header + line * ((MESSAGE_SIZE - len(header)) // len(line))
+
+
+class FreeSpaceSampler(threading.Thread):
+    def __init__(self, path):
+        super().__init__(daemon=True)
+        self.path = path
+        self.lowest = None
+        self.running = True
+
+    def run(self):
+        while self.running:
+            st = os.statvfs(self.path)
+            free = st.f_bavail * st.f_frsize
+            self.lowest = free if self.lowest is None else min(self.lowest, free)
+            time.sleep(0.002)
+
+    def stop(self):
+        self.running = False
+        self.join(5)
+
+
+def one_client(port, source, content, barrier, replies, index):
+    """One transaction whose content is sent when every client has had its MAIL
+    answered, and whose DATA ends when every client has sent its content. A
+    client refused before DATA (452 4.3.1 at connect or at MAIL, when a round
+    begins near the floor) records that reply and still keeps step."""
+    client = h.RawClient(port, source=source, timeout=60)
+    try:
+        first = client.line().decode()
+        steps = [] if first.startswith("452 ") else [
+            ("EHLO client.example.test", "250"), ("MAIL FROM:<sender@example.org>", "250"),
+            ("RCPT TO:<%s>" % RECIPIENT, "250"), ("DATA", "354")]
+        replies[index] = first if not steps else None
+        for command, code in steps:
+            reply = client.command(command)
+            if reply.startswith("452 ") and command.startswith("MAIL"):
+                replies[index] = reply
+                break
+            assert reply.startswith(code + " "), "%s answered %r" % (command, reply)
+        barrier.wait(60)  # every MAIL was answered
+        if replies[index] is None:
+            client.send(content)
+        barrier.wait(60)  # all the content is in flight
+        if replies[index] is None:
+            client.send(b".\r\n")
+            replies[index] = client.reply()[-1]
+            client.command("QUIT")
+    except Exception:  # noqa: reported by the main thread
+        replies[index] = "client error: " + traceback.format_exc()
+        barrier.abort()
+    finally:
+        client.close()
+
+
+def round_of_clients(instance, round_no):
+    """Returns {index: (reply, content)}."""
+    barrier = threading.Barrier(CLIENTS)
+    replies = [None] * CLIENTS
+    contents = [message(round_no, i) for i in range(CLIENTS)]
+    threads = [threading.Thread(target=one_client,
+                                args=(instance.port, "127.0.%d.%d" % (round_no, i + 10),
+                                      contents[i], barrier, replies, i))
+               for i in range(CLIENTS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    return [(replies[i], contents[i]) for i in range(CLIENTS)]
+
+
+def mount_tmpfs(path):
+    os.makedirs(path, exist_ok=True)
+    result = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%d,mode=0755" % FILE_SYSTEM,
+                             "tmpfs", path], capture_output=True, text=True)
+    if result.returncode != 0:
+        raise h.Skip("cannot mount a tmpfs: %s" % result.stderr.strip())
+
+
+def unmount(path):
+    if subprocess.run(["umount", path], capture_output=True).returncode != 0:
+        subprocess.run(["umount", "-l", path], capture_output=True)
+
+
+def check_warns_of_a_floor_above_the_file_system(instance):
+    instance.settings["min_free_disk_space"] = "64m"
+    instance.write_config()
+    result = instance.ctl("check")
+    assert result.returncode == 0, "postern check failed: %s" % result.stderr
+    assert "warning: min_free_disk_space 64 MB is larger than the 20 MB file system of state_directory" in \
+        result.stderr, "postern check said %r" % result.stderr
+    instance.settings["min_free_disk_space"] = FLOOR
+    instance.write_config()
+    result = instance.ctl("check")
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+
+
+def test():
+    if not h.running_as_root():
+        raise h.Skip("mounting a tmpfs needs root")
+    instance = h.Instance(name="full-disk", settings={
+        "min_free_disk_space": FLOOR, "smtpd_workers": 2},
+        listeners={"smtp": {"max_connections_per_source": 0}})
+    mount_tmpfs(instance.state_dir)
+    try:
+        with instance:
+            check_warns_of_a_floor_above_the_file_system(instance)
+            instance.start()
+            sampler = FreeSpaceSampler(instance.state_dir)
+            sampler.start()
+            accepted, refused, per_round = [], 0, []
+            for round_no in range(1, ROUNDS + 1):
+                results = round_of_clients(instance, round_no)
+                round_accepted = 0
+                for reply, content in results:
+                    assert reply is not None and (reply == INSUFFICIENT or
+                                                  reply.startswith("250 2.6.0 ")), \
+                        "round %d: the client got %r" % (round_no, reply)
+                    if reply == INSUFFICIENT:
+                        refused += 1
+                        continue
+                    h.queue_id_from(reply[4:])
+                    accepted.append(content)
+                    round_accepted += 1
+                per_round.append(round_accepted)
+                # Let the queue empty before the next round.
+                instance.wait_for_mail(RECIPIENT, len(accepted), timeout=60)
+            sampler.stop()
+            assert refused > 0, "24 MB in flight for 14 MB of room, yet nothing was refused"
+            assert accepted, "nothing accepted in any round"
+            delivered = [h.split_received(m)[1] for m in instance.delivered(RECIPIENT)]
+            assert sorted(delivered) == sorted(accepted), \
+                "%d accepted, %d delivered, or contents differ" % (len(accepted), len(delivered))
+            assert sampler.lowest >= FLOOR - MESSAGE_SIZE, \
+                "free space fell to %d KB, floor %d KB" % (sampler.lowest >> 10, FLOOR >> 10)
+            log = instance.log()
+            assert "would fall below min_free_disk_space" in log, log
+            instance.stop()
+            print("%d accepted and delivered (per round: %s), %d refused with 452 4.3.1; lowest "
+                  "free space %d KB for a floor of %d KB" % (len(accepted), per_round, refused,
+                                                             sampler.lowest >> 10, FLOOR >> 10))
+    finally:
+        unmount(instance.state_dir)
+
+
+if __name__ == "__main__":
+    h.run_test(test)
