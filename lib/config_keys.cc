@@ -454,9 +454,13 @@ constexpr std::array kKeys = {
     K{.name = "acknowledgement_delay",
       .type = T::kDuration,
       .scope = S::kListener,
-      .default_value = "30s",
-      .description = "The longest the server waits after the end of DATA or BDAT LAST before it "
-                     "acknowledges the message (AcknowledgementDelay).",
+      .default_value = "0",
+      .description = "The longest the server would wait after the end of DATA or BDAT LAST for "
+                     "the next hop to take the message before it acknowledges it "
+                     "(AcknowledgementDelay; the spec's value, when on, is 30s). This release "
+                     "has no next hop to wait for: every message is acknowledged as soon as it "
+                     "is durably queued, whatever the value, which is what 0, the default, "
+                     "means.",
       .slot = &L::acknowledgement_delay},
     K{.name = "blocked_networks",
       .type = T::kNetworks,

@@ -467,7 +467,7 @@ BOOST_AUTO_TEST_CASE(GatewayListenerDefaults) {
   BOOST_TEST(l.max_connections_per_source == 20u);
   BOOST_TEST((l.tarpit_interval == seconds(5)));
   BOOST_TEST(l.tarpit_at_connect == false);
-  BOOST_TEST((l.acknowledgement_delay == seconds(30)));
+  BOOST_TEST((l.acknowledgement_delay == seconds(0)));
   BOOST_TEST((l.bare_newline == BareNewline::kNormalize));
   BOOST_TEST((l.auth_require_tls == AuthRequireTls::kLogin));
   BOOST_TEST(l.blocked_networks.empty());
