@@ -25,28 +25,11 @@ void EnlargeSendBuffer(int fd) {
 enum class SendResult { kSent, kFull, kFailed };
 
 SendResult SendDatagram(int fd, const std::string& bytes, int fd_to_pass, int* error) {
-  struct iovec iov = {const_cast<char*>(bytes.data()), bytes.size()};
-  struct msghdr msg = {};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int))];
-  if (fd_to_pass >= 0) {
-    memset(control, 0, sizeof control);
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
-    struct cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
-    cmsg->cmsg_level = SOL_SOCKET;
-    cmsg->cmsg_type = SCM_RIGHTS;
-    cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(cmsg), &fd_to_pass, sizeof(int));
-  }
-  for (;;) {
-    if (sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT) >= 0) return SendResult::kSent;
-    if (errno == EINTR) continue;
-    *error = errno;
-    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) return SendResult::kFull;
-    return SendResult::kFailed;
-  }
+  if (ipc::SendWithDescriptor(fd, bytes, fd_to_pass, MSG_NOSIGNAL | MSG_DONTWAIT) >= 0)
+    return SendResult::kSent;
+  *error = errno;
+  if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) return SendResult::kFull;
+  return SendResult::kFailed;
 }
 
 }  // namespace

@@ -161,12 +161,8 @@ bool PayloadReader::Str(std::string* v) {
   return true;
 }
 
-Status SendFrame(int socket, MsgType type, std::string_view payload, int fd_to_pass) {
-  if (payload.size() > kMaxPayload)
-    return Status::Error("refusing to send a frame of " + std::to_string(payload.size()) +
-                         " bytes");
-  std::string bytes = EncodeFrame(type, payload);
-  struct iovec iov = {bytes.data(), bytes.size()};
+ssize_t SendWithDescriptor(int socket, std::string_view bytes, int fd_to_pass, int flags) {
+  struct iovec iov = {const_cast<char*>(bytes.data()), bytes.size()};
   struct msghdr msg = {};
   msg.msg_iov = &iov;
   msg.msg_iovlen = 1;
@@ -181,19 +177,25 @@ Status SendFrame(int socket, MsgType type, std::string_view payload, int fd_to_p
     cmsg->cmsg_len = CMSG_LEN(sizeof(int));
     memcpy(CMSG_DATA(cmsg), &fd_to_pass, sizeof(int));
   }
+  ssize_t n;
+  do {
+    n = sendmsg(socket, &msg, flags);
+  } while (n < 0 && errno == EINTR);
+  return n;
+}
+
+Status SendFrame(int socket, MsgType type, std::string_view payload, int fd_to_pass) {
+  if (payload.size() > kMaxPayload)
+    return Status::Error("refusing to send a frame of " + std::to_string(payload.size()) +
+                         " bytes");
+  std::string bytes = EncodeFrame(type, payload);
   size_t sent = 0;
   while (sent < bytes.size()) {
-    ssize_t n = sendmsg(socket, &msg, MSG_NOSIGNAL);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return Status::Error(std::string("send to peer: ") + strerror(errno));
-    }
+    // Only a stream socket sends partially; the fd goes with the first byte.
+    ssize_t n = SendWithDescriptor(socket, std::string_view(bytes).substr(sent),
+                                   sent == 0 ? fd_to_pass : -1, MSG_NOSIGNAL);
+    if (n < 0) return Status::Error(std::string("send to peer: ") + strerror(errno));
     sent += static_cast<size_t>(n);
-    // Only a stream socket sends partially; the fd went with the first byte.
-    iov.iov_base = bytes.data() + sent;
-    iov.iov_len = bytes.size() - sent;
-    msg.msg_control = nullptr;
-    msg.msg_controllen = 0;
   }
   return Status::Ok();
 }

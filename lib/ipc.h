@@ -8,6 +8,8 @@
 // the connection to it is closed, nothing else is affected.
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -186,6 +188,10 @@ inline constexpr const char* kWouldBlock = "would block";
 
 // Sends a frame, with fd_to_pass attached as SCM_RIGHTS when >= 0.
 Status SendFrame(int socket, MsgType type, std::string_view payload, int fd_to_pass = -1);
+
+// One sendmsg(2) of bytes with flags, fd_to_pass attached as SCM_RIGHTS when
+// >= 0; EINTR is retried. Returns what sendmsg returns (errno set on -1).
+ssize_t SendWithDescriptor(int socket, std::string_view bytes, int fd_to_pass, int flags);
 
 // One datagram received from a SOCK_SEQPACKET socket.
 struct Datagram {
