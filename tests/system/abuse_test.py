@@ -169,7 +169,11 @@ def test_client_that_never_reads(instance):
     for s in flooders:
         s.close()
     print("never-reading clients sent %d MB; smtpd RSS %s kB" % (sent >> 20, rss))
-    assert rss and max(rss.values()) < 64 * 1024, "an smtpd grew to %d kB" % max(rss.values())
+    assert rss, "no smtpd running"
+    # ASan keeps freed memory in its quarantine (256 MB by default): the bound
+    # is the release build's.
+    if not h.sanitizer_build():
+        assert max(rss.values()) < 64 * 1024, "an smtpd grew to %d kB" % max(rss.values())
     wait_for_connection_count(instance, 0)
 
 

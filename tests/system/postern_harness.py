@@ -78,6 +78,13 @@ def require_binaries():
         raise AssertionError("not built: " + ", ".join(missing))
 
 
+def sanitizer_build():
+    """True when the daemons under test are built with AddressSanitizer (configure
+    --enable-sanitizers): their memory use and exit status are then ASan's."""
+    with open(os.path.join(build_dir(), DAEMONS["smtpd"]), "rb") as f:
+        return b"__asan_init" in f.read()
+
+
 def running_as_root():
     return os.geteuid() == 0
 

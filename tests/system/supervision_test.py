@@ -85,7 +85,10 @@ def check_clean_exit_restarted():
         victim = min(before)
         os.kill(victim, signal.SIGTERM)
         after = wait_for_replacement(instance, "smtpd", before, {victim})
-        assert "smtpd (pid %d) exited with status 0" % victim in instance.log()
+        # Under ASan the worker's exit is LeakSanitizer's (it cannot scan a
+        # chrooted, unprivileged process and exits 1): only the restart counts.
+        status = "" if h.sanitizer_build() else " 0"
+        assert "smtpd (pid %d) exited with status%s" % (victim, status) in instance.log()
         status = instance.ctl("status").stdout
         assert all("smtpd pid %d" % pid in status for pid in after), status
         client = h.RawClient(instance.port)
