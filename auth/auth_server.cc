@@ -9,7 +9,7 @@
 #include <chrono>
 #include <cstring>
 
-#include "lib/log.h"
+#include "lib/base/log.h"
 
 namespace postern {
 namespace {

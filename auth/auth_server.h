@@ -3,10 +3,10 @@
 // Accepts smtpd (and any local tool allowed by the socket's mode) on the
 // socket it is given, reads framed messages from each connection and answers
 // them: kPing with kPong, and the AUTH exchanges (kAuthStart, kAuthStep,
-// kAuthCancel, answered with kAuthReply), each a lib/sasl_server exchange
+// kAuthCancel, answered with kAuthReply), each a lib/sasl/sasl_server exchange
 // keyed by the auth_id its connection chose. A pair of client address and
 // user that failed too often is refused before libsasl2 reads its secret
-// (lib/logon_lockout); an exchange that fails, or that libsasl2 could not
+// (lib/sasl/logon_lockout); an exchange that fails, or that libsasl2 could not
 // decide, counts toward that lockout. A malformed frame, or a message type authd does not
 // serve, closes that one connection and nothing else; a connection's
 // exchanges end with it. Logs every outcome with mechanism, user and client
@@ -20,12 +20,12 @@
 #include <memory>
 #include <string>
 
-#include "lib/clock.h"
-#include "lib/config.h"
-#include "lib/event_handles.h"
-#include "lib/ipc.h"
-#include "lib/logon_lockout.h"
-#include "lib/sasl_server.h"
+#include "lib/base/clock.h"
+#include "lib/config/config.h"
+#include "lib/net/event_handles.h"
+#include "lib/ipc/ipc.h"
+#include "lib/sasl/logon_lockout.h"
+#include "lib/sasl/sasl_server.h"
 
 namespace postern {
 

@@ -20,12 +20,12 @@
 #include <string>
 
 #include "auth/auth_server.h"
-#include "lib/config.h"
-#include "lib/daemon_support.h"
-#include "lib/event_handles.h"
-#include "lib/log.h"
-#include "lib/privileges.h"
-#include "lib/unix_socket.h"
+#include "lib/config/config.h"
+#include "lib/base/daemon_support.h"
+#include "lib/net/event_handles.h"
+#include "lib/base/log.h"
+#include "lib/base/privileges.h"
+#include "lib/net/unix_socket.h"
 
 namespace postern {
 namespace {

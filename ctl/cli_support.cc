@@ -3,7 +3,7 @@
 #include <cstdlib>
 
 #include "ctl/cli.h"
-#include "lib/resource_check.h"
+#include "lib/policy/resource_check.h"
 
 namespace postern::cli {
 

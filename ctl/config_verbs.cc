@@ -1,6 +1,6 @@
 // ctl/config_verbs.cc — `postern check` and `postern config`.
 //
-// Both only read: the configuration through lib/config (which owns every
+// Both only read: the configuration through lib/config/config (which owns every
 // key, default and error message) and the password and file systems for
 // check. Neither creates a directory or talks to a daemon.
 #include <sys/stat.h>
@@ -11,7 +11,7 @@
 #include <map>
 
 #include "ctl/cli.h"
-#include "lib/privileges.h"
+#include "lib/base/privileges.h"
 
 namespace postern::cli {
 namespace {

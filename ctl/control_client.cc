@@ -9,8 +9,8 @@
 #include <cstring>
 
 #include "ctl/cli.h"
-#include "lib/ipc.h"
-#include "lib/unix_socket.h"
+#include "lib/ipc/ipc.h"
+#include "lib/net/unix_socket.h"
 
 namespace postern::cli {
 namespace {

@@ -12,7 +12,7 @@
 #include <sstream>
 
 #include "ctl/cli.h"
-#include "lib/log.h"
+#include "lib/base/log.h"
 
 namespace postern::cli {
 namespace {

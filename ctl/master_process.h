@@ -13,8 +13,8 @@
 #include <string>
 #include <vector>
 
-#include "lib/pid_file.h"
-#include "lib/status.h"
+#include "lib/base/pid_file.h"
+#include "lib/base/status.h"
 
 namespace postern::cli {
 

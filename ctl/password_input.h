@@ -8,7 +8,7 @@
 
 #include <string>
 
-#include "lib/status.h"
+#include "lib/base/status.h"
 
 namespace postern::cli {
 

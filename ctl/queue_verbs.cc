@@ -5,7 +5,7 @@
 // Queue ids are checked here so a typo never reaches qmgr as a key.
 #include "ctl/cli.h"
 #include "ctl/control_client.h"
-#include "lib/queue_id.h"
+#include "lib/queue/queue_id.h"
 
 namespace postern::cli {
 namespace {

@@ -1,6 +1,6 @@
 // ctl/user_verbs.cc — `postern user add|passwd|del|list`.
 //
-// Maps the verbs onto lib/sasl_users over config sasldb_path, in the auth
+// Maps the verbs onto lib/sasl/sasl_users over config sasldb_path, in the auth
 // realm (auth_realm, by default myhostname). When run as root the file ends
 // up root:<auth_user's group> 0640, so only root and authd can read it. Passwords come from
 // standard input and go nowhere but libsasl2.
@@ -8,8 +8,8 @@
 
 #include "ctl/cli.h"
 #include "ctl/password_input.h"
-#include "lib/privileges.h"
-#include "lib/sasl_users.h"
+#include "lib/base/privileges.h"
+#include "lib/sasl/sasl_users.h"
 
 namespace postern::cli {
 namespace {

@@ -1,12 +1,12 @@
 // man/update_keys.cc — rewrites the generated key list of postern.conf(5).
 //
 // Replaces the lines between `.\" BEGIN KEYS` and `.\" END KEYS` of the page
-// named on the command line with the rendering of lib/config_keys.cc. Run it
+// named on the command line with the rendering of lib/config/config_keys.cc. Run it
 // after changing the key table and commit the page; the unit test
 // ConfigManPage fails until then. It never touches the rest of the page.
 //
-//   g++ -std=c++20 -I. -o /tmp/update_keys man/update_keys.cc lib/config_man.cc
-//       lib/config_keys.cc lib/network.cc lib/log.cc   (one command line)
+//   g++ -std=c++20 -I. -o /tmp/update_keys man/update_keys.cc lib/config/config_man.cc
+//       lib/config/config_keys.cc lib/net/network.cc lib/base/log.cc   (one command line)
 //   /tmp/update_keys man/postern.conf.5
 #include <cstdio>
 #include <fstream>
@@ -14,7 +14,7 @@
 #include <sstream>
 #include <string>
 
-#include "lib/config_man.h"
+#include "lib/config/config_man.h"
 
 int main(int argc, char** argv) {
   if (argc != 2) {

@@ -6,8 +6,8 @@
 
 #include <cstring>
 
-#include "lib/log.h"
-#include "lib/unix_socket.h"
+#include "lib/base/log.h"
+#include "lib/net/unix_socket.h"
 
 namespace postern {
 

@@ -11,9 +11,9 @@
 #include <string>
 #include <vector>
 
-#include "lib/event_handles.h"
-#include "lib/ipc.h"
-#include "lib/status.h"
+#include "lib/net/event_handles.h"
+#include "lib/ipc/ipc.h"
+#include "lib/base/status.h"
 
 namespace postern {
 

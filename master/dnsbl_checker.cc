@@ -1,8 +1,8 @@
 // master/dnsbl_checker.cc — see master/dnsbl_checker.h.
 #include "master/dnsbl_checker.h"
 
-#include "lib/ip_blocks.h"
-#include "lib/log.h"
+#include "lib/policy/ip_blocks.h"
+#include "lib/base/log.h"
 
 namespace postern {
 

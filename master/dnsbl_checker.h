@@ -16,9 +16,9 @@
 #include <string>
 #include <vector>
 
-#include "lib/dns_resolver.h"
-#include "lib/network.h"
-#include "lib/status.h"
+#include "lib/net/dns_resolver.h"
+#include "lib/net/network.h"
+#include "lib/base/status.h"
 
 namespace postern {
 

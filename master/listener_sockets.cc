@@ -9,7 +9,7 @@
 #include <cstring>
 #include <set>
 
-#include "lib/log.h"
+#include "lib/base/log.h"
 
 namespace postern {
 namespace {

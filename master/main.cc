@@ -17,10 +17,10 @@
 #include <cstring>
 #include <string>
 
-#include "lib/config.h"
-#include "lib/daemon_support.h"
-#include "lib/log.h"
-#include "lib/privileges.h"
+#include "lib/config/config.h"
+#include "lib/base/daemon_support.h"
+#include "lib/base/log.h"
+#include "lib/base/privileges.h"
 #include "master/master.h"
 
 namespace {

@@ -15,16 +15,16 @@
 #include <fstream>
 #include <sstream>
 
-#include "lib/config_keys.h"
-#include "lib/descriptor_budget.h"
-#include "lib/ipc.h"
-#include "lib/listener_files.h"
-#include "lib/log.h"
-#include "lib/pid_file.h"
-#include "lib/reply_catalogue.h"
-#include "lib/resource_check.h"
-#include "lib/tls_credentials.h"
-#include "lib/unix_socket.h"
+#include "lib/config/config_keys.h"
+#include "lib/base/descriptor_budget.h"
+#include "lib/ipc/ipc.h"
+#include "lib/config/listener_files.h"
+#include "lib/base/log.h"
+#include "lib/base/pid_file.h"
+#include "lib/smtp/reply_catalogue.h"
+#include "lib/policy/resource_check.h"
+#include "lib/tls/tls_credentials.h"
+#include "lib/net/unix_socket.h"
 
 namespace postern {
 namespace {

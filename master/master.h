@@ -18,11 +18,11 @@
 #include <string>
 #include <vector>
 
-#include "lib/config.h"
-#include "lib/connection_admission.h"
-#include "lib/event_handles.h"
-#include "lib/ip_blocks.h"
-#include "lib/resource_check.h"
+#include "lib/config/config.h"
+#include "lib/policy/connection_admission.h"
+#include "lib/net/event_handles.h"
+#include "lib/policy/ip_blocks.h"
+#include "lib/policy/resource_check.h"
 #include "master/control_server.h"
 #include "master/dnsbl_checker.h"
 #include "master/listener_sockets.h"
@@ -62,7 +62,7 @@ class Master {
   void SmtpdExited(pid_t pid);
   // The server-wide limits of admission: max_server_connections, lowered
   // to what the workers can hold with the descriptor limit in force
-  // (lib/descriptor_budget), with a warning when it is.
+  // (lib/base/descriptor_budget), with a warning when it is.
   void ComputeLimits();
 
   std::unique_ptr<Config> config_;

@@ -12,7 +12,7 @@
 #include <cstring>
 #include <vector>
 
-#include "lib/log.h"
+#include "lib/base/log.h"
 
 namespace postern {
 namespace {

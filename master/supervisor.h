@@ -16,10 +16,10 @@
 #include <map>
 #include <string>
 
-#include "lib/clock.h"
-#include "lib/config.h"
-#include "lib/event_handles.h"
-#include "lib/privileges.h"
+#include "lib/base/clock.h"
+#include "lib/config/config.h"
+#include "lib/net/event_handles.h"
+#include "lib/base/privileges.h"
 
 namespace postern {
 

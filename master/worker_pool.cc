@@ -6,8 +6,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "lib/log.h"
-#include "lib/unix_socket.h"
+#include "lib/base/log.h"
+#include "lib/net/unix_socket.h"
 
 namespace postern {
 

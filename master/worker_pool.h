@@ -8,14 +8,14 @@
 // of ConnectionCountExceeded when none can take it. A worker that does not
 // acknowledge within handoff_timeout, or no worker at all, means
 // NewConnectionNotAvailable: the client gets "421 4.4.2 Connection dropped".
-// Every channel is a lib/datagram_channel: nothing sent to a worker is lost
+// Every channel is a lib/ipc/datagram_channel: nothing sent to a worker is lost
 // when its socket is full, and a worker that stops reading its channel is
 // killed (and restarted by the supervisor) rather than left to drift.
 // The pool also reports session ends to the connection table, connects
 // chrooted workers to qmgr and authd on request, gives every worker master's
 // one TLS session ticket key before its first connection (the same key for
 // every generation, so a ticket survives a reload), and answers the check a
-// worker makes before it accepts a MAIL FROM (kRateCheck, lib/resource_check
+// worker makes before it accepts a MAIL FROM (kRateCheck, lib/policy/resource_check
 // DecideMail): the server's resources, read at most once a second, then the
 // message submission rate, counted in one RateLimiter for every worker so
 // that a client meets the same count whichever worker serves it.
@@ -30,16 +30,16 @@
 #include <set>
 #include <string>
 
-#include "lib/clock.h"
-#include "lib/config.h"
-#include "lib/connection_admission.h"
-#include "lib/datagram_channel.h"
-#include "lib/event_handles.h"
-#include "lib/ipc.h"
-#include "lib/network.h"
-#include "lib/rate_limiter.h"
-#include "lib/reply_catalogue.h"
-#include "lib/resource_check.h"
+#include "lib/base/clock.h"
+#include "lib/config/config.h"
+#include "lib/policy/connection_admission.h"
+#include "lib/ipc/datagram_channel.h"
+#include "lib/net/event_handles.h"
+#include "lib/ipc/ipc.h"
+#include "lib/net/network.h"
+#include "lib/policy/rate_limiter.h"
+#include "lib/smtp/reply_catalogue.h"
+#include "lib/policy/resource_check.h"
 
 namespace postern {
 
@@ -63,7 +63,7 @@ class WorkerPool {
   ~WorkerPool();
 
   void SetConfig(const Config* config) { config_ = config; }
-  // The session ticket key (lib/tls_credentials.h GenerateTlsTicketKey) that
+  // The session ticket key (lib/tls/tls_credentials.h GenerateTlsTicketKey) that
   // AddWorker() sends; set once, before the first worker.
   void SetTlsTicketKey(std::string key) { tls_ticket_key_ = std::move(key); }
   // Registers a worker and sends it the ticket key before anything else.

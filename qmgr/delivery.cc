@@ -7,7 +7,7 @@
 
 #include <cstring>
 
-#include "lib/maildir.h"
+#include "lib/queue/maildir.h"
 
 namespace postern {
 

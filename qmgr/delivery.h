@@ -2,7 +2,7 @@
 //
 // Takes queue ids from the loop thread, reads each message in its own LMDB
 // read transaction, and delivers every pending recipient of a local domain
-// into its Maildir (lib/maildir.h). Outcomes go back to the loop thread as
+// into its Maildir (lib/queue/maildir.h). Outcomes go back to the loop thread as
 // DeliveryReports, announced through a pipe that the loop watches. The
 // worker never writes the queue: the loop records outcomes in its next
 // group transaction and removes a message once every recipient is final.
@@ -31,11 +31,11 @@
 #include <thread>
 #include <vector>
 
-#include "lib/config.h"
-#include "lib/envelope.h"
-#include "lib/file_system.h"
-#include "lib/queue_store.h"
-#include "lib/status.h"
+#include "lib/config/config.h"
+#include "lib/queue/envelope.h"
+#include "lib/base/file_system.h"
+#include "lib/queue/queue_store.h"
+#include "lib/base/status.h"
 
 namespace postern {
 

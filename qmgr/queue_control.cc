@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <ctime>
 
-#include "lib/queue_id.h"
+#include "lib/queue/queue_id.h"
 #include "qmgr/printable.h"
 
 namespace postern {

@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "lib/ipc.h"
-#include "lib/queue_store.h"
+#include "lib/ipc/ipc.h"
+#include "lib/queue/queue_store.h"
 #include "qmgr/queue_manager.h"
 
 namespace postern {

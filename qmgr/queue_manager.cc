@@ -4,9 +4,9 @@
 #include <algorithm>
 #include <cinttypes>
 
-#include "lib/log.h"
-#include "lib/maildir.h"
-#include "lib/resource_check.h"
+#include "lib/base/log.h"
+#include "lib/queue/maildir.h"
+#include "lib/policy/resource_check.h"
 #include "qmgr/printable.h"
 
 namespace postern {

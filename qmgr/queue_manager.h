@@ -13,7 +13,7 @@
 // past kCommitBatchBytes, and kLazyCommitDelay after it took changes that
 // nobody waits for. Nothing is acknowledged before its commit returned.
 //
-// Disk floor (lib/disk_floor.h): before content or an envelope joins the
+// Disk floor (lib/queue/disk_floor.h): before content or an envelope joins the
 // batch, the bytes in flight (the batch's chunks and the partial chunks of
 // open streams) plus the new ones must leave min_free_disk_space free on
 // the queue's file system; otherwise that message alone fails as short of
@@ -39,14 +39,14 @@
 #include <string_view>
 #include <vector>
 
-#include "lib/clock.h"
-#include "lib/config.h"
-#include "lib/disk_floor.h"
-#include "lib/envelope.h"
-#include "lib/event_handles.h"
-#include "lib/file_system.h"
-#include "lib/queue_store.h"
-#include "lib/retry_schedule.h"
+#include "lib/base/clock.h"
+#include "lib/config/config.h"
+#include "lib/queue/disk_floor.h"
+#include "lib/queue/envelope.h"
+#include "lib/net/event_handles.h"
+#include "lib/base/file_system.h"
+#include "lib/queue/queue_store.h"
+#include "lib/queue/retry_schedule.h"
 #include "qmgr/delivery.h"
 
 namespace postern {

@@ -9,8 +9,8 @@
 #include <cstring>
 #include <ctime>
 
-#include "lib/log.h"
-#include "lib/queue_id.h"
+#include "lib/base/log.h"
+#include "lib/queue/queue_id.h"
 #include "qmgr/queue_control.h"
 
 namespace postern {

@@ -1,7 +1,7 @@
 // qmgr/queue_server.h — qmgr's socket: message streams from smtpd, and queue control.
 //
 // Accepts any number of connections on the queue socket. Each carries
-// frames (lib/ipc.h): kMessageBegin/Data/End/Abort streams, many at once
+// frames (lib/ipc/ipc.h): kMessageBegin/Data/End/Abort streams, many at once
 // and interleaved, answered by kMessageResult after the group commit
 // (qmgr/queue_manager.h); and kControlRequest, answered by kControlReply
 // (qmgr/queue_control.h). Content goes into the open batch as it arrives;
@@ -24,10 +24,10 @@
 #include <utility>
 #include <vector>
 
-#include "lib/envelope.h"
-#include "lib/event_handles.h"
-#include "lib/ipc.h"
-#include "lib/queue_store.h"
+#include "lib/queue/envelope.h"
+#include "lib/net/event_handles.h"
+#include "lib/ipc/ipc.h"
+#include "lib/queue/queue_store.h"
 #include "qmgr/queue_manager.h"
 
 namespace postern {

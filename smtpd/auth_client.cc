@@ -3,7 +3,7 @@
 
 #include <vector>
 
-#include "lib/log.h"
+#include "lib/base/log.h"
 
 namespace postern {
 

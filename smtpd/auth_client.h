@@ -1,7 +1,7 @@
 // smtpd/auth_client.h — this worker's connection to authd.
 //
 // Carries the AUTH exchanges of every session in the worker over one Unix
-// socket to authd (lib/ipc.h kAuthStart, kAuthStep, kAuthCancel) and routes
+// socket to authd (lib/ipc/ipc.h kAuthStart, kAuthStep, kAuthCancel) and routes
 // each kAuthReply to the exchange it answers. smtpd never sees a password
 // database: it passes the client's decoded responses along and relays the
 // outcome. When authd cannot be reached, or the connection to it breaks, the
@@ -25,8 +25,8 @@
 #include <utility>
 #include <vector>
 
-#include "lib/event_handles.h"
-#include "lib/ipc.h"
+#include "lib/net/event_handles.h"
+#include "lib/ipc/ipc.h"
 #include "smtpd/service_connection.h"
 
 namespace postern {

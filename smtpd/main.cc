@@ -16,10 +16,10 @@
 #include <cstdlib>
 #include <string>
 
-#include "lib/config.h"
-#include "lib/daemon_support.h"
-#include "lib/log.h"
-#include "lib/privileges.h"
+#include "lib/config/config.h"
+#include "lib/base/daemon_support.h"
+#include "lib/base/log.h"
+#include "lib/base/privileges.h"
 #include "smtpd/worker.h"
 
 namespace {

@@ -1,7 +1,7 @@
 // smtpd/queue_client.cc — see smtpd/queue_client.h.
 #include "smtpd/queue_client.h"
 
-#include "lib/log.h"
+#include "lib/base/log.h"
 
 namespace postern {
 namespace {

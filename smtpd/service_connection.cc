@@ -3,7 +3,7 @@
 
 #include <unistd.h>
 
-#include "lib/log.h"
+#include "lib/base/log.h"
 
 namespace postern {
 

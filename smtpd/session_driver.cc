@@ -6,7 +6,7 @@
 #include <chrono>
 #include <type_traits>
 
-#include "lib/log.h"
+#include "lib/base/log.h"
 
 namespace postern {
 namespace {

@@ -4,7 +4,7 @@
 // connection and carries out the session's actions: replies to the client,
 // the TLS handshake, AUTH steps through authd, message streams to qmgr, MAIL
 // checks through the worker. All protocol decisions are the session's.
-// Never blocks: TLS runs over the bufferevent's buffers (lib/tls_session),
+// Never blocks: TLS runs over the bufferevent's buffers (lib/tls/tls_session),
 // and authd and qmgr answer asynchronously. The driver deletes itself
 // (through WorkerContext::on_session_end) when the session is over.
 #pragma once
@@ -14,13 +14,13 @@
 #include <memory>
 #include <optional>
 
-#include "lib/clock.h"
-#include "lib/config.h"
-#include "lib/event_handles.h"
-#include "lib/sender_login.h"
-#include "lib/server_session.h"
-#include "lib/tls_credentials.h"
-#include "lib/tls_session.h"
+#include "lib/base/clock.h"
+#include "lib/config/config.h"
+#include "lib/net/event_handles.h"
+#include "lib/smtp/sender_login.h"
+#include "lib/smtp/server_session.h"
+#include "lib/tls/tls_credentials.h"
+#include "lib/tls/tls_session.h"
 #include "smtpd/auth_client.h"
 #include "smtpd/queue_client.h"
 
@@ -41,7 +41,7 @@ struct WorkerContext {
   std::function<const TlsServerCredentials*(const std::string& listener)> tls_credentials;
   std::function<const std::string&()> tls_ticket_key;
   std::function<const SenderLoginMap*(const std::string& listener)> sender_login_map;
-  // Has master check resources and count one message (lib/resource_check
+  // Has master check resources and count one message (lib/policy/resource_check
   // DecideMail) and answers through the driver's MailChecked(), now or
   // later; never after the driver's session ended.
   std::function<void(SessionDriver*, const action::CheckMail&)> check_mail;

@@ -10,10 +10,10 @@
 #include <cstring>
 #include <utility>
 
-#include "lib/ipc.h"
-#include "lib/log.h"
-#include "lib/network.h"
-#include "lib/unix_socket.h"
+#include "lib/ipc/ipc.h"
+#include "lib/base/log.h"
+#include "lib/net/network.h"
+#include "lib/net/unix_socket.h"
 
 namespace postern {
 namespace {

@@ -26,13 +26,13 @@
 #include <string>
 #include <unordered_map>
 
-#include "lib/clock.h"
-#include "lib/config.h"
-#include "lib/datagram_channel.h"
-#include "lib/dns_resolver.h"
-#include "lib/event_handles.h"
-#include "lib/listener_files.h"
-#include "lib/rate_limiter.h"
+#include "lib/base/clock.h"
+#include "lib/config/config.h"
+#include "lib/ipc/datagram_channel.h"
+#include "lib/net/dns_resolver.h"
+#include "lib/net/event_handles.h"
+#include "lib/config/listener_files.h"
+#include "lib/policy/rate_limiter.h"
 #include "smtpd/auth_client.h"
 #include "smtpd/queue_client.h"
 #include "smtpd/session_driver.h"
@@ -46,7 +46,7 @@ class Worker {
   ~Worker();
 
   // Must be called before privileges are dropped: loads every listener's
-  // files (lib/listener_files: TLS certificate and key, sender_login_map; an
+  // files (lib/config/listener_files: TLS certificate and key, sender_login_map; an
   // error names the listener and the file) and reads resolv.conf when
   // reverse lookups are on.
   Status Prepare();

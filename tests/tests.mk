@@ -1,44 +1,62 @@
 # tests/tests.mk — unit tests, system tests and fuzz-corpus regression runs.
 
-check_PROGRAMS = tests/lib/unit_tests
-tests_lib_unit_tests_SOURCES = \
-	tests/lib/unit_main.cc \
-	tests/lib/auth_client_test.cc \
-	tests/lib/base64_test.cc \
-	tests/lib/config_test.cc \
-	tests/lib/connection_admission_test.cc \
-	tests/lib/datagram_channel_test.cc \
-	tests/lib/descriptor_budget_test.cc \
-	tests/lib/disk_floor_test.cc \
-	tests/lib/envelope_test.cc \
-	tests/lib/ip_blocks_test.cc \
-	tests/lib/ipc_test.cc \
-	tests/lib/logon_lockout_test.cc \
-	tests/lib/maildir_test.cc \
-	tests/lib/message_reader_test.cc \
-	tests/lib/network_test.cc \
-	tests/lib/queue_id_test.cc \
-	tests/lib/queue_store_test.cc \
-	tests/lib/rate_limiter_test.cc \
-	tests/lib/received_header_test.cc \
-	tests/lib/reply_catalogue_test.cc \
-	tests/lib/resource_check_test.cc \
-	tests/lib/retry_schedule_test.cc \
-	tests/lib/sasl_server_test.cc \
-	tests/lib/sasl_users_test.cc \
-	tests/lib/sender_login_test.cc \
-	tests/lib/server_session_test.cc \
-	tests/lib/server_session_pipelining_off_test.cc \
-	tests/lib/server_session_tls_auth_test.cc \
-	tests/lib/session_harness.h \
-	tests/lib/smtp_address_test.cc \
-	tests/lib/smtp_command_test.cc \
-	tests/lib/tls_session_test.cc \
-	tests/lib/tls_test_support.cc tests/lib/tls_test_support.h \
-	tests/lib/unix_socket_test.cc
-tests_lib_unit_tests_LDADD = $(POSTERN_LIBS) $(BOOST_TEST_LIBS)
-# smtpd's AuthClient, tested against a fake authd on a socketpair.
-tests_lib_unit_tests_SOURCES += smtpd/auth_client.cc smtpd/service_connection.cc
+check_PROGRAMS = tests/unit_tests
+tests_unit_tests_SOURCES = tests/unit_main.cc
+# lib/base
+tests_unit_tests_SOURCES += \
+	tests/lib/base/descriptor_budget_test.cc
+# lib/net
+tests_unit_tests_SOURCES += \
+	tests/lib/net/network_test.cc \
+	tests/lib/net/unix_socket_test.cc
+# lib/ipc
+tests_unit_tests_SOURCES += \
+	tests/lib/ipc/datagram_channel_test.cc \
+	tests/lib/ipc/ipc_test.cc
+# lib/config
+tests_unit_tests_SOURCES += \
+	tests/lib/config/config_test.cc
+# lib/smtp
+tests_unit_tests_SOURCES += \
+	tests/lib/smtp/base64_test.cc \
+	tests/lib/smtp/message_reader_test.cc \
+	tests/lib/smtp/received_header_test.cc \
+	tests/lib/smtp/reply_catalogue_test.cc \
+	tests/lib/smtp/sender_login_test.cc \
+	tests/lib/smtp/server_session_pipelining_off_test.cc \
+	tests/lib/smtp/server_session_test.cc \
+	tests/lib/smtp/server_session_tls_auth_test.cc \
+	tests/lib/smtp/session_harness.h \
+	tests/lib/smtp/smtp_address_test.cc \
+	tests/lib/smtp/smtp_command_test.cc
+# lib/policy
+tests_unit_tests_SOURCES += \
+	tests/lib/policy/connection_admission_test.cc \
+	tests/lib/policy/ip_blocks_test.cc \
+	tests/lib/policy/rate_limiter_test.cc \
+	tests/lib/policy/resource_check_test.cc
+# lib/tls
+tests_unit_tests_SOURCES += \
+	tests/lib/tls/tls_session_test.cc \
+	tests/lib/tls/tls_test_support.cc \
+	tests/lib/tls/tls_test_support.h
+# lib/sasl
+tests_unit_tests_SOURCES += \
+	tests/lib/sasl/logon_lockout_test.cc \
+	tests/lib/sasl/sasl_server_test.cc \
+	tests/lib/sasl/sasl_users_test.cc
+# lib/queue
+tests_unit_tests_SOURCES += \
+	tests/lib/queue/disk_floor_test.cc \
+	tests/lib/queue/envelope_test.cc \
+	tests/lib/queue/maildir_test.cc \
+	tests/lib/queue/queue_id_test.cc \
+	tests/lib/queue/queue_store_test.cc \
+	tests/lib/queue/retry_schedule_test.cc
+# smtpd: AuthClient against a fake authd on a socketpair
+tests_unit_tests_SOURCES += tests/smtpd/auth_client_test.cc \
+	smtpd/auth_client.cc smtpd/service_connection.cc
+tests_unit_tests_LDADD = $(POSTERN_LIBS) $(BOOST_TEST_LIBS)
 
 # The fuzz targets, linked with a small driver that replays their seed
 # corpora, so every `make check` re-runs what the fuzzers once found.
@@ -84,7 +102,7 @@ SYSTEM_TESTS = \
 	tests/system/tls_auth_test.py
 FUZZ_REPLAYS = tests/fuzz/replay.sh
 
-TESTS = tests/lib/unit_tests $(FUZZ_REPLAYS) $(SYSTEM_TESTS)
+TESTS = tests/unit_tests $(FUZZ_REPLAYS) $(SYSTEM_TESTS)
 TEST_EXTENSIONS = .py .sh
 PY_LOG_COMPILER = $(PYTHON3)
 SH_LOG_COMPILER = $(SHELL)

@@ -12,9 +12,9 @@
 #include <string>
 #include <string_view>
 
-#include "lib/message_reader.h"
-#include "lib/smtp_address.h"
-#include "lib/smtp_command.h"
+#include "lib/smtp/message_reader.h"
+#include "lib/smtp/smtp_address.h"
+#include "lib/smtp/smtp_command.h"
 
 namespace postern {
 namespace {

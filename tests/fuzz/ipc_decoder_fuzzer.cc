@@ -8,8 +8,8 @@
 #include <string>
 #include <string_view>
 
-#include "lib/envelope.h"
-#include "lib/ipc.h"
+#include "lib/queue/envelope.h"
+#include "lib/ipc/ipc.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view bytes(reinterpret_cast<const char*>(data), size);

@@ -25,7 +25,7 @@
 #include <utility>
 #include <variant>
 
-#include "lib/server_session.h"
+#include "lib/smtp/server_session.h"
 
 namespace postern {
 namespace {

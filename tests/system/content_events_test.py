@@ -17,7 +17,7 @@ max_local_hop_count = 2, max_protocol_errors = 2):
     limit;
   - ProtocolViolationCount: the protocol error past max_protocol_errors gets
     "421 4.7.0 Too many errors on this connection, closing transmission
-    channel" (502 and 504 are not protocol errors, see lib/server_session.h).
+    channel" (502 and 504 are not protocol errors, see lib/smtp/server_session.h).
 After each of these events but SIZE= the server closes the connection, and
 nothing of a refused message is ever delivered.
 

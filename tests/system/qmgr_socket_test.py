@@ -2,7 +2,7 @@
 """qmgr as a process: message streams, Maildir delivery, kill -9, queue control.
 
 Starts the built qmgr (path from argv[1] or $QMGR) on a temporary config
-directory, speaks the queue socket's frames (lib/ipc.h, written out again
+directory, speaks the queue socket's frames (lib/ipc/ipc.h, written out again
 here from the header), and checks what an administrator relies on:
 
   - 20 interleaved concurrent streams are each answered kQueued with their
@@ -42,7 +42,7 @@ PIECE = 64 * 1024
 DELIVERY_TIMEOUT = 60.0
 
 
-# --- wire format (lib/ipc.h, lib/envelope.cc)
+# --- wire format (lib/ipc/ipc.h, lib/queue/envelope.cc)
 
 def u8(v):
     return struct.pack(">B", v)
@@ -83,7 +83,7 @@ _id_counter = [0]
 
 
 def new_queue_id():
-    """The form lib/queue_id.h makes: 12 hex digits of microseconds, pid, counter."""
+    """The form lib/queue/queue_id.h makes: 12 hex digits of microseconds, pid, counter."""
     with _id_lock:
         _id_counter[0] += 1
         micros = int(time.time() * 1e6) & 0xFFFFFFFFFFFF

@@ -1,0 +1,26 @@
+// lib/base/pid_file.h — master's pid file, and whether the pid in it still lives.
+//
+// master writes run_directory/master.pid once it is listening; the CLI and a
+// second master read it to tell a running postern from a stale file. A
+// zombie counts as exited: after a crash its parent may not have reaped it
+// yet, and it must not block a restart.
+#pragma once
+
+#include <sys/types.h>
+
+#include <optional>
+#include <string>
+
+namespace postern {
+
+// run_directory/master.pid
+std::string MasterPidFile(const std::string& run_directory);
+
+// True while pid is a live, non-zombie process.
+bool ProcessAlive(pid_t pid);
+
+// The pid in run_directory/master.pid if it names a live process; nothing
+// when the file is missing, unreadable, stale or garbage.
+std::optional<pid_t> LiveMasterPid(const std::string& run_directory);
+
+}  // namespace postern

@@ -1,0 +1,38 @@
+// lib/base/privileges.h — dropping root, in the one order that cannot be undone.
+//
+// Order (as OpenSMTPD does it): look up the user, set supplementary groups
+// and gid, chroot and chdir("/") when asked, set uid with setresuid, then
+// verify that neither the real, effective nor saved uid can return to root.
+// A process not started as root keeps its identity: DropPrivileges() then
+// only chroots if it can, and says so.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+
+#include "lib/base/status.h"
+
+namespace postern {
+
+struct UserIdentity {
+  std::string name;
+  uid_t uid = 0;
+  gid_t gid = 0;
+};
+
+// Looks a user up in the password database; a missing user is an error
+// naming it and the config key that asked for it.
+Result<UserIdentity> LookUpUser(const std::string& name, const std::string& config_key);
+
+// True when running with effective uid 0.
+bool RunningAsRoot();
+
+// Becomes `user` (when root), chrooted into chroot_dir when it is non-empty.
+Status DropPrivileges(const UserIdentity& user, const std::string& chroot_dir);
+
+// Creates a directory (and its parents) if missing, then sets its mode and,
+// when root, its owner. Fails if the path exists and is not a directory.
+Status EnsureDirectory(const std::string& path, mode_t mode, uid_t owner, gid_t group);
+
+}  // namespace postern

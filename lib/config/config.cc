@@ -1,0 +1,457 @@
+// lib/config/config.cc — reads postern.conf into a Config, and describes a Config.
+//
+// Reading happens in three steps: physical lines become logical lines
+// (comments dropped, continuations joined); each logical line becomes a
+// section or a checked assignment; and only then are values placed, so that a
+// listener's role is known before any role-dependent default is chosen, no
+// matter where in the file the role is set. Every key's type, scope and
+// default come from lib/config/config_keys.cc; this file names no key. A mistake in
+// the file is a Status naming the file, the line and the key, never a log
+// line or an exception.
+#include "lib/config/config.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <map>
+#include <optional>
+#include <set>
+
+#include "lib/base/ascii.h"
+#include "lib/config/config_keys.h"
+#include "lib/base/log.h"
+#include "lib/smtp/smtp_address.h"
+
+namespace postern {
+namespace {
+
+bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\r'; }
+
+std::string_view Trim(std::string_view text) {
+  while (!text.empty() && IsSpace(text.front())) text.remove_prefix(1);
+  while (!text.empty() && IsSpace(text.back())) text.remove_suffix(1);
+  return text;
+}
+
+std::string Quoted(std::string_view text) { return "\"" + std::string(text) + "\""; }
+
+std::string LowerCase(std::string_view text) {
+  std::string lower(text);
+  std::transform(lower.begin(), lower.end(), lower.begin(), AsciiToLower);
+  return lower;
+}
+
+// A `#` starts a comment at the start of a line or after white space; one
+// inside a word (a URL fragment, a password file name) is kept.
+std::string_view StripComment(std::string_view line) {
+  for (size_t i = 0; i < line.size(); ++i) {
+    if (line[i] == '#' && (i == 0 || IsSpace(line[i - 1]))) return line.substr(0, i);
+  }
+  return line;
+}
+
+// One logical line: a key line with its continuations, or a section header.
+struct LogicalLine {
+  int number = 0;  // the physical line it starts on
+  std::string text;
+};
+
+struct Assignment {
+  const ConfigKey* key = nullptr;
+  ConfigValue value;
+  int line = 0;
+};
+
+struct Section {
+  std::string name;
+  int line = 0;
+  std::vector<Assignment> assignments;
+};
+
+const Assignment* FindAssignment(const std::vector<Assignment>& assignments, const ConfigKey& key) {
+  auto found = std::find_if(assignments.begin(), assignments.end(),
+                            [&key](const Assignment& a) { return a.key == &key; });
+  return found == assignments.end() ? nullptr : &*found;
+}
+
+// The default of key for a listener of role, as a typed value.
+ConfigValue DefaultValue(const ConfigKey& key, Role role, const std::string& config_dir) {
+  Result<ConfigValue> value = ParseValue(key.type, DefaultText(key, role), config_dir, key.choices);
+  if (!value.ok()) {
+    PANIC("the default of %.*s does not parse: %s", static_cast<int>(key.name.size()),
+          key.name.data(), value.status().message().c_str());
+  }
+  return *value;
+}
+
+// The NAME of a `[listener "NAME"]` header, or nullopt if it is not one.
+std::optional<std::string_view> ListenerNameOf(std::string_view header) {
+  if (!header.starts_with('[') || !header.ends_with(']')) return std::nullopt;
+  std::string_view inner = Trim(header.substr(1, header.size() - 2));
+  constexpr std::string_view kWord = "listener";
+  if (!inner.starts_with(kWord)) return std::nullopt;
+  std::string_view quoted = inner.substr(kWord.size());
+  if (quoted.empty() || !IsSpace(quoted.front())) return std::nullopt;
+  quoted = Trim(quoted);
+  if (quoted.size() < 2 || quoted.front() != '"' || quoted.back() != '"') return std::nullopt;
+  return quoted.substr(1, quoted.size() - 2);
+}
+
+bool IsValidListenerName(std::string_view name) {
+  return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+    return IsAsciiAlpha(c) || IsAsciiDigit(c) || c == '-' || c == '_';
+  });
+}
+
+class Parser {
+ public:
+  Parser(const std::string& file_name, const std::string& config_dir)
+      : file_name_(file_name), config_dir_(config_dir) {}
+
+  Result<Config> Parse(std::string_view text) {
+    Result<std::vector<LogicalLine>> lines = JoinLines(text);
+    if (!lines.ok()) return lines.status();
+    for (const LogicalLine& line : *lines) {
+      Status status = line.text.front() == '[' ? ReadSection(line) : ReadAssignment(line);
+      if (!status.ok()) return status;
+    }
+    if (listeners_.empty()) {
+      return Status::Error(file_name_ +
+                           ": no [listener \"NAME\"] section: at least one listener is required");
+    }
+    Config config = Build();
+    Status status = CheckListeners(config);
+    if (!status.ok()) return status;
+    if (Status postmaster = CheckPostmaster(config); !postmaster.ok()) return postmaster;
+    return config;
+  }
+
+ private:
+  Status Error(int line, const std::string& message) const {
+    return Status::Error(file_name_ + ":" + std::to_string(line) + ": " + message);
+  }
+
+  Status KeyError(int line, const ConfigKey& key, const std::string& message) const {
+    return Error(line, std::string(key.name) + ": " + message);
+  }
+
+  Result<std::vector<LogicalLine>> JoinLines(std::string_view text) const {
+    std::vector<LogicalLine> lines;
+    int number = 0;
+    while (!text.empty()) {
+      size_t end = text.find('\n');
+      std::string_view physical = text.substr(0, end);
+      text.remove_prefix(end == std::string_view::npos ? text.size() : end + 1);
+      ++number;
+      std::string_view content = StripComment(physical);
+      if (Trim(content).empty()) continue;
+      if (!IsSpace(content.front())) {
+        lines.push_back({number, std::string(Trim(content))});
+        continue;
+      }
+      if (lines.empty()) {
+        return Error(number,
+                     "a line that starts with white space continues the line before it, "
+                     "and there is none");
+      }
+      if (lines.back().text.front() == '[') {
+        return Error(number,
+                     "a line that starts with white space continues the line before it, and "
+                     "a section header cannot be continued: remove the indentation");
+      }
+      lines.back().text += ' ';
+      lines.back().text += Trim(content);
+    }
+    return lines;
+  }
+
+  Status ReadSection(const LogicalLine& line) {
+    std::optional<std::string_view> name = ListenerNameOf(line.text);
+    if (!name) {
+      return Error(line.number,
+                   "bad section header " + Quoted(line.text) + ": expected [listener \"NAME\"]");
+    }
+    if (!IsValidListenerName(*name)) {
+      return Error(line.number, "listener name " + Quoted(*name) +
+                                    " may contain only letters, digits, \"-\" and \"_\"");
+    }
+    for (const Section& section : listeners_) {
+      if (section.name == *name) {
+        return Error(line.number, "duplicate listener " + Quoted(*name) +
+                                      " (first defined at line " + std::to_string(section.line) +
+                                      ")");
+      }
+    }
+    listeners_.push_back({std::string(*name), line.number, {}});
+    return Status::Ok();
+  }
+
+  Status ReadAssignment(const LogicalLine& line) {
+    size_t equals = line.text.find('=');
+    std::string_view key_name =
+        Trim(std::string_view(line.text).substr(0, std::min(equals, line.text.size())));
+    if (equals == std::string::npos || key_name.empty() ||
+        std::any_of(key_name.begin(), key_name.end(), IsSpace)) {
+      return Error(line.number,
+                   "expected \"key = value\" or [listener \"NAME\"], got " + Quoted(line.text));
+    }
+    const ConfigKey* key = FindConfigKey(key_name);
+    if (key == nullptr) return Error(line.number, "unknown key " + Quoted(key_name));
+    Status scope = CheckScope(line.number, *key);
+    if (!scope.ok()) return scope;
+
+    std::vector<Assignment>& assignments = CurrentAssignments();
+    if (const Assignment* earlier = FindAssignment(assignments, *key)) {
+      return KeyError(line.number, *key, "already set at line " + std::to_string(earlier->line));
+    }
+    std::string_view text = Trim(std::string_view(line.text).substr(equals + 1));
+    Result<ConfigValue> value = ParseValue(key->type, text, config_dir_, key->choices);
+    if (!value.ok()) return KeyError(line.number, *key, value.status().message());
+    if (key->type == KeyType::kCount && std::get<uint32_t>(*value) < key->minimum) {
+      return KeyError(line.number, *key, "must be at least " + std::to_string(key->minimum));
+    }
+    assignments.push_back({key, std::move(*value), line.number});
+    return Status::Ok();
+  }
+
+  Status CheckScope(int line, const ConfigKey& key) const {
+    if (key.scope == KeyScope::kGlobal && !listeners_.empty()) {
+      return KeyError(line, key,
+                      "a global key, not allowed inside [listener " +
+                          Quoted(listeners_.back().name) +
+                          "]: set it above the first listener section");
+    }
+    if (key.scope == KeyScope::kListenerOnly && listeners_.empty()) {
+      return KeyError(line, key, "allowed only inside a [listener \"NAME\"] section");
+    }
+    return Status::Ok();
+  }
+
+  std::vector<Assignment>& CurrentAssignments() {
+    return listeners_.empty() ? globals_ : listeners_.back().assignments;
+  }
+
+  // The role of a listener: its own, else the top-level one, else the default.
+  Role RoleOf(const Section& section) const {
+    for (const auto* assignments : {&section.assignments, &globals_}) {
+      for (const Assignment& assignment : *assignments) {
+        if (assignment.key->type == KeyType::kRole) return std::get<Role>(assignment.value);
+      }
+    }
+    return Role::kGateway;
+  }
+
+  Config Build() const {
+    Config config;
+    config.config_dir = config_dir_;
+    config.config_file = file_name_;
+    for (const ConfigKey& key : ConfigKeys()) {
+      if (key.scope != KeyScope::kGlobal) continue;
+      const Assignment* assignment = FindAssignment(globals_, key);
+      SetValue(key, assignment ? assignment->value : DefaultValue(key, Role::kGateway, config_dir_),
+               &config);
+    }
+    for (const Section& section : listeners_) config.listeners.push_back(BuildListener(section));
+    return config;
+  }
+
+  // A listener's value of a key is its own, else the top-level one, else the
+  // default for its role.
+  ListenerConfig BuildListener(const Section& section) const {
+    ListenerConfig listener;
+    listener.name = section.name;
+    Role role = RoleOf(section);
+    for (const ConfigKey& key : ConfigKeys()) {
+      if (key.scope == KeyScope::kGlobal) continue;
+      const Assignment* assignment = FindAssignment(section.assignments, key);
+      if (assignment == nullptr) assignment = FindAssignment(globals_, key);
+      SetValue(key, assignment ? assignment->value : DefaultValue(key, role, config_dir_),
+               &listener);
+    }
+    return listener;
+  }
+
+  // <Postmaster> is rewritten to this address, so it must be one.
+  Status CheckPostmaster(const Config& config) const {
+    const ConfigKey& key = *FindConfigKey("postmaster_address");
+    const Assignment* assignment = FindAssignment(globals_, key);
+    if (assignment == nullptr || config.postmaster_address.empty()) return Status::Ok();
+    size_t consumed = 0;
+    std::string path = "<" + config.postmaster_address + ">";
+    Result<Path> parsed = ParsePath(path, PathKind::kForward, &consumed);
+    if (parsed.ok() && consumed == path.size() && !parsed->mailbox.domain.empty())
+      return Status::Ok();
+    return KeyError(assignment->line, key,
+                    Quoted(config.postmaster_address) + " is not a mailbox (local-part@domain): " +
+                        (parsed.ok() ? "it has no domain" : parsed.status().message()));
+  }
+
+  // Every listener binds somewhere. Listeners may share an address (master
+  // then serves each client by the most specific remote_networks), but not
+  // with the same remote_networks: nothing would tell them apart.
+  Status CheckListeners(const Config& config) const {
+    std::map<std::string, std::vector<const ListenerConfig*>> bound_by;  // address -> listeners
+    for (size_t i = 0; i < config.listeners.size(); ++i) {
+      const ListenerConfig& listener = config.listeners[i];
+      if (listener.bind.empty()) {
+        return Error(listeners_[i].line, "listener " + Quoted(listener.name) +
+                                             " has no bind address: set bind = ADDRESS:PORT");
+      }
+      if (Status tls = CheckTls(listener, listeners_[i].line); !tls.ok()) return tls;
+      for (const BindAddress& bind : listener.bind) {
+        std::vector<const ListenerConfig*>& sharing = bound_by[bind.ToString()];
+        for (const ListenerConfig* other : sharing) {
+          if (NetworkSet(*other) == NetworkSet(listener)) {
+            return Error(BindLine(listeners_[i]),
+                         "bind: " + bind.ToString() + " is already bound by listener " +
+                             Quoted(other->name) +
+                             " with the same remote_networks; give one of them other "
+                             "remote_networks");
+          }
+        }
+        sharing.push_back(&listener);
+      }
+    }
+    return Status::Ok();
+  }
+
+  // A listener that would promise TLS it cannot give is refused here, so
+  // that `postern check` finds it rather than a client.
+  Status CheckTls(const ListenerConfig& listener, int line) const {
+    bool has_cert = !listener.tls_cert_file.empty();
+    if (has_cert != !listener.tls_key_file.empty())
+      return Error(line, "listener " + Quoted(listener.name) +
+                             ": tls_cert_file and tls_key_file must be set together");
+    if (!has_cert && listener.tls_wrapper)
+      return Error(line, "listener " + Quoted(listener.name) +
+                             ": tls_wrapper = yes needs tls_cert_file and tls_key_file");
+    if (!has_cert && listener.require_tls)
+      return Error(line, "listener " + Quoted(listener.name) +
+                             ": require_tls = yes needs tls_cert_file and tls_key_file, or no "
+                             "client could ever send mail");
+    return Status::Ok();
+  }
+
+  static std::set<std::string> NetworkSet(const ListenerConfig& listener) {
+    std::set<std::string> set;
+    for (const Network& network : listener.remote_networks) set.insert(network.ToString());
+    return set;
+  }
+
+  static int BindLine(const Section& section) {
+    for (const Assignment& assignment : section.assignments) {
+      if (assignment.key->type == KeyType::kBindAddresses) return assignment.line;
+    }
+    return section.line;
+  }
+
+  std::string file_name_;
+  std::string config_dir_;
+  std::vector<Assignment> globals_;
+  std::vector<Section> listeners_;
+};
+
+Result<std::string> ReadFile(const std::string& path) {
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Status::Error("cannot open " + path + ": " + std::strerror(errno));
+  std::string text;
+  char buffer[8192];
+  ssize_t got;
+  while ((got = read(fd, buffer, sizeof buffer)) != 0) {
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) {
+      int error = errno;
+      close(fd);
+      return Status::Error("cannot read " + path + ": " + std::strerror(error));
+    }
+    text.append(buffer, static_cast<size_t>(got));
+  }
+  close(fd);
+  return text;
+}
+
+Result<std::string> AbsoluteDirectory(const std::string& dir) {
+  std::string absolute = dir;
+  if (absolute.empty() || absolute.front() != '/') {
+    char cwd[4096];
+    if (getcwd(cwd, sizeof cwd) == nullptr) {
+      return Status::Error("cannot resolve the configuration directory " + Quoted(dir) +
+                           ": getcwd: " + std::strerror(errno));
+    }
+    absolute = absolute.empty() ? std::string(cwd) : std::string(cwd) + "/" + absolute;
+  }
+  while (absolute.size() > 1 && absolute.back() == '/') absolute.pop_back();
+  return absolute;
+}
+
+void AddEntry(std::string name, std::string value, std::string default_text, ConfigView view,
+              std::vector<ConfigEntry>* entries) {
+  bool is_default = view == ConfigView::kDefaults || value == default_text;
+  if (view == ConfigView::kNonDefault && is_default) return;
+  std::string shown = view == ConfigView::kDefaults ? std::move(default_text) : std::move(value);
+  entries->push_back({std::move(name), std::move(shown), is_default});
+}
+
+}  // namespace
+
+const ListenerConfig* Config::FindListener(std::string_view name) const {
+  auto found = std::find_if(listeners.begin(), listeners.end(),
+                            [name](const ListenerConfig& l) { return l.name == name; });
+  return found == listeners.end() ? nullptr : &*found;
+}
+
+bool Config::IsLocalDomain(std::string_view domain) const {
+  if (domain.ends_with('.')) domain.remove_suffix(1);
+  std::string lower = LowerCase(domain);
+  return std::find(local_domains.begin(), local_domains.end(), lower) != local_domains.end();
+}
+
+std::string Config::AuthRealm() const { return auth_realm.empty() ? myhostname : auth_realm; }
+
+std::string Config::PostmasterAddress() const {
+  if (!postmaster_address.empty()) return postmaster_address;
+  return "postmaster@" + (local_domains.empty() ? myhostname : local_domains.front());
+}
+
+std::string Config::MailDirectory() const {
+  return mail_directory.empty() ? state_directory + "/mail" : mail_directory;
+}
+
+Result<Config> ParseConfig(std::string_view text, const std::string& file_name,
+                           const std::string& config_dir) {
+  return Parser(file_name, config_dir).Parse(text);
+}
+
+Result<Config> LoadConfig(const std::string& config_dir) {
+  Result<std::string> dir = AbsoluteDirectory(config_dir);
+  if (!dir.ok()) return dir.status();
+  std::string file_name = *dir + "/postern.conf";
+  Result<std::string> text = ReadFile(file_name);
+  if (!text.ok()) return text.status();
+  return ParseConfig(*text, file_name, *dir);
+}
+
+std::vector<ConfigEntry> DescribeConfig(const Config& config, ConfigView view) {
+  std::vector<ConfigEntry> entries;
+  const std::string& dir = config.config_dir;
+  for (const ConfigKey& key : ConfigKeys()) {
+    if (key.scope != KeyScope::kGlobal) continue;
+    AddEntry(std::string(key.name), FormatValue(GetValue(key, config)),
+             FormatValue(DefaultValue(key, Role::kGateway, dir)), view, &entries);
+  }
+  for (const ListenerConfig& listener : config.listeners) {
+    Role default_role = view == ConfigView::kDefaults ? Role::kGateway : listener.role;
+    for (const ConfigKey& key : ConfigKeys()) {
+      if (key.scope == KeyScope::kGlobal) continue;
+      AddEntry("listener." + listener.name + "." + std::string(key.name),
+               FormatValue(GetValue(key, listener)),
+               FormatValue(DefaultValue(key, default_role, dir)), view, &entries);
+    }
+  }
+  return entries;
+}
+
+}  // namespace postern

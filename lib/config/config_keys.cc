@@ -1,0 +1,1069 @@
+// lib/config/config_keys.cc — the table of postern.conf keys and the value syntax.
+//
+// Owns every key's name, type, scope, default and man page paragraph, and
+// the conversion between text and typed values. A new key is one entry here
+// plus its member in lib/config/config.h; the parser, `postern config` and
+// postern.conf(5) follow. Never reads files or the environment.
+#include "lib/config/config_keys.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <climits>
+#include <limits>
+#include <type_traits>
+
+#include "lib/base/ascii.h"
+#include "lib/base/log.h"
+
+#ifndef POSTERN_DAEMON_DIR
+#define POSTERN_DAEMON_DIR "/usr/libexec/postern"
+#endif
+
+namespace postern {
+namespace {
+
+std::string SystemHostName() {
+  char name[HOST_NAME_MAX + 1] = {};
+  if (gethostname(name, sizeof name - 1) != 0) return "localhost";
+  return name;
+}
+
+using K = ConfigKey;
+using T = KeyType;
+using S = KeyScope;
+using C = Config;
+using L = ListenerConfig;
+
+// The words of the kChoice keys, in the order of their enums.
+constexpr std::string_view kBareNewlineWords[] = {"normalize", "reject"};
+constexpr std::string_view kAuthRequireTlsWords[] = {"login", "all"};
+
+constexpr std::array kKeys = {
+    // Global keys.
+    K{.name = "myhostname",
+      .type = T::kString,
+      .scope = S::kGlobal,
+      .system_default = SystemHostName,
+      .default_doc = "the system host name (gethostname(2))",
+      .description = "The name postern gives itself: in the greeting and the EHLO reply, in the "
+                     "Received: header fields it adds, in the EHLO it sends when it relays, and "
+                     "in delivery status notifications.",
+      .slot = &C::myhostname},
+    K{.name = "state_directory",
+      .type = T::kPath,
+      .scope = S::kGlobal,
+      .default_value = "/var/lib/postern",
+      .description = "Where qmgr keeps the queue (an LMDB database under queue/) and, unless "
+                     "mail_directory says otherwise, the Maildirs of local domains (under mail/). "
+                     "It belongs to queue_user.",
+      .slot = &C::state_directory},
+    K{.name = "run_directory",
+      .type = T::kPath,
+      .scope = S::kGlobal,
+      .default_value = "/run/postern",
+      .description = "Where master creates the Unix sockets that the postern processes and the "
+                     "postern command talk through, and master.pid.",
+      .slot = &C::run_directory},
+    K{.name = "mail_directory",
+      .type = T::kPath,
+      .scope = S::kGlobal,
+      .default_value = "",
+      .default_doc = "empty, which means state_directory/mail",
+      .description = "The directory that holds one Maildir per local recipient of local_domains.",
+      .slot = &C::mail_directory},
+    K{.name = "log_file",
+      .type = T::kPath,
+      .scope = S::kGlobal,
+      .default_value = "",
+      .description = "A file that master and every process it starts append their log lines "
+                     "to. Empty: standard error, which systemd sends to the journal.",
+      .slot = &C::log_file},
+    K{.name = "log_syslog",
+      .type = T::kBool,
+      .scope = S::kGlobal,
+      .default_value = "no",
+      .description = "yes: every log line also goes to syslog(3) with the mail facility.",
+      .slot = &C::log_syslog},
+    K{.name = "smtpd_workers",
+      .type = T::kCount,
+      .scope = S::kGlobal,
+      .default_value = "2",
+      .description = "How many smtpd worker processes master keeps running. Each one serves many "
+                     "sessions at once, so one or two per processor core is enough.",
+      .minimum = 1,
+      .slot = &C::smtpd_workers},
+    K{.name = "max_server_connections",
+      .type = T::kCount,
+      .scope = S::kGlobal,
+      .default_value = "5000",
+      .description = "The most concurrent client connections of the whole server, all listeners "
+                     "together (MS-OXSMTP 3.2.7 ConnectionCountExceeded: \"an SMTP server has "
+                     "exceeded 5000 concurrent inbound connections\"). Master answers one more "
+                     "with 421 4.3.2 The maximum number of concurrent server connections has "
+                     "exceeded a limit, closing transmission channel, and closes it. A listener's "
+                     "max_connections can cap that listener lower. 0: no cap.",
+      .slot = &C::max_server_connections},
+    K{.name = "relayhost",
+      .type = T::kString,
+      .scope = S::kGlobal,
+      .default_value = "",
+      .description = "The mail server that qmgr hands mail for other domains to, as "
+                     "[ADDRESS]:PORT, [HOST]:PORT or HOST (port 25). Empty: postern delivers "
+                     "only to local_domains.",
+      .slot = &C::relayhost},
+    K{.name = "local_domains",
+      .type = T::kDomains,
+      .scope = S::kGlobal,
+      .default_value = "",
+      .description = "The domains whose mail qmgr delivers into Maildirs under mail_directory "
+                     "instead of relaying it. Case does not matter.",
+      .slot = &C::local_domains},
+    K{.name = "postmaster_address",
+      .type = T::kString,
+      .scope = S::kGlobal,
+      .default_value = "",
+      .default_doc = "empty, which means postmaster@ the first of local_domains, or "
+                     "postmaster@myhostname when local_domains is empty",
+      .description =
+          "Where mail to <Postmaster> (without a domain, in any case) goes: RFC 5321 4.5.1 "
+          "requires every server to accept it, from any client. smtpd replaces such a "
+          "recipient with this address at RCPT TO (keeping <Postmaster> as the original "
+          "recipient for DSNs unless the client gave an ORCPT), and qmgr delivers it like any "
+          "other: into its Maildir when its "
+          "domain is one of local_domains, else to relayhost.",
+      .slot = &C::postmaster_address},
+    K{.name = "trusted_networks",
+      .type = T::kNetworks,
+      .scope = S::kGlobal,
+      .default_value = "127.0.0.0/8 ::1/128",
+      .description = "Clients in these networks may relay to any domain without authenticating. "
+                     "Others may send only to local_domains until they authenticate.",
+      .slot = &C::trusted_networks},
+    K{.name = "client_reverse_lookup",
+      .type = T::kBool,
+      .scope = S::kGlobal,
+      .default_value = "yes",
+      .description = "yes: smtpd asks the DNS for the name of each client, for the Received: "
+                     "header field and the log. no: it never does, and uses the address alone.",
+      .slot = &C::client_reverse_lookup},
+    K{.name = "dns_nameservers",
+      .type = T::kWords,
+      .scope = S::kGlobal,
+      .default_value = "",
+      .description = "The DNS servers postern asks: master when it looks a client up in the "
+                     "DNSBL zones of block_list, smtpd for the client's name when "
+                     "client_reverse_lookup is yes. ADDRESS or ADDRESS:PORT "
+                     "([IPV6-ADDRESS]:PORT). Empty: the nameservers of /etc/resolv.conf. Read "
+                     "when master starts; a reload keeps master's resolver (new smtpd workers "
+                     "read it again).",
+      .slot = &C::dns_nameservers},
+    K{.name = "smtpd_user",
+      .type = T::kString,
+      .scope = S::kGlobal,
+      .default_value = "postern",
+      .description = "The unprivileged user that the smtpd workers run as.",
+      .slot = &C::smtpd_user},
+    K{.name = "queue_user",
+      .type = T::kString,
+      .scope = S::kGlobal,
+      .default_value = "postern-queue",
+      .description = "The user that qmgr runs as; it owns state_directory.",
+      .slot = &C::queue_user},
+    K{.name = "auth_user",
+      .type = T::kString,
+      .scope = S::kGlobal,
+      .default_value = "postern-auth",
+      .description = "The user that authd runs as; it alone can read sasldb_path.",
+      .slot = &C::auth_user},
+    K{.name = "queue_map_size",
+      .type = T::kSize,
+      .scope = S::kGlobal,
+      .default_value = "1g",
+      .description = "The size of the queue's LMDB memory map: the most the queue can hold. "
+                     "Disk space is used only as the queue fills.",
+      .slot = &C::queue_map_size},
+    K{.name = "min_free_disk_space",
+      .type = T::kSize,
+      .scope = S::kGlobal,
+      .default_value = "64m",
+      .description = "OutOfResources (MS-OXSMTP 3.2.7): when the file system of the queue has "
+                     "less space than this available, master answers each new connection "
+                     "452 4.3.1 Insufficient system resources and closes it, and each MAIL FROM "
+                     "of a session already open gets 452 4.3.1 (the session goes on); read at "
+                     "most once a second. qmgr keeps it as a floor for the messages already in "
+                     "flight: before it stores more of a message, the bytes it has accepted and "
+                     "not yet written (with LMDB's overhead) must leave this much free, counting "
+                     "the room its queue file can reuse; otherwise that message is refused with "
+                     "452 4.3.1 at the end of its data and the others go on. postern check and "
+                     "postern start warn when it is larger than the whole file system of "
+                     "state_directory. 0: never.",
+      .slot = &C::min_free_disk_space},
+    K{.name = "min_queue_map_space",
+      .type = T::kSize,
+      .scope = S::kGlobal,
+      .default_value = "16m",
+      .description = "OutOfResources: new connections and MAIL FROM get 452 4.3.1 Insufficient "
+                     "system resources while the queue's LMDB map (queue_map_size) has less "
+                     "room than this left. 0: never (a message that does not fit is still "
+                     "refused with 452 4.3.1 at the end of DATA).",
+      .slot = &C::min_queue_map_space},
+    K{.name = "min_free_memory",
+      .type = T::kSize,
+      .scope = S::kGlobal,
+      .default_value = "32m",
+      .description = "OutOfResources: new connections and MAIL FROM get 452 4.3.1 Insufficient "
+                     "system resources while the kernel reports less memory available than this "
+                     "(MemAvailable in /proc/meminfo). 0: never.",
+      .slot = &C::min_free_memory},
+    K{.name = "shutdown_grace",
+      .type = T::kDuration,
+      .scope = S::kGlobal,
+      .default_value = "30s",
+      .description = "On postern stop or SIGTERM, how long master lets live sessions finish "
+                     "before it ends them.",
+      .slot = &C::shutdown_grace},
+    K{.name = "handoff_timeout",
+      .type = T::kDuration,
+      .scope = S::kGlobal,
+      .default_value = "10s",
+      .description = "How long master waits for an smtpd worker to take a new connection before "
+                     "it answers 421 4.4.2 Connection dropped (NewConnectionNotAvailable).",
+      .slot = &C::handoff_timeout},
+    K{.name = "daemon_directory",
+      .type = T::kPath,
+      .scope = S::kGlobal,
+      .default_value = POSTERN_DAEMON_DIR,
+      .default_doc = "the directory chosen when postern was built, /usr/libexec/postern in the "
+                     "Debian package",
+      .description = "Where master finds the smtpd, qmgr and authd programs.",
+      .slot = &C::daemon_directory},
+    K{.name = "sasldb_path",
+      .type = T::kPath,
+      .scope = S::kGlobal,
+      .default_value = "sasldb2",
+      .default_doc = "sasldb2 in the configuration directory",
+      .description = "The Cyrus SASL password database that authd checks logons against and "
+                     "that postern user changes.",
+      .slot = &C::sasldb_path},
+    K{.name = "auth_realm",
+      .type = T::kString,
+      .scope = S::kGlobal,
+      .default_value = "",
+      .default_doc = "empty, which means myhostname",
+      .description = "The Cyrus SASL realm that postern user stores users in and that authd "
+                     "checks logons against. A login name with an @ is looked up in the realm "
+                     "after the @ instead.",
+      .slot = &C::auth_realm},
+    K{.name = "auth_lockout_failures",
+      .type = T::kCount,
+      .scope = S::kGlobal,
+      .default_value = "10",
+      .description = "After this many failed logons for one user from one client address within "
+                     "auth_lockout_time, authd refuses that user from that address, even with "
+                     "the right password, until auth_lockout_time has passed since the last "
+                     "failure. Other addresses are not affected, so an attacker cannot lock the "
+                     "real user out. 0: no lockout.",
+      .slot = &C::auth_lockout_failures},
+    K{.name = "auth_lockout_time",
+      .type = T::kDuration,
+      .scope = S::kGlobal,
+      .default_value = "15m",
+      .description = "The window over which auth_lockout_failures are counted, and how long a "
+                     "lockout lasts.",
+      .slot = &C::auth_lockout_time},
+
+    // Listener keys.
+    K{.name = "bind",
+      .type = T::kBindAddresses,
+      .scope = S::kListenerOnly,
+      .default_value = "",
+      .default_doc = "none; every listener must have one",
+      .description = "The addresses and ports the listener accepts connections on, as "
+                     "ADDRESS:PORT for IPv4 and [ADDRESS]:PORT for IPv6; 0.0.0.0:25 [::]:25 "
+                     "means port 25 on every address. Several listeners may bind the same "
+                     "address when their remote_networks differ: each client is served by the "
+                     "listener whose remote_networks contain it most specifically.",
+      .slot = &L::bind},
+    K{.name = "role",
+      .type = T::kRole,
+      .scope = S::kListener,
+      .default_value = "gateway",
+      .description = "gateway for a listener that receives mail from other servers (port 25), "
+                     "relay for one where users submit mail (port 587). The role picks the "
+                     "spec's defaults of connection_timeout, inactivity_timeout and "
+                     "message_rate_limit, wherever in the file it is set; a value set "
+                     "explicitly wins over the role's default.",
+      .slot = &L::role},
+    K{.name = "remote_networks",
+      .type = T::kNetworks,
+      .scope = S::kListener,
+      .default_value = "0.0.0.0/0 ::/0",
+      .description = "The clients the listener serves. Any other client is answered 421 4.3.2 "
+                     "Service not available (BindingNotConfigured).",
+      .slot = &L::remote_networks},
+    K{.name = "connection_timeout",
+      .type = T::kDuration,
+      .scope = S::kListener,
+      .default_value = "5m",
+      .relay_default = "10m",
+      .description = "The longest a session may last (ConnectionTimer); then the server answers "
+                     "421 4.4.1 Connection timed out and closes it.",
+      .slot = &L::connection_timeout},
+    K{.name = "inactivity_timeout",
+      .type = T::kDuration,
+      .scope = S::kListener,
+      .default_value = "1m",
+      .relay_default = "5m",
+      .description = "How long the server waits for input from the client "
+                     "(ConnectionInactivityTimer); then it answers 451 4.7.0 Timeout waiting for "
+                     "client input and closes the session.",
+      .slot = &L::inactivity_timeout},
+    K{.name = "max_message_size",
+      .type = T::kSize,
+      .scope = S::kListener,
+      .default_value = "10m",
+      .description = "The largest message accepted, 10485760 bytes by default, advertised in the "
+                     "EHLO reply as SIZE. A larger one is answered 552 5.3.4 Message size exceeds "
+                     "fixed maximum message size (MessageSizeExceeded).",
+      .slot = &L::max_message_size},
+    K{.name = "max_header_size",
+      .type = T::kSize,
+      .scope = S::kListener,
+      .default_value = "64k",
+      .description = "The largest header section accepted, 65536 bytes by default. A larger one "
+                     "is answered 552 5.3.4 Header size exceeds fixed maximum size "
+                     "(HeaderSizeExceeded).",
+      .slot = &L::max_header_size},
+    K{.name = "max_recipients",
+      .type = T::kCount,
+      .scope = S::kListener,
+      .default_value = "200",
+      .description = "The most recipients of one message. The next RCPT TO is answered 452 4.5.3 "
+                     "Too many recipients (TooManyRecipients).",
+      .slot = &L::max_recipients},
+    K{.name = "max_hop_count",
+      .type = T::kCount,
+      .scope = S::kListener,
+      .default_value = "60",
+      .description = "The most Received: header fields a message may carry. A message with more "
+                     "is answered 554 5.4.6 Hop count exceeded - possible mail loop "
+                     "(MaxHopCount).",
+      .slot = &L::max_hop_count},
+    K{.name = "max_local_hop_count",
+      .type = T::kCount,
+      .scope = S::kListener,
+      .default_value = "12",
+      .description = "The most Received: header fields added by this server (naming myhostname) "
+                     "a message may carry. A message with more is answered 554 5.4.6 Hop count "
+                     "exceeded - possible mail loop (MaxLocalHopCount).",
+      .slot = &L::max_local_hop_count},
+    K{.name = "bare_newline",
+      .type = T::kChoice,
+      .scope = S::kListener,
+      .default_value = "normalize",
+      .description =
+          "What DATA does with a content line that ends in LF alone, against RFC 5321 2.3.8. "
+          "normalize: the line is taken and stored as if it ended in CR LF, as Postfix 3.9 does "
+          "by default, so that a text file sent by curl -T arrives. Only CR LF . CR LF ends the "
+          "data: after a bare LF, or before one, a line holding a single dot is an ordinary "
+          "line whose dot is taken for transparency, and is stored empty. reject: the message "
+          "is refused at its end with 554 5.6.0 Message contains bare CR or LF; lines must end "
+          "with CRLF. In both modes a bare CR (one not followed by LF) refuses the message in the "
+          "same way, BDAT chunks are stored byte for byte (a bare CR or LF in them refuses the "
+          "message unless the body is BODY=BINARYMIME), and command lines end only with CR LF.",
+      .choices = kBareNewlineWords,
+      .slot = &L::bare_newline},
+    K{.name = "message_rate_limit",
+      .type = T::kCount,
+      .scope = S::kListener,
+      .default_value = "600",
+      .relay_default = "5",
+      .description = "The most messages per minute, counted over a sliding minute by master "
+                     "for all smtpd workers and all listeners together: per client address on a "
+                     "gateway listener, per authenticated user on a relay listener (per client "
+                     "address while the client has not authenticated). A client that uses two "
+                     "listeners has one count, and the limit of the listener its MAIL FROM "
+                     "arrives on applies to it. The MAIL FROM over the limit is answered "
+                     "421 4.4.2 Message submission rate for this client has exceeded the "
+                     "configured limit (MessageRateLimitExceeded) and the session ends; refused "
+                     "attempts are not counted. 0 switches the limit off on the listener: its "
+                     "messages are neither checked nor counted.",
+      .slot = &L::message_rate_limit},
+    K{.name = "max_protocol_errors",
+      .type = T::kCount,
+      .scope = S::kListener,
+      .default_value = "5",
+      .description = "The most protocol errors in one session; the next one is answered 421 "
+                     "4.7.0 Too many errors on this connection, closing transmission channel "
+                     "(ProtocolViolationCount).",
+      .slot = &L::max_protocol_errors},
+    K{.name = "max_logon_failures",
+      .type = T::kCount,
+      .scope = S::kListener,
+      .default_value = "3",
+      .description = "The most failed AUTH attempts in one session; the next one is answered "
+                     "421 4.7.0 Too many errors on this connection, closing transmission channel "
+                     "(ProtocolViolationCount).",
+      .slot = &L::max_logon_failures},
+    K{.name = "max_connections",
+      .type = T::kCount,
+      .scope = S::kListener,
+      .default_value = "5000",
+      .description = "The most concurrent connections to this listener, an optional cap below "
+                     "max_server_connections (which counts all listeners together). Master "
+                     "answers one more with the same 421 4.3.2 The maximum number of concurrent "
+                     "server connections has exceeded a limit, closing transmission channel "
+                     "(ConnectionCountExceeded). 0: only max_server_connections applies.",
+      .slot = &L::max_connections},
+    K{.name = "max_connections_per_source",
+      .type = T::kCount,
+      .scope = S::kListener,
+      .default_value = "20",
+      .description = "The most concurrent connections from one client address, counted over "
+                     "every listener (MS-OXSMTP 3.2.7 ConnectionCountPerSource: \"exceeded 20 "
+                     "inbound connections for an IP address\"); the limit of the listener a new "
+                     "connection reaches applies to that count. Master answers one more with "
+                     "421 4.3.2 The maximum number of concurrent connections has exceeded a "
+                     "limit, closing transmission channel.",
+      .slot = &L::max_connections_per_source},
+    K{.name = "tarpit_interval",
+      .type = T::kDuration,
+      .scope = S::kListener,
+      .default_value = "5s",
+      .description = "How long the server holds back every error reply to a session that has "
+                     "not authenticated, and every error reply to MAIL FROM (Tarpit); meanwhile "
+                     "it reads nothing more from that client, and serves the others. The greeting "
+                     "is not delayed unless tarpit_at_connect is yes.",
+      .slot = &L::tarpit_interval},
+    K{.name = "tarpit_at_connect",
+      .type = T::kBool,
+      .scope = S::kListener,
+      .default_value = "no",
+      .description =
+          "yes: the letter of MS-OXSMTP 3.2.7 (Tarpit \"when an unauthenticated user connects "
+          "to the server\"): the greeting of every session is sent tarpit_interval late, and "
+          "nothing the client sends is read before it; the worker serves other sessions "
+          "meanwhile, and connection_timeout runs. no: the greeting is sent at once, and the "
+          "tarpit delays error replies only (see tarpit_interval), as Exchange does in "
+          "practice: every client is unauthenticated when it connects, so a delayed greeting "
+          "slows every honest client.",
+      .slot = &L::tarpit_at_connect},
+    K{.name = "acknowledgement_delay",
+      .type = T::kDuration,
+      .scope = S::kListener,
+      .default_value = "0",
+      .description = "The longest the server would wait after the end of DATA or BDAT LAST for "
+                     "the next hop to take the message before it acknowledges it "
+                     "(AcknowledgementDelay; the spec's value, when on, is 30s). This release "
+                     "has no next hop to wait for: every message is acknowledged as soon as it "
+                     "is durably queued, whatever the value, which is what 0, the default, "
+                     "means.",
+      .slot = &L::acknowledgement_delay},
+    K{.name = "blocked_networks",
+      .type = T::kNetworks,
+      .scope = S::kListener,
+      .default_value = "",
+      .description = "Clients in these networks are answered 550 5.7.1 External client with IP "
+                     "address ADDRESS does not have permissions to submit to this server, with "
+                     "the spec's pointer to more information (IPAddressNotAllowed). Addresses "
+                     "blocked while postern runs (postern block add) get the same answer without "
+                     "the pointer. Master answers and closes before any smtpd sees the "
+                     "connection. Gateway listeners only: relay listeners ignore it, like "
+                     "dynamic blocks and block_list.",
+      .slot = &L::blocked_networks},
+    K{.name = "block_list",
+      .type = T::kWords,
+      .scope = S::kListener,
+      .default_value = "",
+      .description = "Block lists to check each client against. A word that is an absolute "
+                     "path names a file of one address or network a line (# starts a comment), "
+                     "read at start and on reload; a bad line stops either, naming the file and "
+                     "line. Any other word is a DNSBL zone: master asks for an A record of the "
+                     "reversed client address under it (RFC 5782) and takes an answer in "
+                     "127.0.0.0/8 as listed; a lookup that fails or times out lets the client in "
+                     "and is logged. A listed client is answered 550 5.7.1 Recipient not "
+                     "authorized, your IP has been found on a block list. Gateway listeners only.",
+      .slot = &L::block_list},
+    K{.name = "auth_mechanisms",
+      .type = T::kWords,
+      .scope = S::kListener,
+      .default_value = "NTLM LOGIN",
+      .description = "The SASL mechanisms offered on the AUTH line of the EHLO reply, in this "
+                     "order.",
+      .slot = &L::auth_mechanisms},
+    K{.name = "require_tls",
+      .type = T::kBool,
+      .scope = S::kListener,
+      .default_value = "no",
+      .description = "yes: a MAIL FROM before STARTTLS is answered 451 5.7.3 Must issue a "
+                     "STARTTLS command first.",
+      .slot = &L::require_tls},
+    K{.name = "require_auth",
+      .type = T::kBool,
+      .scope = S::kListener,
+      .default_value = "no",
+      .description = "yes: a MAIL FROM before a successful AUTH is answered 530 5.7.1 Not "
+                     "authenticated.",
+      .slot = &L::require_auth},
+    K{.name = "sender_login_check",
+      .type = T::kBool,
+      .scope = S::kListener,
+      .default_value = "no",
+      .description = "yes: an authenticated client may only send from an address that belongs "
+                     "to the user it logged on as; another MAIL FROM address is answered 550 "
+                     "5.7.1 Client does not have permissions to submit to this server.",
+      .slot = &L::sender_login_check},
+    K{.name = "sender_login_map",
+      .type = T::kPath,
+      .scope = S::kListener,
+      .default_value = "",
+      .description = "A file of further addresses that logins may send from when "
+                     "sender_login_check is on: one address per line, followed by white space and "
+                     "the logins allowed to use it, separated by commas or white space; # starts a "
+                     "comment. It is read when smtpd starts and on postern reload.",
+      .slot = &L::sender_login_map},
+    K{.name = "allow_plaintext_auth",
+      .type = T::kBool,
+      .scope = S::kListener,
+      .default_value = "no",
+      .description = "no: AUTH LOGIN, which sends the password itself, is offered and accepted "
+                     "only once the session is encrypted; before that the AUTH line lists NTLM "
+                     "alone, and AUTH LOGIN is answered 538 5.7.11 Encryption required for "
+                     "requested authentication mechanism. yes: LOGIN is also allowed in "
+                     "cleartext.",
+      .slot = &L::allow_plaintext_auth},
+    K{.name = "auth_require_tls",
+      .type = T::kChoice,
+      .scope = S::kListener,
+      .default_value = "login",
+      .description =
+          "Which AUTH mechanisms wait until the session is encrypted. login: only LOGIN, as "
+          "allow_plaintext_auth says; NTLM is offered and accepted in cleartext, as Exchange "
+          "offers Integrated Windows authentication without TLS. NTLM never sends the password, "
+          "but an eavesdropper on a cleartext session captures the NTLMv2 response, from which "
+          "a weak password can be found by offline guessing. all: no mechanism is offered or "
+          "accepted before TLS: the cleartext EHLO reply has no AUTH line, AUTH is answered 538 "
+          "5.7.11 Encryption required for requested authentication mechanism, and "
+          "allow_plaintext_auth has no effect; on a listener without TLS no client can "
+          "authenticate then. Where require_tls is set, AUTH before STARTTLS is answered 530 "
+          "5.7.0 Must issue a STARTTLS command first whatever this key says.",
+      .choices = kAuthRequireTlsWords,
+      .slot = &L::auth_require_tls},
+    K{.name = "tls_wrapper",
+      .type = T::kBool,
+      .scope = S::kListener,
+      .default_value = "no",
+      .description = "yes: TLS starts as soon as the client connects, before the greeting "
+                     "(implicit TLS, as on port 465), and STARTTLS is not offered.",
+      .slot = &L::tls_wrapper},
+    K{.name = "tls_cert_file",
+      .type = T::kPath,
+      .scope = S::kListener,
+      .default_value = "",
+      .description = "The server's certificate chain in PEM, the server's own certificate "
+                     "first. Empty: the listener offers no TLS.",
+      .slot = &L::tls_cert_file},
+    K{.name = "tls_key_file",
+      .type = T::kPath,
+      .scope = S::kListener,
+      .default_value = "",
+      .description = "The private key of tls_cert_file in PEM. Each smtpd worker reads it as "
+                     "root before it drops privileges and chroots, so it may belong to root alone; "
+                     "postern reload reads it again.",
+      .slot = &L::tls_key_file},
+    K{.name = "tls_priority",
+      .type = T::kString,
+      .scope = S::kListener,
+      .default_value = "NORMAL:-VERS-TLS1.0:-VERS-TLS1.1:%SERVER_PRECEDENCE",
+      .description = "The GnuTLS priority string that picks protocol versions and cipher "
+                     "suites; see gnutls_priority_init(3).",
+      .slot = &L::tls_priority},
+    K{.name = "advertise_size",
+      .type = T::kBool,
+      .scope = S::kListener,
+      .default_value = "yes",
+      .description = "yes: the EHLO reply lists SIZE (RFC 1870). no: it does not, and a SIZE "
+                     "parameter of MAIL FROM is refused.",
+      .slot = &L::advertise_size},
+    K{.name = "advertise_dsn",
+      .type = T::kBool,
+      .scope = S::kListener,
+      .default_value = "yes",
+      .description = "yes: the EHLO reply lists DSN (RFC 3461). no: it does not, and the RET, "
+                     "ENVID, NOTIFY and ORCPT parameters are refused.",
+      .slot = &L::advertise_dsn},
+    K{.name = "advertise_enhancedstatuscodes",
+      .type = T::kBool,
+      .scope = S::kListener,
+      .default_value = "yes",
+      .description = "yes: the EHLO reply lists ENHANCEDSTATUSCODES (RFC 2034). no: it does not.",
+      .slot = &L::advertise_enhancedstatuscodes},
+    K{.name = "advertise_pipelining",
+      .type = T::kBool,
+      .scope = S::kListener,
+      .default_value = "yes",
+      .description = "yes: the EHLO reply lists PIPELINING (RFC 2920). no: it does not, and "
+                     "a client that sends a command before it has the reply to the previous "
+                     "one gets 554 5.5.0 Improper use of SMTP command pipelining: what it sent "
+                     "early is discarded and the session ends (DATA content after the 354 and "
+                     "BDAT chunks are not commands).",
+      .slot = &L::advertise_pipelining},
+    K{.name = "advertise_starttls",
+      .type = T::kBool,
+      .scope = S::kListener,
+      .default_value = "yes",
+      .description = "yes: the EHLO reply lists STARTTLS (RFC 3207) when the listener has "
+                     "tls_cert_file and the session is not yet encrypted. no: it does not, and "
+                     "STARTTLS is refused.",
+      .slot = &L::advertise_starttls},
+    K{.name = "advertise_auth",
+      .type = T::kBool,
+      .scope = S::kListener,
+      .default_value = "yes",
+      .description = "yes: the EHLO reply lists AUTH with auth_mechanisms (RFC 4954). no: it "
+                     "does not, and AUTH is refused.",
+      .slot = &L::advertise_auth},
+    K{.name = "advertise_8bitmime",
+      .type = T::kBool,
+      .scope = S::kListener,
+      .default_value = "yes",
+      .description = "yes: the EHLO reply lists 8BITMIME (RFC 1652). no: it does not, and "
+                     "BODY=8BITMIME is refused.",
+      .slot = &L::advertise_8bitmime},
+    K{.name = "advertise_binarymime",
+      .type = T::kBool,
+      .scope = S::kListener,
+      .default_value = "yes",
+      .description = "yes: the EHLO reply lists BINARYMIME (RFC 3030). no: it does not, and "
+                     "BODY=BINARYMIME is refused.",
+      .slot = &L::advertise_binarymime},
+    K{.name = "advertise_chunking",
+      .type = T::kBool,
+      .scope = S::kListener,
+      .default_value = "yes",
+      .description = "yes: the EHLO reply lists CHUNKING (RFC 3030). no: it does not, and BDAT "
+                     "is refused.",
+      .slot = &L::advertise_chunking},
+};
+
+// The compile-time checks of the table.
+
+template <typename Member>
+struct MemberTraits;
+template <typename Class, typename Value>
+struct MemberTraits<Value Class::*> {
+  using ClassType = Class;
+  using ValueType = Value;
+};
+
+template <typename Value, typename Variant>
+struct AlternativeIndex;
+template <typename Value, typename... Alternatives>
+struct AlternativeIndex<Value, std::variant<Alternatives...>> {
+  static constexpr size_t kValue = [] {
+    size_t index = 0;
+    for (bool same : {std::is_same_v<Value, Alternatives>...}) {
+      if (same) return index;
+      ++index;
+    }
+    return index;
+  }();
+};
+
+// A member of enum type other than Role holds a kChoice key, as a Choice.
+template <typename Value>
+constexpr bool kHoldsChoice = std::is_enum_v<Value> && !std::is_same_v<Value, Role>;
+template <typename Value>
+using StoredAs = std::conditional_t<kHoldsChoice<Value>, Choice, Value>;
+
+template <typename Value>
+constexpr size_t kValueIndex = AlternativeIndex<StoredAs<Value>, ConfigValue>::kValue;
+
+constexpr size_t ValueIndexOf(KeyType type) {
+  switch (type) {
+    case KeyType::kString:
+    case KeyType::kPath:
+      return kValueIndex<std::string>;
+    case KeyType::kBool:
+      return kValueIndex<bool>;
+    case KeyType::kCount:
+      return kValueIndex<uint32_t>;
+    case KeyType::kSize:
+      return kValueIndex<uint64_t>;
+    case KeyType::kDuration:
+      return kValueIndex<Duration>;
+    case KeyType::kWords:
+    case KeyType::kDomains:
+      return kValueIndex<std::vector<std::string>>;
+    case KeyType::kNetworks:
+      return kValueIndex<std::vector<Network>>;
+    case KeyType::kBindAddresses:
+      return kValueIndex<std::vector<BindAddress>>;
+    case KeyType::kRole:
+      return kValueIndex<Role>;
+    case KeyType::kChoice:
+      return kValueIndex<Choice>;
+  }
+  return std::variant_size_v<ConfigValue>;
+}
+
+constexpr bool SlotFitsKey(const ConfigKey& key) {
+  return std::visit(
+      [&key](auto member) {
+        using Traits = MemberTraits<decltype(member)>;
+        bool in_listener = std::is_same_v<typename Traits::ClassType, ListenerConfig>;
+        return in_listener == (key.scope != KeyScope::kGlobal) &&
+               kValueIndex<typename Traits::ValueType> == ValueIndexOf(key.type);
+      },
+      key.slot);
+}
+
+constexpr bool EverySlotFits() { return std::all_of(kKeys.begin(), kKeys.end(), SlotFitsKey); }
+
+constexpr bool NamesAreUnique() {
+  for (size_t i = 0; i < kKeys.size(); ++i) {
+    for (size_t j = i + 1; j < kKeys.size(); ++j) {
+      if (kKeys[i].name == kKeys[j].name) return false;
+    }
+  }
+  return true;
+}
+
+constexpr bool GlobalsComeFirst() {
+  return std::is_partitioned(kKeys.begin(), kKeys.end(),
+                             [](const ConfigKey& key) { return key.scope == KeyScope::kGlobal; });
+}
+
+constexpr bool OnlyListenerKeysDependOnRole() {
+  return std::none_of(kKeys.begin(), kKeys.end(), [](const ConfigKey& key) {
+    return key.relay_default.has_value() && key.scope == KeyScope::kGlobal;
+  });
+}
+
+constexpr bool OnlyCountsHaveAMinimum() {
+  return std::none_of(kKeys.begin(), kKeys.end(), [](const ConfigKey& key) {
+    return key.minimum != 0 && key.type != KeyType::kCount;
+  });
+}
+
+constexpr bool OnlyChoicesHaveWords() {
+  return std::all_of(kKeys.begin(), kKeys.end(), [](const ConfigKey& key) {
+    return (key.type == KeyType::kChoice) == !key.choices.empty();
+  });
+}
+
+static_assert(EverySlotFits(), "a key's member does not match its type or scope");
+static_assert(NamesAreUnique(), "two keys share a name");
+static_assert(GlobalsComeFirst(), "global keys must come before listener keys");
+static_assert(OnlyListenerKeysDependOnRole(), "a global key has a relay default");
+static_assert(OnlyCountsHaveAMinimum(), "a minimum on a key that is not a count");
+static_assert(OnlyChoicesHaveWords(), "a choice key without words, or words on another key");
+
+// Value syntax.
+
+std::string Quoted(std::string_view text) { return "\"" + std::string(text) + "\""; }
+
+bool IsSpace(char c) { return c == ' ' || c == '\t'; }
+
+std::vector<std::string> SplitWords(std::string_view text) {
+  std::vector<std::string> words;
+  size_t i = 0;
+  while (i < text.size()) {
+    while (i < text.size() && (IsSpace(text[i]) || text[i] == ',')) ++i;
+    size_t start = i;
+    while (i < text.size() && !IsSpace(text[i]) && text[i] != ',') ++i;
+    if (i > start) words.emplace_back(text.substr(start, i - start));
+  }
+  return words;
+}
+
+// The leading decimal digits of a number and the suffix after them.
+struct NumberAndSuffix {
+  uint64_t number = 0;
+  std::string_view suffix;
+};
+enum class NumberSplit { kOk, kNoDigits, kTooLarge };
+
+NumberSplit SplitNumber(std::string_view text, NumberAndSuffix* out) {
+  auto [end, code] = std::from_chars(text.data(), text.data() + text.size(), out->number);
+  if (end == text.data()) return NumberSplit::kNoDigits;
+  if (code == std::errc::result_out_of_range) return NumberSplit::kTooLarge;
+  out->suffix = text.substr(end - text.data());
+  return NumberSplit::kOk;
+}
+
+Result<ConfigValue> ParseCount(std::string_view text) {
+  NumberAndSuffix split;
+  NumberSplit result = SplitNumber(text, &split);
+  if (result == NumberSplit::kNoDigits || (result == NumberSplit::kOk && !split.suffix.empty())) {
+    return Status::Error(Quoted(text) + " is not a number");
+  }
+  if (result == NumberSplit::kTooLarge || split.number > std::numeric_limits<uint32_t>::max()) {
+    return Status::Error(Quoted(text) + " is too large (at most 4294967295)");
+  }
+  return ConfigValue(std::in_place_type<uint32_t>, static_cast<uint32_t>(split.number));
+}
+
+// A number times the multiplier its suffix names, if the suffix is listed
+// and the product fits. Shared by sizes and durations.
+struct Unit {
+  std::string_view suffix;
+  uint64_t multiplier;
+};
+
+Result<uint64_t> ParseWithUnits(std::string_view text, std::span<const Unit> units, uint64_t limit,
+                                const std::string& what) {
+  NumberAndSuffix split;
+  NumberSplit result = SplitNumber(text, &split);
+  if (result == NumberSplit::kNoDigits) return Status::Error(Quoted(text) + " is not " + what);
+  if (result == NumberSplit::kTooLarge) return Status::Error(Quoted(text) + " is too large");
+  auto unit = std::find_if(units.begin(), units.end(),
+                           [&split](const Unit& u) { return u.suffix == split.suffix; });
+  if (unit == units.end()) return Status::Error(Quoted(text) + " is not " + what);
+  if (split.number > limit / unit->multiplier) {
+    return Status::Error(Quoted(text) + " is too large");
+  }
+  return split.number * unit->multiplier;
+}
+
+constexpr Unit kSizeUnits[] = {{"", 1},           {"k", 1ull << 10}, {"K", 1ull << 10},
+                               {"m", 1ull << 20}, {"M", 1ull << 20}, {"g", 1ull << 30},
+                               {"G", 1ull << 30}};
+constexpr Unit kDurationUnits[] = {{"", 1}, {"s", 1}, {"m", 60}, {"h", 3600}, {"d", 86400}};
+
+Result<ConfigValue> ParseSize(std::string_view text) {
+  Result<uint64_t> bytes =
+      ParseWithUnits(text, kSizeUnits, std::numeric_limits<uint64_t>::max(),
+                     "a size (a number of bytes with an optional k, m or g suffix)");
+  if (!bytes.ok()) return bytes.status();
+  return ConfigValue(std::in_place_type<uint64_t>, *bytes);
+}
+
+Result<ConfigValue> ParseDuration(std::string_view text) {
+  // Durations are kept in milliseconds; the limit keeps that product in range.
+  constexpr uint64_t kMaxSeconds = std::numeric_limits<Duration::rep>::max() / 1000;
+  Result<uint64_t> seconds =
+      ParseWithUnits(text, kDurationUnits, kMaxSeconds,
+                     "a duration (a number with an optional s, m, h or d suffix; a bare number "
+                     "means seconds)");
+  if (!seconds.ok()) return seconds.status();
+  return ConfigValue(std::in_place_type<Duration>,
+                     std::chrono::seconds(static_cast<Duration::rep>(*seconds)));
+}
+
+Result<ConfigValue> ParseBool(std::string_view text) {
+  if (AsciiEqualsIgnoreCase(text, "yes")) return ConfigValue(true);
+  if (AsciiEqualsIgnoreCase(text, "no")) return ConfigValue(false);
+  return Status::Error(Quoted(text) + " is not yes or no");
+}
+
+Result<ConfigValue> ParseRole(std::string_view text) {
+  if (AsciiEqualsIgnoreCase(text, "gateway")) return ConfigValue(Role::kGateway);
+  if (AsciiEqualsIgnoreCase(text, "relay")) return ConfigValue(Role::kRelay);
+  return Status::Error(Quoted(text) + " is not gateway or relay");
+}
+
+Result<ConfigValue> ParseChoice(std::string_view text, std::span<const std::string_view> choices) {
+  for (size_t i = 0; i < choices.size(); ++i) {
+    if (AsciiEqualsIgnoreCase(text, choices[i]))
+      return ConfigValue(Choice{static_cast<uint8_t>(i), choices[i]});
+  }
+  return Status::Error(Quoted(text) + " is not " + ChoiceWords(choices));
+}
+
+std::string ResolvePath(std::string_view text, const std::string& config_dir) {
+  if (text.empty() || text.front() == '/' || config_dir.empty()) return std::string(text);
+  return config_dir + "/" + std::string(text);
+}
+
+std::vector<std::string> LowerCased(std::vector<std::string> words) {
+  for (std::string& word : words) {
+    std::transform(word.begin(), word.end(), word.begin(), AsciiToLower);
+  }
+  return words;
+}
+
+// Parses every word with Item::Parse; the first failure is the error.
+template <typename Item>
+Result<ConfigValue> ParseList(std::string_view text) {
+  std::vector<Item> items;
+  for (const std::string& word : SplitWords(text)) {
+    Result<Item> item = Item::Parse(word);
+    if (!item.ok()) return item.status();
+    items.push_back(*item);
+  }
+  return ConfigValue(std::move(items));
+}
+
+// The largest unit that divides value exactly, or the bare number.
+std::string FormatWithUnits(uint64_t value, std::span<const Unit> units_descending) {
+  if (value == 0) return "0";
+  for (const Unit& unit : units_descending) {
+    if (value % unit.multiplier == 0) {
+      return std::to_string(value / unit.multiplier) + std::string(unit.suffix);
+    }
+  }
+  return std::to_string(value);
+}
+
+constexpr Unit kSizeFormat[] = {{"g", 1ull << 30}, {"m", 1ull << 20}, {"k", 1ull << 10}};
+constexpr Unit kDurationFormat[] = {{"d", 86400}, {"h", 3600}, {"m", 60}, {"s", 1}};
+
+template <typename Item>
+std::string JoinFormatted(const std::vector<Item>& items) {
+  std::string text;
+  for (const Item& item : items) {
+    if (!text.empty()) text += ' ';
+    if constexpr (std::is_same_v<Item, std::string>) {
+      text += item;
+    } else {
+      text += item.ToString();
+    }
+  }
+  return text;
+}
+
+// The postern.conf spelling of each kind of value; a uint64_t is always a size.
+struct Formatter {
+  std::string operator()(const std::string& text) const { return text; }
+  std::string operator()(bool flag) const { return flag ? "yes" : "no"; }
+  std::string operator()(uint32_t count) const { return std::to_string(count); }
+  std::string operator()(uint64_t size) const { return FormatWithUnits(size, kSizeFormat); }
+  std::string operator()(Duration duration) const {
+    auto seconds = std::chrono::duration_cast<std::chrono::seconds>(duration).count();
+    return FormatWithUnits(static_cast<uint64_t>(seconds), kDurationFormat);
+  }
+  std::string operator()(Role role) const { return std::string(RoleName(role)); }
+  std::string operator()(Choice choice) const { return std::string(choice.word); }
+  template <typename Item>
+  std::string operator()(const std::vector<Item>& items) const {
+    return JoinFormatted(items);
+  }
+};
+
+// Whether a member pointer points into Object (Config or ListenerConfig).
+// GetFrom and SetIn panic when asked for a key whose member is in the other.
+template <typename Object, typename Member>
+constexpr bool kMemberOf = std::is_same_v<typename MemberTraits<Member>::ClassType, Object>;
+
+template <typename Object>
+ConfigValue GetFrom(const ConfigKey& key, const Object& object) {
+  return std::visit(
+      [&](auto member) -> ConfigValue {
+        if constexpr (kMemberOf<Object, decltype(member)>) {
+          using Value = typename MemberTraits<decltype(member)>::ValueType;
+          if constexpr (kHoldsChoice<Value>) {
+            auto index = static_cast<uint8_t>(object.*member);
+            return ConfigValue(Choice{index, key.choices[index]});
+          } else {
+            return ConfigValue(std::in_place_type<Value>, object.*member);
+          }
+        } else {
+          PANIC("key %.*s is not held by this object", static_cast<int>(key.name.size()),
+                key.name.data());
+        }
+      },
+      key.slot);
+}
+
+template <typename Object>
+void SetIn(const ConfigKey& key, ConfigValue value, Object* object) {
+  std::visit(
+      [&](auto member) {
+        using Value = typename MemberTraits<decltype(member)>::ValueType;
+        if constexpr (kMemberOf<Object, decltype(member)>) {
+          if (!std::holds_alternative<StoredAs<Value>>(value)) {
+            PANIC("key %.*s given a value of another type", static_cast<int>(key.name.size()),
+                  key.name.data());
+          }
+          if constexpr (kHoldsChoice<Value>) {
+            object->*member = static_cast<Value>(std::get<Choice>(value).index);
+          } else {
+            object->*member = std::get<Value>(std::move(value));
+          }
+        } else {
+          PANIC("key %.*s is not held by this object", static_cast<int>(key.name.size()),
+                key.name.data());
+        }
+      },
+      key.slot);
+}
+
+}  // namespace
+
+std::span<const ConfigKey> ConfigKeys() { return kKeys; }
+
+const ConfigKey* FindConfigKey(std::string_view name) {
+  auto key = std::find_if(kKeys.begin(), kKeys.end(),
+                          [name](const ConfigKey& k) { return k.name == name; });
+  return key == kKeys.end() ? nullptr : &*key;
+}
+
+std::string DefaultText(const ConfigKey& key, Role role) {
+  if (key.system_default != nullptr) return key.system_default();
+  if (role == Role::kRelay && key.relay_default) return std::string(*key.relay_default);
+  return std::string(key.default_value);
+}
+
+std::string_view RoleName(Role role) { return role == Role::kRelay ? "relay" : "gateway"; }
+
+std::string ChoiceWords(std::span<const std::string_view> choices) {
+  std::string words;
+  for (size_t i = 0; i < choices.size(); ++i) {
+    if (i > 0) words += i + 1 == choices.size() ? " or " : ", ";
+    words += choices[i];
+  }
+  return words;
+}
+
+Result<ConfigValue> ParseValue(KeyType type, std::string_view text, const std::string& config_dir,
+                               std::span<const std::string_view> choices) {
+  switch (type) {
+    case KeyType::kString:
+      return ConfigValue(std::string(text));
+    case KeyType::kPath:
+      return ConfigValue(ResolvePath(text, config_dir));
+    case KeyType::kBool:
+      return ParseBool(text);
+    case KeyType::kCount:
+      return ParseCount(text);
+    case KeyType::kSize:
+      return ParseSize(text);
+    case KeyType::kDuration:
+      return ParseDuration(text);
+    case KeyType::kWords:
+      return ConfigValue(SplitWords(text));
+    case KeyType::kDomains:
+      return ConfigValue(LowerCased(SplitWords(text)));
+    case KeyType::kNetworks:
+      return ParseList<Network>(text);
+    case KeyType::kBindAddresses:
+      return ParseList<BindAddress>(text);
+    case KeyType::kRole:
+      return ParseRole(text);
+    case KeyType::kChoice:
+      return ParseChoice(text, choices);
+  }
+  PANIC("unknown key type %d", static_cast<int>(type));
+}
+
+std::string FormatValue(const ConfigValue& value) { return std::visit(Formatter{}, value); }
+
+ConfigValue GetValue(const ConfigKey& key, const Config& config) { return GetFrom(key, config); }
+
+ConfigValue GetValue(const ConfigKey& key, const ListenerConfig& listener) {
+  return GetFrom(key, listener);
+}
+
+void SetValue(const ConfigKey& key, ConfigValue value, Config* config) {
+  SetIn(key, std::move(value), config);
+}
+
+void SetValue(const ConfigKey& key, ConfigValue value, ListenerConfig* listener) {
+  SetIn(key, std::move(value), listener);
+}
+
+}  // namespace postern

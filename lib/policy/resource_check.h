@@ -1,0 +1,90 @@
+// lib/policy/resource_check.h — is this machine too low on disk, queue space or memory?
+//
+// MS-OXSMTP 3.2.7 OutOfResources: when the server is low on memory or disk
+// space, a client is answered "452 4.3.1 Insufficient system resources":
+// master asks here before every hand-off (the session ends) and before it
+// answers a worker's check of a MAIL FROM (the MAIL is refused, the session
+// goes on). Three thresholds, each a config key and each switched off by 0:
+// min_free_disk_space (the file system of the queue), min_queue_map_space
+// (room left in the LMDB map, queue_map_size less the size of data.mdb) and
+// min_free_memory (MemAvailable of /proc/meminfo). The decision is a pure
+// function of the readings, so tests drive it with made-up numbers.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "lib/base/clock.h"
+#include "lib/config/config.h"
+#include "lib/ipc/ipc.h"
+#include "lib/policy/rate_limiter.h"
+#include "lib/base/status.h"
+
+namespace postern {
+
+struct ResourceReadings {
+  uint64_t free_disk = 0;       // bytes available to the queue's file system
+  uint64_t queue_map_used = 0;  // bytes of data.mdb
+  uint64_t free_memory = 0;     // MemAvailable, bytes
+};
+
+// What is short, in words for the log ("free disk space 12 MB is below
+// min_free_disk_space 100 MB"), or nothing when every reading is above its
+// threshold.
+std::optional<std::string> ResourceShortage(const ResourceReadings& readings, const Config& config);
+
+// Bytes available to an unprivileged writer on the file system holding path
+// (statvfs f_bavail).
+Result<uint64_t> FreeDiskSpace(const std::string& path);
+
+// The size of the file system holding path, or of its nearest existing
+// ancestor when path does not exist yet (statvfs f_blocks).
+Result<uint64_t> FileSystemSize(const std::string& path);
+
+// What to warn of when min_free_disk_space is larger than the whole file
+// system of state_directory (file_system_size bytes): then no reading can
+// ever meet it, and every connection would be refused. Nothing otherwise.
+std::optional<std::string> DiskThresholdWarning(const Config& config, uint64_t file_system_size);
+
+// Reads the three figures: the file system of state_directory, the size of
+// state_directory/queue/data.mdb, MemAvailable.
+Result<ResourceReadings> ReadResources(const Config& config);
+
+// ReadResources at most once per interval: master accepts thousands of
+// connections and MAIL checks a second and the figures change slowly. The
+// readings are kept, not the verdict, so thresholds changed by a reload
+// apply at once.
+class ResourceMonitor {
+ public:
+  using Reader = std::function<Result<ResourceReadings>(const Config&)>;
+
+  // reader: ReadResources unless a test gives made-up readings.
+  ResourceMonitor(const Clock* clock, Duration interval, Reader reader = ReadResources)
+      : clock_(clock), interval_(interval), reader_(std::move(reader)) {}
+  // The shortage as of the latest reading; a reading that fails is logged
+  // and counts as no shortage (the queue itself still refuses what it
+  // cannot store).
+  std::optional<std::string> Shortage(const Config& config);
+
+ private:
+  const Clock* clock_;
+  Duration interval_;
+  Reader reader_;
+  std::optional<TimePoint> read_at_;
+  std::optional<ResourceReadings> readings_;  // empty when the last reading failed
+};
+
+// master's answer to a worker's check of a MAIL FROM (ipc kRateCheck) on
+// listener for rate_key: resources first, so that a MAIL refused for them
+// uses up none of the client's rate; then the message_rate_limit of the
+// listener the MAIL arrived on (none for a listener the config no longer
+// has), applied to rate_key's count over every listener. *shortage is set
+// to what is short when the answer is kInsufficientResources.
+ipc::MailVerdict DecideMail(ResourceMonitor& resources, RateLimiter& rates, const Config& config,
+                            const std::string& listener, const std::string& rate_key, TimePoint now,
+                            std::string* shortage);
+
+}  // namespace postern

@@ -1,0 +1,51 @@
+// lib/queue/disk_floor.cc — see lib/queue/disk_floor.h.
+#include "lib/queue/disk_floor.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <string>
+
+#include "lib/base/log.h"
+
+namespace postern {
+namespace {
+
+std::string Kilobytes(uint64_t bytes) { return std::to_string(bytes >> 10) + " KB"; }
+
+// room - floor >= need, without overflow.
+bool Leaves(uint64_t room, uint64_t floor, uint64_t need) {
+  return room >= floor && room - floor >= need;
+}
+
+}  // namespace
+
+uint64_t DiskFloor::Footprint(uint64_t bytes) {
+  if (bytes > UINT64_MAX / 2) return UINT64_MAX;
+  return bytes + bytes / 16 + kCommitOverhead;
+}
+
+Status DiskFloor::Admit(uint64_t floor, uint64_t in_flight, uint64_t more) {
+  if (floor == 0) return Status::Ok();
+  const uint64_t need = Footprint(in_flight > UINT64_MAX - more ? UINT64_MAX : in_flight + more);
+  Result<uint64_t> free = probe_.free_disk();
+  if (!free.ok()) {
+    LOG_WARNING("cannot read the queue's free disk space: %s", free.status().message().c_str());
+    return Status::Ok();
+  }
+  if (Leaves(*free, floor, need)) return Status::Ok();
+  if (!reusable_) {
+    Result<uint64_t> reusable = probe_.reusable();
+    if (!reusable.ok())
+      LOG_WARNING("cannot read the queue's reusable space: %s",
+                  reusable.status().message().c_str());
+    reusable_ = reusable.ok() ? *reusable : 0;
+  }
+  const uint64_t room = *free + std::min(*reusable_, UINT64_MAX - *free);
+  if (Leaves(room, floor, need)) return Status::Ok();
+  return Status::ResourceExhausted(
+      "free disk space " + Kilobytes(*free) + " (and " + Kilobytes(*reusable_) +
+      " reusable in the queue) less " + Kilobytes(need) +
+      " for the messages in flight would fall below min_free_disk_space " + Kilobytes(floor));
+}
+
+}  // namespace postern

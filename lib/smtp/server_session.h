@@ -1,0 +1,255 @@
+// lib/smtp/server_session.h — one SMTP server session as a pure state machine.
+//
+// Bytes from the client go in through Receive(); replies and requests for
+// the outside world come out as Actions from TakeActions(). The session
+// never touches a socket or a file, and reads time only from the Clock and
+// WallClock it is given: smtpd glues it to a connection, and unit tests
+// drive it with byte strings, a FakeClock and a fixed WallClock.
+//
+// Message content leaves the session as it arrives (BeginMessage, then
+// MessageData pieces, then EndMessage or AbortMessage), so no session holds
+// a whole message. After EndMessage the session waits for QueueResult()
+// before it answers the DATA/BDAT and reads further pipelined commands.
+//
+// Behaviour the spec leaves open, decided here:
+//   - Protocol errors (MS-OXSMTP 3.2.7 ProtocolViolationCount) are the
+//     replies with code 500, 501 or 503: the client broke the syntax or the
+//     order of the protocol (unrecognized command, line too long, NUL or
+//     bare CR/LF in a command line, bad arguments or address, command out
+//     of sequence). Refusals on policy or resources (550, 552, 554, 452,
+//     451, 421, 530), 502 for EXPN and 504 for XEXCH50 do not count. The
+//     error that would be number max_protocol_errors + 1 is answered with
+//     421 4.7.0 instead, and the session ends.
+//   - Tarpit (3.2.7): every error reply (4xx, 5xx) to a command of a
+//     session that has not authenticated, and every error reply to MAIL, is
+//     sent tarpit_interval late, and no further input is read meanwhile.
+//     By default (tarpit_at_connect = no) the banner is not delayed: every
+//     client is unauthenticated when it connects, so delaying it would slow
+//     every honest client; the delay falls on the clients that make
+//     mistakes, as Exchange does in practice. tarpit_at_connect = yes is the
+//     letter of the spec ("when an unauthenticated user connects"): the 220
+//     banner is held tarpit_interval, nothing is read meanwhile, and the
+//     connection timer runs. Replies the server sends on its own (timeouts,
+//     421 for too many errors) are never delayed.
+//   - STARTTLS (RFC 3207): the 220 is followed by a StartTls action and the
+//     session reads nothing until TlsStarted(); every byte the client sent
+//     after the STARTTLS line in cleartext is discarded, never read as a
+//     command. After TlsStarted() the session is as new: no EHLO, no
+//     transaction, no authentication.
+//   - AUTH (RFC 4954): each step goes out as AuthStart/AuthStep and comes
+//     back through AuthResult(). The bare "AUTH NTLM" is answered "334 NTLM
+//     supported" by the session itself ([MS-SMTP] 3.1.5.2); the client's
+//     NEGOTIATE message then starts the exchange. Where the listener has
+//     require_tls, AUTH is neither offered nor accepted before TLS (530
+//     5.7.0). Elsewhere, with auth_require_tls = login (the default, as
+//     Exchange), LOGIN, which carries the password itself, is only offered
+//     and accepted under TLS unless allow_plaintext_auth is set (538
+//     5.7.11), so the cleartext AUTH line lists NTLM alone; with
+//     auth_require_tls = all no mechanism is offered or accepted before TLS
+//     (538 5.7.11; allow_plaintext_auth has no effect), because an
+//     eavesdropper can crack a captured NTLMv2 response offline. A failed
+//     AUTH (535), and one that authd could not decide (454 4.7.0: a client
+//     must not get free guesses by making authd stumble), count towards
+//     max_logon_failures, not towards the protocol errors; the failure that
+//     would be number max_logon_failures + 1 is answered 421 4.7.0 and ends
+//     the session. A cancelled AUTH ("*", 501) counts as neither.
+//   - AUTH= on MAIL FROM (RFC 4954 5) is accepted wherever the EHLO reply
+//     lists AUTH, also from a client that has not authenticated; where AUTH
+//     is not listed (HELO, advertise_auth = no, no mechanism offered before
+//     TLS) it is an unknown parameter, 501 5.5.4. Its xtext must decode to
+//     "<>" or a Mailbox, else 501 5.5.4 Invalid arguments. The mailbox is
+//     kept in the envelope (Envelope::auth_mailbox) only when the client has
+//     authenticated and, with sender_login_check, its login may use that
+//     address; otherwise the message is kept as if AUTH=<> had been given.
+//     Neither case refuses the MAIL.
+//   - XEXCH50 is answered 504 5.7.1 Not authorized (never offered); inside
+//     a transaction it still makes a following RCPT a 503 5.5.1.
+//   - Hop counts and sizes are those of the content the client sent, as it
+//     is stored (a bare LF made CRLF counts two octets); the Received: field
+//     postern prepends is not counted.
+//   - Bare LF in DATA (bare_newline): normalize, the default, stores a
+//     content line that ends in LF alone with CRLF, and only CRLF.CRLF ends
+//     the data (lib/smtp/message_reader.h); reject refuses the message at its
+//     end with 554 5.6.0. A bare CR refuses it in both modes: the smuggling
+//     variants that rely on CR alone stay refused, and no common client
+//     sends one. BDAT chunks are content byte for byte; command lines end
+//     only with CRLF.
+//   - RCPT TO:<Postmaster> (RFC 5321 4.5.1, any case, no domain) is
+//     accepted from every client and its recipient becomes
+//     config.PostmasterAddress(), so qmgr delivers it like any other; the
+//     ORCPT keeps "rfc822;Postmaster" as the client wrote it, unless the
+//     client gave an ORCPT.
+//   - MAIL FROM round trip (3.2.5 "System resources are not available",
+//     3.2.7 OutOfResources and MessageRateLimitExceeded): every MAIL that is
+//     otherwise acceptable goes out as CheckMail and waits for
+//     MailCheckResult(): master decides for every worker. Resources are
+//     checked first (a refused MAIL uses up no rate); kInsufficientResources
+//     is answered 452 4.3.1 and the session goes on. Then, on a listener
+//     whose message_rate_limit is not 0, master counts the message under the
+//     rate key: the client address, or on a relay listener the authenticated
+//     user once there is one; kRateLimitExceeded is answered 421 4.4.2 and
+//     ends the session. Both refusals are tarpitted like any MAIL error.
+//   - advertise_pipelining = no (RFC 2920; "a switched-off extension is also
+//     refused when used"): when the reply to a command (to a command line,
+//     to the end of DATA or to a BDAT chunk) is produced while input the
+//     client sent after that command is already waiting, the client did not
+//     wait for the reply. That input is discarded unread, answered once with
+//     554 5.5.0 Improper use of SMTP command pipelining (at once, not
+//     tarpitted, not counted as a protocol error), and the session ends.
+//     DATA content after the 354 and the octets of a BDAT chunk after their
+//     BDAT line are not early input; a QUIT sent right behind the final "."
+//     of DATA is. Only what the session has been given counts: bytes still in
+//     the socket while the session waits are not seen. Cleartext pipelined
+//     behind STARTTLS is discarded as always (above) and the handshake goes
+//     on; the rest of an over-long line is not a new command. With PIPELINING
+//     offered no check is made, also after HELO.
+//   - Output is bounded: once the replies produced and not yet taken reach
+//     16 KB (a client pipelining EHLO or NOOP without reading the answers),
+//     the session reads no further command, and input_paused() is true,
+//     until the driver has written them and calls OutputWritten().
+//   - While waiting for QueueResult or MailCheckResult or in a tarpit, the
+//     inactivity timer is suspended and restarts when reading resumes; the
+//     connection timer runs on. A QueueResult or MailCheckResult that
+//     arrives after the session ended, or that nobody waits for, is ignored.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "lib/base/clock.h"
+#include "lib/config/config.h"
+#include "lib/queue/envelope.h"
+#include "lib/ipc/ipc.h"
+#include "lib/smtp/sender_login.h"
+
+namespace postern {
+
+struct ClientInfo {
+  std::string address;  // textual IP, no brackets
+  uint16_t port = 0;
+  std::string hostname;  // from a reverse lookup, or empty
+  bool trusted = false;  // inside trusted_networks: may relay
+  // When the connection was accepted: the ConnectionTimer (MS-OXSMTP 3.2.2)
+  // runs from here, through a reverse lookup and an implicit TLS handshake
+  // that come before Start(). Unset: from Start().
+  std::optional<TimePoint> connected_at;
+};
+
+// The parameters of the TLS session a client speaks through.
+struct TlsInfo {
+  std::string version;  // "TLS1.3"
+  std::string cipher;   // "TLS_AES_256_GCM_SHA384"
+};
+
+namespace action {
+// Reply bytes to write, CRLF-terminated lines.
+struct Send {
+  std::string bytes;
+};
+// Close the connection once everything sent before it has been written.
+struct Close {};
+// Open a queue stream for a new message.
+struct BeginMessage {
+  Envelope envelope;
+};
+// Content bytes, un-dot-stuffed, in order.
+struct MessageData {
+  std::string bytes;
+};
+// The content is complete: commit it durably, then call QueueResult().
+struct EndMessage {};
+// Forget the message begun with BeginMessage.
+struct AbortMessage {};
+// A MAIL FROM is otherwise acceptable: check the server's resources, then
+// count one message for rate_key ("ip:ADDRESS" or "user:NAME") on the
+// listener over the last minute; answer with MailCheckResult().
+struct CheckMail {
+  std::string listener;
+  std::string rate_key;
+};
+// STARTTLS was accepted; its 220 is in a Send before this action. Once that
+// is written, run the TLS handshake as the server and call TlsStarted(), or
+// close the connection when the handshake fails.
+struct StartTls {};
+// Begin an AUTH exchange with authd; the answer comes through AuthResult().
+// mechanism is upper-case; the initial response is decoded from base64.
+struct AuthStart {
+  std::string mechanism;
+  std::optional<std::string> initial_response;
+};
+// The client's answer to the last challenge, decoded; AuthResult() follows.
+struct AuthStep {
+  std::string response;
+};
+// The exchange begun with AuthStart is abandoned; no AuthResult is wanted.
+struct AuthCancel {};
+}  // namespace action
+
+using Action =
+    std::variant<action::Send, action::Close, action::BeginMessage, action::MessageData,
+                 action::EndMessage, action::AbortMessage, action::CheckMail, action::StartTls,
+                 action::AuthStart, action::AuthStep, action::AuthCancel>;
+
+// Wall-clock seconds since the epoch, for Envelope::arrival_time and the
+// date of the Received: field; empty means the system's clock.
+using WallClock = std::function<int64_t()>;
+
+class ServerSession {
+ public:
+  // config and listener must outlive the session.
+  ServerSession(const Config& config, const ListenerConfig& listener, ClientInfo client,
+                const Clock& clock, WallClock wall_clock = {});
+  ~ServerSession();
+  ServerSession(const ServerSession&) = delete;
+  ServerSession& operator=(const ServerSession&) = delete;
+
+  // The addresses each login may send from (sender_login_check); nullptr
+  // (the default) means only the login's own addresses. Must outlive the
+  // session; call before Start().
+  void UseSenderLoginMap(const SenderLoginMap* map);
+  // Emits the 220 banner and starts the connection and inactivity timers.
+  // implicit_tls: the connection is already encrypted (tls_wrapper).
+  void Start(std::optional<TlsInfo> implicit_tls = std::nullopt);
+  // Bytes read from the client, any amount, any split.
+  void Receive(std::string_view bytes);
+  // The client closed its side; the session discards any open transaction.
+  void ReceiveEof();
+  // qmgr's answer to the last EndMessage.
+  void QueueResult(ipc::QueueOutcome outcome, const std::string& queue_id_or_reason);
+  // The answer to the last CheckMail.
+  void MailCheckResult(ipc::MailVerdict verdict);
+  // The TLS handshake that StartTls asked for has completed.
+  void TlsStarted(const TlsInfo& tls);
+  // authd's answer to the last AuthStart or AuthStep: the challenge (raw
+  // bytes) for kContinue, the user name for kSuccess.
+  void AuthResult(ipc::AuthOutcome outcome, const std::string& data);
+  // Time has passed; call when clock.Now() >= NextDeadline().
+  void OnTimer();
+  // The earliest time at which OnTimer() has something to do, or
+  // TimePoint::max() when no timer runs.
+  TimePoint NextDeadline() const;
+
+  std::vector<Action> TakeActions();
+  // Every reply taken so far has been written to the client: the session
+  // reads the commands it held back once its reply backlog was full.
+  void OutputWritten();
+  bool closed() const;
+  // The user that AUTH proved, empty before.
+  const std::string& authenticated_user() const;
+  // True while the session should not be given more input (waiting for
+  // qmgr, authd, master's MAIL answer or a TLS handshake, or holding a large
+  // unprocessed backlog): the driver stops reading.
+  bool input_paused() const;
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace postern

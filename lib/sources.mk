@@ -1,0 +1,65 @@
+# lib/sources.mk — lib/libpostern.a, one section per area (included by Makefile.am).
+# Debian's ar makes deterministic archives; the default "cru" only warns.
+ARFLAGS = cr
+noinst_LIBRARIES = lib/libpostern.a
+lib_libpostern_a_SOURCES =
+# base: status, clock, log, files, privileges, daemon support
+lib_libpostern_a_SOURCES += \
+	lib/base/ascii.h \
+	lib/base/clock.h \
+	lib/base/daemon_support.cc lib/base/daemon_support.h \
+	lib/base/descriptor_budget.cc lib/base/descriptor_budget.h \
+	lib/base/file_system.cc lib/base/file_system.h \
+	lib/base/log.cc lib/base/log.h \
+	lib/base/pid_file.cc lib/base/pid_file.h \
+	lib/base/privileges.cc lib/base/privileges.h \
+	lib/base/status.h
+# net: sockets, DNS, libevent handles
+lib_libpostern_a_SOURCES += \
+	lib/net/dns_resolver.cc lib/net/dns_resolver.h \
+	lib/net/event_handles.h \
+	lib/net/network.cc lib/net/network.h \
+	lib/net/unix_socket.cc lib/net/unix_socket.h
+# ipc: frames between the daemons
+lib_libpostern_a_SOURCES += \
+	lib/ipc/datagram_channel.cc lib/ipc/datagram_channel.h \
+	lib/ipc/ipc.cc lib/ipc/ipc.h
+# config: postern.conf, its key table and man page
+lib_libpostern_a_SOURCES += \
+	lib/config/config.cc lib/config/config.h \
+	lib/config/config_keys.cc lib/config/config_keys.h \
+	lib/config/config_man.cc lib/config/config_man.h \
+	lib/config/listener_files.cc lib/config/listener_files.h
+# smtp: the protocol: commands, replies, the server session
+lib_libpostern_a_SOURCES += \
+	lib/smtp/base64.cc lib/smtp/base64.h \
+	lib/smtp/message_reader.cc lib/smtp/message_reader.h \
+	lib/smtp/received_header.cc lib/smtp/received_header.h \
+	lib/smtp/reply_catalogue.cc lib/smtp/reply_catalogue.h \
+	lib/smtp/sender_login.cc lib/smtp/sender_login.h \
+	lib/smtp/server_session.cc lib/smtp/server_session.h \
+	lib/smtp/smtp_address.cc lib/smtp/smtp_address.h \
+	lib/smtp/smtp_command.cc lib/smtp/smtp_command.h
+# policy: who may connect and send, and how much
+lib_libpostern_a_SOURCES += \
+	lib/policy/connection_admission.cc lib/policy/connection_admission.h \
+	lib/policy/ip_blocks.cc lib/policy/ip_blocks.h \
+	lib/policy/rate_limiter.cc lib/policy/rate_limiter.h \
+	lib/policy/resource_check.cc lib/policy/resource_check.h
+# tls: GnuTLS credentials and sessions
+lib_libpostern_a_SOURCES += \
+	lib/tls/tls_credentials.cc lib/tls/tls_credentials.h \
+	lib/tls/tls_session.cc lib/tls/tls_session.h
+# sasl: Cyrus SASL, users, logon lockout
+lib_libpostern_a_SOURCES += \
+	lib/sasl/logon_lockout.cc lib/sasl/logon_lockout.h \
+	lib/sasl/sasl_server.cc lib/sasl/sasl_server.h \
+	lib/sasl/sasl_users.cc lib/sasl/sasl_users.h
+# queue: the LMDB queue, envelopes, Maildir, retries
+lib_libpostern_a_SOURCES += \
+	lib/queue/disk_floor.cc lib/queue/disk_floor.h \
+	lib/queue/envelope.cc lib/queue/envelope.h \
+	lib/queue/maildir.cc lib/queue/maildir.h \
+	lib/queue/queue_id.cc lib/queue/queue_id.h \
+	lib/queue/queue_store.cc lib/queue/queue_store.h \
+	lib/queue/retry_schedule.cc lib/queue/retry_schedule.h

@@ -1,0 +1,115 @@
+// tests/lib/queue/disk_floor_test.cc — qmgr's floor of free disk space (lib/queue/disk_floor.h),
+// driven with made-up readings.
+#define BOOST_TEST_DYN_LINK
+#include "lib/queue/disk_floor.h"
+
+#include <boost/test/unit_test.hpp>
+#include <string>
+
+namespace postern {
+namespace {
+
+constexpr uint64_t kMB = 1 << 20;
+
+struct Readings {
+  uint64_t free_disk = 0;
+  uint64_t reusable = 0;
+  bool fail_free_disk = false;
+  int reusable_reads = 0;
+
+  DiskFloor Floor() {
+    return DiskFloor(DiskFloor::Probe{[this]() -> Result<uint64_t> {
+                                        if (fail_free_disk)
+                                          return Status::Error("statvfs: no such file");
+                                        return free_disk;
+                                      },
+                                      [this]() -> Result<uint64_t> {
+                                        ++reusable_reads;
+                                        return reusable;
+                                      }});
+  }
+};
+
+BOOST_AUTO_TEST_SUITE(disk_floor)
+
+constexpr uint64_t kKB = 1024;
+
+BOOST_AUTO_TEST_CASE(content_is_charged_what_lmdb_makes_of_it) {
+  // 32 pages of content take 33 (a chunk of 128 KB and its page header,
+  // rounded up), and each commit rewrites some B-tree pages.
+  BOOST_TEST(DiskFloor::Footprint(0) == 64 * kKB);
+  BOOST_TEST(DiskFloor::Footprint(16 * kMB) == 17 * kMB + 64 * kKB);
+  BOOST_TEST(DiskFloor::Footprint(UINT64_MAX - 1) == UINT64_MAX);
+}
+
+// Issue 8: twenty messages past MAIL filled a 20 MB file system. What is in
+// flight counts against the floor, not only what is on disk.
+BOOST_AUTO_TEST_CASE(bytes_in_flight_count_against_the_floor) {
+  Readings r{.free_disk = 20 * kMB};
+  DiskFloor floor = r.Floor();
+  // 20 MB free, floor 8 MB: 12 MB of room, which 11 MB of content and its
+  // overhead (11 MB + 704 KB + 64 KB) fit and 11.5 MB do not.
+  BOOST_TEST(floor.Admit(8 * kMB, 10 * kMB, kMB).ok());
+  Status refused = floor.Admit(8 * kMB, 11 * kMB, 512 * kKB);
+  BOOST_TEST(!refused.ok());
+  BOOST_TEST(refused.is_resource_exhausted());
+  BOOST_TEST(refused.message() ==
+                 "free disk space 20480 KB (and 0 KB reusable in the queue) less 12576 KB for the "
+                 "messages in flight would fall below min_free_disk_space 8192 KB",
+             refused.message());
+  // Under the floor already, nothing more goes in.
+  r.free_disk = 7 * kMB;
+  BOOST_TEST(!floor.Admit(8 * kMB, 0, 1).ok());
+}
+
+BOOST_AUTO_TEST_CASE(space_the_queue_can_reuse_counts_as_room) {
+  // A queue that grew and emptied again holds freed pages: without them a
+  // large message would be refused for ever.
+  Readings r{.free_disk = 9 * kMB, .reusable = 32 * kMB};
+  DiskFloor floor = r.Floor();
+  BOOST_TEST(floor.Admit(8 * kMB, 0, 16 * kMB).ok());              // 17 MB + 64 KB of 33 MB
+  BOOST_TEST(floor.Admit(8 * kMB, 16 * kMB, 14 * kMB).ok());       // 31 MB + 1984 KB
+  BOOST_TEST(floor.Admit(8 * kMB, 16 * kMB, 15 * kMB).ok());       // exactly 33 MB
+  BOOST_TEST(!floor.Admit(8 * kMB, 16 * kMB, 15 * kMB + 1).ok());  // a byte more
+}
+
+BOOST_AUTO_TEST_CASE(reusable_space_is_read_only_when_needed_and_once_per_commit) {
+  Readings r{.free_disk = 100 * kMB, .reusable = 20 * kMB};
+  DiskFloor floor = r.Floor();
+  for (int i = 0; i < 10; ++i) BOOST_TEST(floor.Admit(8 * kMB, 0, kMB).ok());
+  BOOST_TEST(r.reusable_reads == 0);
+  // 80 MB cost 85 MB + 64 KB: the free space alone holds them.
+  BOOST_TEST(floor.Admit(8 * kMB, 79 * kMB, kMB).ok());
+  BOOST_TEST(r.reusable_reads == 0);
+  // Near the floor the reusable space is read, then kept until the next commit.
+  BOOST_TEST(floor.Admit(8 * kMB, 95 * kMB, kMB).ok());  // 102 MB + 64 KB of 112 MB
+  BOOST_TEST(floor.Admit(8 * kMB, 96 * kMB, kMB).ok());
+  BOOST_TEST(r.reusable_reads == 1);
+  r.reusable = 0;
+  BOOST_TEST(floor.Admit(8 * kMB, 97 * kMB, kMB).ok());  // still the old figure
+  floor.Committed();
+  BOOST_TEST(!floor.Admit(8 * kMB, 97 * kMB, kMB).ok());
+  BOOST_TEST(r.reusable_reads == 2);
+}
+
+BOOST_AUTO_TEST_CASE(zero_or_an_unreadable_disk_refuses_nothing) {
+  Readings r{.free_disk = 0};
+  DiskFloor floor = r.Floor();
+  BOOST_TEST(floor.Admit(0, 100 * kMB, 100 * kMB).ok());
+  r.fail_free_disk = true;
+  BOOST_TEST(floor.Admit(8 * kMB, 100 * kMB, 100 * kMB).ok());
+}
+
+BOOST_AUTO_TEST_CASE(huge_figures_do_not_wrap) {
+  Readings r{.free_disk = UINT64_MAX - 1, .reusable = UINT64_MAX - 1};
+  DiskFloor floor = r.Floor();
+  const uint64_t highest = UINT64_MAX - DiskFloor::kCommitOverhead;
+  BOOST_TEST(floor.Admit(highest, 0, 0).ok());
+  BOOST_TEST(!floor.Admit(highest, 0, 1).ok());
+  BOOST_TEST(!floor.Admit(8 * kMB, UINT64_MAX, UINT64_MAX).ok());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+}  // namespace
+}  // namespace postern

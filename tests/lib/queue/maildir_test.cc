@@ -1,0 +1,286 @@
+// tests/lib/queue/maildir_test.cc — Maildir delivery (lib/queue/maildir.h).
+//
+// Delivers into temporary directories through the real PosixFileSystem, or
+// through FaultyFileSystem, a double that fails one chosen write or sync
+// the way a full or broken disk would.
+#define BOOST_TEST_DYN_LINK
+#include "lib/queue/maildir.h"
+
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include <boost/test/unit_test.hpp>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace postern {
+namespace {
+
+namespace fs = std::filesystem;
+
+class TempDir {
+ public:
+  TempDir() {
+    char pattern[] = "/tmp/maildir_test.XXXXXX";
+    if (mkdtemp(pattern) == nullptr) BOOST_FAIL("mkdtemp failed");
+    path_ = pattern;
+  }
+  ~TempDir() { fs::remove_all(path_); }
+  std::string mail() const { return path_ + "/mail"; }
+
+ private:
+  std::string path_;
+};
+
+// Fails the Nth Append or any Sync of a file, as ENOSPC or EIO would.
+class FaultyFileSystem final : public FileSystem {
+ public:
+  int fail_append_number = 0;  // 1-based; 0: never
+  bool fail_file_sync = false;
+
+  Result<bool> MakeDirectory(const std::string& path, mode_t mode) override {
+    return real_.MakeDirectory(path, mode);
+  }
+  Result<std::unique_ptr<WritableFile>> CreateNewFile(const std::string& path,
+                                                      mode_t mode) override {
+    Result<std::unique_ptr<WritableFile>> file = real_.CreateNewFile(path, mode);
+    if (!file.ok()) return file;
+    return std::unique_ptr<WritableFile>(new FaultyFile(this, std::move(*file)));
+  }
+  Status Rename(const std::string& from, const std::string& to) override {
+    return real_.Rename(from, to);
+  }
+  Status RemoveFile(const std::string& path) override { return real_.RemoveFile(path); }
+  Status SyncDirectory(const std::string& path) override { return real_.SyncDirectory(path); }
+  Result<bool> FileExists(const std::string& path) override { return real_.FileExists(path); }
+  Result<std::vector<std::string>> ListDirectory(const std::string& path) override {
+    return real_.ListDirectory(path);
+  }
+
+ private:
+  class FaultyFile final : public WritableFile {
+   public:
+    FaultyFile(FaultyFileSystem* owner, std::unique_ptr<WritableFile> real)
+        : owner_(owner), real_(std::move(real)) {}
+    Status Append(std::string_view bytes) override {
+      if (++owner_->appends_ == owner_->fail_append_number)
+        return Status::ResourceExhausted("write: No space left on device (injected)");
+      return real_->Append(bytes);
+    }
+    Status Sync() override {
+      if (owner_->fail_file_sync) return Status::Error("fsync: Input/output error (injected)");
+      return real_->Sync();
+    }
+    Status Close() override { return real_->Close(); }
+
+   private:
+    FaultyFileSystem* owner_;
+    std::unique_ptr<WritableFile> real_;
+  };
+
+  PosixFileSystem real_;
+  int appends_ = 0;
+};
+
+ContentSource FromPieces(std::vector<std::string> pieces) {
+  return [pieces = std::move(pieces)](const ByteSink& sink) {
+    for (const std::string& piece : pieces)
+      if (Status s = sink(piece); !s.ok()) return s;
+    return Status::Ok();
+  };
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+std::vector<std::string> Entries(const std::string& directory) {
+  std::vector<std::string> names;
+  if (!fs::exists(directory)) return names;
+  for (const auto& entry : fs::directory_iterator(directory))
+    names.push_back(entry.path().filename().string());
+  return names;
+}
+
+mode_t Mode(const std::string& path) {
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) return 0;
+  return st.st_mode & 07777;
+}
+
+const DeliveryKey kKey{1732960000, "Q5F3A9C2B1D4E.1A2B.3R0"};
+
+BOOST_AUTO_TEST_SUITE(maildir)
+
+BOOST_AUTO_TEST_CASE(maps_addresses_to_safe_directories) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"bob@example.test", "example.test/bob"},
+      {"Bob.Smith@Example.TEST", "example.test/Bob.Smith"},
+      {"a/b@x.test", "x.test/a%2Fb"},
+      {"a%b@x.test", "x.test/a%25b"},
+      {".hidden@x.test", "x.test/%2Ehidden"},
+      {"..@x.test", "x.test/%2E."},
+      {"\"john doe\"@x.test", "x.test/john doe"},
+      {"\"a\\\"b\"@x.test", "x.test/a\"b"},
+      {std::string("a\x01z@x.test"), "x.test/a%01z"},
+      {std::string("a\0z@x.test", 10), "x.test/a%00z"},
+      {"a\x7f@x.test", "x.test/a%7F"},
+      {"weird@name@x.test", "x.test/weird@name"},
+  };
+  for (const auto& [address, expected] : cases) {
+    Result<std::string> path = MailboxPath(address);
+    BOOST_TEST_REQUIRE(path.ok(), address << ": " << path.status().message());
+    BOOST_TEST(*path == expected);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(refuses_addresses_that_cannot_name_a_mailbox) {
+  for (const char* address : {"nodomain", "@x.test", "\"\"@x.test", "a@", "a@../etc", "a@.x",
+                              "a@x/y", "a@x y", "a@x\ty"}) {
+    Result<std::string> path = MailboxPath(address);
+    BOOST_TEST(!path.ok(), address << " was mapped to " << (path.ok() ? *path : ""));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(delivers_byte_for_byte_into_new) {
+  TempDir dir;
+  PosixFileSystem posix;
+  Maildir maildir(&posix, dir.mail(), "mail.example.test");
+  const std::string content = std::string("Subject: t\r\n\r\nline\r\n\0\xff.\r\n", 25);
+  Result<MaildirDelivery> d = maildir.Deliver(
+      "Bob@Example.TEST", kKey, FromPieces({content.substr(0, 9), content.substr(9)}));
+  BOOST_TEST_REQUIRE(d.ok(), d.status().message());
+  BOOST_TEST(!d->already_present);
+  const std::string mailbox = dir.mail() + "/example.test/Bob";
+  BOOST_TEST(d->path == mailbox + "/new/1732960000.Q5F3A9C2B1D4E.1A2B.3R0.mail.example.test");
+  BOOST_TEST((ReadFile(d->path) == content));
+  BOOST_TEST(Entries(mailbox + "/tmp").empty());
+  BOOST_TEST(Entries(mailbox + "/cur").empty());
+  BOOST_TEST(Mode(d->path) == 0600u);
+  for (const char* sub : {"", "/tmp", "/new", "/cur"}) BOOST_TEST(Mode(mailbox + sub) == 0700u);
+}
+
+BOOST_AUTO_TEST_CASE(empty_message_gives_empty_file) {
+  TempDir dir;
+  PosixFileSystem posix;
+  Maildir maildir(&posix, dir.mail(), "h");
+  Result<MaildirDelivery> d = maildir.Deliver("bob@example.test", kKey, FromPieces({}));
+  BOOST_TEST_REQUIRE(d.ok(), d.status().message());
+  BOOST_TEST(fs::file_size(d->path) == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(two_deliveries_get_distinct_names) {
+  TempDir dir;
+  PosixFileSystem posix;
+  Maildir maildir(&posix, dir.mail(), "h");
+  Result<MaildirDelivery> first =
+      maildir.Deliver("bob@example.test", DeliveryKey{100, "A1"}, FromPieces({"one\r\n"}));
+  Result<MaildirDelivery> second =
+      maildir.Deliver("bob@example.test", DeliveryKey{100, "A2"}, FromPieces({"two\r\n"}));
+  BOOST_TEST_REQUIRE(first.ok());
+  BOOST_TEST_REQUIRE(second.ok());
+  BOOST_TEST(first->path != second->path);
+  BOOST_TEST(Entries(dir.mail() + "/example.test/bob/new").size() == 2u);
+  BOOST_TEST(ReadFile(first->path) == "one\r\n");
+  BOOST_TEST(ReadFile(second->path) == "two\r\n");
+}
+
+BOOST_AUTO_TEST_CASE(repeated_delivery_finds_the_earlier_copy_in_new_and_cur) {
+  TempDir dir;
+  PosixFileSystem posix;
+  Maildir maildir(&posix, dir.mail(), "h");
+  Result<MaildirDelivery> first = maildir.Deliver("bob@example.test", kKey, FromPieces({"m"}));
+  BOOST_TEST_REQUIRE(first.ok());
+  Result<MaildirDelivery> again = maildir.Deliver("bob@example.test", kKey, FromPieces({"m"}));
+  BOOST_TEST_REQUIRE(again.ok(), again.status().message());
+  BOOST_TEST(again->already_present);
+  BOOST_TEST(again->path == first->path);
+  const std::string mailbox = dir.mail() + "/example.test/bob";
+  BOOST_TEST(Entries(mailbox + "/new").size() == 1u);
+  // A mail reader moves the message to cur/ and marks it seen.
+  const std::string seen = mailbox + "/cur/" + fs::path(first->path).filename().string() + ":2,S";
+  fs::rename(first->path, seen);
+  Result<MaildirDelivery> third = maildir.Deliver("bob@example.test", kKey, FromPieces({"m"}));
+  BOOST_TEST_REQUIRE(third.ok(), third.status().message());
+  BOOST_TEST(third->already_present);
+  BOOST_TEST(third->path == seen);
+  BOOST_TEST(Entries(mailbox + "/new").empty());
+  BOOST_TEST(Entries(mailbox + "/tmp").empty());
+}
+
+BOOST_AUTO_TEST_CASE(failed_write_leaves_nothing_and_says_why) {
+  TempDir dir;
+  FaultyFileSystem faulty;
+  faulty.fail_append_number = 2;
+  Maildir maildir(&faulty, dir.mail(), "h");
+  Result<MaildirDelivery> d =
+      maildir.Deliver("bob@example.test", kKey, FromPieces({"a", "b", "c"}));
+  BOOST_TEST_REQUIRE(!d.ok());
+  BOOST_TEST(d.status().is_resource_exhausted());
+  BOOST_TEST(d.status().message().find("No space left") != std::string::npos);
+  const std::string mailbox = dir.mail() + "/example.test/bob";
+  BOOST_TEST(Entries(mailbox + "/new").empty());
+  BOOST_TEST(Entries(mailbox + "/tmp").empty());
+  // The disk recovers: the retry delivers the whole message once.
+  faulty.fail_append_number = 0;
+  Result<MaildirDelivery> retry =
+      maildir.Deliver("bob@example.test", kKey, FromPieces({"a", "b", "c"}));
+  BOOST_TEST_REQUIRE(retry.ok(), retry.status().message());
+  BOOST_TEST(!retry->already_present);
+  BOOST_TEST(ReadFile(retry->path) == "abc");
+}
+
+BOOST_AUTO_TEST_CASE(failed_sync_leaves_nothing_in_new) {
+  TempDir dir;
+  FaultyFileSystem faulty;
+  faulty.fail_file_sync = true;
+  Maildir maildir(&faulty, dir.mail(), "h");
+  Result<MaildirDelivery> d = maildir.Deliver("bob@example.test", kKey, FromPieces({"abc"}));
+  BOOST_TEST_REQUIRE(!d.ok());
+  BOOST_TEST(d.status().message().find("fsync") != std::string::npos);
+  BOOST_TEST(Entries(dir.mail() + "/example.test/bob/new").empty());
+  BOOST_TEST(Entries(dir.mail() + "/example.test/bob/tmp").empty());
+}
+
+BOOST_AUTO_TEST_CASE(failed_content_source_is_reported) {
+  TempDir dir;
+  PosixFileSystem posix;
+  Maildir maildir(&posix, dir.mail(), "h");
+  Result<MaildirDelivery> d = maildir.Deliver("bob@example.test", kKey, [](const ByteSink& sink) {
+    if (Status s = sink("partial"); !s.ok()) return s;
+    return Status::Error("queue store: chunk 1 is missing");
+  });
+  BOOST_TEST_REQUIRE(!d.ok());
+  BOOST_TEST(d.status().message() == "queue store: chunk 1 is missing");
+  BOOST_TEST(Entries(dir.mail() + "/example.test/bob/new").empty());
+  BOOST_TEST(Entries(dir.mail() + "/example.test/bob/tmp").empty());
+}
+
+BOOST_AUTO_TEST_CASE(unwritable_root_names_the_path) {
+  PosixFileSystem posix;
+  Maildir maildir(&posix, "/proc/postern-no-such/mail", "h");
+  Result<MaildirDelivery> d = maildir.Deliver("bob@example.test", kKey, FromPieces({"x"}));
+  BOOST_TEST_REQUIRE(!d.ok());
+  BOOST_TEST(d.status().message().find("/proc/postern-no-such/mail") != std::string::npos,
+             d.status().message());
+}
+
+BOOST_AUTO_TEST_CASE(hostname_separators_are_encoded) {
+  TempDir dir;
+  PosixFileSystem posix;
+  Maildir maildir(&posix, dir.mail(), "a/b:c");
+  Result<MaildirDelivery> d =
+      maildir.Deliver("bob@example.test", DeliveryKey{7, "K"}, FromPieces({"x"}));
+  BOOST_TEST_REQUIRE(d.ok(), d.status().message());
+  BOOST_TEST(fs::path(d->path).filename().string() == "7.K.a\\057b\\072c");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+}  // namespace
+}  // namespace postern

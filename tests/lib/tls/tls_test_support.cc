@@ -1,0 +1,274 @@
+// tests/lib/tls/tls_test_support.cc — see tests/lib/tls/tls_test_support.h.
+#define BOOST_TEST_DYN_LINK
+#include "tests/lib/tls/tls_test_support.h"
+
+#include <gnutls/x509.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include <algorithm>
+#include <boost/test/unit_test.hpp>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+
+namespace postern {
+namespace {
+
+constexpr time_t kOneDay = 24 * 60 * 60;
+// Bounds the handshake loop so a test that never finishes fails instead.
+constexpr int kMaxHandshakeRounds = 20;
+
+struct PrivateKeyFree {
+  void operator()(gnutls_x509_privkey_t key) const { gnutls_x509_privkey_deinit(key); }
+};
+struct CertificateFree {
+  void operator()(gnutls_x509_crt_t crt) const { gnutls_x509_crt_deinit(crt); }
+};
+using PrivateKey = std::unique_ptr<std::remove_pointer_t<gnutls_x509_privkey_t>, PrivateKeyFree>;
+using Certificate = std::unique_ptr<std::remove_pointer_t<gnutls_x509_crt_t>, CertificateFree>;
+
+void Check(int rc, const char* what) {
+  BOOST_REQUIRE_MESSAGE(rc >= 0, what << ": " << gnutls_strerror(rc));
+}
+
+PrivateKey GenerateKey() {
+  gnutls_x509_privkey_t raw = nullptr;
+  Check(gnutls_x509_privkey_init(&raw), "gnutls_x509_privkey_init");
+  PrivateKey key(raw);
+  Check(gnutls_x509_privkey_generate(key.get(), GNUTLS_PK_ECDSA,
+                                     GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP256R1), 0),
+        "gnutls_x509_privkey_generate");
+  return key;
+}
+
+Certificate SelfSign(gnutls_x509_privkey_t key, const std::string& hostname) {
+  gnutls_x509_crt_t raw = nullptr;
+  Check(gnutls_x509_crt_init(&raw), "gnutls_x509_crt_init");
+  Certificate crt(raw);
+  const unsigned char serial[] = {0x01, 0x02, 0x03, 0x04};
+  time_t now = time(nullptr);
+  Check(gnutls_x509_crt_set_version(crt.get(), 3), "set_version");
+  Check(gnutls_x509_crt_set_serial(crt.get(), serial, sizeof serial), "set_serial");
+  Check(gnutls_x509_crt_set_activation_time(crt.get(), now - kOneDay), "set_activation_time");
+  Check(gnutls_x509_crt_set_expiration_time(crt.get(), now + 30 * kOneDay), "set_expiration_time");
+  Check(gnutls_x509_crt_set_dn_by_oid(crt.get(), GNUTLS_OID_X520_COMMON_NAME, 0, hostname.data(),
+                                      hostname.size()),
+        "set_dn_by_oid");
+  Check(gnutls_x509_crt_set_subject_alt_name(crt.get(), GNUTLS_SAN_DNSNAME, hostname.data(),
+                                             hostname.size(), GNUTLS_FSAN_SET),
+        "set_subject_alt_name");
+  Check(gnutls_x509_crt_set_basic_constraints(crt.get(), 0, -1), "set_basic_constraints");
+  Check(gnutls_x509_crt_set_key_usage(crt.get(), GNUTLS_KEY_DIGITAL_SIGNATURE), "set_key_usage");
+  Check(gnutls_x509_crt_set_key(crt.get(), key), "set_key");
+  Check(gnutls_x509_crt_sign2(crt.get(), crt.get(), key, GNUTLS_DIG_SHA256, 0), "sign2");
+  return crt;
+}
+
+void WriteDatum(const std::string& path, const gnutls_datum_t& datum) {
+  std::ofstream out(path, std::ios::binary);
+  out.write(reinterpret_cast<const char*>(datum.data), datum.size);
+  out.close();
+  BOOST_REQUIRE_MESSAGE(out.good(), "cannot write " << path);
+}
+
+void WriteKey(gnutls_x509_privkey_t key, const std::string& path) {
+  gnutls_datum_t pem{};
+  Check(gnutls_x509_privkey_export2(key, GNUTLS_X509_FMT_PEM, &pem), "privkey_export2");
+  WriteDatum(path, pem);
+  gnutls_free(pem.data);
+}
+
+void WriteCertificate(gnutls_x509_crt_t crt, const std::string& path) {
+  gnutls_datum_t pem{};
+  Check(gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_PEM, &pem), "crt_export2");
+  WriteDatum(path, pem);
+  gnutls_free(pem.data);
+}
+
+}  // namespace
+
+TestCertificate::TestCertificate(const std::string& hostname) {
+  char pattern[] = "/tmp/tls_test.XXXXXX";
+  BOOST_REQUIRE_MESSAGE(mkdtemp(pattern) != nullptr, "mkdtemp: " << std::strerror(errno));
+  dir_ = pattern;
+  cert_file_ = dir_ + "/cert.pem";
+  key_file_ = dir_ + "/key.pem";
+  PrivateKey key = GenerateKey();
+  WriteKey(key.get(), key_file_);
+  WriteCertificate(SelfSign(key.get(), hostname).get(), cert_file_);
+}
+
+TestCertificate::~TestCertificate() { std::filesystem::remove_all(dir_); }
+
+std::string TestCertificate::WriteUnrelatedKey(const std::string& name) const {
+  std::string path = dir_ + "/" + name;
+  WriteKey(GenerateKey().get(), path);
+  return path;
+}
+
+TlsTestClient::TlsTestClient(const std::string& priority, const std::string& session_data) {
+  Check(gnutls_certificate_allocate_credentials(&credentials_), "client credentials");
+  Check(gnutls_init(&session_, GNUTLS_CLIENT | GNUTLS_NONBLOCK), "client gnutls_init");
+  const char* error_position = nullptr;
+  int rc = gnutls_priority_set_direct(session_, priority.c_str(), &error_position);
+  BOOST_REQUIRE_MESSAGE(rc >= 0, "client priority " << priority << " at "
+                                                    << (error_position ? error_position : "?")
+                                                    << ": " << gnutls_strerror(rc));
+  Check(gnutls_credentials_set(session_, GNUTLS_CRD_CERTIFICATE, credentials_),
+        "client credentials_set");
+  if (!session_data.empty()) {
+    Check(gnutls_session_set_data(session_, session_data.data(), session_data.size()),
+          "gnutls_session_set_data");
+  }
+  gnutls_transport_set_ptr(session_, this);
+  gnutls_transport_set_push_function(session_, &TlsTestClient::Push);
+  gnutls_transport_set_pull_function(session_, &TlsTestClient::Pull);
+}
+
+TlsTestClient::~TlsTestClient() {
+  if (session_ != nullptr) gnutls_deinit(session_);
+  if (credentials_ != nullptr) gnutls_certificate_free_credentials(credentials_);
+}
+
+ssize_t TlsTestClient::Push(gnutls_transport_ptr_t self, const void* data, size_t size) {
+  static_cast<TlsTestClient*>(self)->output_.append(static_cast<const char*>(data), size);
+  return static_cast<ssize_t>(size);
+}
+
+ssize_t TlsTestClient::Pull(gnutls_transport_ptr_t self, void* data, size_t size) {
+  auto* client = static_cast<TlsTestClient*>(self);
+  size_t n = std::min(size, client->input_.size() - client->input_offset_);
+  if (n == 0) {
+    gnutls_transport_set_errno(client->session_, EAGAIN);
+    return -1;
+  }
+  std::memcpy(data, client->input_.data() + client->input_offset_, n);
+  client->input_offset_ += n;
+  return static_cast<ssize_t>(n);
+}
+
+void TlsTestClient::FeedCiphertext(std::string_view bytes) { input_.append(bytes); }
+
+std::string TlsTestClient::TakeCiphertext() {
+  std::string out;
+  out.swap(output_);
+  return out;
+}
+
+int TlsTestClient::Handshake() {
+  int rc;
+  size_t offset_before;
+  do {
+    offset_before = input_offset_;
+    rc = gnutls_handshake(session_);
+  } while (rc < 0 && !gnutls_error_is_fatal(rc) && MoreToRead(offset_before));
+  return rc;
+}
+
+void TlsTestClient::Send(std::string_view plaintext) {
+  while (!plaintext.empty()) {
+    ssize_t rc = gnutls_record_send(session_, plaintext.data(), plaintext.size());
+    BOOST_REQUIRE_MESSAGE(rc > 0, "client send: " << gnutls_strerror(static_cast<int>(rc)));
+    plaintext.remove_prefix(static_cast<size_t>(rc));
+  }
+}
+
+int TlsTestClient::Receive(std::string* plaintext) {
+  char buffer[16384];
+  for (;;) {
+    size_t offset_before = input_offset_;
+    ssize_t rc = gnutls_record_recv(session_, buffer, sizeof buffer);
+    if (rc > 0) {
+      plaintext->append(buffer, static_cast<size_t>(rc));
+    } else if (rc == 0 || gnutls_error_is_fatal(static_cast<int>(rc)) ||
+               !MoreToRead(offset_before)) {
+      return static_cast<int>(rc);
+    }
+  }
+}
+
+// As in TlsServerSession: GNUTLS_E_AGAIN also follows a ticket or a key
+// update that GnuTLS handled by itself.
+bool TlsTestClient::MoreToRead(size_t offset_before) const {
+  if (gnutls_record_check_pending(session_) > 0) return true;
+  return input_offset_ != offset_before && input_offset_ < input_.size();
+}
+
+std::string TlsTestClient::SessionData() const {
+  gnutls_datum_t data{};
+  Check(gnutls_session_get_data2(session_, &data), "gnutls_session_get_data2");
+  std::string bytes(reinterpret_cast<const char*>(data.data), data.size);
+  gnutls_free(data.data);
+  return bytes;
+}
+
+std::string TlsTestClient::version() const {
+  const char* name = gnutls_protocol_get_name(gnutls_protocol_get_version(session_));
+  return name != nullptr ? name : "";
+}
+
+std::string TlsTestClient::cipher() const {
+  const char* name = gnutls_ciphersuite_get(session_);
+  return name != nullptr ? name : "";
+}
+
+std::ostream& operator<<(std::ostream& out, TlsServerSession::State state) {
+  switch (state) {
+    case TlsServerSession::State::kHandshaking:
+      return out << "kHandshaking";
+    case TlsServerSession::State::kOpen:
+      return out << "kOpen";
+    case TlsServerSession::State::kClosed:
+      return out << "kClosed";
+    case TlsServerSession::State::kFailed:
+      return out << "kFailed";
+  }
+  return out << "State(" << static_cast<int>(state) << ")";
+}
+
+int Connect(TlsServerSession& server, TlsTestClient& client) {
+  int rc = GNUTLS_E_AGAIN;
+  for (int round = 0; round < kMaxHandshakeRounds; ++round) {
+    if (rc != 0) rc = client.Handshake();
+    server.FeedCiphertext(client.TakeCiphertext());
+    std::string ignored;
+    server.Advance(&ignored);  // a failure shows in server.state()
+    client.FeedCiphertext(server.TakeCiphertext());
+    if (gnutls_error_is_fatal(rc)) break;
+    if (rc == 0 && server.state() != TlsServerSession::State::kHandshaking) break;
+    if (server.state() == TlsServerSession::State::kFailed) {
+      rc = client.Handshake();  // reads the server's alert
+      break;
+    }
+  }
+  return rc;
+}
+
+std::string ClientToServer(TlsTestClient& client, TlsServerSession& server, size_t chunk) {
+  std::string ciphertext = client.TakeCiphertext();
+  std::string plaintext;
+  for (size_t at = 0; at < ciphertext.size(); at += chunk) {
+    server.FeedCiphertext(std::string_view(ciphertext).substr(at, chunk));
+    Status advanced = server.Advance(&plaintext);
+    BOOST_REQUIRE_MESSAGE(advanced.ok(), advanced.message());
+  }
+  return plaintext;
+}
+
+std::string ServerToClient(TlsServerSession& server, TlsTestClient& client, size_t chunk,
+                           int* code) {
+  std::string ciphertext = server.TakeCiphertext();
+  std::string plaintext;
+  int rc = GNUTLS_E_AGAIN;
+  for (size_t at = 0; at < ciphertext.size(); at += chunk) {
+    client.FeedCiphertext(std::string_view(ciphertext).substr(at, chunk));
+    rc = client.Receive(&plaintext);
+  }
+  if (code != nullptr) *code = rc;
+  return plaintext;
+}
+
+}  // namespace postern

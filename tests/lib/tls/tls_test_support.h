@@ -1,0 +1,110 @@
+// tests/lib/tls/tls_test_support.h — TLS test doubles for unit tests: a
+// certificate made at test time and a GnuTLS client over memory buffers.
+//
+// Owns a temporary directory per certificate (removed on destruction) and
+// one client session per TlsTestClient. Never touches a socket or a file
+// outside its temporary directory, and no key is ever committed: every key
+// is generated when the test runs.
+#pragma once
+
+#include <gnutls/gnutls.h>
+
+#include <cstddef>
+#include <limits>
+#include <ostream>
+#include <string>
+#include <string_view>
+
+#include "lib/tls/tls_session.h"
+
+namespace postern {
+
+// The project's default tls_priority: TLS 1.2 and 1.3 only.
+inline constexpr char kTestServerPriority[] = "NORMAL:-VERS-TLS1.0:-VERS-TLS1.1:%SERVER_PRECEDENCE";
+
+// A self-signed ECDSA P-256 certificate for one host name and its private
+// key, written as PEM files into a fresh temporary directory.
+class TestCertificate {
+ public:
+  explicit TestCertificate(const std::string& hostname = "mail.example.test");
+  ~TestCertificate();
+  TestCertificate(const TestCertificate&) = delete;
+  TestCertificate& operator=(const TestCertificate&) = delete;
+
+  const std::string& dir() const { return dir_; }
+  const std::string& cert_file() const { return cert_file_; }
+  const std::string& key_file() const { return key_file_; }
+  // Writes a fresh private key that belongs to no certificate, as
+  // <dir>/<name>, and returns its path.
+  std::string WriteUnrelatedKey(const std::string& name) const;
+
+ private:
+  std::string dir_;
+  std::string cert_file_;
+  std::string key_file_;
+};
+
+// A GnuTLS client session whose ciphertext goes through two byte buffers,
+// the mirror image of TlsServerSession. It does not verify the server's
+// certificate: the tests are about the server's side of the protocol.
+class TlsTestClient {
+ public:
+  // Offers what `priority` allows; with session_data saved from an earlier
+  // connection it asks to resume that session.
+  explicit TlsTestClient(const std::string& priority = "NORMAL",
+                         const std::string& session_data = "");
+  ~TlsTestClient();
+  TlsTestClient(const TlsTestClient&) = delete;
+  TlsTestClient& operator=(const TlsTestClient&) = delete;
+
+  void FeedCiphertext(std::string_view bytes);
+  std::string TakeCiphertext();
+
+  // Runs gnutls_handshake as far as the input allows: 0 when done,
+  // GNUTLS_E_AGAIN when it needs the server's answer, or a fatal code.
+  int Handshake();
+  // Encrypts all of plaintext (a test failure if GnuTLS refuses).
+  void Send(std::string_view plaintext);
+  // Decrypts until the input runs out and returns the code that stopped it:
+  // GNUTLS_E_AGAIN, 0 for the server's close_notify, or a fatal code.
+  int Receive(std::string* plaintext);
+  // The session to resume from on a later connection (TLS 1.3: only after
+  // a Receive() has read the server's tickets).
+  std::string SessionData() const;
+
+  gnutls_session_t session() const { return session_; }
+  std::string version() const;
+  std::string cipher() const;
+  bool resumed() const { return gnutls_session_is_resumed(session_) != 0; }
+
+ private:
+  static ssize_t Push(gnutls_transport_ptr_t self, const void* data, size_t size);
+  static ssize_t Pull(gnutls_transport_ptr_t self, void* data, size_t size);
+  bool MoreToRead(size_t offset_before) const;
+
+  gnutls_certificate_credentials_t credentials_ = nullptr;
+  gnutls_session_t session_ = nullptr;
+  std::string input_;
+  size_t input_offset_ = 0;
+  std::string output_;
+};
+
+// For Boost.Test's messages: "kOpen", "kFailed"...
+std::ostream& operator<<(std::ostream& out, TlsServerSession::State state);
+
+// Runs both handshakes to their end, moving whole flights of ciphertext
+// between them. Returns the client's last gnutls_handshake code (0: done).
+int Connect(TlsServerSession& server, TlsTestClient& client);
+
+// Moves the client's pending ciphertext to the server `chunk` bytes at a
+// time, calling Advance() after each piece; returns the plaintext the server
+// decrypted (a test failure if Advance() reports an error).
+std::string ClientToServer(TlsTestClient& client, TlsServerSession& server,
+                           size_t chunk = std::numeric_limits<size_t>::max());
+
+// The same in the other direction; *code gets the client's last Receive()
+// code when it is not null.
+std::string ServerToClient(TlsServerSession& server, TlsTestClient& client,
+                           size_t chunk = std::numeric_limits<size_t>::max(), int* code = nullptr);
+
+}  // namespace postern
