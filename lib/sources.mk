@@ -6,6 +6,7 @@ lib_libpostern_a_SOURCES =
 # base: status, clock, log, files, privileges, daemon support
 lib_libpostern_a_SOURCES += \
 	lib/base/ascii.h \
+	lib/base/backoff.h \
 	lib/base/clock.h \
 	lib/base/daemon_support.cc lib/base/daemon_support.h \
 	lib/base/descriptor_budget.cc lib/base/descriptor_budget.h \

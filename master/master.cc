@@ -263,8 +263,8 @@ Status Master::Start() {
   hooks.smtpd_started = [this](pid_t pid, int channel) { pool_->AddWorker(pid, channel); };
   hooks.smtpd_exited = [this](pid_t pid) { SmtpdExited(pid); };
   hooks.all_exited = [this] { event_base_loopexit(base_.get(), nullptr); };
-  supervisor_ = std::make_unique<Supervisor>(base_.get(), users_, queue_socket_, auth_socket_,
-                                             std::move(hooks));
+  supervisor_ = std::make_unique<Supervisor>(base_.get(), &clock_, users_, queue_socket_,
+                                             auth_socket_, std::move(hooks));
   supervisor_->SetConfig(config_.get());
   for (int signo : {SIGTERM, SIGINT, SIGHUP}) {
     signal_events_.emplace_back(evsignal_new(base_.get(), signo, OnSignal, this));

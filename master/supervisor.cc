@@ -12,6 +12,7 @@
 #include <cstring>
 #include <vector>
 
+#include "lib/base/backoff.h"
 #include "lib/base/log.h"
 
 namespace postern {
@@ -19,6 +20,7 @@ namespace {
 
 // A child that lives shorter than this is counted as failing at start-up.
 constexpr Duration kHealthyUptime = std::chrono::seconds(10);
+constexpr Duration kFirstBackoff = std::chrono::seconds(1);
 constexpr Duration kMaxBackoff = std::chrono::seconds(60);
 
 const char* KindName(ChildKind kind) {
@@ -71,9 +73,10 @@ const char* KindName(ChildKind kind) {
 
 }  // namespace
 
-Supervisor::Supervisor(event_base* base, ChildUsers users, int queue_socket, int auth_socket,
-                       Hooks hooks)
+Supervisor::Supervisor(event_base* base, const Clock* clock, ChildUsers users, int queue_socket,
+                       int auth_socket, Hooks hooks)
     : base_(base),
+      clock_(clock),
       users_(std::move(users)),
       queue_socket_(queue_socket),
       auth_socket_(auth_socket),
@@ -137,7 +140,7 @@ Status Supervisor::Spawn(ChildKind kind) {
     return Status::Error(std::string("fork: ") + strerror(errno));
   }
   if (pid == 0) ExecChild(program, config_->config_dir, child_fd, drop_to, extra, master);
-  children_[pid] = Child{kind, clock_.Now(), smtpd_generation_};
+  children_[pid] = Child{kind, clock_->Now(), smtpd_generation_};
   LOG_DEBUG("started %s, pid %d", KindName(kind), static_cast<int>(pid));
   if (kind == ChildKind::kSmtpd) {
     close(pair[1]);
@@ -159,7 +162,7 @@ void Supervisor::Reap() {
     if (it == children_.end()) continue;
     Child child = it->second;
     children_.erase(it);
-    Duration uptime = std::chrono::duration_cast<Duration>(clock_.Now() - child.started);
+    Duration uptime = std::chrono::duration_cast<Duration>(clock_->Now() - child.started);
     bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
     // A clean exit of an smtpd of an older generation is a finished drain;
     // any other exit, clean or not, is restarted.
@@ -185,8 +188,7 @@ void Supervisor::ScheduleRestart(ChildKind kind, Duration uptime) {
   Duration delay = std::chrono::milliseconds(100);
   if (uptime < kHealthyUptime) {
     ++backoff.failures;
-    delay = std::min<Duration>(kMaxBackoff,
-                               std::chrono::seconds(1) * (1 << std::min(backoff.failures - 1, 6)));
+    delay = DoublingBackoff(backoff.failures, kFirstBackoff, kMaxBackoff);
   }
   ++pending_restarts_[kind];
   if (!backoff.timer) backoff.timer.reset(evtimer_new(base_, OnRestartTimer, this));
@@ -225,8 +227,8 @@ void Supervisor::TerminateAllAndWait(Duration timeout) {
   stopping_ = true;
   for (int signo : {SIGTERM, SIGKILL}) {
     for (auto& [pid, child] : children_) kill(pid, signo);
-    TimePoint deadline = clock_.Now() + timeout;
-    while (!children_.empty() && clock_.Now() < deadline) {
+    TimePoint deadline = clock_->Now() + timeout;
+    while (!children_.empty() && clock_->Now() < deadline) {
       pid_t pid = waitpid(-1, nullptr, WNOHANG);
       if (pid > 0) {
         children_.erase(pid);

@@ -39,7 +39,9 @@ class Supervisor {
     std::function<void()> all_exited;
   };
 
-  Supervisor(event_base* base, ChildUsers users, int queue_socket, int auth_socket, Hooks hooks);
+  // clock must outlive the supervisor; it dates each child's start.
+  Supervisor(event_base* base, const Clock* clock, ChildUsers users, int queue_socket,
+             int auth_socket, Hooks hooks);
   ~Supervisor();
 
   void SetConfig(const Config* config) { config_ = config; }
@@ -75,12 +77,12 @@ class Supervisor {
   void ScheduleRestart(ChildKind kind, Duration uptime);
 
   event_base* base_;
+  const Clock* clock_;
   const Config* config_ = nullptr;
   ChildUsers users_;
   int queue_socket_;
   int auth_socket_;
   Hooks hooks_;
-  SystemClock clock_;
   EventPtr sigchld_;
   std::map<pid_t, Child> children_;
   std::map<ChildKind, Backoff> backoff_;

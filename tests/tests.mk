@@ -4,6 +4,7 @@ check_PROGRAMS = tests/unit_tests
 tests_unit_tests_SOURCES = tests/unit_main.cc
 # lib/base
 tests_unit_tests_SOURCES += \
+	tests/lib/base/backoff_test.cc \
 	tests/lib/base/descriptor_budget_test.cc
 # lib/net
 tests_unit_tests_SOURCES += \

@@ -1,12 +1,12 @@
 // lib/queue/retry_schedule.cc — see lib/queue/retry_schedule.h.
 #include "lib/queue/retry_schedule.h"
 
+#include "lib/base/backoff.h"
+
 namespace postern {
 
 Duration RetryDelay(int failed_attempts) {
-  Duration delay = kFirstRetryDelay;
-  for (int i = 1; i < failed_attempts && delay < kMaxRetryDelay; ++i) delay *= 2;
-  return delay < kMaxRetryDelay ? delay : kMaxRetryDelay;
+  return DoublingBackoff(failed_attempts, kFirstRetryDelay, kMaxRetryDelay);
 }
 
 void RetrySchedule::Schedule(const std::string& queue_id, TimePoint due) {
