@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "lib/base/log.h"
+#include "lib/base/printable.h"
 
 namespace postern {
 namespace {
@@ -27,23 +28,6 @@ constexpr size_t kMaxLoggedLength = 200;
 
 bool IsResourceShortage(int error) {
   return error == EMFILE || error == ENFILE || error == ENOBUFS || error == ENOMEM;
-}
-
-// Text from a client, made safe for one log line: bytes outside printable
-// ASCII become \xHH, and it is cut short.
-std::string Loggable(std::string_view text) {
-  std::string out;
-  for (unsigned char c : text.substr(0, kMaxLoggedLength)) {
-    if (c >= 0x20 && c < 0x7f && c != '\\') {
-      out += static_cast<char>(c);
-    } else {
-      char escaped[5];
-      snprintf(escaped, sizeof escaped, "\\x%02x", c);
-      out += escaped;
-    }
-  }
-  if (text.size() > kMaxLoggedLength) out += "...";
-  return out;
 }
 
 std::string Seconds(Duration d) {
@@ -240,21 +224,21 @@ AuthServer::Exchange* AuthServer::Begin(Client* client, uint64_t auth_id,
     LOG_WARNING(
         "auth client has %zu exchanges open, the most authd keeps; AUTH %s from %s "
         "answered as a temporary failure",
-        client->exchanges.size(), Loggable(mechanism).c_str(), Loggable(client_address).c_str());
+        client->exchanges.size(), Printable(mechanism, kMaxLoggedLength).c_str(), Printable(client_address, kMaxLoggedLength).c_str());
     Reply(client, auth_id, AuthOutcome::kTemporaryFailure, "");
     return nullptr;
   }
   auto gate = [this, client_address](const std::string& user) {
     if (!lockout_.IsLockedOut(client_address, user)) return true;
     LOG_WARNING("AUTH refused: user %s from %s is locked out after repeated failures",
-                Loggable(user).c_str(), Loggable(client_address).c_str());
+                Printable(user, kMaxLoggedLength).c_str(), Printable(client_address, kMaxLoggedLength).c_str());
     return false;
   };
   Result<std::unique_ptr<SaslServerExchange>> sasl =
       SaslServerExchange::Create(sasl_settings_, std::move(gate));
   if (!sasl.ok()) {
-    LOG_ERROR("AUTH %s from %s could not be decided: %s", Loggable(mechanism).c_str(),
-              Loggable(client_address).c_str(), sasl.status().message().c_str());
+    LOG_ERROR("AUTH %s from %s could not be decided: %s", Printable(mechanism, kMaxLoggedLength).c_str(),
+              Printable(client_address, kMaxLoggedLength).c_str(), sasl.status().message().c_str());
     Reply(client, auth_id, AuthOutcome::kTemporaryFailure, "");
     return nullptr;
   }
@@ -266,10 +250,10 @@ AuthServer::Exchange* AuthServer::Begin(Client* client, uint64_t auth_id,
 void AuthServer::Conclude(Client* client, uint64_t auth_id, const SaslStep& step) {
   Exchange& exchange = client->exchanges.at(auth_id);
   const SaslServerExchange& sasl = *exchange.sasl;
-  std::string mechanism = Loggable(exchange.mechanism);
-  std::string user = sasl.user().empty() ? "(none)" : Loggable(sasl.user());
-  std::string address = Loggable(exchange.client_address);
-  std::string reason = Loggable(sasl.reason());
+  std::string mechanism = Printable(exchange.mechanism, kMaxLoggedLength);
+  std::string user = sasl.user().empty() ? "(none)" : Printable(sasl.user(), kMaxLoggedLength);
+  std::string address = Printable(exchange.client_address, kMaxLoggedLength);
+  std::string reason = Printable(sasl.reason(), kMaxLoggedLength);
   switch (step.outcome) {
     case AuthOutcome::kContinue:
       Reply(client, auth_id, step.outcome, step.data);
@@ -306,8 +290,8 @@ void AuthServer::CountFailure(const Exchange& exchange) {
   // pair to count.
   if (sasl.refused_by_gate() || sasl.user().empty()) return;
   if (!lockout_.RecordFailure(exchange.client_address, sasl.user())) return;
-  LOG_WARNING("user %s from %s locked out for %s after %u failures", Loggable(sasl.user()).c_str(),
-              Loggable(exchange.client_address).c_str(), Seconds(lockout_.window()).c_str(),
+  LOG_WARNING("user %s from %s locked out for %s after %u failures", Printable(sasl.user(), kMaxLoggedLength).c_str(),
+              Printable(exchange.client_address, kMaxLoggedLength).c_str(), Seconds(lockout_.window()).c_str(),
               lockout_.max_failures());
 }
 

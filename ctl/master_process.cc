@@ -135,12 +135,12 @@ bool WaitForExit(pid_t pid, std::chrono::milliseconds timeout) {
 
 Status StartMasterDaemon(const std::string& master_path, const std::string& config_dir) {
   int fds[2];
-  if (pipe2(fds, O_CLOEXEC) != 0) return Status::Error(std::string("pipe: ") + strerror(errno));
+  if (pipe2(fds, O_CLOEXEC) != 0) return Status::FromErrno("pipe", errno);
   std::vector<std::string> args = {master_path, "-c",         config_dir,
                                    "--daemon",  "--ready-fd", std::to_string(fds[1])};
   pid_t child = fork();
   if (child < 0) {
-    Status s = Status::Error(std::string("fork: ") + strerror(errno));
+    Status s = Status::FromErrno("fork", errno);
     close(fds[0]);
     close(fds[1]);
     return s;

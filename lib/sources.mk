@@ -14,6 +14,7 @@ lib_libpostern_a_SOURCES += \
 	lib/base/log.cc lib/base/log.h \
 	lib/base/pid_file.cc lib/base/pid_file.h \
 	lib/base/privileges.cc lib/base/privileges.h \
+	lib/base/printable.cc lib/base/printable.h \
 	lib/base/status.h
 # net: sockets, DNS, libevent handles
 lib_libpostern_a_SOURCES += \
@@ -30,7 +31,8 @@ lib_libpostern_a_SOURCES += \
 	lib/config/config.cc lib/config/config.h \
 	lib/config/config_keys.cc lib/config/config_keys.h \
 	lib/config/config_man.cc lib/config/config_man.h \
-	lib/config/listener_files.cc lib/config/listener_files.h
+	lib/config/listener_files.cc lib/config/listener_files.h \
+	lib/config/text_lines.cc lib/config/text_lines.h
 # smtp: the protocol: commands, replies, the server session
 lib_libpostern_a_SOURCES += \
 	lib/smtp/base64.cc lib/smtp/base64.h \

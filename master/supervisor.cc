@@ -120,7 +120,7 @@ Status Supervisor::Spawn(ChildKind kind) {
       break;
     case ChildKind::kSmtpd:
       if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0)
-        return Status::Error(std::string("socketpair for smtpd: ") + strerror(errno));
+        return Status::FromErrno("socketpair for smtpd", errno);
       child_fd = pair[1];
       break;
   }
@@ -137,7 +137,7 @@ Status Supervisor::Spawn(ChildKind kind) {
       close(pair[0]);
       close(pair[1]);
     }
-    return Status::Error(std::string("fork: ") + strerror(errno));
+    return Status::FromErrno("fork", errno);
   }
   if (pid == 0) ExecChild(program, config_->config_dir, child_fd, drop_to, extra, master);
   children_[pid] = Child{kind, clock_->Now(), smtpd_generation_};

@@ -33,7 +33,7 @@ DeliveryWorker::~DeliveryWorker() {
 Status DeliveryWorker::Start() {
   int fds[2];
   if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0)
-    return Status::Error(std::string("delivery worker: pipe: ") + strerror(errno));
+    return Status::FromErrno("delivery worker: pipe", errno);
   pipe_read_ = fds[0];
   pipe_write_ = fds[1];
   thread_ = std::thread(&DeliveryWorker::Run, this);

@@ -5,7 +5,7 @@
 #include <ctime>
 
 #include "lib/queue/queue_id.h"
-#include "qmgr/printable.h"
+#include "lib/base/printable.h"
 
 namespace postern {
 namespace {

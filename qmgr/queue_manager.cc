@@ -7,7 +7,7 @@
 #include "lib/base/log.h"
 #include "lib/queue/maildir.h"
 #include "lib/policy/resource_check.h"
-#include "qmgr/printable.h"
+#include "lib/base/printable.h"
 
 namespace postern {
 namespace {

@@ -5,7 +5,8 @@ tests_unit_tests_SOURCES = tests/unit_main.cc
 # lib/base
 tests_unit_tests_SOURCES += \
 	tests/lib/base/backoff_test.cc \
-	tests/lib/base/descriptor_budget_test.cc
+	tests/lib/base/descriptor_budget_test.cc \
+	tests/lib/base/printable_test.cc
 # lib/net
 tests_unit_tests_SOURCES += \
 	tests/lib/net/network_test.cc \
@@ -16,7 +17,8 @@ tests_unit_tests_SOURCES += \
 	tests/lib/ipc/ipc_test.cc
 # lib/config
 tests_unit_tests_SOURCES += \
-	tests/lib/config/config_test.cc
+	tests/lib/config/config_test.cc \
+	tests/lib/config/text_lines_test.cc
 # lib/smtp
 tests_unit_tests_SOURCES += \
 	tests/lib/smtp/base64_test.cc \

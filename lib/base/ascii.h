@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 namespace postern {
@@ -15,6 +16,20 @@ constexpr bool IsAsciiAlpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A'
 constexpr bool IsAsciiDigit(char c) { return c >= '0' && c <= '9'; }
 constexpr char AsciiToLower(char c) {
   return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
+}
+constexpr char AsciiToUpper(char c) {
+  return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 32) : c;
+}
+
+inline std::string AsciiLowerCase(std::string_view text) {
+  std::string out(text);
+  std::transform(out.begin(), out.end(), out.begin(), AsciiToLower);
+  return out;
+}
+inline std::string AsciiUpperCase(std::string_view text) {
+  std::string out(text);
+  std::transform(out.begin(), out.end(), out.begin(), AsciiToUpper);
+  return out;
 }
 
 constexpr bool AsciiEqualsIgnoreCase(std::string_view a, std::string_view b) {

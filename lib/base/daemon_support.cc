@@ -28,18 +28,18 @@ Status AdoptListeningSocket(int fd) {
   int flags = fcntl(fd, F_GETFL);
   if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0 ||
       fcntl(fd, F_SETFD, FD_CLOEXEC) != 0)
-    return Status::Error("descriptor " + std::to_string(fd) + ": " + strerror(errno));
+    return Status::FromErrno("descriptor " + std::to_string(fd), errno);
   return Status::Ok();
 }
 
 Status Daemonize() {
   pid_t pid = fork();
-  if (pid < 0) return Status::Error(std::string("fork: ") + strerror(errno));
+  if (pid < 0) return Status::FromErrno("fork", errno);
   if (pid > 0) _exit(0);
-  if (setsid() < 0) return Status::Error(std::string("setsid: ") + strerror(errno));
-  if (chdir("/") != 0) return Status::Error(std::string("chdir /: ") + strerror(errno));
+  if (setsid() < 0) return Status::FromErrno("setsid", errno);
+  if (chdir("/") != 0) return Status::FromErrno("chdir /", errno);
   int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-  if (null < 0) return Status::Error(std::string("/dev/null: ") + strerror(errno));
+  if (null < 0) return Status::FromErrno("/dev/null", errno);
   dup2(null, STDIN_FILENO);
   dup2(null, STDOUT_FILENO);
   close(null);

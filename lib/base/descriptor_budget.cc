@@ -14,14 +14,14 @@ namespace postern {
 Result<uint64_t> RaiseDescriptorLimit() {
   rlimit limit{};
   if (getrlimit(RLIMIT_NOFILE, &limit) != 0)
-    return Status::Error(std::string("cannot read the file descriptor limit: ") + strerror(errno));
+    return Status::FromErrno("cannot read the file descriptor limit", errno);
   if (limit.rlim_cur < limit.rlim_max) {
     rlimit raised = limit;
     raised.rlim_cur = limit.rlim_max;
     if (setrlimit(RLIMIT_NOFILE, &raised) != 0)
-      return Status::Error("cannot raise the file descriptor limit from " +
+      return Status::FromErrno("cannot raise the file descriptor limit from " +
                            std::to_string(limit.rlim_cur) + " to " +
-                           std::to_string(limit.rlim_max) + ": " + strerror(errno));
+                           std::to_string(limit.rlim_max), errno);
     limit = raised;
   }
   return static_cast<uint64_t>(limit.rlim_cur);

@@ -13,9 +13,7 @@ namespace postern {
 namespace {
 
 Status Failure(const std::string& what, const std::string& path, int error) {
-  std::string message = what + " " + path + ": " + strerror(error);
-  if (error == ENOSPC || error == EDQUOT) return Status::ResourceExhausted(message);
-  return Status::Error(message);
+  return Status::FromErrno(what + " " + path, error);
 }
 
 class FdCloser {

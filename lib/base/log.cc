@@ -47,6 +47,11 @@ int SyslogPriority(LogLevel level) {
 void Emit(LogLevel level, const char* format, va_list args) {
   char text[2048];
   vsnprintf(text, sizeof text, format, args);
+  // Outside text is shown through Printable() by its caller; this is the
+  // last guard that keeps one call to one line whatever slipped through.
+  for (char* c = text; *c != '\0'; ++c) {
+    if (static_cast<unsigned char>(*c) < 0x20 || *c == 0x7f) *c = '?';
+  }
   char stamp[32];
   time_t now = time(nullptr);
   struct tm tm_now;

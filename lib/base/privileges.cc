@@ -11,18 +11,12 @@
 #include <vector>
 
 namespace postern {
-namespace {
-
-Status Errno(const std::string& what) { return Status::Error(what + ": " + strerror(errno)); }
-
-}  // namespace
-
 Result<UserIdentity> LookUpUser(const std::string& name, const std::string& config_key) {
   struct passwd pw;
   struct passwd* found = nullptr;
   std::vector<char> buffer(16384);
   int rc = getpwnam_r(name.c_str(), &pw, buffer.data(), buffer.size(), &found);
-  if (rc != 0) return Status::Error("cannot look up user \"" + name + "\": " + strerror(rc));
+  if (rc != 0) return Status::FromErrno("cannot look up user \"" + name + "\"", rc);
   if (found == nullptr)
     return Status::Error("user \"" + name + "\" (" + config_key +
                          ") does not exist: create it (adduser --system " + name + ") or set " +
@@ -34,15 +28,15 @@ bool RunningAsRoot() { return geteuid() == 0; }
 
 Status DropPrivileges(const UserIdentity& user, const std::string& chroot_dir) {
   if (!RunningAsRoot()) return Status::Ok();
-  if (setgroups(1, &user.gid) != 0) return Errno("setgroups for " + user.name);
-  if (setresgid(user.gid, user.gid, user.gid) != 0) return Errno("setresgid for " + user.name);
+  if (setgroups(1, &user.gid) != 0) return Status::FromErrno("setgroups for " + user.name, errno);
+  if (setresgid(user.gid, user.gid, user.gid) != 0) return Status::FromErrno("setresgid for " + user.name, errno);
   if (!chroot_dir.empty()) {
-    if (chroot(chroot_dir.c_str()) != 0) return Errno("chroot to " + chroot_dir);
-    if (chdir("/") != 0) return Errno("chdir to / inside " + chroot_dir);
+    if (chroot(chroot_dir.c_str()) != 0) return Status::FromErrno("chroot to " + chroot_dir, errno);
+    if (chdir("/") != 0) return Status::FromErrno("chdir to / inside " + chroot_dir, errno);
   }
-  if (setresuid(user.uid, user.uid, user.uid) != 0) return Errno("setresuid for " + user.name);
+  if (setresuid(user.uid, user.uid, user.uid) != 0) return Status::FromErrno("setresuid for " + user.name, errno);
   uid_t ruid, euid, suid;
-  if (getresuid(&ruid, &euid, &suid) != 0) return Errno("getresuid");
+  if (getresuid(&ruid, &euid, &suid) != 0) return Status::FromErrno("getresuid", errno);
   if (ruid != user.uid || euid != user.uid || suid != user.uid)
     return Status::Error("uid drop to " + user.name + " did not take effect");
   if (user.uid != 0 && (setuid(0) == 0 || seteuid(0) == 0))
@@ -60,12 +54,12 @@ Status EnsureDirectory(const std::string& path, mode_t mode, uid_t owner, gid_t 
       if (Status s = EnsureDirectory(parent, 0755, getuid(), getgid()); !s.ok()) return s;
     }
   }
-  if (mkdir(path.c_str(), mode) != 0 && errno != EEXIST) return Errno("mkdir " + path);
+  if (mkdir(path.c_str(), mode) != 0 && errno != EEXIST) return Status::FromErrno("mkdir " + path, errno);
   struct stat st;
-  if (stat(path.c_str(), &st) != 0) return Errno("stat " + path);
+  if (stat(path.c_str(), &st) != 0) return Status::FromErrno("stat " + path, errno);
   if (!S_ISDIR(st.st_mode)) return Status::Error(path + " exists and is not a directory");
-  if (chmod(path.c_str(), mode) != 0) return Errno("chmod " + path);
-  if (RunningAsRoot() && chown(path.c_str(), owner, group) != 0) return Errno("chown " + path);
+  if (chmod(path.c_str(), mode) != 0) return Status::FromErrno("chmod " + path, errno);
+  if (RunningAsRoot() && chown(path.c_str(), owner, group) != 0) return Status::FromErrno("chown " + path, errno);
   return Status::Ok();
 }
 

@@ -6,6 +6,8 @@
 // exceptions; exceptions are kept for start-up and the CLI.
 #pragma once
 
+#include <cerrno>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <utility>
@@ -25,6 +27,10 @@ class Status {
     return status;
   }
 
+  // A failed system call: "what: strerror(error)"; running out of space
+  // (ENOSPC, EDQUOT) is resource-exhausted.
+  static Status FromErrno(std::string what, int error);
+
   bool ok() const { return !message_.has_value(); }
   bool is_resource_exhausted() const { return resource_exhausted_; }
   // The explanation of a failure; empty for an ok status.
@@ -39,11 +45,21 @@ class Status {
   bool resource_exhausted_ = false;
 };
 
+inline Status Status::FromErrno(std::string what, int error) {
+  Status status(what + ": " + std::strerror(error));
+  status.resource_exhausted_ = error == ENOSPC || error == EDQUOT;
+  return status;
+}
+
 template <typename T>
 class Result {
  public:
   Result(T value) : value_(std::move(value)) {}          // NOLINT: implicit by design
   Result(Status status) : status_(std::move(status)) {}  // NOLINT: implicit by design
+
+  // A failed system call: "what: strerror(error)"; running out of space
+  // (ENOSPC, EDQUOT) is resource-exhausted.
+  static Status FromErrno(std::string what, int error);
 
   bool ok() const { return value_.has_value(); }
   const Status& status() const { return status_; }

@@ -22,36 +22,14 @@
 
 #include "lib/base/ascii.h"
 #include "lib/config/config_keys.h"
+#include "lib/config/text_lines.h"
 #include "lib/base/log.h"
 #include "lib/smtp/smtp_address.h"
 
 namespace postern {
 namespace {
 
-bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\r'; }
-
-std::string_view Trim(std::string_view text) {
-  while (!text.empty() && IsSpace(text.front())) text.remove_prefix(1);
-  while (!text.empty() && IsSpace(text.back())) text.remove_suffix(1);
-  return text;
-}
-
 std::string Quoted(std::string_view text) { return "\"" + std::string(text) + "\""; }
-
-std::string LowerCase(std::string_view text) {
-  std::string lower(text);
-  std::transform(lower.begin(), lower.end(), lower.begin(), AsciiToLower);
-  return lower;
-}
-
-// A `#` starts a comment at the start of a line or after white space; one
-// inside a word (a URL fragment, a password file name) is kept.
-std::string_view StripComment(std::string_view line) {
-  for (size_t i = 0; i < line.size(); ++i) {
-    if (line[i] == '#' && (i == 0 || IsSpace(line[i - 1]))) return line.substr(0, i);
-  }
-  return line;
-}
 
 // One logical line: a key line with its continuations, or a section header.
 struct LogicalLine {
@@ -90,12 +68,12 @@ ConfigValue DefaultValue(const ConfigKey& key, Role role, const std::string& con
 // The NAME of a `[listener "NAME"]` header, or nullopt if it is not one.
 std::optional<std::string_view> ListenerNameOf(std::string_view header) {
   if (!header.starts_with('[') || !header.ends_with(']')) return std::nullopt;
-  std::string_view inner = Trim(header.substr(1, header.size() - 2));
+  std::string_view inner = TrimBlanks(header.substr(1, header.size() - 2));
   constexpr std::string_view kWord = "listener";
   if (!inner.starts_with(kWord)) return std::nullopt;
   std::string_view quoted = inner.substr(kWord.size());
-  if (quoted.empty() || !IsSpace(quoted.front())) return std::nullopt;
-  quoted = Trim(quoted);
+  if (quoted.empty() || !IsBlank(quoted.front())) return std::nullopt;
+  quoted = TrimBlanks(quoted);
   if (quoted.size() < 2 || quoted.front() != '"' || quoted.back() != '"') return std::nullopt;
   return quoted.substr(1, quoted.size() - 2);
 }
@@ -147,9 +125,9 @@ class Parser {
       text.remove_prefix(end == std::string_view::npos ? text.size() : end + 1);
       ++number;
       std::string_view content = StripComment(physical);
-      if (Trim(content).empty()) continue;
-      if (!IsSpace(content.front())) {
-        lines.push_back({number, std::string(Trim(content))});
+      if (TrimBlanks(content).empty()) continue;
+      if (!IsBlank(content.front())) {
+        lines.push_back({number, std::string(TrimBlanks(content))});
         continue;
       }
       if (lines.empty()) {
@@ -163,7 +141,7 @@ class Parser {
                      "a section header cannot be continued: remove the indentation");
       }
       lines.back().text += ' ';
-      lines.back().text += Trim(content);
+      lines.back().text += TrimBlanks(content);
     }
     return lines;
   }
@@ -192,9 +170,9 @@ class Parser {
   Status ReadAssignment(const LogicalLine& line) {
     size_t equals = line.text.find('=');
     std::string_view key_name =
-        Trim(std::string_view(line.text).substr(0, std::min(equals, line.text.size())));
+        TrimBlanks(std::string_view(line.text).substr(0, std::min(equals, line.text.size())));
     if (equals == std::string::npos || key_name.empty() ||
-        std::any_of(key_name.begin(), key_name.end(), IsSpace)) {
+        std::any_of(key_name.begin(), key_name.end(), IsBlank)) {
       return Error(line.number,
                    "expected \"key = value\" or [listener \"NAME\"], got " + Quoted(line.text));
     }
@@ -207,7 +185,7 @@ class Parser {
     if (const Assignment* earlier = FindAssignment(assignments, *key)) {
       return KeyError(line.number, *key, "already set at line " + std::to_string(earlier->line));
     }
-    std::string_view text = Trim(std::string_view(line.text).substr(equals + 1));
+    std::string_view text = TrimBlanks(std::string_view(line.text).substr(equals + 1));
     Result<ConfigValue> value = ParseValue(key->type, text, config_dir_, key->choices);
     if (!value.ok()) return KeyError(line.number, *key, value.status().message());
     if (key->type == KeyType::kCount && std::get<uint32_t>(*value) < key->minimum) {
@@ -356,7 +334,7 @@ class Parser {
 
 Result<std::string> ReadFile(const std::string& path) {
   int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Status::Error("cannot open " + path + ": " + std::strerror(errno));
+  if (fd < 0) return Status::FromErrno("cannot open " + path, errno);
   std::string text;
   char buffer[8192];
   ssize_t got;
@@ -365,7 +343,7 @@ Result<std::string> ReadFile(const std::string& path) {
     if (got < 0) {
       int error = errno;
       close(fd);
-      return Status::Error("cannot read " + path + ": " + std::strerror(error));
+      return Status::FromErrno("cannot read " + path, error);
     }
     text.append(buffer, static_cast<size_t>(got));
   }
@@ -405,7 +383,7 @@ const ListenerConfig* Config::FindListener(std::string_view name) const {
 
 bool Config::IsLocalDomain(std::string_view domain) const {
   if (domain.ends_with('.')) domain.remove_suffix(1);
-  std::string lower = LowerCase(domain);
+  std::string lower = AsciiLowerCase(domain);
   return std::find(local_domains.begin(), local_domains.end(), lower) != local_domains.end();
 }
 

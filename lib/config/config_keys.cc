@@ -17,6 +17,7 @@
 
 #include "lib/base/ascii.h"
 #include "lib/base/log.h"
+#include "lib/config/text_lines.h"
 
 #ifndef POSTERN_DAEMON_DIR
 #define POSTERN_DAEMON_DIR "/usr/libexec/postern"
@@ -522,8 +523,8 @@ constexpr std::array kKeys = {
       .default_value = "",
       .description = "A file of further addresses that logins may send from when "
                      "sender_login_check is on: one address per line, followed by white space and "
-                     "the logins allowed to use it, separated by commas or white space; # starts a "
-                     "comment. It is read when smtpd starts and on postern reload.",
+                     "the logins allowed to use it, separated by commas or white space; comments as "
+                     "in this file. It is read when smtpd starts and on postern reload.",
       .slot = &L::sender_login_map},
     K{.name = "allow_plaintext_auth",
       .type = T::kBool,
@@ -766,18 +767,10 @@ static_assert(OnlyChoicesHaveWords(), "a choice key without words, or words on a
 
 std::string Quoted(std::string_view text) { return "\"" + std::string(text) + "\""; }
 
-bool IsSpace(char c) { return c == ' ' || c == '\t'; }
-
-std::vector<std::string> SplitWords(std::string_view text) {
-  std::vector<std::string> words;
-  size_t i = 0;
-  while (i < text.size()) {
-    while (i < text.size() && (IsSpace(text[i]) || text[i] == ',')) ++i;
-    size_t start = i;
-    while (i < text.size() && !IsSpace(text[i]) && text[i] != ',') ++i;
-    if (i > start) words.emplace_back(text.substr(start, i - start));
-  }
-  return words;
+// The words of a list value, as strings.
+std::vector<std::string> ListWords(std::string_view text) {
+  std::vector<std::string_view> words = SplitWords(text);
+  return {words.begin(), words.end()};
 }
 
 // The leading decimal digits of a number and the suffix after them.
@@ -880,9 +873,7 @@ std::string ResolvePath(std::string_view text, const std::string& config_dir) {
 }
 
 std::vector<std::string> LowerCased(std::vector<std::string> words) {
-  for (std::string& word : words) {
-    std::transform(word.begin(), word.end(), word.begin(), AsciiToLower);
-  }
+  for (std::string& word : words) word = AsciiLowerCase(word);
   return words;
 }
 
@@ -890,7 +881,7 @@ std::vector<std::string> LowerCased(std::vector<std::string> words) {
 template <typename Item>
 Result<ConfigValue> ParseList(std::string_view text) {
   std::vector<Item> items;
-  for (const std::string& word : SplitWords(text)) {
+  for (std::string_view word : SplitWords(text)) {
     Result<Item> item = Item::Parse(word);
     if (!item.ok()) return item.status();
     items.push_back(*item);
@@ -1035,9 +1026,9 @@ Result<ConfigValue> ParseValue(KeyType type, std::string_view text, const std::s
     case KeyType::kDuration:
       return ParseDuration(text);
     case KeyType::kWords:
-      return ConfigValue(SplitWords(text));
+      return ConfigValue(ListWords(text));
     case KeyType::kDomains:
-      return ConfigValue(LowerCased(SplitWords(text)));
+      return ConfigValue(LowerCased(ListWords(text)));
     case KeyType::kNetworks:
       return ParseList<Network>(text);
     case KeyType::kBindAddresses:

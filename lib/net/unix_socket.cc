@@ -29,17 +29,17 @@ Status ClearStaleSocket(const std::string& path, const sockaddr_un& addr) {
   struct stat st;
   if (lstat(path.c_str(), &st) != 0) {
     if (errno == ENOENT) return Status::Ok();
-    return Status::Error("cannot examine " + path + ": " + strerror(errno));
+    return Status::FromErrno("cannot examine " + path, errno);
   }
   if (!S_ISSOCK(st.st_mode))
     return Status::Error(path + " exists and is not a socket; not replacing it");
   int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (probe < 0) return Status::Error(std::string("socket: ") + strerror(errno));
+  if (probe < 0) return Status::FromErrno("socket", errno);
   bool live = connect(probe, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0;
   close(probe);
   if (live) return Status::Error("another process is already listening on " + path);
   if (unlink(path.c_str()) != 0 && errno != ENOENT)
-    return Status::Error("cannot remove the stale socket " + path + ": " + strerror(errno));
+    return Status::FromErrno("cannot remove the stale socket " + path, errno);
   return Status::Ok();
 }
 
@@ -47,12 +47,12 @@ Status BindAndListen(int fd, const std::string& path, const sockaddr_un& addr) {
   mode_t old_mask = umask(0077);
   int rc = bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr);
   umask(old_mask);
-  if (rc != 0) return Status::Error("cannot bind " + path + ": " + strerror(errno));
+  if (rc != 0) return Status::FromErrno("cannot bind " + path, errno);
   // The umask left 0700; execute means nothing on a socket, so say 0600.
   if (chmod(path.c_str(), 0600) != 0)
-    return Status::Error("chmod 0600 " + path + ": " + strerror(errno));
+    return Status::FromErrno("chmod 0600 " + path, errno);
   if (listen(fd, kListenBacklog) != 0)
-    return Status::Error("cannot listen on " + path + ": " + strerror(errno));
+    return Status::FromErrno("cannot listen on " + path, errno);
   return Status::Ok();
 }
 
@@ -63,11 +63,11 @@ Result<int> ListenUnixStream(const std::string& path, const UserIdentity* owner)
   if (!addr.ok()) return addr.status();
   if (Status s = ClearStaleSocket(path, *addr); !s.ok()) return s;
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return Status::Error(std::string("socket: ") + strerror(errno));
+  if (fd < 0) return Status::FromErrno("socket", errno);
   Status s = BindAndListen(fd, path, *addr);
   if (s.ok() && owner != nullptr && RunningAsRoot() &&
       chown(path.c_str(), owner->uid, owner->gid) != 0)
-    s = Status::Error("chown " + path + " to " + owner->name + ": " + strerror(errno));
+    s = Status::FromErrno("chown " + path + " to " + owner->name, errno);
   if (!s.ok()) {
     close(fd);
     return s;
@@ -79,10 +79,10 @@ Result<int> ConnectUnixStream(const std::string& path, const std::string& daemon
   Result<sockaddr_un> addr = Address(path);
   if (!addr.ok()) return addr.status();
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return Status::Error(std::string("socket: ") + strerror(errno));
+  if (fd < 0) return Status::FromErrno("socket", errno);
   if (connect(fd, reinterpret_cast<const sockaddr*>(&*addr), sizeof *addr) != 0) {
     Status s =
-        Status::Error("cannot connect to " + daemon_name + " at " + path + ": " + strerror(errno));
+        Status::FromErrno("cannot connect to " + daemon_name + " at " + path, errno);
     close(fd);
     return s;
   }

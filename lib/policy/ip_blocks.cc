@@ -9,35 +9,11 @@
 #include <sstream>
 
 #include "lib/base/ascii.h"
+#include "lib/config/text_lines.h"
 #include "lib/smtp/reply_catalogue.h"
 
 namespace postern {
 namespace {
-
-constexpr std::string_view kSpace = " \t\r";
-
-std::string_view Trim(std::string_view text) {
-  size_t begin = text.find_first_not_of(kSpace);
-  if (begin == std::string_view::npos) return {};
-  return text.substr(begin, text.find_last_not_of(kSpace) - begin + 1);
-}
-
-// Calls line_fn(line_number, trimmed line without comment) for each line
-// that holds something; stops at the first error.
-template <typename LineFn>
-Status ForEachLine(std::string_view text, LineFn line_fn) {
-  int number = 0;
-  while (!text.empty()) {
-    size_t end = text.find('\n');
-    std::string_view line = text.substr(0, end);
-    text = end == std::string_view::npos ? std::string_view() : text.substr(end + 1);
-    ++number;
-    line = Trim(line.substr(0, line.find('#')));
-    if (line.empty()) continue;
-    if (Status s = line_fn(number, line); !s.ok()) return s;
-  }
-  return Status::Ok();
-}
 
 Status LineError(const std::string& file_name, int line, const std::string& why) {
   return Status::Error(file_name + ":" + std::to_string(line) + ": " + why);
@@ -96,13 +72,13 @@ std::string DynamicBlocks::Serialize(WallTime wall_now) const {
 
 Status DynamicBlocks::Load(std::string_view text, const std::string& file_name, WallTime wall_now) {
   std::map<std::string, Entry> loaded;
-  Status status = ForEachLine(text, [&](int number, std::string_view line) {
-    size_t space = line.find_first_of(kSpace);
+  Status status = ForEachContentLine(text, [&](int number, std::string_view line) {
+    size_t space = line.find_first_of(" \t\r");
     if (space == std::string_view::npos)
       return LineError(file_name, number, "expected NETWORK and an expiry");
     Result<Network> network = Network::Parse(line.substr(0, space));
     if (!network.ok()) return LineError(file_name, number, network.status().message());
-    std::string_view expiry_text = Trim(line.substr(space));
+    std::string_view expiry_text = TrimBlanks(line.substr(space));
     Entry entry{*network, std::nullopt};
     if (expiry_text != "permanent") {
       uint64_t seconds = 0;
@@ -125,7 +101,7 @@ Status DynamicBlocks::Load(std::string_view text, const std::string& file_name, 
 Result<std::vector<Network>> ParseBlockListFile(std::string_view text,
                                                 const std::string& file_name) {
   std::vector<Network> networks;
-  Status status = ForEachLine(text, [&](int number, std::string_view line) {
+  Status status = ForEachContentLine(text, [&](int number, std::string_view line) {
     Result<Network> network = Network::Parse(line);
     if (!network.ok()) return LineError(file_name, number, network.status().message());
     networks.push_back(*network);
@@ -137,10 +113,10 @@ Result<std::vector<Network>> ParseBlockListFile(std::string_view text,
 
 Result<std::vector<Network>> ReadBlockListFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::Error("cannot read block list " + path + ": " + strerror(errno));
+  if (!in) return Status::FromErrno("cannot read block list " + path, errno);
   std::ostringstream text;
   text << in.rdbuf();
-  if (in.bad()) return Status::Error("cannot read block list " + path + ": " + strerror(errno));
+  if (in.bad()) return Status::FromErrno("cannot read block list " + path, errno);
   return ParseBlockListFile(text.str(), path);
 }
 

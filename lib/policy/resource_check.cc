@@ -55,7 +55,7 @@ std::optional<std::string> ResourceShortage(const ResourceReadings& r, const Con
 Result<uint64_t> FreeDiskSpace(const std::string& path) {
   struct statvfs fs;
   if (statvfs(path.c_str(), &fs) != 0)
-    return Status::Error("statvfs " + path + ": " + strerror(errno));
+    return Status::FromErrno("statvfs " + path, errno);
   return static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize;
 }
 
@@ -65,7 +65,7 @@ Result<uint64_t> FileSystemSize(const std::string& path) {
   while (statvfs(at.c_str(), &fs) != 0) {
     size_t slash = at.find_last_of('/');
     if ((errno != ENOENT && errno != ENOTDIR) || at == "/" || at == ".")
-      return Status::Error("statvfs " + at + ": " + strerror(errno));
+      return Status::FromErrno("statvfs " + at, errno);
     at = slash == std::string::npos ? "." : slash == 0 ? "/" : at.substr(0, slash);
   }
   return static_cast<uint64_t>(fs.f_blocks) * fs.f_frsize;

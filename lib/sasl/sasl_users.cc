@@ -302,19 +302,19 @@ Result<bool> SaslUserDb::Exists(std::string_view user) const {
 Status SaslUserDb::CheckWritable() const {
   if (FileExists(path_)) {
     if (access(path_.c_str(), R_OK | W_OK) != 0)
-      return Status::Error("cannot write sasldb " + path_ + ": " + strerror(errno));
+      return Status::FromErrno("cannot write sasldb " + path_, errno);
     return Status::Ok();
   }
   std::string dir = DirectoryOf(path_);
   if (access(dir.c_str(), W_OK | X_OK) != 0)
-    return Status::Error("cannot create sasldb " + path_ + " in " + dir + ": " + strerror(errno));
+    return Status::FromErrno("cannot create sasldb " + path_ + " in " + dir, errno);
   return Status::Ok();
 }
 
 Status SaslUserDb::SecureFile() const {
   if (!FileExists(path_)) return Status::Ok();
   if (chmod(path_.c_str(), kSasldbMode) != 0)
-    return Status::Error("chmod 0640 " + path_ + ": " + strerror(errno));
+    return Status::FromErrno("chmod 0640 " + path_, errno);
   if (RunningAsRoot() && chown(path_.c_str(), 0, file_group_) != 0)
     return Status::Error("chown root:" + std::to_string(file_group_) + " " + path_ + ": " +
                          strerror(errno));

@@ -25,8 +25,9 @@ namespace postern {
 class SenderLoginMap {
  public:
   // sender_login_map text: one address per line, then white space and the
-  // logins allowed to use it, separated by commas and/or white space; '#'
-  // starts a comment. Errors name file_name and the line.
+  // logins allowed to use it, separated by commas and/or white space;
+  // comments as in every configuration file (lib/config/text_lines.h).
+  // Errors name file_name and the line.
   static Result<SenderLoginMap> Parse(std::string_view text, const std::string& file_name);
   // Reads and parses path; an empty path is an empty map.
   static Result<SenderLoginMap> Load(const std::string& path);
