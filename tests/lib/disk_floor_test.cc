@@ -5,6 +5,7 @@
 
 #include <boost/test/unit_test.hpp>
 #include <string>
+#include <vector>
 
 namespace postern {
 namespace {
@@ -107,6 +108,49 @@ BOOST_AUTO_TEST_CASE(huge_figures_do_not_wrap) {
   BOOST_TEST(floor.Admit(highest, 0, 0).ok());
   BOOST_TEST(!floor.Admit(highest, 0, 1).ok());
   BOOST_TEST(!floor.Admit(8 * kMB, UINT64_MAX, UINT64_MAX).ok());
+}
+
+BOOST_AUTO_TEST_CASE(a_refusal_says_how_many_bytes_are_short) {
+  Readings r{.free_disk = 10 * kMB, .reusable = 2 * kMB};
+  DiskFloor floor = r.Floor();
+  uint64_t shortfall = 99;
+  // 12 MB of room, floor 8 MB: 4 MB above it. 3 MB in flight and 1 MB more
+  // cost 4 MB + 256 KB + 64 KB: 320 KB short.
+  BOOST_TEST(!floor.Admit(8 * kMB, 3 * kMB, kMB, &shortfall).ok());
+  BOOST_TEST(shortfall == 320 * kKB);
+  BOOST_TEST(floor.Admit(8 * kMB, 0, kMB, &shortfall).ok());
+  BOOST_TEST(shortfall == 0);
+  // Below the floor already: the distance to it counts too.
+  r.free_disk = 5 * kMB;
+  floor.Committed();
+  BOOST_TEST(!floor.Admit(8 * kMB, 0, 0, &shortfall).ok());
+  BOOST_TEST(shortfall == kMB + 64 * kKB);
+  BOOST_TEST(floor.Reusable() == 2 * kMB);
+}
+
+// Issue 8: 24 messages streaming in lock-step near the floor were each
+// given up in turn, and none was accepted. The oldest win now.
+BOOST_AUTO_TEST_CASE(the_youngest_streams_holding_bytes_are_given_up_first) {
+  // Streams 1..5 in the order they began; 4 has sent nothing yet.
+  const std::vector<HeldStream> open = {{1, kMB}, {2, kMB}, {3, 512 * kKB}, {4, 0}, {5, 256 * kKB}};
+  using Ids = std::vector<uint64_t>;
+  BOOST_TEST(StreamsToGiveUp(open, 1, 200 * kKB) == Ids({5}));
+  BOOST_TEST(StreamsToGiveUp(open, 1, 256 * kKB) == Ids({5}));
+  BOOST_TEST(StreamsToGiveUp(open, 1, 256 * kKB + 1) == Ids({5, 3}));
+  BOOST_TEST(StreamsToGiveUp(open, 1, 1792 * kKB) == Ids({5, 3, 2}));
+  // Only younger streams: 2 may give up 3 and 5, never 1.
+  BOOST_TEST(StreamsToGiveUp(open, 2, 700 * kKB) == Ids({5, 3}));
+}
+
+BOOST_AUTO_TEST_CASE(the_youngest_stream_or_one_that_others_cannot_save_is_refused_itself) {
+  const std::vector<HeldStream> open = {{1, kMB}, {2, kMB}, {3, 512 * kKB}, {4, 0}};
+  // 3 is the youngest holding bytes (4 holds none): nobody to give up for it.
+  BOOST_TEST(StreamsToGiveUp(open, 3, 1).empty());
+  BOOST_TEST(StreamsToGiveUp(open, 4, 1).empty());
+  // The streams younger than 2 hold 512 KB: not enough for 1 MB, so giving
+  // them up would not save 2; 2 is refused and they go on.
+  BOOST_TEST(StreamsToGiveUp(open, 2, kMB).empty());
+  BOOST_TEST(StreamsToGiveUp({}, 1, 1).empty());
 }
 
 BOOST_AUTO_TEST_SUITE_END()
