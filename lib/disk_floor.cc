@@ -47,14 +47,15 @@ Status DiskFloor::Admit(uint64_t floor, uint64_t in_flight, uint64_t more, uint6
 }
 
 uint64_t DiskFloor::Reusable() {
-  if (!reusable_) {
-    Result<uint64_t> reusable = probe_.reusable();
-    if (!reusable.ok())
-      LOG_WARNING("cannot read the queue's reusable space: %s",
-                  reusable.status().message().c_str());
-    reusable_ = reusable.ok() ? *reusable : 0;
+  if (reusable_) return *reusable_;
+  held_back_ = false;
+  Result<uint64_t> reusable = probe_.reusable(&held_back_);
+  if (!reusable.ok()) {
+    LOG_WARNING("cannot read the queue's reusable space: %s", reusable.status().message().c_str());
+    return 0;
   }
-  return *reusable_;
+  if (!held_back_) reusable_ = *reusable;
+  return *reusable;
 }
 
 std::vector<uint64_t> StreamsToGiveUp(const std::vector<HeldStream>& oldest_first,

@@ -30,7 +30,8 @@
 // near the floor and emptied again must not refuse every large message for
 // ever. The free space is read at each question (one statvfs); the store's
 // reusable figure only when the free space alone is not enough (or master
-// asks), and then once per commit, since only a commit changes it.
+// asks), and then once per commit, since only a commit changes it, unless a
+// reader's snapshot held pages back (then it is read again next time).
 //
 // The bytes in flight are charged what LMDB makes of them on disk
 // (Footprint): a 128 KB chunk takes 33 pages of 4 KB, and a commit rewrites
@@ -56,8 +57,9 @@ class DiskFloor {
   struct Probe {
     // Bytes available to the queue's file system now (statvfs f_bavail).
     std::function<Result<uint64_t>()> free_disk;
-    // Bytes the store can reuse without growing (QueueStore::ReusableBytes).
-    std::function<Result<uint64_t>()> reusable;
+    // Bytes the store can reuse without growing (QueueStore::ReusableBytes);
+    // *held_back set when a reader held some back for a moment.
+    std::function<Result<uint64_t>(bool* held_back)> reusable;
   };
 
   // LMDB's own pages charged to every commit: branch, leaf and free-list pages.
@@ -77,14 +79,21 @@ class DiskFloor {
   // the store itself still refuses what it cannot write).
   Status Admit(uint64_t floor, uint64_t in_flight, uint64_t more, uint64_t* shortfall = nullptr);
   // The store's reusable figure, read at most once per commit (0 when the
-  // reading fails, logged).
+  // reading fails, logged). A reading that a reader's snapshot held back is
+  // not kept: the delivery reading a message ends soon, and a figure kept
+  // until the next commit would refuse messages (and make master refuse
+  // connections) in an idle, empty queue.
   uint64_t Reusable();
+  // The last reading of the reusable figure was held back by a reader: pages
+  // freed lately (streams just given up) do not count as room yet.
+  bool held_back() const { return held_back_; }
   // A commit happened: the store's reusable figure is read again when next needed.
   void Committed() { reusable_.reset(); }
 
  private:
   Probe probe_;
   std::optional<uint64_t> reusable_;
+  bool held_back_ = false;
 };
 
 // An open stream as StreamsToGiveUp sees it: what it has stored so far

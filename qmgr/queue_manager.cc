@@ -42,8 +42,9 @@ QueueManager::QueueManager(event_base* base, QueueStore* store, FileSystem* fs,
       store_(store),
       config_(std::move(config)),
       worker_(store, fs),
-      disk_floor_(DiskFloor::Probe{[store] { return FreeDiskSpace(store->directory()); },
-                                   [store] { return store->ReusableBytes(); }}) {}
+      disk_floor_(
+          DiskFloor::Probe{[store] { return FreeDiskSpace(store->directory()); },
+                           [store](bool* held_back) { return store->ReusableBytes(held_back); }}) {}
 
 QueueManager::~QueueManager() { worker_.Stop(); }
 
@@ -218,14 +219,20 @@ Status QueueManager::AdmitBytes(ContentChunker* requester, uint64_t more) {
   // Pages freed by a commit are reusable only after the next one, and near
   // the floor they may be what is missing (messages given up, delivered
   // messages removed): commit now and once more to release those pages, and
-  // ask again; at most once per other commit.
-  if (floor_retried_at_ != commits_) {
+  // ask again; at most once per other commit, unless the open batch frees
+  // space (a stream refused just before: without this its room would not
+  // serve the next stream to ask, and the oldest would be refused in turn).
+  if (floor_retried_at_ != commits_ || batch_frees_space_) {
     if (!MakeFreedPagesRoom()) return admitted;
     admitted = AdmitToFloor(more, &shortfall);
   }
   // The oldest messages win: give up younger streams until the piece fits.
-  // Each round gives up at least one stream, so this ends.
-  while (!admitted.ok()) {
+  // Each round gives up at least one stream, so this ends. While a reader
+  // (a delivery) holds freed pages back, the room of streams just given up
+  // does not show yet: giving up more would lose them for nothing, so after
+  // one round the requester is refused instead.
+  for (bool first = true; !admitted.ok(); first = false) {
+    if (!first && disk_floor_.held_back()) return admitted;
     auto age = stream_age_.find(requester);
     if (age == stream_age_.end()) return admitted;
     std::vector<HeldStream> held;
