@@ -26,7 +26,9 @@ Checked:
   - every message acknowledged with 250 is delivered, byte for byte;
   - after each round's queue has drained, a new connection is greeted with
     220 within a few seconds (master learns qmgr's reusable room once a
-    second), although statvfs alone sees the grown data.mdb;
+    second), even while a file written beside the queue (another writer)
+    has taken statvfs below the floor: data.mdb has grown, and the pages
+    LMDB freed in it are room that only qmgr sees;
   - the free space of the file system, sampled every 2 ms, never falls
     under the floor by more than one message's bytes (the issue's bound).
 `postern check` warns on stderr (and succeeds) when min_free_disk_space is
@@ -66,9 +68,13 @@ class FreeSpaceSampler(threading.Thread):
         self.path = path
         self.lowest = None
         self.running = True
+        self.paused = False  # while the test itself writes a filler file
 
     def run(self):
         while self.running:
+            if self.paused:
+                time.sleep(0.002)
+                continue
             st = os.statvfs(self.path)
             free = st.f_bavail * st.f_frsize
             self.lowest = free if self.lowest is None else min(self.lowest, free)
@@ -154,22 +160,34 @@ def check_warns_of_a_floor_above_the_file_system(instance):
     assert result.returncode == 0 and result.stderr == "", result.stderr
 
 
-def wait_until_greeted(instance, seconds=5):
+def wait_until_greeted(instance, sampler, seconds=5):
     """The queue has drained: a new connection must be greeted with 220
-    within `seconds` (master's reading of qmgr's room is a second old)."""
-    deadline = time.monotonic() + seconds
-    while True:
-        client = h.RawClient(instance.port)
-        try:
-            greeting = client.line().decode()
-            if greeting.startswith("220 "):
-                client.command("QUIT")
-                return
-        finally:
-            client.close()
-        assert time.monotonic() < deadline, \
-            "the queue is empty, yet a new connection got %r" % greeting
-        time.sleep(0.2)
+    within `seconds` (master's reading of qmgr's room is a second old), even
+    while another writer (a filler file) has taken statvfs below the floor:
+    the pages LMDB freed inside data.mdb are room, and only qmgr sees them."""
+    filler = os.path.join(instance.state_dir, "filler")
+    sampler.paused = True
+    time.sleep(0.05)  # a sample being taken ends
+    with open(filler, "wb") as f:
+        f.write(b"\0" * (free_space(instance.state_dir) - FLOOR + (256 << 10)))
+    try:
+        assert free_space(instance.state_dir) < FLOOR
+        deadline = time.monotonic() + seconds
+        while True:
+            client = h.RawClient(instance.port)
+            try:
+                greeting = client.line().decode()
+                if greeting.startswith("220 "):
+                    client.command("QUIT")
+                    return
+            finally:
+                client.close()
+            assert time.monotonic() < deadline, \
+                "the queue is empty, yet a new connection got %r" % greeting
+            time.sleep(0.2)
+    finally:
+        os.unlink(filler)
+        sampler.paused = False
 
 
 def wait_until_queue_empty(instance, seconds=30):
@@ -221,7 +239,7 @@ def test():
                 instance.wait_for_mail(RECIPIENT, len(accepted), timeout=60)
                 wait_until_queue_empty(instance)
                 free_after.append(free_space(instance.state_dir) >> 10)
-                wait_until_greeted(instance)
+                wait_until_greeted(instance, sampler)
             sampler.stop()
             summary = ("%d accepted and delivered (per round: %s; the room of %d KB holds %d), "
                        "%d refused with 452 4.3.1; free space after each round %s KB, lowest %d "
