@@ -106,6 +106,8 @@ Master::Master(std::unique_ptr<Config> config, ChildUsers users)
                                        config_->run_directory + "/qmgr.sock",
                                        config_->run_directory + "/authd.sock");
   pool_->SetConfig(config_.get());
+  queue_space_ = std::make_unique<QueueSpaceClient>(base_.get(),
+                                                    config_->run_directory + "/qmgr.sock", &clock_);
   control_ = std::make_unique<ControlServer>(
       base_.get(), [this](const std::string& verb, const std::vector<std::string>& args) {
         return HandleControl(verb, args);
@@ -119,6 +121,7 @@ Master::~Master() {
   listeners_.reset();
   supervisor_.reset();
   pool_.reset();
+  queue_space_.reset();
   if (queue_socket_ >= 0) close(queue_socket_);
   if (auth_socket_ >= 0) close(auth_socket_);
   if (pid_file_written_) unlink(MasterPidFile(config_->run_directory).c_str());
@@ -158,6 +161,13 @@ Status Master::WritePidFile() {
     return Status::Error("cannot write " + path + ": " + strerror(errno));
   pid_file_written_ = true;
   return Status::Ok();
+}
+
+Result<ResourceReadings> Master::ReadResourcesWithQueue(const Config& config) {
+  Result<ResourceReadings> readings = ReadResources(config);
+  if (readings.ok())
+    if (std::optional<QueueSpace> space = queue_space_->Latest()) readings->queue = *space;
+  return readings;
 }
 
 Status Master::WaitForQueueManager() {
@@ -273,6 +283,8 @@ Status Master::Start() {
   signal(SIGPIPE, SIG_IGN);
   Status started = supervisor_->StartAll();
   if (started.ok()) started = WaitForQueueManager();
+  if (started.ok() && !queue_space_->Start())
+    started = Status::Error("cannot create the timer that asks qmgr for the queue's room");
   if (!started.ok()) {
     supervisor_->TerminateAllAndWait(kServiceStopTimeout);
     return started;

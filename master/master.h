@@ -26,6 +26,7 @@
 #include "master/control_server.h"
 #include "master/dnsbl_checker.h"
 #include "master/listener_sockets.h"
+#include "master/queue_space_client.h"
 #include "master/supervisor.h"
 #include "master/worker_pool.h"
 
@@ -64,6 +65,7 @@ class Master {
   // to what the workers can hold with the descriptor limit in force
   // (lib/base/descriptor_budget), with a warning when it is.
   void ComputeLimits();
+  Result<ResourceReadings> ReadResourcesWithQueue(const Config& config);
 
   std::unique_ptr<Config> config_;
   ChildUsers users_;
@@ -71,7 +73,12 @@ class Master {
   ConnectionTable table_;
   SystemClock clock_;
   DynamicBlocks blocks_{&clock_};
-  ResourceMonitor resources_{&clock_, std::chrono::seconds(1)};
+  // Reads statvfs, data.mdb and memory, with qmgr's figures for the queue
+  // (queue_space_) when it answered lately.
+  ResourceMonitor resources_{&clock_, std::chrono::seconds(1), [this](const Config& config) {
+                               return ReadResourcesWithQueue(config);
+                             }};
+  std::unique_ptr<QueueSpaceClient> queue_space_;
   BlockListFiles block_files_;
   std::unique_ptr<DnsblChecker> dnsbl_;
   // Admitted connections waiting for their DNSBL answers, by conn_id.

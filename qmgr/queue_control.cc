@@ -143,7 +143,7 @@ std::string FormatQueueList(const std::vector<StoredMessage>& messages) {
 ControlReply RunControl(QueueManager* manager, const std::string& verb,
                         const std::vector<std::string>& args) {
   const bool takes_id = verb == "show" || verb == "delete" || verb == "hold" || verb == "release";
-  const bool takes_nothing = verb == "ping" || verb == "list" || verb == "flush";
+  const bool takes_nothing = verb == "ping" || verb == "list" || verb == "flush" || verb == "space";
   if (!takes_id && !takes_nothing)
     return Fail("qmgr knows no control verb \"" + Printable(verb) + "\"");
   if (takes_nothing && !args.empty()) return Fail(verb + " takes no arguments");
@@ -152,6 +152,7 @@ ControlReply RunControl(QueueManager* manager, const std::string& verb,
     return Fail("\"" + Printable(args[0]) + "\" is not a queue id");
 
   if (verb == "ping") return Ok("pong\n");
+  if (verb == "space") return Ok(FormatQueueSpace(manager->Space()));
   if (verb == "list") {
     Result<std::vector<StoredMessage>> messages = manager->store().ListMessages();
     if (!messages.ok()) return Fail(messages.status().message());

@@ -42,8 +42,9 @@ QueueManager::QueueManager(event_base* base, QueueStore* store, FileSystem* fs,
       store_(store),
       config_(std::move(config)),
       worker_(store, fs),
-      disk_floor_(DiskFloor::Probe{[store] { return FreeDiskSpace(store->directory()); },
-                                   [store] { return store->ReusableBytes(); }}) {}
+      disk_floor_(
+          DiskFloor::Probe{[store] { return FreeDiskSpace(store->directory()); },
+                           [store](bool* held_back) { return store->ReusableBytes(held_back); }}) {}
 
 QueueManager::~QueueManager() { worker_.Stop(); }
 
@@ -197,31 +198,99 @@ bool QueueManager::Reserve(const std::string& queue_id) {
 
 void QueueManager::Release(const std::string& queue_id) { reserved_.erase(queue_id); }
 
-Status QueueManager::AdmitBytes(uint64_t more) {
-  auto admit = [this, more] {
-    uint64_t in_batch = batch_ ? batch_->chunk_bytes() : 0;
-    return disk_floor_.Admit(config_->min_free_disk_space, open_partials_ + in_batch, more);
-  };
-  Status admitted = admit();
-  if (admitted.ok() || floor_retried_at_ == commits_) return admitted;
-  // Pages freed by a commit are reusable only after the next one, and near
-  // the floor they may be what is missing (messages given up, delivered
-  // messages removed): commit now (what is in the batch was admitted, so
-  // the floor holds), commit once more to release those pages, and ask
-  // again; at most once per other commit.
-  if (batch_ && !CommitNow().ok()) return admitted;
+Status QueueManager::AdmitToFloor(uint64_t more, uint64_t* shortfall) {
+  const uint64_t in_batch = batch_ ? batch_->chunk_bytes() : 0;
+  return disk_floor_.Admit(config_->min_free_disk_space, open_partials_ + in_batch, more,
+                           shortfall);
+}
+
+bool QueueManager::MakeFreedPagesRoom() {
+  // What is in the batch was admitted, so committing it keeps the floor.
+  if (batch_ && !CommitNow().ok()) return false;
   ReleaseFreedPages();
   floor_retried_at_ = commits_;
-  return admit();
+  return true;
+}
+
+Status QueueManager::AdmitBytes(ContentChunker* requester, uint64_t more) {
+  uint64_t shortfall = 0;
+  Status admitted = AdmitToFloor(more, &shortfall);
+  if (admitted.ok()) return admitted;
+  // Pages freed by a commit are reusable only after the next one, and near
+  // the floor they may be what is missing (messages given up, delivered
+  // messages removed): commit now and once more to release those pages, and
+  // ask again; at most once per other commit, unless the open batch frees
+  // space (a stream refused just before: without this its room would not
+  // serve the next stream to ask, and the oldest would be refused in turn).
+  if (floor_retried_at_ != commits_ || batch_frees_space_) {
+    if (!MakeFreedPagesRoom()) return admitted;
+    admitted = AdmitToFloor(more, &shortfall);
+  }
+  // The oldest messages win: give up younger streams until the piece fits.
+  // Each round gives up at least one stream, so this ends. While a reader
+  // (a delivery) holds freed pages back, the room of streams just given up
+  // does not show yet: giving up more would lose them for nothing, so after
+  // one round the requester is refused instead.
+  for (bool first = true; !admitted.ok(); first = false) {
+    if (!first && disk_floor_.held_back()) return admitted;
+    auto age = stream_age_.find(requester);
+    if (age == stream_age_.end()) return admitted;
+    std::vector<HeldStream> held;
+    for (const auto& [order, chunker] : streams_by_age_)
+      held.push_back(HeldStream{order, chunker->size()});
+    std::vector<uint64_t> victims = StreamsToGiveUp(held, age->second, shortfall);
+    if (victims.empty()) return admitted;
+    const Status why =
+        Status::ResourceExhausted("given up for older messages: " + admitted.message());
+    for (uint64_t order : victims) {
+      auto victim = streams_by_age_.find(order);
+      if (victim != streams_by_age_.end()) GiveUp(victim->second, why);
+    }
+    // Their partial chunks left at once; their stored chunks need the commits.
+    admitted = AdmitToFloor(more, &shortfall);
+    if (admitted.ok()) break;
+    if (!MakeFreedPagesRoom()) return admitted;
+    admitted = AdmitToFloor(more, &shortfall);
+  }
+  return admitted;
+}
+
+void QueueManager::GiveUp(ContentChunker* chunker, const Status& why) {
+  const std::string queue_id = chunker->queue_id();
+  LOG_INFO("%s: given up after %" PRIu64 " bytes to make room for older messages", queue_id.c_str(),
+           chunker->size());
+  ForgetContent(chunker);
+  DiscardContent(queue_id);
+  if (stream_given_up_) stream_given_up_(queue_id, why);
+}
+
+void QueueManager::BeginContent(ContentChunker* chunker) {
+  const uint64_t age = next_stream_age_++;
+  streams_by_age_[age] = chunker;
+  stream_age_[chunker] = age;
+}
+
+void QueueManager::Unlist(const ContentChunker* chunker) {
+  auto age = stream_age_.find(chunker);
+  if (age == stream_age_.end()) return;
+  streams_by_age_.erase(age->second);
+  stream_age_.erase(age);
 }
 
 void QueueManager::ForgetContent(ContentChunker* chunker) {
+  Unlist(chunker);
   open_partials_ -= chunker->pending_bytes();
   chunker->DropPending();
 }
 
+QueueSpace QueueManager::Space() {
+  const uint64_t in_batch = batch_ ? batch_->chunk_bytes() : 0;
+  const uint64_t in_flight = open_partials_ + in_batch;
+  return QueueSpace{disk_floor_.Reusable(), in_flight == 0 ? 0 : DiskFloor::Footprint(in_flight)};
+}
+
 Status QueueManager::AppendContent(ContentChunker* chunker, std::string_view bytes) {
-  if (Status s = AdmitBytes(bytes.size()); !s.ok()) {
+  if (Status s = AdmitBytes(chunker, bytes.size()); !s.ok()) {
     // The message is given up at once, so that its room serves the streams
     // still in flight: its partial chunk leaves now, its chunks with the
     // next commit (LMDB still writes those of the open batch), and their
@@ -262,7 +331,7 @@ void QueueManager::DiscardContent(const std::string& queue_id) {
 void QueueManager::QueueMessage(Envelope envelope, ContentChunker* chunker, DurableCallback done) {
   envelope.size = chunker->size();
   // The last partial chunk is in flight already: only the envelope is new.
-  Status admitted = AdmitBytes(envelope.Encode().size());
+  Status admitted = AdmitBytes(chunker, envelope.Encode().size());
   Result<QueueStore::WriteBatch*> batch =
       admitted.ok() ? Batch() : Result<QueueStore::WriteBatch*>(admitted);
   if (!batch.ok()) {
@@ -277,6 +346,7 @@ void QueueManager::QueueMessage(Envelope envelope, ContentChunker* chunker, Dura
   Status s = chunker->Finish(*batch);
   open_partials_ -= partial;
   chunker->DropPending();
+  Unlist(chunker);
   if (s.ok()) s = (*batch)->PutEnvelope(envelope);
   if (!s.ok()) {
     FailBatch(s);

@@ -16,8 +16,14 @@
 // Disk floor (lib/queue/disk_floor.h): before content or an envelope joins the
 // batch, the bytes in flight (the batch's chunks and the partial chunks of
 // open streams) plus the new ones must leave min_free_disk_space free on
-// the queue's file system; otherwise that message alone fails as short of
-// resources (452 4.3.1 at its end) and nothing else is touched.
+// the queue's file system. When they do not, the oldest messages win: the
+// youngest open streams holding bytes (younger than the one asking) are
+// given up until their bytes cover what is short, their content discarded
+// and their streams told through the StreamGivenUp callback (452 4.3.1 at
+// the end of their data); after each round of that, and once per other
+// commit before it, the batch is committed and the freed pages released so
+// that they count as room. Only when no younger stream can make the room is
+// the stream asking given up itself.
 //
 // A failed batch (map or disk full, I/O error) loses everything written in
 // it: every message waiting for that commit is answered with the failure,
@@ -37,6 +43,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "lib/base/clock.h"
@@ -46,6 +53,7 @@
 #include "lib/net/event_handles.h"
 #include "lib/base/file_system.h"
 #include "lib/queue/queue_store.h"
+#include "lib/policy/resource_check.h"
 #include "lib/queue/retry_schedule.h"
 #include "qmgr/delivery.h"
 
@@ -63,6 +71,7 @@ class QueueManager {
  public:
   using DurableCallback = std::function<void(const Status&)>;
   using BatchFailedCallback = std::function<void(uint64_t generation, const Status&)>;
+  using StreamGivenUpCallback = std::function<void(const std::string& queue_id, const Status&)>;
 
   // store and fs must outlive the manager.
   QueueManager(event_base* base, QueueStore* store, FileSystem* fs,
@@ -83,13 +92,25 @@ class QueueManager {
   // Claims a queue id for a new stream; false when it is queued or in flight.
   bool Reserve(const std::string& queue_id);
   void Release(const std::string& queue_id);
+  // A stream of a reserved queue id begins: its age decides which stream the
+  // disk floor gives up first (the youngest). chunker must stay put until
+  // ForgetContent() or QueueMessage().
+  void BeginContent(ContentChunker* chunker);
   // Streams content into the open batch. A failure means the message is lost:
-  // a resource-exhausted one when the disk floor refuses it.
+  // a resource-exhausted one when the disk floor refuses it. May give up
+  // younger streams (StreamGivenUp callback) to make room.
   Status AppendContent(ContentChunker* chunker, std::string_view bytes);
   // The stream of chunker ends without QueueMessage(): its partial chunk is
   // dropped and no longer counts as in flight. Call before destroying the
   // chunker; calling it again does nothing.
   void ForgetContent(ContentChunker* chunker);
+  // The disk floor gave up the stream of queue_id to make room for older
+  // ones: its content is discarded already; its message must be answered
+  // with the failure given. Runs inside AppendContent()/QueueMessage() of
+  // another stream.
+  void SetStreamGivenUpCallback(StreamGivenUpCallback callback) {
+    stream_given_up_ = std::move(callback);
+  }
   // Identifies the open batch (or the next one); streams remember it so
   // that the BatchFailed callback can tell which of them lost chunks.
   uint64_t generation() const { return generation_; }
@@ -104,6 +125,8 @@ class QueueManager {
   // before these return.
   const QueueStore& store() const { return *store_; }
   bool Contains(const std::string& queue_id) const { return index_.count(queue_id) != 0; }
+  // For master's early refusal: what the store can reuse and what is in flight.
+  QueueSpace Space();
   std::vector<std::string> QueuedIds() const;
   Status Delete(const std::vector<std::string>& queue_ids);
   Status SetHold(const std::string& queue_id, bool held);
@@ -130,8 +153,15 @@ class QueueManager {
   void RequestCommit();
   void RequestLazyCommit();
   Status CommitNow();
-  // Asks the disk floor whether `more` bytes may join those in flight.
-  Status AdmitBytes(uint64_t more);
+  // Asks the disk floor whether `more` bytes of requester's stream may join
+  // those in flight, giving up younger streams when that makes the room.
+  Status AdmitBytes(ContentChunker* requester, uint64_t more);
+  Status AdmitToFloor(uint64_t more, uint64_t* shortfall);
+  // Commits the open batch and releases the pages it freed; false when the
+  // commit failed.
+  bool MakeFreedPagesRoom();
+  void GiveUp(ContentChunker* chunker, const Status& why);
+  void Unlist(const ContentChunker* chunker);
   void FailBatch(const Status& failure);
   void ReleaseFreedPages();
   void Index(const Envelope& envelope, bool held);
@@ -158,12 +188,17 @@ class QueueManager {
   std::vector<WaitingAck> waiting_;  // ended messages in the open batch
   std::set<std::string> updated_;    // delivery outcomes in the open batch
   BatchFailedCallback batch_failed_;
+  StreamGivenUpCallback stream_given_up_;
   bool batch_has_content_ = false;  // message chunks or envelopes in the open batch
   bool batch_frees_space_ = false;  // the open batch removes messages or content
   // Bytes in flight, for the disk floor: the open batch's chunks and the
   // partial chunks of open streams (open_partials_).
   DiskFloor disk_floor_;
   uint64_t open_partials_ = 0;
+  // Open streams by age (order of BeginContent), for giving up the youngest.
+  std::map<uint64_t, ContentChunker*> streams_by_age_;
+  std::unordered_map<const ContentChunker*, uint64_t> stream_age_;
+  uint64_t next_stream_age_ = 1;
   uint64_t commits_ = 0;           // successful commits, ReleaseFreedPages included
   uint64_t floor_retried_at_ = 0;  // commits_ after the last early commit for the floor
   // A batch failed for want of space and no message has fitted since.

@@ -50,6 +50,8 @@ QueueServer::~QueueServer() {
 Status QueueServer::Start() {
   manager_->SetBatchFailedCallback(
       [this](uint64_t generation, const Status& failure) { OnBatchFailed(generation, failure); });
+  manager_->SetStreamGivenUpCallback(
+      [this](const std::string& queue_id, const Status& why) { OnStreamGivenUp(queue_id, why); });
   accept_event_.reset(event_new(base_, listen_fd_, EV_READ | EV_PERSIST, OnAccept, this));
   housekeeping_event_.reset(event_new(base_, -1, 0, OnHousekeeping, this));
   if (!accept_event_ || !housekeeping_event_ || event_add(accept_event_.get(), nullptr) != 0)
@@ -248,7 +250,8 @@ Status QueueServer::Begin(Connection* c, ipc::PayloadReader* payload) {
       stream.failure = Status::Error("queue id " + envelope->queue_id + " is already in use");
   }
   if (!stream.failure.ok()) LOG_WARNING("refusing a message: %s", stream.failure.message().c_str());
-  streams_.emplace(key, std::move(stream));
+  Stream& begun = streams_.emplace(key, std::move(stream)).first->second;
+  if (begun.reserved) manager_->BeginContent(&begun.chunker);
   return Status::Ok();
 }
 
@@ -349,8 +352,19 @@ void QueueServer::Answer(uint64_t connection_id, uint64_t stream_id, const Statu
 }
 
 void QueueServer::OnBatchFailed(uint64_t generation, const Status& failure) {
-  for (auto& [key, stream] : streams_)
-    if (stream.generation == generation && stream.failure.ok()) stream.failure = failure;
+  for (auto& [key, stream] : streams_) {
+    if (stream.generation != generation || !stream.failure.ok()) continue;
+    stream.failure = failure;
+    manager_->ForgetContent(&stream.chunker);  // its partial chunk is of no use now
+  }
+}
+
+void QueueServer::OnStreamGivenUp(const std::string& queue_id, const Status& why) {
+  for (auto& [key, stream] : streams_) {
+    if (!stream.reserved || stream.envelope.queue_id != queue_id) continue;
+    if (stream.failure.ok()) stream.failure = why;
+    return;
+  }
 }
 
 }  // namespace postern

@@ -8,7 +8,10 @@
 // no message is held whole in memory.
 //
 // A stream is refused (kMessageResult with a failure once it ends) for an
-// invalid or duplicate queue id or an envelope without recipients. A frame
+// invalid or duplicate queue id or an envelope without recipients, and
+// answered "insufficient resources" when the disk floor gives it up (its
+// own piece does not fit, or older streams needed its room: the
+// manager's StreamGivenUp callback). A frame
 // that does not parse, or a stream id used out of turn, is a protocol error
 // that closes that connection only, with a log line saying why. A
 // connection that goes away aborts its unfinished streams; messages it had
@@ -93,6 +96,7 @@ class QueueServer {
   void Answer(uint64_t connection_id, uint64_t stream_id, const Status& outcome,
               const std::string& queue_id);
   void OnBatchFailed(uint64_t generation, const Status& failure);
+  void OnStreamGivenUp(const std::string& queue_id, const Status& why);
 
   event_base* base_;
   int listen_fd_;

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -36,18 +37,45 @@ Result<uint64_t> MemAvailable() {
   return Status::Error("no MemAvailable line in /proc/meminfo");
 }
 
+// base + reusable - in_flight, at least 0 and without overflow.
+uint64_t WithQueue(uint64_t base, const QueueSpace& q) {
+  const uint64_t room = base + std::min(q.reusable, UINT64_MAX - base);
+  return room > q.in_flight ? room - q.in_flight : 0;
+}
+
+std::string QueueNote(const QueueSpace& q) {
+  if (q.reusable == 0 && q.in_flight == 0) return "";
+  return " (with " + Megabytes(q.reusable) + " reusable in the queue, less " +
+         Megabytes(q.in_flight) + " in flight)";
+}
+
 }  // namespace
 
+std::string FormatQueueSpace(const QueueSpace& space) {
+  return "reusable " + std::to_string(space.reusable) + "\nin_flight " +
+         std::to_string(space.in_flight) + "\n";
+}
+
+std::optional<QueueSpace> ParseQueueSpace(std::string_view text) {
+  QueueSpace space;
+  std::istringstream in{std::string(text)};
+  std::string reusable, in_flight, rest;
+  if (!(in >> reusable >> space.reusable >> in_flight >> space.in_flight) || in >> rest ||
+      reusable != "reusable" || in_flight != "in_flight")
+    return std::nullopt;
+  return space;
+}
+
 std::optional<std::string> ResourceShortage(const ResourceReadings& r, const Config& config) {
-  if (auto s =
-          Below("free disk space", r.free_disk, "min_free_disk_space", config.min_free_disk_space))
-    return s;
+  if (auto s = Below("free disk space", WithQueue(r.free_disk, r.queue), "min_free_disk_space",
+                     config.min_free_disk_space))
+    return *s + QueueNote(r.queue);
   if (config.queue_map_size != 0) {
     uint64_t map_free =
         config.queue_map_size > r.queue_map_used ? config.queue_map_size - r.queue_map_used : 0;
-    if (auto s = Below("free queue map space", map_free, "min_queue_map_space",
+    if (auto s = Below("free queue map space", WithQueue(map_free, r.queue), "min_queue_map_space",
                        config.min_queue_map_space))
-      return s;
+      return *s + QueueNote(r.queue);
   }
   return Below("available memory", r.free_memory, "min_free_memory", config.min_free_memory);
 }

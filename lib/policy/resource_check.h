@@ -9,12 +9,21 @@
 // (room left in the LMDB map, queue_map_size less the size of data.mdb) and
 // min_free_memory (MemAvailable of /proc/meminfo). The decision is a pure
 // function of the readings, so tests drive it with made-up numbers.
+//
+// data.mdb never shrinks: once it grew near the floor, statvfs alone would
+// refuse every connection for ever although LMDB can refill the pages of
+// the messages that left. Only qmgr may read the LMDB file, so master asks
+// it (QueueSpace, the control verb "space" on the queue socket,
+// master/queue_space_client.h) and counts the reusable bytes as room and
+// the bytes qmgr holds in flight as taken, in both the disk and the map
+// check; without a fresh answer it falls back to statvfs and the file size.
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include "lib/base/clock.h"
@@ -25,10 +34,24 @@
 
 namespace postern {
 
+// qmgr's own figures (QueueManager::Space).
+struct QueueSpace {
+  uint64_t reusable = 0;   // bytes inside data.mdb that LMDB can refill without growing it
+  uint64_t in_flight = 0;  // what the bytes accepted but not yet committed will take on disk
+
+  bool operator==(const QueueSpace&) const = default;
+};
+
+// The "space" control reply: "reusable N\nin_flight N\n", and back;
+// nothing when the text is not that.
+std::string FormatQueueSpace(const QueueSpace& space);
+std::optional<QueueSpace> ParseQueueSpace(std::string_view text);
+
 struct ResourceReadings {
   uint64_t free_disk = 0;       // bytes available to the queue's file system
   uint64_t queue_map_used = 0;  // bytes of data.mdb
   uint64_t free_memory = 0;     // MemAvailable, bytes
+  QueueSpace queue;             // from qmgr; zeros when it did not answer
 };
 
 // What is short, in words for the log ("free disk space 12 MB is below

@@ -332,7 +332,7 @@ int LowerToReader(const char* line, void* oldest_ptr) {
 
 }  // namespace
 
-Result<uint64_t> QueueStore::ReusableBytes() const {
+Result<uint64_t> QueueStore::ReusableBytes(bool* held_back) const {
   Result<MDB_txn*> begun = BeginRead();
   if (!begun.ok()) return begun.status();
   TxnPtr txn(*begun);
@@ -345,6 +345,7 @@ Result<uint64_t> QueueStore::ReusableBytes() const {
   // snapshot older than T is read, and not by the transaction right after T.
   size_t oldest = info.me_last_txnid;
   mdb_reader_list(env_.get(), LowerToReader, &oldest);
+  if (held_back != nullptr) *held_back = oldest < info.me_last_txnid;
   MDB_cursor* raw = nullptr;
   // Database 0 is LMDB's free list: key the id of the transaction that freed
   // the pages, value a list of page numbers whose first word counts them.

@@ -147,7 +147,10 @@ class QueueStore {
   // whole runs of contiguous pages long enough for a 128 KB chunk (which
   // is what the queue stores; single pages for the B-tree are not counted). Walks the free list
   // in a read transaction: call it when the figure matters, not per write.
-  Result<uint64_t> ReusableBytes() const;
+  // *held_back (when given) is set when a reader's snapshot (a delivery
+  // reading a message) holds freed pages back: the figure grows when it
+  // ends, without a commit, so a caller must not keep it.
+  Result<uint64_t> ReusableBytes(bool* held_back = nullptr) const;
 
   // Every message, in queue id order.
   Result<std::vector<StoredMessage>> ListMessages() const;

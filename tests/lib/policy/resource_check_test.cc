@@ -19,7 +19,7 @@ Config Thresholds() {
   return config;
 }
 
-ResourceReadings Plenty() { return ResourceReadings{10240 * kMB, 100 * kMB, 4096 * kMB}; }
+ResourceReadings Plenty() { return ResourceReadings{10240 * kMB, 100 * kMB, 4096 * kMB, {}}; }
 
 }  // namespace
 
@@ -60,12 +60,50 @@ BOOST_AUTO_TEST_CASE(a_map_file_larger_than_the_map_leaves_no_room) {
   BOOST_TEST(ResourceShortage(r, Thresholds()).has_value());
 }
 
+// Issue 8: data.mdb never shrinks. Once it grew near the floor, statvfs
+// alone refused every connection although the queue was empty: qmgr's
+// reusable bytes count as room, its bytes in flight as taken.
+BOOST_AUTO_TEST_CASE(the_queue_reusable_space_counts_as_room_and_its_bytes_in_flight_as_taken) {
+  Config config = Thresholds();
+  ResourceReadings r = Plenty();
+  r.free_disk = 40 * kMB;  // below min_free_disk_space 64 MB
+  BOOST_TEST(ResourceShortage(r, config).has_value());
+  r.queue.reusable = 24 * kMB;
+  BOOST_TEST(!ResourceShortage(r, config).has_value());
+  r.queue.in_flight = 1;
+  auto disk = ResourceShortage(r, config);
+  BOOST_REQUIRE(disk.has_value());
+  BOOST_TEST(*disk ==
+                 "free disk space 63 MB is below min_free_disk_space 64 MB (with 24 MB reusable in "
+                 "the queue, less 0 MB in flight)",
+             *disk);
+  // The map: 1024 MB less a 1020 MB file leaves 4 MB, and 12 MB reusable in it.
+  r = Plenty();
+  r.queue_map_used = 1020 * kMB;
+  BOOST_TEST(ResourceShortage(r, config).has_value());
+  r.queue.reusable = 12 * kMB;
+  BOOST_TEST(!ResourceShortage(r, config).has_value());
+  r.queue.reusable = UINT64_MAX;  // does not wrap
+  r.free_disk = UINT64_MAX;
+  BOOST_TEST(!ResourceShortage(r, config).has_value());
+}
+
+BOOST_AUTO_TEST_CASE(qmgr_s_space_answer_reads_back) {
+  QueueSpace space{123456789, 42};
+  BOOST_TEST(FormatQueueSpace(space) == "reusable 123456789\nin_flight 42\n");
+  BOOST_TEST((ParseQueueSpace(FormatQueueSpace(space)) == space));
+  BOOST_TEST(!ParseQueueSpace("pong\n").has_value());
+  BOOST_TEST(!ParseQueueSpace("reusable 1\n").has_value());
+  BOOST_TEST(!ParseQueueSpace("reusable 1\nin_flight 2\nmore 3\n").has_value());
+  BOOST_TEST(!ParseQueueSpace("in_flight 1\nreusable 2\n").has_value());
+}
+
 BOOST_AUTO_TEST_CASE(zero_switches_each_check_off) {
   Config config = Thresholds();
   config.min_free_disk_space = 0;
   config.min_queue_map_space = 0;
   config.min_free_memory = 0;
-  BOOST_TEST(!ResourceShortage(ResourceReadings{0, 4096 * kMB, 0}, config).has_value());
+  BOOST_TEST(!ResourceShortage(ResourceReadings{0, 4096 * kMB, 0, {}}, config).has_value());
 }
 
 BOOST_AUTO_TEST_CASE(monitor_reads_at_most_once_per_interval) {
@@ -118,7 +156,7 @@ BOOST_AUTO_TEST_CASE(monitor_applies_new_thresholds_without_a_new_reading) {
   int reads = 0;
   ResourceMonitor monitor(&clock, std::chrono::seconds(1), [&](const Config&) {
     ++reads;
-    return Result<ResourceReadings>(ResourceReadings{100 * kMB, 0, 4096 * kMB});
+    return Result<ResourceReadings>(ResourceReadings{100 * kMB, 0, 4096 * kMB, {}});
   });
   Config config = Thresholds();
   BOOST_TEST(!monitor.Shortage(config).has_value());
@@ -134,7 +172,7 @@ BOOST_AUTO_TEST_CASE(monitor_counts_a_failed_reading_as_no_shortage_until_the_ne
   bool fail = true;
   ResourceMonitor monitor(&clock, std::chrono::seconds(1), [&](const Config&) {
     if (fail) return Result<ResourceReadings>(Status::Error("statvfs /nowhere: No such file"));
-    return Result<ResourceReadings>(ResourceReadings{0, 0, 0});
+    return Result<ResourceReadings>(ResourceReadings{0, 0, 0, {}});
   });
   Config config = Thresholds();
   BOOST_TEST(!monitor.Shortage(config).has_value());

@@ -5,6 +5,7 @@
 
 #include <boost/test/unit_test.hpp>
 #include <string>
+#include <vector>
 
 namespace postern {
 namespace {
@@ -15,6 +16,7 @@ struct Readings {
   uint64_t free_disk = 0;
   uint64_t reusable = 0;
   bool fail_free_disk = false;
+  bool held_back = false;
   int reusable_reads = 0;
 
   DiskFloor Floor() {
@@ -23,8 +25,9 @@ struct Readings {
                                           return Status::Error("statvfs: no such file");
                                         return free_disk;
                                       },
-                                      [this]() -> Result<uint64_t> {
+                                      [this](bool* held) -> Result<uint64_t> {
                                         ++reusable_reads;
+                                        *held = held_back;
                                         return reusable;
                                       }});
   }
@@ -92,6 +95,23 @@ BOOST_AUTO_TEST_CASE(reusable_space_is_read_only_when_needed_and_once_per_commit
   BOOST_TEST(r.reusable_reads == 2);
 }
 
+// Issue 8: a reading taken while a delivery read a message was kept until
+// the next commit; in an idle, emptied queue none came, and large messages
+// (and, through master, every connection) stayed refused.
+BOOST_AUTO_TEST_CASE(a_reusable_figure_held_back_by_a_reader_is_not_kept) {
+  Readings r{.free_disk = 9 * kMB, .reusable = 0, .held_back = true};
+  DiskFloor floor = r.Floor();
+  BOOST_TEST(!floor.Admit(8 * kMB, 0, 4 * kMB).ok());
+  BOOST_TEST(floor.held_back());
+  r.reusable = 16 * kMB;  // the reader ended
+  r.held_back = false;
+  BOOST_TEST(floor.Admit(8 * kMB, 0, 4 * kMB).ok());
+  BOOST_TEST(!floor.held_back());
+  BOOST_TEST(r.reusable_reads == 2);
+  BOOST_TEST(floor.Admit(8 * kMB, 0, 4 * kMB).ok());
+  BOOST_TEST(r.reusable_reads == 2);  // kept now, until the next commit
+}
+
 BOOST_AUTO_TEST_CASE(zero_or_an_unreadable_disk_refuses_nothing) {
   Readings r{.free_disk = 0};
   DiskFloor floor = r.Floor();
@@ -107,6 +127,49 @@ BOOST_AUTO_TEST_CASE(huge_figures_do_not_wrap) {
   BOOST_TEST(floor.Admit(highest, 0, 0).ok());
   BOOST_TEST(!floor.Admit(highest, 0, 1).ok());
   BOOST_TEST(!floor.Admit(8 * kMB, UINT64_MAX, UINT64_MAX).ok());
+}
+
+BOOST_AUTO_TEST_CASE(a_refusal_says_how_many_bytes_are_short) {
+  Readings r{.free_disk = 10 * kMB, .reusable = 2 * kMB};
+  DiskFloor floor = r.Floor();
+  uint64_t shortfall = 99;
+  // 12 MB of room, floor 8 MB: 4 MB above it. 3 MB in flight and 1 MB more
+  // cost 4 MB + 256 KB + 64 KB: 320 KB short.
+  BOOST_TEST(!floor.Admit(8 * kMB, 3 * kMB, kMB, &shortfall).ok());
+  BOOST_TEST(shortfall == 320 * kKB);
+  BOOST_TEST(floor.Admit(8 * kMB, 0, kMB, &shortfall).ok());
+  BOOST_TEST(shortfall == 0);
+  // Below the floor already: the distance to it counts too.
+  r.free_disk = 5 * kMB;
+  floor.Committed();
+  BOOST_TEST(!floor.Admit(8 * kMB, 0, 0, &shortfall).ok());
+  BOOST_TEST(shortfall == kMB + 64 * kKB);
+  BOOST_TEST(floor.Reusable() == 2 * kMB);
+}
+
+// Issue 8: 24 messages streaming in lock-step near the floor were each
+// given up in turn, and none was accepted. The oldest win now.
+BOOST_AUTO_TEST_CASE(the_youngest_streams_holding_bytes_are_given_up_first) {
+  // Streams 1..5 in the order they began; 4 has sent nothing yet.
+  const std::vector<HeldStream> open = {{1, kMB}, {2, kMB}, {3, 512 * kKB}, {4, 0}, {5, 256 * kKB}};
+  using Ids = std::vector<uint64_t>;
+  BOOST_TEST(StreamsToGiveUp(open, 1, 200 * kKB) == Ids({5}));
+  BOOST_TEST(StreamsToGiveUp(open, 1, 256 * kKB) == Ids({5}));
+  BOOST_TEST(StreamsToGiveUp(open, 1, 256 * kKB + 1) == Ids({5, 3}));
+  BOOST_TEST(StreamsToGiveUp(open, 1, 1792 * kKB) == Ids({5, 3, 2}));
+  // Only younger streams: 2 may give up 3 and 5, never 1.
+  BOOST_TEST(StreamsToGiveUp(open, 2, 700 * kKB) == Ids({5, 3}));
+}
+
+BOOST_AUTO_TEST_CASE(the_youngest_stream_or_one_that_others_cannot_save_is_refused_itself) {
+  const std::vector<HeldStream> open = {{1, kMB}, {2, kMB}, {3, 512 * kKB}, {4, 0}};
+  // 3 is the youngest holding bytes (4 holds none): nobody to give up for it.
+  BOOST_TEST(StreamsToGiveUp(open, 3, 1).empty());
+  BOOST_TEST(StreamsToGiveUp(open, 4, 1).empty());
+  // The streams younger than 2 hold 512 KB: not enough for 1 MB, so giving
+  // them up would not save 2; 2 is refused and they go on.
+  BOOST_TEST(StreamsToGiveUp(open, 2, kMB).empty());
+  BOOST_TEST(StreamsToGiveUp({}, 1, 1).empty());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -354,6 +354,37 @@ BOOST_AUTO_TEST_CASE(pages_freed_by_a_delete_become_reusable_after_one_more_comm
   BOOST_TEST(*freed < uint64_t{2} << 20, *freed);
 }
 
+// A delivery reading a message holds the pages freed after its snapshot;
+// the reading says so, so that the disk floor does not keep it.
+BOOST_AUTO_TEST_CASE(a_reader_holding_freed_pages_back_is_reported) {
+  TempDir dir;
+  auto store = OpenStore(dir.queue());
+  BOOST_TEST_REQUIRE(PutMessage(store.get(), kIdA, RandomBytes(1 << 20, 9)).ok());
+  BOOST_TEST_REQUIRE(PutMessage(store.get(), kIdB, "stays").ok());
+  bool held_back = true;
+  BOOST_TEST_REQUIRE(store->ReusableBytes(&held_back).ok());
+  BOOST_TEST(!held_back);
+  uint64_t during = 0;
+  Status read = store->ReadContent(kIdB, [&](std::string_view) {
+    Result<QueueStore::WriteBatch> batch = store->BeginBatch();
+    if (!batch.ok()) return batch.status();
+    if (Status s = batch->DeleteMessage(kIdA); !s.ok()) return s;
+    if (Status s = batch->Commit(); !s.ok()) return s;
+    if (Status s = store->ReleaseFreedPages(); !s.ok()) return s;
+    Result<uint64_t> reusable = store->ReusableBytes(&held_back);
+    if (!reusable.ok()) return reusable.status();
+    during = *reusable;
+    return Status::Ok();
+  });
+  BOOST_TEST_REQUIRE(read.ok(), read.message());
+  BOOST_TEST(held_back);
+  BOOST_TEST(during < 64 * 1024u, during);
+  Result<uint64_t> after = store->ReusableBytes(&held_back);
+  BOOST_TEST_REQUIRE(after.ok());
+  BOOST_TEST(!held_back);
+  BOOST_TEST(*after >= uint64_t{1} << 20, *after);
+}
+
 BOOST_AUTO_TEST_CASE(failed_operation_poisons_the_batch) {
   TempDir dir;
   auto store = OpenStore(dir.queue(), 1 << 20);
