@@ -20,9 +20,12 @@ Checked:
     system resources"; none is 451 4.3.0 and none is refused at connect or
     MAIL (the queue is empty when each round begins);
   - in every round, at least as many messages are accepted as the room
-    above the floor holds, less one (the room is measured before the first
+    above the floor holds, less three (the room is measured before the first
     round; a message of 1 MB takes 1 MB and a sixteenth in LMDB: 8 chunks
-    of 33 pages), so the oldest win instead of all being given up;
+    of 33 pages; the three allow for freed pages too scattered for a chunk's
+    33-page run, and for pages a delivery's reader holds back, which cost a
+    round 2 of 13 once), so the oldest win instead of all being given up
+    (the code before took 6, or none in lock-step);
   - every message acknowledged with 250 is delivered, byte for byte;
   - after each round's queue has drained, a new connection is greeted with
     220 within a few seconds (master learns qmgr's reusable room once a
@@ -217,8 +220,8 @@ def test():
             # sixteenth more in LMDB (a page header per 32 pages of a chunk).
             room = free_space(instance.state_dir) - FLOOR
             holds = room // (MESSAGE_SIZE + MESSAGE_SIZE // 16)
-            expected = holds - 1
-            assert expected >= 10, "the room above the floor is only %d KB" % (room >> 10)
+            expected = holds - 3
+            assert expected >= 9, "the room above the floor is only %d KB" % (room >> 10)
             sampler = FreeSpaceSampler(instance.state_dir)
             sampler.start()
             accepted, refused, per_round, free_after = [], 0, [], []
