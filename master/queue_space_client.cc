@@ -34,9 +34,9 @@ void QueueSpaceClient::OnTimer(evutil_socket_t, short, void* self) {
 
 void QueueSpaceClient::Ask() {
   if (!bev_) {
-    Result<int> connected = ConnectUnixStream(socket_path_, "qmgr");
-    if (!connected.ok()) return;  // qmgr is (re)starting: statvfs alone until it answers
-    evutil_make_socket_nonblocking(*connected);
+    // Non-blocking: a qmgr that stopped accepting must not stall root's loop.
+    Result<int> connected = ConnectUnixStream(socket_path_, "qmgr", SocketMode::kNonBlocking);
+    if (!connected.ok()) return;  // qmgr is (re)starting or busy: statvfs alone until it answers
     bev_.reset(bufferevent_socket_new(base_, *connected, BEV_OPT_CLOSE_ON_FREE));
     if (!bev_) {
       evutil_closesocket(*connected);

@@ -75,10 +75,12 @@ Result<int> ListenUnixStream(const std::string& path, const UserIdentity* owner)
   return fd;
 }
 
-Result<int> ConnectUnixStream(const std::string& path, const std::string& daemon_name) {
+Result<int> ConnectUnixStream(const std::string& path, const std::string& daemon_name,
+                              SocketMode mode) {
   Result<sockaddr_un> addr = Address(path);
   if (!addr.ok()) return addr.status();
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int flags = SOCK_STREAM | SOCK_CLOEXEC | (mode == SocketMode::kNonBlocking ? SOCK_NONBLOCK : 0);
+  int fd = socket(AF_UNIX, flags, 0);
   if (fd < 0) return Status::FromErrno("socket", errno);
   if (connect(fd, reinterpret_cast<const sockaddr*>(&*addr), sizeof *addr) != 0) {
     Status s =

@@ -18,7 +18,12 @@ namespace postern {
 // the socket file is chown'ed to owner's uid and gid.
 Result<int> ListenUnixStream(const std::string& path, const UserIdentity* owner);
 
-// A blocking socket connected to path; daemon_name ("qmgr") shapes the error.
-Result<int> ConnectUnixStream(const std::string& path, const std::string& daemon_name);
+enum class SocketMode { kBlocking, kNonBlocking };
+
+// A socket connected to path; daemon_name ("qmgr") shapes the error. A
+// non-blocking one never waits, not even for room in a listen queue that
+// is full (the connect then fails with EAGAIN).
+Result<int> ConnectUnixStream(const std::string& path, const std::string& daemon_name,
+                              SocketMode mode = SocketMode::kBlocking);
 
 }  // namespace postern
