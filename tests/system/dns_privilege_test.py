@@ -17,6 +17,9 @@ moment), and the test checks:
     only, never by master, each running (as root) as smtpd_user, every uid
     of it (real, effective, saved, fs) when the query arrived;
   - master holds no UDP socket at all.
+Last, a reload while a client waits for a DNSBL zone that never answers:
+the drained worker finishes that lookup and serves the client (banner after
+the resolver's timeout) before it exits, instead of dropping it.
 """
 
 import os
@@ -70,10 +73,26 @@ def wait_no_connections(instance):
         time.sleep(0.05)
 
 
+def lookup_outlives_a_reload(instance, dns):
+    client = h.RawClient(instance.port, source="127.0.0.4")
+    try:
+        deadline = time.monotonic() + h.SOCKET_TIMEOUT
+        while "4.0.0.127." + ZONE not in dns.asked:
+            assert time.monotonic() < deadline, "the silent zone was never asked"
+            time.sleep(0.05)
+        result = instance.ctl("reload")
+        assert result.returncode == 0, result.stderr
+        line = client.line().decode()
+        assert line.startswith("220 "), "after a reload the waiting client got %r" % line
+        assert client.command("QUIT").startswith("221 ")
+    finally:
+        client.close()
+
+
 def test():
     dns = DnsResponder(a={"2.0.0.127." + ZONE: "127.0.0.2"},
                        ptr={"3.0.0.127.in-addr.arpa": "named-client.example.test"},
-                       identify_askers=True)
+                       silent=["4.0.0.127." + ZONE], identify_askers=True)
     try:
         with h.Instance(listeners={"gw": {"block_list": ZONE}},
                         settings={"dns_nameservers": dns.address,
@@ -120,6 +139,7 @@ def test():
                     assert all(uids == [smtpd_uid] * 4 for uids in asker.uids.values()), \
                         "not asked as smtpd_user (uid %d): %r" % (smtpd_uid, asker)
             assert not socket_inodes(master) & udp_inodes(), "master holds a UDP socket"
+            lookup_outlives_a_reload(instance, dns)
             instance.stop()
             print("every query came from an smtpd worker: %s" % dns.askers)
     finally:

@@ -187,8 +187,8 @@ def check_across_listeners(instance):
 
 
 def check_standalone(instance):
-    """smtpd -S, with the instance stopped: the worker counts by itself, and
-    the fourth MAIL of the minute ends the session."""
+    """smtpd -S, with the instance stopped: no master, so the worker applies
+    master's rule itself, and the fourth MAIL of the minute ends the session."""
     dialog = "EHLO client.example.test\r\n" + "MAIL FROM:<sender@example.org>\r\nRSET\r\n" * 4
     result = subprocess.run(
         [os.path.join(h.build_dir(), "smtpd", "smtpd"), "-c", instance.conf_dir, "-S",
