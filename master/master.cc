@@ -15,16 +15,17 @@
 #include <fstream>
 #include <sstream>
 
-#include "lib/config/config_keys.h"
 #include "lib/base/descriptor_budget.h"
-#include "lib/ipc/ipc.h"
-#include "lib/config/listener_files.h"
 #include "lib/base/log.h"
 #include "lib/base/pid_file.h"
-#include "lib/smtp/reply_catalogue.h"
-#include "lib/policy/resource_check.h"
-#include "lib/tls/tls_credentials.h"
+#include "lib/config/config_keys.h"
+#include "lib/config/listener_files.h"
+#include "lib/ipc/ipc.h"
+#include "lib/net/client_refusal.h"
 #include "lib/net/unix_socket.h"
+#include "lib/policy/resource_check.h"
+#include "lib/smtp/reply_catalogue.h"
+#include "lib/tls/tls_credentials.h"
 
 namespace postern {
 namespace {
@@ -43,15 +44,6 @@ Result<std::pair<IpAddress, uint16_t>> SocketAddress(int fd, bool peer) {
   uint16_t port = ss.ss_family == AF_INET6 ? ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port)
                                            : ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
   return std::make_pair(address->Unmapped(), port);
-}
-
-// Answers a refused client with reply (CRLF included) and closes it.
-void Refuse(int fd, const IpAddress& peer, uint16_t port, const std::string& reply) {
-  LOG_INFO("refused [%s]:%u: %s", peer.ToString().c_str(), port,
-           reply.substr(0, reply.size() - 2).c_str());
-  ssize_t ignored = send(fd, reply.data(), reply.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-  (void)ignored;
-  close(fd);
 }
 
 // "2026-11-30T12:00:00Z".
@@ -115,8 +107,6 @@ Master::Master(std::unique_ptr<Config> config, ChildUsers users)
 }
 
 Master::~Master() {
-  dnsbl_.reset();
-  for (auto& [id, connection] : awaiting_dnsbl_) close(connection.fd);
   control_.reset();
   listeners_.reset();
   supervisor_.reset();
@@ -250,8 +240,6 @@ Status Master::Start() {
   if (Result<std::map<std::string, ListenerFiles>> checked = LoadListenerFiles(*config_);
       !checked.ok())
     return checked.status();
-  dnsbl_ = std::make_unique<DnsblChecker>(base_.get());
-  if (Status s = dnsbl_->Configure(config_->dns_nameservers); !s.ok()) return s;
   if (Status s = listeners_->Apply(*config_); !s.ok()) return s;
   if (Status s = WritePidFile(); !s.ok()) return s;
   if (Status s =
@@ -309,17 +297,17 @@ void Master::Accept(int fd, const std::vector<const ListenerConfig*>& candidates
   }
   Admission admission = AdmitConnection(candidates, peer->first, table_, server_limits_);
   if (admission.listener == nullptr) {
-    Refuse(fd, peer->first, peer->second, admission.refusal);
+    RefuseClient(fd, peer->first, peer->second, admission.refusal);
     return;
   }
   std::string blocked = BlockedReply(*admission.listener, peer->first, blocks_, block_files_);
   if (!blocked.empty()) {
-    Refuse(fd, peer->first, peer->second, blocked);
+    RefuseClient(fd, peer->first, peer->second, blocked);
     return;
   }
   if (std::optional<std::string> shortage = resources_.Shortage(*config_)) {
     LOG_WARNING("OutOfResources: %s", shortage->c_str());
-    Refuse(fd, peer->first, peer->second, FormatReply(reply::kInsufficientSystemResources));
+    RefuseClient(fd, peer->first, peer->second, FormatReply(reply::kInsufficientSystemResources));
     return;
   }
   ClientConnection connection;
@@ -331,29 +319,6 @@ void Master::Accept(int fd, const std::vector<const ListenerConfig*>& candidates
   connection.local = local->first;
   connection.local_port = local->second;
   table_.Add(connection.conn_id, connection.listener, connection.peer);
-  std::vector<std::string> zones = admission.listener->role == Role::kGateway
-                                       ? DnsblZones(*admission.listener)
-                                       : std::vector<std::string>{};
-  if (zones.empty()) {
-    pool_->Handoff(std::move(connection));
-    return;
-  }
-  uint64_t conn_id = connection.conn_id;
-  awaiting_dnsbl_[conn_id] = std::move(connection);
-  dnsbl_->Check(peer->first, zones,
-                [this, conn_id](bool listed) { DnsblChecked(conn_id, listed); });
-}
-
-void Master::DnsblChecked(uint64_t conn_id, bool listed) {
-  auto it = awaiting_dnsbl_.find(conn_id);
-  if (it == awaiting_dnsbl_.end()) return;
-  ClientConnection connection = std::move(it->second);
-  awaiting_dnsbl_.erase(it);
-  if (listed) {
-    table_.Remove(conn_id);
-    Refuse(connection.fd, connection.peer, connection.peer_port, BlockListReply());
-    return;
-  }
   pool_->Handoff(std::move(connection));
 }
 

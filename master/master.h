@@ -2,8 +2,9 @@
 //
 // Accepts every client connection, decides at connection level (the
 // admission events of MS-OXSMTP 3.2.7, IPAddressNotAllowed included: static,
-// dynamic and block-list blocks, DNSBL zones looked up without blocking the
-// loop) and hands accepted connections to an smtpd worker; keeps the dynamic
+// dynamic and block-list file blocks) and hands accepted connections to an
+// smtpd worker, which asks the listener's DNSBL zones before its banner
+// (master runs as root and parses no network input: no DNS); keeps the dynamic
 // blocks (postern block), persisted in state_directory/blocks; makes the one
 // TLS session ticket key that every worker of every generation shares;
 // supervises qmgr, authd and the workers; answers the control CLI (stop, reload,
@@ -19,12 +20,11 @@
 #include <vector>
 
 #include "lib/config/config.h"
-#include "lib/policy/connection_admission.h"
 #include "lib/net/event_handles.h"
+#include "lib/policy/connection_admission.h"
 #include "lib/policy/ip_blocks.h"
 #include "lib/policy/resource_check.h"
 #include "master/control_server.h"
-#include "master/dnsbl_checker.h"
 #include "master/listener_sockets.h"
 #include "master/queue_space_client.h"
 #include "master/supervisor.h"
@@ -51,7 +51,6 @@ class Master {
   Status WritePidFile();
   Status WaitForQueueManager();
   void Accept(int fd, const std::vector<const ListenerConfig*>& candidates);
-  void DnsblChecked(uint64_t conn_id, bool listed);
   ControlReply HandleControl(const std::string& verb, const std::vector<std::string>& args);
   ControlReply HandleBlock(const std::vector<std::string>& args);
   std::string BlocksFile() const;
@@ -80,9 +79,6 @@ class Master {
                              }};
   std::unique_ptr<QueueSpaceClient> queue_space_;
   BlockListFiles block_files_;
-  std::unique_ptr<DnsblChecker> dnsbl_;
-  // Admitted connections waiting for their DNSBL answers, by conn_id.
-  std::map<uint64_t, ClientConnection> awaiting_dnsbl_;
   std::unique_ptr<ListenerSockets> listeners_;
   std::unique_ptr<WorkerPool> pool_;
   std::unique_ptr<Supervisor> supervisor_;

@@ -1,35 +1,23 @@
 // smtpd/worker.cc — see smtpd/worker.h.
 #include "smtpd/worker.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <cstring>
 #include <utility>
 
-#include "lib/ipc/ipc.h"
 #include "lib/base/log.h"
+#include "lib/ipc/ipc.h"
+#include "lib/net/client_refusal.h"
 #include "lib/net/network.h"
 #include "lib/net/unix_socket.h"
+#include "lib/policy/ip_blocks.h"
+#include "lib/policy/resource_check.h"
 
 namespace postern {
 namespace {
-
-// A connection waiting for its reverse lookup before the session starts.
-struct PendingLookup {
-  std::function<void(std::string hostname)> done;
-};
-
-void OnReverseLookup(int result, char type, int count, int, void* addresses, void* arg) {
-  std::unique_ptr<PendingLookup> pending(static_cast<PendingLookup*>(arg));
-  std::string hostname;
-  if (result == DNS_ERR_NONE && type == DNS_PTR && count > 0)
-    hostname = *static_cast<char**>(addresses);
-  pending->done(hostname);
-}
 
 // Stand-alone mode may read a regular file on stdin, which epoll refuses.
 EventBasePtr NewEventBase(bool standalone) {
@@ -51,6 +39,7 @@ Worker::Worker(Config config, int channel_fd)
             .frame = [this](ipc::Datagram& datagram) { HandleChannelFrame(datagram); },
             .failed = [this](const std::string& why,
                              bool master_closed) { MasterGone(why, master_closed); }});
+  lookups_ = std::make_unique<ClientLookups>(base_.get());
   queue_ = std::make_unique<QueueClient>(base_.get(), [this] { RequestQueueConnection(); });
   auth_ = std::make_unique<AuthClient>(base_.get(), [this] { RequestAuthConnection(); });
   context_.base = base_.get();
@@ -76,18 +65,12 @@ Worker::~Worker() {
   finished_.clear();
   queue_.reset();
   auth_.reset();
-  dns_.reset();
+  lookups_.reset();
 }
 
 Status Worker::Prepare() {
   if (Status s = LoadListenerFiles(); !s.ok()) return s;
-  if (config_.client_reverse_lookup) {
-    // Each client waits for its own lookup only: 2 tries of 3 s at most.
-    Result<EvdnsBasePtr> dns =
-        NewResolver(base_.get(), {config_.dns_nameservers, 3, 2}, "client reverse lookups");
-    if (!dns.ok()) return dns.status();
-    dns_ = std::move(*dns);
-  }
+  if (Status s = lookups_->Configure(config_); !s.ok()) return s;
   term_event_.reset(evsignal_new(base_.get(), SIGTERM, OnSignal, this));
   event_add(term_event_.get(), nullptr);
   signal(SIGPIPE, SIG_IGN);
@@ -154,7 +137,7 @@ void Worker::MasterGone(const std::string& why, bool master_closed) {
     LOG_ERROR("%s; finishing %zu session(s), then exiting", why.c_str(), sessions_.size());
   }
   draining_ = true;
-  AnswerMailChecksLocally();
+  RefuseUnansweredMailChecks();
   MaybeExit();
 }
 
@@ -261,33 +244,26 @@ void Worker::HandleHandoff(const ipc::Frame& frame, int fd, bool descriptor_lost
   client.trusted = AnyContains(config_.trusted_networks, *address);
   LOG_INFO("connect from [%s]:%u to listener %s", client.address.c_str(), peer_port,
            listener_name.c_str());
-  if (!dns_) {
-    StartSession(*listener, fd, fd, std::move(client), conn_id);
+  lookups_->Begin(*listener, *address,
+                  [this, listener, fd, client_ip = *address, client,
+                   conn_id](const ClientLookups::Outcome& outcome) {
+                    LookedUp(*listener, fd, client_ip, client, conn_id, outcome);
+                  });
+}
+
+void Worker::LookedUp(const ListenerConfig& listener, int fd, const IpAddress& peer,
+                      ClientInfo client, uint64_t conn_id, const ClientLookups::Outcome& outcome) {
+  if (outcome.listed) {
+    // IPAddressNotAllowed: the block-list reply instead of the banner, as
+    // master would have refused at accept; master frees the connection's
+    // counts on kConnClosed, as for any session.
+    RefuseClient(fd, peer, client.port, BlockListReply());
+    SendToMaster(ipc::MsgType::kConnClosed, ipc::PayloadWriter().U64(conn_id).Take());
+    MaybeExit();
     return;
   }
-  auto* pending = new PendingLookup;
-  pending->done = [this, listener, fd, client, conn_id](std::string hostname) mutable {
-    client.hostname = std::move(hostname);
-    StartSession(*listener, fd, fd, std::move(client), conn_id);
-  };
-  IpAddress plain = address->Unmapped();
-  evdns_request* request = nullptr;
-  if (plain.family == AF_INET) {
-    in_addr in;
-    memcpy(&in, plain.bytes.data(), 4);
-    request = evdns_base_resolve_reverse(dns_.get(), &in, 0, OnReverseLookup, pending);
-  } else {
-    in6_addr in6;
-    memcpy(&in6, plain.bytes.data(), 16);
-    request = evdns_base_resolve_reverse_ipv6(dns_.get(), &in6, 0, OnReverseLookup, pending);
-  }
-  if (request == nullptr) {
-    // libevent returns nothing only when it could not allocate the request,
-    // before any callback: the session starts without a name.
-    LOG_WARNING("reverse lookup for %s could not be queued", client.address.c_str());
-    std::unique_ptr<PendingLookup> never_called(pending);
-    never_called->done("");
-  }
+  client.hostname = outcome.hostname;
+  StartSession(listener, fd, fd, std::move(client), conn_id);
 }
 
 void Worker::StartSession(const ListenerConfig& listener, int in_fd, int out_fd, ClientInfo client,
@@ -313,6 +289,10 @@ void Worker::SessionEnded(SessionDriver* driver) {
 }
 
 void Worker::CheckMail(SessionDriver* driver, const action::CheckMail& check) {
+  if (standalone_) {
+    DeliverMailVerdict(driver, check, DecideStandalone(check));
+    return;
+  }
   if (has_master()) {
     uint64_t id = next_mail_request_++;
     std::string payload =
@@ -321,9 +301,9 @@ void Worker::CheckMail(SessionDriver* driver, const action::CheckMail& check) {
       mail_requests_.emplace(id, MailRequest{driver, check});
       return;
     }
-    LOG_WARNING("MAIL for %s counted in this worker", check.rate_key.c_str());
   }
-  DeliverMailVerdict(driver, check, CountLocally(check));
+  LOG_WARNING("MAIL for %s refused for now: master cannot be asked", check.rate_key.c_str());
+  DeliverMailVerdict(driver, check, ipc::MailVerdict::kInsufficientResources);
 }
 
 void Worker::HandleMailVerdict(const ipc::Frame& frame) {
@@ -342,20 +322,26 @@ void Worker::HandleMailVerdict(const ipc::Frame& frame) {
   DeliverMailVerdict(request.driver, request.check, static_cast<ipc::MailVerdict>(verdict));
 }
 
-// master went away with checks unanswered: count them here rather than
-// leave their sessions waiting for the connection timeout.
-void Worker::AnswerMailChecksLocally() {
+// master went away with checks unanswered: nobody else counts messages, so
+// rather than leave their sessions waiting for the connection timeout they
+// are refused for now (452 4.3.1, the session goes on).
+void Worker::RefuseUnansweredMailChecks() {
   auto pending = std::exchange(mail_requests_, {});
-  for (auto& [id, request] : pending)
-    DeliverMailVerdict(request.driver, request.check, CountLocally(request.check));
+  for (auto& [id, request] : pending) {
+    LOG_WARNING("MAIL for %s refused for now: master went away", request.check.rate_key.c_str());
+    DeliverMailVerdict(request.driver, request.check, ipc::MailVerdict::kInsufficientResources);
+  }
 }
 
-ipc::MailVerdict Worker::CountLocally(const action::CheckMail& check) {
-  const ListenerConfig* listener = config_.FindListener(check.listener);
-  uint32_t limit = listener == nullptr ? 0 : listener->message_rate_limit;
-  return local_rates_.Allow(check.rate_key, limit, clock_.Now())
-             ? ipc::MailVerdict::kAllowed
-             : ipc::MailVerdict::kRateLimitExceeded;
+// smtpd -S has no master: its one session is checked by master's own rule.
+ipc::MailVerdict Worker::DecideStandalone(const action::CheckMail& check) {
+  std::string shortage;
+  ipc::MailVerdict verdict = DecideMail(standalone_resources_, standalone_rates_, config_,
+                                        check.listener, check.rate_key, clock_.Now(), &shortage);
+  if (verdict == ipc::MailVerdict::kInsufficientResources)
+    LOG_WARNING("OutOfResources at MAIL FROM (%s, listener %s): %s", check.rate_key.c_str(),
+                check.listener.c_str(), shortage.c_str());
+  return verdict;
 }
 
 void Worker::DeliverMailVerdict(SessionDriver* driver, const action::CheckMail& check,
@@ -373,7 +359,8 @@ void Worker::OnReapFinished(evutil_socket_t, short, void* self_ptr) {
 }
 
 void Worker::MaybeExit() {
-  if (draining_ && sessions_.empty()) event_base_loopexit(base_.get(), nullptr);
+  if (draining_ && sessions_.empty() && lookups_->size() == 0)
+    event_base_loopexit(base_.get(), nullptr);
 }
 
 void Worker::RequestQueueConnection() {

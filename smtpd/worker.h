@@ -1,8 +1,10 @@
 // smtpd/worker.h — one smtpd worker process: many sessions on one event loop.
 //
 // Receives client connections from master over the SOCK_SEQPACKET channel
-// (fd hand-off with SCM_RIGHTS), runs a SessionDriver for each, reports each
-// hand-off and each close back to master, and keeps the shared connections to
+// (fd hand-off with SCM_RIGHTS), asks DNS about each before its banner
+// (smtpd/client_lookups: DNSBL zones, then the PTR; a listed client gets the
+// block-list reply and is closed), runs a SessionDriver for each other one,
+// reports each hand-off and each close back to master, and keeps the shared connections to
 // qmgr and authd (master makes them: the worker is chrooted). It owns the TLS
 // credentials of its listeners, loaded as root before the chroot, and the
 // session ticket key master sends before the first hand-off; a session of a
@@ -11,14 +13,14 @@
 // FROM is checked by master for every worker (kRateCheck: resources, then
 // the message rate), so a client cannot escape its limit by landing on
 // another worker; the answer is routed to the session by request id, and
-// dropped when that session has ended meanwhile. In stand-alone mode (smtpd
-// -S) it runs one session on stdin/stdout, talks to the qmgr and authd
-// sockets directly and counts rates itself (resources are not checked: the
-// queue still refuses what it cannot store), as it does when master has gone
-// away.
+// dropped when that session has ended meanwhile. A worker never counts
+// messages itself: when master cannot be asked (it went away), the MAIL is
+// refused for now with 452 4.3.1 (3.2.5 "System resources are not
+// available") and the session goes on. In stand-alone mode (smtpd -S) it
+// runs one session on stdin/stdout, without DNS lookups, talks to the qmgr
+// and authd sockets directly and, having no master, checks each MAIL with
+// master's own rule (lib/policy/resource_check DecideMail) for that session.
 #pragma once
-
-#include <event2/dns.h>
 
 #include <cstdint>
 #include <map>
@@ -28,12 +30,13 @@
 
 #include "lib/base/clock.h"
 #include "lib/config/config.h"
-#include "lib/ipc/datagram_channel.h"
-#include "lib/net/dns_resolver.h"
-#include "lib/net/event_handles.h"
 #include "lib/config/listener_files.h"
+#include "lib/ipc/datagram_channel.h"
+#include "lib/net/event_handles.h"
 #include "lib/policy/rate_limiter.h"
+#include "lib/policy/resource_check.h"
 #include "smtpd/auth_client.h"
+#include "smtpd/client_lookups.h"
 #include "smtpd/queue_client.h"
 #include "smtpd/session_driver.h"
 
@@ -47,8 +50,8 @@ class Worker {
 
   // Must be called before privileges are dropped: loads every listener's
   // files (lib/config/listener_files: TLS certificate and key, sender_login_map; an
-  // error names the listener and the file) and reads resolv.conf when
-  // reverse lookups are on.
+  // error names the listener and the file) and makes the resolvers (which
+  // read resolv.conf when dns_nameservers is empty).
   Status Prepare();
   // Runs until master says drain and the last session ends, or master goes.
   void Run();
@@ -75,6 +78,9 @@ class Worker {
   bool AttachService(const ipc::Frame& frame, int fd);
   void HandleTicketKey(const ipc::Frame& frame);
   Status LoadListenerFiles();
+  // The lookups of a handed-off client are done: refuse it or serve it.
+  void LookedUp(const ListenerConfig& listener, int fd, const IpAddress& peer, ClientInfo client,
+                uint64_t conn_id, const ClientLookups::Outcome& outcome);
   void StartSession(const ListenerConfig& listener, int in_fd, int out_fd, ClientInfo client,
                     uint64_t conn_id);
   void RequestQueueConnection();
@@ -82,8 +88,8 @@ class Worker {
   void SessionEnded(SessionDriver* driver);
   void CheckMail(SessionDriver* driver, const action::CheckMail& check);
   void HandleMailVerdict(const ipc::Frame& frame);
-  void AnswerMailChecksLocally();
-  ipc::MailVerdict CountLocally(const action::CheckMail& check);
+  void RefuseUnansweredMailChecks();
+  ipc::MailVerdict DecideStandalone(const action::CheckMail& check);
   void DeliverMailVerdict(SessionDriver* driver, const action::CheckMail& check,
                           ipc::MailVerdict verdict);
   // False (logged) when the frame cannot reach master.
@@ -94,7 +100,7 @@ class Worker {
   SystemClock clock_;
   EventBasePtr base_;
   std::unique_ptr<DatagramChannel> channel_;  // to master; null in stand-alone mode
-  EvdnsBasePtr dns_;
+  std::unique_ptr<ClientLookups> lookups_;
   std::unique_ptr<QueueClient> queue_;
   std::unique_ptr<AuthClient> auth_;
   std::map<std::string, ListenerFiles> listener_files_;
@@ -114,7 +120,9 @@ class Worker {
   };
   std::unordered_map<uint64_t, MailRequest> mail_requests_;
   uint64_t next_mail_request_ = 1;
-  RateLimiter local_rates_;  // stand-alone mode, or master gone
+  // Stand-alone mode only, in master's stead.
+  RateLimiter standalone_rates_;
+  ResourceMonitor standalone_resources_{&clock_, std::chrono::seconds(1)};
 };
 
 }  // namespace postern

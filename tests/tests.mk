@@ -85,6 +85,7 @@ SYSTEM_TESTS = \
 	tests/system/crash_test.py \
 	tests/system/delivery_test.py \
 	tests/system/dialog_test.py \
+	tests/system/dns_privilege_test.py \
 	tests/system/full_disk_test.py \
 	tests/system/interop_test.py \
 	tests/system/ip_block_test.py \

@@ -154,12 +154,12 @@ constexpr std::array kKeys = {
       .type = T::kWords,
       .scope = S::kGlobal,
       .default_value = "",
-      .description = "The DNS servers postern asks: master when it looks a client up in the "
-                     "DNSBL zones of block_list, smtpd for the client's name when "
-                     "client_reverse_lookup is yes. ADDRESS or ADDRESS:PORT "
-                     "([IPV6-ADDRESS]:PORT). Empty: the nameservers of /etc/resolv.conf. Read "
-                     "when master starts; a reload keeps master's resolver (new smtpd workers "
-                     "read it again).",
+      .description = "The DNS servers the smtpd workers ask, before a client's banner, for "
+                     "the DNSBL zones of block_list and, when client_reverse_lookup is yes, for "
+                     "the client's name (master, which runs as root, asks none). ADDRESS or "
+                     "ADDRESS:PORT ([IPV6-ADDRESS]:PORT). Empty: the nameservers of "
+                     "/etc/resolv.conf, read by each worker before its chroot. A reload applies "
+                     "it to the new workers.",
       .slot = &C::dns_nameservers},
     K{.name = "smtpd_user",
       .type = T::kString,
@@ -485,7 +485,8 @@ constexpr std::array kKeys = {
       .description = "Block lists to check each client against. A word that is an absolute "
                      "path names a file of one address or network a line (# starts a comment), "
                      "read at start and on reload; a bad line stops either, naming the file and "
-                     "line. Any other word is a DNSBL zone: master asks for an A record of the "
+                     "line. Any other word is a DNSBL zone: the smtpd worker that receives the "
+                     "connection asks, before the banner, for an A record of the "
                      "reversed client address under it (RFC 5782) and takes an answer in "
                      "127.0.0.0/8 as listed; a lookup that fails or times out lets the client in "
                      "and is logged. A listed client is answered 550 5.7.1 Recipient not "

@@ -1,9 +1,11 @@
 // lib/net/dns_resolver.h — the evdns resolver of a postern process.
 //
-// master (DNSBL zones) and smtpd (client_reverse_lookup) ask DNS through
-// libevent's evdns, from their event loop, never blocking. Both take their
-// nameservers from dns_nameservers (empty: /etc/resolv.conf), so tests point
-// them at a responder on loopback and nothing leaves the machine.
+// Only smtpd asks DNS (DNSBL zones and client_reverse_lookup, see
+// smtpd/client_lookups): through libevent's evdns, from its event loop,
+// never blocking, as smtpd_user; no root process parses a DNS reply. The
+// nameservers come from dns_nameservers (empty: /etc/resolv.conf, read
+// when the resolver is made, before the chroot), so tests point them at a
+// responder on loopback and nothing leaves the machine.
 #pragma once
 
 #include <event2/dns.h>

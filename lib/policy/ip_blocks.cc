@@ -2,6 +2,7 @@
 #include "lib/policy/ip_blocks.h"
 
 #include <arpa/inet.h>
+#include <event2/dns.h>
 
 #include <cerrno>
 #include <cstring>
@@ -9,6 +10,7 @@
 #include <sstream>
 
 #include "lib/base/ascii.h"
+#include "lib/base/log.h"
 #include "lib/config/text_lines.h"
 #include "lib/smtp/reply_catalogue.h"
 
@@ -176,5 +178,27 @@ std::string DnsblQueryName(const IpAddress& client, std::string_view zone) {
 }
 
 bool DnsblAnswerLists(uint32_t address) { return (ntohl(address) >> 24) == 127; }
+
+std::vector<std::string> DnsblQueries(const ListenerConfig& listener, const IpAddress& client) {
+  std::vector<std::string> names;
+  if (listener.role == Role::kRelay) return names;
+  for (const std::string& zone : DnsblZones(listener))
+    names.push_back(DnsblQueryName(client, zone));
+  return names;
+}
+
+DnsblAnswer ClassifyDnsblReply(int evdns_result, const std::vector<uint32_t>& a_records) {
+  if (evdns_result == DNS_ERR_NOTEXIST) return DnsblAnswer::kNotListed;
+  if (evdns_result != DNS_ERR_NONE) return DnsblAnswer::kFailed;
+  for (uint32_t address : a_records)
+    if (DnsblAnswerLists(address)) return DnsblAnswer::kListed;
+  return DnsblAnswer::kNotListed;
+}
+
+void DnsblVerdict::Add(DnsblAnswer answer) {
+  if (outstanding_ == 0) PANIC("more DNSBL answers than zones asked");
+  --outstanding_;
+  listed_ = listed_ || answer == DnsblAnswer::kListed;
+}
 
 }  // namespace postern

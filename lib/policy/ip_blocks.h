@@ -3,14 +3,18 @@
 // Three sources of blocked addresses, each with the spec's own reply: the
 // listener's static blocked_networks, the dynamic blocks the administrator
 // adds while postern runs (postern block add, with an optional expiry), and
-// block lists (files of networks, or DNSBL zones that master queries itself).
-// Only gateway listeners apply them; relay listeners serve their
-// authenticated users whatever their address. Pure logic: the dynamic blocks
-// are kept against a Clock and converted to wall-clock time only when they
-// are written out; DNSBL answers arrive from the caller. Never opens sockets.
+// block lists (files of networks, which master holds against each new
+// connection, or DNSBL zones, which the unprivileged smtpd worker asks before
+// the banner: a root process parses no DNS reply). Only gateway listeners
+// apply them; relay listeners serve their authenticated users whatever their
+// address. Pure logic: the dynamic blocks are kept against a Clock and
+// converted to wall-clock time only when they are written out; DNSBL answers
+// arrive from the caller. Never opens sockets.
 #pragma once
 
 #include <chrono>
+#include <cstddef>
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -18,9 +22,9 @@
 #include <vector>
 
 #include "lib/base/clock.h"
+#include "lib/base/status.h"
 #include "lib/config/config.h"
 #include "lib/net/network.h"
-#include "lib/base/status.h"
 
 namespace postern {
 
@@ -101,5 +105,36 @@ std::string DnsblQueryName(const IpAddress& client, std::string_view zone);
 // RFC 5782 2.3: an A record in 127.0.0.0/8 means listed. address is in
 // network byte order, as the resolver returns it.
 bool DnsblAnswerLists(uint32_t address);
+
+// The names to ask an A record for, one per DNSBL zone of listener, for
+// client; none on a relay listener.
+std::vector<std::string> DnsblQueries(const ListenerConfig& listener, const IpAddress& client);
+
+// What one zone's reply says of the client.
+enum class DnsblAnswer {
+  kListed,     // an A record in 127.0.0.0/8
+  kNotListed,  // NXDOMAIN, or only other records
+  kFailed,     // no usable reply (timeout, SERVFAIL, ...): the client is let in
+};
+
+// evdns_result: the DNS_ERR_* code evdns gives the callback; a_records: the
+// A records of a successful reply, in network byte order.
+DnsblAnswer ClassifyDnsblReply(int evdns_result, const std::vector<uint32_t>& a_records);
+
+// The verdict over every zone asked for one client: listed when any zone
+// lists it, known only once every zone has answered (a failed lookup counts
+// as not listed: fail open).
+class DnsblVerdict {
+ public:
+  explicit DnsblVerdict(size_t zones) : outstanding_(zones) {}
+  // One zone's answer; at most one per zone.
+  void Add(DnsblAnswer answer);
+  bool done() const { return outstanding_ == 0; }
+  bool listed() const { return done() && listed_; }
+
+ private:
+  size_t outstanding_;
+  bool listed_ = false;
+};
 
 }  // namespace postern

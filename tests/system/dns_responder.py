@@ -7,8 +7,17 @@ tables it is given, nothing at all for the names in `silent` (a resolver
 that times out), NXDOMAIN for anything else. Names are compared without
 case (evdns randomizes it), the question is echoed as received, and every
 name asked is recorded in `asked`.
+
+With identify_askers, each query is also recorded in `askers` with the
+process that sent it, as the kernel sees it: the UDP socket bound to the
+query's source port (/proc/net/udp), the pids that hold that socket
+(/proc/PID/fd) and their uids at that moment (/proc/PID/status), so a test
+can tell which daemon, as which user, parses the reply, whatever the
+process calls itself. (The socket's own uid in /proc/net/udp is that of
+its creator, which may have dropped root since.)
 """
 
+import os
 import socket
 import struct
 import threading
@@ -24,13 +33,73 @@ def encode_name(name):
     return out + b"\0"
 
 
+def udp_socket_inode(address, port):
+    """The inode of the IPv4 UDP socket bound to address:port, or to the
+    wildcard address and port (evdns does not connect its sockets), or None."""
+    wanted = {"%08X:%04X" % (struct.unpack("<I", socket.inet_aton(a))[0], port)
+              for a in (address, "0.0.0.0")}
+    with open("/proc/net/udp") as f:
+        next(f)
+        for line in f:
+            fields = line.split()
+            if fields[1] in wanted:
+                return int(fields[9])
+    return None
+
+
+def socket_holders(inode):
+    """pids of the processes that hold socket inode."""
+    target = "socket:[%d]" % inode
+    holders = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        fd_dir = "/proc/%s/fd" % pid
+        try:
+            if any(os.readlink(os.path.join(fd_dir, fd)) == target for fd in os.listdir(fd_dir)):
+                holders.append(int(pid))
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+    return holders
+
+
+def process_uids(pid):
+    """[real, effective, saved, fs] uids of pid, or None when it is gone."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("Uid:"):
+                    return [int(x) for x in line.split()[1:]]
+    except OSError:
+        return None
+    return None
+
+
+class Asker:
+    """Who sent one query: the name asked, the source (address, port), and
+    {pid: uids} of the processes holding the socket it came from."""
+
+    def __init__(self, name, source):
+        self.name, self.source = name, source
+        inode = udp_socket_inode(*source)
+        self.uids = {pid: process_uids(pid) for pid in socket_holders(inode)} if inode else {}
+
+    @property
+    def pids(self):
+        return sorted(self.uids)
+
+    def __repr__(self):
+        return "Asker(%r from %s:%d, held by %s)" % (self.name, self.source[0], self.source[1],
+                                                     self.uids)
+
+
 class DnsResponder:
-    def __init__(self, a=None, ptr=None, silent=()):
+    def __init__(self, a=None, ptr=None, silent=(), identify_askers=False):
         """a: {name: "127.0.0.2"}; ptr: {"2.0.0.127.in-addr.arpa": "host.example.test"}."""
         self.a = {k.lower(): v for k, v in (a or {}).items()}
         self.ptr = {k.lower(): v for k, v in (ptr or {}).items()}
         self.silent = {name.lower() for name in silent}
         self.asked = []
+        self.identify_askers = identify_askers
+        self.askers = []
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind(("127.0.0.1", 0))
         self.sock.settimeout(0.2)
@@ -50,11 +119,11 @@ class DnsResponder:
                 packet, peer = self.sock.recvfrom(512)
             except socket.timeout:
                 continue
-            reply = self.answer(packet)
+            reply = self.answer(packet, peer)
             if reply is not None:
                 self.sock.sendto(reply, peer)
 
-    def answer(self, packet):
+    def answer(self, packet, peer):
         if len(packet) < 12:
             return None
         query_id, _, qdcount = struct.unpack("!HHH", packet[:6])
@@ -71,6 +140,9 @@ class DnsResponder:
         name = ".".join(labels).lower()
         qtype = struct.unpack("!H", packet[offset + 1:offset + 3])[0]
         self.asked.append(name)
+        if self.identify_askers:
+            # Before answering: the asker's socket is surely still open.
+            self.askers.append(Asker(name, peer))
         if name in self.silent:
             return None
         record = None

@@ -2,12 +2,14 @@
 
 Clients connect from different loopback source addresses (127.0.0.2, ...,
 which Linux lets a socket bind to) to one postern instance and check what
-master answers before any smtpd sees them: the static range
-(blocked_networks), the dynamic range (postern block add/del/list, kept
-across reload and restart, with expiry), a block-list file, and a DNSBL
-zone served by a tiny DNS responder started here on 127.0.0.1 (master is
-pointed at it with dns_nameservers). Relay listeners are not subject to any
-of them. Never queries a real zone or a real resolver.
+they are answered instead of the banner: by master, before any smtpd sees
+them, for the static range (blocked_networks), the dynamic range (postern
+block add/del/list, kept across reload and restart, with expiry) and a
+block-list file; by the smtpd worker, before its banner, for a DNSBL zone
+served by a tiny DNS responder started here on 127.0.0.1 (pointed at with
+dns_nameservers; dns_privilege_test.py checks who asks). Relay listeners
+are not subject to any of them. Never queries a real zone or a real
+resolver.
 """
 
 import os

@@ -25,12 +25,17 @@ client on 127.0.0.1:
     refuses the seventh.
 A message on a listener without a limit ("unlimited") is not counted, so
 the 127.0.0.1 of "unlimited" after "limited" is not refused.
-Last, `smtpd -S` (stand-alone, no master) counts by itself: on "limited"
-its fourth MAIL in one session is refused and the session ends.
+Then `smtpd -S` (stand-alone, no master) checks its one session by
+master's own rule: on "limited" its fourth MAIL is refused and the session
+ends.
+Last, a worker never counts by itself when master is gone (kill -9 of
+master under an open session): its MAIL, which nobody can count, is
+answered "452 4.3.1 Insufficient system resources" and the session goes on.
 """
 
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -182,8 +187,8 @@ def check_across_listeners(instance):
 
 
 def check_standalone(instance):
-    """smtpd -S, with the instance stopped: the worker counts by itself, and
-    the fourth MAIL of the minute ends the session."""
+    """smtpd -S, with the instance stopped: no master, so the worker applies
+    master's rule itself, and the fourth MAIL of the minute ends the session."""
     dialog = "EHLO client.example.test\r\n" + "MAIL FROM:<sender@example.org>\r\nRSET\r\n" * 4
     result = subprocess.run(
         [os.path.join(h.build_dir(), "smtpd", "smtpd"), "-c", instance.conf_dir, "-S",
@@ -194,6 +199,31 @@ def check_standalone(instance):
     lines = [line for line in result.stdout.decode().split("\r\n") if line[3:4] == " "]
     answers = [line if line.startswith("421") else line[:3] for line in lines[2:]]
     assert answers == ["250"] * 6 + [RATE_EXCEEDED], "smtpd -S answered %r" % result.stdout
+
+
+def check_master_gone():
+    """kill -9 of master under an open session: the worker cannot have the
+    MAIL counted and counts nothing itself; 452 4.3.1 (MS-OXSMTP 3.2.5,
+    "System resources are not available"), and the session goes on."""
+    with h.Instance(listeners={"limited": {"message_rate_limit": 3}},
+                    name="rate-master-gone") as instance:
+        instance.start()
+        instance.wait_for_daemons()
+        client = raw_session(instance.ports["limited"])
+        try:
+            os.kill(instance.master_pid(), signal.SIGKILL)
+            deadline = time.monotonic() + h.SOCKET_TIMEOUT
+            while "master went away" not in instance.log():
+                assert time.monotonic() < deadline, "the worker did not notice master's end"
+                time.sleep(0.05)
+            for _ in range(2):
+                reply = client.command("MAIL FROM:<sender@example.org>")
+                assert reply == "452 4.3.1 Insufficient system resources", reply
+            assert client.command("NOOP").startswith("250 ")
+            assert client.command("QUIT").startswith("221 ")
+        finally:
+            client.close()
+        instance.kill_all()
 
 
 def test():
@@ -219,6 +249,7 @@ def test():
         assert "message rate limit of listener limited exceeded by ip:127.0.0.1" in instance.log()
         instance.stop()
     check_standalone(instance)
+    check_master_gone()
 
 
 if __name__ == "__main__":

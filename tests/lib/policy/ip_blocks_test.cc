@@ -3,6 +3,7 @@
 #include "lib/policy/ip_blocks.h"
 
 #include <arpa/inet.h>
+#include <event2/dns.h>
 #include <unistd.h>
 
 #include <boost/test/unit_test.hpp>
@@ -183,6 +184,53 @@ BOOST_AUTO_TEST_CASE(only_loopback_answers_list) {
   BOOST_TEST(DnsblAnswerLists(inet_addr("127.255.0.10")));
   BOOST_TEST(!DnsblAnswerLists(inet_addr("128.0.0.2")));
   BOOST_TEST(!DnsblAnswerLists(inet_addr("10.0.0.127")));
+}
+
+// Decisions smtpd takes before the banner (master, as root, parses no DNS
+// reply): which names to ask, what a reply means, when the verdict is in.
+BOOST_AUTO_TEST_CASE(gateway_asks_each_zone_relay_asks_none) {
+  ListenerConfig l = Gateway();
+  l.block_list = {"/var/lib/bl", "zen.example.test", "dnsbl.example"};
+  BOOST_TEST((DnsblQueries(l, Ip("192.0.2.99")) ==
+              std::vector<std::string>{"99.2.0.192.zen.example.test", "99.2.0.192.dnsbl.example"}));
+  l.role = Role::kRelay;
+  BOOST_TEST(DnsblQueries(l, Ip("192.0.2.99")).empty());
+  ListenerConfig files_only = Gateway();
+  files_only.block_list = {"/var/lib/bl"};
+  BOOST_TEST(DnsblQueries(files_only, Ip("192.0.2.99")).empty());
+}
+
+BOOST_AUTO_TEST_CASE(a_reply_lists_only_with_a_loopback_record) {
+  BOOST_TEST((ClassifyDnsblReply(DNS_ERR_NONE, {inet_addr("127.0.0.2")}) == DnsblAnswer::kListed));
+  BOOST_TEST((ClassifyDnsblReply(DNS_ERR_NONE, {inet_addr("10.0.0.1"), inet_addr("127.0.0.4")}) ==
+              DnsblAnswer::kListed));
+  BOOST_TEST(
+      (ClassifyDnsblReply(DNS_ERR_NONE, {inet_addr("10.0.0.1")}) == DnsblAnswer::kNotListed));
+  BOOST_TEST((ClassifyDnsblReply(DNS_ERR_NONE, {}) == DnsblAnswer::kNotListed));
+  BOOST_TEST((ClassifyDnsblReply(DNS_ERR_NOTEXIST, {}) == DnsblAnswer::kNotListed));
+  // Fail open: a zone that does not answer lets the client in.
+  BOOST_TEST((ClassifyDnsblReply(DNS_ERR_TIMEOUT, {}) == DnsblAnswer::kFailed));
+  BOOST_TEST((ClassifyDnsblReply(DNS_ERR_SERVERFAILED, {}) == DnsblAnswer::kFailed));
+}
+
+BOOST_AUTO_TEST_CASE(the_verdict_waits_for_every_zone) {
+  DnsblVerdict verdict(3);
+  verdict.Add(DnsblAnswer::kListed);
+  BOOST_TEST(!verdict.done());
+  BOOST_TEST(!verdict.listed());
+  verdict.Add(DnsblAnswer::kFailed);
+  verdict.Add(DnsblAnswer::kNotListed);
+  BOOST_TEST(verdict.done());
+  BOOST_TEST(verdict.listed());
+
+  DnsblVerdict clean(2);
+  clean.Add(DnsblAnswer::kFailed);
+  clean.Add(DnsblAnswer::kNotListed);
+  BOOST_TEST(clean.done());
+  BOOST_TEST(!clean.listed());
+
+  BOOST_TEST(DnsblVerdict(0).done());
+  BOOST_TEST(!DnsblVerdict(0).listed());
 }
 
 BOOST_AUTO_TEST_CASE(persisted_blocks_survive_a_restart) {
