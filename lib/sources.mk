@@ -36,8 +36,11 @@ lib_libpostern_a_SOURCES += \
 	lib/config/text_lines.cc lib/config/text_lines.h
 # smtp: the protocol: commands, replies, the server session
 lib_libpostern_a_SOURCES += \
+	lib/smtp/auth_dialog.cc lib/smtp/auth_dialog.h \
 	lib/smtp/base64.cc lib/smtp/base64.h \
+	lib/smtp/ehlo_offer.cc lib/smtp/ehlo_offer.h \
 	lib/smtp/message_reader.cc lib/smtp/message_reader.h \
+	lib/smtp/message_stream.cc lib/smtp/message_stream.h \
 	lib/smtp/received_header.cc lib/smtp/received_header.h \
 	lib/smtp/reply_catalogue.cc lib/smtp/reply_catalogue.h \
 	lib/smtp/sender_login.cc lib/smtp/sender_login.h \

@@ -267,9 +267,9 @@ void SessionDriver::Execute(Action& action) {
           auth_exchange_ = 0;
         } else if constexpr (std::is_same_v<T, action::BeginMessage>) {
           stream_ = context_->queue->Begin(
-              a.envelope, [this](ipc::QueueOutcome outcome, const std::string& text) {
+              a.envelope, [this](ipc::QueueOutcome outcome, const std::string& /*reason*/) {
                 stream_ = 0;
-                session_.QueueResult(outcome, text);
+                session_.QueueResult(outcome);
                 Pump();
               });
         } else if constexpr (std::is_same_v<T, action::MessageData>) {

@@ -21,8 +21,11 @@ tests_unit_tests_SOURCES += \
 	tests/lib/config/text_lines_test.cc
 # lib/smtp
 tests_unit_tests_SOURCES += \
+	tests/lib/smtp/auth_dialog_test.cc \
 	tests/lib/smtp/base64_test.cc \
+	tests/lib/smtp/ehlo_offer_test.cc \
 	tests/lib/smtp/message_reader_test.cc \
+	tests/lib/smtp/message_stream_test.cc \
 	tests/lib/smtp/received_header_test.cc \
 	tests/lib/smtp/reply_catalogue_test.cc \
 	tests/lib/smtp/sender_login_test.cc \

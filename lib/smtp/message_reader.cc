@@ -145,8 +145,8 @@ size_t DotDecoder::Decode(std::string_view input, std::string* out, bool* comple
   return i;
 }
 
-ContentScanner::ContentScanner(const ContentLimits& limits, std::string myhostname, bool binary)
-    : limits_(limits), myhostname_(std::move(myhostname)), binary_(binary) {}
+ContentScanner::ContentScanner(const ContentLimits& limits, std::string myhostname, BodyType body)
+    : limits_(limits), myhostname_(std::move(myhostname)), binary_(body == BodyType::kBinaryMime) {}
 
 void ContentScanner::Decide(ContentVerdict verdict) {
   if (verdict_ == ContentVerdict::kAccepted) verdict_ = verdict;
@@ -234,9 +234,9 @@ void ContentScanner::FinishField() {
   field_.clear();
 }
 
-MessageReader::MessageReader(const ContentLimits& limits, std::string myhostname, bool binary,
+MessageReader::MessageReader(const ContentLimits& limits, std::string myhostname, BodyType body,
                              BareNewline bare_newline)
-    : decoder_(bare_newline), scanner_(limits, std::move(myhostname), binary) {}
+    : decoder_(bare_newline), scanner_(limits, std::move(myhostname), body) {}
 
 size_t MessageReader::ReadData(std::string_view input, std::string* content, bool* complete) {
   if (verdict() != ContentVerdict::kAccepted) return decoder_.Decode(input, nullptr, complete);

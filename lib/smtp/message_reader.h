@@ -44,6 +44,7 @@
 #include <string_view>
 
 #include "lib/config/config.h"
+#include "lib/queue/envelope.h"
 
 namespace postern {
 
@@ -81,7 +82,8 @@ class DotDecoder {
 
 class ContentScanner {
  public:
-  ContentScanner(const ContentLimits& limits, std::string myhostname, bool binary);
+  // body: as declared on MAIL; a BINARYMIME body may hold any octet.
+  ContentScanner(const ContentLimits& limits, std::string myhostname, BodyType body);
 
   void Scan(std::string_view piece);
   // The content is complete: settles a trailing CR and the last header field.
@@ -118,9 +120,9 @@ class ContentScanner {
 
 class MessageReader {
  public:
-  // binary: the body was declared BODY=BINARYMIME. bare_newline applies to
-  // DATA only: BDAT chunks are content byte for byte.
-  MessageReader(const ContentLimits& limits, std::string myhostname, bool binary,
+  // body: as declared on MAIL (BODY=), see ContentScanner. bare_newline
+  // applies to DATA only: BDAT chunks are content byte for byte.
+  MessageReader(const ContentLimits& limits, std::string myhostname, BodyType body,
                 BareNewline bare_newline);
 
   // DATA: reads up to and including the end-of-data line; appends decoded

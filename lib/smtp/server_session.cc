@@ -1,13 +1,19 @@
 // lib/smtp/server_session.cc — see lib/smtp/server_session.h.
 //
-// One Impl per client connection. Input is appended to input_ and consumed
-// by Process(), which dispatches on the phase: command lines, DATA content,
-// BDAT chunk data, answers to AUTH challenges, or nothing while waiting for
-// qmgr, authd, master's answer to a MAIL, a TLS handshake or a tarpit. Every
-// answer to a command goes through Respond() (or RefuseMail()), which applies
-// the tarpit and counts protocol errors, then ReplyProduced(), which looks
-// for input the client sent too early; every end of the session goes through
-// EndSession(), which discards the transaction and any AUTH exchange.
+// One Impl per client connection: the state machine of RFC 5321 and
+// MS-OXSMTP. Input is appended to input_ and consumed by Process(), which
+// dispatches on the phase: command lines, DATA content, BDAT chunk data,
+// answers to AUTH challenges, or nothing while waiting for qmgr, authd,
+// master's answer to a MAIL, a TLS handshake or a tarpit. Every answer to a
+// command goes through Answer() (by way of Respond(), RespondAndEnd() or
+// RefuseMail()), which applies the tarpit and counts protocol errors, then
+// ReplyProduced(), which looks for input the client sent too early; every
+// end of the session goes through EndSession(), which discards the
+// transaction and any AUTH exchange.
+//
+// Three parts are the session's own but live apart: what EHLO offers
+// (lib/smtp/ehlo_offer.h), the AUTH exchange (lib/smtp/auth_dialog.h) and
+// the content of a message on its way to qmgr (lib/smtp/message_stream.h).
 #include "lib/smtp/server_session.h"
 
 #include <algorithm>
@@ -17,10 +23,11 @@
 #include <utility>
 #include <vector>
 
-#include "lib/base/ascii.h"
-#include "lib/smtp/base64.h"
-#include "lib/smtp/message_reader.h"
 #include "lib/queue/queue_id.h"
+#include "lib/smtp/auth_dialog.h"
+#include "lib/smtp/ehlo_offer.h"
+#include "lib/smtp/message_reader.h"
+#include "lib/smtp/message_stream.h"
 #include "lib/smtp/received_header.h"
 #include "lib/smtp/reply_catalogue.h"
 #include "lib/smtp/smtp_address.h"
@@ -29,10 +36,7 @@
 namespace postern {
 namespace {
 
-// Content is handed to qmgr in pieces of this size (fewer, fuller IPC
-// frames, each well under ipc::kMaxPayload); the last piece may be smaller.
 // Input beyond kMaxBacklog unprocessed pauses reading.
-constexpr size_t kDataBatch = 64 * 1024;
 constexpr size_t kMaxBacklog = 64 * 1024;
 // Replies produced and not yet taken past which the session reads no further
 // command until OutputWritten(): a client that pipelines commands without
@@ -46,19 +50,6 @@ bool IsProtocolError(const Reply& reply) {
 }
 
 bool IsError(const Reply& reply) { return reply.code >= 400; }
-
-// Mechanisms whose exchange carries the password itself.
-bool SendsPasswordInTheClear(std::string_view mechanism) {
-  return AsciiEqualsIgnoreCase(mechanism, "LOGIN") || AsciiEqualsIgnoreCase(mechanism, "PLAIN");
-}
-
-std::string Upper(std::string_view text) {
-  std::string upper(text);
-  for (char& c : upper) {
-    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 32);
-  }
-  return upper;
-}
 
 int64_t SystemWallClock() {
   return std::chrono::duration_cast<std::chrono::seconds>(
@@ -76,7 +67,8 @@ class ServerSession::Impl {
         listener_(listener),
         client_(std::move(client)),
         clock_(clock),
-        wall_clock_(wall_clock ? std::move(wall_clock) : SystemWallClock) {}
+        wall_clock_(wall_clock ? std::move(wall_clock) : SystemWallClock),
+        auth_(listener, &actions_) {}
 
   void UseSenderLoginMap(const SenderLoginMap* map) { sender_logins_ = map; }
   void Start(std::optional<TlsInfo> implicit_tls);
@@ -113,7 +105,11 @@ class ServerSession::Impl {
     kAwaitingAuth,   // AuthStart/AuthStep sent; waiting for AuthResult()
     kClosed,
   };
-  enum class Hello { kNone, kHelo, kEhlo };
+  // Whether the session goes on once a reply is out.
+  enum class AfterReply { kGoOn, kEndSession };
+  // Which error replies the tarpit holds back: those to a client that has
+  // not authenticated, or (MAIL) every one.
+  enum class ErrorDelay { kUnlessAuthenticated, kAlways };
 
   // The mail transaction (RFC 5321 3.3), from MAIL to the end of the data.
   struct Transaction {
@@ -122,23 +118,15 @@ class ServerSession::Impl {
     std::vector<Recipient> recipients;
     bool xexch50_seen = false;
     bool bdat_started = false;  // a BDAT chunk of this transaction was accepted
-    bool stream_open = false;   // BeginMessage sent, neither End nor Abort yet
-    std::string queue_id;
-    std::optional<MessageReader> reader;
-    std::string pending_data;  // content not yet handed out as MessageData
-  };
-
-  // An AUTH exchange in progress.
-  struct AuthExchange {
-    std::string mechanism;  // upper-case
-    bool started = false;   // AuthStart sent (not yet while NTLM waits for NEGOTIATE)
+    // From DATA's 354 or the first accepted BDAT chunk to the queue's answer.
+    std::optional<MessageStream> message;
   };
 
   // An error reply held back by the tarpit.
   struct HeldReply {
     const Reply* reply = nullptr;
     std::string text;
-    bool end_session = false;
+    AfterReply after = AfterReply::kGoOn;
   };
 
   // The BDAT command whose chunk is being read.
@@ -169,17 +157,9 @@ class ServerSession::Impl {
   void HandleXexch50();
   void HandleStarttls(std::string_view argument);
   void HandleAuth(std::string_view argument);
-  void HandleAuthResponse(std::string_view line);
-  void StartAuthExchange(std::optional<std::string> initial_response);
-  // An exchange that ended without success, answered with reply (535 or
-  // 454): one more logon failure.
-  void AuthFailed(const Reply& reply);
-  // Back to reading commands; cancels the exchange with authd if it began.
-  void EndAuthExchange();
-  const Reply* CheckAuth(std::string_view mechanism) const;
-  // Whether the mechanism must wait for TLS here (auth_require_tls,
-  // allow_plaintext_auth).
-  bool NeedsTls(std::string_view mechanism) const;
+  const Reply* CheckAuthSequence() const;
+  // Carries out what the AUTH dialog decided: the reply and the next phase.
+  void FollowAuth(AuthDialog::Step step);
   const Reply* CheckMail() const;
   // sender_login_check: whether the login may use address ("" for <>);
   // always true when the check is off.
@@ -191,44 +171,38 @@ class ServerSession::Impl {
   const Reply* CheckBdat() const;
   std::string RateKey() const;
   void AcceptSender();
-  // Answers a MAIL with an error, tarpit_interval late; end_session for an
-  // error after which the server ends the session.
-  void RefuseMail(const Reply& reply, bool end_session = false);
+  // Answers a MAIL with an error, tarpit_interval late even to a client
+  // that has authenticated.
+  void RefuseMail(const Reply& reply, AfterReply after = AfterReply::kGoOn);
 
-  // The message stream.
-  void BeginMessage();
-  void AfterContent();
+  // The message: its stream opens at DATA or the first BDAT chunk.
+  void OpenMessage();
+  std::string ReceivedProtocol() const;
   void FinishContent();
   void EndOfChunk();
   void FailMessage(ContentVerdict verdict);
 
   // Extensions in force for this client.
   bool extended() const { return hello_ == Hello::kEhlo; }
-  OfferedExtensions Offered() const;
-  bool ChunkingOffered() const { return extended() && listener_.advertise_chunking; }
-  bool StarttlsOffered() const;
-  // The mechanisms the AUTH line lists now, in the configured order.
-  std::vector<std::string> AuthMechanismsOffered() const;
-  std::string EhloReplyText() const;
-  std::string ReceivedProtocol() const;
-  ContentLimits Limits() const;
+  Transport transport() const { return tls_ ? Transport::kTls : Transport::kCleartext; }
+  EhloOffer Offer() const { return EhloOffer(listener_, hello_, transport()); }
   bool RelayAllowed(const Mailbox& recipient) const;
 
-  // Output and the end of the session. Respond() answers commands: it holds
-  // error replies in the tarpit and counts protocol errors; RespondAndEnd()
-  // ends the session once its reply is out. SendReply() is for what the
-  // server says on its own (banner, timeouts, 421).
+  // Output and the end of the session. Respond(), RespondAndEnd() and
+  // RefuseMail() answer commands through Answer(), which holds error
+  // replies in the tarpit; Deliver() then counts protocol errors and, for
+  // AfterReply::kEndSession, ends the session once the reply is out.
+  // SendReply() is for what the server says on its own (banner, timeouts,
+  // 421).
   void Respond(const Reply& reply, std::initializer_list<std::string_view> args = {});
   void RespondAndEnd(const Reply& reply);
-  void Answer(const Reply& reply, std::string text, bool end_session, bool mail_error);
-  void Deliver(const Reply& reply, const std::string& text, bool end_session);
+  void Answer(const Reply& reply, std::string text, AfterReply after, ErrorDelay delay);
+  void Deliver(const Reply& reply, const std::string& text, AfterReply after);
   void Send(int code, const char* enhanced, std::string_view text);
   void SendReply(const Reply& reply, std::initializer_list<std::string_view> args = {});
-  // Constructs the alternative in place: moving a whole Action trips g++ 12's
-  // -Wmaybe-uninitialized at -O2 (a false positive on std::variant).
   template <typename T>
   void Emit(T action) {
-    actions_.emplace_back(std::in_place_type<T>, std::move(action));
+    AppendAction(&actions_, std::move(action));
   }
   void DiscardTransaction();
   void EndSession();
@@ -259,7 +233,6 @@ class ServerSession::Impl {
   Chunk chunk_;
   CommandLineSplitter splitter_;
   uint32_t protocol_errors_ = 0;
-  uint32_t logon_failures_ = 0;
   // A command line, the end of DATA content or a BDAT chunk was read and
   // its reply is not produced yet.
   bool reply_owed_ = false;
@@ -267,7 +240,7 @@ class ServerSession::Impl {
   bool improper_pipelining_ = false;
   HeldReply held_;  // the error reply in a tarpit
   std::optional<TlsInfo> tls_;
-  std::optional<AuthExchange> auth_;
+  AuthDialog auth_;  // appends its requests to authd to actions_
   // The user that AUTH authenticated, empty before: relay listeners count
   // messages per user once it is set, per client address before.
   std::string authenticated_user_;
@@ -296,7 +269,7 @@ void ServerSession::Impl::Start(std::optional<TlsInfo> implicit_tls) {
   if (listener_.tarpit_at_connect && listener_.tarpit_interval.count() > 0) {
     // MS-OXSMTP 3.2.7 to the letter: the greeting waits in the tarpit.
     std::string banner = ExpandReply(reply::kServiceReady, {config_.myhostname});
-    held_ = HeldReply{&reply::kServiceReady, std::move(banner), false};
+    held_ = HeldReply{&reply::kServiceReady, std::move(banner), AfterReply::kGoOn};
     tarpit_deadline_ = now + listener_.tarpit_interval;
     phase_ = Phase::kTarpit;
     return;
@@ -321,7 +294,7 @@ void ServerSession::Impl::QueueResult(ipc::QueueOutcome outcome) {
   if (phase_ != Phase::kAwaitingQueue) return;
   phase_ = Phase::kCommand;
   if (outcome == ipc::QueueOutcome::kQueued) {
-    Respond(reply::kQueued, {transaction_.queue_id});
+    Respond(reply::kQueued, {transaction_.message->queue_id()});
   } else if (outcome == ipc::QueueOutcome::kInsufficientResources) {
     Respond(reply::kInsufficientSystemResources);
   } else {
@@ -346,7 +319,7 @@ void ServerSession::Impl::MailCheckResult(ipc::MailVerdict verdict) {
     case ipc::MailVerdict::kRateLimitExceeded:
       // MessageRateLimitExceeded (3.2.7): the server ends the session.
       DiscardTransaction();
-      RefuseMail(reply::kRateLimitExceeded, true);
+      RefuseMail(reply::kRateLimitExceeded, AfterReply::kEndSession);
       break;
   }
   ResumeReading();
@@ -395,7 +368,7 @@ void ServerSession::Impl::OnTimer() {
     phase_ = Phase::kCommand;
     tarpit_deadline_ = TimePoint::max();
     HeldReply held = std::exchange(held_, {});
-    Deliver(*held.reply, held.text, held.end_session);
+    Deliver(*held.reply, held.text, held.after);
     ResumeReading();
   }
 }
@@ -407,13 +380,12 @@ void ServerSession::Impl::ResumeReading() {
 }
 
 void ServerSession::Impl::DiscardTransaction() {
-  if (transaction_.stream_open) Emit(action::AbortMessage{});
+  if (transaction_.message) transaction_.message->Abandon();
   transaction_ = Transaction();
 }
 
 void ServerSession::Impl::EndSession() {
-  if (auth_ && auth_->started) Emit(action::AuthCancel{});
-  auth_.reset();
+  auth_.Abandon();
   DiscardTransaction();
   Emit(action::Close{});
   phase_ = Phase::kClosed;
@@ -442,31 +414,31 @@ void ServerSession::Impl::SendReply(const Reply& reply,
 
 void ServerSession::Impl::Respond(const Reply& reply,
                                   std::initializer_list<std::string_view> args) {
-  Answer(reply, ExpandReply(reply, args), false, false);
+  Answer(reply, ExpandReply(reply, args), AfterReply::kGoOn, ErrorDelay::kUnlessAuthenticated);
 }
 
 void ServerSession::Impl::RespondAndEnd(const Reply& reply) {
-  Answer(reply, ExpandReply(reply), true, false);
+  Answer(reply, ExpandReply(reply), AfterReply::kEndSession, ErrorDelay::kUnlessAuthenticated);
 }
 
-void ServerSession::Impl::Answer(const Reply& reply, std::string text, bool end_session,
-                                 bool mail_error) {
+void ServerSession::Impl::Answer(const Reply& reply, std::string text, AfterReply after,
+                                 ErrorDelay delay) {
   bool tarpit = IsError(reply) && listener_.tarpit_interval.count() > 0 &&
-                (mail_error || authenticated_user_.empty());
-  if (!tarpit) return Deliver(reply, text, end_session);
-  held_ = HeldReply{&reply, std::move(text), end_session};
+                (delay == ErrorDelay::kAlways || authenticated_user_.empty());
+  if (!tarpit) return Deliver(reply, text, after);
+  held_ = HeldReply{&reply, std::move(text), after};
   tarpit_deadline_ = clock_.Now() + listener_.tarpit_interval;
   phase_ = Phase::kTarpit;
 }
 
-void ServerSession::Impl::Deliver(const Reply& reply, const std::string& text, bool end_session) {
+void ServerSession::Impl::Deliver(const Reply& reply, const std::string& text, AfterReply after) {
   if (IsProtocolError(reply)) ++protocol_errors_;
   if (listener_.max_protocol_errors != 0 && protocol_errors_ > listener_.max_protocol_errors) {
     SendReply(reply::kTooManyErrors);
     return EndSession();
   }
   Send(reply.code, reply.enhanced, text);
-  if (end_session) return EndSession();
+  if (after == AfterReply::kEndSession) return EndSession();
   ReplyProduced();
 }
 
@@ -533,13 +505,16 @@ bool ServerSession::Impl::ProcessLineInput(std::string_view input) {
     case CommandLineSplitter::Kind::kTooLong:
       // The rest of the over-long line is dropped as it arrives; an AUTH
       // exchange it answered is over.
-      if (auth_response) EndAuthExchange();
+      if (auth_response) {
+        auth_.Abandon();
+        phase_ = Phase::kCommand;
+      }
       Respond(reply::kLineTooLong);
       return true;
     case CommandLineSplitter::Kind::kLine:
       reply_owed_ = true;
       if (auth_response) {
-        HandleAuthResponse(item.line);
+        FollowAuth(auth_.Answer(item.line));
       } else {
         HandleCommand(item.line);
       }
@@ -551,8 +526,7 @@ bool ServerSession::Impl::ProcessLineInput(std::string_view input) {
 bool ServerSession::Impl::ProcessDataInput(std::string_view input) {
   if (input.empty()) return false;
   bool complete = false;
-  consumed_ += transaction_.reader->ReadData(input, &transaction_.pending_data, &complete);
-  AfterContent();
+  consumed_ += transaction_.message->ReadData(input, &complete);
   if (!complete) return false;
   phase_ = Phase::kCommand;
   reply_owed_ = true;
@@ -563,10 +537,7 @@ bool ServerSession::Impl::ProcessDataInput(std::string_view input) {
 bool ServerSession::Impl::ProcessChunkInput(std::string_view input) {
   if (chunk_.remaining > 0 && input.empty()) return false;
   size_t take = static_cast<size_t>(std::min<uint64_t>(chunk_.remaining, input.size()));
-  if (chunk_.refusal == nullptr) {
-    transaction_.reader->ReadChunk(input.substr(0, take), &transaction_.pending_data);
-    AfterContent();
-  }
+  if (chunk_.refusal == nullptr) transaction_.message->ReadChunk(input.substr(0, take));
   consumed_ += take;
   chunk_.remaining -= take;
   if (chunk_.remaining > 0) return false;
@@ -617,63 +588,6 @@ void ServerSession::Impl::HandleCommand(std::string_view line) {
 
 // ---- Commands --------------------------------------------------------------
 
-OfferedExtensions ServerSession::Impl::Offered() const {
-  OfferedExtensions offered;
-  if (!extended()) return offered;  // HELO: no extension was negotiated
-  offered.size = listener_.advertise_size;
-  offered.dsn = listener_.advertise_dsn;
-  offered.eightbitmime = listener_.advertise_8bitmime;
-  offered.binarymime = listener_.advertise_binarymime && listener_.advertise_chunking;
-  // RFC 4954 5: AUTH= is accepted wherever AUTH is offered, also from a
-  // client that has not authenticated.
-  offered.auth = !AuthMechanismsOffered().empty();
-  return offered;
-}
-
-std::string ServerSession::Impl::EhloReplyText() const {
-  std::string text = ExpandReply(reply::kHelloGreeting, {config_.myhostname, client_.address});
-  auto keyword = [&text](std::string_view word) {
-    text.push_back('\n');
-    text.append(word);
-  };
-  OfferedExtensions offered = Offered();
-  if (offered.size) {
-    // RFC 1870: a bare SIZE announces no fixed limit.
-    keyword(listener_.max_message_size == 0 ? std::string("SIZE")
-                                            : "SIZE " + std::to_string(listener_.max_message_size));
-  }
-  if (offered.dsn) keyword("DSN");
-  if (listener_.advertise_enhancedstatuscodes) keyword("ENHANCEDSTATUSCODES");
-  if (listener_.advertise_pipelining) keyword("PIPELINING");
-  if (StarttlsOffered()) keyword("STARTTLS");
-  std::vector<std::string> mechanisms = AuthMechanismsOffered();
-  if (!mechanisms.empty()) {
-    std::string line = "AUTH";
-    for (const std::string& mechanism : mechanisms) line += " " + mechanism;
-    keyword(line);
-  }
-  if (offered.eightbitmime) keyword("8BITMIME");
-  if (offered.binarymime) keyword("BINARYMIME");
-  if (ChunkingOffered()) keyword("CHUNKING");
-  return text;
-}
-
-bool ServerSession::Impl::StarttlsOffered() const {
-  return extended() && listener_.advertise_starttls && !listener_.tls_cert_file.empty() &&
-         !listener_.tls_wrapper && !tls_;
-}
-
-std::vector<std::string> ServerSession::Impl::AuthMechanismsOffered() const {
-  std::vector<std::string> offered;
-  if (!extended() || !listener_.advertise_auth) return offered;
-  if (listener_.require_tls && !tls_) return offered;
-  for (const std::string& mechanism : listener_.auth_mechanisms) {
-    if (NeedsTls(mechanism) && !tls_) continue;
-    offered.push_back(Upper(mechanism));
-  }
-  return offered;
-}
-
 void ServerSession::Impl::HandleHello(std::string_view argument, Hello kind) {
   // RFC 5321 4.1.4: a refused EHLO leaves the session as it was.
   if (argument.empty()) return Respond(reply::kSyntaxError);
@@ -682,7 +596,9 @@ void ServerSession::Impl::HandleHello(std::string_view argument, Hello kind) {
   hello_ = kind;
   helo_name_ = std::string(argument);
   if (kind == Hello::kEhlo) {
-    Send(250, nullptr, EhloReplyText());
+    std::string text = ExpandReply(reply::kHelloGreeting, {config_.myhostname, client_.address});
+    for (const std::string& keyword : Offer().keywords()) text += "\n" + keyword;
+    Send(250, nullptr, text);
     ReplyProduced();
   } else {
     Respond(reply::kHelloGreeting, {config_.myhostname, client_.address});
@@ -726,14 +642,14 @@ std::string ServerSession::Impl::KeptAuthMailbox(const MailParameters& parameter
   return LoginMayUse(mailbox) ? mailbox : "<>";
 }
 
-void ServerSession::Impl::RefuseMail(const Reply& reply, bool end_session) {
-  Answer(reply, ExpandReply(reply), end_session, true);
+void ServerSession::Impl::RefuseMail(const Reply& reply, AfterReply after) {
+  Answer(reply, ExpandReply(reply), after, ErrorDelay::kAlways);
 }
 
 void ServerSession::Impl::HandleMail(std::string_view argument) {
   if (const Reply* refusal = CheckMail()) return RefuseMail(*refusal);
   MailArguments mail;
-  switch (ParseMailArguments(argument, Offered(), &mail)) {
+  switch (ParseMailArguments(argument, Offer().parameters(), &mail)) {
     case ArgumentError::kNone:
       break;
     case ArgumentError::kMissingColon:
@@ -780,7 +696,7 @@ bool ServerSession::Impl::RelayAllowed(const Mailbox& recipient) const {
 void ServerSession::Impl::HandleRcpt(std::string_view argument) {
   if (const Reply* refusal = CheckRcptSequence()) return Respond(*refusal);
   RcptArguments rcpt;
-  switch (ParseRcptArguments(argument, Offered(), &rcpt)) {
+  switch (ParseRcptArguments(argument, Offer().parameters(), &rcpt)) {
     case ArgumentError::kNone:
       break;
     case ArgumentError::kMissingColon:
@@ -819,14 +735,14 @@ void ServerSession::Impl::HandleData(std::string_view argument) {
   // RFC 3030 3: BINARYMIME content can only travel in BDAT chunks.
   if (transaction_.mail.parameters.body == BodyType::kBinaryMime)
     return Respond(reply::kBadSequence);
-  BeginMessage();
+  OpenMessage();
   Respond(reply::kStartMailInput);
   phase_ = Phase::kData;
 }
 
 const Reply* ServerSession::Impl::CheckBdat() const {
   if (hello_ == Hello::kNone) return &reply::kSendHelloFirst;
-  if (!ChunkingOffered()) return &reply::kCommandNotImplemented;
+  if (!Offer().chunking()) return &reply::kCommandNotImplemented;
   if (!transaction_.has_sender) return &reply::kNeedMailCommand;
   if (transaction_.recipients.empty()) return &reply::kNeedRcptCommand;
   return nullptr;
@@ -842,7 +758,7 @@ void ServerSession::Impl::HandleBdat(std::string_view argument) {
   chunk.refusal = CheckBdat();
   if (chunk.refusal == nullptr && !transaction_.bdat_started) {
     transaction_.bdat_started = true;
-    BeginMessage();
+    OpenMessage();
   }
   chunk_ = chunk;
   phase_ = Phase::kChunk;
@@ -873,7 +789,7 @@ void ServerSession::Impl::HandleXexch50() {
 void ServerSession::Impl::HandleStarttls(std::string_view argument) {
   if (hello_ == Hello::kNone) return Respond(reply::kSendHelloFirst);
   if (tls_) return Respond(reply::kOnlyOneStarttls);
-  if (!StarttlsOffered()) return Respond(reply::kCommandNotImplemented);
+  if (!Offer().starttls()) return Respond(reply::kCommandNotImplemented);
   if (!argument.empty()) return Respond(reply::kSyntaxError);
   if (transaction_.has_sender) return Respond(reply::kBadSequence);
   consumed_ = input_.size();  // pipelined cleartext is dropped unread
@@ -882,141 +798,58 @@ void ServerSession::Impl::HandleStarttls(std::string_view argument) {
   phase_ = Phase::kAwaitingTls;
 }
 
-// Why AUTH with this mechanism cannot start now, in RFC 4954's order.
-const Reply* ServerSession::Impl::CheckAuth(std::string_view mechanism) const {
+// Why AUTH cannot start at this point of the session, in RFC 4954's order;
+// the dialog then checks the mechanism.
+const Reply* ServerSession::Impl::CheckAuthSequence() const {
   if (hello_ == Hello::kNone) return &reply::kSendHelloFirst;
-  if (!extended() || !listener_.advertise_auth || listener_.auth_mechanisms.empty())
-    return &reply::kCommandNotImplemented;
+  if (!extended() || !auth_.enabled()) return &reply::kCommandNotImplemented;
   if (!authenticated_user_.empty()) return &reply::kAuthAlreadySpecified;
   if (transaction_.has_sender) return &reply::kBadSequence;
-  if (listener_.require_tls && !tls_) return &reply::kStarttlsBeforeAuth;
-  if (mechanism.empty()) return &reply::kSyntaxError;
-  bool configured = std::any_of(
-      listener_.auth_mechanisms.begin(), listener_.auth_mechanisms.end(),
-      [mechanism](const std::string& m) { return AsciiEqualsIgnoreCase(m, mechanism); });
-  if (!configured) return &reply::kUnrecognizedAuthType;
-  if (NeedsTls(mechanism) && !tls_) return &reply::kEncryptionRequired;
   return nullptr;
 }
 
-bool ServerSession::Impl::NeedsTls(std::string_view mechanism) const {
-  if (listener_.auth_require_tls == AuthRequireTls::kAll) return true;
-  return SendsPasswordInTheClear(mechanism) && !listener_.allow_plaintext_auth;
-}
-
 void ServerSession::Impl::HandleAuth(std::string_view argument) {
-  std::string_view mechanism = argument.substr(0, argument.find(' '));
-  std::string_view initial;
-  bool has_initial = mechanism.size() < argument.size();
-  if (has_initial) {
-    initial = argument.substr(mechanism.size());
-    initial.remove_prefix(std::min(initial.find_first_not_of(' '), initial.size()));
-  }
-  if (const Reply* refusal = CheckAuth(mechanism)) return Respond(*refusal);
-  if (initial.find(' ') != std::string_view::npos) return Respond(reply::kSyntaxError);
-  auth_ = AuthExchange{Upper(mechanism), false};
-  std::optional<std::string> initial_response;
-  if (has_initial) {
-    // RFC 4954 4: "=" is an initial response of zero length.
-    initial_response = initial == "=" ? std::optional<std::string>("") : Base64Decode(initial);
-    if (!initial_response) {
-      auth_.reset();
-      return Respond(reply::kCannotDecodeResponse);
-    }
-  }
-  if (auth_->mechanism == "NTLM" && !has_initial) {
-    // [MS-SMTP] 3.1.5.2: the NEGOTIATE message comes as the next line.
-    Respond(reply::kNtlmSupported);
-    phase_ = Phase::kAuthResponse;
-    return;
-  }
-  StartAuthExchange(std::move(initial_response));
-}
-
-void ServerSession::Impl::StartAuthExchange(std::optional<std::string> initial_response) {
-  Emit(action::AuthStart{auth_->mechanism, std::move(initial_response)});
-  auth_->started = true;
-  phase_ = Phase::kAwaitingAuth;
-}
-
-void ServerSession::Impl::HandleAuthResponse(std::string_view line) {
-  if (line == "*") {
-    EndAuthExchange();
-    return Respond(reply::kAuthCancelled);
-  }
-  std::optional<std::string> response = Base64Decode(line);
-  if (!response) {
-    EndAuthExchange();
-    return Respond(reply::kCannotDecodeResponse);
-  }
-  if (!auth_->started) return StartAuthExchange(std::move(response));
-  Emit(action::AuthStep{std::move(*response)});
-  phase_ = Phase::kAwaitingAuth;
-}
-
-void ServerSession::Impl::EndAuthExchange() {
-  if (auth_ && auth_->started) Emit(action::AuthCancel{});
-  auth_.reset();
-  phase_ = Phase::kCommand;
+  if (const Reply* refusal = CheckAuthSequence()) return Respond(*refusal);
+  FollowAuth(auth_.Begin(argument, transport()));
 }
 
 void ServerSession::Impl::AuthResult(ipc::AuthOutcome outcome, const std::string& data) {
   if (phase_ != Phase::kAwaitingAuth) return;
-  if (outcome == ipc::AuthOutcome::kContinue) {
-    Send(reply::kAuthChallenge.code, nullptr, Base64Encode(data));
-    ReplyProduced();
-    phase_ = Phase::kAuthResponse;
-    return ResumeReading();
-  }
-  auth_.reset();  // authd ended the exchange itself: nothing to cancel
-  phase_ = Phase::kCommand;
-  switch (outcome) {
-    case ipc::AuthOutcome::kSuccess:
-      authenticated_user_ = data;
-      Respond(reply::kAuthSuccessful);
-      break;
-    case ipc::AuthOutcome::kFailure:
-      AuthFailed(reply::kAuthUnsuccessful);
-      break;
-    case ipc::AuthOutcome::kUnknownMechanism:
-      Respond(reply::kUnrecognizedAuthType);
-      break;
-    case ipc::AuthOutcome::kTemporaryFailure:
-    case ipc::AuthOutcome::kContinue:
-      AuthFailed(reply::kTemporaryAuthFailure);
-      break;
-  }
+  FollowAuth(auth_.Result(outcome, data));
   ResumeReading();
 }
 
-void ServerSession::Impl::AuthFailed(const Reply& reply) {
-  ++logon_failures_;
-  if (listener_.max_logon_failures != 0 && logon_failures_ > listener_.max_logon_failures) {
-    // ProtocolViolationCount (3.2.7): the server ends the session.
-    SendReply(reply::kTooManyErrors);
-    return EndSession();
+void ServerSession::Impl::FollowAuth(AuthDialog::Step step) {
+  switch (step.next) {
+    case AuthDialog::Next::kAwaitAuthd:
+      phase_ = Phase::kAwaitingAuth;
+      return;
+    case AuthDialog::Next::kTooManyFailures:
+      // ProtocolViolationCount (3.2.7): the server ends the session.
+      SendReply(reply::kTooManyErrors);
+      return EndSession();
+    case AuthDialog::Next::kReadAnswer:
+      phase_ = Phase::kAuthResponse;
+      break;
+    case AuthDialog::Next::kAuthenticated:
+      authenticated_user_ = std::move(step.user);
+      phase_ = Phase::kCommand;
+      break;
+    case AuthDialog::Next::kReadCommands:
+      phase_ = Phase::kCommand;
+      break;
   }
-  Respond(reply);
+  Answer(*step.reply, std::move(step.text), AfterReply::kGoOn, ErrorDelay::kUnlessAuthenticated);
 }
 
-// ---- The message stream ----------------------------------------------------
+// ---- The message -----------------------------------------------------------
 
-ContentLimits ServerSession::Impl::Limits() const {
-  ContentLimits limits;
-  limits.max_message_size = listener_.max_message_size;
-  limits.max_header_size = listener_.max_header_size;
-  limits.max_hop_count = listener_.max_hop_count;
-  limits.max_local_hop_count = listener_.max_local_hop_count;
-  return limits;
-}
-
-void ServerSession::Impl::BeginMessage() {
-  Transaction& t = transaction_;
-  t.queue_id = NewQueueId();
+void ServerSession::Impl::OpenMessage() {
+  const Transaction& t = transaction_;
   int64_t now = wall_clock_();
 
   Envelope envelope;
-  envelope.queue_id = t.queue_id;
+  envelope.queue_id = NewQueueId();
   envelope.sender = t.mail.reverse_path.mailbox.ToString();
   envelope.recipients = t.recipients;
   envelope.body = t.mail.parameters.body;
@@ -1028,8 +861,6 @@ void ServerSession::Impl::BeginMessage() {
   envelope.listener = listener_.name;
   envelope.auth_user = authenticated_user_;
   envelope.auth_mailbox = KeptAuthMailbox(t.mail.parameters);
-  Emit(action::BeginMessage{std::move(envelope)});
-  t.stream_open = true;
 
   ReceivedFields received;
   received.helo = helo_name_;
@@ -1041,13 +872,12 @@ void ServerSession::Impl::BeginMessage() {
     received.tls_version = tls_->version;
     received.tls_cipher = tls_->cipher;
   }
-  received.queue_id = t.queue_id;
+  received.queue_id = envelope.queue_id;
   if (t.recipients.size() == 1) received.recipient = t.recipients.front().address;
   received.time = now;
-  t.pending_data = BuildReceivedHeader(received);
 
-  t.reader.emplace(Limits(), config_.myhostname, t.mail.parameters.body == BodyType::kBinaryMime,
-                   listener_.bare_newline);
+  transaction_.message.emplace(listener_, config_.myhostname, std::move(envelope),
+                               BuildReceivedHeader(received), &actions_);
 }
 
 // RFC 3848: ESMTP, then S for TLS and A for AUTH; plain SMTP after HELO.
@@ -1059,40 +889,16 @@ std::string ServerSession::Impl::ReceivedProtocol() const {
   return protocol;
 }
 
-// Hands out full batches, or gives up the stream once a limit is crossed.
-void ServerSession::Impl::AfterContent() {
-  Transaction& t = transaction_;
-  if (!t.stream_open) return;
-  if (t.reader->verdict() != ContentVerdict::kAccepted) {
-    Emit(action::AbortMessage{});
-    t.stream_open = false;
-    t.pending_data.clear();
-    return;
-  }
-  size_t handed_out = 0;
-  while (t.pending_data.size() - handed_out >= kDataBatch) {
-    Emit(action::MessageData{t.pending_data.substr(handed_out, kDataBatch)});
-    handed_out += kDataBatch;
-  }
-  t.pending_data.erase(0, handed_out);
-}
-
 // The last octet of the message was read (end of DATA, or BDAT LAST).
 void ServerSession::Impl::FinishContent() {
-  Transaction& t = transaction_;
-  t.reader->Finish();
-  AfterContent();
-  ContentVerdict verdict = t.reader->verdict();
+  ContentVerdict verdict = transaction_.message->Finish();
   if (verdict != ContentVerdict::kAccepted) return FailMessage(verdict);
-  if (!t.pending_data.empty()) Emit(action::MessageData{std::exchange(t.pending_data, {})});
-  Emit(action::EndMessage{});
-  t.stream_open = false;
   phase_ = Phase::kAwaitingQueue;
 }
 
 void ServerSession::Impl::EndOfChunk() {
   if (chunk_.refusal != nullptr) return Respond(*chunk_.refusal);
-  ContentVerdict verdict = transaction_.reader->verdict();
+  ContentVerdict verdict = transaction_.message->verdict();
   // Size and hop limits are answered at the end of the chunk that crossed
   // them; a bare line ending only at the end of the message.
   if (verdict != ContentVerdict::kAccepted && verdict != ContentVerdict::kBareLineEnding)
@@ -1133,11 +939,7 @@ void ServerSession::Start(std::optional<TlsInfo> implicit_tls) {
 }
 void ServerSession::Receive(std::string_view bytes) { impl_->Receive(bytes); }
 void ServerSession::ReceiveEof() { impl_->ReceiveEof(); }
-void ServerSession::QueueResult(ipc::QueueOutcome outcome, const std::string&) {
-  // The id in a kQueued answer is the one this session made; a failure's
-  // reason is for the driver's log, not for the client.
-  impl_->QueueResult(outcome);
-}
+void ServerSession::QueueResult(ipc::QueueOutcome outcome) { impl_->QueueResult(outcome); }
 void ServerSession::MailCheckResult(ipc::MailVerdict verdict) { impl_->MailCheckResult(verdict); }
 void ServerSession::TlsStarted(const TlsInfo& tls) { impl_->TlsStarted(tls); }
 void ServerSession::AuthResult(ipc::AuthOutcome outcome, const std::string& data) {

@@ -11,6 +11,12 @@
 // a whole message. After EndMessage the session waits for QueueResult()
 // before it answers the DATA/BDAT and reads further pipelined commands.
 //
+// The session is the state machine of RFC 5321 and MS-OXSMTP; three parts
+// of it live in files of their own: what the EHLO reply offers and the
+// session therefore accepts (lib/smtp/ehlo_offer.h), the AUTH exchange
+// (lib/smtp/auth_dialog.h) and the content of a message with its bounds
+// (lib/smtp/message_stream.h). Each states the decisions it makes.
+//
 // Behaviour the spec leaves open, decided here:
 //   - Protocol errors (MS-OXSMTP 3.2.7 ProtocolViolationCount) are the
 //     replies with code 500, 501 or 503: the client broke the syntax or the
@@ -37,22 +43,12 @@
 //     command. After TlsStarted() the session is as new: no EHLO, no
 //     transaction, no authentication.
 //   - AUTH (RFC 4954): each step goes out as AuthStart/AuthStep and comes
-//     back through AuthResult(). The bare "AUTH NTLM" is answered "334 NTLM
-//     supported" by the session itself ([MS-SMTP] 3.1.5.2); the client's
-//     NEGOTIATE message then starts the exchange. Where the listener has
-//     require_tls, AUTH is neither offered nor accepted before TLS (530
-//     5.7.0). Elsewhere, with auth_require_tls = login (the default, as
-//     Exchange), LOGIN, which carries the password itself, is only offered
-//     and accepted under TLS unless allow_plaintext_auth is set (538
-//     5.7.11), so the cleartext AUTH line lists NTLM alone; with
-//     auth_require_tls = all no mechanism is offered or accepted before TLS
-//     (538 5.7.11; allow_plaintext_auth has no effect), because an
-//     eavesdropper can crack a captured NTLMv2 response offline. A failed
-//     AUTH (535), and one that authd could not decide (454 4.7.0: a client
-//     must not get free guesses by making authd stumble), count towards
-//     max_logon_failures, not towards the protocol errors; the failure that
-//     would be number max_logon_failures + 1 is answered 421 4.7.0 and ends
-//     the session. A cancelled AUTH ("*", 501) counts as neither.
+//     back through AuthResult(); where each mechanism is offered and
+//     accepted, and how failures count, see lib/smtp/ehlo_offer.h and
+//     lib/smtp/auth_dialog.h. AUTH is answered 503 5.5.2 before a hello,
+//     502 where the listener offers no AUTH or after HELO, 503 5.5.2 Auth
+//     command already specified once authenticated, and 503 5.5.1 inside a
+//     transaction (RFC 4954 4).
 //   - AUTH= on MAIL FROM (RFC 4954 5) is accepted wherever the EHLO reply
 //     lists AUTH, also from a client that has not authenticated; where AUTH
 //     is not listed (HELO, advertise_auth = no, no mechanism offered before
@@ -64,16 +60,11 @@
 //     Neither case refuses the MAIL.
 //   - XEXCH50 is answered 504 5.7.1 Not authorized (never offered); inside
 //     a transaction it still makes a following RCPT a 503 5.5.1.
-//   - Hop counts and sizes are those of the content the client sent, as it
-//     is stored (a bare LF made CRLF counts two octets); the Received: field
-//     postern prepends is not counted.
-//   - Bare LF in DATA (bare_newline): normalize, the default, stores a
-//     content line that ends in LF alone with CRLF, and only CRLF.CRLF ends
-//     the data (lib/smtp/message_reader.h); reject refuses the message at its
-//     end with 554 5.6.0. A bare CR refuses it in both modes: the smuggling
-//     variants that rely on CR alone stay refused, and no common client
-//     sends one. BDAT chunks are content byte for byte; command lines end
-//     only with CRLF.
+//   - Content bounds (sizes, hop counts, bare line endings) are counted as
+//     lib/smtp/message_stream.h says; a size, header or hop limit refuses
+//     the message and ends the session (MS-OXSMTP 3.2.7), a bare line
+//     ending refuses the message alone (554 5.6.0). Command lines end only
+//     with CRLF.
 //   - RCPT TO:<Postmaster> (RFC 5321 4.5.1, any case, no domain) is
 //     accepted from every client and its recipient becomes
 //     config.PostmasterAddress(), so qmgr delivers it like any other; the
@@ -119,13 +110,14 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <variant>
 #include <vector>
 
 #include "lib/base/clock.h"
 #include "lib/config/config.h"
-#include "lib/queue/envelope.h"
 #include "lib/ipc/ipc.h"
+#include "lib/queue/envelope.h"
 #include "lib/smtp/sender_login.h"
 
 namespace postern {
@@ -196,6 +188,13 @@ using Action =
                  action::EndMessage, action::AbortMessage, action::CheckMail, action::StartTls,
                  action::AuthStart, action::AuthStep, action::AuthCancel>;
 
+// Appends one action, constructed in place: moving a whole Action trips
+// g++ 12's -Wmaybe-uninitialized at -O2 (a false positive on std::variant).
+template <typename T>
+void AppendAction(std::vector<Action>* actions, T action) {
+  actions->emplace_back(std::in_place_type<T>, std::move(action));
+}
+
 // Wall-clock seconds since the epoch, for Envelope::arrival_time and the
 // date of the Received: field; empty means the system's clock.
 using WallClock = std::function<int64_t()>;
@@ -220,8 +219,10 @@ class ServerSession {
   void Receive(std::string_view bytes);
   // The client closed its side; the session discards any open transaction.
   void ReceiveEof();
-  // qmgr's answer to the last EndMessage.
-  void QueueResult(ipc::QueueOutcome outcome, const std::string& queue_id_or_reason);
+  // qmgr's answer to the last EndMessage. The id in a kQueued answer is the
+  // one this session made, and a failure's reason is not for the client:
+  // only the outcome is needed.
+  void QueueResult(ipc::QueueOutcome outcome);
   // The answer to the last CheckMail.
   void MailCheckResult(ipc::MailVerdict verdict);
   // The TLS handshake that StartTls asked for has completed.

@@ -23,11 +23,16 @@ bool IsAtext(char c) {
 // RFC 5321 qtextSMTP.
 bool IsQtext(char c) { return (c >= 32 && c <= 126) && c != '"' && c != '\\'; }
 
-bool IsLabelCharacter(char c, bool allow_underscore) {
-  return IsAsciiAlpha(c) || IsAsciiDigit(c) || c == '-' || (allow_underscore && c == '_');
+// Whether a label may hold '_': not in a Domain (RFC 5321 4.1.2), but in a
+// HELO name (common in Windows computer names).
+enum class Underscore { kRefused, kAllowed };
+
+bool IsLabelCharacter(char c, Underscore underscore) {
+  return IsAsciiAlpha(c) || IsAsciiDigit(c) || c == '-' ||
+         (underscore == Underscore::kAllowed && c == '_');
 }
 
-bool IsDomainText(std::string_view text, bool allow_underscore) {
+bool IsDomainText(std::string_view text, Underscore underscore) {
   if (text.empty() || text.size() > kMaxDomain) return false;
   while (true) {
     size_t dot = text.find('.');
@@ -35,7 +40,7 @@ bool IsDomainText(std::string_view text, bool allow_underscore) {
     if (label.empty() || label.size() > kMaxLabel) return false;
     if (label.front() == '-' || label.back() == '-') return false;
     for (char c : label) {
-      if (!IsLabelCharacter(c, allow_underscore)) return false;
+      if (!IsLabelCharacter(c, underscore)) return false;
     }
     if (dot == std::string_view::npos) return true;
     text.remove_prefix(dot + 1);
@@ -415,7 +420,7 @@ std::string Mailbox::ToString() const {
   return local_part + "@" + domain;
 }
 
-bool IsValidDomain(std::string_view text) { return IsDomainText(text, false); }
+bool IsValidDomain(std::string_view text) { return IsDomainText(text, Underscore::kRefused); }
 
 bool IsValidAddressLiteral(std::string_view text) {
   if (text.size() < 3 || text.front() != '[' || text.back() != ']') return false;
@@ -429,7 +434,7 @@ bool IsValidAddressLiteral(std::string_view text) {
 
 bool IsValidHeloName(std::string_view text) {
   if (!text.empty() && text[0] == '[') return IsValidAddressLiteral(text);
-  return IsDomainText(text, true);
+  return IsDomainText(text, Underscore::kAllowed);
 }
 
 Result<Path> ParsePath(std::string_view text, PathKind kind, size_t* consumed) {

@@ -75,7 +75,7 @@ void DecodeData(std::string_view input, BareNewline bare_newline) {
   limits.max_header_size = 300;
   limits.max_hop_count = 3;
   limits.max_local_hop_count = 1;
-  MessageReader whole(limits, "mx.example", false, bare_newline);
+  MessageReader whole(limits, "mx.example", BodyType::k7Bit, bare_newline);
   std::string whole_content;
   bool whole_complete = false;
   size_t used = whole.ReadData(input, &whole_content, &whole_complete);
@@ -98,7 +98,7 @@ void DecodeData(std::string_view input, BareNewline bare_newline) {
   if (whole.verdict() == ContentVerdict::kAccepted) Check(bytewise == whole_content);
 
   // The verdict does not depend on how the content is cut.
-  ContentScanner scanner(limits, "mx.example", false);
+  ContentScanner scanner(limits, "mx.example", BodyType::k7Bit);
   for (char c : bytewise) scanner.Scan(std::string_view(&c, 1));
   scanner.Finish();
   Check(scanner.verdict() == whole.verdict());

@@ -92,9 +92,9 @@ class Driver {
   void Tick(uint8_t choice) {
     if ((choice & 1) && awaiting_queue_) {
       awaiting_queue_ = false;
-      session_->QueueResult(static_cast<ipc::QueueOutcome>((choice >> 1) % 3), "id");
+      session_->QueueResult(static_cast<ipc::QueueOutcome>((choice >> 1) % 3));
     } else if ((choice & 2) && !awaiting_queue_) {
-      session_->QueueResult(ipc::QueueOutcome::kQueued, "stray");  // must be ignored
+      session_->QueueResult(ipc::QueueOutcome::kQueued);  // stray: must be ignored
     }
     Drain();
     // MAIL check answers, stray ones included, must be ignored unless awaited.

@@ -39,8 +39,8 @@ ContentLimits SpecLimits() {
 }
 
 ContentScanner ScanAll(const std::string& content, ContentLimits limits = SpecLimits(),
-                       bool binary = false, size_t step = 0) {
-  ContentScanner scanner(limits, "mail.example.test", binary);
+                       BodyType body = BodyType::k7Bit, size_t step = 0) {
+  ContentScanner scanner(limits, "mail.example.test", body);
   size_t piece = step == 0 ? content.size() : step;
   for (size_t i = 0; i < content.size(); i += piece) {
     scanner.Scan(std::string_view(content).substr(i, piece));
@@ -209,7 +209,7 @@ BOOST_AUTO_TEST_CASE(header_size_limit_is_exact) {
   BOOST_TEST((ScanAll("A: b\r\nC: de\r\n\r\nbody\r\n", limits).verdict() ==
               ContentVerdict::kHeaderSizeExceeded));
   // The same, byte by byte: the CR of the empty line is not header.
-  BOOST_TEST((ScanAll("A: b\r\nC: d\r\n\r\nbody\r\n", limits, false, 1).verdict() ==
+  BOOST_TEST((ScanAll("A: b\r\nC: d\r\n\r\nbody\r\n", limits, BodyType::k7Bit, 1).verdict() ==
               ContentVerdict::kAccepted));
 }
 
@@ -226,7 +226,7 @@ BOOST_AUTO_TEST_CASE(message_size_limit_is_exact) {
   limits.max_message_size = 10;
   BOOST_TEST((ScanAll("\r\n12345678", limits).verdict() == ContentVerdict::kAccepted));
   BOOST_TEST((ScanAll("\r\n123456789", limits).verdict() == ContentVerdict::kMessageSizeExceeded));
-  BOOST_TEST((ScanAll("\r\n123456789", limits, false, 3).verdict() ==
+  BOOST_TEST((ScanAll("\r\n123456789", limits, BodyType::k7Bit, 3).verdict() ==
               ContentVerdict::kMessageSizeExceeded));
 }
 
@@ -264,7 +264,7 @@ BOOST_AUTO_TEST_CASE(local_hops_name_myhostname_in_by) {
   ContentScanner s = ScanAll(message);
   BOOST_TEST(s.received_count() == 7u);
   BOOST_TEST(s.local_received_count() == 3u);
-  BOOST_TEST(ScanAll(message, SpecLimits(), false, 1).local_received_count() == 3u);
+  BOOST_TEST(ScanAll(message, SpecLimits(), BodyType::k7Bit, 1).local_received_count() == 3u);
 }
 
 BOOST_AUTO_TEST_CASE(hop_count_limits) {
@@ -288,17 +288,18 @@ BOOST_AUTO_TEST_CASE(bare_line_endings_fail_the_message) {
         std::string("A: b\r\n\r\nbody\r\r\n"), std::string("\n")}) {
     BOOST_TEST_CONTEXT(content.size()) {
       BOOST_TEST((ScanAll(content).verdict() == ContentVerdict::kBareLineEnding));
-      BOOST_TEST(
-          (ScanAll(content, SpecLimits(), false, 1).verdict() == ContentVerdict::kBareLineEnding));
+      BOOST_TEST((ScanAll(content, SpecLimits(), BodyType::k7Bit, 1).verdict() ==
+                  ContentVerdict::kBareLineEnding));
     }
   }
 }
 
 BOOST_AUTO_TEST_CASE(binarymime_bodies_may_hold_any_octet) {
   std::string content = std::string("A: b\r\n\r\n") + std::string("\n\r\0\r\r\n", 6);
-  BOOST_TEST((ScanAll(content, SpecLimits(), true).verdict() == ContentVerdict::kAccepted));
+  BOOST_TEST((ScanAll(content, SpecLimits(), BodyType::kBinaryMime).verdict() ==
+              ContentVerdict::kAccepted));
   // LF alone still ends a header line when looking for the header's end.
-  ContentScanner lf = ScanAll("A: b\nB: c\n\nbody", SpecLimits(), true);
+  ContentScanner lf = ScanAll("A: b\nB: c\n\nbody", SpecLimits(), BodyType::kBinaryMime);
   BOOST_TEST(lf.header_size() == 10u);
 }
 
@@ -307,10 +308,10 @@ BOOST_AUTO_TEST_CASE(the_first_limit_crossed_decides) {
   limits.max_message_size = 10;
   for (size_t step : {0, 1, 4}) {
     BOOST_TEST_CONTEXT(step) {
-      BOOST_TEST((ScanAll("A\nBCDEFGHIJKLMNOP", limits, false, step).verdict() ==
+      BOOST_TEST((ScanAll("A\nBCDEFGHIJKLMNOP", limits, BodyType::k7Bit, step).verdict() ==
                   ContentVerdict::kBareLineEnding));
       // The 11th octet crosses the size limit before the LF after it is seen.
-      BOOST_TEST((ScanAll("ABCDEFGHIJK\nL", limits, false, step).verdict() ==
+      BOOST_TEST((ScanAll("ABCDEFGHIJK\nL", limits, BodyType::k7Bit, step).verdict() ==
                   ContentVerdict::kMessageSizeExceeded));
     }
   }
@@ -323,7 +324,7 @@ BOOST_AUTO_TEST_SUITE(message_reader)
 BOOST_AUTO_TEST_CASE(data_content_stops_flowing_once_over_a_limit) {
   ContentLimits limits = SpecLimits();
   limits.max_message_size = 8;
-  MessageReader reader(limits, "mail.example.test", false, BareNewline::kNormalize);
+  MessageReader reader(limits, "mail.example.test", BodyType::k7Bit, BareNewline::kNormalize);
   std::string content;
   bool complete = false;
   size_t used = reader.ReadData("\r\nabc\r\n", &content, &complete);
@@ -339,7 +340,7 @@ BOOST_AUTO_TEST_CASE(data_content_stops_flowing_once_over_a_limit) {
 }
 
 BOOST_AUTO_TEST_CASE(chunks_are_content_without_dot_handling) {
-  MessageReader reader(SpecLimits(), "mail.example.test", false, BareNewline::kNormalize);
+  MessageReader reader(SpecLimits(), "mail.example.test", BodyType::k7Bit, BareNewline::kNormalize);
   std::string content;
   reader.ReadChunk("A: b\r\n\r\n.\r\n", &content);
   reader.ReadChunk("..x\r\n", &content);
@@ -353,7 +354,7 @@ BOOST_AUTO_TEST_CASE(chunks_are_content_without_dot_handling) {
 BOOST_AUTO_TEST_CASE(normalized_data_is_scanned_as_stored) {
   ContentLimits limits = SpecLimits();
   limits.max_header_size = 12;  // "A: b\r\nC: d\r\n"
-  MessageReader reader(limits, "mail.example.test", false, BareNewline::kNormalize);
+  MessageReader reader(limits, "mail.example.test", BodyType::k7Bit, BareNewline::kNormalize);
   std::string content;
   bool complete = false;
   reader.ReadData("A: b\nC: d\n\nbody\n.\r\n", &content, &complete);
@@ -366,12 +367,12 @@ BOOST_AUTO_TEST_CASE(normalized_data_is_scanned_as_stored) {
   BOOST_TEST(reader.scanner().header_size() == 12u);
   BOOST_TEST(reader.scanner().size() == content.size());
 
-  MessageReader over(limits, "mail.example.test", false, BareNewline::kNormalize);
+  MessageReader over(limits, "mail.example.test", BodyType::k7Bit, BareNewline::kNormalize);
   content.clear();
   over.ReadData("A: b\nC: de\n\n.\r\n", &content, &complete);
   BOOST_TEST((over.verdict() == ContentVerdict::kHeaderSizeExceeded));
 
-  MessageReader hops(SpecLimits(), "mail.example.test", false, BareNewline::kNormalize);
+  MessageReader hops(SpecLimits(), "mail.example.test", BodyType::k7Bit, BareNewline::kNormalize);
   std::string fields = ReceivedFields(61, "relay.example");
   for (size_t at = fields.find("\r\n"); at != std::string::npos; at = fields.find("\r\n", at))
     fields.erase(at, 1);
@@ -383,14 +384,14 @@ BOOST_AUTO_TEST_CASE(normalized_data_is_scanned_as_stored) {
 
 BOOST_AUTO_TEST_CASE(bare_cr_is_refused_in_both_modes) {
   for (BareNewline mode : {BareNewline::kNormalize, BareNewline::kReject}) {
-    MessageReader reader(SpecLimits(), "mail.example.test", false, mode);
+    MessageReader reader(SpecLimits(), "mail.example.test", BodyType::k7Bit, mode);
     std::string content;
     bool complete = false;
     reader.ReadData("a\rb\r\n.\r\n", &content, &complete);
     reader.Finish();
     BOOST_TEST((reader.verdict() == ContentVerdict::kBareLineEnding));
   }
-  MessageReader reject(SpecLimits(), "mail.example.test", false, BareNewline::kReject);
+  MessageReader reject(SpecLimits(), "mail.example.test", BodyType::k7Bit, BareNewline::kReject);
   std::string content;
   bool complete = false;
   reject.ReadData("a\nb\r\n.\r\n", &content, &complete);
@@ -401,13 +402,14 @@ BOOST_AUTO_TEST_CASE(bare_cr_is_refused_in_both_modes) {
 // BDAT content is stored byte for byte: a bare LF is not normalized, and
 // outside BINARYMIME it still fails the message.
 BOOST_AUTO_TEST_CASE(chunks_are_never_normalized) {
-  MessageReader reader(SpecLimits(), "mail.example.test", false, BareNewline::kNormalize);
+  MessageReader reader(SpecLimits(), "mail.example.test", BodyType::k7Bit, BareNewline::kNormalize);
   std::string content;
   reader.ReadChunk("A: b\n\nbody\n", &content);
   BOOST_TEST(content == "");
   reader.Finish();
   BOOST_TEST((reader.verdict() == ContentVerdict::kBareLineEnding));
-  MessageReader binary(SpecLimits(), "mail.example.test", true, BareNewline::kNormalize);
+  MessageReader binary(SpecLimits(), "mail.example.test", BodyType::kBinaryMime,
+                       BareNewline::kNormalize);
   content.clear();
   binary.ReadChunk("A: b\r\n\r\nbody\n", &content);
   binary.Finish();
@@ -416,7 +418,7 @@ BOOST_AUTO_TEST_CASE(chunks_are_never_normalized) {
 }
 
 BOOST_AUTO_TEST_CASE(chunk_hop_count) {
-  MessageReader reader(SpecLimits(), "mail.example.test", false, BareNewline::kNormalize);
+  MessageReader reader(SpecLimits(), "mail.example.test", BodyType::k7Bit, BareNewline::kNormalize);
   std::string content;
   reader.ReadChunk(ReceivedFields(13, "MAIL.EXAMPLE.TEST"), &content);
   reader.ReadChunk("\r\n", &content);

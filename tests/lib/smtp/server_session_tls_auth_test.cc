@@ -5,6 +5,7 @@
 // [MS-XLOGIN], MS-OXSMTP 3.2.5 and the issue's reply list; none is taken
 // from the reply catalogue.
 #include "lib/smtp/base64.h"
+#include "lib/smtp/ehlo_offer.h"
 #include "tests/lib/smtp/session_harness.h"
 
 namespace postern {
@@ -27,14 +28,14 @@ void WithTls(ListenerConfig& l) {
 // The EHLO reply's keyword lines, without the greeting line.
 std::string Keywords(const std::string& reply) { return reply.substr(reply.find("\r\n") + 2); }
 
-// Harness with TLS and AUTH configured, greeted, optionally through TLS.
-std::unique_ptr<Harness> Greeted(bool tls, Harness::Adjust more = {}) {
+// Harness with TLS and AUTH configured, greeted, for kTls after STARTTLS.
+std::unique_ptr<Harness> Greeted(Transport transport, Harness::Adjust more = {}) {
   auto h = std::make_unique<Harness>([more](ListenerConfig& l) {
     WithTls(l);
     if (more) more(l);
   });
   h->Start();
-  if (tls) {
+  if (transport == Transport::kTls) {
     BOOST_TEST(h->Say(kEhloPrefix).find("250-STARTTLS\r\n") != std::string::npos);
     BOOST_TEST(h->Say("STARTTLS\r\n") == kTlsReady);
     BOOST_TEST(h->Tls() == "");
@@ -150,10 +151,10 @@ BOOST_AUTO_TEST_CASE(starttls_refusals) {
 }
 
 BOOST_AUTO_TEST_CASE(require_tls_refuses_mail_until_tls) {
-  auto h = Greeted(false, [](ListenerConfig& l) { l.require_tls = true; });
+  auto h = Greeted(Transport::kCleartext, [](ListenerConfig& l) { l.require_tls = true; });
   BOOST_TEST(h->Say("MAIL FROM:<a@example.org>\r\n") ==
              "451 5.7.3 Must issue a STARTTLS command first\r\n");
-  auto t = Greeted(true, [](ListenerConfig& l) { l.require_tls = true; });
+  auto t = Greeted(Transport::kTls, [](ListenerConfig& l) { l.require_tls = true; });
   BOOST_TEST(t->Say("MAIL FROM:<a@example.org>\r\n") == kSenderOk);
 }
 
@@ -171,7 +172,7 @@ BOOST_AUTO_TEST_CASE(implicit_tls_offers_no_starttls) {
 }
 
 BOOST_AUTO_TEST_CASE(received_field_records_tls_and_auth) {
-  auto h = Greeted(true);
+  auto h = Greeted(Transport::kTls);
   h->Say("MAIL FROM:<a@example.org>\r\nRCPT TO:<bob@example.test>\r\nDATA\r\n");
   h->Say("Subject: x\r\n\r\nhi\r\n.\r\n");
   BOOST_TEST(h->messages.back().find("\t(using TLS1.3 with cipher TLS_AES_256_GCM_SHA384)\r\n"
@@ -203,7 +204,7 @@ BOOST_AUTO_TEST_CASE(cleartext_offers_ntlm_alone_and_tls_offers_both) {
   Harness h(WithTls);
   h.Start();
   BOOST_TEST(h.Say(kEhloPrefix).find("250-AUTH NTLM\r\n") != std::string::npos);
-  auto t = Greeted(true);
+  auto t = Greeted(Transport::kTls);
   BOOST_TEST(t->Say(kEhloPrefix).find("250-AUTH NTLM LOGIN\r\n") != std::string::npos);
 }
 
@@ -246,7 +247,7 @@ BOOST_AUTO_TEST_CASE(auth_require_tls_all_offers_and_accepts_nothing_before_tls)
   }
   BOOST_TEST(h.Say("AUTH CRAM-MD5\r\n") == "504 5.7.4 Unrecognized authentication type\r\n");
   BOOST_TEST(h.auth_starts.empty());
-  auto t = Greeted(true, all);
+  auto t = Greeted(Transport::kTls, all);
   BOOST_TEST(t->Say(kEhloPrefix).find("250-AUTH NTLM LOGIN\r\n") != std::string::npos);
   BOOST_TEST(t->Say("AUTH NTLM\r\n") == "334 NTLM supported\r\n");
 }
@@ -263,7 +264,7 @@ BOOST_AUTO_TEST_CASE(auth_require_tls_login_lets_ntlm_start_in_cleartext) {
 }
 
 BOOST_AUTO_TEST_CASE(advertise_auth_no_offers_and_accepts_nothing) {
-  auto h = Greeted(true, [](ListenerConfig& l) { l.advertise_auth = false; });
+  auto h = Greeted(Transport::kTls, [](ListenerConfig& l) { l.advertise_auth = false; });
   BOOST_TEST(h->Say(kEhloPrefix).find("AUTH") == std::string::npos);
   BOOST_TEST(h->Say("AUTH LOGIN\r\n") == "502 5.5.1 Command not implemented\r\n");
   BOOST_TEST(h->auth_starts.empty());
@@ -276,7 +277,7 @@ BOOST_AUTO_TEST_SUITE(session_auth_exchanges)
 
 // [MS-XLOGIN] 3.1.5: AUTH LOGIN, username, password.
 BOOST_AUTO_TEST_CASE(login_without_initial_response) {
-  auto h = Greeted(true);
+  auto h = Greeted(Transport::kTls);
   BOOST_TEST(h->Say("AUTH LOGIN\r\n") == "");
   BOOST_REQUIRE(h->auth_starts.size() == 1u);
   BOOST_TEST(h->auth_starts[0].mechanism == "LOGIN");
@@ -291,7 +292,7 @@ BOOST_AUTO_TEST_CASE(login_without_initial_response) {
 }
 
 BOOST_AUTO_TEST_CASE(login_with_initial_response_goes_to_the_password) {
-  auto h = Greeted(true);
+  auto h = Greeted(Transport::kTls);
   BOOST_TEST(h->Say("auth login YWxpY2U=\r\n") == "");
   BOOST_REQUIRE(h->auth_starts.size() == 1u);
   BOOST_TEST(h->auth_starts[0].mechanism == "LOGIN");
@@ -333,7 +334,7 @@ BOOST_AUTO_TEST_CASE(ntlm_with_initial_response) {
 }
 
 BOOST_AUTO_TEST_CASE(an_empty_initial_response_is_written_as_equals) {
-  auto h = Greeted(true);
+  auto h = Greeted(Transport::kTls);
   h->Say("AUTH LOGIN =\r\n");
   BOOST_REQUIRE(h->auth_starts.size() == 1u);
   BOOST_TEST(h->auth_starts[0].initial_response.value() == "");
@@ -345,7 +346,7 @@ BOOST_AUTO_TEST_SUITE_END()
 BOOST_AUTO_TEST_SUITE(session_auth_failures)
 
 BOOST_AUTO_TEST_CASE(wrong_credentials) {
-  auto h = Greeted(true);
+  auto h = Greeted(Transport::kTls);
   h->Say("AUTH LOGIN YWxpY2U=\r\n");
   h->Auth(AuthOutcome::kContinue, "Password:");
   h->Say("d3Jvbmc=\r\n");
@@ -354,7 +355,7 @@ BOOST_AUTO_TEST_CASE(wrong_credentials) {
 }
 
 BOOST_AUTO_TEST_CASE(star_cancels_and_tells_authd) {
-  auto h = Greeted(true);
+  auto h = Greeted(Transport::kTls);
   h->Say("AUTH LOGIN\r\n");
   h->Auth(AuthOutcome::kContinue, "Username:");
   BOOST_TEST(h->Say("*\r\n") == "501 5.5.4 Authentication cancelled\r\n");
@@ -372,7 +373,7 @@ BOOST_AUTO_TEST_CASE(cancelling_the_ntlm_prompt_needs_no_authd) {
 }
 
 BOOST_AUTO_TEST_CASE(refusals_before_any_exchange) {
-  auto h = Greeted(true);
+  auto h = Greeted(Transport::kTls);
   BOOST_TEST(h->Say("AUTH CRAM-MD5\r\n") == "504 5.7.4 Unrecognized authentication type\r\n");
   BOOST_TEST(h->Say("AUTH\r\n") == "501 5.5.4 Syntax error in parameters or arguments\r\n");
   BOOST_TEST(h->Say("AUTH LOGIN !!!!\r\n") == "501 5.5.2 Cannot decode response\r\n");
@@ -392,7 +393,7 @@ BOOST_AUTO_TEST_CASE(refusals_before_any_exchange) {
 }
 
 BOOST_AUTO_TEST_CASE(a_response_that_is_not_base64_ends_the_exchange) {
-  auto h = Greeted(true);
+  auto h = Greeted(Transport::kTls);
   h->Say("AUTH LOGIN\r\n");
   h->Auth(AuthOutcome::kContinue, "Username:");
   BOOST_TEST(h->Say("not base64\r\n") == "501 5.5.2 Cannot decode response\r\n");
@@ -400,16 +401,16 @@ BOOST_AUTO_TEST_CASE(a_response_that_is_not_base64_ends_the_exchange) {
 }
 
 BOOST_AUTO_TEST_CASE(auth_twice_and_auth_in_a_transaction) {
-  auto h = Greeted(true);
+  auto h = Greeted(Transport::kTls);
   LogIn(*h);
   BOOST_TEST(h->Say("AUTH LOGIN\r\n") == "503 5.5.2 Auth command already specified\r\n");
-  auto t = Greeted(true);
+  auto t = Greeted(Transport::kTls);
   t->Say("MAIL FROM:<a@example.org>\r\n");
   BOOST_TEST(t->Say("AUTH LOGIN\r\n") == "503 5.5.1 Bad sequence of commands\r\n");
 }
 
 BOOST_AUTO_TEST_CASE(authd_trouble_is_a_temporary_failure) {
-  auto h = Greeted(true);
+  auto h = Greeted(Transport::kTls);
   h->Say("AUTH LOGIN\r\n");
   BOOST_TEST(h->Auth(AuthOutcome::kTemporaryFailure) ==
              "454 4.7.0 Temporary authentication failure\r\n");
@@ -421,7 +422,7 @@ BOOST_AUTO_TEST_CASE(authd_trouble_is_a_temporary_failure) {
 // Issue 8 point 10: an AUTH that authd could not decide counts like a
 // failure, or a client could guess for free by making authd stumble.
 BOOST_AUTO_TEST_CASE(temporary_failures_count_toward_max_logon_failures) {
-  auto h = Greeted(true);
+  auto h = Greeted(Transport::kTls);
   for (int i = 0; i < 3; ++i) {
     h->Say("AUTH LOGIN YWxpY2U=\r\n");
     BOOST_TEST(h->Auth(AuthOutcome::kTemporaryFailure) ==
@@ -435,7 +436,7 @@ BOOST_AUTO_TEST_CASE(temporary_failures_count_toward_max_logon_failures) {
 
 // MS-OXSMTP 3.2.7 ProtocolViolationCount: more than max_logon_failures.
 BOOST_AUTO_TEST_CASE(the_fourth_failure_ends_the_session) {
-  auto h = Greeted(true);
+  auto h = Greeted(Transport::kTls);
   for (int i = 0; i < 3; ++i) {
     h->Say("AUTH LOGIN YWxpY2U=\r\n");
     h->Auth(AuthOutcome::kContinue, "Password:");
@@ -451,7 +452,7 @@ BOOST_AUTO_TEST_CASE(the_fourth_failure_ends_the_session) {
 }
 
 BOOST_AUTO_TEST_CASE(failures_and_cancels_are_not_protocol_errors) {
-  auto h = Greeted(true, [](ListenerConfig& l) { l.max_protocol_errors = 1; });
+  auto h = Greeted(Transport::kTls, [](ListenerConfig& l) { l.max_protocol_errors = 1; });
   for (int i = 0; i < 2; ++i) {
     h->Say("AUTH LOGIN\r\n");
     h->Auth(AuthOutcome::kContinue, "Username:");
@@ -463,7 +464,7 @@ BOOST_AUTO_TEST_CASE(failures_and_cancels_are_not_protocol_errors) {
 }
 
 BOOST_AUTO_TEST_CASE(a_session_that_ends_mid_exchange_cancels_it) {
-  auto h = Greeted(true);
+  auto h = Greeted(Transport::kTls);
   h->Say("AUTH LOGIN\r\n");
   h->Eof();
   BOOST_TEST(h->auth_cancels == 1);
@@ -471,7 +472,7 @@ BOOST_AUTO_TEST_CASE(a_session_that_ends_mid_exchange_cancels_it) {
 }
 
 BOOST_AUTO_TEST_CASE(timers_while_waiting_for_the_answer_line) {
-  auto h = Greeted(true);
+  auto h = Greeted(Transport::kTls);
   h->Say("AUTH LOGIN\r\n");
   h->Auth(AuthOutcome::kContinue, "Username:");
   BOOST_TEST(h->Advance(std::chrono::minutes(1)) ==
@@ -485,14 +486,14 @@ BOOST_AUTO_TEST_SUITE_END()
 BOOST_AUTO_TEST_SUITE(session_submission_policy)
 
 BOOST_AUTO_TEST_CASE(require_auth_refuses_mail_until_auth) {
-  auto h = Greeted(true, [](ListenerConfig& l) { l.require_auth = true; });
+  auto h = Greeted(Transport::kTls, [](ListenerConfig& l) { l.require_auth = true; });
   BOOST_TEST(h->Say("MAIL FROM:<alice@example.test>\r\n") == "530 5.7.1 Not authenticated\r\n");
   LogIn(*h);
   BOOST_TEST(h->Say("MAIL FROM:<alice@example.test>\r\n") == kSenderOk);
 }
 
 BOOST_AUTO_TEST_CASE(only_authenticated_clients_relay) {
-  auto h = Greeted(true);
+  auto h = Greeted(Transport::kTls);
   h->Say("MAIL FROM:<alice@example.test>\r\n");
   BOOST_TEST(h->Say("RCPT TO:<carol@elsewhere.example>\r\n") == "550 5.7.1 Unable to relay\r\n");
   h->Say("RSET\r\n");
@@ -502,7 +503,7 @@ BOOST_AUTO_TEST_CASE(only_authenticated_clients_relay) {
 }
 
 BOOST_AUTO_TEST_CASE(sender_login_check) {
-  auto h = Greeted(true, [](ListenerConfig& l) { l.sender_login_check = true; });
+  auto h = Greeted(Transport::kTls, [](ListenerConfig& l) { l.sender_login_check = true; });
   // Unauthenticated sessions are not checked (relay rules apply to them).
   BOOST_TEST(h->Say("MAIL FROM:<bob@example.test>\r\nRSET\r\n") == kSenderOk + kOk);
   Result<SenderLoginMap> map = SenderLoginMap::Parse("sales@example.test alice\n", "map");
@@ -517,7 +518,7 @@ BOOST_AUTO_TEST_CASE(sender_login_check) {
 }
 
 BOOST_AUTO_TEST_CASE(relay_listeners_count_messages_per_user_once_authenticated) {
-  auto h = Greeted(true, [](ListenerConfig& l) {
+  auto h = Greeted(Transport::kTls, [](ListenerConfig& l) {
     l.role = Role::kRelay;
     l.message_rate_limit = 5;
   });
@@ -550,21 +551,21 @@ std::string KeptAuth(Harness& h, const std::string& mail) {
 }
 
 BOOST_AUTO_TEST_CASE(null_is_accepted_wherever_auth_is_offered) {
-  auto h = Greeted(false);  // cleartext: "250-AUTH NTLM"
+  auto h = Greeted(Transport::kCleartext);  // cleartext: "250-AUTH NTLM"
   BOOST_TEST(KeptAuth(*h, "MAIL FROM:<a@example.org> AUTH=<>") == "<>");
-  auto t = Greeted(true);
+  auto t = Greeted(Transport::kTls);
   LogIn(*t);
   BOOST_TEST(KeptAuth(*t, "MAIL FROM:<alice@example.test> AUTH=<>") == "<>");
 }
 
 BOOST_AUTO_TEST_CASE(a_mailbox_from_an_unauthenticated_client_is_accepted_and_not_kept) {
-  auto h = Greeted(true);
+  auto h = Greeted(Transport::kTls);
   BOOST_TEST(KeptAuth(*h, "MAIL FROM:<a@example.org> AUTH=alice+2Blists@example.test") == "<>");
   BOOST_TEST(h->envelopes.back().auth_user.empty());
 }
 
 BOOST_AUTO_TEST_CASE(a_mailbox_from_an_authenticated_client_is_kept_decoded) {
-  auto h = Greeted(true);
+  auto h = Greeted(Transport::kTls);
   LogIn(*h);
   BOOST_TEST(KeptAuth(*h, "MAIL FROM:<alice@example.test> AUTH=alice+2Blists@example.test") ==
              "alice+lists@example.test");
@@ -573,7 +574,7 @@ BOOST_AUTO_TEST_CASE(a_mailbox_from_an_authenticated_client_is_kept_decoded) {
 }
 
 BOOST_AUTO_TEST_CASE(sender_login_check_decides_which_mailbox_a_login_may_name) {
-  auto h = Greeted(true, [](ListenerConfig& l) { l.sender_login_check = true; });
+  auto h = Greeted(Transport::kTls, [](ListenerConfig& l) { l.sender_login_check = true; });
   LogIn(*h);
   // Not the login's address: accepted, but treated as <>.
   BOOST_TEST(KeptAuth(*h, "MAIL FROM:<alice@example.test> AUTH=bob@example.test") == "<>");
@@ -582,7 +583,7 @@ BOOST_AUTO_TEST_CASE(sender_login_check_decides_which_mailbox_a_login_may_name) 
 }
 
 BOOST_AUTO_TEST_CASE(malformed_or_repeated_auth_is_refused) {
-  auto h = Greeted(true);
+  auto h = Greeted(Transport::kTls);
   BOOST_TEST(h->Say("MAIL FROM:<a@example.org> AUTH=a+ZZ@example.org\r\n") == kInvalidArguments);
   BOOST_TEST(h->Say("MAIL FROM:<a@example.org> AUTH=a+2\r\n") == kInvalidArguments);
   BOOST_TEST(h->Say("MAIL FROM:<a@example.org> AUTH=a@example.org\r\n") == kSenderOk);
@@ -601,14 +602,16 @@ BOOST_AUTO_TEST_CASE(auth_is_an_unknown_parameter_where_auth_is_not_offered) {
   helo.Say("HELO client.example.net\r\n");
   BOOST_TEST(helo.Say("MAIL FROM:<a@example.org> AUTH=<>\r\n") == kInvalidArguments);
   // advertise_auth = no.
-  auto off = Greeted(true, [](ListenerConfig& l) { l.advertise_auth = false; });
+  auto off = Greeted(Transport::kTls, [](ListenerConfig& l) { l.advertise_auth = false; });
   BOOST_TEST(off->Say("MAIL FROM:<a@example.org> AUTH=<>\r\n") == kInvalidArguments);
   // Before TLS, where LOGIN (the only mechanism) is not offered.
-  auto login_only = Greeted(false, [](ListenerConfig& l) { l.auth_mechanisms = {"LOGIN"}; });
+  auto login_only =
+      Greeted(Transport::kCleartext, [](ListenerConfig& l) { l.auth_mechanisms = {"LOGIN"}; });
   BOOST_TEST(login_only->Say(kEhloPrefix).find("AUTH") == std::string::npos);
   BOOST_TEST(login_only->Say("MAIL FROM:<a@example.org> AUTH=<>\r\n") == kInvalidArguments);
   // The same listener under TLS offers it, and takes the parameter.
-  auto under_tls = Greeted(true, [](ListenerConfig& l) { l.auth_mechanisms = {"LOGIN"}; });
+  auto under_tls =
+      Greeted(Transport::kTls, [](ListenerConfig& l) { l.auth_mechanisms = {"LOGIN"}; });
   BOOST_TEST(under_tls->Say("MAIL FROM:<a@example.org> AUTH=<>\r\n") == kSenderOk);
 }
 
@@ -619,7 +622,8 @@ BOOST_AUTO_TEST_SUITE_END()
 BOOST_AUTO_TEST_SUITE(session_tarpit_and_auth)
 
 BOOST_AUTO_TEST_CASE(error_replies_to_unauthenticated_sessions_are_delayed) {
-  auto h = Greeted(true, [](ListenerConfig& l) { l.tarpit_interval = std::chrono::seconds(5); });
+  auto h = Greeted(Transport::kTls,
+                   [](ListenerConfig& l) { l.tarpit_interval = std::chrono::seconds(5); });
   BOOST_TEST(h->Say("RCPT TO:<bob@example.test>\r\nNOOP\r\n") == "");
   BOOST_TEST(h->Advance(std::chrono::seconds(4)) == "");
   BOOST_TEST(h->Advance(std::chrono::seconds(1)) == "503 5.5.2 Need mail command\r\n" + kOk);
@@ -631,7 +635,8 @@ BOOST_AUTO_TEST_CASE(error_replies_to_unauthenticated_sessions_are_delayed) {
 }
 
 BOOST_AUTO_TEST_CASE(authenticated_sessions_wait_only_for_mail_errors) {
-  auto h = Greeted(true, [](ListenerConfig& l) { l.tarpit_interval = std::chrono::seconds(5); });
+  auto h = Greeted(Transport::kTls,
+                   [](ListenerConfig& l) { l.tarpit_interval = std::chrono::seconds(5); });
   LogIn(*h);
   BOOST_TEST(h->Say("RCPT TO:<bob@example.test>\r\n") == "503 5.5.2 Need mail command\r\n");
   BOOST_TEST(h->Say("MAIL FROM:alice\r\n") == "");

@@ -132,7 +132,7 @@ class Harness {
   }
   std::string Queue(ipc::QueueOutcome outcome = ipc::QueueOutcome::kQueued) {
     ++queue_answers;
-    session_->QueueResult(outcome, outcome == ipc::QueueOutcome::kQueued ? LastId() : "disk");
+    session_->QueueResult(outcome);
     return Collect();
   }
   std::string Advance(Duration d) {
