@@ -16,14 +16,6 @@ bool IsSaslSpace(char c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
 }
 
-std::string UpperCase(std::string_view word) {
-  std::string upper(word);
-  for (char& c : upper) {
-    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 32);
-  }
-  return upper;
-}
-
 std::string Join(const std::vector<std::string>& words) {
   std::string joined;
   for (const std::string& word : words) {
@@ -68,7 +60,7 @@ SaslServerSettings SaslServerSettingsFor(const Config& config) {
   SaslServerSettings settings{config.sasldb_path, config.AuthRealm(), config.myhostname, {}};
   for (const ListenerConfig& listener : config.listeners) {
     for (const std::string& mechanism : listener.auth_mechanisms) {
-      std::string upper = UpperCase(mechanism);
+      std::string upper = AsciiUpperCase(mechanism);
       if (std::find(settings.mechanisms.begin(), settings.mechanisms.end(), upper) ==
           settings.mechanisms.end())
         settings.mechanisms.push_back(std::move(upper));

@@ -18,13 +18,7 @@ bool AuthMechanismWaitsForTls(const ListenerConfig& listener, std::string_view m
   return SendsPasswordInTheClear(mechanism) && !listener.allow_plaintext_auth;
 }
 
-std::string AuthMechanismName(std::string_view mechanism) {
-  std::string upper(mechanism);
-  for (char& c : upper) {
-    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 32);
-  }
-  return upper;
-}
+std::string AuthMechanismName(std::string_view mechanism) { return AsciiUpperCase(mechanism); }
 
 EhloOffer::EhloOffer(const ListenerConfig& listener, Hello hello, Transport transport)
     : listener_(listener), hello_(hello), transport_(transport) {}
