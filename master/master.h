@@ -19,8 +19,8 @@
 #include <vector>
 
 #include "lib/config/config.h"
-#include "lib/policy/connection_admission.h"
 #include "lib/net/event_handles.h"
+#include "lib/policy/connection_admission.h"
 #include "lib/policy/ip_blocks.h"
 #include "lib/policy/resource_check.h"
 #include "master/control_server.h"
@@ -51,12 +51,12 @@ class Master {
   Status WaitForQueueManager();
   void Accept(int fd, const std::vector<const ListenerConfig*>& candidates);
   void DnsblChecked(uint64_t conn_id, bool listed);
-  ControlReply HandleControl(const std::string& verb, const std::vector<std::string>& args);
-  ControlReply HandleBlock(const std::vector<std::string>& args);
+  ipc::ControlReply HandleControl(const std::string& verb, const std::vector<std::string>& args);
+  ipc::ControlReply HandleBlock(const std::vector<std::string>& args);
   std::string BlocksFile() const;
   Status LoadDynamicBlocks();
   Status SaveDynamicBlocks() const;
-  ControlReply Reload();
+  ipc::ControlReply Reload();
   std::string StatusText() const;
   void BeginStop();
   void SmtpdExited(pid_t pid);

@@ -8,7 +8,7 @@
 // session ticket key master sends before the first hand-off; a session of a
 // listener without credentials offers no TLS, and one that starts before the
 // key has arrived (stand-alone mode) issues no tickets. Each acceptable MAIL
-// FROM is checked by master for every worker (kRateCheck: resources, then
+// FROM is checked by master for every worker (kMailCheck: resources, then
 // the message rate), so a client cannot escape its limit by landing on
 // another worker; the answer is routed to the session by request id, and
 // dropped when that session has ended meanwhile. In stand-alone mode (smtpd
@@ -28,10 +28,10 @@
 
 #include "lib/base/clock.h"
 #include "lib/config/config.h"
+#include "lib/config/listener_files.h"
 #include "lib/ipc/datagram_channel.h"
 #include "lib/net/dns_resolver.h"
 #include "lib/net/event_handles.h"
-#include "lib/config/listener_files.h"
 #include "lib/policy/rate_limiter.h"
 #include "smtpd/auth_client.h"
 #include "smtpd/queue_client.h"
@@ -67,27 +67,34 @@ class Worker {
  private:
   static void OnSignal(evutil_socket_t, short, void* self);
   static void OnReapFinished(evutil_socket_t, short, void* self);
+  // A frame that does not decode, or of a type smtpd does not serve, is
+  // master's failure: the channel fails and MasterGone() drains the worker.
   void HandleChannelFrame(ipc::Datagram& datagram);
+  // The handlers that keep the attached descriptor set fd to -1.
+  Status ServeMaster(const ipc::Frame& frame, int& fd, bool descriptor_lost);
   void MasterGone(const std::string& why, bool master_closed);
   bool has_master() const { return channel_ && channel_->open(); }
-  void HandleHandoff(const ipc::Frame& frame, int fd, bool descriptor_lost);
-  // True when fd went to the client it was made for.
-  bool AttachService(const ipc::Frame& frame, int fd);
-  void HandleTicketKey(const ipc::Frame& frame);
+  Status HandleHandoff(const ipc::Handoff& handoff, int& fd, bool descriptor_lost);
+  void AttachService(const ipc::ServiceSocket& answer, int& fd);
+  void HandleTicketKey(const ipc::TlsTicketKey& message);
   Status LoadListenerFiles();
   void StartSession(const ListenerConfig& listener, int in_fd, int out_fd, ClientInfo client,
                     uint64_t conn_id);
   void RequestQueueConnection();
   void RequestAuthConnection();
   void SessionEnded(SessionDriver* driver);
-  void CheckMail(SessionDriver* driver, const action::CheckMail& check);
-  void HandleMailVerdict(const ipc::Frame& frame);
+  void SendMailCheck(SessionDriver* driver, const action::MailCheck& check);
+  void HandleMailVerdict(const ipc::MailCheckReply& reply);
   void AnswerMailChecksLocally();
-  ipc::MailVerdict CountLocally(const action::CheckMail& check);
-  void DeliverMailVerdict(SessionDriver* driver, const action::CheckMail& check,
+  ipc::MailVerdict CountLocally(const action::MailCheck& check);
+  void DeliverMailVerdict(SessionDriver* driver, const action::MailCheck& check,
                           ipc::MailVerdict verdict);
-  // False (logged) when the frame cannot reach master.
-  bool SendToMaster(ipc::MsgType type, const std::string& payload);
+  // False (logged) when the message cannot reach master.
+  template <typename Message>
+  bool SendToMaster(const Message& message) {
+    return has_master() && SentToMaster(channel_->Send(message));
+  }
+  bool SentToMaster(const Status& sent);
   void MaybeExit();
 
   Config config_;
@@ -110,7 +117,7 @@ class Worker {
   // A MAIL check sent to master, by request id; erased when its session ends.
   struct MailRequest {
     SessionDriver* driver;
-    action::CheckMail check;
+    action::MailCheck check;
   };
   std::unordered_map<uint64_t, MailRequest> mail_requests_;
   uint64_t next_mail_request_ = 1;

@@ -12,7 +12,9 @@ tests_unit_tests_SOURCES += \
 # lib/ipc
 tests_unit_tests_SOURCES += \
 	tests/lib/ipc/datagram_channel_test.cc \
-	tests/lib/ipc/ipc_test.cc
+	tests/lib/ipc/frame_test.cc \
+	tests/lib/ipc/messages_test.cc \
+	tests/lib/ipc/payload_test.cc
 # lib/config
 tests_unit_tests_SOURCES += \
 	tests/lib/config/config_test.cc

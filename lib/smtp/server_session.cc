@@ -18,9 +18,9 @@
 #include <vector>
 
 #include "lib/base/ascii.h"
+#include "lib/queue/queue_id.h"
 #include "lib/smtp/base64.h"
 #include "lib/smtp/message_reader.h"
-#include "lib/queue/queue_id.h"
 #include "lib/smtp/received_header.h"
 #include "lib/smtp/reply_catalogue.h"
 #include "lib/smtp/smtp_address.h"
@@ -106,7 +106,7 @@ class ServerSession::Impl {
     kData,           // reading DATA content up to CRLF.CRLF
     kChunk,          // reading the octets of a BDAT chunk
     kAwaitingQueue,  // EndMessage sent; waiting for QueueResult()
-    kAwaitingMail,   // CheckMail sent for a MAIL; waiting for MailCheckResult()
+    kAwaitingMail,   // MailCheck sent for a MAIL; waiting for MailCheckResult()
     kTarpit,         // holding an error reply until tarpit_deadline_
     kAwaitingTls,    // StartTls sent; waiting for TlsStarted()
     kAuthResponse,   // a challenge was sent; reading the client's answer line
@@ -749,7 +749,7 @@ void ServerSession::Impl::HandleMail(std::string_view argument) {
   }
   if (const Reply* refusal = CheckSenderLogin(mail)) return RefuseMail(*refusal);
   transaction_.mail = std::move(mail);
-  Emit(action::CheckMail{listener_.name, RateKey()});
+  Emit(action::MailCheck{listener_.name, RateKey()});
   phase_ = Phase::kAwaitingMail;
 }
 

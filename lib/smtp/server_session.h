@@ -81,7 +81,7 @@
 //     client gave an ORCPT.
 //   - MAIL FROM round trip (3.2.5 "System resources are not available",
 //     3.2.7 OutOfResources and MessageRateLimitExceeded): every MAIL that is
-//     otherwise acceptable goes out as CheckMail and waits for
+//     otherwise acceptable goes out as MailCheck and waits for
 //     MailCheckResult(): master decides for every worker. Resources are
 //     checked first (a refused MAIL uses up no rate); kInsufficientResources
 //     is answered 452 4.3.1 and the session goes on. Then, on a listener
@@ -124,8 +124,10 @@
 
 #include "lib/base/clock.h"
 #include "lib/config/config.h"
+#include "lib/ipc/messages_auth.h"
+#include "lib/ipc/messages_queue.h"
+#include "lib/ipc/messages_worker.h"
 #include "lib/queue/envelope.h"
-#include "lib/ipc/ipc.h"
 #include "lib/smtp/sender_login.h"
 
 namespace postern {
@@ -169,7 +171,7 @@ struct AbortMessage {};
 // A MAIL FROM is otherwise acceptable: check the server's resources, then
 // count one message for rate_key ("ip:ADDRESS" or "user:NAME") on the
 // listener over the last minute; answer with MailCheckResult().
-struct CheckMail {
+struct MailCheck {
   std::string listener;
   std::string rate_key;
 };
@@ -193,7 +195,7 @@ struct AuthCancel {};
 
 using Action =
     std::variant<action::Send, action::Close, action::BeginMessage, action::MessageData,
-                 action::EndMessage, action::AbortMessage, action::CheckMail, action::StartTls,
+                 action::EndMessage, action::AbortMessage, action::MailCheck, action::StartTls,
                  action::AuthStart, action::AuthStep, action::AuthCancel>;
 
 // Wall-clock seconds since the epoch, for Envelope::arrival_time and the
@@ -222,7 +224,7 @@ class ServerSession {
   void ReceiveEof();
   // qmgr's answer to the last EndMessage.
   void QueueResult(ipc::QueueOutcome outcome, const std::string& queue_id_or_reason);
-  // The answer to the last CheckMail.
+  // The answer to the last MailCheck.
   void MailCheckResult(ipc::MailVerdict verdict);
   // The TLS handshake that StartTls asked for has completed.
   void TlsStarted(const TlsInfo& tls);
