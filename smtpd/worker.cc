@@ -177,7 +177,7 @@ Status Worker::ServeMaster(const ipc::Frame& frame, int& fd, bool descriptor_los
           frame, [&](const ipc::ServiceSocket& m) { AttachService(m, fd); });
     case ipc::MsgType::kTlsTicketKey:
       return ipc::DecodeThen<ipc::TlsTicketKey>(
-          frame, [&](const ipc::TlsTicketKey& m) { HandleTicketKey(m); });
+          frame, [&](ipc::TlsTicketKey& m) { HandleTicketKey(std::move(m.key)); });
     case ipc::MsgType::kDrain:
       return ipc::DecodeThen<ipc::Drain>(frame, [&](const ipc::Drain&) {
         draining_ = true;
@@ -208,12 +208,12 @@ void Worker::AttachService(const ipc::ServiceSocket& answer, int& fd) {
   }
 }
 
-void Worker::HandleTicketKey(const ipc::TlsTicketKey& message) {
-  if (message.key.empty()) {
+void Worker::HandleTicketKey(std::string key) {
+  if (key.empty()) {
     LOG_ERROR("master sent an empty TLS session ticket key; sessions issue no tickets");
     return;
   }
-  tls_ticket_key_ = message.key;
+  tls_ticket_key_ = std::move(key);
 }
 
 Status Worker::HandleHandoff(const ipc::Handoff& handoff, int& fd, bool descriptor_lost) {

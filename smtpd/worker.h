@@ -76,7 +76,7 @@ class Worker {
   bool has_master() const { return channel_ && channel_->open(); }
   Status HandleHandoff(const ipc::Handoff& handoff, int& fd, bool descriptor_lost);
   void AttachService(const ipc::ServiceSocket& answer, int& fd);
-  void HandleTicketKey(const ipc::TlsTicketKey& message);
+  void HandleTicketKey(std::string key);
   Status LoadListenerFiles();
   void StartSession(const ListenerConfig& listener, int in_fd, int out_fd, ClientInfo client,
                     uint64_t conn_id);
