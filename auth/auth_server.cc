@@ -133,82 +133,55 @@ void AuthServer::OnRead(bufferevent* bev, void* client_ptr) {
 }
 
 bool AuthServer::Serve(Client* client, const ipc::Frame& frame) {
-  switch (frame.type) {
-    case ipc::MsgType::kPing:
-      if (!frame.payload.empty()) break;
-      {
-        std::string pong = ipc::EncodeFrame(ipc::MsgType::kPong, "");
-        bufferevent_write(client->bev.get(), pong.data(), pong.size());
-      }
-      return true;
-    case ipc::MsgType::kAuthStart:
-      return ServeStart(client, frame.payload);
-    case ipc::MsgType::kAuthStep:
-      return ServeStep(client, frame.payload);
-    case ipc::MsgType::kAuthCancel:
-      return ServeCancel(client, frame.payload);
-    default:
-      LOG_WARNING(
-          "auth client sent message type %u (%zu payload bytes), which authd does not "
-          "serve; closing its connection",
-          static_cast<unsigned>(frame.type), frame.payload.size());
-      Drop(client);
-      return false;
-  }
-  DropMalformed(client, frame.type);
+  Status served = ServeFrame(client, frame);
+  if (served.ok()) return true;
+  LOG_WARNING("auth client sent %s; closing its connection", served.message().c_str());
+  Drop(client);
   return false;
 }
 
-bool AuthServer::ServeStart(Client* client, const std::string& payload) {
-  ipc::PayloadReader reader(payload);
-  uint64_t auth_id;
-  std::string mechanism, client_address, initial_response;
-  uint8_t has_initial_response;
-  if (!reader.U64(&auth_id) || !reader.Str(&mechanism) || !reader.Str(&client_address) ||
-      !reader.U8(&has_initial_response) || !reader.Str(&initial_response) || !reader.Done() ||
-      has_initial_response > 1 || (!has_initial_response && !initial_response.empty())) {
-    DropMalformed(client, ipc::MsgType::kAuthStart);
-    return false;
+Status AuthServer::ServeFrame(Client* client, const ipc::Frame& frame) {
+  switch (frame.type) {
+    case ipc::MsgType::kPing:
+      return ipc::DecodeThen<ipc::Ping>(frame,
+                                        [&](const ipc::Ping&) { Write(client, ipc::Pong{}); });
+    case ipc::MsgType::kAuthStart:
+      return ipc::DecodeThen<ipc::AuthStart>(
+          frame, [&](const ipc::AuthStart& m) { ServeStart(client, m); });
+    case ipc::MsgType::kAuthStep:
+      return ipc::DecodeThen<ipc::AuthStep>(frame,
+                                            [&](const ipc::AuthStep& m) { ServeStep(client, m); });
+    case ipc::MsgType::kAuthCancel:
+      return ipc::DecodeThen<ipc::AuthCancel>(
+          frame, [&](const ipc::AuthCancel& m) { client->exchanges.erase(m.auth_id); });
+    default:
+      return Status::Error(ipc::MsgTypeName(frame.type) + " (" +
+                           std::to_string(frame.payload.size()) +
+                           " payload bytes), which authd does not serve");
   }
-  Exchange* exchange = Begin(client, auth_id, mechanism, client_address);
-  if (exchange == nullptr) return true;
-  SaslStep step = exchange->sasl->Start(
-      mechanism,
-      has_initial_response ? std::optional<std::string_view>(initial_response) : std::nullopt);
-  Conclude(client, auth_id, step);
-  return true;
 }
 
-bool AuthServer::ServeStep(Client* client, const std::string& payload) {
-  ipc::PayloadReader reader(payload);
-  uint64_t auth_id;
-  std::string response;
-  if (!reader.U64(&auth_id) || !reader.Str(&response) || !reader.Done()) {
-    DropMalformed(client, ipc::MsgType::kAuthStep);
-    return false;
-  }
-  auto found = client->exchanges.find(auth_id);
+void AuthServer::ServeStart(Client* client, const ipc::AuthStart& start) {
+  Exchange* exchange = Begin(client, start.auth_id, start.mechanism, start.client_address);
+  if (exchange == nullptr) return;
+  SaslStep step = exchange->sasl->Start(
+      start.mechanism, start.initial_response
+                           ? std::optional<std::string_view>(*start.initial_response)
+                           : std::nullopt);
+  Conclude(client, start.auth_id, step);
+}
+
+void AuthServer::ServeStep(Client* client, const ipc::AuthStep& step) {
+  auto found = client->exchanges.find(step.auth_id);
   if (found == client->exchanges.end()) {
     LOG_WARNING(
         "auth client sent a step for exchange %llu, which it never started or which "
         "has ended; answered as a failure",
-        static_cast<unsigned long long>(auth_id));
-    Reply(client, auth_id, AuthOutcome::kFailure, "");
-    return true;
+        static_cast<unsigned long long>(step.auth_id));
+    Reply(client, step.auth_id, AuthOutcome::kFailure, "");
+    return;
   }
-  Conclude(client, auth_id, found->second.sasl->Step(response));
-  return true;
-}
-
-bool AuthServer::ServeCancel(Client* client, const std::string& payload) {
-  ipc::PayloadReader reader(payload);
-  uint64_t auth_id;
-  if (!reader.U64(&auth_id) || !reader.Done()) {
-    DropMalformed(client, ipc::MsgType::kAuthCancel);
-    return false;
-  }
-  client->exchanges.erase(auth_id);
-  return true;
+  Conclude(client, step.auth_id, found->second.sasl->Step(step.response));
 }
 
 AuthServer::Exchange* AuthServer::Begin(Client* client, uint64_t auth_id,
@@ -297,16 +270,13 @@ void AuthServer::CountFailure(const Exchange& exchange) {
 
 void AuthServer::Reply(Client* client, uint64_t auth_id, AuthOutcome outcome,
                        const std::string& data) {
-  ipc::PayloadWriter payload;
-  payload.U64(auth_id).U8(static_cast<uint8_t>(outcome)).Str(data);
-  std::string frame = ipc::EncodeFrame(ipc::MsgType::kAuthReply, payload.data());
-  bufferevent_write(client->bev.get(), frame.data(), frame.size());
+  Write(client, ipc::AuthReply{auth_id, outcome, data});
 }
 
-void AuthServer::DropMalformed(Client* client, ipc::MsgType type) {
-  LOG_WARNING("auth client sent a malformed message of type %u; closing its connection",
-              static_cast<unsigned>(type));
-  Drop(client);
+template <typename Message>
+void AuthServer::Write(Client* client, const Message& message) {
+  std::string frame = ipc::EncodeFrame(message);
+  bufferevent_write(client->bev.get(), frame.data(), frame.size());
 }
 
 void AuthServer::OnEvent(bufferevent*, short what, void* client_ptr) {

@@ -22,8 +22,8 @@
 
 #include "lib/base/clock.h"
 #include "lib/config/config.h"
+#include "lib/ipc/messages_auth.h"
 #include "lib/net/event_handles.h"
-#include "lib/ipc/ipc.h"
 #include "lib/sasl/logon_lockout.h"
 #include "lib/sasl/sasl_server.h"
 
@@ -73,10 +73,12 @@ class AuthServer {
   void PauseAccepting();
   void Adopt(int fd);
   // False when the client was dropped.
+  // False when the frame dropped the client: it does not decode, or its
+  // type is not one authd serves.
   bool Serve(Client* client, const ipc::Frame& frame);
-  bool ServeStart(Client* client, const std::string& payload);
-  bool ServeStep(Client* client, const std::string& payload);
-  bool ServeCancel(Client* client, const std::string& payload);
+  Status ServeFrame(Client* client, const ipc::Frame& frame);
+  void ServeStart(Client* client, const ipc::AuthStart& start);
+  void ServeStep(Client* client, const ipc::AuthStep& step);
   // A new exchange for auth_id, or nothing (already answered).
   Exchange* Begin(Client* client, uint64_t auth_id, const std::string& mechanism,
                   const std::string& client_address);
@@ -85,7 +87,8 @@ class AuthServer {
   // A failed or undecided exchange counts toward the lockout of its pair.
   void CountFailure(const Exchange& exchange);
   void Reply(Client* client, uint64_t auth_id, ipc::AuthOutcome outcome, const std::string& data);
-  void DropMalformed(Client* client, ipc::MsgType type);
+  template <typename Message>
+  void Write(Client* client, const Message& message);
   void Drop(Client* client);
 
   event_base* base_;

@@ -9,7 +9,7 @@
 #include <cstring>
 
 #include "ctl/cli.h"
-#include "lib/ipc/ipc.h"
+#include "lib/ipc/messages_control.h"
 #include "lib/net/unix_socket.h"
 
 namespace postern::cli {
@@ -47,43 +47,31 @@ Status WaitForReply(int fd, const std::string& daemon_name) {
   return Status::Ok();
 }
 
-Result<DaemonReply> DecodeReply(const ipc::Frame& frame, const std::string& daemon_name) {
-  DaemonReply reply;
-  uint8_t ok = 0;
-  ipc::PayloadReader reader(frame.payload);
-  if (frame.type != ipc::MsgType::kControlReply || !reader.U8(&ok) || !reader.Str(&reply.text) ||
-      !reader.Done())
-    return Status::Error(daemon_name + " sent a malformed control reply (message type " +
-                         std::to_string(static_cast<int>(frame.type)) + ")");
-  reply.ok = ok != 0;
-  return reply;
-}
-
 }  // namespace
 
-Result<DaemonReply> SendControlRequest(const std::string& socket_path,
-                                       const std::string& daemon_name, const std::string& verb,
-                                       const std::vector<std::string>& args) {
+Result<ipc::ControlReply> SendControlRequest(const std::string& socket_path,
+                                             const std::string& daemon_name,
+                                             const std::string& verb,
+                                             const std::vector<std::string>& args) {
   Result<int> connected = ConnectUnixStream(socket_path, daemon_name);
   if (!connected.ok())
     return Status::Error(connected.status().message() + " (is postern running?)");
   Fd fd(*connected);
-  ipc::PayloadWriter request;
-  request.Str(verb).U32(static_cast<uint32_t>(args.size()));
-  for (const std::string& arg : args) request.Str(arg);
-  if (Status s = ipc::SendFrame(fd.get(), ipc::MsgType::kControlRequest, request.data()); !s.ok())
+  if (Status s = ipc::SendFrame(fd.get(), ipc::ControlRequest{verb, args}); !s.ok())
     return Status::Error("cannot send to " + daemon_name + ": " + s.message());
   if (Status s = WaitForReply(fd.get(), daemon_name); !s.ok()) return s;
   Result<ipc::Frame> frame = ipc::ReceiveStreamFrame(fd.get());
   if (!frame.ok()) {
-    if (frame.status().message() == "eof")
+    if (frame.status().is_end_of_file())
       return Status::Error(daemon_name + " closed the control connection without answering");
     return Status::Error("no reply from " + daemon_name + ": " + frame.status().message());
   }
-  return DecodeReply(*frame, daemon_name);
+  Result<ipc::ControlReply> reply = ipc::DecodeAs<ipc::ControlReply>(*frame);
+  if (!reply.ok()) return Status::Error(daemon_name + " sent " + reply.status().message());
+  return reply;
 }
 
-Status ReportReply(const DaemonReply& reply) {
+Status ReportReply(const ipc::ControlReply& reply) {
   if (!reply.ok) {
     std::string text = reply.text;
     while (!text.empty() && text.back() == '\n') text.pop_back();

@@ -33,7 +33,7 @@ Status AskMaster(const Config& config, const std::string& verb,
   std::optional<pid_t> live = LiveMasterPid(config.run_directory);
   if (!live) return MasterNotRunning(config.run_directory);
   if (pid != nullptr) *pid = *live;
-  Result<DaemonReply> reply = SendControlRequest(MasterSocket(config), "master", verb, args);
+  Result<ipc::ControlReply> reply = SendControlRequest(MasterSocket(config), "master", verb, args);
   if (!reply.ok()) return reply.status();
   return ReportReply(*reply);
 }

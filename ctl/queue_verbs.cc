@@ -47,7 +47,7 @@ Status RunQueue(const Invocation& invocation) {
   if (Status s = CheckQueueId(request); !s.ok()) return s;
   Result<Config> config = LoadCliConfig(invocation);
   if (!config.ok()) return config.status();
-  Result<DaemonReply> reply =
+  Result<ipc::ControlReply> reply =
       SendControlRequest(config->run_directory + "/qmgr.sock", "qmgr", request.verb, request.args);
   if (!reply.ok()) return reply.status();
   return ReportReply(*reply);

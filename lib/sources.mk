@@ -26,7 +26,12 @@ lib_libpostern_a_SOURCES += \
 # ipc: frames between the daemons
 lib_libpostern_a_SOURCES += \
 	lib/ipc/datagram_channel.cc lib/ipc/datagram_channel.h \
-	lib/ipc/ipc.cc lib/ipc/ipc.h
+	lib/ipc/frame.cc lib/ipc/frame.h \
+	lib/ipc/messages_auth.cc lib/ipc/messages_auth.h \
+	lib/ipc/messages_control.cc lib/ipc/messages_control.h \
+	lib/ipc/messages_queue.cc lib/ipc/messages_queue.h \
+	lib/ipc/messages_worker.cc lib/ipc/messages_worker.h \
+	lib/ipc/payload.cc lib/ipc/payload.h
 # config: postern.conf, its key table and man page
 lib_libpostern_a_SOURCES += \
 	lib/config/config.cc lib/config/config.h \

@@ -65,25 +65,14 @@ void ControlServer::OnRead(bufferevent* bev, void* client_ptr) {
 }
 
 void ControlServer::Serve(Client* client, const ipc::Frame& frame) {
-  ipc::PayloadReader reader(frame.payload);
-  std::string verb;
-  uint32_t argc = 0;
-  std::vector<std::string> args;
-  bool valid =
-      frame.type == ipc::MsgType::kControlRequest && reader.Str(&verb) && reader.U32(&argc);
-  for (uint32_t i = 0; valid && i < argc && i < 64; ++i) {
-    std::string arg;
-    valid = reader.Str(&arg);
-    args.push_back(std::move(arg));
+  Result<ipc::ControlRequest> request = ipc::DecodeAs<ipc::ControlRequest>(frame);
+  if (!request.ok()) {
+    LOG_WARNING("control client sent %s; closing its connection",
+                request.status().message().c_str());
+    Drop(client);
+    return;
   }
-  ControlReply reply;
-  if (!valid || !reader.Done()) {
-    reply = {false, "malformed control request"};
-  } else {
-    reply = handler_(verb, args);
-  }
-  std::string bytes = ipc::EncodeFrame(ipc::MsgType::kControlReply,
-                                       ipc::PayloadWriter().U8(reply.ok).Str(reply.text).Take());
+  std::string bytes = ipc::EncodeFrame(handler_(request->verb, request->args));
   client->replied = true;
   bufferevent_write(client->bev.get(), bytes.data(), bytes.size());
 }

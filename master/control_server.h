@@ -2,7 +2,9 @@
 //
 // Listens on run_directory/master.sock (mode 0600: only root, or the user
 // running postern, may connect). Each client sends one kControlRequest and
-// gets one kControlReply; the handler decides what the verb means.
+// gets one kControlReply (lib/ipc/messages_control.h); the handler decides
+// what the verb means. A client whose request does not decode is dropped
+// without a reply.
 #pragma once
 
 #include <functional>
@@ -11,21 +13,16 @@
 #include <string>
 #include <vector>
 
-#include "lib/net/event_handles.h"
-#include "lib/ipc/ipc.h"
 #include "lib/base/status.h"
+#include "lib/ipc/messages_control.h"
+#include "lib/net/event_handles.h"
 
 namespace postern {
 
-struct ControlReply {
-  bool ok = true;
-  std::string text;
-};
-
 class ControlServer {
  public:
-  using Handler =
-      std::function<ControlReply(const std::string& verb, const std::vector<std::string>& args)>;
+  using Handler = std::function<ipc::ControlReply(const std::string& verb,
+                                                  const std::vector<std::string>& args)>;
 
   ControlServer(event_base* base, Handler handler);
   ~ControlServer();

@@ -20,7 +20,7 @@
 #include "lib/base/pid_file.h"
 #include "lib/config/config_keys.h"
 #include "lib/config/listener_files.h"
-#include "lib/ipc/ipc.h"
+#include "lib/ipc/messages_control.h"
 #include "lib/net/client_refusal.h"
 #include "lib/net/unix_socket.h"
 #include "lib/policy/resource_check.h"
@@ -166,8 +166,7 @@ Status Master::WaitForQueueManager() {
   Result<int> connected = ConnectUnixStream(config_->run_directory + "/qmgr.sock", "qmgr");
   if (!connected.ok()) return connected.status();
   int fd = *connected;
-  std::string payload = ipc::PayloadWriter().Str("ping").U32(0).Take();
-  Status s = ipc::SendFrame(fd, ipc::MsgType::kControlRequest, payload);
+  Status s = ipc::SendFrame(fd, ipc::ControlRequest{"ping", {}});
   // Children exiting meanwhile interrupt poll() with SIGCHLD: wait out the
   // remaining time.
   auto deadline =
@@ -322,7 +321,8 @@ void Master::Accept(int fd, const std::vector<const ListenerConfig*>& candidates
   pool_->Handoff(std::move(connection));
 }
 
-ControlReply Master::HandleControl(const std::string& verb, const std::vector<std::string>& args) {
+ipc::ControlReply Master::HandleControl(const std::string& verb,
+                                        const std::vector<std::string>& args) {
   if (verb == "stop" && args.empty()) {
     BeginStop();
     return {true, "postern is stopping"};
@@ -333,7 +333,7 @@ ControlReply Master::HandleControl(const std::string& verb, const std::vector<st
   return {false, "unknown control request \"" + verb + "\""};
 }
 
-ControlReply Master::HandleBlock(const std::vector<std::string>& args) {
+ipc::ControlReply Master::HandleBlock(const std::vector<std::string>& args) {
   const std::string sub = args.empty() ? "" : args[0];
   if (sub == "list" && args.size() == 1) {
     std::string text;
@@ -381,7 +381,7 @@ std::string Master::StatusText() const {
   return text;
 }
 
-ControlReply Master::Reload() {
+ipc::ControlReply Master::Reload() {
   if (stopping_) return {false, "postern is stopping"};
   Result<Config> fresh = LoadConfig(config_->config_dir);
   if (!fresh.ok()) return {false, "configuration not reloaded: " + fresh.status().message()};
@@ -446,7 +446,7 @@ void Master::SmtpdExited(pid_t pid) {
 void Master::OnSignal(evutil_socket_t signo, short, void* self_ptr) {
   auto* self = static_cast<Master*>(self_ptr);
   if (signo == SIGHUP) {
-    ControlReply reply = self->Reload();
+    ipc::ControlReply reply = self->Reload();
     if (!reply.ok) LOG_ERROR("%s", reply.text.c_str());
     return;
   }

@@ -51,12 +51,12 @@ class Master {
   Status WritePidFile();
   Status WaitForQueueManager();
   void Accept(int fd, const std::vector<const ListenerConfig*>& candidates);
-  ControlReply HandleControl(const std::string& verb, const std::vector<std::string>& args);
-  ControlReply HandleBlock(const std::vector<std::string>& args);
+  ipc::ControlReply HandleControl(const std::string& verb, const std::vector<std::string>& args);
+  ipc::ControlReply HandleBlock(const std::vector<std::string>& args);
   std::string BlocksFile() const;
   Status LoadDynamicBlocks();
   Status SaveDynamicBlocks() const;
-  ControlReply Reload();
+  ipc::ControlReply Reload();
   std::string StatusText() const;
   void BeginStop();
   void SmtpdExited(pid_t pid);

@@ -46,8 +46,7 @@ void QueueSpaceClient::Ask() {
     bufferevent_setcb(bev_.get(), OnRead, nullptr, OnEvent, this);
     bufferevent_enable(bev_.get(), EV_READ);
   }
-  const std::string frame = ipc::EncodeFrame(ipc::MsgType::kControlRequest,
-                                             ipc::PayloadWriter().Str("space").U32(0).Take());
+  const std::string frame = ipc::EncodeFrame(ipc::ControlRequest{"space", {}});
   if (bufferevent_write(bev_.get(), frame.data(), frame.size()) != 0)
     return Drop("cannot queue the question");
   asking_ = true;
@@ -65,13 +64,9 @@ void QueueSpaceClient::OnRead(bufferevent* bev, void* self) {
     Result<std::optional<ipc::Frame>> frame = client->decoder_.Next();
     if (!frame.ok()) return client->Drop(frame.status().message());
     if (!frame->has_value()) return;
-    ipc::PayloadReader reader((*frame)->payload);
-    uint8_t ok = 0;
-    std::string text;
+    Result<ipc::ControlReply> reply = ipc::DecodeAs<ipc::ControlReply>(**frame);
     std::optional<QueueSpace> space;
-    if ((*frame)->type == ipc::MsgType::kControlReply && reader.U8(&ok) && reader.Str(&text) &&
-        reader.Done() && ok == 1)
-      space = ParseQueueSpace(text);
+    if (reply.ok() && reply->ok) space = ParseQueueSpace(reply->text);
     if (!space) return client->Drop("unexpected answer to \"space\"");
     client->answer_ = *space;
     client->answered_at_ = client->clock_->Now();

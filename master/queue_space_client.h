@@ -18,7 +18,7 @@
 
 #include "lib/base/clock.h"
 #include "lib/net/event_handles.h"
-#include "lib/ipc/ipc.h"
+#include "lib/ipc/messages_control.h"
 #include "lib/policy/resource_check.h"
 
 namespace postern {

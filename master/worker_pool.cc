@@ -37,15 +37,12 @@ void WorkerPool::AddWorker(pid_t pid, int channel) {
                                  bool peer_closed) { ChannelFailed(self, why, peer_closed); }});
   // The channel keeps datagrams in order, so the key is there before the
   // first hand-off. A worker that misses it still works, without tickets.
-  Send(&worker, ipc::MsgType::kTlsTicketKey, ipc::PayloadWriter().Str(tls_ticket_key_).Take(),
-       "the TLS ticket key");
+  Send(&worker, ipc::TlsTicketKey{tls_ticket_key_}, "the TLS ticket key");
 }
 
-void WorkerPool::Send(Worker* worker, ipc::MsgType type, const std::string& payload,
-                      const char* what) {
-  Status s = worker->channel->Send(type, payload);
-  if (!s.ok())
-    LOG_WARNING("cannot send %s to smtpd %d: %s", what, worker->pid, s.message().c_str());
+void WorkerPool::LogSendFailure(Worker* worker, const Status& sent, const char* what) {
+  if (!sent.ok())
+    LOG_WARNING("cannot send %s to smtpd %d: %s", what, worker->pid, sent.message().c_str());
 }
 
 // A worker that closed its channel is exiting; one that stopped reading it,
@@ -93,7 +90,7 @@ void WorkerPool::DrainAll() {
   for (auto& [pid, worker] : workers_) {
     if (worker.draining) continue;
     worker.draining = true;
-    Send(&worker, ipc::MsgType::kDrain, "", "the drain request");
+    Send(&worker, ipc::Drain{}, "the drain request");
   }
 }
 
@@ -126,15 +123,13 @@ WorkerPool::Worker* WorkerPool::PickWorker(pid_t exclude) {
 }
 
 bool WorkerPool::TrySend(Worker* worker, const ClientConnection& c) {
-  std::string payload = ipc::PayloadWriter()
-                            .U64(c.conn_id)
-                            .Str(c.listener)
-                            .Str(c.peer.ToString())
-                            .U16(c.peer_port)
-                            .Str(c.local.ToString())
-                            .U16(c.local_port)
-                            .Take();
-  Status s = worker->channel->Send(ipc::MsgType::kHandoff, payload, c.fd);
+  ipc::Handoff handoff{.conn_id = c.conn_id,
+                       .listener = c.listener,
+                       .peer_address = c.peer.ToString(),
+                       .peer_port = c.peer_port,
+                       .local_address = c.local.ToString(),
+                       .local_port = c.local_port};
+  Status s = worker->channel->Send(handoff, c.fd);
   if (!s.ok()) LOG_WARNING("hand-off to smtpd %d failed: %s", worker->pid, s.message().c_str());
   return s.ok();
 }
@@ -190,29 +185,30 @@ void WorkerPool::OnHandoffTimeout(evutil_socket_t, short, void* context_ptr) {
 
 void WorkerPool::Dispatch(Worker* worker, ipc::Datagram& datagram) {
   if (datagram.fd >= 0) close(datagram.fd);  // workers never send descriptors
-  const ipc::Frame& frame = datagram.frame;
-  ipc::PayloadReader reader(frame.payload);
-  uint64_t conn_id = 0;
+  if (Status s = Serve(worker, datagram.frame); !s.ok())
+    worker->channel->Fail("smtpd " + std::to_string(worker->pid) + " sent " + s.message());
+}
+
+Status WorkerPool::Serve(Worker* worker, const ipc::Frame& frame) {
   switch (frame.type) {
     case ipc::MsgType::kHandoffAck:
-      if (reader.U64(&conn_id) && reader.Done()) return Acknowledged(worker, conn_id);
-      break;
+      return ipc::DecodeThen<ipc::HandoffAck>(
+          frame, [&](const ipc::HandoffAck& m) { Acknowledged(worker, m.conn_id); });
     case ipc::MsgType::kHandoffRefused:
-      if (reader.U64(&conn_id) && reader.Done()) return HandoffRefused(worker, conn_id);
-      break;
+      return ipc::DecodeThen<ipc::HandoffRefused>(
+          frame, [&](const ipc::HandoffRefused& m) { HandoffRefused(worker, m.conn_id); });
     case ipc::MsgType::kConnClosed:
-      if (reader.U64(&conn_id) && reader.Done()) return SessionClosed(worker, conn_id);
-      break;
+      return ipc::DecodeThen<ipc::ConnClosed>(
+          frame, [&](const ipc::ConnClosed& m) { SessionClosed(worker, m.conn_id); });
     case ipc::MsgType::kServiceConnect:
-      return ConnectService(worker, frame.payload);
-    case ipc::MsgType::kRateCheck:
-      if (CheckMail(worker, frame.payload)) return;
-      break;
+      return ipc::DecodeThen<ipc::ServiceConnect>(
+          frame, [&](const ipc::ServiceConnect& m) { ConnectService(worker, m.service); });
+    case ipc::MsgType::kMailCheck:
+      return ipc::DecodeThen<ipc::MailCheck>(
+          frame, [&](const ipc::MailCheck& m) { ServeMailCheck(worker, m); });
     default:
-      break;
+      return Status::Error(ipc::MsgTypeName(frame.type) + ", which master does not serve");
   }
-  LOG_ERROR("smtpd %d sent a malformed or unexpected message (type %d)", worker->pid,
-            static_cast<int>(frame.type));
 }
 
 void WorkerPool::Acknowledged(Worker* worker, uint64_t conn_id) {
@@ -237,45 +233,27 @@ void WorkerPool::SessionClosed(Worker* worker, uint64_t conn_id) {
   if (worker->sessions.erase(conn_id)) table_->Remove(conn_id);
 }
 
-bool WorkerPool::CheckMail(Worker* worker, const std::string& payload) {
-  ipc::PayloadReader reader(payload);
-  uint64_t request_id;
-  std::string listener, rate_key;
-  if (!reader.U64(&request_id) || !reader.Str(&listener) || !reader.Str(&rate_key) ||
-      !reader.Done())
-    return false;
+void WorkerPool::ServeMailCheck(Worker* worker, const ipc::MailCheck& check) {
   // The thresholds and limits in force are master's: after a reload they
   // apply at once to every worker.
   std::string shortage;
-  ipc::MailVerdict verdict =
-      config_ == nullptr
-          ? ipc::MailVerdict::kAllowed
-          : DecideMail(*resources_, rates_, *config_, listener, rate_key, clock_.Now(), &shortage);
+  ipc::MailVerdict verdict = config_ == nullptr
+                                 ? ipc::MailVerdict::kAllowed
+                                 : AnswerMailCheck(*resources_, rates_, *config_, check.listener,
+                                                   check.rate_key, clock_.Now(), &shortage);
   if (verdict == ipc::MailVerdict::kInsufficientResources)
-    LOG_WARNING("OutOfResources at MAIL FROM (%s, listener %s): %s", rate_key.c_str(),
-                listener.c_str(), shortage.c_str());
-  Send(worker, ipc::MsgType::kRateReply,
-       ipc::PayloadWriter().U64(request_id).U8(static_cast<uint8_t>(verdict)).Take(),
-       "the answer to a MAIL check");
-  return true;
+    LOG_WARNING("OutOfResources at MAIL FROM (%s, listener %s): %s", check.rate_key.c_str(),
+                check.listener.c_str(), shortage.c_str());
+  Send(worker, ipc::MailCheckReply{check.request_id, verdict}, "the answer to a MAIL check");
 }
 
-void WorkerPool::ConnectService(Worker* worker, const std::string& payload) {
-  ipc::PayloadReader reader(payload);
-  uint8_t service;
-  if (!reader.U8(&service) || !reader.Done() ||
-      (service != static_cast<uint8_t>(ipc::Service::kQueue) &&
-       service != static_cast<uint8_t>(ipc::Service::kAuth))) {
-    LOG_ERROR("smtpd %d asked for an unknown service", worker->pid);
-    return;
-  }
-  bool queue = service == static_cast<uint8_t>(ipc::Service::kQueue);
-  Result<int> connected = queue ? ConnectUnixStream(queue_socket_path_, "qmgr")
-                                : ConnectUnixStream(auth_socket_path_, "authd");
+void WorkerPool::ConnectService(Worker* worker, ipc::Service service) {
+  Result<int> connected = service == ipc::Service::kQueue
+                              ? ConnectUnixStream(queue_socket_path_, "qmgr")
+                              : ConnectUnixStream(auth_socket_path_, "authd");
   if (!connected.ok()) LOG_WARNING("%s", connected.status().message().c_str());
   int fd = connected.ok() ? *connected : -1;
-  std::string reply = ipc::PayloadWriter().U8(service).U8(fd >= 0).Take();
-  Status s = worker->channel->Send(ipc::MsgType::kServiceSocket, reply, fd);
+  Status s = worker->channel->Send(ipc::ServiceSocket{service, fd >= 0}, fd);
   if (!s.ok()) LOG_WARNING("cannot answer smtpd %d: %s", worker->pid, s.message().c_str());
   if (fd >= 0) close(fd);
 }

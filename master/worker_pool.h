@@ -15,8 +15,8 @@
 // chrooted workers to qmgr and authd on request, gives every worker master's
 // one TLS session ticket key before its first connection (the same key for
 // every generation, so a ticket survives a reload), and answers the check a
-// worker makes before it accepts a MAIL FROM (kRateCheck, lib/policy/resource_check
-// DecideMail): the server's resources, read at most once a second, then the
+// worker makes before it accepts a MAIL FROM (kMailCheck, lib/policy/resource_check
+// AnswerMailCheck): the server's resources, read at most once a second, then the
 // message submission rate, counted in one RateLimiter for every worker so
 // that a client meets the same count whichever worker serves it.
 #pragma once
@@ -32,14 +32,14 @@
 
 #include "lib/base/clock.h"
 #include "lib/config/config.h"
-#include "lib/policy/connection_admission.h"
 #include "lib/ipc/datagram_channel.h"
+#include "lib/ipc/messages_worker.h"
 #include "lib/net/event_handles.h"
-#include "lib/ipc/ipc.h"
 #include "lib/net/network.h"
+#include "lib/policy/connection_admission.h"
 #include "lib/policy/rate_limiter.h"
-#include "lib/smtp/reply_catalogue.h"
 #include "lib/policy/resource_check.h"
+#include "lib/smtp/reply_catalogue.h"
 
 namespace postern {
 
@@ -96,7 +96,10 @@ class WorkerPool {
   };
 
   static void OnHandoffTimeout(evutil_socket_t, short, void* context_ptr);
+  // A frame that does not decode, or of a type master does not serve, is
+  // the worker's failure: its channel fails and ChannelFailed() kills it.
   void Dispatch(Worker* worker, ipc::Datagram& datagram);
+  Status Serve(Worker* worker, const ipc::Frame& frame);
   void ChannelFailed(Worker* worker, const std::string& why, bool peer_closed);
   // Forgets a hand-off that was not acknowledged; master still owns the fd.
   ClientConnection TakePending(std::map<uint64_t, Pending>::iterator it);
@@ -109,13 +112,18 @@ class WorkerPool {
   // refuses it with reply when none can take it.
   void HandoffExcept(ClientConnection connection, pid_t exclude, const Reply& reply);
   void SessionClosed(Worker* worker, uint64_t conn_id);
-  void ConnectService(Worker* worker, const std::string& payload);
-  // Answers a kRateCheck with a MailVerdict; false when the payload is not one.
-  bool CheckMail(Worker* worker, const std::string& payload);
+  void ConnectService(Worker* worker, ipc::Service service);
+  // Answers a MailCheck with a MailCheckReply.
+  void ServeMailCheck(Worker* worker, const ipc::MailCheck& check);
   bool TrySend(Worker* worker, const ClientConnection& connection);
   Worker* PickWorker(pid_t exclude);
   void Refuse(ClientConnection connection, const std::string& reply);
-  void Send(Worker* worker, ipc::MsgType type, const std::string& payload, const char* what);
+  // Sends message to worker; a failure is logged, naming what was sent.
+  template <typename Message>
+  void Send(Worker* worker, const Message& message, const char* what) {
+    LogSendFailure(worker, worker->channel->Send(message), what);
+  }
+  void LogSendFailure(Worker* worker, const Status& sent, const char* what);
 
   event_base* base_;
   ConnectionTable* table_;

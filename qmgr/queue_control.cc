@@ -55,8 +55,8 @@ const char* RetName(DsnRet ret) {
   return "?";
 }
 
-ControlReply Ok(std::string text) { return ControlReply{true, std::move(text)}; }
-ControlReply Fail(std::string text) { return ControlReply{false, std::move(text)}; }
+ipc::ControlReply Ok(std::string text) { return ipc::ControlReply{true, std::move(text)}; }
+ipc::ControlReply Fail(std::string text) { return ipc::ControlReply{false, std::move(text)}; }
 
 std::string Describe(const StoredMessage& m) {
   const Envelope& e = m.envelope;
@@ -77,7 +77,7 @@ std::string Describe(const StoredMessage& m) {
   return text;
 }
 
-ControlReply Show(QueueManager* manager, const std::string& id) {
+ipc::ControlReply Show(QueueManager* manager, const std::string& id) {
   Result<std::optional<StoredMessage>> message = manager->store().GetMessage(id);
   if (!message.ok()) return Fail(message.status().message());
   if (!message->has_value()) return Fail("no message " + id + " in the queue");
@@ -94,7 +94,7 @@ ControlReply Show(QueueManager* manager, const std::string& id) {
   return Ok(std::move(text));
 }
 
-ControlReply Delete(QueueManager* manager, const std::string& target) {
+ipc::ControlReply Delete(QueueManager* manager, const std::string& target) {
   std::vector<std::string> ids;
   if (target == "ALL") {
     ids = manager->QueuedIds();
@@ -107,7 +107,7 @@ ControlReply Delete(QueueManager* manager, const std::string& target) {
   return Ok("deleted " + std::to_string(ids.size()) + " message(s)\n");
 }
 
-ControlReply Hold(QueueManager* manager, const std::string& id, bool held) {
+ipc::ControlReply Hold(QueueManager* manager, const std::string& id, bool held) {
   if (!manager->Contains(id)) return Fail("no message " + id + " in the queue");
   if (Status s = manager->SetHold(id, held); !s.ok()) return Fail(s.message());
   return Ok(id + (held ? " held\n" : " released\n"));
@@ -140,8 +140,8 @@ std::string FormatQueueList(const std::vector<StoredMessage>& messages) {
   return text;
 }
 
-ControlReply RunControl(QueueManager* manager, const std::string& verb,
-                        const std::vector<std::string>& args) {
+ipc::ControlReply RunControl(QueueManager* manager, const std::string& verb,
+                             const std::vector<std::string>& args) {
   const bool takes_id = verb == "show" || verb == "delete" || verb == "hold" || verb == "release";
   const bool takes_nothing = verb == "ping" || verb == "list" || verb == "flush" || verb == "space";
   if (!takes_id && !takes_nothing)

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "lib/ipc/ipc.h"
+#include "lib/ipc/messages_control.h"
 #include "lib/queue/queue_store.h"
 #include "qmgr/queue_manager.h"
 
@@ -19,13 +19,8 @@ namespace postern {
 
 constexpr size_t kMaxControlText = ipc::kMaxPayload - 1024;
 
-struct ControlReply {
-  bool ok = false;
-  std::string text;  // printed by the CLI as is
-};
-
-ControlReply RunControl(QueueManager* manager, const std::string& verb,
-                        const std::vector<std::string>& args);
+ipc::ControlReply RunControl(QueueManager* manager, const std::string& verb,
+                             const std::vector<std::string>& args);
 
 // One line per message: id, active|held, size, arrival time (UTC), sender,
 // then each recipient with its state (pending, deferred, delivered,

@@ -26,10 +26,6 @@ ipc::QueueOutcome OutcomeOf(const Status& status) {
                                         : ipc::QueueOutcome::kTemporaryFailure;
 }
 
-Status Malformed(const char* frame) {
-  return Status::Error(std::string("malformed ") + frame + " frame");
-}
-
 }  // namespace
 
 QueueServer::Connection::~Connection() {
@@ -151,11 +147,11 @@ void QueueServer::Flush(Connection* c) {
     event_add(c->write_event.get(), nullptr);
 }
 
-void QueueServer::Send(uint64_t connection_id, ipc::MsgType type, const std::string& payload) {
+void QueueServer::SendFrame(uint64_t connection_id, const std::string& frame) {
   auto found = connections_.find(connection_id);
   if (found == connections_.end() || found->second->closing) return;
   Connection* c = found->second.get();
-  c->output += ipc::EncodeFrame(type, payload);
+  c->output += frame;
   Flush(c);
 }
 
@@ -198,21 +194,24 @@ void QueueServer::Housekeeping() {
 // --- frames
 
 Status QueueServer::HandleFrame(Connection* c, const ipc::Frame& frame) {
-  ipc::PayloadReader payload(frame.payload);
   switch (frame.type) {
     case ipc::MsgType::kMessageBegin:
-      return Begin(c, &payload);
+      return ipc::DecodeThen<ipc::MessageBegin>(
+          frame, [&](const ipc::MessageBegin& m) { return Begin(c, m); });
     case ipc::MsgType::kMessageData:
-      return Data(c, &payload);
+      return ipc::DecodeThen<ipc::MessageData>(
+          frame, [&](const ipc::MessageData& m) { return Data(c, m); });
     case ipc::MsgType::kMessageEnd:
-      return End(c, &payload);
+      return ipc::DecodeThen<ipc::MessageEnd>(frame,
+                                              [&](const ipc::MessageEnd& m) { return End(c, m); });
     case ipc::MsgType::kMessageAbort:
-      return Abort(c, &payload);
+      return ipc::DecodeThen<ipc::MessageAbort>(frame,
+                                                [&](const ipc::MessageAbort& m) { Abort(c, m); });
     case ipc::MsgType::kControlRequest:
-      return Control(c, &payload);
+      return ipc::DecodeThen<ipc::ControlRequest>(
+          frame, [&](const ipc::ControlRequest& m) { Control(c, m); });
     default:
-      return Status::Error("unexpected frame type " +
-                           std::to_string(static_cast<unsigned>(frame.type)));
+      return Status::Error(ipc::MsgTypeName(frame.type) + ", which qmgr does not serve");
   }
 }
 
@@ -224,15 +223,12 @@ Status QueueServer::RefusalOf(const Envelope& envelope) {
   return Status::Ok();
 }
 
-Status QueueServer::Begin(Connection* c, ipc::PayloadReader* payload) {
-  uint64_t stream_id = 0;
-  std::string bytes;
-  if (!payload->U64(&stream_id) || !payload->Str(&bytes) || !payload->Done())
-    return Malformed("kMessageBegin");
+Status QueueServer::Begin(Connection* c, const ipc::MessageBegin& begin) {
+  const uint64_t stream_id = begin.stream_id;
   StreamKey key(c->id, stream_id);
   if (streams_.count(key) != 0)
     return Status::Error("stream " + std::to_string(stream_id) + " begun twice");
-  Result<Envelope> envelope = Envelope::Decode(bytes);
+  Result<Envelope> envelope = Envelope::Decode(begin.envelope);
   if (!envelope.ok())
     return Status::Error("stream " + std::to_string(stream_id) + ": " +
                          envelope.status().message());
@@ -255,17 +251,14 @@ Status QueueServer::Begin(Connection* c, ipc::PayloadReader* payload) {
   return Status::Ok();
 }
 
-Status QueueServer::Data(Connection* c, ipc::PayloadReader* payload) {
-  uint64_t stream_id = 0;
-  std::string bytes;
-  if (!payload->U64(&stream_id) || !payload->Str(&bytes) || !payload->Done())
-    return Malformed("kMessageData");
+Status QueueServer::Data(Connection* c, const ipc::MessageData& data) {
+  const uint64_t stream_id = data.stream_id;
   auto found = streams_.find(StreamKey(c->id, stream_id));
   if (found == streams_.end())
     return Status::Error("data for stream " + std::to_string(stream_id) + ", which is not open");
   Stream& stream = found->second;
   if (!stream.failure.ok()) return Status::Ok();
-  if (Status s = manager_->AppendContent(&stream.chunker, bytes); !s.ok()) {
+  if (Status s = manager_->AppendContent(&stream.chunker, data.content); !s.ok()) {
     stream.failure = s;
     return Status::Ok();
   }
@@ -273,9 +266,8 @@ Status QueueServer::Data(Connection* c, ipc::PayloadReader* payload) {
   return Status::Ok();
 }
 
-Status QueueServer::End(Connection* c, ipc::PayloadReader* payload) {
-  uint64_t stream_id = 0;
-  if (!payload->U64(&stream_id) || !payload->Done()) return Malformed("kMessageEnd");
+Status QueueServer::End(Connection* c, const ipc::MessageEnd& end) {
+  const uint64_t stream_id = end.stream_id;
   StreamKey key(c->id, stream_id);
   auto found = streams_.find(key);
   if (found == streams_.end())
@@ -296,30 +288,14 @@ Status QueueServer::End(Connection* c, ipc::PayloadReader* payload) {
   return Status::Ok();
 }
 
-Status QueueServer::Abort(Connection* c, ipc::PayloadReader* payload) {
-  uint64_t stream_id = 0;
-  if (!payload->U64(&stream_id) || !payload->Done()) return Malformed("kMessageAbort");
+void QueueServer::Abort(Connection* c, const ipc::MessageAbort& abort) {
   // A stream that already ended keeps its outcome: nothing to abort.
-  StreamKey key(c->id, stream_id);
+  StreamKey key(c->id, abort.stream_id);
   if (streams_.count(key) != 0) DropStream(key);
-  return Status::Ok();
 }
 
-Status QueueServer::Control(Connection* c, ipc::PayloadReader* payload) {
-  std::string verb;
-  uint32_t count = 0;
-  if (!payload->Str(&verb) || !payload->U32(&count)) return Malformed("kControlRequest");
-  std::vector<std::string> args;
-  for (uint32_t i = 0; i < count; ++i) {
-    std::string arg;
-    if (!payload->Str(&arg)) return Malformed("kControlRequest");
-    args.push_back(std::move(arg));
-  }
-  if (!payload->Done()) return Malformed("kControlRequest");
-  ControlReply reply = RunControl(manager_, verb, args);
-  Send(c->id, ipc::MsgType::kControlReply,
-       ipc::PayloadWriter().U8(reply.ok ? 1 : 0).Str(reply.text).Take());
-  return Status::Ok();
+void QueueServer::Control(Connection* c, const ipc::ControlRequest& request) {
+  Send(c->id, RunControl(manager_, request.verb, request.args));
 }
 
 // --- streams
@@ -343,12 +319,8 @@ void QueueServer::DropStream(const StreamKey& key) {
 void QueueServer::Answer(uint64_t connection_id, uint64_t stream_id, const Status& outcome,
                          const std::string& queue_id) {
   if (!outcome.ok()) LOG_WARNING("%s: not queued: %s", queue_id.c_str(), outcome.message().c_str());
-  Send(connection_id, ipc::MsgType::kMessageResult,
-       ipc::PayloadWriter()
-           .U64(stream_id)
-           .U8(static_cast<uint8_t>(OutcomeOf(outcome)))
-           .Str(outcome.ok() ? queue_id : outcome.message())
-           .Take());
+  Send(connection_id, ipc::MessageResult{stream_id, OutcomeOf(outcome),
+                                         outcome.ok() ? queue_id : outcome.message()});
 }
 
 void QueueServer::OnBatchFailed(uint64_t generation, const Status& failure) {

@@ -1,11 +1,11 @@
 // qmgr/queue_server.h — qmgr's socket: message streams from smtpd, and queue control.
 //
 // Accepts any number of connections on the queue socket. Each carries
-// frames (lib/ipc/ipc.h): kMessageBegin/Data/End/Abort streams, many at once
-// and interleaved, answered by kMessageResult after the group commit
-// (qmgr/queue_manager.h); and kControlRequest, answered by kControlReply
-// (qmgr/queue_control.h). Content goes into the open batch as it arrives;
-// no message is held whole in memory.
+// frames: kMessageBegin/Data/End/Abort streams (lib/ipc/messages_queue.h),
+// many at once and interleaved, answered by kMessageResult after the group
+// commit (qmgr/queue_manager.h); and kControlRequest, answered by
+// kControlReply (lib/ipc/messages_control.h, qmgr/queue_control.h). Content
+// goes into the open batch as it arrives; no message is held whole in memory.
 //
 // A stream is refused (kMessageResult with a failure once it ends) for an
 // invalid or duplicate queue id or an envelope without recipients, and
@@ -27,9 +27,10 @@
 #include <utility>
 #include <vector>
 
-#include "lib/queue/envelope.h"
+#include "lib/ipc/messages_control.h"
+#include "lib/ipc/messages_queue.h"
 #include "lib/net/event_handles.h"
-#include "lib/ipc/ipc.h"
+#include "lib/queue/envelope.h"
 #include "lib/queue/queue_store.h"
 #include "qmgr/queue_manager.h"
 
@@ -78,17 +79,21 @@ class QueueServer {
   void Accept();
   void Read(Connection* c);
   void Flush(Connection* c);
-  void Send(uint64_t connection_id, ipc::MsgType type, const std::string& payload);
+  template <typename Message>
+  void Send(uint64_t connection_id, const Message& message) {
+    SendFrame(connection_id, ipc::EncodeFrame(message));
+  }
+  void SendFrame(uint64_t connection_id, const std::string& frame);
   void CloseLater(Connection* c, const std::string& why);
   void DiscardLater(const std::string& queue_id);
   void Housekeeping();
 
   Status HandleFrame(Connection* c, const ipc::Frame& frame);
-  Status Begin(Connection* c, ipc::PayloadReader* payload);
-  Status Data(Connection* c, ipc::PayloadReader* payload);
-  Status End(Connection* c, ipc::PayloadReader* payload);
-  Status Abort(Connection* c, ipc::PayloadReader* payload);
-  Status Control(Connection* c, ipc::PayloadReader* payload);
+  Status Begin(Connection* c, const ipc::MessageBegin& begin);
+  Status Data(Connection* c, const ipc::MessageData& data);
+  Status End(Connection* c, const ipc::MessageEnd& end);
+  void Abort(Connection* c, const ipc::MessageAbort& abort);
+  void Control(Connection* c, const ipc::ControlRequest& request);
 
   Status RefusalOf(const Envelope& envelope);
   void FinishFailed(const StreamKey& key, Stream* stream);

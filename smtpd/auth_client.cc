@@ -39,13 +39,7 @@ uint64_t AuthClient::Start(const std::string& mechanism, const std::string& clie
                            ReplyCallback on_reply) {
   uint64_t id = next_id_++;
   exchanges_[id] = Exchange{std::move(on_reply), Phase::kAwaitingReply};
-  Send(ipc::MsgType::kAuthStart, ipc::PayloadWriter()
-                                     .U64(id)
-                                     .Str(mechanism)
-                                     .Str(client_address)
-                                     .U8(initial_response.has_value())
-                                     .Str(initial_response.value_or(""))
-                                     .Take());
+  Send(ipc::AuthStart{id, mechanism, client_address, initial_response});
   if (!connected() && !connection_requested_) {
     connection_requested_ = true;
     request_connection_();
@@ -64,7 +58,7 @@ void AuthClient::Step(uint64_t id, const std::string& response) {
     return;
   }
   it->second.phase = Phase::kAwaitingReply;
-  Send(ipc::MsgType::kAuthStep, ipc::PayloadWriter().U64(id).Str(response).Take());
+  Send(ipc::AuthStep{id, response});
 }
 
 void AuthClient::Cancel(uint64_t id) {
@@ -76,12 +70,12 @@ void AuthClient::Cancel(uint64_t id) {
   // forgotten it already.
   if (phase != Phase::kAwaitingReply && phase != Phase::kAwaitingStep) return;
   if (phase == Phase::kAwaitingReply) cancelled_.insert(id);
-  Send(ipc::MsgType::kAuthCancel, ipc::PayloadWriter().U64(id).Take());
+  Send(ipc::AuthCancel{id});
 }
 
 // Every exchange awaiting a reply has a connection or one on its way, so a
 // frame that cannot go out now waits for Attach().
-void AuthClient::Send(ipc::MsgType type, std::string payload) {
+void AuthClient::SendOrQueue(ipc::MsgType type, std::string payload) {
   if (connected()) {
     connection_.Send(type, payload);
   } else {
@@ -90,20 +84,12 @@ void AuthClient::Send(ipc::MsgType type, std::string payload) {
 }
 
 void AuthClient::HandleFrame(const ipc::Frame& frame) {
-  if (frame.type != ipc::MsgType::kAuthReply) {
-    DropConnection("authd sent unexpected message type " +
-                   std::to_string(static_cast<int>(frame.type)));
+  Result<ipc::AuthReply> reply = ipc::DecodeAs<ipc::AuthReply>(frame);
+  if (!reply.ok()) {
+    DropConnection("authd sent " + reply.status().message());
     return;
   }
-  ipc::PayloadReader reader(frame.payload);
-  uint64_t id;
-  uint8_t outcome;
-  std::string data;
-  if (!reader.U64(&id) || !reader.U8(&outcome) || !reader.Str(&data) || !reader.Done() ||
-      outcome > static_cast<uint8_t>(ipc::AuthOutcome::kTemporaryFailure)) {
-    DropConnection("authd sent a malformed reply");
-    return;
-  }
+  const uint64_t id = reply->auth_id;
   if (cancelled_.erase(id)) return;  // crossed our kAuthCancel
   auto it = exchanges_.find(id);
   if (it == exchanges_.end() || it->second.phase != Phase::kAwaitingReply) {
@@ -113,14 +99,14 @@ void AuthClient::HandleFrame(const ipc::Frame& frame) {
   // The callback may start, step or cancel exchanges, so it runs on a copy
   // and after the exchange's bookkeeping is done.
   ReplyCallback callback;
-  if (static_cast<ipc::AuthOutcome>(outcome) == ipc::AuthOutcome::kContinue) {
+  if (reply->outcome == ipc::AuthOutcome::kContinue) {
     it->second.phase = Phase::kAwaitingStep;
     callback = it->second.on_reply;
   } else {
     callback = std::move(it->second.on_reply);
     exchanges_.erase(it);
   }
-  callback(static_cast<ipc::AuthOutcome>(outcome), data);
+  callback(reply->outcome, reply->data);
 }
 
 void AuthClient::DropConnection(const std::string& why) {

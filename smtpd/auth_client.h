@@ -1,7 +1,7 @@
 // smtpd/auth_client.h — this worker's connection to authd.
 //
 // Carries the AUTH exchanges of every session in the worker over one Unix
-// socket to authd (lib/ipc/ipc.h kAuthStart, kAuthStep, kAuthCancel) and routes
+// socket to authd (lib/ipc/messages_auth.h AuthStart, AuthStep, AuthCancel) and routes
 // each kAuthReply to the exchange it answers. smtpd never sees a password
 // database: it passes the client's decoded responses along and relays the
 // outcome. When authd cannot be reached, or the connection to it breaks, the
@@ -25,8 +25,8 @@
 #include <utility>
 #include <vector>
 
+#include "lib/ipc/messages_auth.h"
 #include "lib/net/event_handles.h"
-#include "lib/ipc/ipc.h"
 #include "smtpd/service_connection.h"
 
 namespace postern {
@@ -79,7 +79,11 @@ class AuthClient {
   };
 
   static void OnDeliverFailures(evutil_socket_t, short, void* self);
-  void Send(ipc::MsgType type, std::string payload);
+  template <typename Message>
+  void Send(const Message& message) {
+    SendOrQueue(Message::kType, message.Encode());
+  }
+  void SendOrQueue(ipc::MsgType type, std::string payload);
   void HandleFrame(const ipc::Frame& frame);
   void DropConnection(const std::string& why);
   void ConnectionLost(const std::string& why);

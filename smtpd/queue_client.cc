@@ -37,8 +37,7 @@ uint64_t QueueClient::Begin(const Envelope& envelope, ResultCallback on_result) 
     }
     return id;
   }
-  connection_.Send(ipc::MsgType::kMessageBegin,
-                   ipc::PayloadWriter().U64(id).Str(envelope.Encode()).Take());
+  connection_.Send(ipc::MessageBegin{id, envelope.Encode()});
   return id;
 }
 
@@ -48,8 +47,7 @@ void QueueClient::Data(uint64_t stream, std::string_view bytes) {
   // Frames stay well below ipc::kMaxPayload whatever the session hands us.
   constexpr size_t kPiece = 256 * 1024;
   for (size_t off = 0; off < bytes.size(); off += kPiece)
-    connection_.Send(ipc::MsgType::kMessageData,
-                     ipc::PayloadWriter().U64(stream).Str(bytes.substr(off, kPiece)).Take());
+    connection_.Send(ipc::MessageData{stream, std::string(bytes.substr(off, kPiece))});
 }
 
 void QueueClient::End(uint64_t stream) {
@@ -60,14 +58,13 @@ void QueueClient::End(uint64_t stream) {
     Finish(stream, ipc::QueueOutcome::kTemporaryFailure, "queue manager unavailable");
     return;
   }
-  connection_.Send(ipc::MsgType::kMessageEnd, ipc::PayloadWriter().U64(stream).Take());
+  connection_.Send(ipc::MessageEnd{stream});
 }
 
 void QueueClient::Forget(uint64_t stream) {
   auto it = streams_.find(stream);
   if (it == streams_.end()) return;
-  if (!it->second.ended && !it->second.failed)
-    connection_.Send(ipc::MsgType::kMessageAbort, ipc::PayloadWriter().U64(stream).Take());
+  if (!it->second.ended && !it->second.failed) connection_.Send(ipc::MessageAbort{stream});
   streams_.erase(it);
 }
 
@@ -97,21 +94,12 @@ void QueueClient::Finish(uint64_t stream, ipc::QueueOutcome outcome, const std::
 }
 
 void QueueClient::HandleFrame(const ipc::Frame& frame) {
-  if (frame.type != ipc::MsgType::kMessageResult) {
-    FailAll("queue manager sent unexpected message type " +
-            std::to_string(static_cast<int>(frame.type)));
+  Result<ipc::MessageResult> result = ipc::DecodeAs<ipc::MessageResult>(frame);
+  if (!result.ok()) {
+    FailAll("queue manager sent " + result.status().message());
     return;
   }
-  ipc::PayloadReader reader(frame.payload);
-  uint64_t stream;
-  uint8_t outcome;
-  std::string text;
-  if (!reader.U64(&stream) || !reader.U8(&outcome) || !reader.Str(&text) || !reader.Done() ||
-      outcome > static_cast<uint8_t>(ipc::QueueOutcome::kTemporaryFailure)) {
-    FailAll("queue manager sent a malformed result");
-    return;
-  }
-  Finish(stream, static_cast<ipc::QueueOutcome>(outcome), text);
+  Finish(result->stream_id, result->outcome, result->text);
 }
 
 void QueueClient::Written() {

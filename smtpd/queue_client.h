@@ -1,7 +1,7 @@
 // smtpd/queue_client.h — this worker's connection to qmgr.
 //
 // Multiplexes the message streams of every session in the worker over one
-// Unix socket to qmgr (lib/ipc/ipc.h kMessage* frames) and routes each
+// Unix socket to qmgr (lib/ipc/messages_queue.h) and routes each
 // kMessageResult back to the session that is waiting for it. When the
 // connection fails, every open stream fails with a temporary error (the
 // client sees 451 and retries; nothing acknowledged is lost) and a new
@@ -15,9 +15,9 @@
 #include <unordered_map>
 #include <vector>
 
-#include "lib/queue/envelope.h"
+#include "lib/ipc/messages_queue.h"
 #include "lib/net/event_handles.h"
-#include "lib/ipc/ipc.h"
+#include "lib/queue/envelope.h"
 #include "smtpd/service_connection.h"
 
 namespace postern {

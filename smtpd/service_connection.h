@@ -1,7 +1,7 @@
 // smtpd/service_connection.h — one framed stream connection from a worker to
 // a service daemon (qmgr, authd).
 //
-// Owns the socket's bufferevent and splits what arrives into lib/ipc/ipc.h
+// Owns the socket's bufferevent and splits what arrives into lib/ipc/frame.h
 // frames, so that QueueClient and AuthClient read, frame and notice a broken
 // peer the same way. It never interprets a frame (that is its owner's job)
 // and never blocks: Send() only queues bytes for the event loop. A peer that
@@ -13,8 +13,8 @@
 #include <string>
 #include <string_view>
 
+#include "lib/ipc/frame.h"
 #include "lib/net/event_handles.h"
-#include "lib/ipc/ipc.h"
 
 namespace postern {
 
@@ -50,6 +50,10 @@ class ServiceConnection {
   // dropped and the connection fails (reported from the loop, never from
   // inside Send()).
   void Send(ipc::MsgType type, std::string_view payload);
+  template <typename Message>
+  void Send(const Message& message) {
+    Send(Message::kType, message.Encode());
+  }
   // Bytes queued and not yet written to the socket.
   size_t unsent() const;
 

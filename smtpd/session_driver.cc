@@ -78,7 +78,7 @@ void SessionDriver::Start() {
   ArmTimer();
 }
 
-void SessionDriver::MailChecked(ipc::MailVerdict verdict) {
+void SessionDriver::MailCheckResult(ipc::MailVerdict verdict) {
   session_.MailCheckResult(verdict);
   Pump();
 }
@@ -280,9 +280,9 @@ void SessionDriver::Execute(Action& action) {
         } else if constexpr (std::is_same_v<T, action::AbortMessage>) {
           context_->queue->Forget(stream_);
           stream_ = 0;
-        } else if constexpr (std::is_same_v<T, action::CheckMail>) {
+        } else if constexpr (std::is_same_v<T, action::MailCheck>) {
           // The answer may come inside this call (stand-alone); it pumps.
-          context_->check_mail(this, a);
+          context_->mail_check(this, a);
         }
       },
       action);

@@ -42,9 +42,9 @@ struct WorkerContext {
   std::function<const std::string&()> tls_ticket_key;
   std::function<const SenderLoginMap*(const std::string& listener)> sender_login_map;
   // Has master check resources and count one message (lib/policy/resource_check
-  // DecideMail) and answers through the driver's MailChecked(), now or
+  // AnswerMailCheck) and answers through the driver's MailCheckResult(), now or
   // later; never after the driver's session ended.
-  std::function<void(SessionDriver*, const action::CheckMail&)> check_mail;
+  std::function<void(SessionDriver*, const action::MailCheck&)> mail_check;
   // Called once per driver when its connection is finished; the callee
   // destroys the driver (later, not from inside the call).
   std::function<void(SessionDriver*)> on_session_end;
@@ -62,8 +62,8 @@ class SessionDriver {
 
   void Start();
   uint64_t conn_id() const { return conn_id_; }
-  // The answer to the session's last CheckMail.
-  void MailChecked(ipc::MailVerdict verdict);
+  // The answer to the session's last MailCheck.
+  void MailCheckResult(ipc::MailVerdict verdict);
 
  private:
   static void OnRead(bufferevent* bev, void* self);

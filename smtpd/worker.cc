@@ -9,7 +9,7 @@
 #include <utility>
 
 #include "lib/base/log.h"
-#include "lib/ipc/ipc.h"
+#include "lib/ipc/messages_worker.h"
 #include "lib/net/client_refusal.h"
 #include "lib/net/network.h"
 #include "lib/net/unix_socket.h"
@@ -55,7 +55,9 @@ Worker::Worker(Config config, int channel_fd)
   };
   context_.clock = &clock_;
   context_.on_session_end = [this](SessionDriver* d) { SessionEnded(d); };
-  context_.check_mail = [this](SessionDriver* d, const action::CheckMail& c) { CheckMail(d, c); };
+  context_.mail_check = [this](SessionDriver* d, const action::MailCheck& c) {
+    SendMailCheck(d, c);
+  };
   reap_event_.reset(event_new(base_.get(), -1, 0, OnReapFinished, this));
 }
 
@@ -142,113 +144,95 @@ void Worker::MasterGone(const std::string& why, bool master_closed) {
 }
 
 void Worker::HandleChannelFrame(ipc::Datagram& datagram) {
-  const ipc::Frame& frame = datagram.frame;
-  int fd = datagram.fd;
-  switch (frame.type) {
-    case ipc::MsgType::kHandoff:
-      HandleHandoff(frame, fd, datagram.descriptor_lost);
-      return;
-    case ipc::MsgType::kServiceSocket:
-      if (AttachService(frame, fd)) return;
-      break;
-    case ipc::MsgType::kTlsTicketKey:
-      HandleTicketKey(frame);
-      break;
-    case ipc::MsgType::kDrain:
-      draining_ = true;
-      MaybeExit();
-      break;
-    case ipc::MsgType::kRateReply:
-      HandleMailVerdict(frame);
-      break;
-    default:
-      LOG_ERROR("master sent unexpected message type %d", static_cast<int>(frame.type));
-      break;
-  }
-  if (fd >= 0) close(fd);
+  int fd = std::exchange(datagram.fd, -1);
+  Status served = ServeMaster(datagram.frame, fd, datagram.descriptor_lost);
+  if (fd >= 0) close(fd);  // a descriptor no handler took
+  if (!served.ok()) channel_->Fail("master sent " + served.message());
 }
 
-bool Worker::AttachService(const ipc::Frame& frame, int fd) {
-  ipc::PayloadReader reader(frame.payload);
-  uint8_t service, ok;
-  if (!reader.U8(&service) || !reader.U8(&ok) || !reader.Done()) {
-    LOG_ERROR("master sent a malformed service socket message");
-    return false;
+Status Worker::ServeMaster(const ipc::Frame& frame, int& fd, bool descriptor_lost) {
+  switch (frame.type) {
+    case ipc::MsgType::kHandoff:
+      return ipc::DecodeThen<ipc::Handoff>(
+          frame, [&](const ipc::Handoff& m) { return HandleHandoff(m, fd, descriptor_lost); });
+    case ipc::MsgType::kServiceSocket:
+      return ipc::DecodeThen<ipc::ServiceSocket>(
+          frame, [&](const ipc::ServiceSocket& m) { AttachService(m, fd); });
+    case ipc::MsgType::kTlsTicketKey:
+      return ipc::DecodeThen<ipc::TlsTicketKey>(
+          frame, [&](ipc::TlsTicketKey& m) { HandleTicketKey(std::move(m.key)); });
+    case ipc::MsgType::kDrain:
+      return ipc::DecodeThen<ipc::Drain>(frame, [&](const ipc::Drain&) {
+        draining_ = true;
+        MaybeExit();
+      });
+    case ipc::MsgType::kMailCheckReply:
+      return ipc::DecodeThen<ipc::MailCheckReply>(
+          frame, [&](const ipc::MailCheckReply& m) { HandleMailVerdict(m); });
+    default:
+      return Status::Error(ipc::MsgTypeName(frame.type) + ", which smtpd does not serve");
   }
-  bool connected = ok && fd >= 0;
-  if (service == static_cast<uint8_t>(ipc::Service::kQueue)) {
+}
+
+void Worker::AttachService(const ipc::ServiceSocket& answer, int& fd) {
+  bool connected = answer.connected && fd >= 0;
+  if (answer.service == ipc::Service::kQueue) {
     if (connected) {
-      queue_->Attach(fd);
+      queue_->Attach(std::exchange(fd, -1));
     } else {
       queue_->AttachFailed();
     }
-    return connected;
+    return;
   }
-  if (service == static_cast<uint8_t>(ipc::Service::kAuth)) {
-    if (connected) {
-      auth_->Attach(fd);
-    } else {
-      auth_->AttachFailed();
-    }
-    return connected;
+  if (connected) {
+    auth_->Attach(std::exchange(fd, -1));
+  } else {
+    auth_->AttachFailed();
   }
-  LOG_ERROR("master sent a socket for unknown service %u", service);
-  return false;
 }
 
-void Worker::HandleTicketKey(const ipc::Frame& frame) {
-  ipc::PayloadReader reader(frame.payload);
-  std::string key;
-  if (!reader.Str(&key) || !reader.Done() || key.empty()) {
-    LOG_ERROR("master sent a malformed TLS session ticket key; sessions issue no tickets");
+void Worker::HandleTicketKey(std::string key) {
+  if (key.empty()) {
+    LOG_ERROR("master sent an empty TLS session ticket key; sessions issue no tickets");
     return;
   }
   tls_ticket_key_ = std::move(key);
 }
 
-void Worker::HandleHandoff(const ipc::Frame& frame, int fd, bool descriptor_lost) {
-  ipc::PayloadReader reader(frame.payload);
-  uint64_t conn_id;
-  std::string listener_name, peer, local;
-  uint16_t peer_port, local_port;
-  bool valid = reader.U64(&conn_id) && reader.Str(&listener_name) && reader.Str(&peer) &&
-               reader.U16(&peer_port) && reader.Str(&local) && reader.U16(&local_port) &&
-               reader.Done();
-  if (valid && descriptor_lost) {
+Status Worker::HandleHandoff(const ipc::Handoff& handoff, int& fd, bool descriptor_lost) {
+  const uint64_t conn_id = handoff.conn_id;
+  if (descriptor_lost) {
     // Out of descriptors: this one connection goes elsewhere, the worker
     // and its sessions go on.
     LOG_WARNING("no descriptor left for connection %llu; master hands it to another worker",
                 static_cast<unsigned long long>(conn_id));
-    SendToMaster(ipc::MsgType::kHandoffRefused, ipc::PayloadWriter().U64(conn_id).Take());
-    return;
+    SendToMaster(ipc::HandoffRefused{conn_id});
+    return Status::Ok();
   }
-  if (!valid || fd < 0) {
-    LOG_ERROR("master sent a malformed hand-off");
-    if (fd >= 0) close(fd);
-    return;
-  }
-  SendToMaster(ipc::MsgType::kHandoffAck, ipc::PayloadWriter().U64(conn_id).Take());
-  const ListenerConfig* listener = config_.FindListener(listener_name);
-  std::optional<IpAddress> address = IpAddress::Parse(peer);
+  if (fd < 0) return Status::Error("kHandoff without the client's descriptor");
+  SendToMaster(ipc::HandoffAck{conn_id});
+  const ListenerConfig* listener = config_.FindListener(handoff.listener);
+  std::optional<IpAddress> address = IpAddress::Parse(handoff.peer_address);
   if (listener == nullptr || !address) {
-    LOG_ERROR("hand-off for unknown listener \"%s\" or bad address \"%s\"", listener_name.c_str(),
-              peer.c_str());
-    close(fd);
-    SendToMaster(ipc::MsgType::kConnClosed, ipc::PayloadWriter().U64(conn_id).Take());
-    return;
+    LOG_ERROR("hand-off for unknown listener \"%s\" or bad address \"%s\"",
+              handoff.listener.c_str(), handoff.peer_address.c_str());
+    SendToMaster(ipc::ConnClosed{conn_id});
+    return Status::Ok();
   }
+  const int client_fd = std::exchange(fd, -1);
   ClientInfo client;
   client.connected_at = clock_.Now();
   client.address = address->ToString();
-  client.port = peer_port;
+  client.port = handoff.peer_port;
   client.trusted = AnyContains(config_.trusted_networks, *address);
-  LOG_INFO("connect from [%s]:%u to listener %s", client.address.c_str(), peer_port,
-           listener_name.c_str());
+  LOG_INFO("connect from [%s]:%u to listener %s", client.address.c_str(), handoff.peer_port,
+           handoff.listener.c_str());
   lookups_->Begin(*listener, *address,
-                  [this, listener, fd, client_ip = *address, client,
+                  [this, listener, client_fd, client_ip = *address, client,
                    conn_id](const ClientLookups::Outcome& outcome) {
-                    LookedUp(*listener, fd, client_ip, client, conn_id, outcome);
+                    LookedUp(*listener, client_fd, client_ip, client, conn_id, outcome);
                   });
+  return Status::Ok();
 }
 
 void Worker::LookedUp(const ListenerConfig& listener, int fd, const IpAddress& peer,
@@ -258,7 +242,7 @@ void Worker::LookedUp(const ListenerConfig& listener, int fd, const IpAddress& p
     // master would have refused at accept; master frees the connection's
     // counts on kConnClosed, as for any session.
     RefuseClient(fd, peer, client.port, BlockListReply());
-    SendToMaster(ipc::MsgType::kConnClosed, ipc::PayloadWriter().U64(conn_id).Take());
+    SendToMaster(ipc::ConnClosed{conn_id});
     MaybeExit();
     return;
   }
@@ -278,8 +262,7 @@ void Worker::StartSession(const ListenerConfig& listener, int in_fd, int out_fd,
 void Worker::SessionEnded(SessionDriver* driver) {
   auto it = sessions_.find(driver);
   if (it == sessions_.end()) return;
-  if (has_master())
-    SendToMaster(ipc::MsgType::kConnClosed, ipc::PayloadWriter().U64(driver->conn_id()).Take());
+  SendToMaster(ipc::ConnClosed{driver->conn_id()});
   std::erase_if(mail_requests_,
                 [driver](const auto& entry) { return entry.second.driver == driver; });
   // Destroyed from the loop, not from inside the driver's own callback.
@@ -288,16 +271,14 @@ void Worker::SessionEnded(SessionDriver* driver) {
   event_active(reap_event_.get(), 0, 0);
 }
 
-void Worker::CheckMail(SessionDriver* driver, const action::CheckMail& check) {
+void Worker::SendMailCheck(SessionDriver* driver, const action::MailCheck& check) {
   if (standalone_) {
     DeliverMailVerdict(driver, check, DecideStandalone(check));
     return;
   }
   if (has_master()) {
     uint64_t id = next_mail_request_++;
-    std::string payload =
-        ipc::PayloadWriter().U64(id).Str(check.listener).Str(check.rate_key).Take();
-    if (SendToMaster(ipc::MsgType::kRateCheck, payload)) {
+    if (SendToMaster(ipc::MailCheck{id, check.listener, check.rate_key})) {
       mail_requests_.emplace(id, MailRequest{driver, check});
       return;
     }
@@ -306,20 +287,12 @@ void Worker::CheckMail(SessionDriver* driver, const action::CheckMail& check) {
   DeliverMailVerdict(driver, check, ipc::MailVerdict::kInsufficientResources);
 }
 
-void Worker::HandleMailVerdict(const ipc::Frame& frame) {
-  ipc::PayloadReader reader(frame.payload);
-  uint64_t id;
-  uint8_t verdict;
-  if (!reader.U64(&id) || !reader.U8(&verdict) || !reader.Done() ||
-      verdict > static_cast<uint8_t>(ipc::MailVerdict::kInsufficientResources)) {
-    LOG_ERROR("master sent a malformed MAIL check reply");
-    return;
-  }
-  auto it = mail_requests_.find(id);
+void Worker::HandleMailVerdict(const ipc::MailCheckReply& reply) {
+  auto it = mail_requests_.find(reply.request_id);
   if (it == mail_requests_.end()) return;  // the session ended meanwhile
   MailRequest request = std::move(it->second);
   mail_requests_.erase(it);
-  DeliverMailVerdict(request.driver, request.check, static_cast<ipc::MailVerdict>(verdict));
+  DeliverMailVerdict(request.driver, request.check, reply.verdict);
 }
 
 // master went away with checks unanswered: nobody else counts messages, so
@@ -334,22 +307,23 @@ void Worker::RefuseUnansweredMailChecks() {
 }
 
 // smtpd -S has no master: its one session is checked by master's own rule.
-ipc::MailVerdict Worker::DecideStandalone(const action::CheckMail& check) {
+ipc::MailVerdict Worker::DecideStandalone(const action::MailCheck& check) {
   std::string shortage;
-  ipc::MailVerdict verdict = DecideMail(standalone_resources_, standalone_rates_, config_,
-                                        check.listener, check.rate_key, clock_.Now(), &shortage);
+  ipc::MailVerdict verdict =
+      AnswerMailCheck(standalone_resources_, standalone_rates_, config_, check.listener,
+                      check.rate_key, clock_.Now(), &shortage);
   if (verdict == ipc::MailVerdict::kInsufficientResources)
     LOG_WARNING("OutOfResources at MAIL FROM (%s, listener %s): %s", check.rate_key.c_str(),
                 check.listener.c_str(), shortage.c_str());
   return verdict;
 }
 
-void Worker::DeliverMailVerdict(SessionDriver* driver, const action::CheckMail& check,
+void Worker::DeliverMailVerdict(SessionDriver* driver, const action::MailCheck& check,
                                 ipc::MailVerdict verdict) {
   if (verdict == ipc::MailVerdict::kRateLimitExceeded)
     LOG_INFO("message rate limit of listener %s exceeded by %s: session ended",
              check.listener.c_str(), check.rate_key.c_str());
-  driver->MailChecked(verdict);
+  driver->MailCheckResult(verdict);
 }
 
 void Worker::OnReapFinished(evutil_socket_t, short, void* self_ptr) {
@@ -368,17 +342,14 @@ void Worker::RequestQueueConnection() {
     queue_->AttachFailed();
     return;
   }
-  SendToMaster(ipc::MsgType::kServiceConnect,
-               ipc::PayloadWriter().U8(static_cast<uint8_t>(ipc::Service::kQueue)).Take());
+  SendToMaster(ipc::ServiceConnect{ipc::Service::kQueue});
 }
 
 // In stand-alone mode authd is reached directly; a chrooted worker whose
 // master has gone cannot reach it at all.
 void Worker::RequestAuthConnection() {
   if (has_master()) {
-    if (SendToMaster(ipc::MsgType::kServiceConnect,
-                     ipc::PayloadWriter().U8(static_cast<uint8_t>(ipc::Service::kAuth)).Take()))
-      return;
+    if (SendToMaster(ipc::ServiceConnect{ipc::Service::kAuth})) return;
   } else if (standalone_) {
     Result<int> fd = ConnectUnixStream(config_.run_directory + "/authd.sock", "authd");
     if (fd.ok()) {
@@ -390,11 +361,9 @@ void Worker::RequestAuthConnection() {
   auth_->AttachFailed();
 }
 
-bool Worker::SendToMaster(ipc::MsgType type, const std::string& payload) {
-  if (!has_master()) return false;
-  Status s = channel_->Send(type, payload);
-  if (!s.ok()) LOG_ERROR("cannot write to master: %s", s.message().c_str());
-  return s.ok();
+bool Worker::SentToMaster(const Status& sent) {
+  if (!sent.ok()) LOG_ERROR("cannot write to master: %s", sent.message().c_str());
+  return sent.ok();
 }
 
 }  // namespace postern

@@ -10,7 +10,7 @@
 // session ticket key master sends before the first hand-off; a session of a
 // listener without credentials offers no TLS, and one that starts before the
 // key has arrived (stand-alone mode) issues no tickets. Each acceptable MAIL
-// FROM is checked by master for every worker (kRateCheck: resources, then
+// FROM is checked by master for every worker (kMailCheck: resources, then
 // the message rate), so a client cannot escape its limit by landing on
 // another worker; the answer is routed to the session by request id, and
 // dropped when that session has ended meanwhile. A worker never counts
@@ -19,7 +19,7 @@
 // available") and the session goes on. In stand-alone mode (smtpd -S) it
 // runs one session on stdin/stdout, without DNS lookups, talks to the qmgr
 // and authd sockets directly and, having no master, checks each MAIL with
-// master's own rule (lib/policy/resource_check DecideMail) for that session.
+// master's own rule (lib/policy/resource_check AnswerMailCheck) for that session.
 #pragma once
 
 #include <cstdint>
@@ -70,13 +70,16 @@ class Worker {
  private:
   static void OnSignal(evutil_socket_t, short, void* self);
   static void OnReapFinished(evutil_socket_t, short, void* self);
+  // A frame that does not decode, or of a type smtpd does not serve, is
+  // master's failure: the channel fails and MasterGone() drains the worker.
   void HandleChannelFrame(ipc::Datagram& datagram);
+  // The handlers that keep the attached descriptor set fd to -1.
+  Status ServeMaster(const ipc::Frame& frame, int& fd, bool descriptor_lost);
   void MasterGone(const std::string& why, bool master_closed);
   bool has_master() const { return channel_ && channel_->open(); }
-  void HandleHandoff(const ipc::Frame& frame, int fd, bool descriptor_lost);
-  // True when fd went to the client it was made for.
-  bool AttachService(const ipc::Frame& frame, int fd);
-  void HandleTicketKey(const ipc::Frame& frame);
+  Status HandleHandoff(const ipc::Handoff& handoff, int& fd, bool descriptor_lost);
+  void AttachService(const ipc::ServiceSocket& answer, int& fd);
+  void HandleTicketKey(std::string key);
   Status LoadListenerFiles();
   // The lookups of a handed-off client are done: refuse it or serve it.
   void LookedUp(const ListenerConfig& listener, int fd, const IpAddress& peer, ClientInfo client,
@@ -86,14 +89,18 @@ class Worker {
   void RequestQueueConnection();
   void RequestAuthConnection();
   void SessionEnded(SessionDriver* driver);
-  void CheckMail(SessionDriver* driver, const action::CheckMail& check);
-  void HandleMailVerdict(const ipc::Frame& frame);
+  void SendMailCheck(SessionDriver* driver, const action::MailCheck& check);
+  void HandleMailVerdict(const ipc::MailCheckReply& reply);
   void RefuseUnansweredMailChecks();
-  ipc::MailVerdict DecideStandalone(const action::CheckMail& check);
-  void DeliverMailVerdict(SessionDriver* driver, const action::CheckMail& check,
+  ipc::MailVerdict DecideStandalone(const action::MailCheck& check);
+  void DeliverMailVerdict(SessionDriver* driver, const action::MailCheck& check,
                           ipc::MailVerdict verdict);
-  // False (logged) when the frame cannot reach master.
-  bool SendToMaster(ipc::MsgType type, const std::string& payload);
+  // False (logged) when the message cannot reach master.
+  template <typename Message>
+  bool SendToMaster(const Message& message) {
+    return has_master() && SentToMaster(channel_->Send(message));
+  }
+  bool SentToMaster(const Status& sent);
   void MaybeExit();
 
   Config config_;
@@ -116,7 +123,7 @@ class Worker {
   // A MAIL check sent to master, by request id; erased when its session ends.
   struct MailRequest {
     SessionDriver* driver;
-    action::CheckMail check;
+    action::MailCheck check;
   };
   std::unordered_map<uint64_t, MailRequest> mail_requests_;
   uint64_t next_mail_request_ = 1;

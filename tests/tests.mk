@@ -14,7 +14,9 @@ tests_unit_tests_SOURCES += \
 # lib/ipc
 tests_unit_tests_SOURCES += \
 	tests/lib/ipc/datagram_channel_test.cc \
-	tests/lib/ipc/ipc_test.cc
+	tests/lib/ipc/frame_test.cc \
+	tests/lib/ipc/messages_test.cc \
+	tests/lib/ipc/payload_test.cc
 # lib/config
 tests_unit_tests_SOURCES += \
 	tests/lib/config/config_test.cc \
@@ -59,9 +61,15 @@ tests_unit_tests_SOURCES += \
 	tests/lib/queue/queue_id_test.cc \
 	tests/lib/queue/queue_store_test.cc \
 	tests/lib/queue/retry_schedule_test.cc
-# smtpd: AuthClient against a fake authd on a socketpair
+# smtpd: AuthClient against a fake authd on a socketpair, a worker against a
+# fake master
 tests_unit_tests_SOURCES += tests/smtpd/auth_client_test.cc \
-	smtpd/auth_client.cc smtpd/service_connection.cc
+	tests/smtpd/worker_test.cc \
+	smtpd/auth_client.cc smtpd/client_lookups.cc smtpd/queue_client.cc smtpd/service_connection.cc \
+	smtpd/session_driver.cc smtpd/worker.cc
+# master: the worker pool against a fake worker
+tests_unit_tests_SOURCES += tests/master/worker_pool_test.cc \
+	master/worker_pool.cc
 tests_unit_tests_LDADD = $(POSTERN_LIBS) $(BOOST_TEST_LIBS)
 
 # The fuzz targets, linked with a small driver that replays their seed
@@ -84,6 +92,7 @@ SYSTEM_TESTS = \
 	tests/system/cli_test.py \
 	tests/system/concurrency_test.py \
 	tests/system/connection_events_test.py \
+	tests/system/control_socket_test.py \
 	tests/system/content_events_test.py \
 	tests/system/crash_test.py \
 	tests/system/delivery_test.py \

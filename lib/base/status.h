@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <optional>
 #include <string>
@@ -16,39 +17,53 @@ namespace postern {
 
 class Status {
  public:
+  // What kind of failure, for callers that act on the kind rather than on
+  // the words: the message is for people, the code is for code.
+  enum class Code : uint8_t {
+    kOk,
+    kError,              // any failure without a kind of its own
+    kResourceExhausted,  // out of space (disk full, LMDB map full), not a fault
+    kEndOfFile,          // the peer closed: nothing more will come
+    kWouldBlock,         // a non-blocking call found nothing to do now
+  };
+
   Status() = default;  // ok
   static Status Ok() { return Status(); }
-  static Status Error(std::string message) { return Status(std::move(message)); }
+  static Status Error(std::string message) { return Status(Code::kError, std::move(message)); }
   // A failure for want of space (disk full, LMDB map full) rather than a
   // fault: callers answer "try again later" (452 4.3.1) instead of failing.
   static Status ResourceExhausted(std::string message) {
-    Status status(std::move(message));
-    status.resource_exhausted_ = true;
-    return status;
+    return Status(Code::kResourceExhausted, std::move(message));
+  }
+  static Status EndOfFile(std::string message) {
+    return Status(Code::kEndOfFile, std::move(message));
+  }
+  static Status WouldBlock(std::string message) {
+    return Status(Code::kWouldBlock, std::move(message));
   }
 
   // A failed system call: "what: strerror(error)"; running out of space
   // (ENOSPC, EDQUOT) is resource-exhausted.
   static Status FromErrno(std::string what, int error);
 
-  bool ok() const { return !message_.has_value(); }
-  bool is_resource_exhausted() const { return resource_exhausted_; }
+  bool ok() const { return code_ == Code::kOk; }
+  Code code() const { return code_; }
+  bool is_resource_exhausted() const { return code_ == Code::kResourceExhausted; }
+  bool is_end_of_file() const { return code_ == Code::kEndOfFile; }
+  bool is_would_block() const { return code_ == Code::kWouldBlock; }
   // The explanation of a failure; empty for an ok status.
-  const std::string& message() const {
-    static const std::string kEmpty;
-    return message_ ? *message_ : kEmpty;
-  }
+  const std::string& message() const { return message_; }
 
  private:
-  explicit Status(std::string message) : message_(std::move(message)) {}
-  std::optional<std::string> message_;
-  bool resource_exhausted_ = false;
+  Status(Code code, std::string message) : code_(code), message_(std::move(message)) {}
+  Code code_ = Code::kOk;
+  std::string message_;
 };
 
 inline Status Status::FromErrno(std::string what, int error) {
-  Status status(what + ": " + std::strerror(error));
-  status.resource_exhausted_ = error == ENOSPC || error == EDQUOT;
-  return status;
+  bool no_space = error == ENOSPC || error == EDQUOT;
+  return Status(no_space ? Code::kResourceExhausted : Code::kError,
+                what + ": " + std::strerror(error));
 }
 
 template <typename T>
@@ -56,10 +71,6 @@ class Result {
  public:
   Result(T value) : value_(std::move(value)) {}          // NOLINT: implicit by design
   Result(Status status) : status_(std::move(status)) {}  // NOLINT: implicit by design
-
-  // A failed system call: "what: strerror(error)"; running out of space
-  // (ENOSPC, EDQUOT) is resource-exhausted.
-  static Status FromErrno(std::string what, int error);
 
   bool ok() const { return value_.has_value(); }
   const Status& status() const { return status_; }

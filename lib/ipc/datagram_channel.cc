@@ -152,12 +152,12 @@ void DatagramChannel::OnReadable(evutil_socket_t, short, void* self_ptr) {
   for (int i = 0; i < 256 && self->fd_ >= 0 && self->failure_.empty(); ++i) {
     Result<ipc::Datagram> datagram = ipc::ReceiveDatagram(self->fd_, &self->receive_buffer_);
     if (!datagram.ok()) {
-      const std::string& why = datagram.status().message();
-      if (why == ipc::kWouldBlock) return;
-      if (why == ipc::kEof) {
+      const Status& status = datagram.status();
+      if (status.is_would_block()) return;
+      if (status.is_end_of_file()) {
         self->FailLater(self->peer_name_ + " closed the channel", true);
       } else {
-        self->FailLater("channel to " + self->peer_name_ + ": " + why);
+        self->FailLater("channel to " + self->peer_name_ + ": " + status.message());
       }
       return;
     }

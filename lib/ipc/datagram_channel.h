@@ -1,7 +1,7 @@
 // lib/ipc/datagram_channel.h — a SOCK_SEQPACKET channel on a libevent loop that
 // never loses a frame.
 //
-// master and each smtpd worker talk over one such channel (lib/ipc/ipc.h frames,
+// master and each smtpd worker talk over one such channel (lib/ipc/frame.h frames,
 // one per datagram, descriptors attached with SCM_RIGHTS). A frame that the
 // socket cannot take now (EAGAIN: the peer is busy for a moment, or a burst
 // filled the socket buffer) waits in order in an outgoing queue, with its own
@@ -21,9 +21,9 @@
 #include <string>
 #include <string_view>
 
-#include "lib/net/event_handles.h"
-#include "lib/ipc/ipc.h"
 #include "lib/base/status.h"
+#include "lib/ipc/frame.h"
+#include "lib/net/event_handles.h"
 
 namespace postern {
 
@@ -54,6 +54,14 @@ class DatagramChannel {
   // large, or the descriptor cannot be passed or duplicated now (no
   // descriptor left). Never blocks and never calls a handler.
   Status Send(ipc::MsgType type, std::string_view payload, int fd_to_pass = -1);
+  template <typename Message>
+  Status Send(const Message& message, int fd_to_pass = -1) {
+    return Send(Message::kType, message.Encode(), fd_to_pass);
+  }
+  // The owner's verdict that the peer broke the protocol (a frame that does
+  // not decode, a type it must not send): no further frame is delivered, and
+  // Handlers::failed runs with why from the loop, as for a framing error.
+  void Fail(std::string why) { FailLater(std::move(why)); }
   // Stops reading and writing and closes the socket; queued frames are
   // dropped. No handler runs afterwards.
   void Close();

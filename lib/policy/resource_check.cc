@@ -136,9 +136,10 @@ std::optional<std::string> ResourceMonitor::Shortage(const Config& config) {
   return ResourceShortage(*readings_, config);
 }
 
-ipc::MailVerdict DecideMail(ResourceMonitor& resources, RateLimiter& rates, const Config& config,
-                            const std::string& listener, const std::string& rate_key, TimePoint now,
-                            std::string* shortage) {
+ipc::MailVerdict AnswerMailCheck(ResourceMonitor& resources, RateLimiter& rates,
+                                 const Config& config, const std::string& listener,
+                                 const std::string& rate_key, TimePoint now,
+                                 std::string* shortage) {
   if (std::optional<std::string> short_of = resources.Shortage(config)) {
     *shortage = std::move(*short_of);
     return ipc::MailVerdict::kInsufficientResources;

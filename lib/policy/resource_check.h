@@ -27,10 +27,10 @@
 #include <utility>
 
 #include "lib/base/clock.h"
-#include "lib/config/config.h"
-#include "lib/ipc/ipc.h"
-#include "lib/policy/rate_limiter.h"
 #include "lib/base/status.h"
+#include "lib/config/config.h"
+#include "lib/ipc/messages_worker.h"
+#include "lib/policy/rate_limiter.h"
 
 namespace postern {
 
@@ -100,14 +100,14 @@ class ResourceMonitor {
   std::optional<ResourceReadings> readings_;  // empty when the last reading failed
 };
 
-// master's answer to a worker's check of a MAIL FROM (ipc kRateCheck) on
+// master's answer to a worker's check of a MAIL FROM (ipc kMailCheck) on
 // listener for rate_key: resources first, so that a MAIL refused for them
 // uses up none of the client's rate; then the message_rate_limit of the
 // listener the MAIL arrived on (none for a listener the config no longer
 // has), applied to rate_key's count over every listener. *shortage is set
 // to what is short when the answer is kInsufficientResources.
-ipc::MailVerdict DecideMail(ResourceMonitor& resources, RateLimiter& rates, const Config& config,
-                            const std::string& listener, const std::string& rate_key, TimePoint now,
-                            std::string* shortage);
+ipc::MailVerdict AnswerMailCheck(ResourceMonitor& resources, RateLimiter& rates,
+                                 const Config& config, const std::string& listener,
+                                 const std::string& rate_key, TimePoint now, std::string* shortage);
 
 }  // namespace postern

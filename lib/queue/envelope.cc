@@ -21,7 +21,7 @@
 
 #include <string>
 
-#include "lib/ipc/ipc.h"
+#include "lib/ipc/payload.h"
 
 namespace postern {
 namespace {

@@ -20,10 +20,10 @@
 #include <string_view>
 #include <vector>
 
-#include "lib/config/config.h"
-#include "lib/ipc/ipc.h"
-#include "lib/sasl/sasl_users.h"
 #include "lib/base/status.h"
+#include "lib/config/config.h"
+#include "lib/ipc/messages_auth.h"
+#include "lib/sasl/sasl_users.h"
 
 namespace postern {
 

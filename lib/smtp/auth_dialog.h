@@ -37,7 +37,7 @@
 #include <vector>
 
 #include "lib/config/config.h"
-#include "lib/ipc/ipc.h"
+#include "lib/ipc/messages_auth.h"
 #include "lib/smtp/ehlo_offer.h"
 #include "lib/smtp/reply_catalogue.h"
 #include "lib/smtp/server_session.h"

@@ -98,7 +98,7 @@ class ServerSession::Impl {
     kData,           // reading DATA content up to CRLF.CRLF
     kChunk,          // reading the octets of a BDAT chunk
     kAwaitingQueue,  // EndMessage sent; waiting for QueueResult()
-    kAwaitingMail,   // CheckMail sent for a MAIL; waiting for MailCheckResult()
+    kAwaitingMail,   // MailCheck sent for a MAIL; waiting for MailCheckResult()
     kTarpit,         // holding an error reply until tarpit_deadline_
     kAwaitingTls,    // StartTls sent; waiting for TlsStarted()
     kAuthResponse,   // a challenge was sent; reading the client's answer line
@@ -665,7 +665,7 @@ void ServerSession::Impl::HandleMail(std::string_view argument) {
   }
   if (const Reply* refusal = CheckSenderLogin(mail)) return RefuseMail(*refusal);
   transaction_.mail = std::move(mail);
-  Emit(action::CheckMail{listener_.name, RateKey()});
+  Emit(action::MailCheck{listener_.name, RateKey()});
   phase_ = Phase::kAwaitingMail;
 }
 

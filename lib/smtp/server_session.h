@@ -72,7 +72,7 @@
 //     client gave an ORCPT.
 //   - MAIL FROM round trip (3.2.5 "System resources are not available",
 //     3.2.7 OutOfResources and MessageRateLimitExceeded): every MAIL that is
-//     otherwise acceptable goes out as CheckMail and waits for
+//     otherwise acceptable goes out as MailCheck and waits for
 //     MailCheckResult(): master decides for every worker. Resources are
 //     checked first (a refused MAIL uses up no rate); kInsufficientResources
 //     is answered 452 4.3.1 and the session goes on. Then, on a listener
@@ -116,7 +116,9 @@
 
 #include "lib/base/clock.h"
 #include "lib/config/config.h"
-#include "lib/ipc/ipc.h"
+#include "lib/ipc/messages_auth.h"
+#include "lib/ipc/messages_queue.h"
+#include "lib/ipc/messages_worker.h"
 #include "lib/queue/envelope.h"
 #include "lib/smtp/sender_login.h"
 
@@ -161,7 +163,7 @@ struct AbortMessage {};
 // A MAIL FROM is otherwise acceptable: check the server's resources, then
 // count one message for rate_key ("ip:ADDRESS" or "user:NAME") on the
 // listener over the last minute; answer with MailCheckResult().
-struct CheckMail {
+struct MailCheck {
   std::string listener;
   std::string rate_key;
 };
@@ -185,7 +187,7 @@ struct AuthCancel {};
 
 using Action =
     std::variant<action::Send, action::Close, action::BeginMessage, action::MessageData,
-                 action::EndMessage, action::AbortMessage, action::CheckMail, action::StartTls,
+                 action::EndMessage, action::AbortMessage, action::MailCheck, action::StartTls,
                  action::AuthStart, action::AuthStep, action::AuthCancel>;
 
 // Appends one action, constructed in place: moving a whole Action trips
@@ -223,7 +225,7 @@ class ServerSession {
   // one this session made, and a failure's reason is not for the client:
   // only the outcome is needed.
   void QueueResult(ipc::QueueOutcome outcome);
-  // The answer to the last CheckMail.
+  // The answer to the last MailCheck.
   void MailCheckResult(ipc::MailVerdict verdict);
   // The TLS handshake that StartTls asked for has completed.
   void TlsStarted(const TlsInfo& tls);

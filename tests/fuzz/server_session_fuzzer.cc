@@ -172,7 +172,7 @@ class Driver {
     Check(auth_open_);
     auth_open_ = awaiting_auth_ = false;
   }
-  void Record(action::CheckMail& a) {
+  void Record(action::MailCheck& a) {
     Check(!awaiting_mail_ && !stream_open_ && a.listener == "fuzz" && !a.rate_key.empty());
     awaiting_mail_ = true;
   }

@@ -15,6 +15,8 @@
 #include <string>
 #include <vector>
 
+#include "lib/ipc/payload.h"
+
 namespace postern {
 namespace {
 
@@ -88,8 +90,7 @@ struct Fixture {
   }
 
   void Answer(uint64_t id, AuthOutcome outcome, const std::string& data) {
-    SendRaw(ipc::MsgType::kAuthReply,
-            ipc::PayloadWriter().U64(id).U8(static_cast<uint8_t>(outcome)).Str(data).Take());
+    SendRaw(ipc::AuthReply::kType, ipc::AuthReply{id, outcome, data}.Encode());
   }
 
   EventBasePtr base;
@@ -99,39 +100,21 @@ struct Fixture {
   std::function<void()> on_request;
 };
 
-struct StartFrame {
-  uint64_t id = 0;
-  std::string mechanism, client_address;
-  uint8_t has_initial_response = 0;
-  std::string initial_response;
-};
-
-StartFrame ParseStart(const ipc::Frame& frame) {
-  BOOST_REQUIRE(frame.type == ipc::MsgType::kAuthStart);
-  StartFrame start;
-  ipc::PayloadReader reader(frame.payload);
-  BOOST_REQUIRE(reader.U64(&start.id) && reader.Str(&start.mechanism) &&
-                reader.Str(&start.client_address) && reader.U8(&start.has_initial_response) &&
-                reader.Str(&start.initial_response) && reader.Done());
-  return start;
+template <typename Message>
+Message Parse(const ipc::Frame& frame) {
+  Result<Message> message = ipc::DecodeAs<Message>(frame);
+  BOOST_REQUIRE_MESSAGE(message.ok(), message.status().message());
+  return *message;
 }
+
+ipc::AuthStart ParseStart(const ipc::Frame& frame) { return Parse<ipc::AuthStart>(frame); }
 
 std::pair<uint64_t, std::string> ParseStep(const ipc::Frame& frame) {
-  BOOST_REQUIRE(frame.type == ipc::MsgType::kAuthStep);
-  ipc::PayloadReader reader(frame.payload);
-  uint64_t id;
-  std::string response;
-  BOOST_REQUIRE(reader.U64(&id) && reader.Str(&response) && reader.Done());
-  return {id, response};
+  ipc::AuthStep step = Parse<ipc::AuthStep>(frame);
+  return {step.auth_id, step.response};
 }
 
-uint64_t ParseCancel(const ipc::Frame& frame) {
-  BOOST_REQUIRE(frame.type == ipc::MsgType::kAuthCancel);
-  ipc::PayloadReader reader(frame.payload);
-  uint64_t id;
-  BOOST_REQUIRE(reader.U64(&id) && reader.Done());
-  return id;
-}
+uint64_t ParseCancel(const ipc::Frame& frame) { return Parse<ipc::AuthCancel>(frame).auth_id; }
 
 bool IsOneTemporaryFailure(const Replies& replies) {
   return replies.list.size() == 1 && replies.list[0].outcome == AuthOutcome::kTemporaryFailure &&
@@ -150,23 +133,21 @@ BOOST_FIXTURE_TEST_CASE(exchanges_wait_for_one_requested_connection, Fixture) {
   BOOST_TEST(requests == 1);
   BOOST_TEST(first != second);
   Connect();
-  StartFrame one = ParseStart(Receive());
-  BOOST_TEST(one.id == first);
+  ipc::AuthStart one = ParseStart(Receive());
+  BOOST_TEST(one.auth_id == first);
   BOOST_TEST(one.mechanism == "LOGIN");
   BOOST_TEST(one.client_address == "192.0.2.7");
-  BOOST_TEST(one.has_initial_response == 0);
-  BOOST_TEST(one.initial_response == "");
-  StartFrame two = ParseStart(Receive());
-  BOOST_TEST(two.id == second);
+  BOOST_TEST(!one.initial_response.has_value());
+  ipc::AuthStart two = ParseStart(Receive());
+  BOOST_TEST(two.auth_id == second);
   BOOST_TEST(two.mechanism == "NTLM");
-  BOOST_TEST(two.has_initial_response == 1);
-  BOOST_TEST(two.initial_response == std::string("NTLMSSP\0\1", 9));
+  BOOST_TEST((two.initial_response == std::string("NTLMSSP\0\1", 9)));
   // Connected: a third exchange goes out at once, without another request.
   Replies c;
   uint64_t third = client->Start("LOGIN", "192.0.2.8", std::string(""), c.Callback());
-  StartFrame three = ParseStart(Receive());
-  BOOST_TEST(three.id == third);
-  BOOST_TEST(three.has_initial_response == 1);
+  ipc::AuthStart three = ParseStart(Receive());
+  BOOST_TEST(three.auth_id == third);
+  BOOST_TEST((three.initial_response == std::string()));
   BOOST_TEST(requests == 1);
 }
 

@@ -10,7 +10,7 @@ messages to authd as smtpd would: LOGIN exchanges ([MS-XLOGIN]: the
 challenges are "Username:" and "Password:"), failures, the lockout per
 (client address, user) (also for a user name too long for libsasl2),
 cancellation, unknown exchanges, malformed frames, and
-a reload that changes the mechanisms. Frames follow lib/ipc/ipc.h: u32 length,
+a reload that changes the mechanisms. Frames follow lib/ipc/frame.h and messages_auth.h: u32 length,
 u16 version 1, u16 type, all big-endian; a string is a u32 length and bytes.
 kPing is 40, kPong 41, kAuthStart 42, kAuthStep 43, kAuthCancel 44,
 kAuthReply 45; the AuthOutcome values are 0 continue, 1 success, 2 failure,

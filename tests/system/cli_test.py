@@ -4,7 +4,7 @@
 Runs the built binary (path in $POSTERN) against a temporary configuration
 directory. It never needs the real master: where a daemon must answer, a
 stand-in written here listens on the control socket (speaking the framing
-of lib/ipc/ipc.h) or plays master's start-up protocol (`--ready-fd N`, one line).
+of lib/ipc/frame.h) or plays master's start-up protocol (`--ready-fd N`, one line).
 Expected texts come from the operator contract (doc/architecture.md,
 postern(1)), not from the program's output.
 """

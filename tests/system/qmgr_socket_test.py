@@ -2,7 +2,7 @@
 """qmgr as a process: message streams, Maildir delivery, kill -9, queue control.
 
 Starts the built qmgr (path from argv[1] or $QMGR) on a temporary config
-directory, speaks the queue socket's frames (lib/ipc/ipc.h, written out again
+directory, speaks the queue socket's frames (lib/ipc/messages_queue.h, written out again
 here from the header), and checks what an administrator relies on:
 
   - 20 interleaved concurrent streams are each answered kQueued with their
@@ -42,7 +42,7 @@ PIECE = 64 * 1024
 DELIVERY_TIMEOUT = 60.0
 
 
-# --- wire format (lib/ipc/ipc.h, lib/queue/envelope.cc)
+# --- wire format (lib/ipc/messages_queue.h, lib/queue/envelope.cc)
 
 def u8(v):
     return struct.pack(">B", v)

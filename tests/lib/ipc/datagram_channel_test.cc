@@ -16,6 +16,8 @@
 #include <string>
 #include <vector>
 
+#include "lib/ipc/messages_worker.h"
+
 using namespace postern;
 
 namespace {
@@ -135,6 +137,34 @@ BOOST_AUTO_TEST_CASE(a_peer_that_closes_is_reported_closed) {
   BOOST_TEST(side.failures == 1);
   BOOST_TEST(side.peer_closed);
   BOOST_TEST(side.failure == "master closed the channel");
+}
+
+// The owner's verdict on a frame that does not decode: the frames behind it
+// are not delivered, and the failure is reported once, from the loop.
+BOOST_AUTO_TEST_CASE(fail_from_the_frame_handler_stops_delivery) {
+  EventBasePtr base(event_base_new());
+  Pair pair;
+  Recorder side;
+  DatagramChannel* self = nullptr;
+  int frames = 0;
+  DatagramChannel channel(base.get(), pair.fds[0], "smtpd 7",
+                          {.frame =
+                               [&](ipc::Datagram&) {
+                                 ++frames;
+                                 self->Fail("smtpd 7 sent garbage");
+                               },
+                           .failed = side.Handlers().failed});
+  self = &channel;
+  Recorder peer_side;
+  DatagramChannel peer(base.get(), pair.fds[1], "master", peer_side.Handlers());
+  BOOST_REQUIRE(peer.Send(ipc::ConnClosed{1}).ok());
+  BOOST_REQUIRE(peer.Send(ipc::ConnClosed{2}).ok());
+  RunUntil(base.get(), [&] { return side.failures > 0; });
+  BOOST_TEST(frames == 1);
+  BOOST_TEST(side.failures == 1);
+  BOOST_TEST(!side.peer_closed);
+  BOOST_TEST(side.failure == "smtpd 7 sent garbage");
+  BOOST_TEST(!channel.open());
 }
 
 BOOST_AUTO_TEST_CASE(a_datagram_that_is_not_a_frame_fails_the_channel) {

@@ -184,7 +184,7 @@ BOOST_AUTO_TEST_CASE(monitor_counts_a_failed_reading_as_no_shortage_until_the_ne
 
 // MS-OXSMTP 3.2.5 MAIL "System resources are not available" comes before
 // MessageRateLimitExceeded: a MAIL refused for resources is not counted.
-BOOST_AUTO_TEST_CASE(decide_mail_checks_resources_before_counting_the_rate) {
+BOOST_AUTO_TEST_CASE(answer_mail_check_checks_resources_before_counting_the_rate) {
   FakeClock clock;
   ResourceReadings current = Plenty();
   ResourceMonitor monitor(&clock, std::chrono::seconds(1),
@@ -197,7 +197,7 @@ BOOST_AUTO_TEST_CASE(decide_mail_checks_resources_before_counting_the_rate) {
   config.listeners.push_back(listener);
   std::string shortage;
   auto decide = [&] {
-    return DecideMail(monitor, rates, config, "smtp", "ip:192.0.2.10", clock.Now(), &shortage);
+    return AnswerMailCheck(monitor, rates, config, "smtp", "ip:192.0.2.10", clock.Now(), &shortage);
   };
 
   current.free_disk = 63 * kMB;  // below min_free_disk_space 64 MB
@@ -212,7 +212,7 @@ BOOST_AUTO_TEST_CASE(decide_mail_checks_resources_before_counting_the_rate) {
   BOOST_TEST((decide() == ipc::MailVerdict::kRateLimitExceeded));
 }
 
-BOOST_AUTO_TEST_CASE(decide_mail_without_a_rate_limit_only_checks_resources) {
+BOOST_AUTO_TEST_CASE(answer_mail_check_without_a_rate_limit_only_checks_resources) {
   FakeClock clock;
   ResourceMonitor monitor(&clock, std::chrono::seconds(1),
                           [](const Config&) { return Result<ResourceReadings>(Plenty()); });
@@ -224,19 +224,19 @@ BOOST_AUTO_TEST_CASE(decide_mail_without_a_rate_limit_only_checks_resources) {
   config.listeners.push_back(listener);
   std::string shortage;
   for (int i = 0; i < 1000; ++i)
-    BOOST_TEST((DecideMail(monitor, rates, config, "smtp", "ip:192.0.2.10", clock.Now(),
-                           &shortage) == ipc::MailVerdict::kAllowed));
+    BOOST_TEST((AnswerMailCheck(monitor, rates, config, "smtp", "ip:192.0.2.10", clock.Now(),
+                                &shortage) == ipc::MailVerdict::kAllowed));
   BOOST_TEST(rates.tracked_keys() == 0u);
   // A listener removed by a reload limits nothing.
-  BOOST_TEST((DecideMail(monitor, rates, config, "gone", "ip:192.0.2.10", clock.Now(), &shortage) ==
-              ipc::MailVerdict::kAllowed));
+  BOOST_TEST((AnswerMailCheck(monitor, rates, config, "gone", "ip:192.0.2.10", clock.Now(),
+                              &shortage) == ipc::MailVerdict::kAllowed));
 }
 
 // MS-OXSMTP 3.2.7 MessageRateLimitExceeded is "based on a unique IP address"
 // (or user), not on a listener: two listeners must not double a client's
 // allowance. The limit of the listener the MAIL arrives on is held against
 // the count over both.
-BOOST_AUTO_TEST_CASE(decide_mail_counts_a_client_over_every_listener) {
+BOOST_AUTO_TEST_CASE(answer_mail_check_counts_a_client_over_every_listener) {
   FakeClock clock;
   ResourceMonitor monitor(&clock, std::chrono::seconds(1),
                           [](const Config&) { return Result<ResourceReadings>(Plenty()); });
@@ -250,7 +250,7 @@ BOOST_AUTO_TEST_CASE(decide_mail_counts_a_client_over_every_listener) {
   }
   std::string shortage;
   auto decide = [&](const char* listener, const char* key) {
-    return DecideMail(monitor, rates, config, listener, key, clock.Now(), &shortage);
+    return AnswerMailCheck(monitor, rates, config, listener, key, clock.Now(), &shortage);
   };
   BOOST_TEST((decide("smtp", "ip:192.0.2.10") == ipc::MailVerdict::kAllowed));
   BOOST_TEST((decide("submission", "ip:192.0.2.10") == ipc::MailVerdict::kAllowed));

@@ -97,7 +97,7 @@ class Harness {
     // Error replies to MAIL are delayed 5 s by the spec default; the tarpit
     // has tests of its own, the others answer at once.
     listener_.tarpit_interval = seconds(0);
-    // Every MAIL waits for master's answer (CheckMail). With no rate limit
+    // Every MAIL waits for master's answer (MailCheck). With no rate limit
     // the harness answers kAllowed itself; the tests of the answers
     // (session_rate_limit, session_mail_resources) set a limit or clear
     // auto_allow_mail and answer with MailCheck().
@@ -175,8 +175,8 @@ class Harness {
   int aborts = 0;
   int queue_answers = 0;
   bool closed_seen = false;
-  std::vector<action::CheckMail> mail_checks;
-  // Answer each CheckMail with kAllowed as soon as it is seen.
+  std::vector<action::MailCheck> mail_checks;
+  // Answer each MailCheck with kAllowed as soon as it is seen.
   bool auto_allow_mail = true;
   // Act as a client that reads every reply at once: tell the session its
   // output was written (ServerSession::OutputWritten) after each batch.
@@ -185,7 +185,7 @@ class Harness {
   std::vector<std::string> auth_steps;
   int auth_cancels = 0;
   int tls_starts = 0;
-  // One letter per action: S B D E A C, M (CheckMail), T (StartTls), a s x
+  // One letter per action: S B D E A C, M (MailCheck), T (StartTls), a s x
   // (AuthStart, AuthStep, AuthCancel).
   std::string events;
 
@@ -246,7 +246,7 @@ class Harness {
     stream_open_ = false;
     ++aborts;
   }
-  void Record(action::CheckMail& a, std::string*) {
+  void Record(action::MailCheck& a, std::string*) {
     events += 'M';
     mail_checks.push_back(a);
   }

@@ -1,5 +1,5 @@
-// lib/ipc/ipc.cc — framing, payload encoding and blocking socket helpers of lib/ipc/ipc.h.
-#include "lib/ipc/ipc.h"
+// lib/ipc/frame.cc — framing and blocking socket helpers of lib/ipc/frame.h.
+#include "lib/ipc/frame.h"
 
 #include <errno.h>
 #include <sys/socket.h>
@@ -7,18 +7,10 @@
 
 #include <cstring>
 
+#include "lib/ipc/payload.h"
+
 namespace postern::ipc {
 namespace {
-
-void PutBigEndian(std::string* out, uint64_t v, int bytes) {
-  for (int i = bytes - 1; i >= 0; --i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-}
-
-uint64_t GetBigEndian(std::string_view in, int bytes) {
-  uint64_t v = 0;
-  for (int i = 0; i < bytes; ++i) v = (v << 8) | static_cast<uint8_t>(in[i]);
-  return v;
-}
 
 struct Header {
   uint32_t length;
@@ -26,10 +18,14 @@ struct Header {
   uint16_t type;
 };
 
+// bytes holds at least kHeaderSize bytes.
 Header ParseHeader(std::string_view bytes) {
-  return Header{static_cast<uint32_t>(GetBigEndian(bytes, 4)),
-                static_cast<uint16_t>(GetBigEndian(bytes.substr(4), 2)),
-                static_cast<uint16_t>(GetBigEndian(bytes.substr(6), 2))};
+  Header h{};
+  PayloadReader reader(bytes.substr(0, kHeaderSize));
+  reader.U32(&h.length);
+  reader.U16(&h.version);
+  reader.U16(&h.type);
+  return h;
 }
 
 Status CheckHeader(const Header& h) {
@@ -46,7 +42,7 @@ Status ReadFully(int socket, char* buf, size_t len) {
   size_t done = 0;
   while (done < len) {
     ssize_t n = read(socket, buf + done, len - done);
-    if (n == 0) return Status::Error(kEof);
+    if (n == 0) return Status::EndOfFile("the peer closed the connection");
     if (n < 0) {
       if (errno == EINTR) continue;
       return Status::Error(std::string("read from peer: ") + strerror(errno));
@@ -58,12 +54,65 @@ Status ReadFully(int socket, char* buf, size_t len) {
 
 }  // namespace
 
+std::string MsgTypeName(MsgType type) {
+  switch (type) {
+    case MsgType::kHandoff:
+      return "kHandoff";
+    case MsgType::kHandoffAck:
+      return "kHandoffAck";
+    case MsgType::kConnClosed:
+      return "kConnClosed";
+    case MsgType::kDrain:
+      return "kDrain";
+    case MsgType::kMailCheck:
+      return "kMailCheck";
+    case MsgType::kMailCheckReply:
+      return "kMailCheckReply";
+    case MsgType::kServiceConnect:
+      return "kServiceConnect";
+    case MsgType::kServiceSocket:
+      return "kServiceSocket";
+    case MsgType::kTlsTicketKey:
+      return "kTlsTicketKey";
+    case MsgType::kHandoffRefused:
+      return "kHandoffRefused";
+    case MsgType::kMessageBegin:
+      return "kMessageBegin";
+    case MsgType::kMessageData:
+      return "kMessageData";
+    case MsgType::kMessageEnd:
+      return "kMessageEnd";
+    case MsgType::kMessageAbort:
+      return "kMessageAbort";
+    case MsgType::kMessageResult:
+      return "kMessageResult";
+    case MsgType::kPing:
+      return "kPing";
+    case MsgType::kPong:
+      return "kPong";
+    case MsgType::kAuthStart:
+      return "kAuthStart";
+    case MsgType::kAuthStep:
+      return "kAuthStep";
+    case MsgType::kAuthCancel:
+      return "kAuthCancel";
+    case MsgType::kAuthReply:
+      return "kAuthReply";
+    case MsgType::kControlRequest:
+      return "kControlRequest";
+    case MsgType::kControlReply:
+      return "kControlReply";
+  }
+  return "unknown message type " + std::to_string(static_cast<unsigned>(type));
+}
+
 std::string EncodeFrame(MsgType type, std::string_view payload) {
-  std::string out;
+  PayloadWriter header;
+  header.U32(static_cast<uint32_t>(payload.size()))
+      .U16(kProtocolVersion)
+      .U16(static_cast<uint16_t>(type));
+  std::string out = header.Take();
   out.reserve(kHeaderSize + payload.size());
-  PutBigEndian(&out, payload.size(), 4);
-  PutBigEndian(&out, kProtocolVersion, 2);
-  PutBigEndian(&out, static_cast<uint16_t>(type), 2);
   out.append(payload);
   return out;
 }
@@ -95,70 +144,6 @@ Result<Frame> DecodeDatagram(std::string_view bytes) {
                          std::to_string(h.length) + " bytes but carries " +
                          std::to_string(bytes.size() - kHeaderSize));
   return Frame{static_cast<MsgType>(h.type), std::string(bytes.substr(kHeaderSize))};
-}
-
-PayloadWriter& PayloadWriter::U8(uint8_t v) {
-  PutBigEndian(&data_, v, 1);
-  return *this;
-}
-PayloadWriter& PayloadWriter::U16(uint16_t v) {
-  PutBigEndian(&data_, v, 2);
-  return *this;
-}
-PayloadWriter& PayloadWriter::U32(uint32_t v) {
-  PutBigEndian(&data_, v, 4);
-  return *this;
-}
-PayloadWriter& PayloadWriter::U64(uint64_t v) {
-  PutBigEndian(&data_, v, 8);
-  return *this;
-}
-PayloadWriter& PayloadWriter::Str(std::string_view v) {
-  U32(static_cast<uint32_t>(v.size()));
-  data_.append(v);
-  return *this;
-}
-
-bool PayloadReader::Take(size_t n, std::string_view* out) {
-  if (!ok_ || rest_.size() < n) {
-    ok_ = false;
-    return false;
-  }
-  *out = rest_.substr(0, n);
-  rest_.remove_prefix(n);
-  return true;
-}
-
-bool PayloadReader::U8(uint8_t* v) {
-  std::string_view b;
-  if (!Take(1, &b)) return false;
-  *v = static_cast<uint8_t>(GetBigEndian(b, 1));
-  return true;
-}
-bool PayloadReader::U16(uint16_t* v) {
-  std::string_view b;
-  if (!Take(2, &b)) return false;
-  *v = static_cast<uint16_t>(GetBigEndian(b, 2));
-  return true;
-}
-bool PayloadReader::U32(uint32_t* v) {
-  std::string_view b;
-  if (!Take(4, &b)) return false;
-  *v = static_cast<uint32_t>(GetBigEndian(b, 4));
-  return true;
-}
-bool PayloadReader::U64(uint64_t* v) {
-  std::string_view b;
-  if (!Take(8, &b)) return false;
-  *v = GetBigEndian(b, 8);
-  return true;
-}
-bool PayloadReader::Str(std::string* v) {
-  uint32_t len;
-  std::string_view b;
-  if (!U32(&len) || !Take(len, &b)) return false;
-  v->assign(b);
-  return true;
 }
 
 ssize_t SendWithDescriptor(int socket, std::string_view bytes, int fd_to_pass, int flags) {
@@ -215,9 +200,10 @@ Result<Datagram> ReceiveDatagram(int socket, std::string* buffer) {
   do {
     n = recvmsg(socket, &msg, MSG_CMSG_CLOEXEC);
   } while (n < 0 && errno == EINTR);
-  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return Status::Error(kWouldBlock);
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+    return Status::WouldBlock("nothing to receive now");
   if (n < 0) return Status::Error(std::string("receive from peer: ") + strerror(errno));
-  if (n == 0) return Status::Error(kEof);
+  if (n == 0) return Status::EndOfFile("the peer closed the connection");
   Datagram datagram;
   for (struct cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
     if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&

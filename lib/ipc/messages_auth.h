@@ -1,0 +1,100 @@
+// lib/ipc/messages_auth.h — the messages between a client (smtpd, a health
+// check) and authd.
+//
+// One stream socket per smtpd worker (connected by master,
+// lib/ipc/messages_worker.h ServiceSocket), AUTH exchanges multiplexed by an
+// id that smtpd chooses: AuthStart, then AuthStep for each challenge, or
+// AuthCancel; authd answers each start or step with one AuthReply. smtpd
+// does base64; authd sees raw bytes. Decode() fails, saying why, on a
+// payload that is cut short, carries an out-of-range value or has bytes left
+// over; authd then closes the connection, smtpd fails its open exchanges.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "lib/base/status.h"
+#include "lib/ipc/frame.h"
+
+namespace postern::ipc {
+
+enum class AuthOutcome : uint8_t {
+  kContinue = 0,          // send the challenge, then an AuthStep with the answer
+  kSuccess = 1,           // data: the user name the client proved
+  kFailure = 2,           // wrong password, unknown user, malformed exchange, locked out
+  kUnknownMechanism = 3,  // authd does not offer the mechanism
+  kTemporaryFailure = 4,  // authd could not decide (libsasl2 or sasldb trouble)
+};
+
+// any client -> authd: no payload; authd answers Pong.
+struct Ping {
+  static constexpr MsgType kType = MsgType::kPing;
+
+  std::string Encode() const;
+  static Result<Ping> Decode(std::string_view payload);
+  bool operator==(const Ping&) const = default;
+};
+
+// authd -> client: no payload.
+struct Pong {
+  static constexpr MsgType kType = MsgType::kPong;
+
+  std::string Encode() const;
+  static Result<Pong> Decode(std::string_view payload);
+  bool operator==(const Pong&) const = default;
+};
+
+// smtpd -> authd: u64 auth_id, str mechanism, str client_address,
+// bool has_initial_response, str initial_response (decoded from base64;
+// empty when there is none). auth_id is unique on its connection to authd.
+struct AuthStart {
+  static constexpr MsgType kType = MsgType::kAuthStart;
+  uint64_t auth_id = 0;
+  std::string mechanism;
+  std::string client_address;
+  std::optional<std::string> initial_response;
+
+  std::string Encode() const;
+  static Result<AuthStart> Decode(std::string_view payload);
+  bool operator==(const AuthStart&) const = default;
+};
+
+// smtpd -> authd: u64 auth_id, str response (decoded from base64).
+struct AuthStep {
+  static constexpr MsgType kType = MsgType::kAuthStep;
+  uint64_t auth_id = 0;
+  std::string response;
+
+  std::string Encode() const;
+  static Result<AuthStep> Decode(std::string_view payload);
+  bool operator==(const AuthStep&) const = default;
+};
+
+// smtpd -> authd: u64 auth_id. The exchange is abandoned (the client
+// cancelled or left); authd forgets it and does not answer.
+struct AuthCancel {
+  static constexpr MsgType kType = MsgType::kAuthCancel;
+  uint64_t auth_id = 0;
+
+  std::string Encode() const;
+  static Result<AuthCancel> Decode(std::string_view payload);
+  bool operator==(const AuthCancel&) const = default;
+};
+
+// authd -> smtpd: u64 auth_id, u8 AuthOutcome, str data: the challenge (raw,
+// not base64) for kContinue, the authenticated user for kSuccess, empty
+// otherwise. Every outcome but kContinue ends the exchange.
+struct AuthReply {
+  static constexpr MsgType kType = MsgType::kAuthReply;
+  uint64_t auth_id = 0;
+  AuthOutcome outcome = AuthOutcome::kFailure;
+  std::string data;
+
+  std::string Encode() const;
+  static Result<AuthReply> Decode(std::string_view payload);
+  bool operator==(const AuthReply&) const = default;
+};
+
+}  // namespace postern::ipc

@@ -1,0 +1,128 @@
+// lib/ipc/messages_worker.cc — payload layouts of lib/ipc/messages_worker.h.
+#include "lib/ipc/messages_worker.h"
+
+#include "lib/ipc/payload.h"
+
+namespace postern::ipc {
+namespace {
+
+// The three messages that name one connection and nothing else.
+std::string EncodeConnId(uint64_t conn_id) { return PayloadWriter().U64(conn_id).Take(); }
+
+template <typename Message>
+Result<Message> DecodeConnId(std::string_view payload) {
+  Message m;
+  PayloadReader r(payload);
+  r.U64(&m.conn_id);
+  if (Status s = r.Finish(MsgTypeName(Message::kType)); !s.ok()) return s;
+  return m;
+}
+
+}  // namespace
+
+std::string Handoff::Encode() const {
+  return PayloadWriter()
+      .U64(conn_id)
+      .Str(listener)
+      .Str(peer_address)
+      .U16(peer_port)
+      .Str(local_address)
+      .U16(local_port)
+      .Take();
+}
+
+Result<Handoff> Handoff::Decode(std::string_view payload) {
+  Handoff m;
+  PayloadReader r(payload);
+  r.U64(&m.conn_id);
+  r.Str(&m.listener);
+  r.Str(&m.peer_address);
+  r.U16(&m.peer_port);
+  r.Str(&m.local_address);
+  r.U16(&m.local_port);
+  if (Status s = r.Finish(MsgTypeName(kType)); !s.ok()) return s;
+  return m;
+}
+
+std::string HandoffAck::Encode() const { return EncodeConnId(conn_id); }
+Result<HandoffAck> HandoffAck::Decode(std::string_view payload) {
+  return DecodeConnId<HandoffAck>(payload);
+}
+
+std::string HandoffRefused::Encode() const { return EncodeConnId(conn_id); }
+Result<HandoffRefused> HandoffRefused::Decode(std::string_view payload) {
+  return DecodeConnId<HandoffRefused>(payload);
+}
+
+std::string ConnClosed::Encode() const { return EncodeConnId(conn_id); }
+Result<ConnClosed> ConnClosed::Decode(std::string_view payload) {
+  return DecodeConnId<ConnClosed>(payload);
+}
+
+std::string Drain::Encode() const { return ""; }
+Result<Drain> Drain::Decode(std::string_view payload) {
+  if (Status s = PayloadReader(payload).Finish(MsgTypeName(kType)); !s.ok()) return s;
+  return Drain{};
+}
+
+std::string MailCheck::Encode() const {
+  return PayloadWriter().U64(request_id).Str(listener).Str(rate_key).Take();
+}
+
+Result<MailCheck> MailCheck::Decode(std::string_view payload) {
+  MailCheck m;
+  PayloadReader r(payload);
+  r.U64(&m.request_id);
+  r.Str(&m.listener);
+  r.Str(&m.rate_key);
+  if (Status s = r.Finish(MsgTypeName(kType)); !s.ok()) return s;
+  return m;
+}
+
+std::string MailCheckReply::Encode() const {
+  return PayloadWriter().U64(request_id).Enum(verdict).Take();
+}
+
+Result<MailCheckReply> MailCheckReply::Decode(std::string_view payload) {
+  MailCheckReply m;
+  PayloadReader r(payload);
+  r.U64(&m.request_id);
+  r.Enum(&m.verdict, MailVerdict::kRateLimitExceeded, MailVerdict::kInsufficientResources);
+  if (Status s = r.Finish(MsgTypeName(kType)); !s.ok()) return s;
+  return m;
+}
+
+std::string ServiceConnect::Encode() const { return PayloadWriter().Enum(service).Take(); }
+
+Result<ServiceConnect> ServiceConnect::Decode(std::string_view payload) {
+  ServiceConnect m;
+  PayloadReader r(payload);
+  r.Enum(&m.service, Service::kQueue, Service::kAuth);
+  if (Status s = r.Finish(MsgTypeName(kType)); !s.ok()) return s;
+  return m;
+}
+
+std::string ServiceSocket::Encode() const {
+  return PayloadWriter().Enum(service).Bool(connected).Take();
+}
+
+Result<ServiceSocket> ServiceSocket::Decode(std::string_view payload) {
+  ServiceSocket m;
+  PayloadReader r(payload);
+  r.Enum(&m.service, Service::kQueue, Service::kAuth);
+  r.Bool(&m.connected);
+  if (Status s = r.Finish(MsgTypeName(kType)); !s.ok()) return s;
+  return m;
+}
+
+std::string TlsTicketKey::Encode() const { return PayloadWriter().Str(key).Take(); }
+
+Result<TlsTicketKey> TlsTicketKey::Decode(std::string_view payload) {
+  TlsTicketKey m;
+  PayloadReader r(payload);
+  r.Str(&m.key);
+  if (Status s = r.Finish(MsgTypeName(kType)); !s.ok()) return s;
+  return m;
+}
+
+}  // namespace postern::ipc

@@ -1,0 +1,117 @@
+// tests/master/worker_pool_test.cc — master drops a worker that breaks the
+// IPC protocol.
+//
+// A forked child stands in for the smtpd worker (it only waits to be
+// killed); the test speaks for it on the other end of the channel. A
+// frame that does not decode, or one of a type a worker must not send, makes
+// master kill that worker (the supervisor would start another) instead of
+// logging and carrying on with counts it can no longer trust.
+#define BOOST_TEST_DYN_LINK
+#include "master/worker_pool.h"
+
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/test/unit_test.hpp>
+#include <chrono>
+#include <optional>
+#include <string>
+
+#include "lib/ipc/frame.h"
+#include "lib/ipc/messages_worker.h"
+
+namespace postern {
+namespace {
+
+struct Fixture {
+  Fixture()
+      : base(event_base_new()),
+        resources(&clock, std::chrono::seconds(1)),
+        pool(base.get(), &table, &resources, "/nonexistent/qmgr.sock", "/nonexistent/authd.sock") {
+    worker = fork();
+    BOOST_REQUIRE(worker >= 0);
+    if (worker == 0) {
+      for (;;) pause();
+    }
+    int pair[2];
+    BOOST_REQUIRE(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) == 0);
+    pool.AddWorker(worker, pair[0]);
+    peer = pair[1];
+  }
+  ~Fixture() {
+    if (!reaped) {
+      kill(worker, SIGKILL);
+      waitpid(worker, nullptr, 0);
+    }
+    pool.WorkerExited(worker);
+    close(peer);
+  }
+
+  // Sends what the worker would send, byte for byte.
+  void SendAsWorker(ipc::MsgType type, const std::string& payload) {
+    std::string frame = ipc::EncodeFrame(type, payload);
+    BOOST_REQUIRE(send(peer, frame.data(), frame.size(), 0) == static_cast<ssize_t>(frame.size()));
+  }
+
+  // Runs the loop for up to two seconds or until the worker has died; the
+  // signal that ended it, if it did.
+  std::optional<int> RunUntilWorkerDies() {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    while (std::chrono::steady_clock::now() < deadline) {
+      event_base_loop(base.get(), EVLOOP_NONBLOCK);
+      int status = 0;
+      if (waitpid(worker, &status, WNOHANG) == worker) {
+        reaped = true;
+        return WIFSIGNALED(status) ? std::optional<int>(WTERMSIG(status)) : std::optional<int>(0);
+      }
+      usleep(10000);
+    }
+    return std::nullopt;
+  }
+
+  FakeClock clock;
+  EventBasePtr base;
+  ConnectionTable table;
+  ResourceMonitor resources;
+  WorkerPool pool;
+  pid_t worker = -1;
+  int peer = -1;
+  bool reaped = false;
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(worker_pool_protocol)
+
+BOOST_FIXTURE_TEST_CASE(a_well_formed_frame_keeps_the_worker, Fixture) {
+  SendAsWorker(ipc::MsgType::kConnClosed, ipc::ConnClosed{77}.Encode());
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(300);
+  while (std::chrono::steady_clock::now() < deadline) event_base_loop(base.get(), EVLOOP_NONBLOCK);
+  BOOST_TEST(waitpid(worker, nullptr, WNOHANG) == 0);
+  BOOST_TEST(pool.live_workers() == 1u);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_malformed_frame_gets_the_worker_killed, Fixture) {
+  // A kHandoffAck carries a u64; three bytes are not one.
+  SendAsWorker(ipc::MsgType::kHandoffAck, "abc");
+  BOOST_TEST((RunUntilWorkerDies() == std::optional<int>(SIGKILL)));
+  BOOST_TEST(pool.live_workers() == 0u);
+}
+
+BOOST_FIXTURE_TEST_CASE(an_out_of_range_service_gets_the_worker_killed, Fixture) {
+  SendAsWorker(ipc::MsgType::kServiceConnect, std::string(1, '\x09'));
+  BOOST_TEST((RunUntilWorkerDies() == std::optional<int>(SIGKILL)));
+  BOOST_TEST(pool.live_workers() == 0u);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_message_only_master_sends_gets_the_worker_killed, Fixture) {
+  SendAsWorker(ipc::MsgType::kDrain, "");
+  BOOST_TEST((RunUntilWorkerDies() == std::optional<int>(SIGKILL)));
+  BOOST_TEST(pool.live_workers() == 0u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+}  // namespace postern
