@@ -197,20 +197,23 @@ AuthServer::Exchange* AuthServer::Begin(Client* client, uint64_t auth_id,
     LOG_WARNING(
         "auth client has %zu exchanges open, the most authd keeps; AUTH %s from %s "
         "answered as a temporary failure",
-        client->exchanges.size(), Printable(mechanism, kMaxLoggedLength).c_str(), Printable(client_address, kMaxLoggedLength).c_str());
+        client->exchanges.size(), Printable(mechanism, kMaxLoggedLength).c_str(),
+        Printable(client_address, kMaxLoggedLength).c_str());
     Reply(client, auth_id, AuthOutcome::kTemporaryFailure, "");
     return nullptr;
   }
   auto gate = [this, client_address](const std::string& user) {
     if (!lockout_.IsLockedOut(client_address, user)) return true;
     LOG_WARNING("AUTH refused: user %s from %s is locked out after repeated failures",
-                Printable(user, kMaxLoggedLength).c_str(), Printable(client_address, kMaxLoggedLength).c_str());
+                Printable(user, kMaxLoggedLength).c_str(),
+                Printable(client_address, kMaxLoggedLength).c_str());
     return false;
   };
   Result<std::unique_ptr<SaslServerExchange>> sasl =
       SaslServerExchange::Create(sasl_settings_, std::move(gate));
   if (!sasl.ok()) {
-    LOG_ERROR("AUTH %s from %s could not be decided: %s", Printable(mechanism, kMaxLoggedLength).c_str(),
+    LOG_ERROR("AUTH %s from %s could not be decided: %s",
+              Printable(mechanism, kMaxLoggedLength).c_str(),
               Printable(client_address, kMaxLoggedLength).c_str(), sasl.status().message().c_str());
     Reply(client, auth_id, AuthOutcome::kTemporaryFailure, "");
     return nullptr;
@@ -263,9 +266,10 @@ void AuthServer::CountFailure(const Exchange& exchange) {
   // pair to count.
   if (sasl.refused_by_gate() || sasl.user().empty()) return;
   if (!lockout_.RecordFailure(exchange.client_address, sasl.user())) return;
-  LOG_WARNING("user %s from %s locked out for %s after %u failures", Printable(sasl.user(), kMaxLoggedLength).c_str(),
-              Printable(exchange.client_address, kMaxLoggedLength).c_str(), Seconds(lockout_.window()).c_str(),
-              lockout_.max_failures());
+  LOG_WARNING("user %s from %s locked out for %s after %u failures",
+              Printable(sasl.user(), kMaxLoggedLength).c_str(),
+              Printable(exchange.client_address, kMaxLoggedLength).c_str(),
+              Seconds(lockout_.window()).c_str(), lockout_.max_failures());
 }
 
 void AuthServer::Reply(Client* client, uint64_t auth_id, AuthOutcome outcome,

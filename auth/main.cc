@@ -20,11 +20,11 @@
 #include <string>
 
 #include "auth/auth_server.h"
-#include "lib/config/config.h"
 #include "lib/base/daemon_support.h"
-#include "lib/net/event_handles.h"
 #include "lib/base/log.h"
 #include "lib/base/privileges.h"
+#include "lib/config/config.h"
+#include "lib/net/event_handles.h"
 #include "lib/net/unix_socket.h"
 
 namespace postern {

@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "lib/config/config.h"
 #include "lib/base/status.h"
+#include "lib/config/config.h"
 
 namespace postern::cli {
 

@@ -25,8 +25,8 @@ Result<int> Bind(const BindAddress& address, const std::string& listener) {
   socklen_t length = address.ToSockaddr(&ss);
   int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   auto fail = [&](const char* what) {
-    Status s = Status::FromErrno("listener " + listener + ": cannot " + what + " " +
-                             address.ToString(), errno);
+    Status s = Status::FromErrno(
+        "listener " + listener + ": cannot " + what + " " + address.ToString(), errno);
     if (fd >= 0) close(fd);
     return s;
   };

@@ -15,9 +15,9 @@
 #include <string>
 #include <vector>
 
+#include "lib/base/status.h"
 #include "lib/config/config.h"
 #include "lib/net/event_handles.h"
-#include "lib/base/status.h"
 
 namespace postern {
 

@@ -17,10 +17,10 @@
 #include <cstring>
 #include <string>
 
-#include "lib/config/config.h"
 #include "lib/base/daemon_support.h"
 #include "lib/base/log.h"
 #include "lib/base/privileges.h"
+#include "lib/config/config.h"
 #include "master/master.h"
 
 namespace {

@@ -17,8 +17,8 @@
 #include <string>
 
 #include "lib/base/clock.h"
-#include "lib/net/event_handles.h"
 #include "lib/ipc/messages_control.h"
+#include "lib/net/event_handles.h"
 #include "lib/policy/resource_check.h"
 
 namespace postern {

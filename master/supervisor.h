@@ -17,9 +17,9 @@
 #include <string>
 
 #include "lib/base/clock.h"
+#include "lib/base/privileges.h"
 #include "lib/config/config.h"
 #include "lib/net/event_handles.h"
-#include "lib/base/privileges.h"
 
 namespace postern {
 

@@ -31,11 +31,11 @@
 #include <thread>
 #include <vector>
 
+#include "lib/base/file_system.h"
+#include "lib/base/status.h"
 #include "lib/config/config.h"
 #include "lib/queue/envelope.h"
-#include "lib/base/file_system.h"
 #include "lib/queue/queue_store.h"
-#include "lib/base/status.h"
 
 namespace postern {
 

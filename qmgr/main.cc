@@ -30,13 +30,13 @@
 #include <memory>
 #include <string>
 
-#include "lib/config/config.h"
 #include "lib/base/daemon_support.h"
-#include "lib/net/event_handles.h"
 #include "lib/base/file_system.h"
 #include "lib/base/log.h"
-#include "lib/queue/queue_store.h"
+#include "lib/config/config.h"
+#include "lib/net/event_handles.h"
 #include "lib/net/unix_socket.h"
+#include "lib/queue/queue_store.h"
 #include "qmgr/queue_manager.h"
 #include "qmgr/queue_server.h"
 

@@ -4,8 +4,8 @@
 #include <algorithm>
 #include <ctime>
 
-#include "lib/queue/queue_id.h"
 #include "lib/base/printable.h"
+#include "lib/queue/queue_id.h"
 
 namespace postern {
 namespace {

@@ -2,10 +2,9 @@
 //
 // Answers one kControlRequest: ping, list, show ID, delete ID|ALL, hold ID,
 // release ID, flush, and space (master's question for its early refusal:
-// lib/policy/resource_check.h FormatQueueSpace). Changes are committed before the reply is sent. The
-// reply must fit one IPC frame, so long listings and message content are
-// cut at kMaxControlText with a note saying how much was left out. Never
-// writes message content to the log.
+// lib/policy/resource_check.h FormatQueueSpace). Changes are committed before the reply is sent.
+// The reply must fit one IPC frame, so long listings and message content are cut at kMaxControlText
+// with a note saying how much was left out. Never writes message content to the log.
 #pragma once
 
 #include <string>

@@ -5,9 +5,9 @@
 #include <cinttypes>
 
 #include "lib/base/log.h"
-#include "lib/queue/maildir.h"
-#include "lib/policy/resource_check.h"
 #include "lib/base/printable.h"
+#include "lib/policy/resource_check.h"
+#include "lib/queue/maildir.h"
 
 namespace postern {
 namespace {

@@ -47,13 +47,13 @@
 #include <vector>
 
 #include "lib/base/clock.h"
+#include "lib/base/file_system.h"
 #include "lib/config/config.h"
+#include "lib/net/event_handles.h"
+#include "lib/policy/resource_check.h"
 #include "lib/queue/disk_floor.h"
 #include "lib/queue/envelope.h"
-#include "lib/net/event_handles.h"
-#include "lib/base/file_system.h"
 #include "lib/queue/queue_store.h"
-#include "lib/policy/resource_check.h"
 #include "lib/queue/retry_schedule.h"
 #include "qmgr/delivery.h"
 

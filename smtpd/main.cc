@@ -16,10 +16,10 @@
 #include <cstdlib>
 #include <string>
 
-#include "lib/config/config.h"
 #include "lib/base/daemon_support.h"
 #include "lib/base/log.h"
 #include "lib/base/privileges.h"
+#include "lib/config/config.h"
 #include "smtpd/worker.h"
 
 namespace {

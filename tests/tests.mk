@@ -117,8 +117,10 @@ SYSTEM_TESTS = \
 	tests/system/tls_plumbing_test.py \
 	tests/system/tls_auth_test.py
 FUZZ_REPLAYS = tests/fuzz/replay.sh
+# The tree follows .clang-format (clang-format from ./install-deps).
+FORMAT_CHECK = tests/format_check.sh
 
-TESTS = tests/unit_tests $(FUZZ_REPLAYS) $(SYSTEM_TESTS)
+TESTS = tests/unit_tests $(FUZZ_REPLAYS) $(FORMAT_CHECK) $(SYSTEM_TESTS)
 TEST_EXTENSIONS = .py .sh
 PY_LOG_COMPILER = $(PYTHON3)
 SH_LOG_COMPILER = $(SHELL)
@@ -129,6 +131,6 @@ AM_TESTS_ENVIRONMENT = \
 	QMGR='$(abs_top_builddir)/qmgr/qmgr'; export QMGR; \
 	AUTHD='$(abs_top_builddir)/auth/authd'; export AUTHD;
 
-EXTRA_DIST = $(SYSTEM_TESTS) $(FUZZ_REPLAYS) tests/system/postern_harness.py tests/system/dialogs \
+EXTRA_DIST = $(SYSTEM_TESTS) $(FUZZ_REPLAYS) $(FORMAT_CHECK) .clang-format tests/system/postern_harness.py tests/system/dialogs \
 	tests/system/dns_responder.py \
 	tests/fuzz/corpus tests/fuzz/run-fuzz tests/bench tests/soak install-deps run-dev run-tests .ci/run README.md

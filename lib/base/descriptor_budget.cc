@@ -20,8 +20,9 @@ Result<uint64_t> RaiseDescriptorLimit() {
     raised.rlim_cur = limit.rlim_max;
     if (setrlimit(RLIMIT_NOFILE, &raised) != 0)
       return Status::FromErrno("cannot raise the file descriptor limit from " +
-                           std::to_string(limit.rlim_cur) + " to " +
-                           std::to_string(limit.rlim_max), errno);
+                                   std::to_string(limit.rlim_cur) + " to " +
+                                   std::to_string(limit.rlim_max),
+                               errno);
     limit = raised;
   }
   return static_cast<uint64_t>(limit.rlim_cur);

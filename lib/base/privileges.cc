@@ -29,12 +29,14 @@ bool RunningAsRoot() { return geteuid() == 0; }
 Status DropPrivileges(const UserIdentity& user, const std::string& chroot_dir) {
   if (!RunningAsRoot()) return Status::Ok();
   if (setgroups(1, &user.gid) != 0) return Status::FromErrno("setgroups for " + user.name, errno);
-  if (setresgid(user.gid, user.gid, user.gid) != 0) return Status::FromErrno("setresgid for " + user.name, errno);
+  if (setresgid(user.gid, user.gid, user.gid) != 0)
+    return Status::FromErrno("setresgid for " + user.name, errno);
   if (!chroot_dir.empty()) {
     if (chroot(chroot_dir.c_str()) != 0) return Status::FromErrno("chroot to " + chroot_dir, errno);
     if (chdir("/") != 0) return Status::FromErrno("chdir to / inside " + chroot_dir, errno);
   }
-  if (setresuid(user.uid, user.uid, user.uid) != 0) return Status::FromErrno("setresuid for " + user.name, errno);
+  if (setresuid(user.uid, user.uid, user.uid) != 0)
+    return Status::FromErrno("setresuid for " + user.name, errno);
   uid_t ruid, euid, suid;
   if (getresuid(&ruid, &euid, &suid) != 0) return Status::FromErrno("getresuid", errno);
   if (ruid != user.uid || euid != user.uid || suid != user.uid)
@@ -54,12 +56,14 @@ Status EnsureDirectory(const std::string& path, mode_t mode, uid_t owner, gid_t 
       if (Status s = EnsureDirectory(parent, 0755, getuid(), getgid()); !s.ok()) return s;
     }
   }
-  if (mkdir(path.c_str(), mode) != 0 && errno != EEXIST) return Status::FromErrno("mkdir " + path, errno);
+  if (mkdir(path.c_str(), mode) != 0 && errno != EEXIST)
+    return Status::FromErrno("mkdir " + path, errno);
   struct stat st;
   if (stat(path.c_str(), &st) != 0) return Status::FromErrno("stat " + path, errno);
   if (!S_ISDIR(st.st_mode)) return Status::Error(path + " exists and is not a directory");
   if (chmod(path.c_str(), mode) != 0) return Status::FromErrno("chmod " + path, errno);
-  if (RunningAsRoot() && chown(path.c_str(), owner, group) != 0) return Status::FromErrno("chown " + path, errno);
+  if (RunningAsRoot() && chown(path.c_str(), owner, group) != 0)
+    return Status::FromErrno("chown " + path, errno);
   return Status::Ok();
 }
 

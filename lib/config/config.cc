@@ -21,9 +21,9 @@
 #include <set>
 
 #include "lib/base/ascii.h"
+#include "lib/base/log.h"
 #include "lib/config/config_keys.h"
 #include "lib/config/text_lines.h"
-#include "lib/base/log.h"
 #include "lib/smtp/smtp_address.h"
 
 namespace postern {

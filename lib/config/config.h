@@ -16,8 +16,8 @@
 #include <vector>
 
 #include "lib/base/clock.h"
-#include "lib/net/network.h"
 #include "lib/base/status.h"
+#include "lib/net/network.h"
 
 namespace postern {
 
@@ -57,7 +57,7 @@ struct ListenerConfig {
   bool require_tls = false;
   bool require_auth = false;
   bool sender_login_check = false;
-  std::string sender_login_map;     // extra address -> logins file
+  std::string sender_login_map;       // extra address -> logins file
   bool allow_plaintext_auth = false;  // LOGIN before TLS
   AuthRequireTls auth_require_tls = AuthRequireTls::kLogin;
   BareNewline bare_newline = BareNewline::kNormalize;
@@ -107,11 +107,11 @@ struct Config {
   uint64_t min_free_disk_space = 0;
   uint64_t min_queue_map_space = 0;
   uint64_t min_free_memory = 0;
-  Duration shutdown_grace{};     // how long SIGTERM waits for live sessions
-  Duration handoff_timeout{};    // NewConnectionNotAvailable after this
-  std::string daemon_directory;  // where master finds smtpd, qmgr and authd
-  std::string sasldb_path;       // Cyrus SASL password database
-  std::string auth_realm;        // empty: myhostname (AuthRealm())
+  Duration shutdown_grace{};           // how long SIGTERM waits for live sessions
+  Duration handoff_timeout{};          // NewConnectionNotAvailable after this
+  std::string daemon_directory;        // where master finds smtpd, qmgr and authd
+  std::string sasldb_path;             // Cyrus SASL password database
+  std::string auth_realm;              // empty: myhostname (AuthRealm())
   uint32_t auth_lockout_failures = 0;  // 10 per (client address, user)
   Duration auth_lockout_time{};        // 15m
 

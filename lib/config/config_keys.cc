@@ -525,10 +525,11 @@ constexpr std::array kKeys = {
       .type = T::kPath,
       .scope = S::kListener,
       .default_value = "",
-      .description = "A file of further addresses that logins may send from when "
-                     "sender_login_check is on: one address per line, followed by white space and "
-                     "the logins allowed to use it, separated by commas or white space; comments as "
-                     "in this file. It is read when smtpd starts and on postern reload.",
+      .description =
+          "A file of further addresses that logins may send from when "
+          "sender_login_check is on: one address per line, followed by white space and "
+          "the logins allowed to use it, separated by commas or white space; comments as "
+          "in this file. It is read when smtpd starts and on postern reload.",
       .slot = &L::sender_login_map},
     K{.name = "allow_plaintext_auth",
       .type = T::kBool,

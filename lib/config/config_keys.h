@@ -22,9 +22,9 @@
 #include <vector>
 
 #include "lib/base/clock.h"
+#include "lib/base/status.h"
 #include "lib/config/config.h"
 #include "lib/net/network.h"
-#include "lib/base/status.h"
 
 namespace postern {
 

@@ -11,11 +11,13 @@ Result<std::map<std::string, ListenerFiles>> LoadListenerFiles(const Config& con
     if (!listener.tls_cert_file.empty()) {
       Result<std::unique_ptr<TlsServerCredentials>> tls = TlsServerCredentials::Load(
           listener.tls_cert_file, listener.tls_key_file, listener.tls_priority);
-      if (!tls.ok()) return Status::Error("listener " + listener.name + ": " + tls.status().message());
+      if (!tls.ok())
+        return Status::Error("listener " + listener.name + ": " + tls.status().message());
       files.tls = std::move(*tls);
     }
     Result<SenderLoginMap> map = SenderLoginMap::Load(listener.sender_login_map);
-    if (!map.ok()) return Status::Error("listener " + listener.name + ": " + map.status().message());
+    if (!map.ok())
+      return Status::Error("listener " + listener.name + ": " + map.status().message());
     files.sender_logins = std::move(*map);
   }
   return loaded;

@@ -12,9 +12,9 @@
 #include <memory>
 #include <string>
 
+#include "lib/base/status.h"
 #include "lib/config/config.h"
 #include "lib/smtp/sender_login.h"
-#include "lib/base/status.h"
 #include "lib/tls/tls_credentials.h"
 
 namespace postern {

@@ -49,10 +49,8 @@ Status BindAndListen(int fd, const std::string& path, const sockaddr_un& addr) {
   umask(old_mask);
   if (rc != 0) return Status::FromErrno("cannot bind " + path, errno);
   // The umask left 0700; execute means nothing on a socket, so say 0600.
-  if (chmod(path.c_str(), 0600) != 0)
-    return Status::FromErrno("chmod 0600 " + path, errno);
-  if (listen(fd, kListenBacklog) != 0)
-    return Status::FromErrno("cannot listen on " + path, errno);
+  if (chmod(path.c_str(), 0600) != 0) return Status::FromErrno("chmod 0600 " + path, errno);
+  if (listen(fd, kListenBacklog) != 0) return Status::FromErrno("cannot listen on " + path, errno);
   return Status::Ok();
 }
 
@@ -83,8 +81,7 @@ Result<int> ConnectUnixStream(const std::string& path, const std::string& daemon
   int fd = socket(AF_UNIX, flags, 0);
   if (fd < 0) return Status::FromErrno("socket", errno);
   if (connect(fd, reinterpret_cast<const sockaddr*>(&*addr), sizeof *addr) != 0) {
-    Status s =
-        Status::FromErrno("cannot connect to " + daemon_name + " at " + path, errno);
+    Status s = Status::FromErrno("cannot connect to " + daemon_name + " at " + path, errno);
     close(fd);
     return s;
   }

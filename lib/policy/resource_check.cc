@@ -82,8 +82,7 @@ std::optional<std::string> ResourceShortage(const ResourceReadings& r, const Con
 
 Result<uint64_t> FreeDiskSpace(const std::string& path) {
   struct statvfs fs;
-  if (statvfs(path.c_str(), &fs) != 0)
-    return Status::FromErrno("statvfs " + path, errno);
+  if (statvfs(path.c_str(), &fs) != 0) return Status::FromErrno("statvfs " + path, errno);
   return static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize;
 }
 

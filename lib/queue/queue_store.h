@@ -56,8 +56,8 @@
 #include <string_view>
 #include <vector>
 
-#include "lib/queue/envelope.h"
 #include "lib/base/status.h"
+#include "lib/queue/envelope.h"
 
 namespace postern {
 

@@ -23,8 +23,8 @@
 #include <string>
 #include <string_view>
 
-#include "lib/queue/envelope.h"
 #include "lib/base/status.h"
+#include "lib/queue/envelope.h"
 
 namespace postern {
 

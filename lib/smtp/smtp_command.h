@@ -9,8 +9,8 @@
 //   - A command line may hold at most 512 octets including its CRLF; a
 //     client's answer to an AUTH challenge up to 12288 (RFC 4954 4; the
 //     session picks the limit). When the first that many octets hold no
-//     CRLF, the splitter reports kTooLong once and then drops bytes, without storing them, up to and including the
-//     next CRLF (which may arrive much later, in other pieces).
+//     CRLF, the splitter reports kTooLong once and then drops bytes, without storing them, up to
+//     and including the next CRLF (which may arrive much later, in other pieces).
 // The splitter never copies input and gives identical results however the
 // stream is cut into pieces.
 //

@@ -22,8 +22,8 @@ class TlsServerCredentials {
   // GnuTLS priority string. Errors name the file or the priority string and
   // say GnuTLS's reason ("cannot load TLS key /etc/postern/tls/key.pem: ...").
   static Result<std::unique_ptr<TlsServerCredentials>> Load(const std::string& cert_file,
-                                                           const std::string& key_file,
-                                                           const std::string& priority);
+                                                            const std::string& key_file,
+                                                            const std::string& priority);
   ~TlsServerCredentials();
   TlsServerCredentials(const TlsServerCredentials&) = delete;
   TlsServerCredentials& operator=(const TlsServerCredentials&) = delete;

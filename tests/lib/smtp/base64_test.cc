@@ -1,8 +1,8 @@
 // tests/lib/smtp/base64_test.cc — lib/smtp/base64: RFC 4648 test vectors and strictness.
 #define BOOST_TEST_DYN_LINK
-#include <boost/test/unit_test.hpp>
-
 #include "lib/smtp/base64.h"
+
+#include <boost/test/unit_test.hpp>
 
 namespace postern {
 namespace {

@@ -1,8 +1,8 @@
 // tests/lib/smtp/sender_login_test.cc — lib/smtp/sender_login: whose addresses a login may use.
 #define BOOST_TEST_DYN_LINK
-#include <boost/test/unit_test.hpp>
-
 #include "lib/smtp/sender_login.h"
+
+#include <boost/test/unit_test.hpp>
 
 namespace postern {
 namespace {
@@ -52,7 +52,8 @@ BOOST_AUTO_TEST_CASE(MapAddsAddressesForLogins) {
 }
 
 BOOST_AUTO_TEST_CASE(MalformedLinesAreErrorsNamingTheLine) {
-  Result<SenderLoginMap> no_login = SenderLoginMap::Parse("ok@example.test a\nlonely@x.test\n", "f");
+  Result<SenderLoginMap> no_login =
+      SenderLoginMap::Parse("ok@example.test a\nlonely@x.test\n", "f");
   BOOST_REQUIRE(!no_login.ok());
   BOOST_TEST(no_login.status().message().find("f:2:") != std::string::npos);
   Result<SenderLoginMap> not_address = SenderLoginMap::Parse("sales alice\n", "f");
