@@ -92,8 +92,9 @@ struct Config {
   // ConnectionCountExceeded: concurrent connections, all listeners together; 0: no cap.
   uint32_t max_server_connections = 0;
   std::string relayhost;
-  std::vector<std::string> local_domains;  // lower-case
-  std::string postmaster_address;          // empty: PostmasterAddress() picks one
+  uint32_t local_delivery_concurrency = 4;  // Maildir deliveries side by side
+  std::vector<std::string> local_domains;   // lower-case
+  std::string postmaster_address;           // empty: PostmasterAddress() picks one
   std::vector<Network> trusted_networks;
   bool client_reverse_lookup = true;
   std::vector<std::string> dns_nameservers;  // for DNSBL queries; empty: resolv.conf

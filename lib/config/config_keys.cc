@@ -122,6 +122,17 @@ constexpr std::array kKeys = {
       .description = "The domains whose mail qmgr delivers into Maildirs under mail_directory "
                      "instead of relaying it. Case does not matter.",
       .slot = &C::local_domains},
+    K{.name = "local_delivery_concurrency",
+      .type = T::kCount,
+      .scope = S::kGlobal,
+      .default_value = "4",
+      .description = "How many messages qmgr delivers into Maildirs at the same time, each in a "
+                     "thread of its own. Every delivery waits for its file to reach the disk "
+                     "(fsync), so a few in parallel keep the disk busy; more than the disk can "
+                     "sync at once gains nothing. Read when qmgr starts: a reload does not "
+                     "change it.",
+      .minimum = 1,
+      .slot = &C::local_delivery_concurrency},
     K{.name = "postmaster_address",
       .type = T::kString,
       .scope = S::kGlobal,

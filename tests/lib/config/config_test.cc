@@ -261,6 +261,7 @@ BOOST_AUTO_TEST_CASE(HoldsEveryKeyOfTheOperatorContract) {
                         "max_server_connections",
                         "relayhost",
                         "local_domains",
+                        "local_delivery_concurrency",
                         "postmaster_address",
                         "trusted_networks",
                         "client_reverse_lookup",
