@@ -46,6 +46,7 @@ lib_libpostern_a_SOURCES += \
 	lib/smtp/ehlo_offer.cc lib/smtp/ehlo_offer.h \
 	lib/smtp/message_reader.cc lib/smtp/message_reader.h \
 	lib/smtp/message_stream.cc lib/smtp/message_stream.h \
+	lib/smtp/next_hop.cc lib/smtp/next_hop.h \
 	lib/smtp/received_header.cc lib/smtp/received_header.h \
 	lib/smtp/reply_catalogue.cc lib/smtp/reply_catalogue.h \
 	lib/smtp/sender_login.cc lib/smtp/sender_login.h \

@@ -28,6 +28,7 @@ tests_unit_tests_SOURCES += \
 	tests/lib/smtp/ehlo_offer_test.cc \
 	tests/lib/smtp/message_reader_test.cc \
 	tests/lib/smtp/message_stream_test.cc \
+	tests/lib/smtp/next_hop_test.cc \
 	tests/lib/smtp/received_header_test.cc \
 	tests/lib/smtp/reply_catalogue_test.cc \
 	tests/lib/smtp/sender_login_test.cc \
