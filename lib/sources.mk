@@ -8,6 +8,8 @@ lib_libpostern_a_SOURCES += \
 	lib/base/ascii.h \
 	lib/base/backoff.h \
 	lib/base/clock.h \
+	lib/base/daemon_main.cc lib/base/daemon_main.h \
+	lib/base/daemon_options.cc lib/base/daemon_options.h \
 	lib/base/daemon_support.cc lib/base/daemon_support.h \
 	lib/base/descriptor_budget.cc lib/base/descriptor_budget.h \
 	lib/base/file_system.cc lib/base/file_system.h \
@@ -27,6 +29,7 @@ lib_libpostern_a_SOURCES += \
 lib_libpostern_a_SOURCES += \
 	lib/ipc/datagram_channel.cc lib/ipc/datagram_channel.h \
 	lib/ipc/frame.cc lib/ipc/frame.h \
+	lib/ipc/framed_server.cc lib/ipc/framed_server.h \
 	lib/ipc/messages_auth.cc lib/ipc/messages_auth.h \
 	lib/ipc/messages_control.cc lib/ipc/messages_control.h \
 	lib/ipc/messages_queue.cc lib/ipc/messages_queue.h \

@@ -5,6 +5,7 @@ tests_unit_tests_SOURCES = tests/unit_main.cc
 # lib/base
 tests_unit_tests_SOURCES += \
 	tests/lib/base/backoff_test.cc \
+	tests/lib/base/daemon_options_test.cc \
 	tests/lib/base/descriptor_budget_test.cc \
 	tests/lib/base/printable_test.cc
 # lib/net
@@ -15,6 +16,7 @@ tests_unit_tests_SOURCES += \
 tests_unit_tests_SOURCES += \
 	tests/lib/ipc/datagram_channel_test.cc \
 	tests/lib/ipc/frame_test.cc \
+	tests/lib/ipc/framed_server_test.cc \
 	tests/lib/ipc/messages_test.cc \
 	tests/lib/ipc/payload_test.cc
 # lib/config

@@ -204,7 +204,23 @@ class AuthdTest(unittest.TestCase):
         result = subprocess.run([AUTHD, "-c", self.conf_dir], capture_output=True, text=True,
                                 timeout=30)
         self.assertEqual(result.returncode, 1)
+        self.assertEqual(len(result.stderr.splitlines()), 1, result.stderr)
+        self.assertIn("cannot start: ", result.stderr)
         self.assertIn("no_such_key", result.stderr)
+
+    def test_unusable_socket_exits_1_with_one_line(self):
+        read_end, write_end = os.pipe()
+        try:
+            result = subprocess.run([AUTHD, "-c", self.conf_dir, "--listen-fd", str(read_end)],
+                                    pass_fds=(read_end,), capture_output=True, text=True,
+                                    timeout=30)
+        finally:
+            os.close(read_end)
+            os.close(write_end)
+        self.assertEqual(result.returncode, 1)
+        self.assertEqual(len(result.stderr.splitlines()), 1, result.stderr)
+        self.assertIn("cannot start: descriptor %d is not a listening socket" % read_end,
+                      result.stderr)
 
 
 def string(data):

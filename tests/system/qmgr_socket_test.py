@@ -205,7 +205,7 @@ class Qmgr:
     def start(self):
         log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
-            [self.binary, "-c", self.config_dir, "--foreground"],
+            [self.binary, "-c", self.config_dir],
             stdin=subprocess.DEVNULL, stdout=log, stderr=log)
         log.close()
         deadline = time.time() + 30
