@@ -35,10 +35,10 @@ PASSWORD = "Secret-1"
 ATTACKER, OFFICE = "192.0.2.66", "198.51.100.7"
 
 
-def connect_when_listening(path, still_starting=lambda: None):
+def connect_when_listening(path, still_starting=lambda: None, timeout=h.SOCKET_TIMEOUT):
     """A wire.Connection to path once something listens there; still_starting()
     asserts that the daemon has not given up meanwhile."""
-    deadline = time.monotonic() + h.SOCKET_TIMEOUT
+    deadline = time.monotonic() + timeout
     while True:
         try:
             return wire.Connection.unix(path, h.SOCKET_TIMEOUT)
@@ -84,7 +84,7 @@ class LoneAuthd:
     def connect(self):
         def still_starting():
             assert self.proc.poll() is None, "authd exited during start-up"
-        return connect_when_listening(self.socket_path, still_starting)
+        return connect_when_listening(self.socket_path, still_starting, timeout=15)
 
     def stop(self):
         """SIGTERM; asserts exit status 0; returns what authd wrote to stderr."""
