@@ -84,7 +84,7 @@ def daemon_path(program):
 
 def require_binaries():
     """Fails (not skips) when the build tree lacks a daemon: make check builds them all."""
-    missing = [p for p in [postern_cli()] + [os.path.join(build_dir(), d) for d in DAEMONS.values()]
+    missing = [p for p in [postern_cli()] + [daemon_path(d) for d in DAEMONS]
                if not os.access(p, os.X_OK)]
     if missing:
         raise AssertionError("not built: " + ", ".join(missing))
