@@ -134,6 +134,7 @@ AM_TESTS_ENVIRONMENT = \
 	QMGR='$(abs_top_builddir)/qmgr/qmgr'; export QMGR; \
 	AUTHD='$(abs_top_builddir)/auth/authd'; export AUTHD;
 
-EXTRA_DIST = $(SYSTEM_TESTS) $(FUZZ_REPLAYS) $(FORMAT_CHECK) .clang-format tests/system/postern_harness.py tests/system/dialogs \
+EXTRA_DIST = $(SYSTEM_TESTS) $(FUZZ_REPLAYS) $(FORMAT_CHECK) .clang-format tests/system/postern_harness.py tests/system/postern_wire.py \
+	tests/system/dialogs \
 	tests/system/dns_responder.py \
 	tests/fuzz/corpus tests/fuzz/run-fuzz tests/bench tests/soak install-deps run-dev run-tests .ci/run README.md
