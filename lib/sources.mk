@@ -55,7 +55,8 @@ lib_libpostern_a_SOURCES += \
 	lib/smtp/sender_login.cc lib/smtp/sender_login.h \
 	lib/smtp/server_session.cc lib/smtp/server_session.h \
 	lib/smtp/smtp_address.cc lib/smtp/smtp_address.h \
-	lib/smtp/smtp_command.cc lib/smtp/smtp_command.h
+	lib/smtp/smtp_command.cc lib/smtp/smtp_command.h \
+	lib/smtp/xtext.cc lib/smtp/xtext.h
 # policy: who may connect and send, and how much
 lib_libpostern_a_SOURCES += \
 	lib/policy/connection_admission.cc lib/policy/connection_admission.h \
@@ -73,9 +74,11 @@ lib_libpostern_a_SOURCES += \
 	lib/sasl/sasl_users.cc lib/sasl/sasl_users.h
 # queue: the LMDB queue, envelopes, Maildir, retries
 lib_libpostern_a_SOURCES += \
+	lib/queue/delivery_schedule.cc lib/queue/delivery_schedule.h \
 	lib/queue/disk_floor.cc lib/queue/disk_floor.h \
+	lib/queue/dsn_report.cc lib/queue/dsn_report.h \
 	lib/queue/envelope.cc lib/queue/envelope.h \
 	lib/queue/maildir.cc lib/queue/maildir.h \
 	lib/queue/queue_id.cc lib/queue/queue_id.h \
 	lib/queue/queue_store.cc lib/queue/queue_store.h \
-	lib/queue/retry_schedule.cc lib/queue/retry_schedule.h
+	lib/queue/retry_schedule.h

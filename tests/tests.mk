@@ -58,12 +58,13 @@ tests_unit_tests_SOURCES += \
 	tests/lib/sasl/sasl_users_test.cc
 # lib/queue
 tests_unit_tests_SOURCES += \
+	tests/lib/queue/delivery_schedule_test.cc \
 	tests/lib/queue/disk_floor_test.cc \
+	tests/lib/queue/dsn_report_test.cc \
 	tests/lib/queue/envelope_test.cc \
 	tests/lib/queue/maildir_test.cc \
 	tests/lib/queue/queue_id_test.cc \
-	tests/lib/queue/queue_store_test.cc \
-	tests/lib/queue/retry_schedule_test.cc
+	tests/lib/queue/queue_store_test.cc
 # smtpd: AuthClient against a fake authd on a socketpair, a worker against a
 # fake master
 tests_unit_tests_SOURCES += tests/smtpd/auth_client_test.cc \
