@@ -20,11 +20,13 @@
 // Version 1 (written before AUTH= was kept) is version 2 without
 // auth_mailbox; it is read with auth_mailbox empty (no AUTH= given).
 //
-// Decode() never guesses: short input, left-over bytes, an unknown version
-// or an enum value outside its range is an error that says which.
+// Decode() never guesses: short input, left-over bytes, an unknown version,
+// or a bool, enum or NOTIFY value outside its range is an error that names
+// the field.
 #include "lib/queue/envelope.h"
 
 #include <string>
+#include <string_view>
 
 #include "lib/ipc/payload.h"
 
@@ -43,54 +45,48 @@ void EncodeRecipient(const Recipient& r, ipc::PayloadWriter* w) {
   w->U64(static_cast<uint64_t>(r.last_attempt));
 }
 
-// A bool field: 0 or 1, anything else is out of range.
-bool DecodeBool(ipc::PayloadReader* r, bool* out, const char* name, std::string* range_error) {
-  uint8_t value = 0;
-  if (!r->U8(&value)) return false;
-  if (value > 1) {
-    *range_error = std::string(name) + " value " + std::to_string(value);
-    return false;
+// The reader of one envelope: every field goes through one
+// ipc::PayloadReader (whose Bool and Enum are the range checks of every bool
+// and enum), and At() names the field being read, so that an error says
+// which field was cut short or out of range.
+class FieldReader {
+ public:
+  explicit FieldReader(std::string_view bytes) : reader_(bytes) {}
+  ipc::PayloadReader& At(std::string_view field) {
+    field_ = field;
+    return reader_;
   }
-  *out = value == 1;
-  return true;
-}
+  // After a failed read: what failed, and in which field.
+  Status Error() const {
+    return Status::Error(reader_.Finish("envelope").message() + " (at " + std::string(field_) +
+                         ")");
+  }
+  // After the last field: Ok, or the bytes left over.
+  Status Finish() const { return reader_.Finish("envelope"); }
 
-// The fields version 3 added to a recipient.
-bool DecodeOutcome(ipc::PayloadReader* r, Recipient* out, std::string* range_error) {
+ private:
+  ipc::PayloadReader reader_;
+  std::string_view field_;
+};
+
+// Reads one recipient of format `version`.
+bool DecodeRecipient(FieldReader* f, uint8_t version, Recipient* out) {
+  if (!f->At("recipient address").Str(&out->address) ||
+      !f->At("recipient orcpt").Str(&out->orcpt) || !f->At("recipient notify").U8(&out->notify) ||
+      !f->At("recipient state")
+           .Enum(&out->state, RecipientState::kPending, RecipientState::kFailed) ||
+      !f->At("recipient last_error").Str(&out->last_error))
+    return false;
+  if (version < kFirstVersionWithOutcomes) return true;
   uint64_t last_attempt = 0;
-  if (!r->Str(&out->status) || !r->Str(&out->remote_mta) ||
-      !DecodeBool(r, &out->smtp_reply, "recipient smtp_reply", range_error) ||
-      !r->U32(&out->attempts) || !r->U64(&last_attempt))
+  if (!f->At("recipient status").Str(&out->status) ||
+      !f->At("recipient remote_mta").Str(&out->remote_mta) ||
+      !f->At("recipient smtp_reply").Bool(&out->smtp_reply) ||
+      !f->At("recipient attempts").U32(&out->attempts) ||
+      !f->At("recipient last_attempt").U64(&last_attempt))
     return false;
   out->last_attempt = static_cast<int64_t>(last_attempt);
   return true;
-}
-
-// Reads one recipient of format `version`; false when the bytes ran out or a
-// field is out of range (*range_error then names the field).
-bool DecodeRecipient(ipc::PayloadReader* r, uint8_t version, Recipient* out,
-                     std::string* range_error) {
-  uint8_t state = 0;
-  if (!r->Str(&out->address) || !r->Str(&out->orcpt) || !r->U8(&out->notify) || !r->U8(&state) ||
-      !r->Str(&out->last_error))
-    return false;
-  if (version >= kFirstVersionWithOutcomes && !DecodeOutcome(r, out, range_error)) return false;
-  if ((out->notify & ~kAllNotifyBits) != 0) {
-    *range_error = "recipient NOTIFY bits " + std::to_string(out->notify);
-    return false;
-  }
-  if (state > static_cast<uint8_t>(RecipientState::kFailed)) {
-    *range_error = "recipient state " + std::to_string(state);
-    return false;
-  }
-  out->state = static_cast<RecipientState>(state);
-  return true;
-}
-
-Status Truncated() { return Status::Error("envelope is truncated"); }
-
-Status OutOfRange(const std::string& what) {
-  return Status::Error("envelope has an unknown " + what);
 }
 
 }  // namespace
@@ -107,9 +103,9 @@ std::string Envelope::Encode() const {
 }
 
 Result<Envelope> Envelope::Decode(std::string_view bytes) {
-  ipc::PayloadReader r(bytes);
+  FieldReader f(bytes);
   uint8_t version = 0;
-  if (!r.U8(&version)) return Status::Error("envelope is empty");
+  if (!f.At("version").U8(&version)) return Status::Error("envelope is empty");
   if (version < kOldestFormatVersion || version > kFormatVersion)
     return Status::Error("envelope format version " + std::to_string(version) +
                          " is unknown (this build reads versions " +
@@ -117,31 +113,30 @@ Result<Envelope> Envelope::Decode(std::string_view bytes) {
                          std::to_string(kFormatVersion) + ")");
   Envelope e;
   uint32_t count = 0;
-  if (!r.Str(&e.queue_id) || !r.Str(&e.sender) || !r.U32(&count)) return Truncated();
+  if (!f.At("queue_id").Str(&e.queue_id) || !f.At("sender").Str(&e.sender) ||
+      !f.At("recipient count").U32(&count))
+    return f.Error();
   for (uint32_t i = 0; i < count; ++i) {
     Recipient rcpt;
-    std::string range_error;
-    if (!DecodeRecipient(&r, version, &rcpt, &range_error))
-      return range_error.empty() ? Truncated() : OutOfRange(range_error);
+    if (!DecodeRecipient(&f, version, &rcpt)) return f.Error();
+    // NOTIFY is a set of bits, not an enum: no bit outside RFC 3461's four.
+    if ((rcpt.notify & ~kAllNotifyBits) != 0)
+      return Status::Error("malformed envelope: recipient NOTIFY bits " +
+                           std::to_string(rcpt.notify) + " name no RFC 3461 NOTIFY value");
     e.recipients.push_back(std::move(rcpt));
   }
-  uint8_t body = 0, ret = 0;
   uint64_t arrival = 0;
-  if (!r.U8(&body) || !r.U8(&ret) || !r.Str(&e.envid) || !r.U64(&e.size) || !r.U64(&arrival) ||
-      !r.Str(&e.client_address) || !r.Str(&e.client_helo) || !r.Str(&e.auth_user) ||
-      !r.Str(&e.listener) || (version >= kFirstVersionWithAuthMailbox && !r.Str(&e.auth_mailbox)))
-    return Truncated();
-  std::string range_error;
-  if (version >= kFirstVersionWithOutcomes &&
-      !DecodeBool(&r, &e.delay_warning_sent, "delay_warning_sent", &range_error))
-    return range_error.empty() ? Truncated() : OutOfRange(range_error);
-  if (!r.Done()) return Status::Error("envelope has trailing bytes after its last field");
-  if (body > static_cast<uint8_t>(BodyType::kBinaryMime))
-    return OutOfRange("BODY type " + std::to_string(body));
-  if (ret > static_cast<uint8_t>(DsnRet::kHeaders))
-    return OutOfRange("RET value " + std::to_string(ret));
-  e.body = static_cast<BodyType>(body);
-  e.ret = static_cast<DsnRet>(ret);
+  if (!f.At("BODY type").Enum(&e.body, BodyType::k7Bit, BodyType::kBinaryMime) ||
+      !f.At("RET value").Enum(&e.ret, DsnRet::kUnspecified, DsnRet::kHeaders) ||
+      !f.At("envid").Str(&e.envid) || !f.At("size").U64(&e.size) ||
+      !f.At("arrival_time").U64(&arrival) || !f.At("client_address").Str(&e.client_address) ||
+      !f.At("client_helo").Str(&e.client_helo) || !f.At("auth_user").Str(&e.auth_user) ||
+      !f.At("listener").Str(&e.listener) ||
+      (version >= kFirstVersionWithAuthMailbox && !f.At("auth_mailbox").Str(&e.auth_mailbox)) ||
+      (version >= kFirstVersionWithOutcomes &&
+       !f.At("delay_warning_sent").Bool(&e.delay_warning_sent)))
+    return f.Error();
+  if (Status s = f.Finish(); !s.ok()) return s;
   e.arrival_time = static_cast<int64_t>(arrival);
   return e;
 }
