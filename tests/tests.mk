@@ -25,11 +25,16 @@ tests_unit_tests_SOURCES += \
 tests_unit_tests_SOURCES += \
 	tests/lib/smtp/auth_dialog_test.cc \
 	tests/lib/smtp/base64_test.cc \
+	tests/lib/smtp/client_harness.h \
+	tests/lib/smtp/client_session_test.cc \
+	tests/lib/smtp/client_session_transaction_test.cc \
 	tests/lib/smtp/ehlo_offer_test.cc \
 	tests/lib/smtp/message_reader_test.cc \
 	tests/lib/smtp/message_stream_test.cc \
+	tests/lib/smtp/peer_extensions_test.cc \
 	tests/lib/smtp/received_header_test.cc \
 	tests/lib/smtp/reply_catalogue_test.cc \
+	tests/lib/smtp/reply_parser_test.cc \
 	tests/lib/smtp/sender_login_test.cc \
 	tests/lib/smtp/server_session_pipelining_off_test.cc \
 	tests/lib/smtp/server_session_test.cc \

@@ -384,5 +384,16 @@ BOOST_AUTO_TEST_CASE(rcpt_errors) {
 
 BOOST_AUTO_TEST_SUITE_END()
 
+BOOST_AUTO_TEST_SUITE(xtext)
+
+// RFC 3461 4: "+", "=", controls, space and 8-bit octets become +XX.
+BOOST_AUTO_TEST_CASE(encoding) {
+  BOOST_TEST(EncodeXtext("alice@example.org") == "alice@example.org");
+  BOOST_TEST(EncodeXtext("a+b=c d") == "a+2Bb+3Dc+20d");
+  BOOST_TEST(EncodeXtext(std::string("\x7f\x80\x00", 3)) == "+7F+80+00");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
 }  // namespace
 }  // namespace postern
