@@ -156,7 +156,9 @@ struct ClientSettings {
 struct Diagnostic {
   int code = 0;          // the peer's reply code; 0 when postern decided without one
   std::string enhanced;  // "5.1.1"; for postern's own reasons always set
-  std::string text;      // the reply's lines joined by spaces, or postern's reason
+  // The reply's lines joined by spaces, as the peer sent them (the log and
+  // the DSN writer make them printable), or postern's reason.
+  std::string text;
   // "550 5.1.1 text" for a reply, "4.4.2 text" for postern's own reason.
   std::string ToString() const;
   bool operator==(const Diagnostic&) const = default;

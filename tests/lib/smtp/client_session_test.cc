@@ -4,6 +4,8 @@
 //
 // Commands are typed from RFC 5321, 3207, 4954 and [MS-SMTP]; server
 // replies from the same and from MS-OXSMTP 3.2.5.
+#include <random>
+
 #include "tests/lib/smtp/client_harness.h"
 
 namespace postern {
@@ -573,6 +575,89 @@ BOOST_AUTO_TEST_CASE(auth_required_with_credentials_that_cannot_be_used_defers) 
   BOOST_TEST(h.Say("530 5.7.1 Client was not authenticated\r\n") == "");
   std::vector<std::string> results = {"0:Q:530 5.7.1 Client was not authenticated"};
   BOOST_TEST(h.Results() == results, boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// ---------------------------------------------------------------------------
+BOOST_AUTO_TEST_SUITE(client_robustness)
+
+// Whatever a server sends, in whatever pieces, and whatever the driver
+// answers: every message given gets exactly one MessageDone, nothing is
+// written after Close, and the session ends when the connection does.
+BOOST_AUTO_TEST_CASE(every_message_gets_one_outcome_whatever_the_server_sends) {
+  const std::vector<std::string> replies = {"220 ready\r\n",
+                                            "250 OK\r\n",
+                                            "250-mx\r\n250-PIPELINING\r\n250 CHUNKING\r\n",
+                                            "250 AUTH LOGIN PLAIN\r\n",
+                                            "250-STARTTLS\r\n250 SIZE 10\r\n",
+                                            "354 go\r\n",
+                                            "334 VXNlcm5hbWU6\r\n",
+                                            "334 NTLM supported\r\n",
+                                            "235 2.7.0 OK\r\n",
+                                            "421 4.4.2 bye\r\n",
+                                            "452 4.5.3 Too many recipients\r\n",
+                                            "503 5.5.2 Send hello first\r\n",
+                                            "530 5.7.0 auth\r\n",
+                                            "451 5.7.3 tls\r\n",
+                                            "550 5.1.1 no\r\n",
+                                            "450 4.2.1 busy\r\n",
+                                            "502 no\r\n",
+                                            "250 2.0.0",
+                                            "\r\n",
+                                            "25",
+                                            "x\r\n",
+                                            std::string(5000, 'a')};
+  for (unsigned seed = 0; seed < 300; ++seed) {
+    BOOST_TEST_CONTEXT("seed " << seed) {
+      std::mt19937 random(seed);
+      auto pick = [&](size_t n) { return static_cast<size_t>(random() % n); };
+      ClientHarness h([&](ClientSettings& s) {
+        s.credentials = pick(2) == 0;
+        s.allow_plaintext_auth = pick(2) == 0;
+        s.tls = pick(4) == 0 ? RelayTls::kEncrypt : RelayTls::kMay;
+      });
+      h.piece = 1 + pick(30);
+      h.Start();
+      h.Deliver(Message("Q1", {"a@example.net", "b@example.net", "c@example.net"}));
+      Envelope binary = Message("Q2", {"d@example.net"});
+      binary.body = static_cast<BodyType>(pick(3));
+      h.Deliver(binary, ".\r\n..\r\nbody");
+      const std::string ehlo[] = {kPlainEhloReply, kPipeliningEhloReply, kChunkingEhloReply,
+                                  kTlsEhloReply, "250-mx\r\n250 AUTH NTLM LOGIN\r\n"};
+      h.Say(kGreeting);
+      h.Say(ehlo[pick(5)]);
+      for (int step = 0; step < 60 && !h.end; ++step) {
+        switch (pick(8)) {
+          case 0:
+            h.Tls();
+            break;
+          case 1:
+            h.Auth(pick(2) ? std::optional<std::string>("x") : std::nullopt);
+            break;
+          case 2:
+            h.Advance(pick(10) == 0 ? minutes(10) : seconds(1 + pick(60)));
+            break;
+          case 3:
+            h.Quit();
+            break;
+          default:
+            // Mostly "250 OK", so that transactions get far; garbage (the
+            // last four) only now and then.
+            if (pick(2) == 0) {
+              h.Say("250 OK\r\n");
+            } else {
+              h.Say(replies[pick(pick(10) == 0 ? replies.size() : replies.size() - 4)]);
+            }
+        }
+      }
+      h.PeerClosed();
+      BOOST_TEST(h.end.has_value());
+      BOOST_TEST(h.outcomes.size() == 2u);
+      for (const MessageOutcome& outcome : h.outcomes)
+        BOOST_TEST(outcome.recipients.size() == (outcome.queue_id == "Q1" ? 3u : 1u));
+    }
+  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()
