@@ -93,7 +93,8 @@
 //     same session once this one is done, as long as this one accepted a
 //     recipient; otherwise it is deferred with that reply.
 //   - Replies to MAIL that the session can repair (MS-OXSMTP 3.2.5): after
-//     503 5.5.2 (send hello first) it sends EHLO; after 451 5.7.3 (STARTTLS
+//     503 5.5.2 (send hello first; or 503 with no enhanced code, which a
+//     fresh EHLO cannot harm) it sends EHLO; after 451 5.7.3 (STARTTLS
 //     first) STARTTLS, even when not listed, unless the policy is none or
 //     STARTTLS was tried; after 530 (5.7.0, 5.7.1 or none) with credentials,
 //     STARTTLS first when not encrypted, else AUTH (with the first of our

@@ -501,6 +501,20 @@ BOOST_AUTO_TEST_CASE(send_hello_first_says_ehlo_and_retries_once) {
   BOOST_TEST(h.readies == 2);
 }
 
+BOOST_AUTO_TEST_CASE(a_503_without_enhanced_code_says_ehlo_but_5_5_1_does_not) {
+  ClientHarness bare;
+  bare.Connect("250-mx.example.org\r\n250 8BITMIME\r\n");
+  bare.Deliver(Message("Q1", {"bob@example.net"}));
+  BOOST_TEST(bare.Say("503 Polite people say hello first\r\n") == kEhlo);
+
+  ClientHarness sequence;
+  sequence.Connect(kPlainEhloReply);
+  sequence.Deliver(Message("Q1", {"bob@example.net"}));
+  BOOST_TEST(sequence.Say("503 5.5.1 Bad sequence of commands\r\n") == "");
+  std::vector<std::string> results = {"0:F:503 5.5.1 Bad sequence of commands"};
+  BOOST_TEST(sequence.Results() == results, boost::test_tools::per_element());
+}
+
 BOOST_AUTO_TEST_CASE(starttls_required_starts_tls_even_when_not_listed) {
   ClientHarness h;
   h.Connect(kPipeliningEhloReply);
