@@ -11,8 +11,9 @@
 // serve, closes that one connection and nothing else; a connection's
 // exchanges end with it. Logs every outcome with mechanism, user and client
 // address, never a password or a response. Never blocks: one libevent loop
-// serves every connection. Owns the client connections and the failure
-// counts, not the listening socket.
+// serves every connection. The connections are a lib/ipc/framed_server
+// (which also pauses accepting when authd runs out of descriptors); this
+// class owns the exchanges and the failure counts.
 #pragma once
 
 #include <cstdint>
@@ -22,6 +23,7 @@
 
 #include "lib/base/clock.h"
 #include "lib/config/config.h"
+#include "lib/ipc/framed_server.h"
 #include "lib/ipc/messages_auth.h"
 #include "lib/net/event_handles.h"
 #include "lib/sasl/logon_lockout.h"
@@ -40,8 +42,8 @@ AuthSettings AuthSettingsFor(const Config& config);
 
 class AuthServer {
  public:
-  // listen_fd must be a listening SOCK_STREAM socket; it is made
-  // non-blocking and must outlive the server, as must clock.
+  // listen_fd must be a listening SOCK_STREAM socket; the server owns it.
+  // clock must outlive the server.
   AuthServer(event_base* base, int listen_fd, const Clock& clock, AuthSettings settings);
   ~AuthServer();
   AuthServer(const AuthServer&) = delete;
@@ -53,51 +55,32 @@ class AuthServer {
   void Reconfigure(AuthSettings settings);
 
  private:
+  using PeerId = FramedServer::PeerId;
   struct Exchange {
     std::unique_ptr<SaslServerExchange> sasl;
     std::string mechanism;
     std::string client_address;
   };
-  struct Client {
-    AuthServer* server;
-    BufferEventPtr bev;
-    ipc::FrameDecoder decoder;
-    std::map<uint64_t, Exchange> exchanges;  // by auth_id
-  };
+  using Exchanges = std::map<uint64_t, Exchange>;  // one peer's, by auth_id
 
-  static void OnAccept(evutil_socket_t fd, short, void* self);
-  static void OnAcceptRetry(evutil_socket_t, short, void* self);
-  static void OnRead(bufferevent* bev, void* client);
-  static void OnEvent(bufferevent* bev, short what, void* client);
-  void AcceptAll();
-  void PauseAccepting();
-  void Adopt(int fd);
-  // False when the client was dropped.
-  // False when the frame dropped the client: it does not decode, or its
-  // type is not one authd serves.
-  bool Serve(Client* client, const ipc::Frame& frame);
-  Status ServeFrame(Client* client, const ipc::Frame& frame);
-  void ServeStart(Client* client, const ipc::AuthStart& start);
-  void ServeStep(Client* client, const ipc::AuthStep& step);
+  // An error (the frame does not decode, or authd does not serve its type)
+  // drops the peer.
+  Status ServeFrame(PeerId peer, const ipc::Frame& frame);
+  void ServeStart(PeerId peer, const ipc::AuthStart& start);
+  void ServeStep(PeerId peer, const ipc::AuthStep& step);
   // A new exchange for auth_id, or nothing (already answered).
-  Exchange* Begin(Client* client, uint64_t auth_id, const std::string& mechanism,
+  Exchange* Begin(PeerId peer, uint64_t auth_id, const std::string& mechanism,
                   const std::string& client_address);
   // Answers one step and, unless it continues, accounts for and forgets the exchange.
-  void Conclude(Client* client, uint64_t auth_id, const SaslStep& step);
+  void Conclude(PeerId peer, uint64_t auth_id, const SaslStep& step);
   // A failed or undecided exchange counts toward the lockout of its pair.
   void CountFailure(const Exchange& exchange);
-  void Reply(Client* client, uint64_t auth_id, ipc::AuthOutcome outcome, const std::string& data);
-  template <typename Message>
-  void Write(Client* client, const Message& message);
-  void Drop(Client* client);
+  void Reply(PeerId peer, uint64_t auth_id, ipc::AuthOutcome outcome, const std::string& data);
 
-  event_base* base_;
-  int listen_fd_;
   SaslServerSettings sasl_settings_;
   LogonLockout lockout_;
-  EventPtr accept_event_;
-  EventPtr accept_retry_;
-  std::map<Client*, std::unique_ptr<Client>> clients_;
+  std::map<PeerId, Exchanges> exchanges_;
+  FramedServer server_;
 };
 
 }  // namespace postern

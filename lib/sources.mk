@@ -8,6 +8,8 @@ lib_libpostern_a_SOURCES += \
 	lib/base/ascii.h \
 	lib/base/backoff.h \
 	lib/base/clock.h \
+	lib/base/daemon_main.cc lib/base/daemon_main.h \
+	lib/base/daemon_options.cc lib/base/daemon_options.h \
 	lib/base/daemon_support.cc lib/base/daemon_support.h \
 	lib/base/descriptor_budget.cc lib/base/descriptor_budget.h \
 	lib/base/file_system.cc lib/base/file_system.h \
@@ -27,6 +29,7 @@ lib_libpostern_a_SOURCES += \
 lib_libpostern_a_SOURCES += \
 	lib/ipc/datagram_channel.cc lib/ipc/datagram_channel.h \
 	lib/ipc/frame.cc lib/ipc/frame.h \
+	lib/ipc/framed_server.cc lib/ipc/framed_server.h \
 	lib/ipc/messages_auth.cc lib/ipc/messages_auth.h \
 	lib/ipc/messages_control.cc lib/ipc/messages_control.h \
 	lib/ipc/messages_queue.cc lib/ipc/messages_queue.h \
@@ -47,6 +50,7 @@ lib_libpostern_a_SOURCES += \
 	lib/smtp/ehlo_offer.cc lib/smtp/ehlo_offer.h \
 	lib/smtp/message_reader.cc lib/smtp/message_reader.h \
 	lib/smtp/message_stream.cc lib/smtp/message_stream.h \
+	lib/smtp/next_hop.cc lib/smtp/next_hop.h \
 	lib/smtp/peer_extensions.cc lib/smtp/peer_extensions.h \
 	lib/smtp/received_header.cc lib/smtp/received_header.h \
 	lib/smtp/reply_catalogue.cc lib/smtp/reply_catalogue.h \
@@ -54,7 +58,8 @@ lib_libpostern_a_SOURCES += \
 	lib/smtp/sender_login.cc lib/smtp/sender_login.h \
 	lib/smtp/server_session.cc lib/smtp/server_session.h \
 	lib/smtp/smtp_address.cc lib/smtp/smtp_address.h \
-	lib/smtp/smtp_command.cc lib/smtp/smtp_command.h
+	lib/smtp/smtp_command.cc lib/smtp/smtp_command.h \
+	lib/smtp/xtext.cc lib/smtp/xtext.h
 # policy: who may connect and send, and how much
 lib_libpostern_a_SOURCES += \
 	lib/policy/connection_admission.cc lib/policy/connection_admission.h \
@@ -72,9 +77,11 @@ lib_libpostern_a_SOURCES += \
 	lib/sasl/sasl_users.cc lib/sasl/sasl_users.h
 # queue: the LMDB queue, envelopes, Maildir, retries
 lib_libpostern_a_SOURCES += \
+	lib/queue/delivery_schedule.cc lib/queue/delivery_schedule.h \
 	lib/queue/disk_floor.cc lib/queue/disk_floor.h \
+	lib/queue/dsn_report.cc lib/queue/dsn_report.h \
 	lib/queue/envelope.cc lib/queue/envelope.h \
 	lib/queue/maildir.cc lib/queue/maildir.h \
 	lib/queue/queue_id.cc lib/queue/queue_id.h \
 	lib/queue/queue_store.cc lib/queue/queue_store.h \
-	lib/queue/retry_schedule.cc lib/queue/retry_schedule.h
+	lib/queue/retry_schedule.h

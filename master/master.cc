@@ -87,21 +87,20 @@ Status WriteFileAtomically(const std::string& path, const std::string& contents)
 
 }  // namespace
 
-Master::Master(std::unique_ptr<Config> config, ChildUsers users)
-    : config_(std::move(config)), users_(std::move(users)), base_(event_base_new()) {
-  if (!base_) PANIC("cannot create the event loop");
+Master::Master(event_base* base, std::unique_ptr<Config> config, ChildUsers users)
+    : config_(std::move(config)), users_(std::move(users)), base_(base) {
   listeners_ = std::make_unique<ListenerSockets>(
-      base_.get(), [this](int fd, const std::vector<const ListenerConfig*>& candidates) {
+      base_, [this](int fd, const std::vector<const ListenerConfig*>& candidates) {
         Accept(fd, candidates);
       });
-  pool_ = std::make_unique<WorkerPool>(base_.get(), &table_, &resources_,
+  pool_ = std::make_unique<WorkerPool>(base_, &table_, &resources_,
                                        config_->run_directory + "/qmgr.sock",
                                        config_->run_directory + "/authd.sock");
   pool_->SetConfig(config_.get());
-  queue_space_ = std::make_unique<QueueSpaceClient>(base_.get(),
-                                                    config_->run_directory + "/qmgr.sock", &clock_);
+  queue_space_ =
+      std::make_unique<QueueSpaceClient>(base_, config_->run_directory + "/qmgr.sock", &clock_);
   control_ = std::make_unique<ControlServer>(
-      base_.get(), [this](const std::string& verb, const std::vector<std::string>& args) {
+      base_, [this](const std::string& verb, const std::vector<std::string>& args) {
         return HandleControl(verb, args);
       });
 }
@@ -259,15 +258,10 @@ Status Master::Start() {
   Supervisor::Hooks hooks;
   hooks.smtpd_started = [this](pid_t pid, int channel) { pool_->AddWorker(pid, channel); };
   hooks.smtpd_exited = [this](pid_t pid) { SmtpdExited(pid); };
-  hooks.all_exited = [this] { event_base_loopexit(base_.get(), nullptr); };
-  supervisor_ = std::make_unique<Supervisor>(base_.get(), &clock_, users_, queue_socket_,
-                                             auth_socket_, std::move(hooks));
+  hooks.all_exited = [this] { event_base_loopexit(base_, nullptr); };
+  supervisor_ = std::make_unique<Supervisor>(base_, &clock_, users_, queue_socket_, auth_socket_,
+                                             std::move(hooks));
   supervisor_->SetConfig(config_.get());
-  for (int signo : {SIGTERM, SIGINT, SIGHUP}) {
-    signal_events_.emplace_back(evsignal_new(base_.get(), signo, OnSignal, this));
-    event_add(signal_events_.back().get(), nullptr);
-  }
-  signal(SIGPIPE, SIG_IGN);
   Status started = supervisor_->StartAll();
   if (started.ok()) started = WaitForQueueManager();
   if (started.ok() && !queue_space_->Start())
@@ -279,12 +273,6 @@ Status Master::Start() {
   LOG_INFO("postern started: %zu listener(s), %u smtpd worker(s)", config_->listeners.size(),
            config_->smtpd_workers);
   return Status::Ok();
-}
-
-int Master::Run() {
-  event_base_dispatch(base_.get());
-  LOG_INFO("postern stopped");
-  return 0;
 }
 
 void Master::Accept(int fd, const std::vector<const ListenerConfig*>& candidates) {
@@ -327,7 +315,14 @@ ipc::ControlReply Master::HandleControl(const std::string& verb,
     BeginStop();
     return {true, "postern is stopping"};
   }
-  if (verb == "reload" && args.empty()) return Reload();
+  if (verb == "reload" && args.empty()) {
+    std::string trouble;
+    if (Status s = Reload(&trouble); !s.ok())
+      return {false, "configuration not reloaded: " + s.message()};
+    LOG_INFO("configuration reloaded");
+    if (!trouble.empty()) return {false, "reloaded, but " + trouble};
+    return {true, "configuration reloaded"};
+  }
   if (verb == "status" && args.empty()) return {true, StatusText()};
   if (verb == "block") return HandleBlock(args);
   return {false, "unknown control request \"" + verb + "\""};
@@ -381,18 +376,17 @@ std::string Master::StatusText() const {
   return text;
 }
 
-ipc::ControlReply Master::Reload() {
-  if (stopping_) return {false, "postern is stopping"};
+Status Master::Reload(std::string* trouble) {
+  if (stopping_) return Status::Error("postern is stopping");
   Result<Config> fresh = LoadConfig(config_->config_dir);
-  if (!fresh.ok()) return {false, "configuration not reloaded: " + fresh.status().message()};
+  if (!fresh.ok()) return fresh.status();
   auto config = std::make_unique<Config>(std::move(*fresh));
   Result<BlockListFiles> files = ReadBlockListFiles(*config);
-  if (!files.ok()) return {false, "configuration not reloaded: " + files.status().message()};
+  if (!files.ok()) return files.status();
   if (Result<std::map<std::string, ListenerFiles>> checked = LoadListenerFiles(*config);
       !checked.ok())
-    return {false, "configuration not reloaded: " + checked.status().message()};
-  if (Status s = listeners_->Apply(*config); !s.ok())
-    return {false, "configuration not reloaded: " + s.message()};
+    return checked.status();
+  if (Status s = listeners_->Apply(*config); !s.ok()) return s;
   block_files_ = std::move(*files);
   pool_->DrainAll();
   config_ = std::move(config);
@@ -401,9 +395,8 @@ ipc::ControlReply Master::Reload() {
   supervisor_->SetConfig(config_.get());
   Status started = supervisor_->StartSmtpdGeneration();
   supervisor_->SignalServices(SIGHUP);
-  LOG_INFO("configuration reloaded");
-  if (!started.ok()) return {false, "reloaded, but " + started.message()};
-  return {true, "configuration reloaded"};
+  if (!started.ok()) *trouble = started.message();
+  return Status::Ok();
 }
 
 void Master::BeginStop() {
@@ -414,7 +407,7 @@ void Master::BeginStop() {
   listeners_->CloseAll();
   supervisor_->StopRestarting();
   pool_->DrainAll();
-  grace_timer_.reset(evtimer_new(base_.get(), OnGraceExpired, this));
+  grace_timer_.reset(evtimer_new(base_, OnGraceExpired, this));
   timeval tv = ToTimeval(config_->shutdown_grace);
   evtimer_add(grace_timer_.get(), &tv);
   if (supervisor_->CountKind(ChildKind::kSmtpd) == 0) supervisor_->SignalServices(SIGTERM);
@@ -441,16 +434,6 @@ void Master::SmtpdExited(pid_t pid) {
     timeval tv = ToTimeval(kServiceStopTimeout);
     evtimer_add(grace_timer_.get(), &tv);
   }
-}
-
-void Master::OnSignal(evutil_socket_t signo, short, void* self_ptr) {
-  auto* self = static_cast<Master*>(self_ptr);
-  if (signo == SIGHUP) {
-    ipc::ControlReply reply = self->Reload();
-    if (!reply.ok) LOG_ERROR("%s", reply.text.c_str());
-    return;
-  }
-  self->BeginStop();
 }
 
 }  // namespace postern

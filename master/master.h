@@ -34,17 +34,23 @@ namespace postern {
 
 class Master {
  public:
-  Master(std::unique_ptr<Config> config, ChildUsers users);
+  // base (lib/base/daemon_main's loop) outlives master; master ends its
+  // loop once every child has exited after BeginStop().
+  Master(event_base* base, std::unique_ptr<Config> config, ChildUsers users);
   ~Master();
 
   // Directories, sockets, pid file, children; returns once qmgr answers.
   // On failure, whatever was started is stopped again.
   Status Start();
-  // Serves until stopped; returns the process exit status.
-  int Run();
+  // SIGTERM, SIGINT and the stop verb: no new connections, sessions get
+  // shutdown_grace, then the children are stopped and the loop ends.
+  void BeginStop();
+  // SIGHUP and the reload verb. An error: nothing changed (the why). Ok:
+  // reloaded; *trouble then names what did not follow (new smtpd workers
+  // that could not start), or is left empty.
+  Status Reload(std::string* trouble);
 
  private:
-  static void OnSignal(evutil_socket_t signo, short, void* self);
   static void OnGraceExpired(evutil_socket_t, short, void* self);
   Status PrepareDirectories();
   Status CreateServiceSocket(const std::string& path, const UserIdentity& owner, int* fd);
@@ -56,9 +62,7 @@ class Master {
   std::string BlocksFile() const;
   Status LoadDynamicBlocks();
   Status SaveDynamicBlocks() const;
-  ipc::ControlReply Reload();
   std::string StatusText() const;
-  void BeginStop();
   void SmtpdExited(pid_t pid);
   // The server-wide limits of admission: max_server_connections, lowered
   // to what the workers can hold with the descriptor limit in force
@@ -68,7 +72,7 @@ class Master {
 
   std::unique_ptr<Config> config_;
   ChildUsers users_;
-  EventBasePtr base_;
+  event_base* base_;
   ConnectionTable table_;
   SystemClock clock_;
   DynamicBlocks blocks_{&clock_};
@@ -83,7 +87,6 @@ class Master {
   std::unique_ptr<WorkerPool> pool_;
   std::unique_ptr<Supervisor> supervisor_;
   std::unique_ptr<ControlServer> control_;
-  std::vector<EventPtr> signal_events_;
   EventPtr grace_timer_;
   int queue_socket_ = -1;
   int auth_socket_ = -1;

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "lib/base/log.h"
+#include "lib/net/client_refusal.h"
 #include "lib/net/unix_socket.h"
 
 namespace postern {
@@ -163,12 +164,7 @@ void WorkerPool::HandoffExcept(ClientConnection connection, pid_t exclude, const
 }
 
 void WorkerPool::Refuse(ClientConnection connection, const std::string& reply) {
-  ssize_t ignored = send(connection.fd, reply.data(), reply.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-  (void)ignored;
-  // shutdown() reaches every copy of the socket, including one a hanging
-  // worker may still hold.
-  shutdown(connection.fd, SHUT_RDWR);
-  close(connection.fd);
+  RefuseClient(connection.fd, connection.peer, connection.peer_port, reply);
   table_->Remove(connection.conn_id);
 }
 

@@ -3,8 +3,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "lib/queue/maildir.h"
@@ -30,13 +32,14 @@ DeliveryWorker::~DeliveryWorker() {
   if (pipe_write_ >= 0) close(pipe_write_);
 }
 
-Status DeliveryWorker::Start() {
+Status DeliveryWorker::Start(uint32_t threads) {
   int fds[2];
   if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0)
     return Status::FromErrno("delivery worker: pipe", errno);
   pipe_read_ = fds[0];
   pipe_write_ = fds[1];
-  thread_ = std::thread(&DeliveryWorker::Run, this);
+  for (uint32_t i = 0; i < std::max<uint32_t>(threads, 1); ++i)
+    threads_.emplace_back(&DeliveryWorker::Run, this);
   return Status::Ok();
 }
 
@@ -62,11 +65,15 @@ void DeliveryWorker::Stop() {
     stopping_ = true;
     jobs_.clear();
   }
-  wake_.notify_one();
-  if (thread_.joinable()) thread_.join();
+  wake_.notify_all();
+  for (std::thread& thread : threads_)
+    if (thread.joinable()) thread.join();
+  threads_.clear();
 }
 
 void DeliveryWorker::Run() {
+  // `ps -L` and /proc/PID/task/*/comm show the delivery threads by name.
+  pthread_setname_np(pthread_self(), "delivery");
   std::unique_lock<std::mutex> lock(mutex_);
   for (;;) {
     wake_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });

@@ -1,7 +1,8 @@
-// qmgr/delivery.h — the local delivery worker thread of qmgr.
+// qmgr/delivery.h — the local delivery threads of qmgr.
 //
-// Takes queue ids from the loop thread, reads each message in its own LMDB
-// read transaction, and delivers every pending recipient of a local domain
+// Takes queue ids from the loop thread and hands each to one of
+// local_delivery_concurrency threads, which reads the message in its own
+// LMDB read transaction and delivers every pending recipient of a local domain
 // into its Maildir (lib/queue/maildir.h). Outcomes go back to the loop thread as
 // DeliveryReports, announced through a pipe that the loop watches. The
 // worker never writes the queue: the loop records outcomes in its next
@@ -69,15 +70,16 @@ class DeliveryWorker {
   DeliveryWorker(const DeliveryWorker&) = delete;
   DeliveryWorker& operator=(const DeliveryWorker&) = delete;
 
-  // Creates the notification pipe and the thread.
-  Status Start();
+  // Creates the notification pipe and `threads` delivery threads (at least
+  // one). Each message goes to one thread; messages run side by side.
+  Status Start(uint32_t threads);
   // Queues one message for delivery with the configuration in force now.
   void Submit(std::string queue_id, std::shared_ptr<const Config> config);
   // Readable when reports wait; TakeReports() drains it.
   int ready_fd() const { return pipe_read_; }
   std::vector<DeliveryReport> TakeReports();
-  // Finishes the message in hand, drops the rest (they stay pending in the
-  // queue) and joins the thread. Idempotent.
+  // Finishes the messages in hand, drops the rest (they stay pending in the
+  // queue) and joins the threads. Idempotent.
   void Stop();
 
  private:
@@ -93,7 +95,7 @@ class DeliveryWorker {
   FileSystem* fs_;
   int pipe_read_ = -1;
   int pipe_write_ = -1;
-  std::thread thread_;
+  std::vector<std::thread> threads_;
   std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<Job> jobs_;

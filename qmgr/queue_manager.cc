@@ -59,7 +59,7 @@ Status QueueManager::Start() {
   for (const StoredMessage& m : *messages) Index(m.envelope, m.held);
   LOG_INFO("queue %s opened: %zu messages", store_->directory().c_str(), index_.size());
 
-  if (Status s = worker_.Start(); !s.ok()) return s;
+  if (Status s = worker_.Start(config_->local_delivery_concurrency); !s.ok()) return s;
   commit_event_.reset(event_new(base_, -1, 0, OnCommitEvent, this));
   lazy_commit_timer_.reset(evtimer_new(base_, OnCommitEvent, this));
   reports_event_.reset(

@@ -16,8 +16,9 @@
 // that closes that connection only, with a log line saying why. A
 // connection that goes away aborts its unfinished streams; messages it had
 // already ended are still queued (and delivered) though nobody hears so.
-// Never blocks: output that the peer does not take at once waits for a
-// write event.
+// The connections are a lib/ipc/framed_server: it never blocks, drops a
+// peer that leaves too many replies unread, and pauses accepting when qmgr
+// runs out of descriptors.
 #pragma once
 
 #include <cstdint>
@@ -27,6 +28,7 @@
 #include <utility>
 #include <vector>
 
+#include "lib/ipc/framed_server.h"
 #include "lib/ipc/messages_control.h"
 #include "lib/ipc/messages_queue.h"
 #include "lib/net/event_handles.h"
@@ -47,21 +49,12 @@ class QueueServer {
   Status Start();
   // Takes no new connections (shutdown).
   void StopAccepting();
-  // Closes every connection, aborting unfinished streams.
+  // Closes every connection, aborting unfinished streams (their committed
+  // chunks stay for Recover() at the next start).
   void CloseAll();
 
  private:
-  struct Connection {
-    QueueServer* server = nullptr;
-    uint64_t id = 0;
-    int fd = -1;
-    EventPtr read_event;
-    EventPtr write_event;
-    ipc::FrameDecoder decoder;
-    std::string output;
-    bool closing = false;
-    ~Connection();
-  };
+  using PeerId = FramedServer::PeerId;
   struct Stream {
     Envelope envelope;
     ContentChunker chunker;
@@ -69,52 +62,36 @@ class QueueServer {
     uint64_t generation = 0;  // batch holding its latest chunks; 0: none written yet
     Status failure;           // set once the message cannot be queued
   };
-  using StreamKey = std::pair<uint64_t, uint64_t>;  // connection id, stream id
+  using StreamKey = std::pair<PeerId, uint64_t>;  // connection, stream id
 
-  static void OnAccept(evutil_socket_t fd, short, void* self);
-  static void OnReadable(evutil_socket_t fd, short, void* arg);
-  static void OnWritable(evutil_socket_t fd, short, void* arg);
   static void OnHousekeeping(evutil_socket_t, short, void* self);
-
-  void Accept();
-  void Read(Connection* c);
-  void Flush(Connection* c);
-  template <typename Message>
-  void Send(uint64_t connection_id, const Message& message) {
-    SendFrame(connection_id, ipc::EncodeFrame(message));
-  }
-  void SendFrame(uint64_t connection_id, const std::string& frame);
-  void CloseLater(Connection* c, const std::string& why);
   void DiscardLater(const std::string& queue_id);
   void Housekeeping();
+  // A connection went away: its unfinished streams are aborted.
+  void Closed(PeerId peer);
 
-  Status HandleFrame(Connection* c, const ipc::Frame& frame);
-  Status Begin(Connection* c, const ipc::MessageBegin& begin);
-  Status Data(Connection* c, const ipc::MessageData& data);
-  Status End(Connection* c, const ipc::MessageEnd& end);
-  void Abort(Connection* c, const ipc::MessageAbort& abort);
-  void Control(Connection* c, const ipc::ControlRequest& request);
+  Status HandleFrame(PeerId peer, const ipc::Frame& frame);
+  Status Begin(PeerId peer, const ipc::MessageBegin& begin);
+  Status Data(PeerId peer, const ipc::MessageData& data);
+  Status End(PeerId peer, const ipc::MessageEnd& end);
+  void Abort(PeerId peer, const ipc::MessageAbort& abort);
+  void Control(PeerId peer, const ipc::ControlRequest& request);
 
   Status RefusalOf(const Envelope& envelope);
   void FinishFailed(const StreamKey& key, Stream* stream);
   void DropStream(const StreamKey& key);
-  void Answer(uint64_t connection_id, uint64_t stream_id, const Status& outcome,
-              const std::string& queue_id);
+  void Answer(PeerId peer, uint64_t stream_id, const Status& outcome, const std::string& queue_id);
   void OnBatchFailed(uint64_t generation, const Status& failure);
   void OnStreamGivenUp(const std::string& queue_id, const Status& why);
 
   event_base* base_;
-  int listen_fd_;
   QueueManager* manager_;
-  EventPtr accept_event_;
-  // Closing connections and discarding content wait for this event, so no
-  // callback ever frees a connection or opens a batch that its caller is using.
+  // Discarding content waits for this event, so no callback ever opens a
+  // batch that its caller is using.
   EventPtr housekeeping_event_;
   std::vector<std::string> to_discard_;
-  std::vector<char> read_buffer_;
-  uint64_t next_connection_id_ = 1;
-  std::map<uint64_t, std::unique_ptr<Connection>> connections_;
   std::map<StreamKey, Stream> streams_;
+  FramedServer server_;
 };
 
 }  // namespace postern

@@ -1,110 +1,124 @@
-// smtpd/main.cc — the smtpd worker: command line, privilege drop, event loop.
+// smtpd/main.cc — the smtpd worker on the daemon skeleton: privilege drop, chroot.
 //
-// Started by master as root with the master channel on fd 3; loads the
-// config, prepares what needs the file system (the listeners' TLS keys,
+// Started by master as root with the master channel on fd 3
+// (`smtpd -c CONFIG_DIR --channel-fd 3`; lib/base/daemon_main.h runs it);
+// prepares what needs the file system (the listeners' TLS keys,
 // resolv.conf), then chroots into an empty directory and becomes the
 // unprivileged smtpd_user before it reads a single byte from a client, so a
 // compromised worker can open neither the TLS keys nor the password
 // database nor the queue. A start-up error (an unreadable TLS key, say) ends
 // the worker with status 1; master logs it and restarts it with back-off.
 // `smtpd -S` runs one session on stdin/stdout for debugging and dialog tests.
-#include <getopt.h>
+// A worker takes a new configuration only by being replaced (master starts
+// a new generation on reload), so SIGHUP changes nothing.
 #include <time.h>
-#include <unistd.h>
 
-#include <cstdio>
-#include <cstdlib>
+#include <memory>
 #include <string>
 
-#include "lib/base/daemon_support.h"
+#include "lib/base/daemon_main.h"
 #include "lib/base/log.h"
 #include "lib/base/privileges.h"
 #include "lib/config/config.h"
 #include "smtpd/worker.h"
 
+namespace postern {
 namespace {
 
-void Usage() {
-  fprintf(stderr,
-          "usage: smtpd -c CONFIG_DIR [--channel-fd N] [-v]\n"
-          "       smtpd -c CONFIG_DIR -S [--listener NAME] [--client ADDRESS] [-v]\n");
-  exit(2);
-}
-
-int Fail(const std::string& what) {
-  LOG_ERROR("%s", what.c_str());
-  return 1;
-}
-
-}  // namespace
-
-int main(int argc, char** argv) {
-  std::string config_dir;
+struct StandaloneOptions {
+  bool on = false;
   std::string listener;
   std::string client = "127.0.0.1";
-  int channel_fd = -1;
-  bool standalone = false;
-  bool verbose = false;
-  static const option kOptions[] = {{"channel-fd", required_argument, nullptr, 'f'},
-                                    {"listener", required_argument, nullptr, 'l'},
-                                    {"client", required_argument, nullptr, 'a'},
-                                    {nullptr, 0, nullptr, 0}};
-  for (int c; (c = getopt_long(argc, argv, "c:Sv", kOptions, nullptr)) != -1;) {
-    switch (c) {
-      case 'c':
-        config_dir = optarg;
-        break;
-      case 'S':
-        standalone = true;
-        break;
-      case 'v':
-        verbose = true;
-        break;
-      case 'f': {
-        std::optional<int> fd = postern::ParseDescriptor(optarg);
-        if (!fd) Usage();
-        channel_fd = *fd;
-        break;
-      }
-      case 'l':
-        listener = optarg;
-        break;
-      case 'a':
-        client = optarg;
-        break;
-      default:
-        Usage();
+};
+
+class Smtpd : public DaemonProgram {
+ public:
+  Smtpd(const DaemonOptions& options, const StandaloneOptions& standalone)
+      : channel_fd_(options.channel_fd), standalone_(standalone) {}
+
+  Status Prepare(Config config) override {
+    config_ = std::move(config);
+    if (!standalone_.on && channel_fd_ < 0)
+      return Status::Error("smtpd runs under master (--channel-fd N) or stand-alone (-S)");
+    if (standalone_.on || !RunningAsRoot()) return Status::Ok();
+    Result<UserIdentity> found = LookUpUser(config_.smtpd_user, "smtpd_user");
+    if (!found.ok()) return found.status();
+    user_ = *found;
+    chroot_dir_ = config_.run_directory + "/empty";
+    return Status::Ok();
+  }
+
+  // Stand-alone mode may read a regular file on stdin, which epoll refuses.
+  event_base* NewEventBase() override {
+    if (!standalone_.on) return DaemonProgram::NewEventBase();
+    std::unique_ptr<event_config, void (*)(event_config*)> cfg(event_config_new(),
+                                                               event_config_free);
+    if (!cfg) return nullptr;
+    event_config_avoid_method(cfg.get(), "epoll");
+    return event_base_new_with_config(cfg.get());
+  }
+
+  Status Start(event_base* base) override {
+    if (standalone_.on) {
+      worker_ = std::make_unique<Worker>(base, std::move(config_), -1);
+      if (Status s = worker_->Prepare(); !s.ok()) return s;
+      return worker_->StartStandalone(standalone_.listener, standalone_.client);
     }
-  }
-  if (config_dir.empty() || optind != argc || (!standalone && channel_fd < 0)) Usage();
-  postern::LogInitFromEnvironment("smtpd");
-  if (verbose) postern::LogSetVerbose(true);
-
-  postern::Result<postern::Config> config = postern::LoadConfig(config_dir);
-  if (!config.ok()) return Fail(config.status().message());
-
-  if (standalone) {
-    postern::Worker worker(std::move(*config), -1);
-    if (postern::Status s = worker.Prepare(); !s.ok()) return Fail(s.message());
-    postern::Status s = worker.RunStandalone(listener, client);
-    return s.ok() ? 0 : Fail(s.message());
+    tzset();  // the Received header's zone, before /etc/localtime is out of reach
+    // Made while still root, so the channel may enlarge its socket buffer.
+    worker_ = std::make_unique<Worker>(base, std::move(config_), channel_fd_);
+    if (Status s = worker_->Prepare(); !s.ok()) return s;
+    if (Status s = DropPrivileges(user_, chroot_dir_); !s.ok())
+      return Status::Error("cannot drop privileges: " + s.message());
+    worker_->Start();
+    return Status::Ok();
   }
 
-  std::string chroot_dir;
-  postern::UserIdentity user;
-  if (postern::RunningAsRoot()) {
-    postern::Result<postern::UserIdentity> found =
-        postern::LookUpUser(config->smtpd_user, "smtpd_user");
-    if (!found.ok()) return Fail(found.status().message());
-    user = *found;
-    chroot_dir = config->run_directory + "/empty";
+  bool Stop() override {
+    worker_->Stop();
+    return true;
   }
-  tzset();  // the Received header's zone, before /etc/localtime is out of reach
-  postern::Worker worker(std::move(*config), channel_fd);
-  if (postern::Status s = worker.Prepare(); !s.ok()) return Fail(s.message());
-  if (postern::Status s = postern::DropPrivileges(user, chroot_dir); !s.ok())
-    return Fail("cannot drop privileges: " + s.message());
-  LOG_INFO("ready");
-  worker.Run();
-  return 0;
+
+  Status Reload() override {
+    return Status::Error("an smtpd worker takes a new configuration only when master replaces it");
+  }
+
+ private:
+  int channel_fd_;
+  StandaloneOptions standalone_;
+  Config config_;
+  UserIdentity user_;
+  std::string chroot_dir_;
+  std::unique_ptr<Worker> worker_;
+};
+
+}  // namespace
+}  // namespace postern
+
+int main(int argc, char** argv) {
+  postern::StandaloneOptions standalone;
+  const postern::DaemonSpec spec{
+      .name = "smtpd",
+      .takes = postern::kChannelFdOption,
+      .usage =
+          "usage: smtpd -c CONFIG_DIR --channel-fd N [-v|--verbose]\n"
+          "       smtpd -c CONFIG_DIR -S [--listener NAME] [--client ADDRESS] "
+          "[-v|--verbose]",
+      .extras = {{"standalone", 'S', false,
+                  [&](const char*) {
+                    standalone.on = true;
+                    return true;
+                  }},
+                 {"listener", 0, true,
+                  [&](const char* name) {
+                    standalone.listener = name;
+                    return true;
+                  }},
+                 {"client", 0, true, [&](const char* address) {
+                    standalone.client = address;
+                    return true;
+                  }}}};
+  return postern::RunDaemon(spec, argc, argv, [&](const postern::DaemonOptions& options) {
+    return std::make_unique<postern::Smtpd>(options, standalone);
+  });
 }

@@ -267,8 +267,11 @@ void SessionDriver::Execute(Action& action) {
           auth_exchange_ = 0;
         } else if constexpr (std::is_same_v<T, action::BeginMessage>) {
           stream_ = context_->queue->Begin(
-              a.envelope, [this](ipc::QueueOutcome outcome, const std::string& /*reason*/) {
+              a.envelope, [this](ipc::QueueOutcome outcome, const std::string& text) {
                 stream_ = 0;
+                // text is the queue id when queued, else why the queue refused.
+                if (outcome != ipc::QueueOutcome::kQueued)
+                  LOG_INFO("[%s]: message not queued: %s", client_address_.c_str(), text.c_str());
                 session_.QueueResult(outcome);
                 Pump();
               });

@@ -17,32 +17,20 @@
 #include "lib/policy/resource_check.h"
 
 namespace postern {
-namespace {
-
-// Stand-alone mode may read a regular file on stdin, which epoll refuses.
-EventBasePtr NewEventBase(bool standalone) {
-  std::unique_ptr<event_config, void (*)(event_config*)> cfg(event_config_new(), event_config_free);
-  if (standalone) event_config_avoid_method(cfg.get(), "epoll");
-  return EventBasePtr(event_base_new_with_config(cfg.get()));
-}
-
-}  // namespace
-
-Worker::Worker(Config config, int channel_fd)
-    : config_(std::move(config)), base_(NewEventBase(channel_fd < 0)) {
-  if (!base_) PANIC("cannot create the event loop");
+Worker::Worker(event_base* base, Config config, int channel_fd)
+    : config_(std::move(config)), base_(base) {
   // Made while still root, so the channel may enlarge its socket buffer.
   if (channel_fd >= 0)
     channel_ = std::make_unique<DatagramChannel>(
-        base_.get(), channel_fd, "master",
+        base_, channel_fd, "master",
         DatagramChannel::Handlers{
             .frame = [this](ipc::Datagram& datagram) { HandleChannelFrame(datagram); },
             .failed = [this](const std::string& why,
                              bool master_closed) { MasterGone(why, master_closed); }});
-  lookups_ = std::make_unique<ClientLookups>(base_.get());
-  queue_ = std::make_unique<QueueClient>(base_.get(), [this] { RequestQueueConnection(); });
-  auth_ = std::make_unique<AuthClient>(base_.get(), [this] { RequestAuthConnection(); });
-  context_.base = base_.get();
+  lookups_ = std::make_unique<ClientLookups>(base_);
+  queue_ = std::make_unique<QueueClient>(base_, [this] { RequestQueueConnection(); });
+  auth_ = std::make_unique<AuthClient>(base_, [this] { RequestAuthConnection(); });
+  context_.base = base_;
   context_.config = &config_;
   context_.queue = queue_.get();
   context_.auth = auth_.get();
@@ -58,7 +46,7 @@ Worker::Worker(Config config, int channel_fd)
   context_.mail_check = [this](SessionDriver* d, const action::MailCheck& c) {
     SendMailCheck(d, c);
   };
-  reap_event_.reset(event_new(base_.get(), -1, 0, OnReapFinished, this));
+  reap_event_.reset(event_new(base_, -1, 0, OnReapFinished, this));
 }
 
 Worker::~Worker() {
@@ -73,9 +61,6 @@ Worker::~Worker() {
 Status Worker::Prepare() {
   if (Status s = LoadListenerFiles(); !s.ok()) return s;
   if (Status s = lookups_->Configure(config_); !s.ok()) return s;
-  term_event_.reset(evsignal_new(base_.get(), SIGTERM, OnSignal, this));
-  event_add(term_event_.get(), nullptr);
-  signal(SIGPIPE, SIG_IGN);
   return Status::Ok();
 }
 
@@ -98,12 +83,10 @@ const SenderLoginMap* Worker::SenderLogins(const std::string& listener_name) con
   return it == listener_files_.end() ? nullptr : &it->second.sender_logins;
 }
 
-void Worker::Run() {
-  RequestQueueConnection();
-  event_base_dispatch(base_.get());
-}
+void Worker::Start() { RequestQueueConnection(); }
 
-Status Worker::RunStandalone(const std::string& listener_name, const std::string& client_address) {
+Status Worker::StartStandalone(const std::string& listener_name,
+                               const std::string& client_address) {
   const ListenerConfig* listener =
       listener_name.empty() ? &config_.listeners.front() : config_.FindListener(listener_name);
   if (listener == nullptr) return Status::Error("no listener named \"" + listener_name + "\"");
@@ -122,15 +105,10 @@ Status Worker::RunStandalone(const std::string& listener_name, const std::string
   client.trusted = AnyContains(config_.trusted_networks, *address);
   draining_ = true;  // the loop ends with the one session
   StartSession(*listener, dup(STDIN_FILENO), dup(STDOUT_FILENO), std::move(client), 0);
-  event_base_dispatch(base_.get());
   return Status::Ok();
 }
 
-void Worker::OnSignal(evutil_socket_t, short, void* self_ptr) {
-  auto* self = static_cast<Worker*>(self_ptr);
-  LOG_INFO("SIGTERM: ending %zu session(s) now", self->sessions_.size());
-  event_base_loopbreak(self->base_.get());
-}
+void Worker::Stop() { LOG_INFO("ending %zu session(s) now", sessions_.size()); }
 
 void Worker::MasterGone(const std::string& why, bool master_closed) {
   if (master_closed) {
@@ -333,8 +311,7 @@ void Worker::OnReapFinished(evutil_socket_t, short, void* self_ptr) {
 }
 
 void Worker::MaybeExit() {
-  if (draining_ && sessions_.empty() && lookups_->size() == 0)
-    event_base_loopexit(base_.get(), nullptr);
+  if (draining_ && sessions_.empty() && lookups_->size() == 0) event_base_loopexit(base_, nullptr);
 }
 
 void Worker::RequestQueueConnection() {

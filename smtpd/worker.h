@@ -44,8 +44,9 @@ namespace postern {
 
 class Worker {
  public:
-  // channel_fd: the SOCK_SEQPACKET socket to master, or -1 in stand-alone mode.
-  Worker(Config config, int channel_fd);
+  // channel_fd: the SOCK_SEQPACKET socket to master, or -1 in stand-alone
+  // mode. base (lib/base/daemon_main's loop) outlives the worker.
+  Worker(event_base* base, Config config, int channel_fd);
   ~Worker();
 
   // Must be called before privileges are dropped: loads every listener's
@@ -53,10 +54,14 @@ class Worker {
   // error names the listener and the file) and makes the resolvers (which
   // read resolv.conf when dns_nameservers is empty).
   Status Prepare();
-  // Runs until master says drain and the last session ends, or master goes.
-  void Run();
-  // Stand-alone: one session on stdin/stdout for listener_name.
-  Status RunStandalone(const std::string& listener_name, const std::string& client_address);
+  // Serves from the loop until master says drain and the last session
+  // ends, or master goes; the loop then ends.
+  void Start();
+  // Stand-alone: one session on stdin/stdout for listener_name; the loop
+  // ends with it.
+  Status StartStandalone(const std::string& listener_name, const std::string& client_address);
+  // SIGTERM: ends every session now.
+  void Stop();
 
   // The credentials of the listener named so; nullptr when it has no
   // tls_cert_file. They live as long as the worker.
@@ -68,7 +73,6 @@ class Worker {
   const std::string& tls_ticket_key() const { return tls_ticket_key_; }
 
  private:
-  static void OnSignal(evutil_socket_t, short, void* self);
   static void OnReapFinished(evutil_socket_t, short, void* self);
   // A frame that does not decode, or of a type smtpd does not serve, is
   // master's failure: the channel fails and MasterGone() drains the worker.
@@ -105,7 +109,7 @@ class Worker {
 
   Config config_;
   SystemClock clock_;
-  EventBasePtr base_;
+  event_base* base_;
   std::unique_ptr<DatagramChannel> channel_;  // to master; null in stand-alone mode
   std::unique_ptr<ClientLookups> lookups_;
   std::unique_ptr<QueueClient> queue_;
@@ -114,7 +118,6 @@ class Worker {
   std::string tls_ticket_key_;
   bool standalone_ = false;
   WorkerContext context_;
-  EventPtr term_event_;
   EventPtr reap_event_;
   std::map<SessionDriver*, std::unique_ptr<SessionDriver>> sessions_;
   std::vector<std::unique_ptr<SessionDriver>> finished_;

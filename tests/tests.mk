@@ -5,6 +5,7 @@ tests_unit_tests_SOURCES = tests/unit_main.cc
 # lib/base
 tests_unit_tests_SOURCES += \
 	tests/lib/base/backoff_test.cc \
+	tests/lib/base/daemon_options_test.cc \
 	tests/lib/base/descriptor_budget_test.cc \
 	tests/lib/base/printable_test.cc
 # lib/net
@@ -15,6 +16,7 @@ tests_unit_tests_SOURCES += \
 tests_unit_tests_SOURCES += \
 	tests/lib/ipc/datagram_channel_test.cc \
 	tests/lib/ipc/frame_test.cc \
+	tests/lib/ipc/framed_server_test.cc \
 	tests/lib/ipc/messages_test.cc \
 	tests/lib/ipc/payload_test.cc
 # lib/config
@@ -31,6 +33,7 @@ tests_unit_tests_SOURCES += \
 	tests/lib/smtp/ehlo_offer_test.cc \
 	tests/lib/smtp/message_reader_test.cc \
 	tests/lib/smtp/message_stream_test.cc \
+	tests/lib/smtp/next_hop_test.cc \
 	tests/lib/smtp/peer_extensions_test.cc \
 	tests/lib/smtp/received_header_test.cc \
 	tests/lib/smtp/reply_catalogue_test.cc \
@@ -60,12 +63,13 @@ tests_unit_tests_SOURCES += \
 	tests/lib/sasl/sasl_users_test.cc
 # lib/queue
 tests_unit_tests_SOURCES += \
+	tests/lib/queue/delivery_schedule_test.cc \
 	tests/lib/queue/disk_floor_test.cc \
+	tests/lib/queue/dsn_report_test.cc \
 	tests/lib/queue/envelope_test.cc \
 	tests/lib/queue/maildir_test.cc \
 	tests/lib/queue/queue_id_test.cc \
-	tests/lib/queue/queue_store_test.cc \
-	tests/lib/queue/retry_schedule_test.cc
+	tests/lib/queue/queue_store_test.cc
 # smtpd: AuthClient against a fake authd on a socketpair, a worker against a
 # fake master
 tests_unit_tests_SOURCES += tests/smtpd/auth_client_test.cc \
@@ -136,6 +140,7 @@ AM_TESTS_ENVIRONMENT = \
 	QMGR='$(abs_top_builddir)/qmgr/qmgr'; export QMGR; \
 	AUTHD='$(abs_top_builddir)/auth/authd'; export AUTHD;
 
-EXTRA_DIST = $(SYSTEM_TESTS) $(FUZZ_REPLAYS) $(FORMAT_CHECK) .clang-format tests/system/postern_harness.py tests/system/dialogs \
+EXTRA_DIST = $(SYSTEM_TESTS) $(FUZZ_REPLAYS) $(FORMAT_CHECK) .clang-format tests/system/postern_harness.py tests/system/postern_wire.py \
+	tests/system/dialogs \
 	tests/system/dns_responder.py \
 	tests/fuzz/corpus tests/fuzz/run-fuzz tests/bench tests/soak install-deps run-dev run-tests .ci/run README.md

@@ -2,6 +2,9 @@
 //
 // Session state machines and rate counters ask a Clock, never the system,
 // so unit tests drive every timer with a FakeClock that moves only when told.
+// Now() is monotonic, for timers; WallNow() is the calendar time, for what
+// outlives the process (a queued message's arrival, its lifetime, the
+// dates in a DSN).
 #pragma once
 
 #include <chrono>
@@ -10,25 +13,35 @@ namespace postern {
 
 using TimePoint = std::chrono::steady_clock::time_point;
 using Duration = std::chrono::milliseconds;
+using WallTime = std::chrono::system_clock::time_point;
 
 class Clock {
  public:
   virtual ~Clock() = default;
   virtual TimePoint Now() const = 0;
+  virtual WallTime WallNow() const = 0;
 };
 
 class SystemClock final : public Clock {
  public:
   TimePoint Now() const override { return std::chrono::steady_clock::now(); }
+  WallTime WallNow() const override { return std::chrono::system_clock::now(); }
 };
 
+// Both times move together, and only in Advance().
 class FakeClock final : public Clock {
  public:
+  explicit FakeClock(WallTime wall_start = WallTime{}) : wall_(wall_start) {}
   TimePoint Now() const override { return now_; }
-  void Advance(Duration d) { now_ += d; }
+  WallTime WallNow() const override { return wall_; }
+  void Advance(Duration d) {
+    now_ += d;
+    wall_ += d;
+  }
 
  private:
   TimePoint now_{};
+  WallTime wall_;
 };
 
 }  // namespace postern

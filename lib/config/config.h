@@ -18,6 +18,7 @@
 #include "lib/base/clock.h"
 #include "lib/base/status.h"
 #include "lib/net/network.h"
+#include "lib/smtp/next_hop.h"
 
 namespace postern {
 
@@ -91,9 +92,10 @@ struct Config {
   uint32_t smtpd_workers = 2;
   // ConnectionCountExceeded: concurrent connections, all listeners together; 0: no cap.
   uint32_t max_server_connections = 0;
-  std::string relayhost;
-  std::vector<std::string> local_domains;  // lower-case
-  std::string postmaster_address;          // empty: PostmasterAddress() picks one
+  std::vector<NextHop> relayhost;           // tried in order; empty: none
+  uint32_t local_delivery_concurrency = 4;  // Maildir deliveries side by side
+  std::vector<std::string> local_domains;   // lower-case
+  std::string postmaster_address;           // empty: PostmasterAddress() picks one
   std::vector<Network> trusted_networks;
   bool client_reverse_lookup = true;
   std::vector<std::string> dns_nameservers;  // for DNSBL queries; empty: resolv.conf

@@ -108,12 +108,16 @@ constexpr std::array kKeys = {
                      "max_connections can cap that listener lower. 0: no cap.",
       .slot = &C::max_server_connections},
     K{.name = "relayhost",
-      .type = T::kString,
+      .type = T::kNextHops,
       .scope = S::kGlobal,
       .default_value = "",
-      .description = "The mail server that qmgr hands mail for other domains to, as "
-                     "[ADDRESS]:PORT, [HOST]:PORT or HOST (port 25). Empty: postern delivers "
-                     "only to local_domains.",
+      .description = "The mail servers that mail for other domains is to be handed to, tried in "
+                     "order: [HOST]:PORT or [HOST] (that host itself), HOST:PORT or HOST (its MX "
+                     "records first), separated by commas or blanks; HOST is a name or an IP "
+                     "address (IPv6 in brackets), PORT defaults to 25. postern check rejects a "
+                     "value that is none of these. This release does not yet deliver to it: "
+                     "mail for domains outside local_domains stays in the queue (postern queue "
+                     "list shows it) until relay delivery arrives.",
       .slot = &C::relayhost},
     K{.name = "local_domains",
       .type = T::kDomains,
@@ -122,6 +126,17 @@ constexpr std::array kKeys = {
       .description = "The domains whose mail qmgr delivers into Maildirs under mail_directory "
                      "instead of relaying it. Case does not matter.",
       .slot = &C::local_domains},
+    K{.name = "local_delivery_concurrency",
+      .type = T::kCount,
+      .scope = S::kGlobal,
+      .default_value = "4",
+      .description = "How many messages qmgr delivers into Maildirs at the same time, each in a "
+                     "thread of its own. Every delivery waits for its file to reach the disk "
+                     "(fsync), so a few in parallel keep the disk busy; more than the disk can "
+                     "sync at once gains nothing. Read when qmgr starts: a reload does not "
+                     "change it.",
+      .minimum = 1,
+      .slot = &C::local_delivery_concurrency},
     K{.name = "postmaster_address",
       .type = T::kString,
       .scope = S::kGlobal,
@@ -708,6 +723,8 @@ constexpr size_t ValueIndexOf(KeyType type) {
       return kValueIndex<std::vector<Network>>;
     case KeyType::kBindAddresses:
       return kValueIndex<std::vector<BindAddress>>;
+    case KeyType::kNextHops:
+      return kValueIndex<std::vector<NextHop>>;
     case KeyType::kRole:
       return kValueIndex<Role>;
     case KeyType::kChoice:
@@ -1038,6 +1055,8 @@ Result<ConfigValue> ParseValue(KeyType type, std::string_view text, const std::s
       return ParseList<Network>(text);
     case KeyType::kBindAddresses:
       return ParseList<BindAddress>(text);
+    case KeyType::kNextHops:
+      return ParseList<NextHop>(text);
     case KeyType::kRole:
       return ParseRole(text);
     case KeyType::kChoice:

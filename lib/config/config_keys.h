@@ -40,6 +40,7 @@ enum class KeyType {
   kDomains,        // like kWords, lower-cased
   kNetworks,       // CIDR networks or single addresses
   kBindAddresses,  // ADDRESS:PORT or [IPV6-ADDRESS]:PORT
+  kNextHops,       // [HOST]:PORT, HOST:PORT, ... (lib/smtp/next_hop.h)
   kRole,           // gateway | relay
   kChoice,         // one of the words in ConfigKey::choices
 };
@@ -61,22 +62,23 @@ struct Choice {
 // A typed value. kString and kPath hold std::string, kBool bool, kCount
 // uint32_t, kSize uint64_t, kDuration Duration, kWords and kDomains
 // std::vector<std::string>, kNetworks std::vector<Network>, kBindAddresses
-// std::vector<BindAddress>, kRole Role, kChoice Choice.
-using ConfigValue =
-    std::variant<std::string, bool, uint32_t, uint64_t, Duration, std::vector<std::string>,
-                 std::vector<Network>, std::vector<BindAddress>, Role, Choice>;
+// std::vector<BindAddress>, kNextHops std::vector<NextHop>, kRole Role,
+// kChoice Choice.
+using ConfigValue = std::variant<std::string, bool, uint32_t, uint64_t, Duration,
+                                 std::vector<std::string>, std::vector<Network>,
+                                 std::vector<BindAddress>, std::vector<NextHop>, Role, Choice>;
 
 // The member that holds a key's value: of Config for global keys, of
 // ListenerConfig for listener keys.
 using ConfigSlot =
     std::variant<std::string Config::*, bool Config::*, uint32_t Config::*, uint64_t Config::*,
                  Duration Config::*, std::vector<std::string> Config::*,
-                 std::vector<Network> Config::*, std::string ListenerConfig::*,
-                 bool ListenerConfig::*, uint32_t ListenerConfig::*, uint64_t ListenerConfig::*,
-                 Duration ListenerConfig::*, std::vector<std::string> ListenerConfig::*,
-                 std::vector<Network> ListenerConfig::*, std::vector<BindAddress> ListenerConfig::*,
-                 Role ListenerConfig::*, BareNewline ListenerConfig::*,
-                 AuthRequireTls ListenerConfig::*>;
+                 std::vector<Network> Config::*, std::vector<NextHop> Config::*,
+                 std::string ListenerConfig::*, bool ListenerConfig::*, uint32_t ListenerConfig::*,
+                 uint64_t ListenerConfig::*, Duration ListenerConfig::*,
+                 std::vector<std::string> ListenerConfig::*, std::vector<Network> ListenerConfig::*,
+                 std::vector<BindAddress> ListenerConfig::*, Role ListenerConfig::*,
+                 BareNewline ListenerConfig::*, AuthRequireTls ListenerConfig::*>;
 
 struct ConfigKey {
   std::string_view name;

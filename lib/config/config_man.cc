@@ -35,6 +35,8 @@ std::string TypeName(const ConfigKey& key) {
       return "list of networks";
     case KeyType::kBindAddresses:
       return "list of bind addresses";
+    case KeyType::kNextHops:
+      return "list of next hops";
     case KeyType::kRole:
       return "gateway or relay";
     case KeyType::kChoice:

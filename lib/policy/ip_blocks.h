@@ -28,8 +28,6 @@
 
 namespace postern {
 
-using WallTime = std::chrono::system_clock::time_point;
-
 // The blocks added through the control socket, each until its expiry or
 // until it is removed. Keyed by the canonical network, so adding a network
 // again replaces its expiry.

@@ -34,6 +34,13 @@ struct Recipient {
   uint8_t notify = 0;   // NotifyFlag bits
   RecipientState state = RecipientState::kPending;
   std::string last_error;  // why the last attempt failed, for queue show and DSNs
+  // What the last attempt ended with, for DSNs (RFC 3464 2.3), queue show
+  // and the back-off (lib/queue/delivery_schedule.h):
+  std::string status{};      // RFC 3463 X.Y.Z, or empty before any attempt ended
+  std::string remote_mta{};  // host name of the server that answered; empty for local delivery
+  bool smtp_reply = false;   // last_error is remote_mta's SMTP reply (a Diagnostic-Code: smtp)
+  uint32_t attempts = 0;     // attempts that ended without delivering (the back-off counts them)
+  int64_t last_attempt = 0;  // when the last attempt ended, seconds since the epoch; 0: none
 
   bool operator==(const Recipient&) const = default;
 };
@@ -59,6 +66,9 @@ struct Envelope {
   // A relay sends the mailbox as AUTH=, and AUTH=<> for "<>" and also for
   // empty without auth_user (RFC 4954 5: treated as if <> had been given).
   std::string auth_mailbox;
+  // The one delay DSN of this message is decided (written, or due to
+  // nobody); lib/queue/delivery_schedule.h.
+  bool delay_warning_sent = false;
 
   std::string Encode() const;
   static Result<Envelope> Decode(std::string_view bytes);

@@ -17,6 +17,7 @@
 #include "lib/smtp/peer_extensions.h"
 #include "lib/smtp/reply_parser.h"
 #include "lib/smtp/smtp_address.h"
+#include "lib/smtp/xtext.h"
 
 namespace postern {
 

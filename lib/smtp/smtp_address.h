@@ -116,8 +116,4 @@ ArgumentError ParseMailArguments(std::string_view argument, const OfferedExtensi
 ArgumentError ParseRcptArguments(std::string_view argument, const OfferedExtensions& offered,
                                  RcptArguments* out);
 
-// RFC 3461 4 xtext of bytes: "+", "=" and every octet outside "!" to "~"
-// as "+" and two upper-case hex digits (the client's AUTH= and such).
-std::string EncodeXtext(std::string_view bytes);
-
 }  // namespace postern

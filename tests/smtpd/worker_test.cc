@@ -41,8 +41,10 @@ RunOutcome RunWorkerReceiving(const std::string& frame) {
     close(pair[1]);
     Config config;
     config.client_reverse_lookup = false;
-    Worker worker(std::move(config), pair[0]);
-    worker.Run();
+    EventBasePtr base(event_base_new());
+    Worker worker(base.get(), std::move(config), pair[0]);
+    worker.Start();
+    event_base_dispatch(base.get());
     _exit(0);
   }
   close(pair[0]);

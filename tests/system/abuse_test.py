@@ -146,7 +146,7 @@ def served(instance):
         client.close()
 
 
-def test_client_that_never_reads(instance):
+def check_client_that_never_reads(instance):
     flooders = []
     for _ in range(4):
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -177,7 +177,7 @@ def test_client_that_never_reads(instance):
     wait_for_connection_count(instance, 0)
 
 
-def test_burst_of_connects_and_closes(instance, rounds=2, addresses=150, per_address=20):
+def check_burst_of_connects_and_closes(instance, rounds=2, addresses=150, per_address=20):
     for round_ in range(rounds):
         crowd = Crowd(instance.port, sources(addresses), per_address)
         try:
@@ -192,7 +192,7 @@ def test_burst_of_connects_and_closes(instance, rounds=2, addresses=150, per_add
         wait_for_connection_count(instance, 0)
 
 
-def test_burst_of_mail_commands(instance, addresses=100, per_address=20):
+def check_burst_of_mail_commands(instance, addresses=100, per_address=20):
     crowd = Crowd(instance.port, sources(addresses), per_address)
     try:
         assert not crowd.read_until(lambda b: b"\r\n" in b), "banners missing"
@@ -209,7 +209,7 @@ def test_burst_of_mail_commands(instance, addresses=100, per_address=20):
     wait_for_connection_count(instance, 0)
 
 
-def test_descriptor_limit():
+def check_descriptor_limit():
     """master started with a hard limit of 256 descriptors: 2 workers hold 2 x 192."""
     instance = h.Instance(settings={"smtpd_workers": 2})
     instance.start(preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256)))
@@ -240,17 +240,17 @@ def test_descriptor_limit():
         instance.close()
 
 
-def main():
+def test():
     raise_own_descriptor_limit(8192)
     with h.Instance(settings={"smtpd_workers": 2}) as instance:
         instance.start()
-        test_client_that_never_reads(instance)
-        test_burst_of_connects_and_closes(instance)
-        test_burst_of_mail_commands(instance)
+        check_client_that_never_reads(instance)
+        check_burst_of_connects_and_closes(instance)
+        check_burst_of_mail_commands(instance)
         served(instance)
         instance.stop()
-    test_descriptor_limit()
+    check_descriptor_limit()
 
 
 if __name__ == "__main__":
-    h.run_test(main)
+    h.run_tests(globals())

@@ -49,7 +49,7 @@ def run_client(port, client, sent, errors):
         errors.append("client %d: %r" % (client, e))
 
 
-def test_id(delivered):
+def message_key(delivered):
     match = re.search(rb"\r\nX-Test-Id: c(\d+)-m(\d+)\r\n", delivered)
     assert match, "delivered message without X-Test-Id: %r" % delivered[:300]
     return int(match.group(1)), int(match.group(2))
@@ -78,7 +78,7 @@ def test():
             seen = set()
             for delivered in found:
                 received, rest = h.split_received(delivered)
-                key = test_id(rest)
+                key = message_key(rest)
                 assert key[0] == client, "%s holds a message of client %d" % (mailbox(client), key[0])
                 assert key not in seen, "c%d-m%d delivered twice" % key
                 seen.add(key)
@@ -89,4 +89,4 @@ def test():
 
 
 if __name__ == "__main__":
-    h.run_test(test)
+    h.run_tests(globals())

@@ -31,8 +31,9 @@ PER_SOURCE = ("421 4.3.2 The maximum number of concurrent connections has exceed
               "closing transmission channel")
 SERVER_COUNT = ("421 4.3.2 The maximum number of concurrent server connections has exceeded a "
                 "limit, closing transmission channel")
+# While master has not yet learnt that a connection closed.
+REFUSALS = (PER_SOURCE, SERVER_COUNT)
 NOT_AVAILABLE = "421 4.3.2 Service not available"
-BANNER = "220 %s ESMTP postern ready" % h.HOSTNAME
 
 TARPIT = 1.0
 # The answer of a session that is not tarpitted: well under TARPIT.
@@ -47,72 +48,31 @@ def free_ipv6_port():
         return s.getsockname()[1]
 
 
-def first_line(port, source):
-    """(client, the first line the server sends it)."""
-    client = h.RawClient(port, source=source)
-    return client, client.line().decode(errors="replace")
-
-
-def assert_refused(port, source, expected):
-    client, line = first_line(port, source)
-    try:
-        assert line == expected, "a client from %s got %r, expected %r" % (source, line, expected)
-        rest = client.line()
-        assert rest == b"", "after %r the server sent %r instead of closing" % (line, rest)
-    finally:
-        client.close()
-
-
-def assert_served(port, source):
-    client, line = first_line(port, source)
-    assert line == BANNER, "a client from %s got %r" % (source, line)
-    return client
-
-
-def quit(client):
-    assert client.command("QUIT").startswith("221 ")
-    assert client.line() == b""
-    client.close()
-
-
-def served_once_a_slot_frees(port, source):
-    """Master learns of a closed connection a moment later: retry until served."""
-    deadline = time.monotonic() + SLOT_WAIT
-    while True:
-        client, line = first_line(port, source)
-        if line == BANNER:
-            return client
-        client.close()
-        assert line in (PER_SOURCE, SERVER_COUNT), "a client from %s got %r" % (source, line)
-        assert time.monotonic() < deadline, "no slot freed within %.0fs" % SLOT_WAIT
-        time.sleep(0.1)
-
-
 def connection_counts(port):
-    first = assert_served(port, "127.0.0.2")
-    assert_refused(port, "127.0.0.2", PER_SOURCE)
-    second = assert_served(port, "127.0.0.3")
-    assert_refused(port, "127.0.0.4", SERVER_COUNT)
+    first = h.assert_served(port, "127.0.0.2")
+    h.assert_refused(port, "127.0.0.2", PER_SOURCE)
+    second = h.assert_served(port, "127.0.0.3")
+    h.assert_refused(port, "127.0.0.4", SERVER_COUNT)
     # Both refusals end before a worker sees them: the served sessions work on.
     assert first.command("NOOP") == "250 2.0.0 OK"
     assert second.command("NOOP") == "250 2.0.0 OK"
 
-    quit(first)
+    h.quit_session(first)
     # The slot of 127.0.0.2 is free again, both per source and in the total.
-    again = served_once_a_slot_frees(port, "127.0.0.2")
-    assert_refused(port, "127.0.0.4", SERVER_COUNT)
-    quit(again)
+    again = h.served_once_a_slot_frees(port, "127.0.0.2", REFUSALS, SLOT_WAIT)
+    h.assert_refused(port, "127.0.0.4", SERVER_COUNT)
+    h.quit_session(again)
     # And a new source takes the freed place in the total.
-    third = served_once_a_slot_frees(port, "127.0.0.4")
-    quit(third)
-    quit(second)
+    third = h.served_once_a_slot_frees(port, "127.0.0.4", REFUSALS, SLOT_WAIT)
+    h.quit_session(third)
+    h.quit_session(second)
 
 
 def binding_not_configured(port):
-    assert_refused(port, "127.0.0.3", NOT_AVAILABLE)
-    assert_refused(port, "127.0.0.1", NOT_AVAILABLE)
-    client = assert_served(port, "127.0.0.2")
-    quit(client)
+    h.assert_refused(port, "127.0.0.3", NOT_AVAILABLE)
+    h.assert_refused(port, "127.0.0.1", NOT_AVAILABLE)
+    client = h.assert_served(port, "127.0.0.2")
+    h.quit_session(client)
 
 
 def timed_reply(client):
@@ -122,9 +82,9 @@ def timed_reply(client):
 
 def tarpit(port):
     began = time.monotonic()
-    slow = assert_served(port, "127.0.0.1")
+    slow = h.assert_served(port, "127.0.0.1")
     assert time.monotonic() - began < PROMPT, "the banner was delayed"
-    other = assert_served(port, "127.0.0.1")
+    other = h.assert_served(port, "127.0.0.1")
     for client in (slow, other):
         client.send("EHLO client.example.test\r\n")
         assert client.reply()[-1].startswith("250 ")
@@ -158,20 +118,20 @@ def tarpit(port):
     slow.send("FROB\r\n")
     line, elapsed = timed_reply(slow)
     assert line.startswith("500 ") and elapsed >= TARPIT - 0.1, "%r after %.2fs" % (line, elapsed)
-    quit(slow)
-    quit(other)
+    h.quit_session(slow)
+    h.quit_session(other)
 
 
 def ipv6(port):
     """MS-OXSMTP 2.1: TCP over IPv6 too; the EHLO answer names the client by its
     IPv6address, without brackets (3.2.5 ServerResponse)."""
     client = h.RawClient(port, source="::1", server="::1")
-    assert client.line().decode() == BANNER
+    assert client.line().decode() == h.BANNER
     client.send("EHLO client.example.test\r\n")
     lines = client.reply()
     assert lines[0] == "250-%s Hello ::1" % h.HOSTNAME, lines
     assert client.command("MAIL FROM:<ann@example.test>") == "250 2.1.0 Sender OK"
-    quit(client)
+    h.quit_session(client)
 
 
 def test():
@@ -192,4 +152,4 @@ def test():
 
 
 if __name__ == "__main__":
-    h.run_test(test)
+    h.run_tests(globals())

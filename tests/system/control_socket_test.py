@@ -2,97 +2,71 @@
 """tests/system/control_socket_test.py — master's and qmgr's control sockets
 read a control request the same way, and drop a client that sends garbage.
 
-Speaks the IPC framing by hand (doc/architecture.md, IPC: an 8-byte header
-of payload length u32, protocol version u16 = 1, type u16, big-endian;
-kControlRequest = 60 carries str verb, u32 argc, argc x str; kControlReply
-= 61 carries u8 ok, str text; a str is a u32 length and its bytes):
+Speaks ControlRequest and ControlReply (lib/ipc/messages_control.h) through
+postern_wire:
 
-- a request with 64 arguments (the most a request may carry) is answered by
-  both daemons, an unknown verb with ok = 0 (before, qmgr read any number
-  and master refused more than 64 with a reply);
-- a request with 65 arguments, a request cut short and a frame of another
-  type make each daemon close the connection without a reply, and each
-  goes on answering the next client.
+- a request with 64 arguments (the most a request may carry) is answered
+  by both daemons, an unknown verb with ok = false (before, qmgr read any
+  number and master refused more than 64 with a reply);
+- a request with 65 arguments, a request cut short and a frame of
+  another type make each daemon close the connection without a reply, and
+  each goes on answering the next client.
 """
 
 import os
-import socket
-import struct
 import sys
 
 sys.dont_write_bytecode = True  # nothing written into the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import postern_harness as h  # noqa: E402
+import postern_wire as wire  # noqa: E402
 
-CONTROL_REQUEST = 60
-CONTROL_REPLY = 61
-PING = 40
-
-
-def frame(msg_type, payload):
-    return struct.pack(">IHH", len(payload), 1, msg_type) + payload
-
-
-def put_str(text):
-    return struct.pack(">I", len(text)) + text
-
-
-def request(verb, args):
-    return frame(CONTROL_REQUEST, put_str(verb) + struct.pack(">I", len(args)) +
-                 b"".join(put_str(a) for a in args))
+# The most arguments a request may carry (typed here, not read from the code).
+MAX_ARGS = 64
 
 
 def exchange(path, data):
-    """Sends data; returns (ok, text) of the reply, or None when the daemon
-    closed the connection without one."""
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
-        conn.settimeout(h.SOCKET_TIMEOUT)
-        conn.connect(path)
-        conn.sendall(data)
-        received = b""
-        while True:
-            chunk = conn.recv(65536)
-            if not chunk:
-                break
-            received += chunk
-            if len(received) >= 8 and len(received) >= 8 + struct.unpack(">I", received[:4])[0]:
-                break
-    if not received:
-        return None
-    length, version, msg_type = struct.unpack(">IHH", received[:8])
-    assert (version, msg_type) == (1, CONTROL_REPLY), (version, msg_type)
-    payload = received[8:8 + length]
-    ok = payload[0]
-    (size,) = struct.unpack(">I", payload[1:5])
-    assert 5 + size == len(payload), "trailing bytes in the reply"
-    return ok, payload[5:].decode()
+    """Sends data; returns the ControlReply, or None when the daemon closed the
+    connection without one."""
+    with wire.Connection.unix(path, h.SOCKET_TIMEOUT) as conn:
+        conn.send_bytes(data)
+        try:
+            return conn.expect("ControlReply")
+        except EOFError:
+            return None
 
 
 def check_daemon(name, path, health_verb):
-    answered = exchange(path, request(b"no-such-verb", [b"x"] * 64))
-    assert answered is not None, "%s did not answer a request with 64 arguments" % name
-    assert answered[0] == 0, "%s accepted an unknown verb: %r" % (name, answered)
-    assert exchange(path, request(b"no-such-verb", [b"x"] * 65)) is None, \
-        "%s answered a request with 65 arguments" % name
-    short = frame(CONTROL_REQUEST, put_str(b"ping") + struct.pack(">I", 1) + b"\0\0\0\x09abc")
-    assert exchange(path, short) is None, "%s answered a request cut short" % name
-    assert exchange(path, frame(PING, b"")) is None, "%s answered a frame of another type" % name
-    answered = exchange(path, request(health_verb, []))
-    assert answered is not None and answered[0] == 1, \
+    answered = exchange(path, wire.frame("ControlRequest", verb="no-such-verb",
+                                         args=["x"] * MAX_ARGS))
+    assert answered is not None, "%s did not answer a request with %d arguments" % (name, MAX_ARGS)
+    assert not answered.ok, "%s accepted an unknown verb: %r" % (name, answered)
+    too_many = wire.frame("ControlRequest", verb="no-such-verb", args=["x"] * (MAX_ARGS + 1))
+    assert exchange(path, too_many) is None, \
+        "%s answered a request with %d arguments" % (name, MAX_ARGS + 1)
+    # An argument whose length says 9 bytes, followed by 3.
+    short = wire.payload("ControlRequest", verb="ping", args=["abcdefghi"])[:-6]
+    assert exchange(path, wire.raw_frame("ControlRequest", short)) is None, \
+        "%s answered a request cut short" % name
+    assert exchange(path, wire.frame("Ping")) is None, "%s answered a frame of another type" % name
+    answered = exchange(path, wire.frame("ControlRequest", verb=health_verb, args=[]))
+    assert answered is not None and answered.ok, \
         "%s no longer answers %s after dropping bad clients: %r" % (name, health_verb, answered)
-    print("%s: 64 arguments answered, 65, a short request and another type dropped" % name)
+    print("%s: %d arguments answered, %d, a short request and another type dropped" % (
+        name, MAX_ARGS, MAX_ARGS + 1))
 
 
 def test():
     with h.Instance() as instance:
         instance.start()
-        check_daemon("qmgr", os.path.join(instance.run_dir, "qmgr.sock"), b"ping")
-        check_daemon("master", os.path.join(instance.run_dir, "master.sock"), b"status")
+        check_daemon("qmgr", os.path.join(instance.run_dir, "qmgr.sock"), "ping")
+        check_daemon("master", os.path.join(instance.run_dir, "master.sock"), "status")
         instance.stop()
         log = instance.log()
-        assert "malformed kControlRequest: 65 arguments, more than 64" in log, \
+        assert "malformed kControlRequest: %d arguments, more than %d" % (
+            MAX_ARGS + 1, MAX_ARGS) in log, \
             "the log does not say why the clients were dropped"
 
 
 if __name__ == "__main__":
-    h.run_test(test)
+    h.run_tests(globals())

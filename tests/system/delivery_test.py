@@ -10,11 +10,15 @@ Sends through the real daemons and reads the Maildir files qmgr writes:
 - a recipient outside local_domains, from a trusted client, is accepted and
   stays in the queue (`postern queue list`);
 - a client outside trusted_networks is refused a relay recipient with
-  `550 5.7.1 Unable to relay`, and still reaches local recipients.
+  `550 5.7.1 Unable to relay`, and still reaches local recipients;
+- qmgr runs local_delivery_concurrency delivery threads (named "delivery",
+  as `ps -L` shows them), and 40 messages sent by 8 clients at once each
+  arrive once, byte for byte.
 """
 
 import os
 import sys
+import threading
 
 sys.dont_write_bytecode = True  # nothing written into the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -55,9 +59,7 @@ def check_several_recipients(instance):
     for rcpt in recipients:
         found = instance.wait_for_mail(rcpt, 1)
         assert len(found) == 1, "%s got %d files" % (rcpt, len(found))
-        received, rest = h.split_received(found[0])
-        h.check_received(received, queue_id)
-        assert rest == MESSAGE, "%s: delivered bytes differ from sent: %r" % (rcpt, rest)
+        h.check_delivered(found[0], queue_id, MESSAGE)
 
 
 def check_remote_recipient_stays_queued(instance):
@@ -87,10 +89,45 @@ def check_untrusted_client_cannot_relay():
         finally:
             client.quit()
         [delivered] = untrusted.wait_for_mail("bob@example.test", 1)
-        received, rest = h.split_received(delivered)
-        h.check_received(received, queue_id)
-        assert rest == b"Subject: local only\r\n\r\nhello\r\n", rest
+        h.check_delivered(delivered, queue_id, b"Subject: local only\r\n\r\nhello\r\n")
         untrusted.stop()
+
+
+def delivery_threads(pid):
+    names = []
+    for task in os.listdir("/proc/%d/task" % pid):
+        with open("/proc/%d/task/%s/comm" % (pid, task)) as f:
+            names.append(f.read().strip())
+    return names.count("delivery")
+
+
+def check_parallel_delivery():
+    with h.Instance(settings={"local_delivery_concurrency": "3"}, name="parallel") as instance:
+        instance.start()
+        [qmgr] = instance.processes_named("qmgr")
+        assert delivery_threads(qmgr) == 3, "qmgr has %d delivery threads, not 3" % (
+            delivery_threads(qmgr))
+        bodies = {}
+
+        def send_five(client_number):
+            for i in range(5):
+                rcpt = "user%d@example.test" % (client_number * 5 + i)
+                body = b"Subject: parallel %s\r\n\r\nbody of %s\r\n" % (
+                    rcpt.encode(), rcpt.encode())
+                h.send(instance.port, "ann@example.test", [rcpt], body)
+                bodies[rcpt] = body  # only once the server acknowledged it
+
+        threads = [threading.Thread(target=send_five, args=(n,)) for n in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert len(bodies) == 40, "only %d messages were sent" % len(bodies)
+        for rcpt, body in bodies.items():
+            [delivered] = instance.wait_for_mail(rcpt, 1)
+            received, rest = h.split_received(delivered)
+            assert received and rest == body, "%s got %r" % (rcpt, delivered)
+        instance.stop()
 
 
 def test():
@@ -101,7 +138,8 @@ def test():
         check_remote_recipient_stays_queued(instance)
         instance.stop()
     check_untrusted_client_cannot_relay()
+    check_parallel_delivery()
 
 
 if __name__ == "__main__":
-    h.run_test(test)
+    h.run_tests(globals())

@@ -63,16 +63,6 @@ def socket_inodes(pid):
     return inodes
 
 
-def wait_no_connections(instance):
-    deadline = time.monotonic() + h.SOCKET_TIMEOUT
-    while True:
-        status = instance.ctl("status").stdout
-        if re.search(r"^connections: 0$", status, re.M):
-            return
-        assert time.monotonic() < deadline, "master still counts connections:\n" + status
-        time.sleep(0.05)
-
-
 def lookup_outlives_a_reload(instance, dns):
     client = h.RawClient(instance.port, source="127.0.0.4")
     try:
@@ -108,7 +98,7 @@ def test():
                 assert client.line() == b"", "the listed client was not disconnected"
             finally:
                 client.close()
-            wait_no_connections(instance)
+            instance.wait_for_connection_count(0)
 
             import smtplib
             smtp = smtplib.SMTP(timeout=h.SOCKET_TIMEOUT, source_address=("127.0.0.3", 0))
@@ -147,4 +137,4 @@ def test():
 
 
 if __name__ == "__main__":
-    h.run_test(test)
+    h.run_tests(globals())

@@ -31,10 +31,8 @@ import queue
 import re
 import shutil
 import smtplib
-import ssl
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
@@ -260,9 +258,7 @@ def check_smtplib(instance):
     flat = io.BytesIO()
     email.generator.BytesGenerator(flat, policy=message.policy.clone(linesep="\r\n")).flatten(
         copy.copy(message), linesep="\r\n")
-    context = ssl.create_default_context()
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
+    context = h.tls_client_context()
     client = RecordingSMTP("127.0.0.1", instance.ports["smtp"], local_hostname=EHLO_NAME,
                            timeout=h.SOCKET_TIMEOUT)
     try:
@@ -290,9 +286,8 @@ class ScriptedClient:
 
     def __init__(self, command):
         self.command = command
-        self.proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE)
-        _scripted_clients.append(self)
+        self.proc = h.spawn(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
         self.lines = queue.Queue()
         self.chatter = []  # what the client itself printed on stdout
         self.stderr = []
@@ -347,15 +342,6 @@ class ScriptedClient:
             time.sleep(0.01)
         return status, "".join(self.stderr)
 
-    def kill(self):
-        """Ends the client by its PID if it still runs (after a failed check)."""
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(timeout=CLIENT_TIMEOUT)
-
-
-_scripted_clients = []
-
 
 def b64(text):
     return base64.b64encode(text.encode()) + b"\r\n"
@@ -394,7 +380,7 @@ def check_gnutls_cli(instance, scratch):
         client = ScriptedClient(gnutls_cli(port, [version], log_file(version)))
         queue_id = submit(client)
         status, err = client.finish()
-        log = read_text(log_file(version))
+        log = h.read_text(log_file(version))
         assert status == 0, "gnutls-cli %s exited %d: %s%s" % (version, status, err, log)
         description = re.search(r"^- Description: \(%s-X\.509\)-.*-\(([A-Z0-9-]+)\)$"
                                 % re.escape(version), log, re.M)
@@ -406,7 +392,7 @@ def check_gnutls_cli(instance, scratch):
     refused = len(REFUSED_LINE.findall(instance.log()))
     for version in ("TLS1.0", "TLS1.1"):
         status, out = run(gnutls_cli(port, [version], log_file(version)))
-        log = read_text(log_file(version))
+        log = h.read_text(log_file(version))
         assert status != 0 and "Handshake was completed" not in log, \
             "gnutls-cli completed a %s handshake:\n%s%s" % (version, out, log)
         # postern says why before it closes: a protocol_version alert (RFC 8446 6.2).
@@ -431,7 +417,7 @@ def check_gnutls_cli(instance, scratch):
     client = ScriptedClient(gnutls_cli(port, ["TLS1.3"], log_file("resume"), "--resume"))
     queue_id = submit(client)
     status, err = client.finish()
-    log = read_text(log_file("resume"))
+    log = h.read_text(log_file("resume"))
     assert status == 0, "gnutls-cli --resume exited %d: %s%s" % (status, err, log)
     assert "*** This is a resumed session" in log, "gnutls-cli did not resume:\n%s" % log
     assert_delivered(instance, queue_id, "1.3")
@@ -482,7 +468,7 @@ def check_openssl_resumption(instance, scratch):
     # The tickets come after the handshake; s_client writes the file once it has read one.
     first.expect(b"EHLO %s\r\n" % EHLO_NAME.encode(), "250 ")
     deadline = time.monotonic() + h.SOCKET_TIMEOUT
-    while "END SSL SESSION PARAMETERS" not in read_text(session_file):
+    while "END SSL SESSION PARAMETERS" not in h.read_text(session_file):
         assert time.monotonic() < deadline, "openssl wrote no session"
         time.sleep(0.05)
     second = ScriptedClient(s_client(port, "-tls1_3", "-sess_in", session_file))
@@ -505,46 +491,33 @@ def check_openssl_resumption(instance, scratch):
     assert_delivered(instance, queue_id, "1.3")
 
 
-def read_text(path):
-    try:
-        with open(path, errors="replace") as f:
-            return f.read()
-    except FileNotFoundError:
-        return ""
+# ---- the test ------------------------------------------------------------------
 
 
-# ---- main ------------------------------------------------------------------------
-
-
-def main():
+def test():
     require_clients()
-    scratch = tempfile.mkdtemp(prefix="postern-interop-")
-    try:
-        with h.Instance(listeners={"smtp": {}, "smtps": {"tls_wrapper": "yes"}},
-                        settings={"smtpd_workers": 2, "tarpit_interval": 0}) as instance:
-            instance.use_certificate()
-            instance.add_user("alice", PASSWORD)
-            instance.start()
+    scratch = h.scratch_dir("interop")
+    with h.Instance(listeners={"smtp": {}, "smtps": {"tls_wrapper": "yes"}},
+                    settings={"smtpd_workers": 2, "tarpit_interval": 0}) as instance:
+        instance.use_certificate()
+        instance.add_user("alice", PASSWORD)
+        instance.start()
 
-            message_file = os.path.join(scratch, "message.eml")
-            with open(message_file, "wb") as f:
-                f.write(MESSAGE)
-            # swaks adds CRLF after the file's last line whether or not it ends in one.
-            swaks_file = os.path.join(scratch, "swaks.eml")
-            with open(swaks_file, "wb") as f:
-                f.write(MESSAGE[:-2])
+        message_file = os.path.join(scratch, "message.eml")
+        with open(message_file, "wb") as f:
+            f.write(MESSAGE)
+        # swaks adds CRLF after the file's last line whether or not it ends in one.
+        swaks_file = os.path.join(scratch, "swaks.eml")
+        with open(swaks_file, "wb") as f:
+            f.write(MESSAGE[:-2])
 
-            check_curl(instance, message_file)
-            check_swaks(instance, swaks_file)
-            check_smtplib(instance)
-            check_gnutls_cli(instance, scratch)
-            check_openssl(instance, scratch)
-            instance.stop()
-    finally:
-        for client in _scripted_clients:
-            client.kill()
-        shutil.rmtree(scratch, ignore_errors=True)
+        check_curl(instance, message_file)
+        check_swaks(instance, swaks_file)
+        check_smtplib(instance)
+        check_gnutls_cli(instance, scratch)
+        check_openssl(instance, scratch)
+        instance.stop()
 
 
 if __name__ == "__main__":
-    h.run_test(main)
+    h.run_tests(globals())

@@ -189,4 +189,4 @@ def test():
 
 
 if __name__ == "__main__":
-    h.run_test(test)
+    h.run_tests(globals())

@@ -152,9 +152,7 @@ def check_reload(instance):
     assert client.command("QUIT").startswith("221 ")
     client.close()
     [delivered] = instance.wait_for_mail("bob@example.test", 1)
-    received, rest = h.split_received(delivered)
-    h.check_received(received, queue_id)
-    assert rest == b"Subject: across reload\r\n\r\nstill here\r\n", rest
+    h.check_delivered(delivered, queue_id, b"Subject: across reload\r\n\r\nstill here\r\n")
 
     fresh = h.RawClient(new_port)
     assert fresh.line().decode() == BANNER
@@ -206,4 +204,4 @@ def test():
 
 
 if __name__ == "__main__":
-    h.run_test(test)
+    h.run_tests(globals())

@@ -9,11 +9,14 @@ belongs to it (every process running a program of its daemon_directory, and
 their descendants); at close() each recorded process must be gone, and
 leftovers are killed by PID and fail the test.
 
-Also here: free loopback ports, smtplib helpers, Maildir readers, the split of
-a delivered message into the Received: field postern prepends and the bytes
-that were sent, and run_test(), which turns a test function into the automake
-exit status (0 pass, 1 fail, 77 skip) and prints the logs of every instance
-when the test fails.
+Also here: free loopback ports, smtplib helpers, raw SMTP sessions (first
+line, served, refused, QUIT), a TLS client context, Maildir readers, the split
+of a delivered message into the Received: field postern prepends and the bytes
+that were sent, spawn() for a process a test starts itself and scratch_dir()
+for a directory of its own, and run_tests(), which runs a file's test functions
+in order, turns them into the automake exit status (0 pass, 1 fail, 77 skip)
+and prints the logs of every instance of a test that fails. The IPC wire
+format is in postern_wire.py.
 
 Only loopback, only the Python standard library. Never signals a process it
 did not record as part of an instance, and never by name.
@@ -34,6 +37,8 @@ import traceback
 
 SKIP = 77
 HOSTNAME = "mail.example.test"
+# The greeting of every postern listener (MS-OXSMTP 3.1.4.1 leaves its text free).
+BANNER = "220 %s ESMTP postern ready" % HOSTNAME
 LOCAL_DOMAIN = "example.test"
 DAEMONS = {"master": "master/master", "smtpd": "smtpd/smtpd", "qmgr": "qmgr/qmgr",
            "authd": "auth/authd"}
@@ -47,10 +52,12 @@ DELIVERY_TIMEOUT = 15
 QUEUED_REPLY = re.compile(r"^2\.6\.0 (\S+) Queued mail for delivery$")
 
 _instances = []
+_spawned = []
+_scratch_dirs = []
 
 
 class Skip(Exception):
-    """Raised by a test that cannot run here; run_test() exits 77."""
+    """Raised by a test that cannot run here; run_tests() exits 77."""
 
 
 # ---- locations -----------------------------------------------------------------
@@ -70,9 +77,14 @@ def build_dir():
     raise Skip("neither POSTERN nor POSTERN_BUILDDIR is set (run through `make check`)")
 
 
+def daemon_path(program):
+    """The built daemon program (master, smtpd, qmgr, authd) of the build tree."""
+    return os.path.join(build_dir(), DAEMONS[program])
+
+
 def require_binaries():
     """Fails (not skips) when the build tree lacks a daemon: make check builds them all."""
-    missing = [p for p in [postern_cli()] + [os.path.join(build_dir(), d) for d in DAEMONS.values()]
+    missing = [p for p in [postern_cli()] + [daemon_path(d) for d in DAEMONS]
                if not os.access(p, os.X_OK)]
     if missing:
         raise AssertionError("not built: " + ", ".join(missing))
@@ -194,6 +206,59 @@ def reap(pid):
         pass
 
 
+def spawn(argv, **popen_args):
+    """subprocess.Popen(argv, **popen_args), remembered so that run_tests() kills it
+    by PID (and reaps it) if it still runs when its test ends."""
+    process = subprocess.Popen(argv, **popen_args)
+    _spawned.append(process)
+    return process
+
+
+def make_dir(parent, name):
+    """parent/name, made readable for the daemons' users (mode 755)."""
+    path = os.path.join(parent, name)
+    os.mkdir(path)
+    os.chmod(path, 0o755)
+    return path
+
+
+def read_pid_file(path):
+    """The pid a daemon's pid file holds, or None while there is none."""
+    try:
+        with open(path) as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def scratch_dir(name):
+    """A fresh temporary directory, removed when the test passes, kept when it fails."""
+    path = tempfile.mkdtemp(prefix="postern-%s-" % name)
+    _scratch_dirs.append(path)
+    return path
+
+
+def wait_until(predicate, what, timeout=SOCKET_TIMEOUT, interval=0.05):
+    """Polls predicate() until it returns something true, and returns that;
+    asserts, naming what was awaited, when timeout seconds pass first."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        assert time.monotonic() < deadline, "%s: not within %gs" % (what, timeout)
+        time.sleep(interval)
+
+
+def read_text(path):
+    """The text of a log file, "" while it does not exist."""
+    try:
+        with open(path, errors="replace") as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
 def all_pids():
     return [int(name) for name in os.listdir("/proc") if name.isdigit()]
 
@@ -210,6 +275,28 @@ class ProcessRecord:
         self.prefix = program_prefix
         self.lock = threading.Lock()
         self.seen = {}  # pid -> (starttime, program)
+        self._sampling = False
+        self._sampler = None
+
+    def start_sampling(self):
+        """scan() every 50 ms in a thread of its own, until stop_sampling()."""
+        if self._sampler is not None:
+            return
+        self._sampling = True
+
+        def sample():
+            while self._sampling:
+                self.scan()
+                time.sleep(0.05)
+
+        self._sampler = threading.Thread(target=sample, daemon=True)
+        self._sampler.start()
+
+    def stop_sampling(self):
+        self._sampling = False
+        if self._sampler is not None:
+            self._sampler.join(5)
+            self._sampler = None
 
     def scan(self):
         stats, programs = {}, {}
@@ -257,6 +344,15 @@ class ProcessRecord:
                 pass
         return live
 
+    def assert_gone(self, timeout, what):
+        """Waits up to timeout for every process to end; kills those left by PID and
+        raises an AssertionError naming them."""
+        left = self.wait_gone(timeout)
+        if left:
+            self.kill_alive()
+            self.wait_gone(5)
+            raise AssertionError("%s left behind after stop (killed now): %s" % (what, left))
+
     def wait_gone(self, timeout):
         """Waits up to timeout for every process (recorded or new) to end; returns the rest."""
         deadline = time.monotonic() + timeout
@@ -283,7 +379,7 @@ class Instance:
         require_binaries()
         ensure_daemon_users()
         become_subreaper()
-        self.root = tempfile.mkdtemp(prefix="postern-%s-" % name)
+        self.root = scratch_dir(name)
         os.chmod(self.root, 0o755)
         self.conf_dir = self._mkdir("conf")
         self.daemon_dir = self._mkdir("daemons")
@@ -316,17 +412,12 @@ class Instance:
         for listener, keys in (listeners if listeners is not None else {"smtp": {}}).items():
             self.add_listener(listener, keys)
         self.record = ProcessRecord(self.daemon_dir + "/")
-        self._sampling = False
-        self._sampler = None
         self.closed = False
         self.write_config()
         _instances.append(self)
 
     def _mkdir(self, name):
-        path = os.path.join(self.root, name)
-        os.mkdir(path)
-        os.chmod(path, 0o755)
-        return path
+        return make_dir(self.root, name)
 
     # ---- configuration
 
@@ -382,7 +473,7 @@ class Instance:
 
         Ports are picked free but not held, so a parallel test may take one
         first: then, with expect_ok, the harness picks new ports and retries."""
-        self._start_sampler()
+        self.record.start_sampling()
         for _ in range(3):
             result = self.ctl("start", timeout=90, preexec_fn=preexec_fn)
             if not expect_ok or result.returncode == 0 or not self._repick_ports(result.stderr):
@@ -416,11 +507,7 @@ class Instance:
 
     def master_pid(self):
         """master's pid from run_directory/master.pid, or None."""
-        try:
-            with open(os.path.join(self.run_dir, "master.pid")) as f:
-                return int(f.read().split()[0])
-        except (OSError, ValueError, IndexError):
-            return None
+        return read_pid_file(os.path.join(self.run_dir, "master.pid"))
 
     def processes(self):
         """{pid: program} of this instance's live processes (program: daemon_directory/NAME)."""
@@ -471,25 +558,6 @@ class Instance:
     def _sample_once(self):
         self.record.scan()
 
-    def _start_sampler(self):
-        if self._sampler is not None:
-            return
-        self._sampling = True
-
-        def sample():
-            while self._sampling:
-                self._sample_once()
-                time.sleep(0.05)
-
-        self._sampler = threading.Thread(target=sample, daemon=True)
-        self._sampler.start()
-
-    def _stop_sampler(self):
-        self._sampling = False
-        if self._sampler is not None:
-            self._sampler.join(5)
-            self._sampler = None
-
     # ---- teardown
 
     def close(self):
@@ -504,18 +572,11 @@ class Instance:
                 self.ctl("stop", timeout=60)
             except subprocess.TimeoutExpired:
                 pass
-        self._stop_sampler()
-        left = self.record.wait_gone(5)
-        if left:
-            self.record.kill_alive()
-            self.record.wait_gone(5)
-            raise AssertionError("processes left behind after stop (killed now): %s" % left)
+        self.record.stop_sampling()
+        self.record.assert_gone(5, "processes")
         problems = self.log_problems()
         assert not problems, "the log reports broken invariants or sanitizer findings:\n" + \
             "\n".join(problems)
-
-    def remove(self):
-        shutil.rmtree(self.root, ignore_errors=True)
 
     def __enter__(self):
         return self
@@ -532,11 +593,7 @@ class Instance:
     # ---- log
 
     def log(self):
-        try:
-            with open(self.log_path, errors="replace") as f:
-                return f.read()
-        except OSError:
-            return ""
+        return read_text(self.log_path)
 
     def log_problems(self):
         """Log lines of a PANIC or of a sanitizer report."""
@@ -616,6 +673,26 @@ class Instance:
         result = self.ctl("user", "add", user, input=password + "\n")
         assert result.returncode == 0, "postern user add %s failed: %s" % (user, result.stderr)
 
+    def connection_count(self):
+        """The connections master counts, from `postern status`."""
+        status = self.ctl("status")
+        assert status.returncode == 0, status.stderr
+        match = re.search(r"^connections: (\d+)$", status.stdout, re.M)
+        assert match, "no connection count in:\n" + status.stdout
+        return int(match.group(1))
+
+    def wait_for_connection_count(self, expected, timeout=SOCKET_TIMEOUT):
+        """Waits until master counts expected connections, handed off or waiting for
+        a hand-off: closes reach it a moment after the client closed."""
+        deadline = time.monotonic() + timeout
+        while True:
+            count = self.connection_count()
+            if count == expected:
+                return
+            assert time.monotonic() < deadline, \
+                "postern status counts %d connections, expected %d" % (count, expected)
+            time.sleep(0.05)
+
     def queue_list(self):
         """stdout of `postern queue list` (asserts exit 0)."""
         result = self.ctl("queue", "list")
@@ -652,6 +729,14 @@ def check_received(field, queue_id):
     assert line.lower().startswith("received:"), "not a Received field: %r" % line
     assert re.search(r"\bby %s\b" % re.escape(HOSTNAME), line), "no `by %s`: %r" % (HOSTNAME, line)
     assert re.search(r"\bid %s\b" % re.escape(queue_id), line), "no `id %s`: %r" % (queue_id, line)
+
+
+def check_delivered(message, queue_id, sent):
+    """Asserts that a delivered message is postern's Received: field naming
+    queue_id, then exactly the bytes sent."""
+    received, rest = split_received(message)
+    check_received(received, queue_id)
+    assert rest == sent, "delivered bytes differ from sent:\nsent %r\ngot  %r" % (sent, rest)
 
 
 def queue_id_from(reply):
@@ -711,6 +796,18 @@ def ntlm_authenticate(user):
     return header + (0x201).to_bytes(4, "little") + payload
 
 
+def tls_client_context(minimum_version=None):
+    """A client context that does TLS and trusts nothing: the test certificates are
+    self-signed. minimum_version: an ssl.TLSVersion the client insists on."""
+    import ssl
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    if minimum_version is not None:
+        context.minimum_version = minimum_version
+    return context
+
+
 class RawClient:
     """A plain socket for dialogs smtplib would not allow: exact bytes out, lines in."""
 
@@ -753,36 +850,102 @@ class RawClient:
         self.sock.close()
 
 
-# ---- running a test ------------------------------------------------------------
+def first_line(port, source):
+    """(a RawClient from source, the first line the server sends it, as str)."""
+    client = RawClient(port, source=source)
+    return client, client.line().decode(errors="replace")
 
 
-def run_test(test):
-    """Runs test() and exits with the automake status; on failure prints the
-    traceback and the log of every instance, and checks that every instance was
-    closed (closing it if not)."""
+def assert_served(port, source):
+    """A RawClient from source that got the banner."""
+    client, line = first_line(port, source)
+    assert line == BANNER, "a client from %s got %r" % (source, line)
+    return client
+
+
+def assert_refused(port, source, expected):
+    """A client from source gets expected as its first line, then the server closes."""
+    client, line = first_line(port, source)
+    try:
+        assert line == expected, "a client from %s got %r, expected %r" % (source, line, expected)
+        rest = client.line()
+        assert rest == b"", "after %r the server sent %r instead of closing" % (line, rest)
+    finally:
+        client.close()
+
+
+def served_once_a_slot_frees(port, source, refusals, timeout):
+    """A RawClient from source that got the banner: master learns of a closed
+    connection a moment later, so until timeout a refusal (one of refusals) is retried."""
+    deadline = time.monotonic() + timeout
+    while True:
+        client, line = first_line(port, source)
+        if line == BANNER:
+            return client
+        client.close()
+        assert line in refusals, "a client from %s got %r" % (source, line)
+        assert time.monotonic() < deadline, "no slot freed within %.0fs" % timeout
+        time.sleep(0.1)
+
+
+def quit_session(client):
+    """QUIT is answered 221 and the server closes; then the client closes."""
+    assert client.command("QUIT").startswith("221 ")
+    assert client.line() == b"", "the server did not close after 221"
+    client.close()
+
+
+# ---- running tests -------------------------------------------------------------
+
+
+def run_tests(namespace):
+    """Runs every function of the calling file named test or test_*, in the order
+    they are defined (`h.run_tests(globals())`), each on its own: after each,
+    every instance it made is closed (leftover processes fail it), every process
+    it spawn()ed and left running is killed by PID, and, when it failed, the log
+    of each of its instances is printed and its directories are kept. Exits with
+    the automake status: 1 when a test failed, 77 when every test skipped, else 0."""
+    tests = [f for name, f in namespace.items()
+             if callable(f) and (name == "test" or name.startswith("test_"))
+             and getattr(f, "__module__", None) == namespace["__name__"]]
+    assert tests, "no test functions in %s" % namespace.get("__file__")
+    statuses = [_run_one(test) for test in tests]
+    sys.stdout.flush()
+    if 1 in statuses:
+        sys.exit(1)
+    sys.exit(SKIP if all(status == SKIP for status in statuses) else 0)
+
+
+def _run_one(test):
     status = 0
     try:
         test()
     except Skip as why:
-        print("SKIP: %s" % why)
+        print("SKIP %s: %s" % (test.__name__, why))
         status = SKIP
     except BaseException:  # noqa: a failing test, whatever it raised
         traceback.print_exc()
         status = 1
+    for process in _spawned:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
     for instance in _instances:
         try:
             instance.close()
         except AssertionError:
             traceback.print_exc()
             status = 1
+    kept = list(_scratch_dirs)
     if status == 1:
         for instance in _instances:
             instance.dump_log()
-        print("FAIL (directories kept: %s)" % " ".join(i.root for i in _instances))
+        print("FAIL %s (directories kept: %s)" % (test.__name__, " ".join(kept)))
     else:
-        for instance in _instances:
-            instance.remove()
+        for path in kept:
+            shutil.rmtree(path, ignore_errors=True)
         if status == 0:
-            print("PASS")
+            print("PASS %s" % test.__name__)
+    del _instances[:], _spawned[:], _scratch_dirs[:]
     sys.stdout.flush()
-    sys.exit(status)
+    return status

@@ -32,12 +32,9 @@ does not run as root (Postfix's master needs root).
 
 import os
 import re
-import shutil
 import smtplib
 import subprocess
 import sys
-import tempfile
-import threading
 import time
 
 sys.dont_write_bytecode = True  # nothing written into the source tree
@@ -79,7 +76,7 @@ class PrivatePostfix:
     alice. Never touches /etc/postfix (read only: Debian's postfix-files)."""
 
     def __init__(self, relay_port, mechanism):
-        self.root = tempfile.mkdtemp(prefix="postern-postfix-")
+        self.root = h.scratch_dir("postfix")
         os.chmod(self.root, 0o755)
         self.config_dir = self._mkdir("etc")
         self.queue_dir = self._mkdir("queue")
@@ -90,8 +87,6 @@ class PrivatePostfix:
         self.log_path = os.path.join(self.root, "maillog")
         self.port = h.free_port()
         self.record = h.ProcessRecord(self.daemon_dir + "/")
-        self._sampling = False
-        self._sampler = None
         passwords = os.path.join(self.config_dir, "sasl_passwd")
         with open(passwords, "w") as f:
             f.write("[127.0.0.1]:%d alice:%s\n" % (relay_port, PASSWORD))
@@ -162,10 +157,7 @@ class PrivatePostfix:
             f.write("\n".join(services) + "\n")
 
     def _mkdir(self, name):
-        path = os.path.join(self.root, name)
-        os.mkdir(path)
-        os.chmod(path, 0o755)
-        return path
+        return h.make_dir(self.root, name)
 
     def postfix(self, *args):
         result = subprocess.run(["/usr/sbin/postfix", "-c", self.config_dir] + list(args),
@@ -174,9 +166,7 @@ class PrivatePostfix:
         return result
 
     def start(self):
-        self._sampling = True
-        self._sampler = threading.Thread(target=self._sample, daemon=True)
-        self._sampler.start()
+        self.record.start_sampling()
         # postfix-script makes the queue directories (post-install create-missing).
         result = self.postfix("start")
         assert result.returncode == 0, "postfix start: %s%s\n%s" % (result.stdout, result.stderr,
@@ -185,17 +175,8 @@ class PrivatePostfix:
         master = self.master_pid()
         assert master in self.record.alive(), "Postfix's master %s is not running" % master
 
-    def _sample(self):
-        while self._sampling:
-            self.record.scan()
-            time.sleep(0.05)
-
     def master_pid(self):
-        try:
-            with open(os.path.join(self.queue_dir, "pid", "master.pid")) as f:
-                return int(f.read().split()[0])
-        except (OSError, ValueError, IndexError):
-            return None
+        return h.read_pid_file(os.path.join(self.queue_dir, "pid", "master.pid"))
 
     def submit(self, recipient, data):
         client = smtplib.SMTP("127.0.0.1", self.port, local_hostname="client.example.test",
@@ -206,11 +187,7 @@ class PrivatePostfix:
             client.quit()
 
     def log(self):
-        try:
-            with open(self.log_path, errors="replace") as f:
-                return f.read()
-        except OSError:
-            return ""
+        return h.read_text(self.log_path)
 
     def wait_for_log(self, pattern, timeout=h.DELIVERY_TIMEOUT):
         """The first match of pattern in Postfix's log, waited for."""
@@ -229,17 +206,9 @@ class PrivatePostfix:
                 result = self.postfix("stop")
                 assert result.returncode == 0, "postfix stop: %s%s" % (result.stdout,
                                                                       result.stderr)
-            self._sampling = False
-            if self._sampler is not None:
-                self._sampler.join(5)
-            left = self.record.wait_gone(10)
-            if left:
-                self.record.kill_alive()
-                self.record.wait_gone(5)
-                raise AssertionError("Postfix processes left after stop (killed now): %s" % left)
         finally:
-            self._sampling = False
-            shutil.rmtree(self.root, ignore_errors=True)
+            self.record.stop_sampling()
+        self.record.assert_gone(10, "Postfix processes")
 
     def __enter__(self):
         return self
@@ -310,7 +279,7 @@ def check_relay(instance, mechanism, delivered_before):
         assert result.returncode == 0, result.stderr
 
 
-def main():
+def test():
     require_postfix()
     with h.Instance(listeners={
             "submission": {"role": "relay", "require_tls": "yes", "require_auth": "yes",
@@ -325,4 +294,4 @@ def main():
 
 
 if __name__ == "__main__":
-    h.run_test(main)
+    h.run_tests(globals())

@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
-"""qmgr as a process: message streams, Maildir delivery, kill -9, queue control.
+"""tests/system/qmgr_socket_test.py — qmgr as a process: message streams, Maildir
+delivery, kill -9, queue control.
 
-Starts the built qmgr (path from argv[1] or $QMGR) on a temporary config
-directory, speaks the queue socket's frames (lib/ipc/messages_queue.h, written out again
-here from the header), and checks what an administrator relies on:
+Starts the built qmgr alone on a temporary config directory, speaks the
+queue socket's messages (MessageBegin, MessageData, MessageEnd, MessageAbort,
+MessageResult of lib/ipc/messages_queue.h, an Envelope of
+lib/queue/envelope.h, ControlRequest and ControlReply) through postern_wire,
+and checks what an administrator relies on:
 
   - 20 interleaved concurrent streams are each answered kQueued with their
     queue id, and every local recipient finds the message in its Maildir,
@@ -16,66 +19,30 @@ here from the header), and checks what an administrator relies on:
   - the control verbs list, show, hold, release, flush, delete;
   - a full queue answers kInsufficientResources and recovers once emptied;
   - SIGTERM stops qmgr with exit status 0.
-
-Python 3 standard library only. Every process it starts is ended by PID.
 """
 
 import os
 import random
-import shutil
 import signal
-import socket
-import struct
 import subprocess
 import sys
-import tempfile
 import threading
 import time
-import traceback
 
-PROTOCOL_VERSION = 1
-MESSAGE_BEGIN, MESSAGE_DATA, MESSAGE_END, MESSAGE_ABORT, MESSAGE_RESULT = 20, 21, 22, 23, 24
-CONTROL_REQUEST, CONTROL_REPLY = 60, 61
-QUEUED, INSUFFICIENT_RESOURCES, TEMPORARY_FAILURE = 0, 1, 2
-ENVELOPE_FORMAT = 1
+sys.dont_write_bytecode = True  # nothing written into the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import postern_harness as h  # noqa: E402
+import postern_wire as wire  # noqa: E402
+
 PIECE = 64 * 1024
 DELIVERY_TIMEOUT = 60.0
 
 
-# --- wire format (lib/ipc/messages_queue.h, lib/queue/envelope.cc)
-
-def u8(v):
-    return struct.pack(">B", v)
-
-
-def u32(v):
-    return struct.pack(">I", v)
-
-
-def u64(v):
-    return struct.pack(">Q", v)
-
-
-def text(b):
-    if isinstance(b, str):
-        b = b.encode()
-    return u32(len(b)) + b
-
-
-def frame(msg_type, payload):
-    return struct.pack(">IHH", len(payload), PROTOCOL_VERSION, msg_type) + payload
-
-
-def encode_envelope(queue_id, sender, recipients, arrival_time):
-    out = u8(ENVELOPE_FORMAT) + text(queue_id) + text(sender) + u32(len(recipients))
-    for address in recipients:
-        # address, orcpt, notify, state (pending), last_error
-        out += text(address) + text("") + u8(0) + u8(0) + text("")
-    # body 7BIT, ret unspecified, envid, size, arrival time
-    out += u8(0) + u8(0) + text("") + u64(0) + u64(arrival_time)
-    for field in ("127.0.0.1", "client.example.test", "", "smtp"):
-        out += text(field)
-    return out
+def envelope(queue_id, sender, recipients, arrival_time):
+    return wire.envelope(queue_id=queue_id, sender=sender,
+                         recipients=[{"address": address} for address in recipients],
+                         arrival_time=arrival_time, client_address="127.0.0.1",
+                         client_helo="client.example.test", listener="smtp")
 
 
 _id_lock = threading.Lock()
@@ -90,73 +57,35 @@ def new_queue_id():
         return "%012X.%X.%X" % (micros, os.getpid(), _id_counter[0])
 
 
-class Connection:
-    """One client connection to the queue socket."""
+class Connection(wire.Connection):
+    """One client connection to the queue socket, speaking as smtpd does."""
 
     def __init__(self, path, timeout=30.0):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(timeout)
-        self.sock.connect(path)
-        self.buffer = b""
+        conn = wire.Connection.unix(path, timeout)
+        super().__init__(conn.sock)
 
-    def close(self):
-        self.sock.close()
-
-    def send(self, msg_type, payload):
-        self.sock.sendall(frame(msg_type, payload))
-
-    def begin(self, stream_id, envelope):
-        self.send(MESSAGE_BEGIN, u64(stream_id) + text(envelope))
+    def begin(self, stream_id, envelope_bytes):
+        self.send("MessageBegin", stream_id=stream_id, envelope=envelope_bytes)
 
     def data(self, stream_id, content):
         for at in range(0, len(content), PIECE):
-            self.send(MESSAGE_DATA, u64(stream_id) + text(content[at:at + PIECE]))
+            self.send("MessageData", stream_id=stream_id, content=content[at:at + PIECE])
 
     def end(self, stream_id):
-        self.send(MESSAGE_END, u64(stream_id))
+        self.send("MessageEnd", stream_id=stream_id)
 
     def abort(self, stream_id):
-        self.send(MESSAGE_ABORT, u64(stream_id))
-
-    def receive(self):
-        """The next frame as (type, payload); raises EOFError when qmgr closed."""
-        while True:
-            if len(self.buffer) >= 8:
-                length, version, msg_type = struct.unpack(">IHH", self.buffer[:8])
-                if version != PROTOCOL_VERSION:
-                    raise AssertionError("qmgr sent protocol version %d" % version)
-                if len(self.buffer) >= 8 + length:
-                    payload = self.buffer[8:8 + length]
-                    self.buffer = self.buffer[8 + length:]
-                    return msg_type, payload
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise EOFError("qmgr closed the connection")
-            self.buffer += chunk
+        self.send("MessageAbort", stream_id=stream_id)
 
     def result(self):
-        """The next kMessageResult as (stream_id, outcome, text)."""
-        msg_type, payload = self.receive()
-        check(msg_type == MESSAGE_RESULT, "expected kMessageResult, got type %d" % msg_type)
-        stream_id, outcome = struct.unpack(">QB", payload[:9])
-        (length,) = struct.unpack(">I", payload[9:13])
-        check(len(payload) == 13 + length, "kMessageResult has trailing bytes")
-        return stream_id, outcome, payload[13:].decode()
+        """The next MessageResult as (stream_id, outcome enumerator, text)."""
+        result = self.expect("MessageResult")
+        return result.stream_id, result.outcome, result.text.decode()
 
     def control(self, verb, *args):
-        payload = text(verb) + u32(len(args)) + b"".join(text(a) for a in args)
-        self.send(CONTROL_REQUEST, payload)
-        msg_type, reply = self.receive()
-        check(msg_type == CONTROL_REPLY, "expected kControlReply, got type %d" % msg_type)
-        ok = reply[0] == 1
-        (length,) = struct.unpack(">I", reply[1:5])
-        check(len(reply) == 5 + length, "kControlReply has trailing bytes")
-        return ok, reply[5:].decode(errors="replace")
-
-
-def check(condition, message):
-    if not condition:
-        raise AssertionError(message)
+        self.send("ControlRequest", verb=verb, args=list(args))
+        reply = self.expect("ControlReply")
+        return reply.ok, reply.text.decode(errors="replace")
 
 
 def is_valid_queue_id(qid):
@@ -177,11 +106,10 @@ def make_content(tag, size):
     return header + body[:size - len(header)]
 
 
-# --- the daemon under test
+# ---- the daemon under test
 
 class Qmgr:
-    def __init__(self, binary, root, extra_config=""):
-        self.binary = binary
+    def __init__(self, root, extra_config=""):
         self.root = root
         self.config_dir = os.path.join(root, "conf")
         self.state = os.path.join(root, "state")
@@ -203,19 +131,16 @@ class Qmgr:
                        "bind = 127.0.0.1:0\n" % (self.state, self.run, extra_config))
 
     def start(self):
-        log = open(self.log_path, "ab")
-        self.process = subprocess.Popen(
-            [self.binary, "-c", self.config_dir, "--foreground"],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=log)
-        log.close()
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            check(self.process.poll() is None,
-                  "qmgr exited with %s at start-up:\n%s" % (self.process.returncode, self.log()))
+        with open(self.log_path, "ab") as log:
+            self.process = h.spawn([h.daemon_path("qmgr"), "-c", self.config_dir],
+                                   stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, "qmgr exited with %s at start-up:\n%s" % (
+                self.process.returncode, self.log())
             try:
-                c = Connection(self.socket_path, timeout=5)
-                ok, reply = c.control("ping")
-                c.close()
+                with Connection(self.socket_path, timeout=5) as c:
+                    ok, _ = c.control("ping")
                 if ok:
                     return
             except (OSError, EOFError):
@@ -228,8 +153,7 @@ class Qmgr:
             self.process.wait(timeout=60)
 
     def log(self):
-        with open(self.log_path, "rb") as f:
-            return f.read().decode(errors="replace")
+        return h.read_text(self.log_path)
 
     def mailbox_files(self, local):
         """Paths of the messages in example.test/<local>, in new/ and cur/."""
@@ -247,24 +171,19 @@ def read(path):
 
 
 def wait_for(condition, what, timeout=DELIVERY_TIMEOUT):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    raise AssertionError("timed out waiting for " + what)
+    h.wait_until(condition, what, timeout, interval=0.1)
 
 
 def send_message(conn, stream_id, queue_id, recipients, content, arrival=None):
-    conn.begin(stream_id, encode_envelope(queue_id, "sender@example.test", recipients,
-                                          arrival or int(time.time())))
+    conn.begin(stream_id, envelope(queue_id, "sender@example.test", recipients,
+                                   arrival or int(time.time())))
     conn.data(stream_id, content)
     conn.end(stream_id)
 
 
-# --- the tests, run in order against one qmgr
+# ---- the steps, run in order against one qmgr
 
-def test_concurrent_streams(q, state):
+def check_concurrent_streams(q, state):
     """20 streams interleaved over 4 connections, all answered and delivered."""
     sizes = [0, 1, 77, 4096, 131071, 131072, 131073, 300000, 1048576 + 5, 2500000]
     sizes = (sizes * 2)[:20]
@@ -281,14 +200,14 @@ def test_concurrent_streams(q, state):
             rcpts.append("Mixed.Case@EXAMPLE.test")
         content = make_content("concurrent-%d" % i, size)
         messages.append((conn, stream_id, qid, rcpts, content))
-        conn.begin(stream_id, encode_envelope(qid, "sender@example.test", rcpts, int(time.time())))
+        conn.begin(stream_id, envelope(qid, "sender@example.test", rcpts, int(time.time())))
     # Interleave the content of all streams piece by piece.
     offsets = [0] * len(messages)
     while any(offsets[i] < len(m[4]) for i, m in enumerate(messages)):
         for i, (conn, stream_id, _, _, content) in enumerate(messages):
             if offsets[i] < len(content):
                 piece = content[offsets[i]:offsets[i] + PIECE]
-                conn.send(MESSAGE_DATA, u64(stream_id) + text(piece))
+                conn.send("MessageData", stream_id=stream_id, content=piece)
                 offsets[i] += PIECE
     for conn, stream_id, _, _, _ in messages:
         conn.end(stream_id)
@@ -299,9 +218,9 @@ def test_concurrent_streams(q, state):
             answers[stream_id] = (outcome, reply)
     for conn, stream_id, qid, _, _ in messages:
         outcome, reply = answers[stream_id]
-        check(outcome == QUEUED, "stream %d: outcome %d (%s)" % (stream_id, outcome, reply))
-        check(reply == qid and is_valid_queue_id(reply),
-              "stream %d answered id %r" % (stream_id, reply))
+        assert outcome == "kQueued", "stream %d: outcome %s (%s)" % (stream_id, outcome, reply)
+        assert reply == qid and is_valid_queue_id(reply), "stream %d answered id %r" % (
+            stream_id, reply)
     for conn in connections:
         conn.close()
     for i, (_, _, qid, rcpts, content) in enumerate(messages):
@@ -309,9 +228,9 @@ def test_concurrent_streams(q, state):
         for local in locals_:
             wait_for(lambda: len(q.mailbox_files(local)) == 1, "delivery to " + local)
             files = q.mailbox_files(local)
-            check(read(files[0]) == content, "%s: content differs from what was sent" % local)
+            assert read(files[0]) == content, "%s: content differs from what was sent" % local
             # The name is derived from the queue id, so a repeated delivery finds it.
-            check(".Q%sR" % qid in os.path.basename(files[0]), "unexpected file name " + files[0])
+            assert ".Q%sR" % qid in os.path.basename(files[0]), "unexpected file name " + files[0]
     state["remote_id"] = messages[0][2]
     # Give qmgr time to record the deliveries, then no local message is left.
     wait_for(lambda: queue_ids(q) == {state["remote_id"]},
@@ -322,42 +241,34 @@ def queue_ids(q):
     c = Connection(q.socket_path)
     ok, listing = c.control("list")
     c.close()
-    check(ok, "list failed: " + listing)
+    assert ok, "list failed: " + listing
     return {line.split()[0] for line in listing.splitlines()
             if line and not line.startswith(("--", "[", "Mail queue"))}
 
 
-def test_refusals_and_protocol_errors(q, state):
+def check_refusals_and_protocol_errors(q, state):
     """Bad ids and duplicates are refused per stream; garbage closes one connection."""
     good = Connection(q.socket_path)
     bad = Connection(q.socket_path)
     # A frame with another protocol version: qmgr closes that connection only.
-    bad.sock.sendall(struct.pack(">IHH", 0, 99, CONTROL_REQUEST))
-    try:
-        bad.receive()
-        raise AssertionError("qmgr kept a connection that sent protocol version 99")
-    except (EOFError, ConnectionResetError):
-        pass
+    bad.send_bytes(wire.raw_frame("ControlRequest", version=99))
+    assert bad.closed_by_peer(), "qmgr kept a connection that sent protocol version 99"
     bad.close()
     # Data for a stream that was never begun is a protocol error too.
     worse = Connection(q.socket_path)
     worse.data(77, b"x")
-    try:
-        worse.receive()
-        raise AssertionError("qmgr kept a connection that sent data for no stream")
-    except (EOFError, ConnectionResetError):
-        pass
+    assert worse.closed_by_peer(), "qmgr kept a connection that sent data for no stream"
     worse.close()
 
     send_message(good, 1, "not-a-queue-id", ["refused@example.test"], b"x")
     _, outcome, reply = good.result()
-    check(outcome == TEMPORARY_FAILURE, "invalid id accepted: %d %s" % (outcome, reply))
+    assert outcome == "kTemporaryFailure", "invalid id accepted: %d %s" % (outcome, reply)
     send_message(good, 2, state["remote_id"], ["dup@example.test"], b"x")
     _, outcome, reply = good.result()
-    check(outcome == TEMPORARY_FAILURE, "duplicate id accepted: %d %s" % (outcome, reply))
-    check("already" in reply, "duplicate refusal does not say why: " + reply)
+    assert outcome == "kTemporaryFailure", "duplicate id accepted: %d %s" % (outcome, reply)
+    assert "already" in reply, "duplicate refusal does not say why: " + reply
     # Aborted: never delivered.
-    good.begin(3, encode_envelope(new_queue_id(), "s@example.test", ["aborted@example.test"], 1))
+    good.begin(3, envelope(new_queue_id(), "s@example.test", ["aborted@example.test"], 1))
     good.data(3, make_content("aborted", 200000))
     good.abort(3)
     # The connection still works after all this.
@@ -365,61 +276,61 @@ def test_refusals_and_protocol_errors(q, state):
     content = make_content("after-refusals", 1000)
     send_message(good, 4, qid, ["afterrefusals@example.test"], content)
     stream_id, outcome, reply = good.result()
-    check((stream_id, outcome, reply) == (4, QUEUED, qid), "good stream failed: %s" % reply)
+    assert (stream_id, outcome, reply) == (4, "kQueued", qid), "good stream failed: %s" % reply
     good.close()
     wait_for(lambda: len(q.mailbox_files("afterrefusals")) == 1, "delivery after refusals")
-    check(read(q.mailbox_files("afterrefusals")[0]) == content, "content differs")
-    check(q.mailbox_files("aborted") == [], "an aborted message was delivered")
-    check(q.mailbox_files("refused") == [] and q.mailbox_files("dup") == [],
-          "a refused message was delivered")
-    check(q.process.poll() is None, "qmgr died on protocol errors")
+    assert read(q.mailbox_files("afterrefusals")[0]) == content, "content differs"
+    assert q.mailbox_files("aborted") == [], "an aborted message was delivered"
+    assert q.mailbox_files("refused") == [] and q.mailbox_files("dup") == [], \
+        "a refused message was delivered"
+    assert q.process.poll() is None, "qmgr died on protocol errors"
 
 
-def test_control_verbs(q, state):
+def check_control_verbs(q, state):
     c = Connection(q.socket_path)
     remote = state["remote_id"]
     ok, listing = c.control("list")
-    check(ok, listing)
+    assert ok, listing
     line = [l for l in listing.splitlines() if l.startswith(remote)]
-    check(len(line) == 1, "list does not show %s:\n%s" % (remote, listing))
-    check("<sender@example.test>" in line[0] and "<remote@elsewhere.test>:pending" in line[0] and
-          "<user0@example.test>:delivered" in line[0] and " active " in line[0],
-          "list line lacks sender or recipient states: " + line[0])
+    assert len(line) == 1, "list does not show %s:\n%s" % (remote, listing)
+    assert ("<sender@example.test>" in line[0] and "<remote@elsewhere.test>:pending" in line[0] and
+            "<user0@example.test>:delivered" in line[0] and " active " in line[0]), \
+        "list line lacks sender or recipient states: " + line[0]
     ok, shown = c.control("show", remote)
-    check(ok and "queue_id: " + remote in shown and "Message-ID: <concurrent-0@test>" not in shown,
-          "show of a 0-byte message is wrong:\n" + shown)
-    check("recipient: <remote@elsewhere.test> pending" in shown, "show lacks recipients:\n" + shown)
+    assert ok and "queue_id: " + remote in shown and \
+        "Message-ID: <concurrent-0@test>" not in shown, "show of a 0-byte message is wrong:\n" + shown
+    assert "recipient: <remote@elsewhere.test> pending" in shown, "show lacks recipients:\n" + shown
 
     # hold, release and delete a message of its own.
     qid = new_queue_id()
     send_message(c, 9, qid, ["held@elsewhere.test"], make_content("held", 5000))
-    check(c.result()[1] == QUEUED, "message for the hold test was not queued")
+    assert c.result()[1] == "kQueued", "message for the hold test was not queued"
     ok, reply = c.control("hold", qid)
-    check(ok, "hold failed: " + reply)
+    assert ok, "hold failed: " + reply
     ok, listing = c.control("list")
-    check(any(l.startswith(qid + " held ") for l in listing.splitlines()),
-          "hold not listed:\n" + listing)
+    assert any(l.startswith(qid + " held ") for l in listing.splitlines()), \
+        "hold not listed:\n" + listing
     ok, shown = c.control("show", qid)
-    check(ok and "Message-ID: <held@test>" in shown and "status: held" in shown, "show:\n" + shown)
+    assert ok and "Message-ID: <held@test>" in shown and "status: held" in shown, "show:\n" + shown
     ok, reply = c.control("release", qid)
-    check(ok, "release failed: " + reply)
+    assert ok, "release failed: " + reply
     ok, listing = c.control("list")
-    check(any(l.startswith(qid + " active ") for l in listing.splitlines()), "release not listed")
+    assert any(l.startswith(qid + " active ") for l in listing.splitlines()), "release not listed"
     ok, reply = c.control("flush")
-    check(ok and "scheduled" in reply, "flush: " + reply)
+    assert ok and "scheduled" in reply, "flush: " + reply
     ok, reply = c.control("delete", qid)
-    check(ok, "delete failed: " + reply)
-    check(qid not in queue_ids(q), "deleted message still listed")
+    assert ok, "delete failed: " + reply
+    assert qid not in queue_ids(q), "deleted message still listed"
     ok, reply = c.control("delete", qid)
-    check(not ok, "deleting a missing message succeeded")
+    assert not ok, "deleting a missing message succeeded"
     ok, reply = c.control("show", "../../etc/passwd")
-    check(not ok and "not a queue id" in reply, "show accepted a bad id: " + reply)
+    assert not ok and "not a queue id" in reply, "show accepted a bad id: " + reply
     ok, reply = c.control("frobnicate")
-    check(not ok, "an unknown verb succeeded")
+    assert not ok, "an unknown verb succeeded"
     c.close()
 
 
-def test_kill9_and_restart(q, state):
+def check_kill9_and_restart(q, state):
     """SIGKILL while streams run; after restart acked = delivered once, others at most once."""
     lock = threading.Lock()
     acked = {}      # local part -> content
@@ -447,7 +358,7 @@ def test_kill9_and_restart(q, state):
                 _, outcome, _ = conn.result()
             except (OSError, EOFError):
                 return
-            if outcome == QUEUED:
+            if outcome == "kQueued":
                 with lock:
                     acked[local] = unacked.pop(local)
 
@@ -459,7 +370,7 @@ def test_kill9_and_restart(q, state):
     stop.set()
     for t in threads:
         t.join(timeout=60)
-    check(len(acked) >= 40, "too few messages acknowledged")
+    assert len(acked) >= 40, "too few messages acknowledged"
     q.start()
     for local, content in acked.items():
         wait_for(lambda: len(q.mailbox_files(local)) >= 1, "delivery of acknowledged " + local)
@@ -467,22 +378,22 @@ def test_kill9_and_restart(q, state):
     wait_for(lambda: queue_ids(q) == {state["remote_id"]}, "the queue to empty after the restart")
     for local, content in acked.items():
         files = q.mailbox_files(local)
-        check(len(files) == 1, "acknowledged %s delivered %d times" % (local, len(files)))
-        check(read(files[0]) == content, "acknowledged %s: content differs" % local)
+        assert len(files) == 1, "acknowledged %s delivered %d times" % (local, len(files))
+        assert read(files[0]) == content, "acknowledged %s: content differs" % local
     for local, content in unacked.items():
         files = q.mailbox_files(local)
-        check(len(files) <= 1, "unacknowledged %s delivered %d times" % (local, len(files)))
+        assert len(files) <= 1, "unacknowledged %s delivered %d times" % (local, len(files))
         if files:
-            check(read(files[0]) == content, "unacknowledged %s: content differs" % local)
+            assert read(files[0]) == content, "unacknowledged %s: content differs" % local
     print("  kill -9 after %d acknowledged, %d unacknowledged messages"
           % (len(acked), len(unacked)))
 
 
-def test_full_queue_answers_insufficient_resources(q, state):
+def check_full_queue_answers_insufficient_resources(q, state):
     """A second qmgr with a 1 MB queue: a message that does not fit is answered
     kInsufficientResources (smtpd's 452 4.3.1), and once the queue is emptied
     the same qmgr queues again."""
-    small = Qmgr(q.binary, os.path.join(q.root, "small"), "queue_map_size = 1m\n")
+    small = Qmgr(os.path.join(q.root, "small"), "queue_map_size = 1m\n")
     small.start()
     try:
         c = Connection(small.socket_path)
@@ -492,75 +403,50 @@ def test_full_queue_answers_insufficient_resources(q, state):
             send_message(c, n, new_queue_id(), ["far%d@elsewhere.test" % n], content)
             _, outcome, reply = c.result()
             outcomes.append(outcome)
-            if outcome != QUEUED:
-                check(outcome == INSUFFICIENT_RESOURCES,
-                      "a full queue answered %d (%s)" % (outcome, reply))
+            if outcome != "kQueued":
+                assert outcome == "kInsufficientResources", "a full queue answered %s (%s)" % (
+                    outcome, reply)
                 break
-        check(outcomes[0] == QUEUED and outcomes[-1] == INSUFFICIENT_RESOURCES,
-              "the 1 MB queue never filled: %s" % outcomes)
+        assert outcomes[0] == "kQueued" and outcomes[-1] == "kInsufficientResources", \
+            "the 1 MB queue never filled: %s" % outcomes
         ok, reply = c.control("delete", "ALL")
-        check(ok, "delete ALL on a full queue failed: " + reply)
+        assert ok, "delete ALL on a full queue failed: " + reply
         queued = []
         for n in range(100, 103):
             qid = new_queue_id()
             send_message(c, n, qid, ["later@elsewhere.test"], make_content("later", 150000))
-            queued.append(c.result()[1] == QUEUED)
-        check(all(queued), "the emptied queue still refuses messages: %s" % queued)
+            queued.append(c.result()[1] == "kQueued")
+        assert all(queued), "the emptied queue still refuses messages: %s" % queued
         c.close()
-        check(small.process.poll() is None, "qmgr died on a full queue")
+        assert small.process.poll() is None, "qmgr died on a full queue"
     finally:
         small.kill(signal.SIGKILL)
 
 
-def test_sigterm_exits_zero(q, state):
+def check_sigterm_exits_zero(q, state):
     c = Connection(q.socket_path)
     qid = new_queue_id()
     send_message(c, 1, qid, ["lastone@example.test"], make_content("lastone", 1000))
-    check(c.result()[1] == QUEUED, "last message not queued")
+    assert c.result()[1] == "kQueued", "last message not queued"
     c.close()
     q.process.send_signal(signal.SIGTERM)
     code = q.process.wait(timeout=60)
-    check(code == 0, "qmgr exited with %d on SIGTERM" % code)
-    check(not os.path.exists(q.socket_path), "qmgr left its socket behind")
-    check("Message-ID" not in q.log(), "the log contains message content")
+    assert code == 0, "qmgr exited with %d on SIGTERM" % code
+    assert not os.path.exists(q.socket_path), "qmgr left its socket behind"
+    assert "Message-ID" not in q.log(), "the log contains message content"
 
 
-TESTS = [test_concurrent_streams, test_refusals_and_protocol_errors, test_control_verbs,
-         test_kill9_and_restart, test_full_queue_answers_insufficient_resources,
-         test_sigterm_exits_zero]
-
-
-def main():
-    binary = sys.argv[1] if len(sys.argv) > 1 else os.environ.get("QMGR", "qmgr/qmgr")
-    binary = os.path.abspath(binary)
-    if not os.access(binary, os.X_OK):
-        print("qmgr binary not found: %s (give it as argv[1] or $QMGR)" % binary)
-        return 2
-    root = tempfile.mkdtemp(prefix="qmgr_socket_test.")
-    q = Qmgr(binary, root)
-    passed = failed = 0
-    try:
-        q.start()
-        state = {}
-        for test in TESTS:
-            try:
-                test(q, state)
-                passed += 1
-                print("PASS %s" % test.__name__)
-            except Exception:  # noqa: BLE001 - report every failure and go on
-                failed += 1
-                print("FAIL %s" % test.__name__)
-                traceback.print_exc()
-                if q.process.poll() is not None:
-                    break
-    finally:
-        q.kill(signal.SIGKILL)
-        if failed:
-            print("---- qmgr log ----\n" + q.log()[-20000:])
-        shutil.rmtree(root, ignore_errors=True)
-    print("%d passed, %d failed" % (passed, failed))
-    return 0 if failed == 0 and passed == len(TESTS) else 1
+def test():
+    q = Qmgr(h.scratch_dir("qmgr"))
+    q.start()
+    state = {}
+    check_concurrent_streams(q, state)
+    check_refusals_and_protocol_errors(q, state)
+    check_control_verbs(q, state)
+    check_kill9_and_restart(q, state)
+    check_full_queue_answers_insufficient_resources(q, state)
+    check_sigterm_exits_zero(q, state)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    h.run_tests(globals())

@@ -88,44 +88,26 @@ def serving_worker(instance, client):
     return found[0]
 
 
-def wait_idle(instance, timeout=h.SOCKET_TIMEOUT):
-    """Waits until master counts no connection, handed off or waiting for its
-    hand-off (closes reach it asynchronously), so that its choice of worker for
-    the next connection is known."""
-    deadline = time.monotonic() + timeout
-    while True:
-        status = instance.ctl("status").stdout
-        if re.search(r"^connections: 0$", status, re.M):
-            return
-        assert time.monotonic() < deadline, "sessions still counted:\n" + status
-        time.sleep(0.05)
-
-
-def quit(client):
-    assert client.command("QUIT").startswith("221 ")
-    client.close()
-
-
 def check_limited(instance):
     port = instance.ports["limited"]
     served = {}  # smtpd pid -> messages it accepted
     # The harness's probes of the ports at start are sessions too.
-    wait_idle(instance)
+    instance.wait_for_connection_count(0)
     # Two sessions open at once go to different workers (least loaded first).
     first, second = raw_session(port), raw_session(port)
     for client in (first, second):
         raw_transaction(client, "limited@example.test")
         pid = serving_worker(instance, client)
         served[pid] = served.get(pid, 0) + 1
-        quit(client)
+        h.quit_session(client)
     assert len(served) == 2, "both sessions were served by smtpd %s" % list(served)
-    wait_idle(instance)
+    instance.wait_for_connection_count(0)
     third = raw_session(port)
     raw_transaction(third, "limited@example.test")
     pid = serving_worker(instance, third)
     served[pid] += 1
-    quit(third)
-    wait_idle(instance)
+    h.quit_session(third)
+    instance.wait_for_connection_count(0)
     # holder takes the worker that master picks for an idle pool, which is
     # the one that served the third message; the fourth goes to the other.
     holder = raw_session(port)
@@ -167,7 +149,7 @@ def check_across_listeners(instance):
     for port in (left, right, left, right):
         client = raw_session(port, source="127.0.0.3")
         raw_transaction(client, "split@example.test")
-        quit(client)
+        h.quit_session(client)
     # Four in the minute: the fifth is over the limit of "left", though
     # "left" itself took only two.
     client = raw_session(left, source="127.0.0.3")
@@ -253,4 +235,4 @@ def test():
 
 
 if __name__ == "__main__":
-    h.run_test(test)
+    h.run_tests(globals())

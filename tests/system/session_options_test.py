@@ -104,9 +104,7 @@ def check_postmaster_is_delivered(instance):
     finally:
         client.quit()
     [delivered] = instance.wait_for_mail("postmaster@example.test", 1)
-    received, rest = h.split_received(delivered)
-    h.check_received(received, queue_id)
-    assert rest == data, "delivered %r, sent %r" % (rest, data)
+    h.check_delivered(delivered, queue_id, data)
     deadline = time.monotonic() + h.DELIVERY_TIMEOUT
     while queue_id in instance.queue_list():
         assert time.monotonic() < deadline, "still queued:\n%s" % instance.queue_list()
@@ -138,7 +136,7 @@ def check_tarpit_at_connect(instance):
         client.close()
 
 
-def main():
+def test():
     with h.Instance(listeners={
             "smtp": {},
             "reject": {"bare_newline": "reject"},
@@ -157,4 +155,4 @@ def main():
 
 
 if __name__ == "__main__":
-    h.run_test(main)
+    h.run_tests(globals())

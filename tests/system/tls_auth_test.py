@@ -23,7 +23,6 @@ import base64
 import os
 import re
 import smtplib
-import ssl
 import sys
 import time
 
@@ -38,14 +37,6 @@ MESSAGE = (b"From: Alice <alice@example.test>\r\n"
            b"\r\n"
            b"A line with 8-bit text: \xc3\xa9t\xc3\xa9\r\n"
            b".a line that starts with a dot\r\n")
-
-
-def client_context():
-    """Trusts nothing but does TLS: the certificate is self-signed."""
-    context = ssl.create_default_context()
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    return context
 
 
 def b64(text):
@@ -68,7 +59,7 @@ def check_starttls_then_login(instance):
     try:
         assert client.has_extn("starttls"), client.esmtp_features
         assert client.esmtp_features.get("auth", "").split() == ["NTLM"], client.esmtp_features
-        code, text = client.starttls(context=client_context())
+        code, text = client.starttls(context=h.tls_client_context())
         assert (code, text) == (220, b"2.0.0 SMTP server ready"), (code, text)
         client.ehlo("client.example.test")
         assert not client.has_extn("starttls"), "STARTTLS offered again under TLS"
@@ -88,7 +79,7 @@ def check_submission_policy(instance):
         code, text = client.mail("alice@example.test")
         assert (code, text) == (451, b"5.7.3 Must issue a STARTTLS command first"), (code, text)
         assert "auth" not in client.esmtp_features, "AUTH offered before TLS on require_tls"
-        client.starttls(context=client_context())
+        client.starttls(context=h.tls_client_context())
         client.ehlo("client.example.test")
         code, text = client.mail("alice@example.test")
         assert (code, text) == (530, b"5.7.1 Not authenticated"), (code, text)
@@ -134,7 +125,7 @@ def check_cleartext_behind_starttls_is_discarded(instance):
         raw.send("STARTTLS\r\nRSET\r\n")
         assert raw.line() == b"220 2.0.0 SMTP server ready"
         assert raw.buffer == b"", "more after the 220: %r" % raw.buffer
-        tls = client_context().wrap_socket(raw.sock, server_hostname=h.HOSTNAME)
+        tls = h.tls_client_context().wrap_socket(raw.sock, server_hostname=h.HOSTNAME)
         tls.sendall(b"EHLO client.example.test\r\n")
         data = b""
         while not data.endswith(b"250 CHUNKING\r\n"):
@@ -150,7 +141,7 @@ def check_cleartext_behind_starttls_is_discarded(instance):
 
 def check_implicit_tls(instance):
     client = smtplib.SMTP_SSL("127.0.0.1", instance.ports["smtps"], local_hostname="client.example.test",
-                              timeout=h.SOCKET_TIMEOUT, context=client_context())
+                              timeout=h.SOCKET_TIMEOUT, context=h.tls_client_context())
     try:
         client.ehlo()
         assert not client.has_extn("starttls"), "STARTTLS offered under implicit TLS"
@@ -163,7 +154,7 @@ def check_implicit_tls(instance):
 
 def check_too_many_logon_failures(instance):
     client = h.connect(instance.ports["smtp"])
-    client.starttls(context=client_context())
+    client.starttls(context=h.tls_client_context())
     client.ehlo("client.example.test")
     for _ in range(2):
         code, text = client.docmd("AUTH LOGIN", b64("alice"))
@@ -209,7 +200,7 @@ def check_auth_require_tls_all(instance):
             code, text = client.docmd(command)
             assert (code, text) == (538, b"5.7.11 Encryption required for requested "
                                          b"authentication mechanism"), (command, code, text)
-        client.starttls(context=client_context())
+        client.starttls(context=h.tls_client_context())
         client.ehlo("client.example.test")
         assert client.esmtp_features.get("auth", "").split() == ["NTLM", "LOGIN"]
         code, text = client.login("alice", PASSWORD)
@@ -220,7 +211,7 @@ def check_auth_require_tls_all(instance):
 
 def check_authd_killed_mid_auth(instance):
     client = h.connect(instance.ports["smtp"])
-    client.starttls(context=client_context())
+    client.starttls(context=h.tls_client_context())
     client.ehlo("client.example.test")
     code, text = client.docmd("AUTH LOGIN")
     assert (code, text) == (334, b"VXNlcm5hbWU6"), (code, text)
@@ -269,7 +260,7 @@ def check_log_holds_no_secret(instance):
         assert secret not in log, "the log holds %r" % secret
 
 
-def main():
+def test():
     tls = {"tarpit_interval": 0}
     with h.Instance(listeners={
             "smtp": dict(tls, max_logon_failures=2),
@@ -296,4 +287,4 @@ def main():
 
 
 if __name__ == "__main__":
-    h.run_test(main)
+    h.run_tests(globals())

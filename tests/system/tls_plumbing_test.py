@@ -25,17 +25,8 @@ import postern_harness as h  # noqa: E402
 CONNECT_LINE = re.compile(r"smtpd\[(\d+)\]: info: connect from \[127\.0\.0\.1\]:(\d+) to listener")
 
 
-def client_context():
-    """TLS 1.3 only, trusting nothing: the certificate is self-signed."""
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    context.minimum_version = ssl.TLSVersion.TLSv1_3
-    return context
-
-
 # OpenSSL resumes a session only through the context that made it.
-CONTEXT = client_context()
+CONTEXT = h.tls_client_context(ssl.TLSVersion.TLSv1_3)
 
 
 class TlsClient:
@@ -119,7 +110,7 @@ def check_unreadable_key_is_refused():
         result = instance.ctl("reload")
         assert result.returncode != 0, "a reload to a missing key was accepted"
         assert "configuration not reloaded: " + expected in result.stdout + result.stderr, result
-        context = client_context()
+        context = h.tls_client_context(ssl.TLSVersion.TLSv1_3)
         raw = h.RawClient(instance.ports["smtp"])
         raw.line()
         raw.send("EHLO client.example.test\r\nSTARTTLS\r\n")
@@ -131,7 +122,7 @@ def check_unreadable_key_is_refused():
         instance.stop()
 
 
-def main():
+def test():
     with h.Instance(listeners={"smtps": {"tls_wrapper": "yes"}}) as instance:
         instance.use_certificate()
         instance.start()
@@ -141,4 +132,4 @@ def main():
 
 
 if __name__ == "__main__":
-    h.run_test(main)
+    h.run_tests(globals())

@@ -261,6 +261,7 @@ BOOST_AUTO_TEST_CASE(HoldsEveryKeyOfTheOperatorContract) {
                         "max_server_connections",
                         "relayhost",
                         "local_domains",
+                        "local_delivery_concurrency",
                         "postmaster_address",
                         "trusted_networks",
                         "client_reverse_lookup",
@@ -409,7 +410,7 @@ BOOST_AUTO_TEST_CASE(GlobalDefaults) {
   BOOST_TEST(config.log_syslog == false);
   BOOST_TEST(config.smtpd_workers == 2u);
   BOOST_TEST(config.max_server_connections == 5000u);  // MS-OXSMTP 3.2.7 ConnectionCountExceeded
-  BOOST_TEST(config.relayhost == "");
+  BOOST_TEST(config.relayhost.empty());
   BOOST_TEST(config.local_domains.empty());
   BOOST_TEST((Strings(config.trusted_networks) == Strs{"127.0.0.0/8", "::1/128"}));
   BOOST_TEST(config.client_reverse_lookup == true);
@@ -601,13 +602,13 @@ BOOST_AUTO_TEST_CASE(CommentsAreDroppedAtLineStartOrAfterWhiteSpace) {
       "max_recipients = 10 # ten\n"
       "max_hop_count = 30\t# tab before the hash\n"
       "block_list = /etc/postern/block#1\n"
-      "relayhost = [192.0.2.25]:25#\n" +
+      "myhostname = mail.example.test#\n" +
       kListener);
   const ListenerConfig& l = Listener(config, "smtp");
   BOOST_TEST(l.max_recipients == 10u);
   BOOST_TEST(l.max_hop_count == 30u);
   BOOST_TEST((l.block_list == Strs{"/etc/postern/block#1"}));
-  BOOST_TEST(config.relayhost == "[192.0.2.25]:25#");
+  BOOST_TEST(config.myhostname == "mail.example.test#");
 }
 
 BOOST_AUTO_TEST_CASE(ContinuationLinesJoinTheLineBefore) {
@@ -704,7 +705,9 @@ tls_key_file     = /etc/postern/tls/key.pem
   BOOST_TEST(config.myhostname == "mail.example.test");
   BOOST_TEST(config.state_directory == "/var/lib/postern");
   BOOST_TEST(config.run_directory == "/run/postern");
-  BOOST_TEST(config.relayhost == "[127.0.0.1]:2526");
+  BOOST_TEST(config.relayhost.size() == 1u);
+  BOOST_TEST(config.relayhost[0].ToString() == "[127.0.0.1]:2526");
+  BOOST_TEST(!config.relayhost[0].mx_lookup);
   BOOST_TEST((config.local_domains == Strs{"example.test"}));
   BOOST_TEST((Strings(config.trusted_networks) == Strs{"127.0.0.0/8", "::1/128"}));
   BOOST_TEST(config.client_reverse_lookup);

@@ -17,8 +17,13 @@ Envelope FullEnvelope() {
   e.sender = "alice@example.test";
   e.recipients.push_back(Recipient{"bob@example.test", "rfc822;bob@example.test",
                                    kNotifySuccess | kNotifyFailure, RecipientState::kPending, ""});
-  e.recipients.push_back(
-      Recipient{"carol@remote.test", "", 0, RecipientState::kFailed, "550 5.1.1 no such user"});
+  Recipient carol{"carol@remote.test", "", 0, RecipientState::kFailed, "550 5.1.1 no such user"};
+  carol.status = "5.1.1";
+  carol.remote_mta = "mx.remote.test";
+  carol.smtp_reply = true;
+  carol.attempts = 1;
+  carol.last_attempt = 1732960060;
+  e.recipients.push_back(carol);
   e.body = BodyType::k8BitMime;
   e.ret = DsnRet::kHeaders;
   e.envid = "QQ314159";
@@ -29,6 +34,7 @@ Envelope FullEnvelope() {
   e.auth_user = "alice";
   e.listener = "submission";
   e.auth_mailbox = "alice@example.test";
+  e.delay_warning_sent = true;
   return e;
 }
 
@@ -40,7 +46,7 @@ std::string Bytes(std::initializer_list<int> values) {
 
 BOOST_AUTO_TEST_SUITE(envelope)
 
-// The envelope of encodes_version_2_layout and decodes_version_1.
+// The envelope of the layout tests: what versions 1 and 2 could hold.
 Envelope SmallEnvelope() {
   Envelope e;
   e.queue_id = "Q";
@@ -54,28 +60,65 @@ Envelope SmallEnvelope() {
   return e;
 }
 
-// Version 1 as earlier builds wrote it: version 2 without auth_mailbox.
 // clang-format off
-const std::string kVersion1Bytes = Bytes({1,                  // version
-                                          0, 0, 0, 1, 'Q',    // queue id
-                                          0, 0, 0, 0,         // sender <>
-                                          0, 0, 0, 1,         // one recipient
-                                          0, 0, 0, 3, 'b', '@', 'x', 0, 0, 0, 0, 8, 1, 0, 0, 0, 0,
-                                          2, 1,               // BINARYMIME, RET=FULL
-                                          0, 0, 0, 0,         // envid
-                                          0, 0, 0, 0, 0, 0, 1, 2,  // size 258
-                                          0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,  // -1
-                                          0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,  // client, helo, auth
-                                          0, 0, 0, 1, 'L'});
+const std::string kVersion1Head = Bytes({1,                   // version
+                                         0, 0, 0, 1, 'Q',     // queue id
+                                         0, 0, 0, 0,          // sender <>
+                                         0, 0, 0, 1,          // one recipient
+                                         0, 0, 0, 3, 'b', '@', 'x', 0, 0, 0, 0, 8, 1, 0, 0, 0, 0});
+const std::string kVersion1Tail = Bytes({2, 1,                // BINARYMIME, RET=FULL
+                                         0, 0, 0, 0,          // envid
+                                         0, 0, 0, 0, 0, 0, 1, 2,  // size 258
+                                         0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,  // -1
+                                         0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,  // client, helo, auth
+                                         0, 0, 0, 1, 'L'});
 // clang-format on
+// Version 1 as earlier builds wrote it: version 2 without auth_mailbox.
+const std::string kVersion1Bytes = kVersion1Head + kVersion1Tail;
+// Version 2: version 1 and auth_mailbox "<>".
+std::string Version2Bytes() {
+  std::string bytes = kVersion1Bytes + Bytes({0, 0, 0, 2, '<', '>'});
+  bytes[0] = 2;
+  return bytes;
+}
 
-BOOST_AUTO_TEST_CASE(encodes_version_2_layout) {
+BOOST_AUTO_TEST_CASE(encodes_version_3_layout) {
   Envelope e = SmallEnvelope();
   e.auth_mailbox = "<>";
-  std::string expected = kVersion1Bytes;
-  expected[0] = 2;
-  expected += Bytes({0, 0, 0, 2, '<', '>'});  // auth_mailbox
+  Recipient& r = e.recipients[0];
+  r.status = "2.0.0";
+  r.remote_mta = "m";
+  r.smtp_reply = true;
+  r.attempts = 258;
+  r.last_attempt = 1732960000;  // 0x674ADF00
+  e.delay_warning_sent = true;
+  // clang-format off
+  std::string expected = kVersion1Head +
+                         Bytes({0, 0, 0, 5, '2', '.', '0', '.', '0',  // status
+                                0, 0, 0, 1, 'm',                      // remote MTA
+                                1,                                    // smtp_reply
+                                0, 0, 1, 2,                           // attempts 258
+                                0, 0, 0, 0, 0x67, 0x4a, 0xdf, 0x00}) +  // last attempt
+                         kVersion1Tail +
+                         Bytes({0, 0, 0, 2, '<', '>',                 // auth_mailbox
+                                1});                                  // delay warning sent
+  // clang-format on
+  expected[0] = 3;
   BOOST_TEST(e.Encode() == expected);
+}
+
+BOOST_AUTO_TEST_CASE(decodes_version_2) {
+  Result<Envelope> decoded = Envelope::Decode(Version2Bytes());
+  BOOST_TEST_REQUIRE(decoded.ok(), decoded.status().message());
+  Envelope expected = SmallEnvelope();
+  expected.auth_mailbox = "<>";
+  BOOST_TEST((*decoded == expected));
+  // No attempt recorded, no warning sent.
+  BOOST_TEST(decoded->recipients[0].attempts == 0u);
+  BOOST_TEST(decoded->recipients[0].last_attempt == 0);
+  BOOST_TEST(!decoded->delay_warning_sent);
+  // A version 2 envelope ends after auth_mailbox.
+  BOOST_TEST(!Envelope::Decode(Version2Bytes() + Bytes({0})).ok());
 }
 
 BOOST_AUTO_TEST_CASE(decodes_version_1) {
@@ -121,7 +164,7 @@ BOOST_AUTO_TEST_CASE(rejects_trailing_bytes) {
 }
 
 BOOST_AUTO_TEST_CASE(rejects_unknown_version) {
-  for (char version : {0, 3}) {
+  for (char version : {0, 4}) {
     std::string bytes = FullEnvelope().Encode();
     bytes[0] = version;
     Result<Envelope> decoded = Envelope::Decode(bytes);
@@ -132,23 +175,29 @@ BOOST_AUTO_TEST_CASE(rejects_unknown_version) {
   }
 }
 
-BOOST_AUTO_TEST_CASE(rejects_out_of_range_enums) {
+BOOST_AUTO_TEST_CASE(rejects_out_of_range_enums_and_bools) {
   Envelope e;
   e.recipients.push_back(Recipient{"b@x", "", 0, RecipientState::kPending, ""});
   std::string bytes = e.Encode();
   // Offsets from the layout: version 1, queue id 4, sender 4, count 4, then
-  // the recipient's address 4+3, orcpt 4, notify 1, state 1.
-  std::string bad_state = bytes;
-  bad_state[1 + 4 + 4 + 4 + 7 + 4 + 1] = 3;
-  BOOST_TEST(!Envelope::Decode(bad_state).ok());
-  std::string bad_notify = bytes;
-  bad_notify[1 + 4 + 4 + 4 + 7 + 4] = 16;
-  BOOST_TEST(!Envelope::Decode(bad_notify).ok());
-  std::string bad_body = bytes;
-  bad_body[1 + 4 + 4 + 4 + 7 + 4 + 1 + 1 + 4] = 3;
-  Result<Envelope> decoded = Envelope::Decode(bad_body);
-  BOOST_TEST_REQUIRE(!decoded.ok());
-  BOOST_TEST(decoded.status().message().find("BODY") != std::string::npos);
+  // the recipient's address 4+3, orcpt 4, notify 1, state 1, last_error 4,
+  // status 4, remote_mta 4, smtp_reply 1, attempts 4, last_attempt 8; body.
+  const size_t notify = 1 + 4 + 4 + 4 + 7 + 4;
+  const size_t smtp_reply = notify + 1 + 1 + 4 + 4 + 4;
+  const size_t body = smtp_reply + 1 + 4 + 8;
+  auto rejected_naming = [&](size_t offset, char value, const std::string& field) {
+    std::string bad = bytes;
+    bad[offset] = value;
+    Result<Envelope> decoded = Envelope::Decode(bad);
+    BOOST_TEST_REQUIRE(!decoded.ok(), field << " " << int(value) << " was accepted");
+    BOOST_TEST(decoded.status().message().find(field) != std::string::npos,
+               decoded.status().message());
+  };
+  rejected_naming(notify + 1, 3, "state");
+  rejected_naming(notify, 16, "NOTIFY");
+  rejected_naming(smtp_reply, 2, "smtp_reply");
+  rejected_naming(body, 3, "BODY");
+  rejected_naming(bytes.size() - 1, 2, "delay_warning_sent");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -5,6 +5,8 @@
 #include <boost/test/unit_test.hpp>
 #include <string>
 
+#include "lib/smtp/xtext.h"
+
 namespace postern {
 namespace {
 

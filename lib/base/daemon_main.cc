@@ -1,0 +1,164 @@
+// lib/base/daemon_main.cc — see lib/base/daemon_main.h.
+#include "lib/base/daemon_main.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "lib/base/daemon_support.h"
+#include "lib/base/log.h"
+#include "lib/net/event_handles.h"
+
+namespace postern {
+namespace {
+
+// One start-up of one daemon: what the signal handlers act on.
+class DaemonRun {
+ public:
+  DaemonRun(const DaemonSpec& spec, DaemonOptions options)
+      : spec_(spec), options_(std::move(options)) {}
+
+  int Run(const DaemonFactory& make_program);
+
+ private:
+  Status StartUp(const DaemonFactory& make_program);
+  Status SetUpLogging(const std::string& log_file, bool log_syslog);
+  Status WatchSignals();
+  static void OnSignal(evutil_socket_t signo, short, void* self);
+  int Fail(const Status& why);
+  void Report(const std::string& line);
+
+  const DaemonSpec& spec_;
+  DaemonOptions options_;
+  // The program is destroyed before the signal events and the loop.
+  EventBasePtr base_;
+  std::vector<EventPtr> signals_;
+  std::unique_ptr<DaemonProgram> program_;
+};
+
+int DaemonRun::Run(const DaemonFactory& make_program) {
+  if (options_.ready_fd >= 0) fcntl(options_.ready_fd, F_SETFD, FD_CLOEXEC);
+  LogInitFromEnvironment(spec_.name);
+  if (options_.verbose) {
+    LogSetVerbose(true);
+    setenv("POSTERN_VERBOSE", "1", 1);  // for master's children
+  }
+  if (Status s = StartUp(make_program); !s.ok()) {
+    int status = Fail(s);
+    program_.reset();
+    return status;
+  }
+  Report("ok");
+  LOG_INFO("ready");
+  if (event_base_dispatch(base_.get()) < 0) {
+    program_.reset();
+    return Fail(Status::Error("the event loop failed"));
+  }
+  program_.reset();
+  LOG_INFO("stopped");
+  return 0;
+}
+
+Status DaemonRun::StartUp(const DaemonFactory& make_program) {
+  Result<Config> config = LoadConfig(options_.config_dir);
+  if (!config.ok()) return config.status();
+  const std::string log_file = config->log_file;
+  const bool log_syslog = config->log_syslog;
+  program_ = make_program(options_);
+  if (Status s = program_->Prepare(std::move(*config)); !s.ok()) return s;
+  if (options_.daemon) {
+    if (Status s = Daemonize(); !s.ok()) return s;
+  }
+  if (!options_.under_master()) {
+    if (Status s = SetUpLogging(log_file, log_syslog); !s.ok()) return s;
+  }
+  base_.reset(program_->NewEventBase());
+  if (!base_) return Status::Error("cannot create the event loop");
+  if (Status s = WatchSignals(); !s.ok()) return s;
+  return program_->Start(base_.get());
+}
+
+// Points stderr (inherited by every child) at the log file, or, for a
+// detached daemon without one, at /dev/null with syslog for every process.
+Status DaemonRun::SetUpLogging(const std::string& log_file, bool log_syslog) {
+  if (!log_file.empty()) {
+    int fd = open(log_file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    if (fd < 0) return Status::FromErrno("cannot open log_file " + log_file, errno);
+    dup2(fd, STDERR_FILENO);
+    close(fd);
+  } else if (options_.daemon) {
+    int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    if (null < 0) return Status::FromErrno("cannot open /dev/null", errno);
+    dup2(null, STDERR_FILENO);
+    close(null);
+  }
+  bool syslog = log_syslog || (options_.daemon && log_file.empty());
+  if (syslog) setenv("POSTERN_LOG_SYSLOG", "1", 1);
+  LogInit(spec_.name, syslog);
+  LogSetVerbose(options_.verbose);
+  return Status::Ok();
+}
+
+Status DaemonRun::WatchSignals() {
+  signal(SIGPIPE, SIG_IGN);
+  for (int signo : {SIGTERM, SIGINT, SIGHUP}) {
+    signals_.emplace_back(evsignal_new(base_.get(), signo, OnSignal, this));
+    if (!signals_.back() || event_add(signals_.back().get(), nullptr) != 0)
+      return Status::Error("cannot watch signal " + std::to_string(signo));
+  }
+  return Status::Ok();
+}
+
+void DaemonRun::OnSignal(evutil_socket_t signo, short, void* self_ptr) {
+  auto* self = static_cast<DaemonRun*>(self_ptr);
+  if (signo == SIGHUP) {
+    Status reloaded = self->program_->Reload();
+    if (reloaded.ok()) {
+      LOG_INFO("configuration reloaded");
+    } else {
+      LOG_WARNING("reload failed: %s; keeping the running configuration",
+                  reloaded.message().c_str());
+    }
+    return;
+  }
+  LOG_INFO("stopping on signal %d", static_cast<int>(signo));
+  if (self->program_->Stop()) event_base_loopexit(self->base_.get(), nullptr);
+}
+
+int DaemonRun::Fail(const Status& why) {
+  LOG_ERROR("cannot start: %s", why.message().c_str());
+  Report("error: " + why.message());
+  return 1;
+}
+
+// The one line of --ready-fd; later calls write nothing.
+void DaemonRun::Report(const std::string& line) {
+  if (options_.ready_fd < 0) return;
+  std::string text = line + "\n";
+  ssize_t ignored = write(options_.ready_fd, text.data(), text.size());
+  (void)ignored;
+  close(options_.ready_fd);
+  options_.ready_fd = -1;
+}
+
+}  // namespace
+
+event_base* DaemonProgram::NewEventBase() { return event_base_new(); }
+
+int RunDaemon(const DaemonSpec& spec, int argc, char** argv, const DaemonFactory& make_program) {
+  Result<DaemonOptions> options = ParseDaemonOptions(spec, argc, argv);
+  if (!options.ok()) {
+    fprintf(stderr, "%s: %s\n%s\n", spec.name.c_str(), options.status().message().c_str(),
+            spec.usage.c_str());
+    return 2;
+  }
+  return DaemonRun(spec, std::move(*options)).Run(make_program);
+}
+
+}  // namespace postern
