@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "lib/base/file_system.h"
 #include "lib/config/config.h"
 #include "lib/net/event_handles.h"
 #include "lib/policy/connection_admission.h"
@@ -55,7 +56,7 @@ class Master {
   ipc::ControlReply HandleBlock(const std::vector<std::string>& args);
   std::string BlocksFile() const;
   Status LoadDynamicBlocks();
-  Status SaveDynamicBlocks() const;
+  Status SaveDynamicBlocks();
   ipc::ControlReply Reload();
   std::string StatusText() const;
   void BeginStop();
@@ -71,6 +72,8 @@ class Master {
   EventBasePtr base_;
   ConnectionTable table_;
   SystemClock clock_;
+  // The pid file and the blocks file go through it (lib/base/file_system.h).
+  PosixFileSystem fs_;
   DynamicBlocks blocks_{&clock_};
   // Reads statvfs, data.mdb and memory, with qmgr's figures for the queue
   // (queue_space_) when it answered lately.

@@ -6,6 +6,8 @@ tests_unit_tests_SOURCES = tests/unit_main.cc
 tests_unit_tests_SOURCES += \
 	tests/lib/base/backoff_test.cc \
 	tests/lib/base/descriptor_budget_test.cc \
+	tests/lib/base/faulty_file_system.h \
+	tests/lib/base/file_system_test.cc \
 	tests/lib/base/printable_test.cc
 # lib/net
 tests_unit_tests_SOURCES += \
