@@ -97,7 +97,8 @@ class Daemon {
         QueueStore::Open(config_->state_directory + "/queue", config_->queue_map_size);
     if (!store.ok()) return store.status();
     store_ = std::move(*store);
-    manager_ = std::make_unique<QueueManager>(base_.get(), store_.get(), &file_system_, config_);
+    manager_ =
+        std::make_unique<QueueManager>(base_.get(), &clock_, store_.get(), &file_system_, config_);
     if (Status s = manager_->Start(); !s.ok()) return s;
     server_ = std::make_unique<QueueServer>(base_.get(), listen_fd_, manager_.get());
     if (Status s = server_->Start(); !s.ok()) return s;
@@ -137,6 +138,7 @@ class Daemon {
   std::shared_ptr<const Config> config_;
   int listen_fd_;
   PosixFileSystem file_system_;
+  SystemClock clock_;
   // Destroyed in reverse order: events and the server before the manager,
   // the manager (joining its worker) before the store, all before the base.
   EventBasePtr base_;

@@ -72,7 +72,10 @@ tests_unit_tests_SOURCES += tests/smtpd/auth_client_test.cc \
 # master: the worker pool against a fake worker
 tests_unit_tests_SOURCES += tests/master/worker_pool_test.cc \
 	master/worker_pool.cc
-tests_unit_tests_LDADD = $(POSTERN_LIBS) $(BOOST_TEST_LIBS)
+# qmgr: the queue manager against a store that fails on demand and a FakeClock
+tests_unit_tests_SOURCES += tests/qmgr/queue_manager_test.cc \
+	qmgr/delivery.cc qmgr/queue_manager.cc
+tests_unit_tests_LDADD = $(POSTERN_LIBS) $(BOOST_TEST_LIBS) -lpthread
 
 # The fuzz targets, linked with a small driver that replays their seed
 # corpora, so every `make check` re-runs what the fuzzers once found.
