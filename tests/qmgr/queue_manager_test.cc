@@ -284,6 +284,37 @@ BOOST_FIXTURE_TEST_CASE(a_deferred_delivery_is_retried_after_the_back_off, Fixtu
   BOOST_TEST(!Stored(id));
 }
 
+// After a commit failed for want of space, a delivery outcome (which frees
+// space) gets a commit of its own: content that does not fit fails alone
+// and cannot take the outcome down with it.
+BOOST_FIXTURE_TEST_CASE(when_space_is_short_delivery_outcomes_commit_apart_from_content, Fixture) {
+  const std::string delivered = "5F3A9C2B1D4E.1A2B.D", refused = "5F3A9C2B1D4E.1A2B.E";
+  fs.fail_appends = true;
+  Queue(delivered, kLocal);
+  BOOST_TEST_REQUIRE(RunUntil([&] { return manager->NextRetry().has_value(); }));
+  clock.Advance(kLazyCommitDelay);
+  manager->RunDueTimers();  // the deferral is on disk
+  Queue(refused, kRemote);
+  faults = {ENOSPC};
+  Turn();
+  BOOST_TEST_REQUIRE(results.at(refused).is_resource_exhausted());
+
+  // Content streams in while the delivery is retried; its commit will fail.
+  ContentChunker* open = Stream("5F3A9C2B1D4E.1A2B.F", std::string(200 * 1024, 'z'));
+  const uint64_t content_generation = manager->generation();
+  faults = {ENOSPC};
+  fs.fail_appends = false;
+  clock.Advance(minutes(1));
+  manager->RunDueTimers();
+  BOOST_TEST_REQUIRE(RunUntil([&] { return !manager->Contains(delivered); }));
+  BOOST_TEST(failed_batches.count(content_generation) == 1u);
+  BOOST_TEST(Delivered() == 1u);
+  // Recorded at once, without waiting for the lazy commit.
+  BOOST_TEST(!Stored(delivered));
+  manager->ForgetContent(open);
+  manager->Release("5F3A9C2B1D4E.1A2B.F");
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 }  // namespace postern
