@@ -2,7 +2,8 @@
 //
 // Owns the open group transaction (one LMDB write batch shared by every
 // stream), the in-memory index of queued messages (hold flag, delivery in
-// progress, failed attempts), the retry timer and the delivery worker.
+// progress, failed attempts), the timer of the lazy commit and the retries,
+// and the delivery worker.
 //
 // Group commit: streams write their chunks into the open batch as they
 // arrive; QueueMessage() adds an envelope and asks for a commit. The commit
