@@ -7,6 +7,8 @@ tests_unit_tests_SOURCES += \
 	tests/lib/base/backoff_test.cc \
 	tests/lib/base/daemon_options_test.cc \
 	tests/lib/base/descriptor_budget_test.cc \
+	tests/lib/base/faulty_file_system.h \
+	tests/lib/base/file_system_test.cc \
 	tests/lib/base/printable_test.cc
 # lib/net
 tests_unit_tests_SOURCES += \
@@ -79,7 +81,10 @@ tests_unit_tests_SOURCES += tests/smtpd/auth_client_test.cc \
 # master: the worker pool against a fake worker
 tests_unit_tests_SOURCES += tests/master/worker_pool_test.cc \
 	master/worker_pool.cc
-tests_unit_tests_LDADD = $(POSTERN_LIBS) $(BOOST_TEST_LIBS)
+# qmgr: the queue manager against a store that fails on demand and a FakeClock
+tests_unit_tests_SOURCES += tests/qmgr/queue_manager_test.cc \
+	qmgr/delivery.cc qmgr/queue_manager.cc
+tests_unit_tests_LDADD = $(POSTERN_LIBS) $(BOOST_TEST_LIBS) -lpthread
 
 # The fuzz targets, linked with a small driver that replays their seed
 # corpora, so every `make check` re-runs what the fuzzers once found.
