@@ -42,16 +42,19 @@ lib_libpostern_a_SOURCES += \
 	lib/config/config_man.cc lib/config/config_man.h \
 	lib/config/listener_files.cc lib/config/listener_files.h \
 	lib/config/text_lines.cc lib/config/text_lines.h
-# smtp: the protocol: commands, replies, the server session
+# smtp: the protocol: commands, replies, the server and client sessions
 lib_libpostern_a_SOURCES += \
 	lib/smtp/auth_dialog.cc lib/smtp/auth_dialog.h \
 	lib/smtp/base64.cc lib/smtp/base64.h \
+	lib/smtp/client_session.cc lib/smtp/client_session.h \
 	lib/smtp/ehlo_offer.cc lib/smtp/ehlo_offer.h \
 	lib/smtp/message_reader.cc lib/smtp/message_reader.h \
 	lib/smtp/message_stream.cc lib/smtp/message_stream.h \
 	lib/smtp/next_hop.cc lib/smtp/next_hop.h \
+	lib/smtp/peer_extensions.cc lib/smtp/peer_extensions.h \
 	lib/smtp/received_header.cc lib/smtp/received_header.h \
 	lib/smtp/reply_catalogue.cc lib/smtp/reply_catalogue.h \
+	lib/smtp/reply_parser.cc lib/smtp/reply_parser.h \
 	lib/smtp/sender_login.cc lib/smtp/sender_login.h \
 	lib/smtp/server_session.cc lib/smtp/server_session.h \
 	lib/smtp/smtp_address.cc lib/smtp/smtp_address.h \

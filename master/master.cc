@@ -2,7 +2,6 @@
 #include "master/master.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -12,8 +11,6 @@
 #include <algorithm>
 #include <cstring>
 #include <ctime>
-#include <fstream>
-#include <sstream>
 
 #include "lib/base/descriptor_budget.h"
 #include "lib/base/log.h"
@@ -56,35 +53,6 @@ std::string FormatUtc(WallTime time) {
   return text;
 }
 
-// Writes contents to path through path.tmp, fsync and rename, so that a
-// crash leaves either the old file or the new one.
-Status WriteFileAtomically(const std::string& path, const std::string& contents) {
-  std::string tmp = path + ".tmp";
-  int fd = -1;
-  // Reads errno before close() and unlink() can change it.
-  auto failed = [&](const char* what) {
-    Status s = Status::Error(std::string("cannot ") + what + " " + tmp + ": " + strerror(errno));
-    if (fd >= 0) close(fd);
-    unlink(tmp.c_str());
-    return s;
-  };
-  fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return failed("create");
-  size_t written = 0;
-  while (written < contents.size()) {
-    ssize_t n = write(fd, contents.data() + written, contents.size() - written);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return failed("write");
-    written += static_cast<size_t>(n);
-  }
-  if (fsync(fd) != 0) return failed("sync");
-  int closing = fd;
-  fd = -1;
-  if (close(closing) != 0) return failed("close");
-  if (rename(tmp.c_str(), path.c_str()) != 0) return failed("rename");
-  return Status::Ok();
-}
-
 }  // namespace
 
 Master::Master(event_base* base, std::unique_ptr<Config> config, ChildUsers users)
@@ -93,7 +61,7 @@ Master::Master(event_base* base, std::unique_ptr<Config> config, ChildUsers user
       base_, [this](int fd, const std::vector<const ListenerConfig*>& candidates) {
         Accept(fd, candidates);
       });
-  pool_ = std::make_unique<WorkerPool>(base_, &table_, &resources_,
+  pool_ = std::make_unique<WorkerPool>(base_, &clock_, &table_, &resources_,
                                        config_->run_directory + "/qmgr.sock",
                                        config_->run_directory + "/authd.sock");
   pool_->SetConfig(config_.get());
@@ -113,7 +81,7 @@ Master::~Master() {
   queue_space_.reset();
   if (queue_socket_ >= 0) close(queue_socket_);
   if (auth_socket_ >= 0) close(auth_socket_);
-  if (pid_file_written_) unlink(MasterPidFile(config_->run_directory).c_str());
+  if (pid_file_written_) fs_.RemoveFile(MasterPidFile(config_->run_directory));
 }
 
 Status Master::PrepareDirectories() {
@@ -138,16 +106,7 @@ Status Master::CreateServiceSocket(const std::string& path, const UserIdentity& 
 }
 
 Status Master::WritePidFile() {
-  std::string path = MasterPidFile(config_->run_directory);
-  if (std::optional<pid_t> running = LiveMasterPid(config_->run_directory))
-    return Status::Error("postern is already running (master pid " + std::to_string(*running) +
-                         " in " + path + ")");
-  std::string tmp = path + ".tmp";
-  std::ofstream out(tmp, std::ios::trunc);
-  out << getpid() << "\n";
-  out.close();
-  if (!out || rename(tmp.c_str(), path.c_str()) != 0)
-    return Status::Error("cannot write " + path + ": " + strerror(errno));
+  if (Status s = WriteMasterPidFile(&fs_, config_->run_directory, getpid()); !s.ok()) return s;
   pid_file_written_ = true;
   return Status::Ok();
 }
@@ -190,19 +149,16 @@ Status Master::WaitForQueueManager() {
 std::string Master::BlocksFile() const { return config_->state_directory + "/blocks"; }
 
 Status Master::LoadDynamicBlocks() {
-  std::string path = BlocksFile();
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    if (errno == ENOENT) return Status::Ok();
-    return Status::Error("cannot read " + path + ": " + strerror(errno));
-  }
-  std::ostringstream text;
-  text << in.rdbuf();
-  return blocks_.Load(text.str(), path, std::chrono::system_clock::now());
+  const std::string path = BlocksFile();
+  Result<std::optional<std::string>> text = fs_.ReadFile(path);
+  if (!text.ok()) return text.status();
+  if (!text->has_value()) return Status::Ok();
+  return blocks_.Load(**text, path, std::chrono::system_clock::now());
 }
 
-Status Master::SaveDynamicBlocks() const {
-  return WriteFileAtomically(BlocksFile(), blocks_.Serialize(std::chrono::system_clock::now()));
+Status Master::SaveDynamicBlocks() {
+  return WriteFileAtomically(&fs_, BlocksFile(),
+                             blocks_.Serialize(std::chrono::system_clock::now()), 0600);
 }
 
 void Master::ComputeLimits() {

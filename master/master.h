@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "lib/base/file_system.h"
 #include "lib/config/config.h"
 #include "lib/net/event_handles.h"
 #include "lib/policy/connection_admission.h"
@@ -61,7 +62,7 @@ class Master {
   ipc::ControlReply HandleBlock(const std::vector<std::string>& args);
   std::string BlocksFile() const;
   Status LoadDynamicBlocks();
-  Status SaveDynamicBlocks() const;
+  Status SaveDynamicBlocks();
   std::string StatusText() const;
   void SmtpdExited(pid_t pid);
   // The server-wide limits of admission: max_server_connections, lowered
@@ -75,6 +76,8 @@ class Master {
   event_base* base_;
   ConnectionTable table_;
   SystemClock clock_;
+  // The pid file and the blocks file go through it (lib/base/file_system.h).
+  PosixFileSystem fs_;
   DynamicBlocks blocks_{&clock_};
   // Reads statvfs, data.mdb and memory, with qmgr's figures for the queue
   // (queue_space_) when it answered lately.

@@ -12,9 +12,11 @@
 
 namespace postern {
 
-WorkerPool::WorkerPool(event_base* base, ConnectionTable* table, ResourceMonitor* resources,
-                       std::string queue_socket_path, std::string auth_socket_path)
+WorkerPool::WorkerPool(event_base* base, const Clock* clock, ConnectionTable* table,
+                       ResourceMonitor* resources, std::string queue_socket_path,
+                       std::string auth_socket_path)
     : base_(base),
+      clock_(clock),
       table_(table),
       queue_socket_path_(std::move(queue_socket_path)),
       auth_socket_path_(std::move(auth_socket_path)),
@@ -236,7 +238,7 @@ void WorkerPool::ServeMailCheck(Worker* worker, const ipc::MailCheck& check) {
   ipc::MailVerdict verdict = config_ == nullptr
                                  ? ipc::MailVerdict::kAllowed
                                  : AnswerMailCheck(*resources_, rates_, *config_, check.listener,
-                                                   check.rate_key, clock_.Now(), &shortage);
+                                                   check.rate_key, clock_->Now(), &shortage);
   if (verdict == ipc::MailVerdict::kInsufficientResources)
     LOG_WARNING("OutOfResources at MAIL FROM (%s, listener %s): %s", check.rate_key.c_str(),
                 check.listener.c_str(), shortage.c_str());

@@ -56,10 +56,11 @@ struct ClientConnection {
 class WorkerPool {
  public:
   // resources is master's one monitor, shared with the check at connect so
-  // that the server's resources are read at most once per interval; it must
-  // outlive the pool.
-  WorkerPool(event_base* base, ConnectionTable* table, ResourceMonitor* resources,
-             std::string queue_socket_path, std::string auth_socket_path);
+  // that the server's resources are read at most once per interval; clock
+  // dates each MAIL for the message rate. Both must outlive the pool.
+  WorkerPool(event_base* base, const Clock* clock, ConnectionTable* table,
+             ResourceMonitor* resources, std::string queue_socket_path,
+             std::string auth_socket_path);
   ~WorkerPool();
 
   void SetConfig(const Config* config) { config_ = config; }
@@ -126,6 +127,7 @@ class WorkerPool {
   void LogSendFailure(Worker* worker, const Status& sent, const char* what);
 
   event_base* base_;
+  const Clock* clock_;
   ConnectionTable* table_;
   std::string queue_socket_path_;
   std::string auth_socket_path_;
@@ -133,7 +135,6 @@ class WorkerPool {
   const Config* config_ = nullptr;
   std::map<pid_t, Worker> workers_;
   std::map<uint64_t, Pending> pending_;
-  SystemClock clock_;
   RateLimiter rates_;
   ResourceMonitor* resources_;
 };

@@ -61,7 +61,7 @@ class Qmgr : public DaemonProgram {
         QueueStore::Open(config_->state_directory + "/queue", config_->queue_map_size);
     if (!store.ok()) return store.status();
     store_ = std::move(*store);
-    manager_ = std::make_unique<QueueManager>(base, store_.get(), &file_system_, config_);
+    manager_ = std::make_unique<QueueManager>(base, &clock_, store_.get(), &file_system_, config_);
     if (Status s = manager_->Start(); !s.ok()) return s;
     server_ = std::make_unique<QueueServer>(base, listen_fd_, manager_.get());
     return server_->Start();
@@ -87,6 +87,7 @@ class Qmgr : public DaemonProgram {
   std::string own_socket_;  // bound here, so removed here
   std::shared_ptr<const Config> config_;
   PosixFileSystem file_system_;
+  manager_ = std::make_unique<QueueManager>(base, &clock_, store_.get(), &file_system_, config_);
   std::unique_ptr<QueueStore> store_;
   std::unique_ptr<QueueManager> manager_;
   std::unique_ptr<QueueServer> server_;

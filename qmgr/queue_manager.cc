@@ -36,10 +36,11 @@ const char* OutcomeName(DeliveryOutcome outcome) {
 
 }  // namespace
 
-QueueManager::QueueManager(event_base* base, QueueStore* store, FileSystem* fs,
+QueueManager::QueueManager(event_base* base, const Clock* clock, QueueStore* store, FileSystem* fs,
                            std::shared_ptr<const Config> config)
     : base_(base),
       store_(store),
+      clock_(clock),
       config_(std::move(config)),
       worker_(store, fs),
       disk_floor_(
@@ -61,12 +62,10 @@ Status QueueManager::Start() {
 
   if (Status s = worker_.Start(config_->local_delivery_concurrency); !s.ok()) return s;
   commit_event_.reset(event_new(base_, -1, 0, OnCommitEvent, this));
-  lazy_commit_timer_.reset(evtimer_new(base_, OnCommitEvent, this));
   reports_event_.reset(
       event_new(base_, worker_.ready_fd(), EV_READ | EV_PERSIST, OnReportsReady, this));
-  retry_timer_.reset(evtimer_new(base_, OnRetryTimer, this));
-  if (!commit_event_ || !lazy_commit_timer_ || !reports_event_ || !retry_timer_ ||
-      event_add(reports_event_.get(), nullptr) != 0)
+  timer_.reset(evtimer_new(base_, OnTimer, this));
+  if (!commit_event_ || !reports_event_ || !timer_ || event_add(reports_event_.get(), nullptr) != 0)
     return Status::Error("cannot create the queue manager's events");
   for (const auto& [id, state] : index_) Dispatch(id);
   return Status::Ok();
@@ -102,9 +101,9 @@ Result<QueueStore::WriteBatch*> QueueManager::Batch() {
 void QueueManager::RequestCommit() { event_active(commit_event_.get(), EV_TIMEOUT, 1); }
 
 void QueueManager::RequestLazyCommit() {
-  if (evtimer_pending(lazy_commit_timer_.get(), nullptr)) return;
-  timeval delay = ToTimeval(kLazyCommitDelay);
-  evtimer_add(lazy_commit_timer_.get(), &delay);
+  if (lazy_commit_due_) return;
+  lazy_commit_due_ = clock_->Now() + kLazyCommitDelay;
+  ArmTimer();
 }
 
 void QueueManager::OnCommitEvent(evutil_socket_t, short, void* self) {
@@ -115,7 +114,7 @@ void QueueManager::OnCommitEvent(evutil_socket_t, short, void* self) {
 
 Status QueueManager::CommitNow() {
   if (!batch_) return Status::Ok();
-  event_del(lazy_commit_timer_.get());
+  lazy_commit_due_.reset();
   Status committed = batch_->Commit();
   if (!committed.ok()) {
     FailBatch(committed);
@@ -404,25 +403,33 @@ void QueueManager::ScheduleRetry(const std::string& queue_id) {
   auto found = index_.find(queue_id);
   if (found == index_.end()) return;
   int attempts = ++found->second.failed_attempts;
-  retries_.Schedule(queue_id, clock_.Now() + RetryDelay(attempts));
-  ArmRetryTimer();
+  retries_.Schedule(queue_id, clock_->Now() + RetryDelay(attempts));
+  ArmTimer();
 }
 
-void QueueManager::ArmRetryTimer() {
+void QueueManager::ArmTimer() {
   std::optional<TimePoint> next = retries_.NextDue();
+  if (lazy_commit_due_ && (!next || *lazy_commit_due_ < *next)) next = lazy_commit_due_;
   if (!next) {
-    event_del(retry_timer_.get());
+    event_del(timer_.get());
     return;
   }
-  timeval delay = ToTimeval(*next - clock_.Now());
-  evtimer_add(retry_timer_.get(), &delay);
+  timeval delay = ToTimeval(*next - clock_->Now());
+  evtimer_add(timer_.get(), &delay);
 }
 
-void QueueManager::OnRetryTimer(evutil_socket_t, short, void* self) {
-  QueueManager* manager = static_cast<QueueManager*>(self);
-  for (const std::string& id : manager->retries_.TakeDue(manager->clock_.Now()))
-    manager->Dispatch(id);
-  manager->ArmRetryTimer();
+void QueueManager::OnTimer(evutil_socket_t, short, void* self) {
+  static_cast<QueueManager*>(self)->RunDueTimers();
+}
+
+void QueueManager::RunDueTimers() {
+  const TimePoint now = clock_->Now();
+  if (lazy_commit_due_ && *lazy_commit_due_ <= now) {
+    lazy_commit_due_.reset();
+    if (Status s = CommitNow(); !s.ok()) LOG_ERROR("group commit failed: %s", s.message().c_str());
+  }
+  for (const std::string& id : retries_.TakeDue(now)) Dispatch(id);
+  ArmTimer();
 }
 
 // --- delivery outcomes
@@ -540,7 +547,7 @@ Status QueueManager::Delete(const std::vector<std::string>& queue_ids) {
     retries_.Cancel(id);
     LOG_INFO("%s: removed by the administrator", id.c_str());
   }
-  ArmRetryTimer();
+  ArmTimer();
   ReleaseFreedPages();  // so that the room made is usable at once
   return Status::Ok();
 }
@@ -563,7 +570,7 @@ Status QueueManager::SetHold(const std::string& queue_id, bool held) {
 
 size_t QueueManager::Flush() {
   retries_.TakeAll();
-  ArmRetryTimer();
+  ArmTimer();
   size_t dispatched = 0;
   for (auto& [id, state] : index_) {
     state.failed_attempts = 0;

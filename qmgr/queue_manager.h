@@ -2,7 +2,8 @@
 //
 // Owns the open group transaction (one LMDB write batch shared by every
 // stream), the in-memory index of queued messages (hold flag, delivery in
-// progress, failed attempts), the retry timer and the delivery worker.
+// progress, failed attempts), the timer of the lazy commit and the retries,
+// and the delivery worker.
 //
 // Group commit: streams write their chunks into the open batch as they
 // arrive; QueueMessage() adds an envelope and asks for a commit. The commit
@@ -12,6 +13,13 @@
 // answered after it. The batch is also committed when its chunk data grows
 // past kCommitBatchBytes, and kLazyCommitDelay after it took changes that
 // nobody waits for. Nothing is acknowledged before its commit returned.
+//
+// Time comes from the Clock given: the lazy commit and the retries of
+// deferred deliveries are due times, and one libevent timer wakes the
+// manager at the earliest (RunDueTimers), so a test drives both with a
+// FakeClock. The store and the file system are interfaces a test can make
+// fail: QueueStore::SetCommitFault() fails a commit as a full or broken disk
+// would, a FileSystem double fails a Maildir delivery.
 //
 // Disk floor (lib/queue/disk_floor.h): before content or an envelope joins the
 // batch, the bytes in flight (the batch's chunks and the partial chunks of
@@ -73,8 +81,8 @@ class QueueManager {
   using BatchFailedCallback = std::function<void(uint64_t generation, const Status&)>;
   using StreamGivenUpCallback = std::function<void(const std::string& queue_id, const Status&)>;
 
-  // store and fs must outlive the manager.
-  QueueManager(event_base* base, QueueStore* store, FileSystem* fs,
+  // clock, store and fs must outlive the manager.
+  QueueManager(event_base* base, const Clock* clock, QueueStore* store, FileSystem* fs,
                std::shared_ptr<const Config> config);
   ~QueueManager();
   QueueManager(const QueueManager&) = delete;
@@ -132,6 +140,13 @@ class QueueManager {
   Status SetHold(const std::string& queue_id, bool held);
   // Hands every deferred or waiting message to the worker now; returns how many.
   size_t Flush();
+  // When the next deferred delivery is due, if one waits.
+  std::optional<TimePoint> NextRetry() const { return retries_.NextDue(); }
+
+  // Does what the clock says is due: the lazy commit, the retries of
+  // deferred deliveries; then sets the timer for what comes next. The
+  // manager's timer calls it; a test calls it after advancing a FakeClock.
+  void RunDueTimers();
 
  private:
   struct MessageState {
@@ -147,7 +162,7 @@ class QueueManager {
 
   static void OnCommitEvent(evutil_socket_t, short, void* self);
   static void OnReportsReady(evutil_socket_t, short, void* self);
-  static void OnRetryTimer(evutil_socket_t, short, void* self);
+  static void OnTimer(evutil_socket_t, short, void* self);
 
   Result<QueueStore::WriteBatch*> Batch();
   void RequestCommit();
@@ -168,20 +183,22 @@ class QueueManager {
   bool Reindex(const std::string& queue_id);
   bool Dispatch(const std::string& queue_id);
   void ScheduleRetry(const std::string& queue_id);
-  void ArmRetryTimer();
+  // Sets the timer for the earliest due time (lazy commit or retry).
+  void ArmTimer();
   void ApplyReports();
   void ApplyReport(const DeliveryReport& report);
   Status RecordOutcomes(const DeliveryReport& report, MessageState* state);
 
   event_base* base_;
   QueueStore* store_;
+  const Clock* clock_;
   std::shared_ptr<const Config> config_;
-  SystemClock clock_;
   DeliveryWorker worker_;
   EventPtr commit_event_;
-  EventPtr lazy_commit_timer_;
   EventPtr reports_event_;
-  EventPtr retry_timer_;
+  EventPtr timer_;
+  // When the open batch, holding changes nobody waits for, is committed.
+  std::optional<TimePoint> lazy_commit_due_;
 
   std::optional<QueueStore::WriteBatch> batch_;
   uint64_t generation_ = 1;

@@ -7,6 +7,8 @@ tests_unit_tests_SOURCES += \
 	tests/lib/base/backoff_test.cc \
 	tests/lib/base/daemon_options_test.cc \
 	tests/lib/base/descriptor_budget_test.cc \
+	tests/lib/base/faulty_file_system.h \
+	tests/lib/base/file_system_test.cc \
 	tests/lib/base/printable_test.cc
 # lib/net
 tests_unit_tests_SOURCES += \
@@ -27,12 +29,17 @@ tests_unit_tests_SOURCES += \
 tests_unit_tests_SOURCES += \
 	tests/lib/smtp/auth_dialog_test.cc \
 	tests/lib/smtp/base64_test.cc \
+	tests/lib/smtp/client_harness.h \
+	tests/lib/smtp/client_session_test.cc \
+	tests/lib/smtp/client_session_transaction_test.cc \
 	tests/lib/smtp/ehlo_offer_test.cc \
 	tests/lib/smtp/message_reader_test.cc \
 	tests/lib/smtp/message_stream_test.cc \
 	tests/lib/smtp/next_hop_test.cc \
+	tests/lib/smtp/peer_extensions_test.cc \
 	tests/lib/smtp/received_header_test.cc \
 	tests/lib/smtp/reply_catalogue_test.cc \
+	tests/lib/smtp/reply_parser_test.cc \
 	tests/lib/smtp/sender_login_test.cc \
 	tests/lib/smtp/server_session_pipelining_off_test.cc \
 	tests/lib/smtp/server_session_test.cc \
@@ -74,7 +81,10 @@ tests_unit_tests_SOURCES += tests/smtpd/auth_client_test.cc \
 # master: the worker pool against a fake worker
 tests_unit_tests_SOURCES += tests/master/worker_pool_test.cc \
 	master/worker_pool.cc
-tests_unit_tests_LDADD = $(POSTERN_LIBS) $(BOOST_TEST_LIBS)
+# qmgr: the queue manager against a store that fails on demand and a FakeClock
+tests_unit_tests_SOURCES += tests/qmgr/queue_manager_test.cc \
+	qmgr/delivery.cc qmgr/queue_manager.cc
+tests_unit_tests_LDADD = $(POSTERN_LIBS) $(BOOST_TEST_LIBS) -lpthread
 
 # The fuzz targets, linked with a small driver that replays their seed
 # corpora, so every `make check` re-runs what the fuzzers once found.

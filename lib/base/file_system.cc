@@ -1,4 +1,5 @@
-// lib/base/file_system.cc — PosixFileSystem of lib/base/file_system.h.
+// lib/base/file_system.cc — PosixFileSystem and WriteFileAtomically of
+// lib/base/file_system.h.
 #include "lib/base/file_system.h"
 
 #include <dirent.h>
@@ -120,6 +121,43 @@ Result<std::vector<std::string>> PosixFileSystem::ListDirectory(const std::strin
   }
   if (errno != 0) return Failure("read directory", path, errno);
   return names;
+}
+
+Result<std::optional<std::string>> PosixFileSystem::ReadFile(const std::string& path) {
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return std::optional<std::string>();
+    return Failure("open", path, errno);
+  }
+  FdCloser closer(fd);
+  std::string contents;
+  char buffer[8192];
+  for (;;) {
+    ssize_t n = read(fd, buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Failure("read", path, errno);
+    if (n == 0) break;
+    contents.append(buffer, static_cast<size_t>(n));
+  }
+  return std::optional<std::string>(std::move(contents));
+}
+
+Status WriteFileAtomically(FileSystem* fs, const std::string& path, std::string_view contents,
+                           mode_t mode) {
+  const std::string tmp = path + ".tmp";
+  Result<bool> stale = fs->FileExists(tmp);
+  if (!stale.ok()) return stale.status();
+  if (*stale)
+    if (Status s = fs->RemoveFile(tmp); !s.ok()) return s;
+  Result<std::unique_ptr<WritableFile>> file = fs->CreateNewFile(tmp, mode);
+  if (!file.ok()) return file.status();
+  Status s = (*file)->Append(contents);
+  if (s.ok()) s = (*file)->Sync();
+  if (s.ok()) s = (*file)->Close();
+  file->reset();
+  if (s.ok()) s = fs->Rename(tmp, path);
+  if (!s.ok()) fs->RemoveFile(tmp);  // the first failure is the one to tell
+  return s;
 }
 
 }  // namespace postern

@@ -1,8 +1,9 @@
 // lib/base/file_system.h — the narrow file-system interface for durable writes.
 //
-// Code that must get durability right (Maildir delivery) touches files only
-// through FileSystem, so a test can put a double in its place that fails a
-// write or a sync at a chosen moment. PosixFileSystem is the real thing.
+// Code that must get durability right (Maildir delivery, master's pid and
+// blocks files) touches files only through FileSystem, so a test can put a
+// double in its place that fails a write or a sync at a chosen moment.
+// PosixFileSystem is the real thing.
 // Every failure names the operation, the path and strerror; running out of
 // space (ENOSPC, EDQUOT) is a resource-exhausted Status. Never used for the
 // LMDB queue, which does its own I/O.
@@ -11,6 +12,7 @@
 #include <sys/types.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -45,7 +47,17 @@ class FileSystem {
   virtual Result<bool> FileExists(const std::string& path) = 0;
   // The names in a directory, without "." and "..", in no particular order.
   virtual Result<std::vector<std::string>> ListDirectory(const std::string& path) = 0;
+  // A whole file's bytes; nothing when there is no such file.
+  virtual Result<std::optional<std::string>> ReadFile(const std::string& path) = 0;
 };
+
+// Replaces path with contents through path.tmp (created with mode, written,
+// synced, closed, renamed over path), so that a crash leaves either the old
+// file or the new one. A temporary file left by a crash is removed first; on
+// failure the temporary file is removed and path is untouched. The error
+// names the operation, the file and the reason.
+Status WriteFileAtomically(FileSystem* fs, const std::string& path, std::string_view contents,
+                           mode_t mode);
 
 // Plain POSIX calls. Holds no state: one instance may serve every thread.
 class PosixFileSystem final : public FileSystem {
@@ -58,6 +70,7 @@ class PosixFileSystem final : public FileSystem {
   Status SyncDirectory(const std::string& path) override;
   Result<bool> FileExists(const std::string& path) override;
   Result<std::vector<std::string>> ListDirectory(const std::string& path) override;
+  Result<std::optional<std::string>> ReadFile(const std::string& path) override;
 };
 
 }  // namespace postern

@@ -30,4 +30,15 @@ std::optional<pid_t> LiveMasterPid(const std::string& run_directory) {
   return static_cast<pid_t>(pid);
 }
 
+Status WriteMasterPidFile(FileSystem* fs, const std::string& run_directory, pid_t pid) {
+  const std::string path = MasterPidFile(run_directory);
+  if (std::optional<pid_t> running = LiveMasterPid(run_directory))
+    return Status::Error("postern is already running (master pid " + std::to_string(*running) +
+                         " in " + path + ")");
+  Status written = WriteFileAtomically(fs, path, std::to_string(pid) + "\n", 0644);
+  if (!written.ok())
+    return Status::Error("cannot write the pid file " + path + ": " + written.message());
+  return Status::Ok();
+}
+
 }  // namespace postern

@@ -11,6 +11,9 @@
 #include <optional>
 #include <string>
 
+#include "lib/base/file_system.h"
+#include "lib/base/status.h"
+
 namespace postern {
 
 // run_directory/master.pid
@@ -22,5 +25,11 @@ bool ProcessAlive(pid_t pid);
 // The pid in run_directory/master.pid if it names a live process; nothing
 // when the file is missing, unreadable, stale or garbage.
 std::optional<pid_t> LiveMasterPid(const std::string& run_directory);
+
+// Writes pid into run_directory/master.pid through fs (atomically: see
+// WriteFileAtomically). An error when the file names another live master
+// ("postern is already running"), or when the write fails: then the error
+// names the pid file and why it could not be written.
+Status WriteMasterPidFile(FileSystem* fs, const std::string& run_directory, pid_t pid);
 
 }  // namespace postern

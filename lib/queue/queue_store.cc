@@ -257,6 +257,10 @@ Status QueueStore::WriteBatch::Commit() {
     mdb_txn_abort(txn);
     return failure_;
   }
+  if (const int injected = store_->commit_fault_ ? store_->commit_fault_() : 0; injected != 0) {
+    mdb_txn_abort(txn);
+    return Check(injected, "commit (sync to disk)");
+  }
   return Check(mdb_txn_commit(txn), "commit (sync to disk)");
 }
 

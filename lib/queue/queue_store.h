@@ -152,6 +152,14 @@ class QueueStore {
   // ends, without a commit, so a caller must not keep it.
   Result<uint64_t> ReusableBytes(bool* held_back = nullptr) const;
 
+  // Fault injection for tests: fault is asked before every commit (a
+  // batch's, ReleaseFreedPages()'s) and may return an errno (ENOSPC, EIO,
+  // ...) that fails this commit as if LMDB had returned it: the transaction
+  // is aborted and the Status is the one LMDB's own error would give. 0 lets
+  // the commit run. Nothing but tests sets it; an empty function clears it.
+  using CommitFault = std::function<int()>;
+  void SetCommitFault(CommitFault fault) { commit_fault_ = std::move(fault); }
+
   // Every message, in queue id order.
   Result<std::vector<StoredMessage>> ListMessages() const;
   // One message, or nullopt when it does not exist.
@@ -177,6 +185,7 @@ class QueueStore {
   MDB_dbi hold_ = 0;
   MDB_dbi meta_ = 0;
   uint64_t checkpoints_ = 0;
+  CommitFault commit_fault_;
 };
 
 // Cuts one message's content into kChunkSize chunks as it streams in, so at

@@ -30,4 +30,21 @@ std::optional<std::string> DecodeXtext(std::string_view text) {
   return decoded;
 }
 
+std::string EncodeXtext(std::string_view bytes) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(bytes.size());
+  for (char c : bytes) {
+    auto octet = static_cast<unsigned char>(c);
+    if (octet < 33 || octet > 126 || c == '+' || c == '=') {
+      out += '+';
+      out += kHex[octet >> 4];
+      out += kHex[octet & 15];
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
 }  // namespace postern

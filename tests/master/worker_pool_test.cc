@@ -1,14 +1,17 @@
 // tests/master/worker_pool_test.cc — master drops a worker that breaks the
-// IPC protocol.
+// IPC protocol, and counts the message rate by its clock.
 //
 // A forked child stands in for the smtpd worker (it only waits to be
 // killed); the test speaks for it on the other end of the channel. A
 // frame that does not decode, or one of a type a worker must not send, makes
 // master kill that worker (the supervisor would start another) instead of
-// logging and carrying on with counts it can no longer trust.
+// logging and carrying on with counts it can no longer trust. The pool
+// answers a worker's MAIL check by a FakeClock, so the rate's minute passes
+// without waiting.
 #define BOOST_TEST_DYN_LINK
 #include "master/worker_pool.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -25,11 +28,17 @@
 namespace postern {
 namespace {
 
+constexpr uint64_t kPlenty = uint64_t{1} << 40;
+
 struct Fixture {
   Fixture()
       : base(event_base_new()),
-        resources(&clock, std::chrono::seconds(1)),
-        pool(base.get(), &table, &resources, "/nonexistent/qmgr.sock", "/nonexistent/authd.sock") {
+        resources(&clock, std::chrono::seconds(1),
+                  [](const Config&) {
+                    return Result<ResourceReadings>(ResourceReadings{kPlenty, 0, kPlenty, {}});
+                  }),
+        pool(base.get(), &clock, &table, &resources, "/nonexistent/qmgr.sock",
+             "/nonexistent/authd.sock") {
     worker = fork();
     BOOST_REQUIRE(worker >= 0);
     if (worker == 0) {
@@ -53,6 +62,30 @@ struct Fixture {
   void SendAsWorker(ipc::MsgType type, const std::string& payload) {
     std::string frame = ipc::EncodeFrame(type, payload);
     BOOST_REQUIRE(send(peer, frame.data(), frame.size(), 0) == static_cast<ssize_t>(frame.size()));
+  }
+
+  // Sends a MAIL check as the worker and returns master's verdict.
+  std::optional<ipc::MailVerdict> CheckMail(uint64_t request_id, const std::string& rate_key) {
+    BOOST_REQUIRE(fcntl(peer, F_SETFL, fcntl(peer, F_GETFL) | O_NONBLOCK) == 0);
+    std::string frame = ipc::EncodeFrame(ipc::MailCheck{request_id, "smtp", rate_key});
+    BOOST_REQUIRE(send(peer, frame.data(), frame.size(), 0) == static_cast<ssize_t>(frame.size()));
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    std::string buffer;
+    while (std::chrono::steady_clock::now() < deadline) {
+      event_base_loop(base.get(), EVLOOP_NONBLOCK);
+      Result<ipc::Datagram> datagram = ipc::ReceiveDatagram(peer, &buffer);
+      if (!datagram.ok()) {
+        BOOST_REQUIRE(datagram.status().is_would_block());
+        usleep(1000);
+        continue;
+      }
+      if (datagram->frame.type != ipc::MsgType::kMailCheckReply) continue;  // the ticket key
+      Result<ipc::MailCheckReply> reply = ipc::DecodeAs<ipc::MailCheckReply>(datagram->frame);
+      BOOST_REQUIRE(reply.ok());
+      BOOST_REQUIRE(reply->request_id == request_id);
+      return reply->verdict;
+    }
+    return std::nullopt;
   }
 
   // Runs the loop for up to two seconds or until the worker has died; the
@@ -110,6 +143,33 @@ BOOST_FIXTURE_TEST_CASE(a_message_only_master_sends_gets_the_worker_killed, Fixt
   SendAsWorker(ipc::MsgType::kDrain, "");
   BOOST_TEST((RunUntilWorkerDies() == std::optional<int>(SIGKILL)));
   BOOST_TEST(pool.live_workers() == 0u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(worker_pool_timing)
+
+// MessageRateLimitExceeded counts the MAILs of the last minute by the
+// pool's clock: the third within a minute is refused, and a minute after
+// the first the client may send again.
+BOOST_FIXTURE_TEST_CASE(the_message_rate_is_counted_by_the_pools_clock, Fixture) {
+  Config config;
+  ListenerConfig listener;
+  listener.name = "smtp";
+  listener.message_rate_limit = 2;
+  config.listeners.push_back(listener);
+  pool.SetConfig(&config);
+  const std::string client = "ip:192.0.2.7";
+
+  BOOST_TEST((CheckMail(1, client) == ipc::MailVerdict::kAllowed));
+  clock.Advance(std::chrono::seconds(30));
+  BOOST_TEST((CheckMail(2, client) == ipc::MailVerdict::kAllowed));
+  BOOST_TEST((CheckMail(3, client) == ipc::MailVerdict::kRateLimitExceeded));
+  clock.Advance(std::chrono::seconds(29));
+  BOOST_TEST((CheckMail(4, client) == ipc::MailVerdict::kRateLimitExceeded));
+  clock.Advance(std::chrono::seconds(1));  // the first MAIL is a minute old
+  BOOST_TEST((CheckMail(5, client) == ipc::MailVerdict::kAllowed));
+  BOOST_TEST((CheckMail(6, client) == ipc::MailVerdict::kRateLimitExceeded));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

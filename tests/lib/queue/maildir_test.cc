@@ -1,8 +1,8 @@
 // tests/lib/queue/maildir_test.cc — Maildir delivery (lib/queue/maildir.h).
 //
 // Delivers into temporary directories through the real PosixFileSystem, or
-// through FaultyFileSystem, a double that fails one chosen write or sync
-// the way a full or broken disk would.
+// through FaultyFileSystem (tests/lib/base/faulty_file_system.h), which
+// fails one chosen write or sync the way a full or broken disk would.
 #define BOOST_TEST_DYN_LINK
 #include "lib/queue/maildir.h"
 
@@ -16,6 +16,8 @@
 #include <set>
 #include <string>
 #include <vector>
+
+#include "tests/lib/base/faulty_file_system.h"
 
 namespace postern {
 namespace {
@@ -34,56 +36,6 @@ class TempDir {
 
  private:
   std::string path_;
-};
-
-// Fails the Nth Append or any Sync of a file, as ENOSPC or EIO would.
-class FaultyFileSystem final : public FileSystem {
- public:
-  int fail_append_number = 0;  // 1-based; 0: never
-  bool fail_file_sync = false;
-
-  Result<bool> MakeDirectory(const std::string& path, mode_t mode) override {
-    return real_.MakeDirectory(path, mode);
-  }
-  Result<std::unique_ptr<WritableFile>> CreateNewFile(const std::string& path,
-                                                      mode_t mode) override {
-    Result<std::unique_ptr<WritableFile>> file = real_.CreateNewFile(path, mode);
-    if (!file.ok()) return file;
-    return std::unique_ptr<WritableFile>(new FaultyFile(this, std::move(*file)));
-  }
-  Status Rename(const std::string& from, const std::string& to) override {
-    return real_.Rename(from, to);
-  }
-  Status RemoveFile(const std::string& path) override { return real_.RemoveFile(path); }
-  Status SyncDirectory(const std::string& path) override { return real_.SyncDirectory(path); }
-  Result<bool> FileExists(const std::string& path) override { return real_.FileExists(path); }
-  Result<std::vector<std::string>> ListDirectory(const std::string& path) override {
-    return real_.ListDirectory(path);
-  }
-
- private:
-  class FaultyFile final : public WritableFile {
-   public:
-    FaultyFile(FaultyFileSystem* owner, std::unique_ptr<WritableFile> real)
-        : owner_(owner), real_(std::move(real)) {}
-    Status Append(std::string_view bytes) override {
-      if (++owner_->appends_ == owner_->fail_append_number)
-        return Status::ResourceExhausted("write: No space left on device (injected)");
-      return real_->Append(bytes);
-    }
-    Status Sync() override {
-      if (owner_->fail_file_sync) return Status::Error("fsync: Input/output error (injected)");
-      return real_->Sync();
-    }
-    Status Close() override { return real_->Close(); }
-
-   private:
-    FaultyFileSystem* owner_;
-    std::unique_ptr<WritableFile> real_;
-  };
-
-  PosixFileSystem real_;
-  int appends_ = 0;
 };
 
 ContentSource FromPieces(std::vector<std::string> pieces) {

@@ -5,6 +5,8 @@
 #include <boost/test/unit_test.hpp>
 #include <string>
 
+#include "lib/smtp/xtext.h"
+
 namespace postern {
 namespace {
 
@@ -380,6 +382,17 @@ BOOST_AUTO_TEST_CASE(rcpt_errors) {
   BOOST_TEST((Rcpt("to:<POSTMASTER>", &postmaster) == ArgumentError::kNone));
   BOOST_TEST(postmaster.forward_path.mailbox.ToString() == "POSTMASTER");
   BOOST_TEST(postmaster.forward_path.mailbox.domain.empty());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(xtext)
+
+// RFC 3461 4: "+", "=", controls, space and 8-bit octets become +XX.
+BOOST_AUTO_TEST_CASE(encoding) {
+  BOOST_TEST(EncodeXtext("alice@example.org") == "alice@example.org");
+  BOOST_TEST(EncodeXtext("a+b=c d") == "a+2Bb+3Dc+20d");
+  BOOST_TEST(EncodeXtext(std::string("\x7f\x80\x00", 3)) == "+7F+80+00");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
