@@ -20,6 +20,7 @@
 #include <memory>
 #include <string>
 
+#include "lib/base/clock.h"
 #include "lib/base/daemon_main.h"
 #include "lib/base/daemon_support.h"
 #include "lib/base/file_system.h"
@@ -87,7 +88,7 @@ class Qmgr : public DaemonProgram {
   std::string own_socket_;  // bound here, so removed here
   std::shared_ptr<const Config> config_;
   PosixFileSystem file_system_;
-  manager_ = std::make_unique<QueueManager>(base, &clock_, store_.get(), &file_system_, config_);
+  SystemClock clock_;
   std::unique_ptr<QueueStore> store_;
   std::unique_ptr<QueueManager> manager_;
   std::unique_ptr<QueueServer> server_;
