@@ -41,7 +41,7 @@ constexpr uint8_t kAllNotifyBits = kNotifyNever | kNotifySuccess | kNotifyFailur
 
 void EncodeRecipient(const Recipient& r, ipc::PayloadWriter* w) {
   w->Str(r.address).Str(r.orcpt).U8(r.notify).U8(static_cast<uint8_t>(r.state)).Str(r.last_error);
-  w->Str(r.status).Str(r.remote_mta).U8(r.smtp_reply ? 1 : 0).U32(r.attempts);
+  w->Str(r.status).Str(r.remote_mta).Bool(r.smtp_reply).U32(r.attempts);
   w->U64(static_cast<uint64_t>(r.last_attempt));
 }
 
@@ -98,7 +98,7 @@ std::string Envelope::Encode() const {
   w.U8(static_cast<uint8_t>(body)).U8(static_cast<uint8_t>(ret)).Str(envid).U64(size);
   w.U64(static_cast<uint64_t>(arrival_time));
   w.Str(client_address).Str(client_helo).Str(auth_user).Str(listener).Str(auth_mailbox);
-  w.U8(delay_warning_sent ? 1 : 0);
+  w.Bool(delay_warning_sent);
   return w.Take();
 }
 
