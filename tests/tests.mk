@@ -8,6 +8,7 @@ tests_unit_tests_SOURCES += \
 	tests/lib/base/daemon_options_test.cc \
 	tests/lib/base/descriptor_budget_test.cc \
 	tests/lib/base/faulty_file_system.h \
+	tests/lib/base/temp_dir.h \
 	tests/lib/base/file_system_test.cc \
 	tests/lib/base/printable_test.cc
 # lib/net

@@ -16,23 +16,10 @@
 
 #include "lib/base/pid_file.h"
 #include "tests/lib/base/faulty_file_system.h"
+#include "tests/lib/base/temp_dir.h"
 
 namespace postern {
 namespace {
-
-class TempDir {
- public:
-  TempDir() {
-    char pattern[] = "/tmp/file_system_test.XXXXXX";
-    if (mkdtemp(pattern) == nullptr) BOOST_FAIL("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 std::string Slurp(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -48,7 +35,7 @@ void Spit(const std::string& path, const std::string& contents) {
 BOOST_AUTO_TEST_SUITE(file_system)
 
 BOOST_AUTO_TEST_CASE(write_file_atomically_replaces_the_file_with_the_mode_given) {
-  TempDir dir;
+  TempDir dir("file_system_test");
   const std::string path = dir.path() + "/blocks";
   Spit(path, "old\n");
   Spit(path + ".tmp", "left by a crash");
@@ -63,7 +50,7 @@ BOOST_AUTO_TEST_CASE(write_file_atomically_replaces_the_file_with_the_mode_given
 }
 
 BOOST_AUTO_TEST_CASE(a_failed_write_keeps_the_old_file_and_says_why) {
-  TempDir dir;
+  TempDir dir("file_system_test");
   const std::string path = dir.path() + "/blocks";
   Spit(path, "old\n");
   FaultyFileSystem fs;
@@ -77,7 +64,7 @@ BOOST_AUTO_TEST_CASE(a_failed_write_keeps_the_old_file_and_says_why) {
 }
 
 BOOST_AUTO_TEST_CASE(a_failed_sync_is_not_renamed_into_place) {
-  TempDir dir;
+  TempDir dir("file_system_test");
   const std::string path = dir.path() + "/blocks";
   FaultyFileSystem fs;
   fs.fail_file_sync = true;
@@ -88,7 +75,7 @@ BOOST_AUTO_TEST_CASE(a_failed_sync_is_not_renamed_into_place) {
 }
 
 BOOST_AUTO_TEST_CASE(read_file_tells_a_missing_file_from_an_empty_one) {
-  TempDir dir;
+  TempDir dir("file_system_test");
   PosixFileSystem fs;
   Result<std::optional<std::string>> missing = fs.ReadFile(dir.path() + "/none");
   BOOST_TEST_REQUIRE(missing.ok());
@@ -107,7 +94,7 @@ BOOST_AUTO_TEST_SUITE_END()
 BOOST_AUTO_TEST_SUITE(pid_file)
 
 BOOST_AUTO_TEST_CASE(master_writes_its_pid) {
-  TempDir dir;
+  TempDir dir("file_system_test");
   PosixFileSystem fs;
   Status s = WriteMasterPidFile(&fs, dir.path(), 4242);
   BOOST_TEST_REQUIRE(s.ok(), s.message());
@@ -115,7 +102,7 @@ BOOST_AUTO_TEST_CASE(master_writes_its_pid) {
 }
 
 BOOST_AUTO_TEST_CASE(a_failing_pid_file_write_is_reported_with_the_file_and_the_reason) {
-  TempDir dir;
+  TempDir dir("file_system_test");
   FaultyFileSystem fs;
   fs.fail_appends = true;
   Status s = WriteMasterPidFile(&fs, dir.path(), 4242);
@@ -126,7 +113,7 @@ BOOST_AUTO_TEST_CASE(a_failing_pid_file_write_is_reported_with_the_file_and_the_
 }
 
 BOOST_AUTO_TEST_CASE(a_live_master_in_the_pid_file_is_not_overwritten) {
-  TempDir dir;
+  TempDir dir("file_system_test");
   const std::string path = dir.path() + "/master.pid";
   const std::string self = std::to_string(getpid()) + "\n";
   Spit(path, self);

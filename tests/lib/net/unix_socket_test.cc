@@ -11,18 +11,10 @@
 #include <fstream>
 #include <string>
 
+#include "tests/lib/base/temp_dir.h"
+
 namespace postern {
 namespace {
-
-struct TempDir {
-  TempDir() {
-    char pattern[] = "/tmp/unix_socket_test.XXXXXX";
-    BOOST_REQUIRE(mkdtemp(pattern) != nullptr);
-    path = pattern;
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-  std::string path;
-};
 
 int ListenOrFail(const std::string& path) {
   Result<int> fd = ListenUnixStream(path, nullptr);
@@ -35,8 +27,8 @@ int ListenOrFail(const std::string& path) {
 BOOST_AUTO_TEST_SUITE(unix_socket)
 
 BOOST_AUTO_TEST_CASE(listener_is_a_private_socket_that_accepts) {
-  TempDir dir;
-  std::string path = dir.path + "/a.sock";
+  TempDir dir("unix_socket_test");
+  std::string path = dir.path() + "/a.sock";
   int listener = ListenOrFail(path);
   struct stat st;
   BOOST_REQUIRE(stat(path.c_str(), &st) == 0);
@@ -49,8 +41,8 @@ BOOST_AUTO_TEST_CASE(listener_is_a_private_socket_that_accepts) {
 }
 
 BOOST_AUTO_TEST_CASE(a_live_listener_is_never_replaced) {
-  TempDir dir;
-  std::string path = dir.path + "/a.sock";
+  TempDir dir("unix_socket_test");
+  std::string path = dir.path() + "/a.sock";
   int listener = ListenOrFail(path);
   Result<int> second = ListenUnixStream(path, nullptr);
   BOOST_TEST(!second.ok());
@@ -62,8 +54,8 @@ BOOST_AUTO_TEST_CASE(a_live_listener_is_never_replaced) {
 }
 
 BOOST_AUTO_TEST_CASE(a_stale_socket_file_is_replaced) {
-  TempDir dir;
-  std::string path = dir.path + "/a.sock";
+  TempDir dir("unix_socket_test");
+  std::string path = dir.path() + "/a.sock";
   close(ListenOrFail(path));
   BOOST_REQUIRE(std::filesystem::exists(path));
   int listener = ListenOrFail(path);
@@ -74,8 +66,8 @@ BOOST_AUTO_TEST_CASE(a_stale_socket_file_is_replaced) {
 }
 
 BOOST_AUTO_TEST_CASE(a_file_that_is_not_a_socket_is_left_alone) {
-  TempDir dir;
-  std::string path = dir.path + "/a.sock";
+  TempDir dir("unix_socket_test");
+  std::string path = dir.path() + "/a.sock";
   std::ofstream(path) << "keep me\n";
   Result<int> fd = ListenUnixStream(path, nullptr);
   BOOST_TEST(!fd.ok());
@@ -93,8 +85,8 @@ BOOST_AUTO_TEST_CASE(an_over_long_path_is_refused) {
 }
 
 BOOST_AUTO_TEST_CASE(connect_failure_names_daemon_and_path) {
-  TempDir dir;
-  std::string path = dir.path + "/missing.sock";
+  TempDir dir("unix_socket_test");
+  std::string path = dir.path() + "/missing.sock";
   Result<int> fd = ConnectUnixStream(path, "qmgr");
   BOOST_REQUIRE(!fd.ok());
   BOOST_TEST(fd.status().message() ==

@@ -18,25 +18,12 @@
 #include <vector>
 
 #include "tests/lib/base/faulty_file_system.h"
+#include "tests/lib/base/temp_dir.h"
 
 namespace postern {
 namespace {
 
 namespace fs = std::filesystem;
-
-class TempDir {
- public:
-  TempDir() {
-    char pattern[] = "/tmp/maildir_test.XXXXXX";
-    if (mkdtemp(pattern) == nullptr) BOOST_FAIL("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  std::string mail() const { return path_ + "/mail"; }
-
- private:
-  std::string path_;
-};
 
 ContentSource FromPieces(std::vector<std::string> pieces) {
   return [pieces = std::move(pieces)](const ByteSink& sink) {
@@ -100,15 +87,15 @@ BOOST_AUTO_TEST_CASE(refuses_addresses_that_cannot_name_a_mailbox) {
 }
 
 BOOST_AUTO_TEST_CASE(delivers_byte_for_byte_into_new) {
-  TempDir dir;
+  TempDir dir("maildir_test");
   PosixFileSystem posix;
-  Maildir maildir(&posix, dir.mail(), "mail.example.test");
+  Maildir maildir(&posix, dir.Join("mail"), "mail.example.test");
   const std::string content = std::string("Subject: t\r\n\r\nline\r\n\0\xff.\r\n", 25);
   Result<MaildirDelivery> d = maildir.Deliver(
       "Bob@Example.TEST", kKey, FromPieces({content.substr(0, 9), content.substr(9)}));
   BOOST_TEST_REQUIRE(d.ok(), d.status().message());
   BOOST_TEST(!d->already_present);
-  const std::string mailbox = dir.mail() + "/example.test/Bob";
+  const std::string mailbox = dir.Join("mail") + "/example.test/Bob";
   BOOST_TEST(d->path == mailbox + "/new/1732960000.Q5F3A9C2B1D4E.1A2B.3R0.mail.example.test");
   BOOST_TEST((ReadFile(d->path) == content));
   BOOST_TEST(Entries(mailbox + "/tmp").empty());
@@ -118,18 +105,18 @@ BOOST_AUTO_TEST_CASE(delivers_byte_for_byte_into_new) {
 }
 
 BOOST_AUTO_TEST_CASE(empty_message_gives_empty_file) {
-  TempDir dir;
+  TempDir dir("maildir_test");
   PosixFileSystem posix;
-  Maildir maildir(&posix, dir.mail(), "h");
+  Maildir maildir(&posix, dir.Join("mail"), "h");
   Result<MaildirDelivery> d = maildir.Deliver("bob@example.test", kKey, FromPieces({}));
   BOOST_TEST_REQUIRE(d.ok(), d.status().message());
   BOOST_TEST(fs::file_size(d->path) == 0u);
 }
 
 BOOST_AUTO_TEST_CASE(two_deliveries_get_distinct_names) {
-  TempDir dir;
+  TempDir dir("maildir_test");
   PosixFileSystem posix;
-  Maildir maildir(&posix, dir.mail(), "h");
+  Maildir maildir(&posix, dir.Join("mail"), "h");
   Result<MaildirDelivery> first =
       maildir.Deliver("bob@example.test", DeliveryKey{100, "A1"}, FromPieces({"one\r\n"}));
   Result<MaildirDelivery> second =
@@ -137,22 +124,22 @@ BOOST_AUTO_TEST_CASE(two_deliveries_get_distinct_names) {
   BOOST_TEST_REQUIRE(first.ok());
   BOOST_TEST_REQUIRE(second.ok());
   BOOST_TEST(first->path != second->path);
-  BOOST_TEST(Entries(dir.mail() + "/example.test/bob/new").size() == 2u);
+  BOOST_TEST(Entries(dir.Join("mail") + "/example.test/bob/new").size() == 2u);
   BOOST_TEST(ReadFile(first->path) == "one\r\n");
   BOOST_TEST(ReadFile(second->path) == "two\r\n");
 }
 
 BOOST_AUTO_TEST_CASE(repeated_delivery_finds_the_earlier_copy_in_new_and_cur) {
-  TempDir dir;
+  TempDir dir("maildir_test");
   PosixFileSystem posix;
-  Maildir maildir(&posix, dir.mail(), "h");
+  Maildir maildir(&posix, dir.Join("mail"), "h");
   Result<MaildirDelivery> first = maildir.Deliver("bob@example.test", kKey, FromPieces({"m"}));
   BOOST_TEST_REQUIRE(first.ok());
   Result<MaildirDelivery> again = maildir.Deliver("bob@example.test", kKey, FromPieces({"m"}));
   BOOST_TEST_REQUIRE(again.ok(), again.status().message());
   BOOST_TEST(again->already_present);
   BOOST_TEST(again->path == first->path);
-  const std::string mailbox = dir.mail() + "/example.test/bob";
+  const std::string mailbox = dir.Join("mail") + "/example.test/bob";
   BOOST_TEST(Entries(mailbox + "/new").size() == 1u);
   // A mail reader moves the message to cur/ and marks it seen.
   const std::string seen = mailbox + "/cur/" + fs::path(first->path).filename().string() + ":2,S";
@@ -166,16 +153,16 @@ BOOST_AUTO_TEST_CASE(repeated_delivery_finds_the_earlier_copy_in_new_and_cur) {
 }
 
 BOOST_AUTO_TEST_CASE(failed_write_leaves_nothing_and_says_why) {
-  TempDir dir;
+  TempDir dir("maildir_test");
   FaultyFileSystem faulty;
   faulty.fail_append_number = 2;
-  Maildir maildir(&faulty, dir.mail(), "h");
+  Maildir maildir(&faulty, dir.Join("mail"), "h");
   Result<MaildirDelivery> d =
       maildir.Deliver("bob@example.test", kKey, FromPieces({"a", "b", "c"}));
   BOOST_TEST_REQUIRE(!d.ok());
   BOOST_TEST(d.status().is_resource_exhausted());
   BOOST_TEST(d.status().message().find("No space left") != std::string::npos);
-  const std::string mailbox = dir.mail() + "/example.test/bob";
+  const std::string mailbox = dir.Join("mail") + "/example.test/bob";
   BOOST_TEST(Entries(mailbox + "/new").empty());
   BOOST_TEST(Entries(mailbox + "/tmp").empty());
   // The disk recovers: the retry delivers the whole message once.
@@ -188,29 +175,29 @@ BOOST_AUTO_TEST_CASE(failed_write_leaves_nothing_and_says_why) {
 }
 
 BOOST_AUTO_TEST_CASE(failed_sync_leaves_nothing_in_new) {
-  TempDir dir;
+  TempDir dir("maildir_test");
   FaultyFileSystem faulty;
   faulty.fail_file_sync = true;
-  Maildir maildir(&faulty, dir.mail(), "h");
+  Maildir maildir(&faulty, dir.Join("mail"), "h");
   Result<MaildirDelivery> d = maildir.Deliver("bob@example.test", kKey, FromPieces({"abc"}));
   BOOST_TEST_REQUIRE(!d.ok());
   BOOST_TEST(d.status().message().find("fsync") != std::string::npos);
-  BOOST_TEST(Entries(dir.mail() + "/example.test/bob/new").empty());
-  BOOST_TEST(Entries(dir.mail() + "/example.test/bob/tmp").empty());
+  BOOST_TEST(Entries(dir.Join("mail") + "/example.test/bob/new").empty());
+  BOOST_TEST(Entries(dir.Join("mail") + "/example.test/bob/tmp").empty());
 }
 
 BOOST_AUTO_TEST_CASE(failed_content_source_is_reported) {
-  TempDir dir;
+  TempDir dir("maildir_test");
   PosixFileSystem posix;
-  Maildir maildir(&posix, dir.mail(), "h");
+  Maildir maildir(&posix, dir.Join("mail"), "h");
   Result<MaildirDelivery> d = maildir.Deliver("bob@example.test", kKey, [](const ByteSink& sink) {
     if (Status s = sink("partial"); !s.ok()) return s;
     return Status::Error("queue store: chunk 1 is missing");
   });
   BOOST_TEST_REQUIRE(!d.ok());
   BOOST_TEST(d.status().message() == "queue store: chunk 1 is missing");
-  BOOST_TEST(Entries(dir.mail() + "/example.test/bob/new").empty());
-  BOOST_TEST(Entries(dir.mail() + "/example.test/bob/tmp").empty());
+  BOOST_TEST(Entries(dir.Join("mail") + "/example.test/bob/new").empty());
+  BOOST_TEST(Entries(dir.Join("mail") + "/example.test/bob/tmp").empty());
 }
 
 BOOST_AUTO_TEST_CASE(unwritable_root_names_the_path) {
@@ -223,9 +210,9 @@ BOOST_AUTO_TEST_CASE(unwritable_root_names_the_path) {
 }
 
 BOOST_AUTO_TEST_CASE(hostname_separators_are_encoded) {
-  TempDir dir;
+  TempDir dir("maildir_test");
   PosixFileSystem posix;
-  Maildir maildir(&posix, dir.mail(), "a/b:c");
+  Maildir maildir(&posix, dir.Join("mail"), "a/b:c");
   Result<MaildirDelivery> d =
       maildir.Deliver("bob@example.test", DeliveryKey{7, "K"}, FromPieces({"x"}));
   BOOST_TEST_REQUIRE(d.ok(), d.status().message());

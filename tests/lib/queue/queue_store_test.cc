@@ -18,22 +18,10 @@
 #include <string>
 #include <vector>
 
+#include "tests/lib/base/temp_dir.h"
+
 namespace postern {
 namespace {
-
-class TempDir {
- public:
-  TempDir() {
-    char pattern[] = "/tmp/queue_store_test.XXXXXX";
-    if (mkdtemp(pattern) == nullptr) BOOST_FAIL("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  std::string queue() const { return path_ + "/queue"; }
-
- private:
-  std::string path_;
-};
 
 std::string RandomBytes(size_t size, unsigned seed) {
   std::mt19937 generator(seed);
@@ -97,8 +85,8 @@ const char* const kIdC = "5F3A9C2B1D4E.1A2B.3";
 BOOST_AUTO_TEST_SUITE(queue_store)
 
 BOOST_AUTO_TEST_CASE(ten_megabyte_message_reads_back_in_128k_chunks) {
-  TempDir dir;
-  auto store = OpenStore(dir.queue());
+  TempDir dir("queue_store_test");
+  auto store = OpenStore(dir.Join("queue"));
   std::string content = RandomBytes(10485760 + 7, 1);
   BOOST_TEST_REQUIRE(PutMessage(store.get(), kIdA, content, 100000).ok());
   ReadBack r = Read(*store, kIdA);
@@ -111,8 +99,8 @@ BOOST_AUTO_TEST_CASE(ten_megabyte_message_reads_back_in_128k_chunks) {
 }
 
 BOOST_AUTO_TEST_CASE(empty_and_boundary_sizes_read_back_exactly) {
-  TempDir dir;
-  auto store = OpenStore(dir.queue());
+  TempDir dir("queue_store_test");
+  auto store = OpenStore(dir.Join("queue"));
   const std::vector<std::pair<std::string, size_t>> cases = {
       {kIdA, 0}, {kIdB, 131072}, {kIdC, 131073}};
   for (const auto& [id, size] : cases)
@@ -130,13 +118,13 @@ BOOST_AUTO_TEST_CASE(empty_and_boundary_sizes_read_back_exactly) {
 }
 
 BOOST_AUTO_TEST_CASE(committed_message_survives_reopen) {
-  TempDir dir;
+  TempDir dir("queue_store_test");
   std::string content = "Subject: hi\r\n\r\nbody\r\n";
   {
-    auto store = OpenStore(dir.queue());
+    auto store = OpenStore(dir.Join("queue"));
     BOOST_TEST_REQUIRE(PutMessage(store.get(), kIdA, content).ok());
   }
-  auto store = OpenStore(dir.queue());
+  auto store = OpenStore(dir.Join("queue"));
   Result<std::optional<StoredMessage>> message = store->GetMessage(kIdA);
   BOOST_TEST_REQUIRE(message.ok(), message.status().message());
   BOOST_TEST_REQUIRE(message->has_value());
@@ -145,8 +133,8 @@ BOOST_AUTO_TEST_CASE(committed_message_survives_reopen) {
 }
 
 BOOST_AUTO_TEST_CASE(uncommitted_batch_leaves_nothing) {
-  TempDir dir;
-  auto store = OpenStore(dir.queue());
+  TempDir dir("queue_store_test");
+  auto store = OpenStore(dir.Join("queue"));
   {
     Result<QueueStore::WriteBatch> batch = store->BeginBatch();
     BOOST_TEST_REQUIRE(batch.ok());
@@ -162,8 +150,8 @@ BOOST_AUTO_TEST_CASE(uncommitted_batch_leaves_nothing) {
 }
 
 BOOST_AUTO_TEST_CASE(list_is_in_id_order_with_hold_flags) {
-  TempDir dir;
-  auto store = OpenStore(dir.queue());
+  TempDir dir("queue_store_test");
+  auto store = OpenStore(dir.Join("queue"));
   for (const char* id : {kIdC, kIdA, kIdB})
     BOOST_TEST_REQUIRE(PutMessage(store.get(), id, "x").ok());
   Result<QueueStore::WriteBatch> batch = store->BeginBatch();
@@ -182,8 +170,8 @@ BOOST_AUTO_TEST_CASE(list_is_in_id_order_with_hold_flags) {
 }
 
 BOOST_AUTO_TEST_CASE(delete_removes_envelope_content_and_hold) {
-  TempDir dir;
-  auto store = OpenStore(dir.queue());
+  TempDir dir("queue_store_test");
+  auto store = OpenStore(dir.Join("queue"));
   BOOST_TEST_REQUIRE(PutMessage(store.get(), kIdA, RandomBytes(300000, 3)).ok());
   BOOST_TEST_REQUIRE(PutMessage(store.get(), kIdB, "keep").ok());
   {
@@ -209,9 +197,9 @@ BOOST_AUTO_TEST_CASE(delete_removes_envelope_content_and_hold) {
 }
 
 BOOST_AUTO_TEST_CASE(recover_removes_chunks_without_envelope) {
-  TempDir dir;
+  TempDir dir("queue_store_test");
   {
-    auto store = OpenStore(dir.queue());
+    auto store = OpenStore(dir.Join("queue"));
     // A stream interrupted after 300000 bytes: three chunks, no envelope.
     Result<QueueStore::WriteBatch> batch = store->BeginBatch();
     BOOST_TEST_REQUIRE(batch.ok());
@@ -221,7 +209,7 @@ BOOST_AUTO_TEST_CASE(recover_removes_chunks_without_envelope) {
     BOOST_TEST_REQUIRE(batch->Commit().ok());
     BOOST_TEST_REQUIRE(PutMessage(store.get(), kIdB, "complete").ok());
   }
-  auto store = OpenStore(dir.queue());
+  auto store = OpenStore(dir.Join("queue"));
   Result<RecoveryReport> report = store->Recover();
   BOOST_TEST_REQUIRE(report.ok(), report.status().message());
   BOOST_TEST(report->orphan_messages == 1u);
@@ -233,8 +221,8 @@ BOOST_AUTO_TEST_CASE(recover_removes_chunks_without_envelope) {
 }
 
 BOOST_AUTO_TEST_CASE(missing_chunk_is_reported) {
-  TempDir dir;
-  auto store = OpenStore(dir.queue());
+  TempDir dir("queue_store_test");
+  auto store = OpenStore(dir.Join("queue"));
   Result<QueueStore::WriteBatch> batch = store->BeginBatch();
   BOOST_TEST_REQUIRE(batch.ok());
   BOOST_TEST(batch->PutChunk(kIdA, 0, "ab").ok());
@@ -247,8 +235,8 @@ BOOST_AUTO_TEST_CASE(missing_chunk_is_reported) {
 }
 
 BOOST_AUTO_TEST_CASE(full_map_is_resource_exhausted_and_store_recovers) {
-  TempDir dir;
-  auto store = OpenStore(dir.queue(), 1 << 20);
+  TempDir dir("queue_store_test");
+  auto store = OpenStore(dir.Join("queue"), 1 << 20);
   const std::string big = RandomBytes(200000, 5);
   std::vector<std::string> stored;
   Status failure;
@@ -306,11 +294,11 @@ class FileSizeLimit {
 // word for a short write) and was answered 451 4.3.0; like ENOSPC it is a
 // want of room (452 4.3.1), and the store stays usable.
 BOOST_AUTO_TEST_CASE(short_write_of_a_full_disk_is_resource_exhausted) {
-  TempDir dir;
-  auto store = OpenStore(dir.queue());
+  TempDir dir("queue_store_test");
+  auto store = OpenStore(dir.Join("queue"));
   BOOST_TEST_REQUIRE(PutMessage(store.get(), kIdA, "before the disk filled").ok());
   struct stat st;
-  BOOST_TEST_REQUIRE(stat((dir.queue() + "/data.mdb").c_str(), &st) == 0);
+  BOOST_TEST_REQUIRE(stat((dir.Join("queue") + "/data.mdb").c_str(), &st) == 0);
   const std::string big = RandomBytes(1 << 20, 7);
   Status failure;
   {
@@ -332,8 +320,8 @@ BOOST_AUTO_TEST_CASE(short_write_of_a_full_disk_is_resource_exhausted) {
 // The disk floor (lib/queue/disk_floor.h) counts the pages a queue that grew and
 // emptied again can fill without growing its file.
 BOOST_AUTO_TEST_CASE(pages_freed_by_a_delete_become_reusable_after_one_more_commit) {
-  TempDir dir;
-  auto store = OpenStore(dir.queue());
+  TempDir dir("queue_store_test");
+  auto store = OpenStore(dir.Join("queue"));
   Result<uint64_t> empty = store->ReusableBytes();
   BOOST_TEST_REQUIRE(empty.ok(), empty.status().message());
   BOOST_TEST(*empty < 64 * 1024u);
@@ -357,8 +345,8 @@ BOOST_AUTO_TEST_CASE(pages_freed_by_a_delete_become_reusable_after_one_more_comm
 // A delivery reading a message holds the pages freed after its snapshot;
 // the reading says so, so that the disk floor does not keep it.
 BOOST_AUTO_TEST_CASE(a_reader_holding_freed_pages_back_is_reported) {
-  TempDir dir;
-  auto store = OpenStore(dir.queue());
+  TempDir dir("queue_store_test");
+  auto store = OpenStore(dir.Join("queue"));
   BOOST_TEST_REQUIRE(PutMessage(store.get(), kIdA, RandomBytes(1 << 20, 9)).ok());
   BOOST_TEST_REQUIRE(PutMessage(store.get(), kIdB, "stays").ok());
   bool held_back = true;
@@ -386,8 +374,8 @@ BOOST_AUTO_TEST_CASE(a_reader_holding_freed_pages_back_is_reported) {
 }
 
 BOOST_AUTO_TEST_CASE(failed_operation_poisons_the_batch) {
-  TempDir dir;
-  auto store = OpenStore(dir.queue(), 1 << 20);
+  TempDir dir("queue_store_test");
+  auto store = OpenStore(dir.Join("queue"), 1 << 20);
   Result<QueueStore::WriteBatch> batch = store->BeginBatch();
   BOOST_TEST_REQUIRE(batch.ok());
   ContentChunker chunker(kIdA);
