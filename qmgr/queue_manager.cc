@@ -403,7 +403,7 @@ void QueueManager::ScheduleRetry(const std::string& queue_id) {
   auto found = index_.find(queue_id);
   if (found == index_.end()) return;
   int attempts = ++found->second.failed_attempts;
-  retries_.Schedule(queue_id, clock_->Now() + RetryDelay(attempts));
+  retries_.Schedule(queue_id, clock_->Now() + RetryDelay(attempts, DeliverySettingsFrom(*config_)));
   ArmTimer();
 }
 

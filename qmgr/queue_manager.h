@@ -59,10 +59,10 @@
 #include "lib/config/config.h"
 #include "lib/net/event_handles.h"
 #include "lib/policy/resource_check.h"
+#include "lib/queue/delivery_schedule.h"
 #include "lib/queue/disk_floor.h"
 #include "lib/queue/envelope.h"
 #include "lib/queue/queue_store.h"
-#include "lib/queue/retry_schedule.h"
 #include "qmgr/delivery.h"
 
 namespace postern {
@@ -223,7 +223,7 @@ class QueueManager {
 
   std::map<std::string, MessageState> index_;  // committed messages
   std::set<std::string> reserved_;             // ids of streams not yet committed
-  RetrySchedule retries_;
+  DueMessages retries_;
 };
 
 }  // namespace postern

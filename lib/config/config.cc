@@ -104,6 +104,7 @@ class Parser {
     Status status = CheckListeners(config);
     if (!status.ok()) return status;
     if (Status postmaster = CheckPostmaster(config); !postmaster.ok()) return postmaster;
+    if (Status backoff = CheckBackoff(config); !backoff.ok()) return backoff;
     return config;
   }
 
@@ -250,6 +251,23 @@ class Parser {
                &listener);
     }
     return listener;
+  }
+
+  // A zero back-off would retry a failing delivery without pause, and a
+  // ceiling under the first wait would make no sense.
+  Status CheckBackoff(const Config& config) const {
+    const ConfigKey& minimal = *FindConfigKey("minimal_backoff_time");
+    const Assignment* at = FindAssignment(globals_, minimal);
+    if (config.minimal_backoff_time <= Duration::zero())
+      return KeyError(at ? at->line : 0, minimal, "must be more than 0");
+    if (config.maximal_backoff_time < config.minimal_backoff_time) {
+      const ConfigKey& maximal = *FindConfigKey("maximal_backoff_time");
+      const Assignment* max_at = FindAssignment(globals_, maximal);
+      return KeyError(max_at ? max_at->line : (at ? at->line : 0), maximal,
+                      "must be at least minimal_backoff_time (" +
+                          FormatValue(ConfigValue(config.minimal_backoff_time)) + ")");
+    }
+    return Status::Ok();
   }
 
   // <Postmaster> is rewritten to this address, so it must be one.

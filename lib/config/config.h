@@ -94,8 +94,11 @@ struct Config {
   uint32_t max_server_connections = 0;
   std::vector<NextHop> relayhost;           // tried in order; empty: none
   uint32_t local_delivery_concurrency = 4;  // Maildir deliveries side by side
-  std::vector<std::string> local_domains;   // lower-case
-  std::string postmaster_address;           // empty: PostmasterAddress() picks one
+  // The wait after a failed delivery: minimal, doubling up to maximal.
+  Duration minimal_backoff_time = std::chrono::minutes(5);
+  Duration maximal_backoff_time = std::chrono::hours(1);
+  std::vector<std::string> local_domains;  // lower-case
+  std::string postmaster_address;          // empty: PostmasterAddress() picks one
   std::vector<Network> trusted_networks;
   bool client_reverse_lookup = true;
   std::vector<std::string> dns_nameservers;  // for DNSBL queries; empty: resolv.conf

@@ -137,6 +137,22 @@ constexpr std::array kKeys = {
                      "change it.",
       .minimum = 1,
       .slot = &C::local_delivery_concurrency},
+    K{.name = "minimal_backoff_time",
+      .type = T::kDuration,
+      .scope = S::kGlobal,
+      .default_value = "5m",
+      .description = "How long qmgr waits before it tries a recipient again after the first "
+                     "delivery attempt that failed for a reason that may pass (a full disk, an "
+                     "I/O error). The wait doubles after every further failure, up to "
+                     "maximal_backoff_time. Must not be 0.",
+      .slot = &C::minimal_backoff_time},
+    K{.name = "maximal_backoff_time",
+      .type = T::kDuration,
+      .scope = S::kGlobal,
+      .default_value = "1h",
+      .description = "The longest wait between two delivery attempts of one recipient; at least "
+                     "minimal_backoff_time.",
+      .slot = &C::maximal_backoff_time},
     K{.name = "postmaster_address",
       .type = T::kString,
       .scope = S::kGlobal,

@@ -78,6 +78,13 @@ void AddDsn(const Envelope& envelope, size_t index, DsnAction action, ScheduleDe
 
 }  // namespace
 
+DeliverySettings DeliverySettingsFrom(const Config& config) {
+  DeliverySettings settings;
+  settings.minimal_backoff_time = config.minimal_backoff_time;
+  settings.maximal_backoff_time = config.maximal_backoff_time;
+  return settings;
+}
+
 Duration RetryDelay(int failed_attempts, const DeliverySettings& settings) {
   return DoublingBackoff(failed_attempts, settings.minimal_backoff_time,
                          settings.maximal_backoff_time);

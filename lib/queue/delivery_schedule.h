@@ -41,6 +41,7 @@
 #include <vector>
 
 #include "lib/base/clock.h"
+#include "lib/config/config.h"
 #include "lib/queue/dsn_report.h"
 #include "lib/queue/envelope.h"
 
@@ -53,6 +54,10 @@ struct DeliverySettings {
   Duration maximal_queue_lifetime = std::chrono::hours(5 * 24);
   Duration delay_warning_time = std::chrono::hours(4);  // 0: no delay DSNs
 };
+
+// The back-off keys of config (the rest of the settings keep their defaults
+// until qmgr drives the whole schedule).
+DeliverySettings DeliverySettingsFrom(const Config& config);
 
 // The wait after the n-th attempt in a row that did not deliver (n >= 1):
 // minimal_backoff_time, doubling, never more than maximal_backoff_time.

@@ -46,6 +46,8 @@ struct Fixture {
     c->state_directory = directory;
     c->myhostname = "mx.example.test";
     c->local_domains = {"example.test"};
+    // Not the default 5m: the retries below prove the key is what counts.
+    c->minimal_backoff_time = minutes(1);
     config = c;
     Result<std::unique_ptr<QueueStore>> opened =
         QueueStore::Open(directory + "/queue", uint64_t{64} << 20);

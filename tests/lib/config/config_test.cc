@@ -262,6 +262,8 @@ BOOST_AUTO_TEST_CASE(HoldsEveryKeyOfTheOperatorContract) {
                         "relayhost",
                         "local_domains",
                         "local_delivery_concurrency",
+                        "minimal_backoff_time",
+                        "maximal_backoff_time",
                         "postmaster_address",
                         "trusted_networks",
                         "client_reverse_lookup",
@@ -445,6 +447,25 @@ BOOST_AUTO_TEST_CASE(PostmasterAddressDefaultsToTheFirstLocalDomain) {
       ErrorOf("postmaster_address = a b@example.test\n" + kListener)
           .find("/etc/postern/postern.conf:1: postmaster_address: \"a b@example.test\" is not "
                 "a mailbox") == 0u);
+}
+
+// The retry back-off: 5m doubling to 1h by default; never 0, and the
+// ceiling never under the first wait.
+BOOST_AUTO_TEST_CASE(BackoffKeysDefaultAndMustMakeSense) {
+  Config defaults = Parse(kListener);
+  BOOST_TEST((defaults.minimal_backoff_time == std::chrono::minutes(5)));
+  BOOST_TEST((defaults.maximal_backoff_time == std::chrono::hours(1)));
+  Config set = Parse("minimal_backoff_time = 30s\nmaximal_backoff_time = 10m\n" + kListener);
+  BOOST_TEST((set.minimal_backoff_time == std::chrono::seconds(30)));
+  BOOST_TEST((set.maximal_backoff_time == std::chrono::minutes(10)));
+  BOOST_TEST(ErrorOf("minimal_backoff_time = 0\n" + kListener) ==
+             "/etc/postern/postern.conf:1: minimal_backoff_time: must be more than 0");
+  BOOST_TEST(ErrorOf("minimal_backoff_time = 2h\n" + kListener) ==
+             "/etc/postern/postern.conf:1: maximal_backoff_time: must be at least "
+             "minimal_backoff_time (2h)");
+  BOOST_TEST(ErrorOf("minimal_backoff_time = 10m\nmaximal_backoff_time = 5m\n" + kListener) ==
+             "/etc/postern/postern.conf:2: maximal_backoff_time: must be at least "
+             "minimal_backoff_time (10m)");
 }
 
 BOOST_AUTO_TEST_CASE(GatewayListenerDefaults) {

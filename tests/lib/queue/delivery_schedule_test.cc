@@ -8,8 +8,6 @@
 #include <string>
 #include <vector>
 
-#include "lib/queue/retry_schedule.h"
-
 namespace postern {
 namespace {
 
@@ -59,12 +57,16 @@ BOOST_AUTO_TEST_CASE(back_off_is_5m_10m_20m_40m_then_1h) {
   BOOST_TEST((RetryDelay(100000, settings) == hours(1)));
 }
 
-// qmgr keeps its 1 minute to 1 hour until the keys exist (retry_schedule.h).
-BOOST_AUTO_TEST_CASE(qmgr_interim_back_off_is_1m_doubling_to_1h) {
-  BOOST_TEST((RetryDelay(1) == minutes(1)));
-  BOOST_TEST((RetryDelay(2) == minutes(2)));
-  BOOST_TEST((RetryDelay(6) == minutes(32)));
-  BOOST_TEST((RetryDelay(7) == hours(1)));
+// qmgr takes the back-off from minimal_backoff_time and maximal_backoff_time.
+BOOST_AUTO_TEST_CASE(the_back_off_keys_set_the_back_off) {
+  Config config;
+  config.minimal_backoff_time = minutes(1);
+  config.maximal_backoff_time = minutes(30);
+  const DeliverySettings settings = DeliverySettingsFrom(config);
+  BOOST_TEST((RetryDelay(1, settings) == minutes(1)));
+  BOOST_TEST((RetryDelay(2, settings) == minutes(2)));
+  BOOST_TEST((RetryDelay(5, settings) == minutes(16)));
+  BOOST_TEST((RetryDelay(6, settings) == minutes(30)));
 }
 
 BOOST_AUTO_TEST_CASE(deferred_recipient_is_due_again_after_each_back_off) {
