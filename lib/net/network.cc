@@ -55,6 +55,8 @@ std::optional<int> ParsePrefix(std::string_view text, int max) {
   return value;
 }
 
+}  // namespace
+
 std::optional<uint16_t> ParsePort(std::string_view text) {
   unsigned value = 0;
   auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
@@ -63,8 +65,6 @@ std::optional<uint16_t> ParsePort(std::string_view text) {
   }
   return static_cast<uint16_t>(value);
 }
-
-}  // namespace
 
 std::optional<IpAddress> IpAddress::Parse(std::string_view text) {
   // inet_pton needs a terminated string; anything longer than the longest

@@ -47,6 +47,9 @@ struct Network {
 // True if any network contains the address.
 bool AnyContains(const std::vector<Network>& networks, const IpAddress& address);
 
+// A port number in decimal, 0 to 65535; nothing for anything else.
+std::optional<uint16_t> ParsePort(std::string_view text);
+
 struct BindAddress {
   IpAddress address;
   uint16_t port = 0;

@@ -8,22 +8,6 @@
 
 namespace postern {
 
-namespace {
-
-// 1..65535 in decimal; a next hop never listens on port 0.
-std::optional<uint16_t> ParseNextHopPort(std::string_view text) {
-  if (text.empty() || text.size() > 5) return std::nullopt;
-  uint32_t port = 0;
-  for (char c : text) {
-    if (c < '0' || c > '9') return std::nullopt;
-    port = port * 10 + static_cast<uint32_t>(c - '0');
-  }
-  if (port == 0 || port > 65535) return std::nullopt;
-  return static_cast<uint16_t>(port);
-}
-
-}  // namespace
-
 Result<NextHop> NextHop::Parse(std::string_view text) {
   auto error = [text](const std::string& why) {
     return Status::Error("\"" + std::string(text) + "\" is not a next hop: " + why);
@@ -46,8 +30,9 @@ Result<NextHop> NextHop::Parse(std::string_view text) {
   }
   if (!rest.empty()) {
     if (rest[0] != ':') return error("expected :PORT after the host");
-    std::optional<uint16_t> port = ParseNextHopPort(rest.substr(1));
-    if (!port)
+    // A next hop never listens on port 0.
+    std::optional<uint16_t> port = ParsePort(rest.substr(1));
+    if (!port || *port == 0)
       return error("port \"" + std::string(rest.substr(1)) + "\" is not a number from 1 to 65535");
     hop.port = *port;
   }
