@@ -9,8 +9,6 @@
 #include <algorithm>
 #include <cstring>
 
-#include "lib/queue/maildir.h"
-
 namespace postern {
 
 bool IsLocalPending(const Recipient& recipient, const Config& config) {
@@ -22,6 +20,28 @@ bool HasLocalPending(const Envelope& envelope, const Config& config) {
   for (const Recipient& r : envelope.recipients)
     if (IsLocalPending(r, config)) return true;
   return false;
+}
+
+AttemptOutcome MaildirAttempt(size_t index, std::string_view address,
+                              const Result<MaildirDelivery>& delivered) {
+  AttemptOutcome attempt;
+  attempt.index = index;
+  if (delivered.ok()) {
+    attempt.verdict = Verdict::kDelivered;
+    attempt.status = "2.0.0";
+    attempt.reply = "delivered to maildir";
+    return attempt;
+  }
+  const Status& failure = delivered.status();
+  attempt.reply = failure.message();
+  if (failure.is_permanent()) {
+    attempt.verdict = Verdict::kFailed;
+    attempt.status = MailboxPath(address).ok() ? "5.2.0" : "5.1.3";
+  } else {
+    attempt.verdict = Verdict::kDeferred;
+    attempt.status = failure.is_resource_exhausted() ? "4.3.1" : "4.2.0";
+  }
+  return attempt;
 }
 
 DeliveryWorker::DeliveryWorker(const QueueStore* store, FileSystem* fs) : store_(store), fs_(fs) {}
@@ -43,10 +63,11 @@ Status DeliveryWorker::Start(uint32_t threads) {
   return Status::Ok();
 }
 
-void DeliveryWorker::Submit(std::string queue_id, std::shared_ptr<const Config> config) {
+void DeliveryWorker::Submit(std::string queue_id, std::vector<size_t> recipients,
+                            std::shared_ptr<const Config> config) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    jobs_.push_back(Job{std::move(queue_id), std::move(config)});
+    jobs_.push_back(Job{std::move(queue_id), std::move(recipients), std::move(config)});
   }
   wake_.notify_one();
 }
@@ -105,22 +126,16 @@ DeliveryReport DeliveryWorker::Deliver(const Job& job) {
   ContentSource content = [this, &job](const ByteSink& sink) {
     return store_->ReadContent(job.queue_id, sink);
   };
-  for (size_t i = 0; i < envelope.recipients.size(); ++i) {
-    const Recipient& rcpt = envelope.recipients[i];
-    if (!IsLocalPending(rcpt, config)) continue;
-    RecipientReport r;
-    r.index = i;
-    if (Result<std::string> mailbox = MailboxPath(rcpt.address); !mailbox.ok()) {
-      r.outcome = DeliveryOutcome::kBounced;
-      r.detail = mailbox.status().message();
-    } else {
-      DeliveryKey key{envelope.arrival_time, "Q" + envelope.queue_id + "R" + std::to_string(i)};
-      Result<MaildirDelivery> delivered = maildir.Deliver(rcpt.address, key, content);
-      r.outcome = delivered.ok() ? DeliveryOutcome::kDelivered : DeliveryOutcome::kDeferred;
-      r.detail = !delivered.ok()              ? delivered.status().message()
-                 : delivered->already_present ? delivered->path + ", by an earlier attempt"
-                                              : delivered->path;
-    }
+  for (size_t i : job.recipients) {
+    if (i >= envelope.recipients.size() || !IsLocalPending(envelope.recipients[i], config))
+      continue;
+    DeliveryKey key{envelope.arrival_time, "Q" + envelope.queue_id + "R" + std::to_string(i)};
+    const std::string& address = envelope.recipients[i].address;
+    Result<MaildirDelivery> delivered = maildir.Deliver(address, key, content);
+    RecipientReport r{MaildirAttempt(i, address, delivered), ""};
+    r.detail = !delivered.ok()              ? delivered.status().message()
+               : delivered->already_present ? delivered->path + ", by an earlier attempt"
+                                            : delivered->path;
     report.recipients.push_back(std::move(r));
   }
   return report;

@@ -1,9 +1,10 @@
 // qmgr/delivery.h — the local delivery threads of qmgr.
 //
-// Takes queue ids from the loop thread and hands each to one of
-// local_delivery_concurrency threads, which reads the message in its own
-// LMDB read transaction and delivers every pending recipient of a local domain
-// into its Maildir (lib/queue/maildir.h). Outcomes go back to the loop thread as
+// Takes queue ids from the loop thread, each with the recipients due, and
+// hands each to one of local_delivery_concurrency threads, which reads the
+// message in its own LMDB read transaction and delivers those of its
+// recipients that are pending and of a local domain into their Maildirs
+// (lib/queue/maildir.h). Outcomes go back to the loop thread as
 // DeliveryReports, announced through a pipe that the loop watches. The
 // worker never writes the queue: the loop records outcomes in its next
 // group transaction and removes a message once every recipient is final.
@@ -35,21 +36,18 @@
 #include "lib/base/file_system.h"
 #include "lib/base/status.h"
 #include "lib/config/config.h"
+#include "lib/queue/delivery_schedule.h"
 #include "lib/queue/envelope.h"
+#include "lib/queue/maildir.h"
 #include "lib/queue/queue_store.h"
 
 namespace postern {
 
-enum class DeliveryOutcome {
-  kDelivered,  // in the Maildir (now, or by an earlier attempt)
-  kBounced,    // can never be delivered (the address names no mailbox)
-  kDeferred,   // failed for a reason that may pass: try again later
-};
-
+// One recipient's attempt: what the schedule records (lib/queue/
+// delivery_schedule.h), and for the log the Maildir file or the reason.
 struct RecipientReport {
-  size_t index = 0;  // into Envelope::recipients
-  DeliveryOutcome outcome = DeliveryOutcome::kDeferred;
-  std::string detail;  // the Maildir file, or why the delivery failed
+  AttemptOutcome attempt;
+  std::string detail;
 };
 
 struct DeliveryReport {
@@ -57,6 +55,13 @@ struct DeliveryReport {
   Status failure;  // the message could not be read at all; recipients is empty
   std::vector<RecipientReport> recipients;  // one per recipient attempted
 };
+
+// What a Maildir delivery's result means for its recipient: delivered
+// (2.0.0); failed for a permanent failure (5.1.3 for an address that names
+// no mailbox, 5.2.0 for a mailbox that cannot be created or written);
+// deferred for a full disk or quota (4.3.1) or any other failure (4.2.0).
+AttemptOutcome MaildirAttempt(size_t index, std::string_view address,
+                              const Result<MaildirDelivery>& delivered);
 
 // A pending recipient that this host delivers itself.
 bool IsLocalPending(const Recipient& recipient, const Config& config);
@@ -73,8 +78,11 @@ class DeliveryWorker {
   // Creates the notification pipe and `threads` delivery threads (at least
   // one). Each message goes to one thread; messages run side by side.
   Status Start(uint32_t threads);
-  // Queues one message for delivery with the configuration in force now.
-  void Submit(std::string queue_id, std::shared_ptr<const Config> config);
+  // Queues the delivery of the given recipients of one message (indices
+  // into its envelope; those no longer pending or not local are skipped)
+  // with the configuration in force now.
+  void Submit(std::string queue_id, std::vector<size_t> recipients,
+              std::shared_ptr<const Config> config);
   // Readable when reports wait; TakeReports() drains it.
   int ready_fd() const { return pipe_read_; }
   std::vector<DeliveryReport> TakeReports();
@@ -85,6 +93,7 @@ class DeliveryWorker {
  private:
   struct Job {
     std::string queue_id;
+    std::vector<size_t> recipients;
     std::shared_ptr<const Config> config;
   };
 

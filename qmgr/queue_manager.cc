@@ -8,11 +8,10 @@
 #include "lib/base/printable.h"
 #include "lib/policy/resource_check.h"
 #include "lib/queue/maildir.h"
+#include "qmgr/notification.h"
 
 namespace postern {
 namespace {
-
-bool IsFinal(const Recipient& r) { return r.state != RecipientState::kPending; }
 
 size_t CountRemotePending(const Envelope& envelope, const Config& config) {
   size_t count = 0;
@@ -22,13 +21,15 @@ size_t CountRemotePending(const Envelope& envelope, const Config& config) {
   return count;
 }
 
-const char* OutcomeName(DeliveryOutcome outcome) {
-  switch (outcome) {
-    case DeliveryOutcome::kDelivered:
+const char* VerdictName(Verdict verdict) {
+  switch (verdict) {
+    case Verdict::kDelivered:
+    case Verdict::kRelayed:
+    case Verdict::kRelayedNoDsn:
       return "sent";
-    case DeliveryOutcome::kBounced:
+    case Verdict::kFailed:
       return "bounced";
-    case DeliveryOutcome::kDeferred:
+    case Verdict::kDeferred:
       return "deferred";
   }
   return "?";
@@ -67,7 +68,7 @@ Status QueueManager::Start() {
   timer_.reset(evtimer_new(base_, OnTimer, this));
   if (!commit_event_ || !reports_event_ || !timer_ || event_add(reports_event_.get(), nullptr) != 0)
     return Status::Error("cannot create the queue manager's events");
-  for (const auto& [id, state] : index_) Dispatch(id);
+  for (const std::string& id : QueuedIds()) Attend(id, false);
   return Status::Ok();
 }
 
@@ -80,11 +81,8 @@ void QueueManager::Shutdown() {
 
 void QueueManager::Reconfigure(std::shared_ptr<const Config> config) {
   config_ = std::move(config);
-  for (auto& [id, state] : index_) {
-    Result<std::optional<StoredMessage>> message = store_->GetMessage(id);
-    if (message.ok() && message->has_value())
-      state.local_pending = HasLocalPending((*message)->envelope, *config_);
-  }
+  // local_domains and the times may have changed: every plan is made again.
+  for (const std::string& id : QueuedIds()) Attend(id, false);
 }
 
 // --- the open batch
@@ -144,7 +142,13 @@ Status QueueManager::CommitNow() {
              Printable(e.sender).c_str(), auth.c_str(), e.size, e.recipients.size());
     Index(e, false);
     ack.done(Status::Ok());
-    Dispatch(e.queue_id);
+    Plan(e, false);
+  }
+  std::vector<Envelope> notifications = std::move(notifications_);
+  notifications_.clear();
+  for (const Envelope& e : notifications) {
+    Index(e, false);
+    Plan(e, false);
   }
   return Status::Ok();
 }
@@ -170,15 +174,32 @@ void QueueManager::FailBatch(const Status& failure) {
   // Lost outcomes are redone by delivering again, which finds the Maildir
   // files: at once when content crowded them out (next time they get a
   // transaction of their own), else after a back-off.
+  notifications_.clear();  // lost with the states that asked for them
   std::set<std::string> lost_outcomes = std::move(updated_);
   updated_.clear();
   for (const std::string& id : lost_outcomes) {
     if (!Reindex(id)) continue;
     if (content_to_blame)
-      Dispatch(id);
+      Attend(id, false);
     else
       ScheduleRetry(id);
   }
+}
+
+bool QueueManager::Reindex(const std::string& queue_id) {
+  Result<std::optional<StoredMessage>> message = store_->GetMessage(queue_id);
+  if (!message.ok()) {
+    LOG_ERROR("%s: %s", queue_id.c_str(), message.status().message().c_str());
+    index_[queue_id].in_delivery = false;
+    ScheduleRetry(queue_id);
+    return false;
+  }
+  if (!message->has_value()) {
+    Forget(queue_id);
+    return false;
+  }
+  index_[queue_id] = MessageState{(*message)->held, false};
+  return true;
 }
 
 void QueueManager::ReleaseFreedPages() {
@@ -357,53 +378,116 @@ void QueueManager::QueueMessage(Envelope envelope, ContentChunker* chunker, Dura
 // --- index and scheduling
 
 void QueueManager::Index(const Envelope& envelope, bool held) {
-  MessageState& state = index_[envelope.queue_id];
-  state.held = held;
-  state.local_pending = HasLocalPending(envelope, *config_);
+  index_[envelope.queue_id] = MessageState{held, false};
   if (size_t remote = CountRemotePending(envelope, *config_); remote > 0)
     LOG_INFO(
-        "%s: %zu recipient(s) outside local_domains stay queued: relay delivery is not "
-        "implemented yet",
+        "%s: %zu recipient(s) outside local_domains stay queued until maximal_queue_lifetime: "
+        "relay delivery is not implemented yet",
         envelope.queue_id.c_str(), remote);
 }
 
-// Reloads a message's state from the store after its changes were lost;
-// false when it is no longer queued.
-bool QueueManager::Reindex(const std::string& queue_id) {
-  Result<std::optional<StoredMessage>> message = store_->GetMessage(queue_id);
-  if (!message.ok()) {
-    LOG_ERROR("%s: %s", queue_id.c_str(), message.status().message().c_str());
-    ScheduleRetry(queue_id);
-    return false;
-  }
-  if (!message->has_value()) {
-    index_.erase(queue_id);
-    retries_.Cancel(queue_id);
-    return false;
-  }
-  MessageState& state = index_[queue_id];
-  state.held = (*message)->held;
-  state.local_pending = HasLocalPending((*message)->envelope, *config_);
-  state.in_delivery = false;
-  return true;
+DeliverySchedule QueueManager::Schedule() const {
+  return DeliverySchedule(clock_, DeliverySettingsFrom(*config_));
 }
 
-bool QueueManager::Dispatch(const std::string& queue_id) {
-  auto found = index_.find(queue_id);
-  if (found == index_.end()) return false;
-  MessageState& state = found->second;
-  if (state.held || state.in_delivery || !state.local_pending) return false;
+Result<std::optional<Envelope>> QueueManager::CurrentEnvelope(const std::string& queue_id) {
+  // The open batch may hold a newer envelope than the last commit.
+  if (batch_) return batch_->GetEnvelope(queue_id);
+  Result<std::optional<StoredMessage>> message = store_->GetMessage(queue_id);
+  if (!message.ok()) return message.status();
+  if (!message->has_value()) return std::optional<Envelope>();
+  return std::optional<Envelope>((*message)->envelope);
+}
+
+void QueueManager::Forget(const std::string& queue_id) {
+  index_.erase(queue_id);
   retries_.Cancel(queue_id);
-  state.in_delivery = true;
-  worker_.Submit(queue_id, config_);
-  return true;
+}
+
+void QueueManager::Attend(const std::string& queue_id, bool ignore_back_off) {
+  auto found = index_.find(queue_id);
+  if (found == index_.end()) return;
+  if (found->second.held || found->second.in_delivery) {
+    retries_.Cancel(queue_id);
+    return;
+  }
+  Result<std::optional<Envelope>> envelope = CurrentEnvelope(queue_id);
+  if (!envelope.ok()) {
+    LOG_ERROR("%s: %s", queue_id.c_str(), envelope.status().message().c_str());
+    ScheduleRetry(queue_id);
+    return;
+  }
+  if (!envelope->has_value()) return Forget(queue_id);
+  Envelope& current = **envelope;
+  const Envelope before = current;
+  ScheduleDecision decision = Schedule().Review(&current);
+  if (current != before) {
+    if (Status s = Settle(&current, decision); !s.ok()) {
+      LOG_ERROR("%s: cannot record the expiry or delay warning: %s", queue_id.c_str(),
+                s.message().c_str());
+      return FailBatch(s);
+    }
+    if (decision.finished) return;
+  }
+  Plan(current, ignore_back_off);
+}
+
+void QueueManager::Plan(const Envelope& envelope, bool ignore_back_off) {
+  auto found = index_.find(envelope.queue_id);
+  if (found == index_.end()) return;
+  MessageState& state = found->second;
+  if (state.held || state.in_delivery) return;
+  const DeliverySchedule schedule = Schedule();
+  const WallTime now = clock_->WallNow();
+  WallTime wake = schedule.NextReview(envelope);
+  std::vector<size_t> due;
+  for (size_t i = 0; i < envelope.recipients.size(); ++i) {
+    const Recipient& r = envelope.recipients[i];
+    if (!IsLocalPending(r, *config_)) continue;
+    const WallTime next_try = schedule.NextTry(r);
+    if (ignore_back_off || next_try <= now)
+      due.push_back(i);
+    else
+      wake = std::min(wake, next_try);
+  }
+  if (!due.empty()) {
+    retries_.Cancel(envelope.queue_id);
+    state.in_delivery = true;
+    worker_.Submit(envelope.queue_id, std::move(due), config_);
+    return;
+  }
+  const Duration wait =
+      std::chrono::duration_cast<Duration>(std::max(wake - now, WallTime::duration::zero()));
+  retries_.Schedule(envelope.queue_id, clock_->Now() + wait);
+  ArmTimer();
+}
+
+Status QueueManager::Settle(Envelope* envelope, const ScheduleDecision& decision) {
+  Result<QueueStore::WriteBatch*> batch = Batch();
+  if (!batch.ok()) return batch.status();
+  const std::string& id = envelope->queue_id;
+  updated_.insert(id);
+  RequestLazyCommit();
+  if (!decision.dsn.empty()) {
+    const DeliverySchedule schedule = Schedule();
+    Result<Envelope> dsn = QueueNotification(*batch, *store_, *envelope, decision.dsn, *config_,
+                                             clock_->WallNow(), schedule.Expiry(*envelope));
+    if (!dsn.ok()) return dsn.status();
+    LOG_INFO("%s: %s: %s", id.c_str(), NotificationKind(decision.dsn).c_str(),
+             dsn->queue_id.c_str());
+    notifications_.push_back(std::move(*dsn));
+  }
+  if (!decision.finished) return (*batch)->PutEnvelope(*envelope);
+  LOG_INFO("%s: removed", id.c_str());
+  Forget(id);
+  batch_frees_space_ = true;
+  return (*batch)->DeleteMessage(id);
 }
 
 void QueueManager::ScheduleRetry(const std::string& queue_id) {
-  auto found = index_.find(queue_id);
-  if (found == index_.end()) return;
-  int attempts = ++found->second.failed_attempts;
-  retries_.Schedule(queue_id, clock_->Now() + RetryDelay(attempts, DeliverySettingsFrom(*config_)));
+  if (index_.count(queue_id) == 0) return;
+  index_[queue_id].in_delivery = false;
+  retries_.Schedule(queue_id, clock_->Now() + config_->minimal_backoff_time);
   ArmTimer();
 }
 
@@ -428,7 +512,7 @@ void QueueManager::RunDueTimers() {
     lazy_commit_due_.reset();
     if (Status s = CommitNow(); !s.ok()) LOG_ERROR("group commit failed: %s", s.message().c_str());
   }
-  for (const std::string& id : retries_.TakeDue(now)) Dispatch(id);
+  for (const std::string& id : retries_.TakeDue(now)) Attend(id, false);
   ArmTimer();
 }
 
@@ -457,71 +541,49 @@ void QueueManager::ApplyReports() {
 void QueueManager::ApplyReport(const DeliveryReport& report) {
   auto found = index_.find(report.queue_id);
   if (found == index_.end()) return;  // deleted while it was being delivered
-  MessageState& state = found->second;
-  state.in_delivery = false;
+  found->second.in_delivery = false;
   if (!report.failure.ok()) {
     LOG_ERROR("%s: cannot read the message for delivery: %s", report.queue_id.c_str(),
               report.failure.message().c_str());
     ScheduleRetry(report.queue_id);
     return;
   }
-  updated_.insert(report.queue_id);
-  if (Status s = RecordOutcomes(report, &state); !s.ok()) {
+  if (Status s = RecordOutcomes(report); !s.ok()) {
     LOG_ERROR("%s: cannot record delivery outcomes: %s", report.queue_id.c_str(),
               s.message().c_str());
     FailBatch(s);
   }
 }
 
-// Updates the recipients in the open batch; removes the message once none
-// is pending. `state` is invalid after the message is removed.
-Status QueueManager::RecordOutcomes(const DeliveryReport& report, MessageState* state) {
+// Records the outcomes in the open batch as the schedule decides (with the
+// DSN it asks for, and removing the message once every recipient is
+// final), then plans what comes next.
+Status QueueManager::RecordOutcomes(const DeliveryReport& report) {
   const std::string& id = report.queue_id;
   Result<QueueStore::WriteBatch*> batch = Batch();
   if (!batch.ok()) return batch.status();
   Result<std::optional<Envelope>> stored = (*batch)->GetEnvelope(id);
   if (!stored.ok()) return stored.status();
   if (!stored->has_value()) {
-    index_.erase(id);
+    Forget(id);
     return Status::Ok();
   }
   Envelope& envelope = **stored;
-  bool deferred = false;
+  const int64_t delay = ToEpochSeconds(clock_->WallNow()) - envelope.arrival_time;
+  std::vector<AttemptOutcome> outcomes;
   for (const RecipientReport& r : report.recipients) {
-    if (r.index >= envelope.recipients.size())
-      PANIC("%s: recipient %zu out of range", id.c_str(), r.index);
-    Recipient& rcpt = envelope.recipients[r.index];
-    LOG_INFO("%s: to=<%s>, relay=maildir, status=%s (%s)", id.c_str(),
-             Printable(rcpt.address).c_str(), OutcomeName(r.outcome), Printable(r.detail).c_str());
-    switch (r.outcome) {
-      case DeliveryOutcome::kDelivered:
-        rcpt.state = RecipientState::kDelivered;
-        rcpt.last_error.clear();
-        break;
-      case DeliveryOutcome::kBounced:
-        rcpt.state = RecipientState::kFailed;
-        rcpt.last_error = r.detail;
-        break;
-      case DeliveryOutcome::kDeferred:
-        rcpt.last_error = r.detail;
-        deferred = true;
-        break;
-    }
+    if (r.attempt.index >= envelope.recipients.size())
+      PANIC("%s: recipient %zu out of range", id.c_str(), r.attempt.index);
+    LOG_INFO("%s: to=<%s>, relay=maildir, delay=%" PRId64 ", dsn=%s, status=%s (%s)", id.c_str(),
+             Printable(envelope.recipients[r.attempt.index].address).c_str(),
+             std::max<int64_t>(delay, 0), r.attempt.status.c_str(), VerdictName(r.attempt.verdict),
+             Printable(r.detail).c_str());
+    outcomes.push_back(r.attempt);
   }
-  if (std::all_of(envelope.recipients.begin(), envelope.recipients.end(), IsFinal)) {
-    LOG_INFO("%s: removed", id.c_str());
-    index_.erase(id);
-    retries_.Cancel(id);
-    batch_frees_space_ = true;
-    return (*batch)->DeleteMessage(id);
-  }
-  state->local_pending = HasLocalPending(envelope, *config_);
-  if (deferred) {
-    ScheduleRetry(id);
-  } else {
-    state->failed_attempts = 0;
-  }
-  return (*batch)->PutEnvelope(envelope);
+  ScheduleDecision decision = Schedule().Record(&envelope, outcomes);
+  if (Status s = Settle(&envelope, decision); !s.ok()) return s;
+  if (!decision.finished) Plan(envelope, false);
+  return Status::Ok();
 }
 
 // --- queue control
@@ -543,8 +605,7 @@ Status QueueManager::Delete(const std::vector<std::string>& queue_ids) {
   }
   if (Status s = CommitNow(); !s.ok()) return s;
   for (const std::string& id : queue_ids) {
-    index_.erase(id);
-    retries_.Cancel(id);
+    Forget(id);
     LOG_INFO("%s: removed by the administrator", id.c_str());
   }
   ArmTimer();
@@ -564,18 +625,23 @@ Status QueueManager::SetHold(const std::string& queue_id, bool held) {
   if (found == index_.end()) return Status::Ok();
   found->second.held = held;
   LOG_INFO("%s: %s by the administrator", queue_id.c_str(), held ? "held" : "released");
-  if (!held) Dispatch(queue_id);
+  if (held)
+    retries_.Cancel(queue_id);
+  else
+    Attend(queue_id, false);
   return Status::Ok();
 }
 
 size_t QueueManager::Flush() {
-  retries_.TakeAll();
-  ArmTimer();
   size_t dispatched = 0;
-  for (auto& [id, state] : index_) {
-    state.failed_attempts = 0;
-    if (Dispatch(id)) ++dispatched;
+  for (const std::string& id : QueuedIds()) {
+    auto found = index_.find(id);
+    if (found->second.in_delivery) continue;
+    Attend(id, true);
+    found = index_.find(id);
+    if (found != index_.end() && found->second.in_delivery) ++dispatched;
   }
+  ArmTimer();
   return dispatched;
 }
 

@@ -2,8 +2,8 @@
 //
 // Owns the open group transaction (one LMDB write batch shared by every
 // stream), the in-memory index of queued messages (hold flag, delivery in
-// progress, failed attempts), the timer of the lazy commit and the retries,
-// and the delivery worker.
+// progress), the timer of the lazy commit and the wake-ups, and the
+// delivery worker.
 //
 // Group commit: streams write their chunks into the open batch as they
 // arrive; QueueMessage() adds an envelope and asks for a commit. The commit
@@ -14,12 +14,20 @@
 // past kCommitBatchBytes, and kLazyCommitDelay after it took changes that
 // nobody waits for. Nothing is acknowledged before its commit returned.
 //
-// Time comes from the Clock given: the lazy commit and the retries of
-// deferred deliveries are due times, and one libevent timer wakes the
-// manager at the earliest (RunDueTimers), so a test drives both with a
-// FakeClock. The store and the file system are interfaces a test can make
-// fail: QueueStore::SetCommitFault() fails a commit as a full or broken disk
-// would, a FileSystem double fails a Maildir delivery.
+// Delivery schedule (lib/queue/delivery_schedule.h decides; this carries
+// it out): each message not held or in delivery has one wake-up, at its
+// next due recipient, delay warning or expiry. Then the envelope is read
+// (through the open batch, which may hold a newer one), the expiry and
+// warning are recorded when due, and the local recipients that are due go
+// to a delivery thread. Outcomes are recorded with the DSN they ask for
+// (qmgr/notification.h) in one batch, which also removes the message once
+// every recipient is final.
+//
+// Time comes from the Clock given: the lazy commit and the wake-ups are
+// due times, and one libevent timer wakes the manager at the earliest
+// (RunDueTimers), so a test drives both with a FakeClock. The store and the file system are
+// interfaces a test can make fail: QueueStore::SetCommitFault() fails a commit as a full or broken
+// disk would, a FileSystem double fails a Maildir delivery.
 //
 // Disk floor (lib/queue/disk_floor.h): before content or an envelope joins the
 // batch, the bytes in flight (the batch's chunks and the partial chunks of
@@ -138,9 +146,11 @@ class QueueManager {
   std::vector<std::string> QueuedIds() const;
   Status Delete(const std::vector<std::string>& queue_ids);
   Status SetHold(const std::string& queue_id, bool held);
-  // Hands every deferred or waiting message to the worker now; returns how many.
+  // Hands the pending local recipients of every message to the worker now,
+  // whatever their back-off; returns how many messages went.
   size_t Flush();
-  // When the next deferred delivery is due, if one waits.
+  // When the next message is due to be looked at again (a retry, an
+  // expiry, a delay warning), if one waits.
   std::optional<TimePoint> NextRetry() const { return retries_.NextDue(); }
 
   // Does what the clock says is due: the lazy commit, the retries of
@@ -149,11 +159,11 @@ class QueueManager {
   void RunDueTimers();
 
  private:
+  // What the manager keeps in memory of a committed message; the rest is
+  // read from the envelope when needed.
   struct MessageState {
     bool held = false;
-    bool local_pending = false;
     bool in_delivery = false;
-    int failed_attempts = 0;
   };
   struct WaitingAck {
     Envelope envelope;
@@ -180,14 +190,30 @@ class QueueManager {
   void FailBatch(const Status& failure);
   void ReleaseFreedPages();
   void Index(const Envelope& envelope, bool held);
+  void Forget(const std::string& queue_id);
+  // Reloads a message's state from the store after changes to it were lost
+  // with a batch; false when it is no longer queued.
   bool Reindex(const std::string& queue_id);
-  bool Dispatch(const std::string& queue_id);
+  DeliverySchedule Schedule() const;
+  // The envelope as the next commit will leave it.
+  Result<std::optional<Envelope>> CurrentEnvelope(const std::string& queue_id);
+  // Reviews a message that is neither held nor being delivered: records
+  // its expiry or delay warning when due (with their DSN), then plans it.
+  void Attend(const std::string& queue_id, bool ignore_back_off);
+  // Hands the local recipients that are due (all pending ones when
+  // ignore_back_off: a flush) to the worker, or sets the message's wake-up
+  // at its next try, expiry or delay warning.
+  void Plan(const Envelope& envelope, bool ignore_back_off);
+  // Writes what a schedule decision says into the open batch: the envelope
+  // (or the message's removal once finished) and the DSN asked for.
+  Status Settle(Envelope* envelope, const ScheduleDecision& decision);
+  // The store failed us: look at the message again after minimal_backoff_time.
   void ScheduleRetry(const std::string& queue_id);
   // Sets the timer for the earliest due time (lazy commit or retry).
   void ArmTimer();
   void ApplyReports();
   void ApplyReport(const DeliveryReport& report);
-  Status RecordOutcomes(const DeliveryReport& report, MessageState* state);
+  Status RecordOutcomes(const DeliveryReport& report);
 
   event_base* base_;
   QueueStore* store_;
@@ -202,8 +228,9 @@ class QueueManager {
 
   std::optional<QueueStore::WriteBatch> batch_;
   uint64_t generation_ = 1;
-  std::vector<WaitingAck> waiting_;  // ended messages in the open batch
-  std::set<std::string> updated_;    // delivery outcomes in the open batch
+  std::vector<WaitingAck> waiting_;      // ended messages in the open batch
+  std::set<std::string> updated_;        // delivery outcomes in the open batch
+  std::vector<Envelope> notifications_;  // DSNs in the open batch, indexed once committed
   BatchFailedCallback batch_failed_;
   StreamGivenUpCallback stream_given_up_;
   bool batch_has_content_ = false;  // message chunks or envelopes in the open batch

@@ -2,6 +2,7 @@
 qmgr_qmgr_SOURCES = \
 	qmgr/delivery.cc qmgr/delivery.h \
 	qmgr/main.cc \
+	qmgr/notification.cc qmgr/notification.h \
 	qmgr/queue_control.cc qmgr/queue_control.h \
 	qmgr/queue_manager.cc qmgr/queue_manager.h \
 	qmgr/queue_server.cc qmgr/queue_server.h

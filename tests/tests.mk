@@ -84,7 +84,7 @@ tests_unit_tests_SOURCES += tests/master/worker_pool_test.cc \
 	master/worker_pool.cc
 # qmgr: the queue manager against a store that fails on demand and a FakeClock
 tests_unit_tests_SOURCES += tests/qmgr/queue_manager_test.cc \
-	qmgr/delivery.cc qmgr/queue_manager.cc
+	qmgr/delivery.cc qmgr/notification.cc qmgr/queue_manager.cc
 tests_unit_tests_LDADD = $(POSTERN_LIBS) $(BOOST_TEST_LIBS) -lpthread
 
 # The fuzz targets, linked with a small driver that replays their seed
@@ -112,6 +112,7 @@ SYSTEM_TESTS = \
 	tests/system/crash_test.py \
 	tests/system/delivery_test.py \
 	tests/system/dialog_test.py \
+	tests/system/dsn_test.py \
 	tests/system/dns_privilege_test.py \
 	tests/system/full_disk_test.py \
 	tests/system/interop_test.py \

@@ -8,12 +8,22 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 
 namespace postern {
 
 using TimePoint = std::chrono::steady_clock::time_point;
 using Duration = std::chrono::milliseconds;
 using WallTime = std::chrono::system_clock::time_point;
+
+// Calendar times as stored (envelopes, DSN dates): whole seconds since the
+// epoch, rounded down.
+inline int64_t ToEpochSeconds(WallTime time) {
+  return std::chrono::duration_cast<std::chrono::seconds>(time.time_since_epoch()).count();
+}
+inline WallTime FromEpochSeconds(int64_t seconds) {
+  return WallTime(std::chrono::seconds(seconds));
+}
 
 class Clock {
  public:

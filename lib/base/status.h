@@ -25,6 +25,7 @@ class Status {
     kResourceExhausted,  // out of space (disk full, LMDB map full), not a fault
     kEndOfFile,          // the peer closed: nothing more will come
     kWouldBlock,         // a non-blocking call found nothing to do now
+    kPermanent,          // repeating cannot help until a person changes something
   };
 
   Status() = default;  // ok
@@ -41,9 +42,16 @@ class Status {
   static Status WouldBlock(std::string message) {
     return Status(Code::kWouldBlock, std::move(message));
   }
+  // A failure that trying again will not cure: a name that cannot be used,
+  // permission denied, a file where a directory must be. A delivery that
+  // meets one fails instead of waiting for the back-off.
+  static Status Permanent(std::string message) {
+    return Status(Code::kPermanent, std::move(message));
+  }
 
   // A failed system call: "what: strerror(error)"; running out of space
-  // (ENOSPC, EDQUOT) is resource-exhausted.
+  // (ENOSPC, EDQUOT) is resource-exhausted; EACCES, EPERM, ENOTDIR,
+  // EISDIR, ENAMETOOLONG and ELOOP are permanent.
   static Status FromErrno(std::string what, int error);
 
   bool ok() const { return code_ == Code::kOk; }
@@ -51,6 +59,7 @@ class Status {
   bool is_resource_exhausted() const { return code_ == Code::kResourceExhausted; }
   bool is_end_of_file() const { return code_ == Code::kEndOfFile; }
   bool is_would_block() const { return code_ == Code::kWouldBlock; }
+  bool is_permanent() const { return code_ == Code::kPermanent; }
   // The explanation of a failure; empty for an ok status.
   const std::string& message() const { return message_; }
 
@@ -61,9 +70,22 @@ class Status {
 };
 
 inline Status Status::FromErrno(std::string what, int error) {
-  bool no_space = error == ENOSPC || error == EDQUOT;
-  return Status(no_space ? Code::kResourceExhausted : Code::kError,
-                what + ": " + std::strerror(error));
+  Code code = Code::kError;
+  switch (error) {
+    case ENOSPC:
+    case EDQUOT:
+      code = Code::kResourceExhausted;
+      break;
+    case EACCES:
+    case EPERM:
+    case ENOTDIR:
+    case EISDIR:
+    case ENAMETOOLONG:
+    case ELOOP:
+      code = Code::kPermanent;
+      break;
+  }
+  return Status(code, what + ": " + std::strerror(error));
 }
 
 template <typename T>

@@ -104,7 +104,7 @@ class Parser {
     Status status = CheckListeners(config);
     if (!status.ok()) return status;
     if (Status postmaster = CheckPostmaster(config); !postmaster.ok()) return postmaster;
-    if (Status backoff = CheckBackoff(config); !backoff.ok()) return backoff;
+    if (Status times = CheckDeliveryTimes(config); !times.ok()) return times;
     return config;
   }
 
@@ -253,9 +253,15 @@ class Parser {
     return listener;
   }
 
-  // A zero back-off would retry a failing delivery without pause, and a
-  // ceiling under the first wait would make no sense.
-  Status CheckBackoff(const Config& config) const {
+  // A zero back-off would retry a failing delivery without pause, a
+  // ceiling under the first wait would make no sense, and a zero lifetime
+  // would fail every message that is not delivered at the first attempt.
+  Status CheckDeliveryTimes(const Config& config) const {
+    const ConfigKey& lifetime = *FindConfigKey("maximal_queue_lifetime");
+    if (config.maximal_queue_lifetime <= Duration::zero()) {
+      const Assignment* lifetime_at = FindAssignment(globals_, lifetime);
+      return KeyError(lifetime_at ? lifetime_at->line : 0, lifetime, "must be more than 0");
+    }
     const ConfigKey& minimal = *FindConfigKey("minimal_backoff_time");
     const Assignment* at = FindAssignment(globals_, minimal);
     if (config.minimal_backoff_time <= Duration::zero())

@@ -97,6 +97,9 @@ struct Config {
   // The wait after a failed delivery: minimal, doubling up to maximal.
   Duration minimal_backoff_time = std::chrono::minutes(5);
   Duration maximal_backoff_time = std::chrono::hours(1);
+  Duration maximal_queue_lifetime = std::chrono::hours(5 * 24);
+  Duration delay_warning_time = std::chrono::hours(4);
+  uint64_t bounce_size_limit = 50000;
   std::vector<std::string> local_domains;  // lower-case
   std::string postmaster_address;          // empty: PostmasterAddress() picks one
   std::vector<Network> trusted_networks;

@@ -117,7 +117,8 @@ constexpr std::array kKeys = {
                      "address (IPv6 in brackets), PORT defaults to 25. postern check rejects a "
                      "value that is none of these. This release does not yet deliver to it: "
                      "mail for domains outside local_domains stays in the queue (postern queue "
-                     "list shows it) until relay delivery arrives.",
+                     "list shows it) until maximal_queue_lifetime, when its sender gets a "
+                     "failure DSN.",
       .slot = &C::relayhost},
     K{.name = "local_domains",
       .type = T::kDomains,
@@ -153,6 +154,31 @@ constexpr std::array kKeys = {
       .description = "The longest wait between two delivery attempts of one recipient; at least "
                      "minimal_backoff_time.",
       .slot = &C::maximal_backoff_time},
+    K{.name = "maximal_queue_lifetime",
+      .type = T::kDuration,
+      .scope = S::kGlobal,
+      .default_value = "5d",
+      .description = "How long a message may stay in the queue. A recipient still not "
+                     "delivered this long after the message arrived fails with status 4.4.7 "
+                     "(delivery time expired), and its sender gets a failure DSN that quotes "
+                     "the last reply or reason. Must not be 0.",
+      .slot = &C::maximal_queue_lifetime},
+    K{.name = "delay_warning_time",
+      .type = T::kDuration,
+      .scope = S::kGlobal,
+      .default_value = "4h",
+      .description = "When a message has waited this long with recipients still pending, its "
+                     "sender gets one \"delayed\" DSN about them (for recipients that did not "
+                     "refuse DELAY notices with NOTIFY). Once per message. 0: no delay DSNs.",
+      .slot = &C::delay_warning_time},
+    K{.name = "bounce_size_limit",
+      .type = T::kSize,
+      .scope = S::kGlobal,
+      .default_value = "50000",
+      .description = "The largest original message a DSN returns whole (as Postfix's key of "
+                     "the same name). A larger one is returned as its header section only, and "
+                     "a header section larger than this is left out; 0 returns no part of it.",
+      .slot = &C::bounce_size_limit},
     K{.name = "postmaster_address",
       .type = T::kString,
       .scope = S::kGlobal,

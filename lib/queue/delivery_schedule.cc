@@ -13,12 +13,6 @@ constexpr const char* kExpiredStatus = "4.4.7";
 
 bool IsPending(const Recipient& r) { return r.state == RecipientState::kPending; }
 
-WallTime FromSeconds(int64_t seconds) { return WallTime(std::chrono::seconds(seconds)); }
-
-int64_t ToSeconds(WallTime time) {
-  return std::chrono::duration_cast<std::chrono::seconds>(time.time_since_epoch()).count();
-}
-
 const char* DefaultStatus(Verdict verdict) {
   switch (verdict) {
     case Verdict::kDelivered:
@@ -82,6 +76,8 @@ DeliverySettings DeliverySettingsFrom(const Config& config) {
   DeliverySettings settings;
   settings.minimal_backoff_time = config.minimal_backoff_time;
   settings.maximal_backoff_time = config.maximal_backoff_time;
+  settings.maximal_queue_lifetime = config.maximal_queue_lifetime;
+  settings.delay_warning_time = config.delay_warning_time;
   return settings;
 }
 
@@ -91,13 +87,13 @@ Duration RetryDelay(int failed_attempts, const DeliverySettings& settings) {
 }
 
 WallTime DeliverySchedule::NextTry(const Recipient& recipient) const {
-  if (recipient.attempts == 0) return FromSeconds(recipient.last_attempt);
-  return FromSeconds(recipient.last_attempt) +
+  if (recipient.attempts == 0) return FromEpochSeconds(recipient.last_attempt);
+  return FromEpochSeconds(recipient.last_attempt) +
          RetryDelay(static_cast<int>(std::min<uint32_t>(recipient.attempts, 1000)), settings_);
 }
 
 WallTime DeliverySchedule::Expiry(const Envelope& envelope) const {
-  return FromSeconds(envelope.arrival_time) + settings_.maximal_queue_lifetime;
+  return FromEpochSeconds(envelope.arrival_time) + settings_.maximal_queue_lifetime;
 }
 
 std::vector<size_t> DeliverySchedule::Due(const Envelope& envelope) const {
@@ -112,7 +108,7 @@ std::vector<size_t> DeliverySchedule::Due(const Envelope& envelope) const {
 
 ScheduleDecision DeliverySchedule::Record(Envelope* envelope,
                                           const std::vector<AttemptOutcome>& outcomes) const {
-  int64_t now = ToSeconds(clock_->WallNow());
+  int64_t now = ToEpochSeconds(clock_->WallNow());
   ScheduleDecision decision;
   for (const AttemptOutcome& outcome : outcomes) {
     if (outcome.index >= envelope->recipients.size()) continue;
@@ -145,7 +141,7 @@ void DeliverySchedule::Expire(Envelope* envelope, ScheduleDecision* decision) co
 
 void DeliverySchedule::WarnOfDelay(Envelope* envelope, ScheduleDecision* decision) const {
   if (envelope->delay_warning_sent || settings_.delay_warning_time == Duration::zero()) return;
-  if (clock_->WallNow() < FromSeconds(envelope->arrival_time) + settings_.delay_warning_time)
+  if (clock_->WallNow() < FromEpochSeconds(envelope->arrival_time) + settings_.delay_warning_time)
     return;
   if (std::none_of(envelope->recipients.begin(), envelope->recipients.end(), IsPending)) return;
   envelope->delay_warning_sent = true;
@@ -159,10 +155,14 @@ void DeliverySchedule::Conclude(const Envelope& envelope, ScheduleDecision* deci
     if (IsPending(r)) next = next ? std::min(*next, NextTry(r)) : NextTry(r);
   decision->finished = !next.has_value();
   if (decision->finished) return;
-  next = std::min(*next, Expiry(envelope));
+  decision->next_event = std::min(*next, NextReview(envelope));
+}
+
+WallTime DeliverySchedule::NextReview(const Envelope& envelope) const {
+  WallTime next = Expiry(envelope);
   if (!envelope.delay_warning_sent && settings_.delay_warning_time != Duration::zero())
-    next = std::min(*next, FromSeconds(envelope.arrival_time) + settings_.delay_warning_time);
-  decision->next_event = next;
+    next = std::min(next, FromEpochSeconds(envelope.arrival_time) + settings_.delay_warning_time);
+  return next;
 }
 
 void DueMessages::Schedule(const std::string& queue_id, TimePoint due) {

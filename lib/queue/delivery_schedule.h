@@ -55,8 +55,7 @@ struct DeliverySettings {
   Duration delay_warning_time = std::chrono::hours(4);  // 0: no delay DSNs
 };
 
-// The back-off keys of config (the rest of the settings keep their defaults
-// until qmgr drives the whole schedule).
+// The settings of the keys of config.
 DeliverySettings DeliverySettingsFrom(const Config& config);
 
 // The wait after the n-th attempt in a row that did not deliver (n >= 1):
@@ -107,6 +106,9 @@ class DeliverySchedule {
   // When the message's pending recipients fail (a delay DSN's
   // Will-Retry-Until).
   WallTime Expiry(const Envelope& envelope) const;
+  // When Review() has something to do without an attempt: the expiry, or
+  // the delay warning when it is still to come.
+  WallTime NextReview(const Envelope& envelope) const;
 
   // Records the outcomes of one attempt (outcomes for a recipient that is
   // no longer pending, or beyond the list, change nothing: a repeated

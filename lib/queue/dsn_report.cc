@@ -186,10 +186,6 @@ ReturnedPart ChooseReturnedPart(const Envelope& original, std::string_view conte
 
 std::string Date(int64_t seconds) { return FormatRfc5322Date(seconds); }
 
-int64_t ToSeconds(WallTime time) {
-  return std::chrono::duration_cast<std::chrono::seconds>(time.time_since_epoch()).count();
-}
-
 std::string StatusOf(const Recipient& r, DsnAction action) {
   return r.status.empty() ? DefaultStatus(action) : FieldText(r.status);
 }
@@ -203,7 +199,7 @@ std::string RecipientLine(const Recipient& r, DsnAction action, const DsnRequest
       line += r.status == "4.4.7" ? "delivery time expired, given up" : "delivery failed";
       break;
     case DsnAction::kDelayed:
-      line += "not delivered yet, tried until " + Date(ToSeconds(request.will_retry_until));
+      line += "not delivered yet, tried until " + Date(ToEpochSeconds(request.will_retry_until));
       break;
     case DsnAction::kDelivered:
       line += "delivered";
@@ -248,7 +244,7 @@ std::string StatusPart(const Envelope& original, const DsnRequest& request) {
                 FieldText(r.last_error) + "\r\n";
     if (r.last_attempt != 0) status += "Last-Attempt-Date: " + Date(r.last_attempt) + "\r\n";
     if (entry.action == DsnAction::kDelayed)
-      status += "Will-Retry-Until: " + Date(ToSeconds(request.will_retry_until)) + "\r\n";
+      status += "Will-Retry-Until: " + Date(ToEpochSeconds(request.will_retry_until)) + "\r\n";
   }
   return status;
 }
@@ -296,7 +292,7 @@ std::string WriteDsn(const Envelope& original, std::string_view content,
   dsn += "From: MAILER-DAEMON@" + host + " (Mail Delivery System)\r\n";
   dsn += "To: " + FieldText(original.sender) + "\r\n";
   dsn += std::string("Subject: ") + Subject(gravest) + "\r\n";
-  dsn += "Date: " + Date(ToSeconds(request.date)) + "\r\n";
+  dsn += "Date: " + Date(ToEpochSeconds(request.date)) + "\r\n";
   dsn += "Message-ID: <" + FieldText(request.queue_id) + "@" + host + ">\r\n";
   dsn += "Auto-Submitted: auto-replied\r\n";
   dsn += "MIME-Version: 1.0\r\n";

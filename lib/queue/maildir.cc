@@ -98,13 +98,13 @@ std::string_view AddressDomain(std::string_view address) {
 Result<std::string> MailboxPath(std::string_view address) {
   size_t at = address.rfind('@');
   if (at == std::string_view::npos)
-    return Status::Error("address " + std::string(address) + " has no domain");
+    return Status::Permanent("address " + std::string(address) + " has no domain");
   Result<std::string> domain = DomainDirectory(address.substr(at + 1));
   if (!domain.ok())
-    return Status::Error("address " + std::string(address) + ": " + domain.status().message());
+    return Status::Permanent("address " + std::string(address) + ": " + domain.status().message());
   Result<std::string> local = LocalDirectory(address.substr(0, at));
   if (!local.ok())
-    return Status::Error("address " + std::string(address) + ": " + local.status().message());
+    return Status::Permanent("address " + std::string(address) + ": " + local.status().message());
   return *domain + "/" + *local;
 }
 
@@ -118,11 +118,21 @@ Status Maildir::EnsureDirectory(const std::string& path, const std::string& pare
   return *created ? fs_->SyncDirectory(parent) : Status::Ok();
 }
 
+namespace {
+
+// A mail directory or domain directory that cannot be made is the
+// system's trouble, not the recipient's: it may be mended, so it defers.
+Status NotPermanent(const Status& failure) {
+  return failure.is_permanent() ? Status::Error(failure.message()) : failure;
+}
+
+}  // namespace
+
 Result<std::string> Maildir::EnsureMailbox(const std::string& relative) {
   std::string mailbox = root_ + "/" + relative;
   const std::string domain = Parent(mailbox);
-  if (Status s = EnsureDirectory(root_, Parent(root_)); !s.ok()) return s;
-  if (Status s = EnsureDirectory(domain, root_); !s.ok()) return s;
+  if (Status s = EnsureDirectory(root_, Parent(root_)); !s.ok()) return NotPermanent(s);
+  if (Status s = EnsureDirectory(domain, root_); !s.ok()) return NotPermanent(s);
   if (Status s = EnsureDirectory(mailbox, domain); !s.ok()) return s;
   for (const char* sub : {"/tmp", "/new", "/cur"})
     if (Status s = EnsureDirectory(mailbox + sub, mailbox); !s.ok()) return s;

@@ -60,7 +60,8 @@ struct MaildirDelivery {
 std::string_view AddressDomain(std::string_view address);
 
 // "local@Domain" -> "domain/local" with the mapping above, or why the address
-// cannot name a mailbox. A refusal is permanent: retrying cannot help.
+// cannot name a mailbox. A refusal is permanent (Status::Permanent):
+// retrying cannot help.
 Result<std::string> MailboxPath(std::string_view address);
 
 class Maildir {
@@ -72,8 +73,14 @@ class Maildir {
 
   // Delivers content to address. Fails when MailboxPath() refuses the
   // address, when the content source fails, or when the file system does
-  // (then no file is left in tmp/ or new/, and a retry may succeed). Safe to
-  // call from several threads for different keys.
+  // (then no file is left in tmp/ or new/). The failure says whether a
+  // retry may succeed: permanent when the address names no mailbox or the
+  // file system refuses the recipient's own mailbox for good (permission
+  // denied, a file where its directory must be: Status::FromErrno);
+  // resource-exhausted when the disk or quota is full; any other error
+  // otherwise, also when the mail directory or the domain's directory
+  // cannot be made (the system's trouble, which an administrator mends).
+  // Safe to call from several threads for different keys.
   Result<MaildirDelivery> Deliver(std::string_view address, const DeliveryKey& key,
                                   const ContentSource& content);
 

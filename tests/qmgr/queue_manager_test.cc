@@ -18,7 +18,9 @@
 #include <chrono>
 #include <deque>
 #include <filesystem>
+#include <fstream>
 #include <functional>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <optional>
@@ -36,6 +38,7 @@ using std::chrono::seconds;
 
 constexpr char kLocal[] = "bob@example.test";    // delivered into a Maildir
 constexpr char kRemote[] = "carol@remote.test";  // stays queued: no relay yet
+constexpr int64_t kArrival = 1764979200;         // the messages' arrival; the clock starts there
 
 struct Fixture {
   Fixture() : base(event_base_new()) {
@@ -91,7 +94,7 @@ struct Fixture {
     envelope.queue_id = queue_id;
     envelope.sender = "alice@example.test";
     envelope.recipients.push_back(Recipient{recipient, "", 0, RecipientState::kPending, ""});
-    envelope.arrival_time = 1764979200;
+    envelope.arrival_time = kArrival;
     manager->QueueMessage(envelope, chunkers.at(queue_id).get(),
                           [this, queue_id](const Status& s) { results[queue_id] = s; });
   }
@@ -122,15 +125,27 @@ struct Fixture {
     return message->has_value();
   }
 
-  size_t Delivered() {
-    const std::string new_dir = directory + "/mail/example.test/bob/new";
-    if (!std::filesystem::exists(new_dir)) return 0;
-    return std::distance(std::filesystem::directory_iterator(new_dir),
-                         std::filesystem::directory_iterator());
+  // The files in user@example.test's Maildir, oldest name first.
+  std::vector<std::string> Mailbox(const std::string& user) {
+    const std::string new_dir = directory + "/mail/example.test/" + user + "/new";
+    std::vector<std::string> files;
+    if (!std::filesystem::exists(new_dir)) return files;
+    for (const auto& entry : std::filesystem::directory_iterator(new_dir)) {
+      std::ifstream in(entry.path(), std::ios::binary);
+      files.push_back(std::string(std::istreambuf_iterator<char>(in), {}));
+    }
+    return files;
+  }
+  size_t Delivered() { return Mailbox("bob").size(); }
+
+  // Lets the lazy commit run, and what it makes due.
+  void CommitLazily() {
+    clock.Advance(kLazyCommitDelay);
+    manager->RunDueTimers();
   }
 
   std::string directory;
-  FakeClock clock;
+  FakeClock clock{FromEpochSeconds(kArrival)};
   FaultyFileSystem fs;
   EventBasePtr base;
   std::shared_ptr<const Config> config;
@@ -315,6 +330,74 @@ BOOST_FIXTURE_TEST_CASE(when_space_is_short_delivery_outcomes_commit_apart_from_
   BOOST_TEST(!Stored(delivered));
   manager->ForgetContent(open);
   manager->Release("5F3A9C2B1D4E.1A2B.F");
+}
+
+// A recipient whose Maildir cannot be created (a file stands where its
+// directory must be) fails at once with 5.2.0, and its sender gets a
+// failure DSN, queued in the transaction that records the failure and
+// removes the message: when that commit fails, neither exists.
+BOOST_FIXTURE_TEST_CASE(a_mailbox_that_cannot_be_created_fails_with_a_dsn_in_one_commit, Fixture) {
+  const std::string id = "5F3A9C2B1D4E.1A2B.10";
+  std::filesystem::create_directories(directory + "/mail/example.test");
+  std::ofstream(directory + "/mail/example.test/bob") << "not a directory\n";
+  Queue(id, kLocal);
+  BOOST_TEST_REQUIRE(RunUntil([&] { return !manager->Contains(id); }));
+  faults = {EIO};
+  CommitLazily();
+  BOOST_TEST(Stored(id));  // the failed commit took the failure and the DSN with it
+  BOOST_TEST(manager->QueuedIds() == std::vector<std::string>{id});
+
+  clock.Advance(minutes(1));  // the store's trouble: looked at again after the back-off
+  manager->RunDueTimers();
+  BOOST_TEST_REQUIRE(RunUntil([&] { return !manager->Contains(id); }));
+  CommitLazily();
+  BOOST_TEST(!Stored(id));
+  BOOST_TEST_REQUIRE(RunUntil([&] { return Mailbox("alice").size() == 1u; }));
+  const std::string dsn = Mailbox("alice")[0];
+  BOOST_TEST(dsn.find("Subject: Undelivered Mail Returned to Sender\r\n") != std::string::npos);
+  BOOST_TEST(dsn.find("Final-Recipient: rfc822;bob@example.test\r\n"
+                      "Action: failed\r\n"
+                      "Status: 5.2.0\r\n") != std::string::npos);
+  BOOST_TEST(dsn.find("Diagnostic-Code: x-postern; create directory " + directory +
+                      "/mail/example.test/bob: Not a directory\r\n") != std::string::npos);
+  BOOST_TEST(dsn.find("Subject: " + id + "\r\n") != std::string::npos);  // returned whole
+}
+
+// A recipient that cannot be delivered (no relay for remote.test yet) gets
+// one "delayed" DSN after delay_warning_time (4h), and fails with 4.4.7
+// and a failure DSN at maximal_queue_lifetime (5d), when the message goes.
+BOOST_FIXTURE_TEST_CASE(a_waiting_recipient_is_warned_about_once_then_expires, Fixture) {
+  const std::string id = "5F3A9C2B1D4E.1A2B.11";
+  const TimePoint start = clock.Now();
+  Queue(id, kRemote);
+  Turn();
+  BOOST_TEST_REQUIRE(manager->NextRetry().has_value());
+  BOOST_TEST((*manager->NextRetry() == start + std::chrono::hours(4)));
+  clock.Advance(std::chrono::hours(4) - milliseconds(1));
+  manager->RunDueTimers();
+  CommitLazily();
+  BOOST_TEST(manager->QueuedIds().size() == 1u);  // nothing due yet
+
+  clock.Advance(milliseconds(1));
+  manager->RunDueTimers();
+  CommitLazily();
+  BOOST_TEST_REQUIRE(RunUntil([&] { return Mailbox("alice").size() == 1u; }));
+  BOOST_TEST(Mailbox("alice")[0].find("Action: delayed\r\n") != std::string::npos);
+  BOOST_TEST(Stored(id));
+  BOOST_TEST_REQUIRE(manager->NextRetry().has_value());
+  BOOST_TEST((*manager->NextRetry() == start + std::chrono::hours(5 * 24)));
+
+  clock.Advance(std::chrono::hours(5 * 24 - 4));
+  manager->RunDueTimers();
+  CommitLazily();
+  BOOST_TEST(!Stored(id));
+  BOOST_TEST_REQUIRE(RunUntil([&] { return Mailbox("alice").size() == 2u; }));
+  std::vector<std::string> dsns = Mailbox("alice");
+  const std::string& failed =
+      dsns[0].find("Action: failed\r\n") != std::string::npos ? dsns[0] : dsns[1];
+  BOOST_TEST(failed.find("Final-Recipient: rfc822;carol@remote.test\r\n"
+                         "Action: failed\r\n"
+                         "Status: 4.4.7\r\n") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

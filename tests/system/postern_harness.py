@@ -755,24 +755,25 @@ def connect(port, timeout=SOCKET_TIMEOUT, helo="client.example.test"):
     return client
 
 
-def transaction(client, sender, recipients, data, mail_options=()):
-    """MAIL, RCPT for each recipient, DATA of data (bytes with CRLF lines, sent as is
-    apart from smtplib's dot-stuffing); asserts every step; returns the queue id."""
+def transaction(client, sender, recipients, data, mail_options=(), rcpt_options=()):
+    """MAIL, RCPT for each recipient (each with rcpt_options), DATA of data (bytes
+    with CRLF lines, sent as is apart from smtplib's dot-stuffing); asserts every
+    step; returns the queue id."""
     code, text = client.mail(sender, list(mail_options))
     assert code == 250, "MAIL answered %d %r" % (code, text)
     for rcpt in recipients:
-        code, text = client.rcpt(rcpt)
+        code, text = client.rcpt(rcpt, list(rcpt_options))
         assert code == 250, "RCPT TO:<%s> answered %d %r" % (rcpt, code, text)
     code, text = client.data(data)
     assert code == 250, "DATA answered %d %r" % (code, text)
     return queue_id_from(text)
 
 
-def send(port, sender, recipients, data, mail_options=()):
+def send(port, sender, recipients, data, mail_options=(), rcpt_options=()):
     """One connection, one transaction; returns the queue id."""
     client = connect(port)
     try:
-        return transaction(client, sender, recipients, data, mail_options)
+        return transaction(client, sender, recipients, data, mail_options, rcpt_options)
     finally:
         client.quit()
 

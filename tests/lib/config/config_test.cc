@@ -264,6 +264,9 @@ BOOST_AUTO_TEST_CASE(HoldsEveryKeyOfTheOperatorContract) {
                         "local_delivery_concurrency",
                         "minimal_backoff_time",
                         "maximal_backoff_time",
+                        "maximal_queue_lifetime",
+                        "delay_warning_time",
+                        "bounce_size_limit",
                         "postmaster_address",
                         "trusted_networks",
                         "client_reverse_lookup",
@@ -466,6 +469,20 @@ BOOST_AUTO_TEST_CASE(BackoffKeysDefaultAndMustMakeSense) {
   BOOST_TEST(ErrorOf("minimal_backoff_time = 10m\nmaximal_backoff_time = 5m\n" + kListener) ==
              "/etc/postern/postern.conf:2: maximal_backoff_time: must be at least "
              "minimal_backoff_time (10m)");
+}
+
+BOOST_AUTO_TEST_CASE(LifetimeKeysDefaultAndMustMakeSense) {
+  Config defaults = Parse(kListener);
+  BOOST_TEST((defaults.maximal_queue_lifetime == std::chrono::hours(5 * 24)));
+  BOOST_TEST((defaults.delay_warning_time == std::chrono::hours(4)));
+  BOOST_TEST(defaults.bounce_size_limit == 50000u);
+  Config set = Parse(
+      "maximal_queue_lifetime = 2d\ndelay_warning_time = 0\nbounce_size_limit = 1k\n" + kListener);
+  BOOST_TEST((set.maximal_queue_lifetime == std::chrono::hours(48)));
+  BOOST_TEST((set.delay_warning_time == Duration::zero()));
+  BOOST_TEST(set.bounce_size_limit == 1024u);
+  BOOST_TEST(ErrorOf("maximal_queue_lifetime = 0\n" + kListener) ==
+             "/etc/postern/postern.conf:1: maximal_queue_lifetime: must be more than 0");
 }
 
 BOOST_AUTO_TEST_CASE(GatewayListenerDefaults) {

@@ -69,6 +69,23 @@ BOOST_AUTO_TEST_CASE(the_back_off_keys_set_the_back_off) {
   BOOST_TEST((RetryDelay(6, settings) == minutes(30)));
 }
 
+// maximal_queue_lifetime and delay_warning_time set the expiry and the warning.
+BOOST_AUTO_TEST_CASE(the_lifetime_keys_set_the_expiry_and_the_warning) {
+  Config config;
+  config.maximal_queue_lifetime = hours(2);
+  config.delay_warning_time = minutes(30);
+  FakeClock clock(kArrivalTime);
+  DeliverySchedule schedule(&clock, DeliverySettingsFrom(config));
+  Envelope e = Message({0});
+  schedule.Record(&e, {Deferred(0)});
+  BOOST_TEST((schedule.Expiry(e) == kArrivalTime + hours(2)));
+  BOOST_TEST((schedule.NextReview(e) == kArrivalTime + minutes(30)));
+  clock.Advance(minutes(30));
+  ScheduleDecision warned = schedule.Review(&e);
+  BOOST_TEST(warned.dsn.size() == 1u);
+  BOOST_TEST((schedule.NextReview(e) == kArrivalTime + hours(2)));
+}
+
 BOOST_AUTO_TEST_CASE(deferred_recipient_is_due_again_after_each_back_off) {
   FakeClock clock(kArrivalTime);
   DeliverySchedule schedule(&clock, DeliverySettings{});

@@ -83,6 +83,7 @@ BOOST_AUTO_TEST_CASE(refuses_addresses_that_cannot_name_a_mailbox) {
                               "a@x/y", "a@x y", "a@x\ty"}) {
     Result<std::string> path = MailboxPath(address);
     BOOST_TEST(!path.ok(), address << " was mapped to " << (path.ok() ? *path : ""));
+    BOOST_TEST(path.status().is_permanent(), address);
   }
 }
 
@@ -207,6 +208,27 @@ BOOST_AUTO_TEST_CASE(unwritable_root_names_the_path) {
   BOOST_TEST_REQUIRE(!d.ok());
   BOOST_TEST(d.status().message().find("/proc/postern-no-such/mail") != std::string::npos,
              d.status().message());
+}
+
+// A recipient's own mailbox that cannot be made fails for good; a domain
+// directory that cannot be made is the system's trouble and may pass.
+BOOST_AUTO_TEST_CASE(only_the_recipients_own_mailbox_fails_permanently) {
+  TempDir dir("maildir_test");
+  PosixFileSystem posix;
+  Maildir maildir(&posix, dir.Join("mail"), "h");
+  std::filesystem::create_directories(dir.Join("mail") + "/example.test");
+  std::ofstream(dir.Join("mail") + "/example.test/bob") << "a file\n";
+  Result<MaildirDelivery> mailbox = maildir.Deliver("bob@example.test", kKey, FromPieces({"x"}));
+  BOOST_TEST_REQUIRE(!mailbox.ok());
+  BOOST_TEST(mailbox.status().is_permanent(), mailbox.status().message());
+  BOOST_TEST(mailbox.status().message() ==
+             "create directory " + dir.Join("mail") + "/example.test/bob: Not a directory");
+
+  std::ofstream(dir.Join("mail") + "/other.test") << "a file\n";
+  Result<MaildirDelivery> domain = maildir.Deliver("bob@other.test", kKey, FromPieces({"x"}));
+  BOOST_TEST_REQUIRE(!domain.ok());
+  BOOST_TEST(!domain.status().is_permanent(), domain.status().message());
+  BOOST_TEST(!domain.status().is_resource_exhausted());
 }
 
 BOOST_AUTO_TEST_CASE(hostname_separators_are_encoded) {
