@@ -52,7 +52,8 @@ struct RecipientReport {
 
 struct DeliveryReport {
   std::string queue_id;
-  Status failure;  // the message could not be read at all; recipients is empty
+  std::string relay = "maildir";  // where it went, for the log: "maildir" or host[address]:port
+  Status failure;                 // the message could not be read at all; recipients is empty
   std::vector<RecipientReport> recipients;  // one per recipient attempted
 };
 

@@ -44,6 +44,7 @@ QueueManager::QueueManager(event_base* base, const Clock* clock, QueueStore* sto
       clock_(clock),
       config_(std::move(config)),
       worker_(store, fs),
+      relay_(base, clock, store),
       disk_floor_(
           DiskFloor::Probe{[store] { return FreeDiskSpace(store->directory()); },
                            [store](bool* held_back) { return store->ReusableBytes(held_back); }}) {}
@@ -62,11 +63,18 @@ Status QueueManager::Start() {
   LOG_INFO("queue %s opened: %zu messages", store_->directory().c_str(), index_.size());
 
   if (Status s = worker_.Start(config_->local_delivery_concurrency); !s.ok()) return s;
+  if (Status s = relay_.Configure(config_); !s.ok()) return s;
+  relay_.SetReportCallback([this](DeliveryReport report) {
+    relay_reports_.push_back(std::move(report));
+    event_active(relay_reports_event_.get(), EV_TIMEOUT, 1);
+  });
+  relay_reports_event_.reset(event_new(base_, -1, 0, OnRelayReports, this));
   commit_event_.reset(event_new(base_, -1, 0, OnCommitEvent, this));
   reports_event_.reset(
       event_new(base_, worker_.ready_fd(), EV_READ | EV_PERSIST, OnReportsReady, this));
   timer_.reset(evtimer_new(base_, OnTimer, this));
-  if (!commit_event_ || !reports_event_ || !timer_ || event_add(reports_event_.get(), nullptr) != 0)
+  if (!commit_event_ || !reports_event_ || !timer_ || !relay_reports_event_ ||
+      event_add(reports_event_.get(), nullptr) != 0)
     return Status::Error("cannot create the queue manager's events");
   for (const std::string& id : QueuedIds()) Attend(id, false);
   return Status::Ok();
@@ -75,12 +83,16 @@ Status QueueManager::Start() {
 void QueueManager::Shutdown() {
   if (Status s = CommitNow(); !s.ok()) LOG_ERROR("final commit failed: %s", s.message().c_str());
   worker_.Stop();
+  relay_.Stop();
+  relay_reports_.clear();  // their recipients stay pending: delivered again after a restart
   ApplyReports();
   if (Status s = CommitNow(); !s.ok()) LOG_ERROR("final commit failed: %s", s.message().c_str());
 }
 
 void QueueManager::Reconfigure(std::shared_ptr<const Config> config) {
   config_ = std::move(config);
+  if (Status s = relay_.Configure(config_); !s.ok())
+    LOG_ERROR("relayhost: %s; relaying with the configuration before", s.message().c_str());
   // local_domains and the times may have changed: every plan is made again.
   for (const std::string& id : QueuedIds()) Attend(id, false);
 }
@@ -190,7 +202,6 @@ bool QueueManager::Reindex(const std::string& queue_id) {
   Result<std::optional<StoredMessage>> message = store_->GetMessage(queue_id);
   if (!message.ok()) {
     LOG_ERROR("%s: %s", queue_id.c_str(), message.status().message().c_str());
-    index_[queue_id].in_delivery = false;
     ScheduleRetry(queue_id);
     return false;
   }
@@ -198,7 +209,7 @@ bool QueueManager::Reindex(const std::string& queue_id) {
     Forget(queue_id);
     return false;
   }
-  index_[queue_id] = MessageState{(*message)->held, false};
+  index_[queue_id] = MessageState{(*message)->held, 0};
   return true;
 }
 
@@ -378,11 +389,12 @@ void QueueManager::QueueMessage(Envelope envelope, ContentChunker* chunker, Dura
 // --- index and scheduling
 
 void QueueManager::Index(const Envelope& envelope, bool held) {
-  index_[envelope.queue_id] = MessageState{held, false};
+  index_[envelope.queue_id] = MessageState{held, 0};
+  if (relay_.enabled()) return;
   if (size_t remote = CountRemotePending(envelope, *config_); remote > 0)
     LOG_INFO(
         "%s: %zu recipient(s) outside local_domains stay queued until maximal_queue_lifetime: "
-        "relay delivery is not implemented yet",
+        "relayhost is empty, and delivery by MX records is not implemented yet",
         envelope.queue_id.c_str(), remote);
 }
 
@@ -407,7 +419,7 @@ void QueueManager::Forget(const std::string& queue_id) {
 void QueueManager::Attend(const std::string& queue_id, bool ignore_back_off) {
   auto found = index_.find(queue_id);
   if (found == index_.end()) return;
-  if (found->second.held || found->second.in_delivery) {
+  if (found->second.held || found->second.deliveries > 0) {
     retries_.Cancel(queue_id);
     return;
   }
@@ -436,24 +448,41 @@ void QueueManager::Plan(const Envelope& envelope, bool ignore_back_off) {
   auto found = index_.find(envelope.queue_id);
   if (found == index_.end()) return;
   MessageState& state = found->second;
-  if (state.held || state.in_delivery) return;
+  if (state.held || state.deliveries > 0) return;
   const DeliverySchedule schedule = Schedule();
   const WallTime now = clock_->WallNow();
   WallTime wake = schedule.NextReview(envelope);
-  std::vector<size_t> due;
+  std::vector<size_t> local_due;
+  // A copy for the relay in which only the remote recipients due are pending.
+  Envelope remote = envelope;
+  bool remote_due = false;
   for (size_t i = 0; i < envelope.recipients.size(); ++i) {
     const Recipient& r = envelope.recipients[i];
-    if (!IsLocalPending(r, *config_)) continue;
+    Recipient& relayed = remote.recipients[i];
+    if (r.state != RecipientState::kPending) continue;
+    relayed.state = RecipientState::kDelivered;  // "not to be attempted" for the relay
+    const bool local = IsLocalPending(r, *config_);
+    if (!local && !relay_.enabled()) continue;  // waits for its expiry
     const WallTime next_try = schedule.NextTry(r);
-    if (ignore_back_off || next_try <= now)
-      due.push_back(i);
-    else
+    if (!ignore_back_off && next_try > now) {
       wake = std::min(wake, next_try);
+    } else if (local) {
+      local_due.push_back(i);
+    } else {
+      relayed.state = RecipientState::kPending;
+      remote_due = true;
+    }
   }
-  if (!due.empty()) {
+  if (!local_due.empty() || remote_due) {
     retries_.Cancel(envelope.queue_id);
-    state.in_delivery = true;
-    worker_.Submit(envelope.queue_id, std::move(due), config_);
+    if (!local_due.empty()) {
+      ++state.deliveries;
+      worker_.Submit(envelope.queue_id, std::move(local_due), config_);
+    }
+    if (remote_due) {
+      ++state.deliveries;
+      relay_.Submit(std::move(remote));
+    }
     return;
   }
   const Duration wait =
@@ -486,7 +515,6 @@ Status QueueManager::Settle(Envelope* envelope, const ScheduleDecision& decision
 
 void QueueManager::ScheduleRetry(const std::string& queue_id) {
   if (index_.count(queue_id) == 0) return;
-  index_[queue_id].in_delivery = false;
   retries_.Schedule(queue_id, clock_->Now() + config_->minimal_backoff_time);
   ArmTimer();
 }
@@ -522,6 +550,14 @@ void QueueManager::OnReportsReady(evutil_socket_t, short, void* self) {
   static_cast<QueueManager*>(self)->ApplyReports();
 }
 
+void QueueManager::OnRelayReports(evutil_socket_t, short, void* self) {
+  QueueManager* manager = static_cast<QueueManager*>(self);
+  std::vector<DeliveryReport> reports = std::move(manager->relay_reports_);
+  manager->relay_reports_.clear();
+  for (const DeliveryReport& report : reports) manager->ApplyReport(report);
+  manager->RequestLazyCommit();
+}
+
 void QueueManager::ApplyReports() {
   std::vector<DeliveryReport> reports = worker_.TakeReports();
   if (reports.empty()) return;
@@ -541,7 +577,7 @@ void QueueManager::ApplyReports() {
 void QueueManager::ApplyReport(const DeliveryReport& report) {
   auto found = index_.find(report.queue_id);
   if (found == index_.end()) return;  // deleted while it was being delivered
-  found->second.in_delivery = false;
+  if (found->second.deliveries > 0) --found->second.deliveries;
   if (!report.failure.ok()) {
     LOG_ERROR("%s: cannot read the message for delivery: %s", report.queue_id.c_str(),
               report.failure.message().c_str());
@@ -574,10 +610,10 @@ Status QueueManager::RecordOutcomes(const DeliveryReport& report) {
   for (const RecipientReport& r : report.recipients) {
     if (r.attempt.index >= envelope.recipients.size())
       PANIC("%s: recipient %zu out of range", id.c_str(), r.attempt.index);
-    LOG_INFO("%s: to=<%s>, relay=maildir, delay=%" PRId64 ", dsn=%s, status=%s (%s)", id.c_str(),
+    LOG_INFO("%s: to=<%s>, relay=%s, delay=%" PRId64 ", dsn=%s, status=%s (%s)", id.c_str(),
              Printable(envelope.recipients[r.attempt.index].address).c_str(),
-             std::max<int64_t>(delay, 0), r.attempt.status.c_str(), VerdictName(r.attempt.verdict),
-             Printable(r.detail).c_str());
+             Printable(report.relay).c_str(), std::max<int64_t>(delay, 0), r.attempt.status.c_str(),
+             VerdictName(r.attempt.verdict), Printable(r.detail).c_str());
     outcomes.push_back(r.attempt);
   }
   ScheduleDecision decision = Schedule().Record(&envelope, outcomes);
@@ -636,10 +672,10 @@ size_t QueueManager::Flush() {
   size_t dispatched = 0;
   for (const std::string& id : QueuedIds()) {
     auto found = index_.find(id);
-    if (found->second.in_delivery) continue;
+    if (found->second.deliveries > 0) continue;
     Attend(id, true);
     found = index_.find(id);
-    if (found != index_.end() && found->second.in_delivery) ++dispatched;
+    if (found != index_.end() && found->second.deliveries > 0) ++dispatched;
   }
   ArmTimer();
   return dispatched;

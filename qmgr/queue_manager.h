@@ -72,6 +72,7 @@
 #include "lib/queue/envelope.h"
 #include "lib/queue/queue_store.h"
 #include "qmgr/delivery.h"
+#include "qmgr/relay_delivery.h"
 
 namespace postern {
 
@@ -163,7 +164,7 @@ class QueueManager {
   // read from the envelope when needed.
   struct MessageState {
     bool held = false;
-    bool in_delivery = false;
+    int deliveries = 0;  // reports awaited: from a delivery thread, from the relay
   };
   struct WaitingAck {
     Envelope envelope;
@@ -172,6 +173,7 @@ class QueueManager {
 
   static void OnCommitEvent(evutil_socket_t, short, void* self);
   static void OnReportsReady(evutil_socket_t, short, void* self);
+  static void OnRelayReports(evutil_socket_t, short, void* self);
   static void OnTimer(evutil_socket_t, short, void* self);
 
   Result<QueueStore::WriteBatch*> Batch();
@@ -220,6 +222,9 @@ class QueueManager {
   const Clock* clock_;
   std::shared_ptr<const Config> config_;
   DeliveryWorker worker_;
+  RelayDelivery relay_;
+  std::vector<DeliveryReport> relay_reports_;
+  EventPtr relay_reports_event_;
   EventPtr commit_event_;
   EventPtr reports_event_;
   EventPtr timer_;

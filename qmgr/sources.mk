@@ -5,5 +5,7 @@ qmgr_qmgr_SOURCES = \
 	qmgr/notification.cc qmgr/notification.h \
 	qmgr/queue_control.cc qmgr/queue_control.h \
 	qmgr/queue_manager.cc qmgr/queue_manager.h \
-	qmgr/queue_server.cc qmgr/queue_server.h
+	qmgr/queue_server.cc qmgr/queue_server.h \
+	qmgr/relay_connection.cc qmgr/relay_connection.h \
+	qmgr/relay_delivery.cc qmgr/relay_delivery.h
 qmgr_qmgr_LDADD = $(POSTERN_LIBS) -lpthread

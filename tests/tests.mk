@@ -84,7 +84,8 @@ tests_unit_tests_SOURCES += tests/master/worker_pool_test.cc \
 	master/worker_pool.cc
 # qmgr: the queue manager against a store that fails on demand and a FakeClock
 tests_unit_tests_SOURCES += tests/qmgr/queue_manager_test.cc \
-	qmgr/delivery.cc qmgr/notification.cc qmgr/queue_manager.cc
+	qmgr/delivery.cc qmgr/notification.cc qmgr/queue_manager.cc qmgr/relay_connection.cc \
+	qmgr/relay_delivery.cc
 tests_unit_tests_LDADD = $(POSTERN_LIBS) $(BOOST_TEST_LIBS) -lpthread
 
 # The fuzz targets, linked with a small driver that replays their seed
@@ -122,6 +123,7 @@ SYSTEM_TESTS = \
 	tests/system/postfix_relay_test.py \
 	tests/system/privsep_test.py \
 	tests/system/qmgr_socket_test.py \
+	tests/system/relay_test.py \
 	tests/system/reverse_lookup_test.py \
 	tests/system/shared_bind_test.py \
 	tests/system/rate_limit_test.py \
@@ -150,4 +152,5 @@ AM_TESTS_ENVIRONMENT = \
 EXTRA_DIST = $(SYSTEM_TESTS) $(FUZZ_REPLAYS) $(FORMAT_CHECK) .clang-format tests/system/postern_harness.py tests/system/postern_wire.py \
 	tests/system/dialogs \
 	tests/system/dns_responder.py \
+	tests/system/next_hop.py \
 	tests/fuzz/corpus tests/fuzz/run-fuzz tests/bench tests/soak install-deps run-dev run-tests .ci/run README.md

@@ -115,10 +115,12 @@ constexpr std::array kKeys = {
                      "order: [HOST]:PORT or [HOST] (that host itself), HOST:PORT or HOST (its MX "
                      "records first), separated by commas or blanks; HOST is a name or an IP "
                      "address (IPv6 in brackets), PORT defaults to 25. postern check rejects a "
-                     "value that is none of these. This release does not yet deliver to it: "
-                     "mail for domains outside local_domains stays in the queue (postern queue "
-                     "list shows it) until maximal_queue_lifetime, when its sender gets a "
-                     "failure DSN.",
+                     "value that is none of these. qmgr relays every recipient outside "
+                     "local_domains to the first of them that answers, in plain SMTP (STARTTLS "
+                     "and AUTH to a relay are not used yet); a host name is resolved to its A "
+                     "and AAAA records (its MX records are not looked up yet). Empty: mail for "
+                     "other domains stays in the queue (postern queue list shows it) until "
+                     "maximal_queue_lifetime, when its sender gets a failure DSN.",
       .slot = &C::relayhost},
     K{.name = "local_domains",
       .type = T::kDomains,

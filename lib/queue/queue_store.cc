@@ -460,6 +460,27 @@ Status QueueStore::ReadContent(std::string_view queue_id, const ChunkSink& sink)
   return Status::Ok();
 }
 
+Result<std::string> QueueStore::ReadPiece(std::string_view queue_id, uint64_t offset) const {
+  const std::string id(queue_id);
+  Result<MDB_txn*> begun = BeginRead();
+  if (!begun.ok()) return begun.status();
+  TxnPtr txn(*begun);
+  // Every chunk but the last holds kChunkSize bytes (ContentChunker).
+  const std::string key = ChunkKey(queue_id, static_cast<uint32_t>(offset / kChunkSize));
+  MDB_val k = Val(key), v;
+  int rc = mdb_get(txn.get(), content_, &k, &v);
+  if (rc == MDB_NOTFOUND)
+    return Status::Error("queue store " + directory_ + ": " + id + " has no content at offset " +
+                         std::to_string(offset));
+  if (rc != 0) return Describe(rc, "read the content of " + id);
+  const std::string_view chunk = View(v);
+  const size_t within = offset % kChunkSize;
+  if (within >= chunk.size())
+    return Status::Error("queue store " + directory_ + ": " + id + " has no content at offset " +
+                         std::to_string(offset));
+  return std::string(chunk.substr(within));
+}
+
 Status ContentChunker::Store(QueueStore::WriteBatch* batch, std::string_view chunk) {
   if (Status s = batch->PutChunk(queue_id_, next_sequence_, chunk); !s.ok()) return s;
   ++next_sequence_;

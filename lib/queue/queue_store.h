@@ -169,6 +169,11 @@ class QueueStore {
   // or if the content's length differs from the envelope's size; a sink
   // failure stops the read and is returned as is.
   Status ReadContent(std::string_view queue_id, const ChunkSink& sink) const;
+  // The content from offset to the end of the chunk that holds it (1 to
+  // kChunkSize bytes): a piece for a sender that streams a message without
+  // holding it whole. Fails when offset is not before the end of the
+  // content, or the message is gone.
+  Result<std::string> ReadPiece(std::string_view queue_id, uint64_t offset) const;
 
   const std::string& directory() const { return directory_; }
 

@@ -98,6 +98,28 @@ BOOST_AUTO_TEST_CASE(ten_megabyte_message_reads_back_in_128k_chunks) {
   BOOST_TEST(r.chunk_sizes[80] == 7u);
 }
 
+// A relay streams content in pieces from any offset: each piece runs to
+// the end of its chunk, and together they are the message.
+BOOST_AUTO_TEST_CASE(pieces_from_any_offset_make_up_the_message) {
+  TempDir dir("queue_store_test");
+  auto store = OpenStore(dir.Join("queue"));
+  std::string content = RandomBytes(2 * 131072 + 5, 2);
+  BOOST_TEST_REQUIRE(PutMessage(store.get(), kIdA, content, 100000).ok());
+  Result<std::string> middle = store->ReadPiece(kIdA, 131072 + 100);
+  BOOST_TEST_REQUIRE(middle.ok(), middle.status().message());
+  BOOST_TEST((*middle == content.substr(131072 + 100, 131072 - 100)));
+  std::string joined;
+  while (joined.size() < content.size()) {
+    Result<std::string> piece = store->ReadPiece(kIdA, joined.size());
+    BOOST_TEST_REQUIRE(piece.ok(), piece.status().message());
+    BOOST_TEST_REQUIRE(!piece->empty());
+    joined += *piece;
+  }
+  BOOST_TEST((joined == content));
+  BOOST_TEST(!store->ReadPiece(kIdA, content.size()).ok());
+  BOOST_TEST(!store->ReadPiece(kIdB, 0).ok());
+}
+
 BOOST_AUTO_TEST_CASE(empty_and_boundary_sizes_read_back_exactly) {
   TempDir dir("queue_store_test");
   auto store = OpenStore(dir.Join("queue"));

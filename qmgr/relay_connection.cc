@@ -1,0 +1,194 @@
+// qmgr/relay_connection.cc — one connection to a next hop: qmgr/relay_connection.h.
+#include "qmgr/relay_connection.h"
+
+#include <event2/buffer.h>
+#include <sys/socket.h>
+
+#include <variant>
+
+#include "lib/base/log.h"
+
+namespace postern {
+namespace {
+
+// Content is read from the store while less than this waits to be written.
+constexpr size_t kOutputLowWater = 256 * 1024;
+
+SessionEnd Deferred(const std::string& enhanced, const std::string& text) {
+  return SessionEnd{false, Diagnostic{0, enhanced, text}};
+}
+
+}  // namespace
+
+std::string RelayTarget::ToString() const {
+  return host + "[" + address.ToString() + "]:" + std::to_string(port);
+}
+
+RelayConnection::RelayConnection(event_base* base, const Clock* clock, const QueueStore* store,
+                                 ClientSettings settings, RelayTarget target, Callbacks callbacks)
+    : base_(base),
+      clock_(clock),
+      store_(store),
+      target_(std::move(target)),
+      callbacks_(std::move(callbacks)),
+      session_(std::move(settings), *clock) {}
+
+RelayConnection::~RelayConnection() = default;
+
+void RelayConnection::Connect(Duration connect_timeout) {
+  timer_.reset(evtimer_new(base_, OnTimer, this));
+  bev_.reset(bufferevent_socket_new(base_, -1, BEV_OPT_CLOSE_ON_FREE));
+  if (!timer_ || !bev_) return Finish(Deferred("4.3.0", "cannot create a connection's events"));
+  bufferevent_setcb(bev_.get(), OnRead, OnWrite, OnEvent, this);
+  bufferevent_setwatermark(bev_.get(), EV_WRITE, kOutputLowWater, 0);
+  sockaddr_storage address;
+  BindAddress to{target_.address, target_.port};
+  const socklen_t length = to.ToSockaddr(&address);
+  connect_deadline_ = clock_->Now() + connect_timeout;
+  ArmTimer();
+  if (bufferevent_socket_connect(bev_.get(), reinterpret_cast<sockaddr*>(&address),
+                                 static_cast<int>(length)) != 0)
+    return Finish(Deferred("4.4.1", "connect to " + target_.ToString() + ": " +
+                                        evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR())));
+  // Reading waits for the connected event: a loopback connect may complete
+  // at once, and libevent then reports it after a greeting could be read.
+  bufferevent_disable(bev_.get(), EV_READ);
+}
+
+void RelayConnection::Deliver(Envelope envelope) {
+  sizes_[envelope.queue_id] = envelope.size;
+  session_.Deliver(std::move(envelope));
+  Pump();
+}
+
+void RelayConnection::Quit() {
+  session_.Quit();
+  Pump();
+}
+
+void RelayConnection::OnRead(bufferevent* bev, void* self) {
+  RelayConnection* connection = static_cast<RelayConnection*>(self);
+  evbuffer* input = bufferevent_get_input(bev);
+  const size_t length = evbuffer_get_length(input);
+  if (length == 0) return;
+  const char* bytes = reinterpret_cast<const char*>(evbuffer_pullup(input, -1));
+  connection->session_.Received(std::string_view(bytes, length));
+  evbuffer_drain(input, length);
+  connection->Pump();
+}
+
+void RelayConnection::OnWrite(bufferevent*, void* self) {
+  RelayConnection* connection = static_cast<RelayConnection*>(self);
+  if (connection->closing_) return connection->Finish(connection->end_);
+  connection->FeedContent();
+  connection->Pump();
+}
+
+void RelayConnection::OnEvent(bufferevent*, short what, void* self) {
+  RelayConnection* connection = static_cast<RelayConnection*>(self);
+  if (what & BEV_EVENT_CONNECTED) {
+    connection->connected_ = true;
+    connection->connect_deadline_ = TimePoint::max();
+    bufferevent_enable(connection->bev_.get(), EV_READ | EV_WRITE);
+    connection->session_.Start();
+    return connection->Pump();
+  }
+  if (!connection->connected_) {
+    return connection->Finish(
+        Deferred("4.4.1", "connect to " + connection->target_.ToString() + ": " +
+                              evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR())));
+  }
+  if (connection->closing_) return connection->Finish(connection->end_);
+  connection->session_.PeerClosed();
+  connection->Pump();
+}
+
+void RelayConnection::OnTimer(evutil_socket_t, short, void* self) {
+  RelayConnection* connection = static_cast<RelayConnection*>(self);
+  if (!connection->connected_ && connection->clock_->Now() >= connection->connect_deadline_)
+    return connection->Finish(
+        Deferred("4.4.1", "connect to " + connection->target_.ToString() + ": timed out"));
+  if (connection->closing_) return connection->Finish(connection->end_);
+  connection->session_.OnTimer();
+  connection->Pump();
+}
+
+void RelayConnection::Pump() {
+  if (pumping_ || closed_) return;  // the loop below picks up what a callback caused
+  pumping_ = true;
+  for (;;) {
+    std::vector<ClientAction> actions = session_.TakeActions();
+    if (actions.empty() || closed_) break;
+    for (ClientAction& action : actions) {
+      if (closed_) break;  // a failure finished the connection meanwhile
+      if (auto* send = std::get_if<client_action::Send>(&action)) {
+        bufferevent_write(bev_.get(), send->bytes.data(), send->bytes.size());
+      } else if (std::holds_alternative<client_action::StartTls>(action)) {
+        session_.TlsFailed("TLS is not available to relaying in this release");
+      } else if (std::holds_alternative<client_action::AuthStart>(action) ||
+                 std::holds_alternative<client_action::AuthContinue>(action)) {
+        session_.AuthFailed("AUTH is not available to relaying in this release");
+      } else if (auto* need = std::get_if<client_action::NeedContent>(&action)) {
+        wanted_ = ContentWanted{need->queue_id, need->offset, sizes_[need->queue_id]};
+        FeedContent();
+      } else if (auto* done = std::get_if<client_action::MessageDone>(&action)) {
+        sizes_.erase(done->outcome.queue_id);
+        if (callbacks_.message_done) callbacks_.message_done(this, std::move(done->outcome));
+      } else if (std::holds_alternative<client_action::Ready>(action)) {
+        ready_once_ = true;
+        if (callbacks_.ready) callbacks_.ready(this);
+      } else if (auto* close = std::get_if<client_action::Close>(&action)) {
+        closing_ = true;
+        end_ = close->end;
+      }
+    }
+  }
+  pumping_ = false;
+  if (closed_) return;
+  if (closing_ && evbuffer_get_length(bufferevent_get_output(bev_.get())) == 0) return Finish(end_);
+  ArmTimer();
+}
+
+void RelayConnection::FeedContent() {
+  while (wanted_ && !closing_ &&
+         evbuffer_get_length(bufferevent_get_output(bev_.get())) < kOutputLowWater) {
+    ContentWanted want = *wanted_;
+    wanted_.reset();
+    if (want.offset >= want.size) {
+      session_.ContentPiece("", true);
+    } else {
+      Result<std::string> piece = store_->ReadPiece(want.queue_id, want.offset);
+      if (!piece.ok()) {
+        // The message cannot be read: nothing sensible can follow on this
+        // connection (the peer waits for the rest of the data).
+        LOG_ERROR("%s: cannot read the message to relay it: %s", want.queue_id.c_str(),
+                  piece.status().message().c_str());
+        return Finish(Deferred("4.3.0", "cannot read the message: " + piece.status().message()));
+      }
+      session_.ContentPiece(*piece, want.offset + piece->size() >= want.size);
+    }
+    // The session's next NeedContent (if any) arrives through Pump().
+    Pump();
+  }
+}
+
+void RelayConnection::ArmTimer() {
+  if (closed_ || !timer_) return;
+  TimePoint next = std::min(session_.NextDeadline(), connect_deadline_);
+  if (next == TimePoint::max()) {
+    event_del(timer_.get());
+    return;
+  }
+  timeval delay = ToTimeval(next - clock_->Now());
+  evtimer_add(timer_.get(), &delay);
+}
+
+void RelayConnection::Finish(const SessionEnd& end) {
+  if (closed_) return;
+  closed_ = true;
+  if (timer_) event_del(timer_.get());
+  bev_.reset();
+  if (callbacks_.closed) callbacks_.closed(this, end);
+}
+
+}  // namespace postern

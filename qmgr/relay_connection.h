@@ -1,0 +1,120 @@
+// qmgr/relay_connection.h — one SMTP client connection from qmgr to one
+// next hop, on qmgr's event loop.
+//
+// Glue between a socket (a libevent bufferevent) and the pure client
+// session (lib/smtp/client_session.h): bytes read go to the session, its
+// Send actions are written, its timers run on a libevent timer, and the
+// content it asks for is read from the queue store one chunk at a time,
+// only while the socket takes it (the output buffer's low-water mark is the
+// flow control), so no message is held whole. What the session decides
+// about each message, that it is idle, and how it ended go to the owner
+// through Callbacks; the owner hands it messages with Deliver() and ends
+// it with Quit().
+//
+// A connection that fails before the session is ready for mail (connect
+// refused or timed out, a greeting other than 220, EHLO refused) ends with
+// `ready_once` false, so the owner can try the next address.
+//
+// TLS and AUTH are not available to relaying yet: the session is built
+// with relay_tls none and no credentials, so it never asks for them; if it
+// did, the request is refused (TlsFailed/AuthFailed) and the session
+// defers.
+#pragma once
+
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "lib/base/clock.h"
+#include "lib/net/event_handles.h"
+#include "lib/net/network.h"
+#include "lib/queue/queue_store.h"
+#include "lib/smtp/client_session.h"
+
+namespace postern {
+
+// Where a connection goes: the host name for the log and the DSN's
+// Remote-MTA, the address and port it connects to.
+struct RelayTarget {
+  std::string host;
+  IpAddress address;
+  uint16_t port = 25;
+  // "host[address]:port", as Postfix logs relay=.
+  std::string ToString() const;
+};
+
+class RelayConnection {
+ public:
+  struct Callbacks {
+    std::function<void(RelayConnection*, MessageOutcome)> message_done;
+    // The session is idle: Deliver() another message or Quit(). May be
+    // called again after each message.
+    std::function<void(RelayConnection*)> ready;
+    // The connection is over; the owner may destroy it, but not from inside
+    // this call.
+    std::function<void(RelayConnection*, const SessionEnd&)> closed;
+  };
+
+  // store and clock must outlive the connection.
+  RelayConnection(event_base* base, const Clock* clock, const QueueStore* store,
+                  ClientSettings settings, RelayTarget target, Callbacks callbacks);
+  ~RelayConnection();
+  RelayConnection(const RelayConnection&) = delete;
+  RelayConnection& operator=(const RelayConnection&) = delete;
+
+  // Starts the non-blocking connect; connect_timeout bounds it. A failure
+  // to even begin is reported through closed, like a refused connect.
+  void Connect(Duration connect_timeout);
+  // Sends one message; its recipients in state kPending are attempted.
+  void Deliver(Envelope envelope);
+  // QUIT once the messages given are done.
+  void Quit();
+
+  const RelayTarget& target() const { return target_; }
+  // The session said it was ready for mail at least once.
+  bool ready_once() const { return ready_once_; }
+  bool closed() const { return closed_; }
+
+ private:
+  static void OnRead(bufferevent*, void* self);
+  static void OnWrite(bufferevent*, void* self);
+  static void OnEvent(bufferevent*, short what, void* self);
+  static void OnTimer(evutil_socket_t, short, void* self);
+
+  // Carries out every action the session has for us.
+  void Pump();
+  void FeedContent();
+  void ArmTimer();
+  void Finish(const SessionEnd& end);
+
+  event_base* base_;
+  const Clock* clock_;
+  const QueueStore* store_;
+  RelayTarget target_;
+  Callbacks callbacks_;
+  ClientSession session_;
+  BufferEventPtr bev_;
+  EventPtr timer_;
+  bool connected_ = false;
+  bool pumping_ = false;
+  bool ready_once_ = false;
+  bool closing_ = false;  // the session said Close: finish once the output is written
+  bool closed_ = false;
+  SessionEnd end_;
+  // The content the session waits for, while it waits.
+  struct ContentWanted {
+    std::string queue_id;
+    uint64_t offset = 0;
+    uint64_t size = 0;
+  };
+  std::optional<ContentWanted> wanted_;
+  std::map<std::string, uint64_t> sizes_;  // the size of each message given, by queue id
+  TimePoint connect_deadline_ = TimePoint::max();
+};
+
+}  // namespace postern

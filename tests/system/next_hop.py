@@ -1,0 +1,131 @@
+"""tests/system/next_hop.py — a scripted SMTP server on loopback, as postern's next hop.
+
+The relay tests point relayhost at one of these. It speaks enough ESMTP for
+postern's client (EHLO with PIPELINING, 8BITMIME, SIZE, DSN and
+ENHANCEDSTATUSCODES; MAIL, RCPT, DATA, RSET, NOOP, QUIT), reads commands
+line by line so pipelined ones are answered in order, and records every
+transaction it accepted (sender, accepted recipients with their RCPT
+parameters, the content un-dot-stuffed) and every command line it read.
+A test scripts its misbehaviour with rcpt_reply(address, attempt) -> the
+reply line for that RCPT (None: 250), counting attempts per address.
+"""
+
+import socket
+import socketserver
+import threading
+
+
+class NextHop:
+    def __init__(self, rcpt_reply=None, name="nexthop.test"):
+        self.rcpt_reply = rcpt_reply
+        self.name = name
+        self.lock = threading.Lock()
+        self.transactions = []   # dicts: sender, mail_line, recipients, rcpt_lines, content
+        self.commands = []       # every command line read, decoded as Latin-1
+        self.connections = 0
+        self.rcpt_attempts = {}  # address -> RCPTs seen
+        hop = self
+
+        class Handler(socketserver.StreamRequestHandler):
+            def handle(self):
+                with hop.lock:
+                    hop.connections += 1
+                hop._serve(self.rfile, self.wfile)
+
+        class Server(socketserver.ThreadingTCPServer):
+            allow_reuse_address = True
+            daemon_threads = True
+
+        self.server = Server(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+        return False
+
+    def delivered_to(self, address):
+        """The contents of the transactions that accepted address."""
+        with self.lock:
+            return [t["content"] for t in self.transactions if address in t["recipients"]]
+
+    def _serve(self, rfile, wfile):
+        def reply(text):
+            wfile.write(text.encode("latin-1") + b"\r\n")
+            wfile.flush()
+
+        reply("220 %s ESMTP scripted next hop" % self.name)
+        transaction = None
+        while True:
+            line = rfile.readline()
+            if not line:
+                return
+            command = line.rstrip(b"\r\n").decode("latin-1")
+            with self.lock:
+                self.commands.append(command)
+            verb = command.split(" ", 1)[0].upper()
+            if verb == "EHLO":
+                reply("250-%s\r\n250-PIPELINING\r\n250-8BITMIME\r\n250-SIZE 10000000\r\n"
+                      "250-DSN\r\n250 ENHANCEDSTATUSCODES" % self.name)
+            elif verb == "HELO":
+                reply("250 %s" % self.name)
+            elif verb == "MAIL":
+                sender = command[command.index("<") + 1:command.index(">")]
+                transaction = {"sender": sender, "mail_line": command, "recipients": [],
+                               "rcpt_lines": [], "content": None}
+                reply("250 2.1.0 Ok")
+            elif verb == "RCPT":
+                address = command[command.index("<") + 1:command.index(">")]
+                with self.lock:
+                    attempt = self.rcpt_attempts.get(address, 0) + 1
+                    self.rcpt_attempts[address] = attempt
+                answer = self.rcpt_reply(address, attempt) if self.rcpt_reply else None
+                if transaction is None:
+                    reply("503 5.5.1 MAIL first")
+                elif answer is None:
+                    transaction["recipients"].append(address)
+                    transaction["rcpt_lines"].append(command)
+                    reply("250 2.1.5 Ok")
+                else:
+                    reply(answer)
+            elif verb == "DATA":
+                if transaction is None or not transaction["recipients"]:
+                    reply("554 5.5.1 No valid recipients")
+                    continue
+                reply("354 End data with <CR><LF>.<CR><LF>")
+                content = b""
+                while True:
+                    data_line = rfile.readline()
+                    if not data_line or data_line == b".\r\n":
+                        break
+                    content += data_line[1:] if data_line.startswith(b".") else data_line
+                if not data_line:
+                    return  # the client vanished inside DATA: nothing accepted
+                transaction["content"] = content
+                with self.lock:
+                    self.transactions.append(transaction)
+                    number = len(self.transactions)
+                transaction = None
+                reply("250 2.0.0 Ok: queued as N%d" % number)
+            elif verb == "RSET":
+                transaction = None
+                reply("250 2.0.0 Ok")
+            elif verb == "NOOP":
+                reply("250 2.0.0 Ok")
+            elif verb == "QUIT":
+                reply("221 2.0.0 Bye")
+                return
+            else:
+                reply("502 5.5.2 Command not recognized")
+
+
+def unused_port():
+    """A loopback port nothing listens on (bound, then released)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

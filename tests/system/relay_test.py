@@ -1,0 +1,120 @@
+#!/usr/bin/env python3
+"""tests/system/relay_test.py — qmgr relays mail for other domains to relayhost.
+
+The next hop is a scripted SMTP server on loopback (next_hop.py); messages
+are sent to postern with smtplib from a trusted client:
+- a message for two remote recipients arrives at the next hop byte for
+  byte after postern's Received: field, in one transaction with both
+  recipients and MAIL FROM the original sender; the log has Postfix's
+  `relay=127.0.0.1[127.0.0.1]:PORT, ... dsn=2.0.0, status=sent (250 ...)`
+  line; the queue is empty afterwards;
+- the next hop refuses one recipient of two with 550 5.1.1: the other is
+  relayed, the sender gets a failure DSN (Python's email package parses it)
+  with Status 5.1.1, Remote-MTA dns; 127.0.0.1 and
+  Diagnostic-Code smtp; 550 5.1.1 ...;
+- a 451 4.3.0 at the first attempt: deferred, tried again after
+  minimal_backoff_time (1s here) and relayed once;
+- relayhost lists a port where nothing listens first: postern fails over
+  to the next entry.
+"""
+
+import email
+import email.policy
+import os
+import sys
+import time
+
+sys.dont_write_bytecode = True  # nothing written into the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import postern_harness as h  # noqa: E402
+from next_hop import NextHop, unused_port  # noqa: E402
+
+MESSAGE = (b"From: Ann <ann@example.test>\r\n"
+           b"To: Zoe <zoe@elsewhere.test>\r\n"
+           b"Subject: relayed\r\n"
+           b"\r\n"
+           b"First line.\r\n"
+           b".a line that starts with a dot\r\n"
+           b"last line\r\n")
+
+
+def settings_for(relayhost):
+    return {"relayhost": relayhost, "minimal_backoff_time": "1s", "maximal_backoff_time": "2s"}
+
+
+def check_relayed(hop, instance):
+    queue_id = h.send(instance.port, "ann@example.test", ["zoe@elsewhere.test", "yan@else.test"],
+                      MESSAGE)
+    h.wait_until(lambda: len(hop.transactions) >= 1, "the next hop gets the message", timeout=15)
+    [transaction] = hop.transactions
+    assert transaction["sender"] == "ann@example.test", transaction["mail_line"]
+    assert transaction["recipients"] == ["zoe@elsewhere.test", "yan@else.test"], transaction
+    received, rest = h.split_received(transaction["content"])
+    assert received, "no Received: field first: %r" % transaction["content"][:300]
+    h.check_received(received, queue_id)
+    assert rest == MESSAGE, "relayed bytes differ:\nsent %r\ngot  %r" % (MESSAGE, rest)
+    h.wait_until(lambda: queue_id not in instance.queue_list(), "the relayed message leaves")
+    log = instance.log()
+    expected = "%s: to=<zoe@elsewhere.test>, relay=127.0.0.1[127.0.0.1]:%d, " % (queue_id, hop.port)
+    assert expected in log, "no %r in the log:\n%s" % (expected, log[-3000:])
+    assert "dsn=2.0.0, status=sent (250 2.0.0 Ok: queued as N1)" in log, log[-3000:]
+
+
+def check_one_refused(instance):
+    before = len(instance.delivered("ann@example.test"))
+    queue_id = h.send(instance.port, "ann@example.test", ["bad@elsewhere.test", "ok@elsewhere.test"],
+                      MESSAGE)
+    [raw] = instance.wait_for_mail("ann@example.test", before + 1)[before:]
+    report = email.message_from_bytes(raw, policy=email.policy.compat32)
+    assert report.get_content_type() == "multipart/report", report.get_content_type()
+    blocks = report.get_payload()[1].get_payload()
+    [bad] = blocks[1:]
+    assert (bad["Final-Recipient"], bad["Action"], bad["Status"]) == \
+        ("rfc822;bad@elsewhere.test", "failed", "5.1.1"), dict(bad)
+    assert bad["Remote-MTA"] == "dns; 127.0.0.1", dict(bad)
+    assert " ".join(bad["Diagnostic-Code"].split()) == "smtp; 550 5.1.1 no such user", dict(bad)
+    h.wait_until(lambda: queue_id not in instance.queue_list(), "the message leaves the queue")
+    return queue_id
+
+
+def check_deferred_then_relayed(hop, instance):
+    queue_id = h.send(instance.port, "ann@example.test", ["later@elsewhere.test"], MESSAGE)
+    h.wait_until(lambda: hop.delivered_to("later@elsewhere.test"), "the retry relays it",
+                 timeout=20)
+    assert hop.rcpt_attempts["later@elsewhere.test"] == 2, hop.rcpt_attempts
+    assert len(hop.delivered_to("later@elsewhere.test")) == 1
+    h.wait_until(lambda: queue_id not in instance.queue_list(), "the message leaves the queue")
+    log = instance.log()
+    assert "to=<later@elsewhere.test>" in log and \
+        "dsn=4.3.0, status=deferred (451 4.3.0 try again later)" in log, log[-3000:]
+
+
+def scripted(address, attempt):
+    if address == "bad@elsewhere.test":
+        return "550 5.1.1 no such user"
+    if address == "later@elsewhere.test" and attempt == 1:
+        return "451 4.3.0 try again later"
+    return None
+
+
+def test():
+    with NextHop(rcpt_reply=scripted) as hop:
+        with h.Instance(settings=settings_for("[127.0.0.1]:%d" % hop.port)) as instance:
+            instance.start()
+            check_relayed(hop, instance)
+            check_one_refused(instance)
+            check_deferred_then_relayed(hop, instance)
+            instance.stop()
+    with NextHop() as hop:
+        relayhost = "[127.0.0.1]:%d, [127.0.0.1]:%d" % (unused_port(), hop.port)
+        with h.Instance(settings=settings_for(relayhost), name="failover") as instance:
+            instance.start()
+            h.send(instance.port, "ann@example.test", ["zoe@elsewhere.test"], MESSAGE)
+            h.wait_until(lambda: hop.delivered_to("zoe@elsewhere.test"), "fail-over relays it",
+                         timeout=15)
+            assert "Connection refused" in instance.log(), instance.log()[-2000:]
+            instance.stop()
+
+
+if __name__ == "__main__":
+    h.run_tests(globals())
