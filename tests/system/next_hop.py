@@ -7,17 +7,25 @@ line by line so pipelined ones are answered in order, and records every
 transaction it accepted (sender, accepted recipients with their RCPT
 parameters, the content un-dot-stuffed) and every command line it read.
 A test scripts its misbehaviour with rcpt_reply(address, attempt) -> the
-reply line for that RCPT (None: 250), counting attempts per address.
+reply line for that RCPT (None: 250), counting attempts per address, and
+with data_action(number) for the number-th DATA (1, 2, ...): None to
+accept, "drop" to close the connection after the first content line, or a
+number of seconds to wait between reading the end of the data and
+answering 250 (data_ended is set when the end is read).
 """
 
 import socket
 import socketserver
 import threading
+import time
 
 
 class NextHop:
-    def __init__(self, rcpt_reply=None, name="nexthop.test"):
+    def __init__(self, rcpt_reply=None, data_action=None, name="nexthop.test"):
         self.rcpt_reply = rcpt_reply
+        self.data_action = data_action
+        self.data_commands = 0
+        self.data_ended = threading.Event()
         self.name = name
         self.lock = threading.Lock()
         self.transactions = []   # dicts: sender, mail_line, recipients, rcpt_lines, content
@@ -97,15 +105,24 @@ class NextHop:
                 if transaction is None or not transaction["recipients"]:
                     reply("554 5.5.1 No valid recipients")
                     continue
+                with self.lock:
+                    self.data_commands += 1
+                    number = self.data_commands
+                action = self.data_action(number) if self.data_action else None
                 reply("354 End data with <CR><LF>.<CR><LF>")
                 content = b""
                 while True:
                     data_line = rfile.readline()
+                    if action == "drop":
+                        return  # gone in the middle of the data: nothing accepted
                     if not data_line or data_line == b".\r\n":
                         break
                     content += data_line[1:] if data_line.startswith(b".") else data_line
                 if not data_line:
                     return  # the client vanished inside DATA: nothing accepted
+                self.data_ended.set()
+                if action is not None:
+                    time.sleep(action)
                 transaction["content"] = content
                 with self.lock:
                     self.transactions.append(transaction)

@@ -15,12 +15,19 @@ are sent to postern with smtplib from a trusted client:
 - a 451 4.3.0 at the first attempt: deferred, tried again after
   minimal_backoff_time (1s here) and relayed once;
 - relayhost lists a port where nothing listens first: postern fails over
-  to the next entry.
+  to the next entry;
+- the next hop closes the connection in the middle of the data: deferred
+  (lost connection), relayed at the retry exactly once;
+- qmgr gets SIGKILL (by PID) while the next hop holds back its 250 to the
+  data: master starts a new qmgr, which relays the message again (at
+  least once: the next hop took it the first time, and SMTP gives no way
+  to know), complete, and the queue ends empty.
 """
 
 import email
 import email.policy
 import os
+import signal
 import sys
 import time
 
@@ -113,6 +120,39 @@ def test():
             h.wait_until(lambda: hop.delivered_to("zoe@elsewhere.test"), "fail-over relays it",
                          timeout=15)
             assert "Connection refused" in instance.log(), instance.log()[-2000:]
+            instance.stop()
+    check_drop_in_data()
+    check_qmgr_killed_while_relaying()
+
+
+def check_drop_in_data():
+    with NextHop(data_action=lambda number: "drop" if number == 1 else None) as hop:
+        with h.Instance(settings=settings_for("[127.0.0.1]:%d" % hop.port), name="drop") as instance:
+            instance.start()
+            queue_id = h.send(instance.port, "ann@example.test", ["zoe@elsewhere.test"], MESSAGE)
+            h.wait_until(lambda: queue_id not in instance.queue_list(), "the retry relays it",
+                         timeout=20)
+            assert hop.data_commands == 2, "DATA was sent %d times" % hop.data_commands
+            [content] = hop.delivered_to("zoe@elsewhere.test")
+            assert h.split_received(content)[1] == MESSAGE, content
+            assert "status=deferred" in instance.log(), instance.log()[-2000:]
+            instance.stop()
+
+
+def check_qmgr_killed_while_relaying():
+    with NextHop(data_action=lambda number: 3 if number == 1 else None) as hop:
+        with h.Instance(settings=settings_for("[127.0.0.1]:%d" % hop.port), name="kill") as instance:
+            instance.start()
+            [qmgr] = instance.processes_named("qmgr")
+            queue_id = h.send(instance.port, "ann@example.test", ["zoe@elsewhere.test"], MESSAGE)
+            assert hop.data_ended.wait(15), "the next hop never got the end of the data"
+            os.kill(qmgr, signal.SIGKILL)
+            h.wait_until(lambda: len(hop.delivered_to("zoe@elsewhere.test")) >= 2,
+                         "the new qmgr relays the message again", timeout=30)
+            for content in hop.delivered_to("zoe@elsewhere.test"):
+                assert h.split_received(content)[1] == MESSAGE, content
+            h.wait_until(lambda: queue_id not in instance.queue_list(), "the message leaves",
+                         timeout=15)
             instance.stop()
 
 
