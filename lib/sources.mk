@@ -68,6 +68,8 @@ lib_libpostern_a_SOURCES += \
 	lib/policy/resource_check.cc lib/policy/resource_check.h
 # tls: GnuTLS credentials and sessions
 lib_libpostern_a_SOURCES += \
+	lib/tls/tls_channel.cc lib/tls/tls_channel.h \
+	lib/tls/tls_client_session.cc lib/tls/tls_client_session.h \
 	lib/tls/tls_credentials.cc lib/tls/tls_credentials.h \
 	lib/tls/tls_session.cc lib/tls/tls_session.h
 # sasl: Cyrus SASL, users, logon lockout
