@@ -75,6 +75,7 @@ lib_libpostern_a_SOURCES += \
 # sasl: Cyrus SASL, users, logon lockout
 lib_libpostern_a_SOURCES += \
 	lib/sasl/logon_lockout.cc lib/sasl/logon_lockout.h \
+	lib/sasl/sasl_client.cc lib/sasl/sasl_client.h \
 	lib/sasl/sasl_server.cc lib/sasl/sasl_server.h \
 	lib/sasl/sasl_users.cc lib/sasl/sasl_users.h
 # queue: the LMDB queue, envelopes, Maildir, retries

@@ -63,6 +63,7 @@ tests_unit_tests_SOURCES += \
 # lib/sasl
 tests_unit_tests_SOURCES += \
 	tests/lib/sasl/logon_lockout_test.cc \
+	tests/lib/sasl/sasl_client_test.cc \
 	tests/lib/sasl/sasl_server_test.cc \
 	tests/lib/sasl/sasl_users_test.cc
 # lib/queue
