@@ -25,6 +25,7 @@ tests_unit_tests_SOURCES += \
 # lib/config
 tests_unit_tests_SOURCES += \
 	tests/lib/config/config_test.cc \
+	tests/lib/config/relay_password_test.cc \
 	tests/lib/config/text_lines_test.cc
 # lib/smtp
 tests_unit_tests_SOURCES += \
