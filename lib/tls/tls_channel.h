@@ -69,8 +69,6 @@ class TlsChannel {
   // Turns a fatal handshake code into the error to report; the state is
   // already kFailed. The default names GnuTLS's reason and the peer's alert.
   virtual Status HandshakeFailed(int rc);
-  // The error text for a fatal code rc during what.
-  std::string Describe(int rc, const char* what) const;
 
  private:
   static ssize_t Push(gnutls_transport_ptr_t self, const void* data, size_t size);
@@ -80,6 +78,8 @@ class TlsChannel {
   Status Receive(std::string* plaintext);
   bool MoreToRead(size_t offset_before) const;
   Status Fail(int rc, const char* what);
+  // The error text for a fatal code rc during what.
+  std::string Describe(int rc, const char* what) const;
   void CompactInput();
 
   const char* peer_;
