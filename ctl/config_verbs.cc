@@ -12,6 +12,8 @@
 
 #include "ctl/cli.h"
 #include "lib/base/privileges.h"
+#include "lib/config/relay_password.h"
+#include "lib/tls/tls_credentials.h"
 
 namespace postern::cli {
 namespace {
@@ -42,6 +44,25 @@ Status CheckParentCreatable(const std::string& key, const std::string& path) {
   return Status::Ok();
 }
 
+// What qmgr will need to relay: the password of relay_auth_user, and the
+// trust of relay_tls = verify. Read as qmgr reads them (as root, before its
+// privilege drop), so run as root this sees what qmgr will see.
+void CheckRelayCredentials(const Config& config, std::vector<std::string>* problems) {
+  if (!config.relay_auth_user.empty() && config.relay_password_file.empty()) {
+    problems->push_back("relay_auth_user = " + config.relay_auth_user +
+                        " needs relay_password_file, the file that holds its password");
+  }
+  if (!config.relay_password_file.empty()) {
+    Result<std::string> password = ReadRelayPassword(config.relay_password_file);
+    if (!password.ok()) problems->push_back(password.status().message());
+  }
+  if (config.relay_tls == RelayTls::kVerify) {
+    Result<std::unique_ptr<TlsClientCredentials>> trust =
+        TlsClientCredentials::Load(config.relay_tls_ca_file, kDefaultTlsPriority);
+    if (!trust.ok()) problems->push_back("relay_tls = verify: " + trust.status().message());
+  }
+}
+
 std::vector<std::string> CheckProblems(const Config& config) {
   std::vector<std::string> problems;
   if (RunningAsRoot()) {
@@ -58,6 +79,7 @@ std::vector<std::string> CheckProblems(const Config& config) {
         {"run_directory", &config.run_directory}}) {
     if (Status s = CheckParentCreatable(key, *path); !s.ok()) problems.push_back(s.message());
   }
+  CheckRelayCredentials(config, &problems);
   return problems;
 }
 

@@ -41,6 +41,7 @@ lib_libpostern_a_SOURCES += \
 	lib/config/config_keys.cc lib/config/config_keys.h \
 	lib/config/config_man.cc lib/config/config_man.h \
 	lib/config/listener_files.cc lib/config/listener_files.h \
+	lib/config/relay_password.cc lib/config/relay_password.h \
 	lib/config/text_lines.cc lib/config/text_lines.h
 # smtp: the protocol: commands, replies, the server and client sessions
 lib_libpostern_a_SOURCES += \
@@ -53,6 +54,7 @@ lib_libpostern_a_SOURCES += \
 	lib/smtp/next_hop.cc lib/smtp/next_hop.h \
 	lib/smtp/peer_extensions.cc lib/smtp/peer_extensions.h \
 	lib/smtp/received_header.cc lib/smtp/received_header.h \
+	lib/smtp/relay_tls.h \
 	lib/smtp/reply_catalogue.cc lib/smtp/reply_catalogue.h \
 	lib/smtp/reply_parser.cc lib/smtp/reply_parser.h \
 	lib/smtp/sender_login.cc lib/smtp/sender_login.h \
@@ -68,11 +70,14 @@ lib_libpostern_a_SOURCES += \
 	lib/policy/resource_check.cc lib/policy/resource_check.h
 # tls: GnuTLS credentials and sessions
 lib_libpostern_a_SOURCES += \
+	lib/tls/tls_channel.cc lib/tls/tls_channel.h \
+	lib/tls/tls_client_session.cc lib/tls/tls_client_session.h \
 	lib/tls/tls_credentials.cc lib/tls/tls_credentials.h \
 	lib/tls/tls_session.cc lib/tls/tls_session.h
 # sasl: Cyrus SASL, users, logon lockout
 lib_libpostern_a_SOURCES += \
 	lib/sasl/logon_lockout.cc lib/sasl/logon_lockout.h \
+	lib/sasl/sasl_client.cc lib/sasl/sasl_client.h \
 	lib/sasl/sasl_server.cc lib/sasl/sasl_server.h \
 	lib/sasl/sasl_users.cc lib/sasl/sasl_users.h
 # queue: the LMDB queue, envelopes, Maildir, retries

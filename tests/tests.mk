@@ -25,6 +25,7 @@ tests_unit_tests_SOURCES += \
 # lib/config
 tests_unit_tests_SOURCES += \
 	tests/lib/config/config_test.cc \
+	tests/lib/config/relay_password_test.cc \
 	tests/lib/config/text_lines_test.cc
 # lib/smtp
 tests_unit_tests_SOURCES += \
@@ -56,12 +57,14 @@ tests_unit_tests_SOURCES += \
 	tests/lib/policy/resource_check_test.cc
 # lib/tls
 tests_unit_tests_SOURCES += \
+	tests/lib/tls/tls_client_session_test.cc \
 	tests/lib/tls/tls_session_test.cc \
 	tests/lib/tls/tls_test_support.cc \
 	tests/lib/tls/tls_test_support.h
 # lib/sasl
 tests_unit_tests_SOURCES += \
 	tests/lib/sasl/logon_lockout_test.cc \
+	tests/lib/sasl/sasl_client_test.cc \
 	tests/lib/sasl/sasl_server_test.cc \
 	tests/lib/sasl/sasl_users_test.cc
 # lib/queue

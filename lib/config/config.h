@@ -19,10 +19,15 @@
 #include "lib/base/status.h"
 #include "lib/net/network.h"
 #include "lib/smtp/next_hop.h"
+#include "lib/smtp/relay_tls.h"
 
 namespace postern {
 
 enum class Role { kGateway, kRelay };
+
+// The GnuTLS priority string of tls_priority's default (TLS 1.2 and 1.3),
+// which qmgr's relay client uses as well: it has no key of its own.
+inline constexpr char kDefaultTlsPriority[] = "NORMAL:-VERS-TLS1.0:-VERS-TLS1.1:%SERVER_PRECEDENCE";
 
 // bare_newline: what DATA does with a content line that ends in LF alone.
 enum class BareNewline : uint8_t { kNormalize, kReject };
@@ -92,8 +97,14 @@ struct Config {
   uint32_t smtpd_workers = 2;
   // ConnectionCountExceeded: concurrent connections, all listeners together; 0: no cap.
   uint32_t max_server_connections = 0;
-  std::vector<NextHop> relayhost;           // tried in order; empty: none
-  uint32_t local_delivery_concurrency = 4;  // Maildir deliveries side by side
+  std::vector<NextHop> relayhost;  // tried in order; empty: none
+  RelayTls relay_tls = RelayTls::kMay;
+  std::string relay_tls_ca_file;    // empty: the system trust store
+  std::string relay_auth_user;      // empty: no AUTH to the next hop
+  std::string relay_password_file;  // its first line: relay_auth_user's password
+  bool relay_allow_plaintext_auth = false;
+  uint32_t relay_destination_concurrency = 10;  // sessions at once per next hop
+  uint32_t local_delivery_concurrency = 4;      // Maildir deliveries side by side
   // The wait after a failed delivery: minimal, doubling up to maximal.
   Duration minimal_backoff_time = std::chrono::minutes(5);
   Duration maximal_backoff_time = std::chrono::hours(1);

@@ -41,6 +41,7 @@ using L = ListenerConfig;
 // The words of the kChoice keys, in the order of their enums.
 constexpr std::string_view kBareNewlineWords[] = {"normalize", "reject"};
 constexpr std::string_view kAuthRequireTlsWords[] = {"login", "all"};
+constexpr std::string_view kRelayTlsWords[] = {"none", "may", "encrypt", "verify"};
 
 constexpr std::array kKeys = {
     // Global keys.
@@ -122,6 +123,71 @@ constexpr std::array kKeys = {
                      "other domains stays in the queue (postern queue list shows it) until "
                      "maximal_queue_lifetime, when its sender gets a failure DSN.",
       .slot = &C::relayhost},
+    K{.name = "relay_tls",
+      .type = T::kChoice,
+      .scope = S::kGlobal,
+      .default_value = "may",
+      .description =
+          "How much TLS (STARTTLS, RFC 3207) qmgr asks of a next hop it relays to. none: it "
+          "never sends STARTTLS. may: STARTTLS whenever the next hop offers it, accepting any "
+          "certificate, and cleartext when it is not offered or refused (opportunistic TLS, as "
+          "Postfix's smtp_tls_security_level = may). encrypt: STARTTLS or no delivery (the mail "
+          "is deferred), with any certificate. verify: as encrypt, and the next hop's certificate "
+          "must chain to a CA of relay_tls_ca_file and name the host qmgr connected to; else "
+          "the handshake fails and the mail is deferred, the log saying why. may and encrypt "
+          "protect the mail from eavesdroppers, not from an attacker who can impersonate the "
+          "next hop; verify protects from both.",
+      .choices = kRelayTlsWords,
+      .slot = &C::relay_tls},
+    K{.name = "relay_tls_ca_file",
+      .type = T::kPath,
+      .scope = S::kGlobal,
+      .default_value = "",
+      .default_doc = "empty, which means the system's trusted CAs (on Debian the ca-certificates "
+                     "package)",
+      .description = "A PEM file of the certificate authorities whose certificates relay_tls = "
+                     "verify accepts. postern check reports it when it cannot be read while "
+                     "relay_tls is verify.",
+      .slot = &C::relay_tls_ca_file},
+    K{.name = "relay_auth_user",
+      .type = T::kString,
+      .scope = S::kGlobal,
+      .default_value = "",
+      .description = "The user name qmgr logs on to the next hop with (SMTP AUTH, RFC 4954), "
+                     "with the first of NTLM, LOGIN and PLAIN that the next hop offers; its "
+                     "password is in relay_password_file, which must then be set. A next hop "
+                     "that offers AUTH but none of these, or only in cleartext while "
+                     "relay_allow_plaintext_auth is no, gets no mail: it is deferred. Empty: qmgr "
+                     "does not log on.",
+      .slot = &C::relay_auth_user},
+    K{.name = "relay_password_file",
+      .type = T::kPath,
+      .scope = S::kGlobal,
+      .default_value = "",
+      .description = "The file whose first line (without its line end) is relay_auth_user's "
+                     "password. qmgr reads it as root at start, before it drops privileges, so "
+                     "it may belong to root alone. It must be a regular file that neither its "
+                     "group nor others may read or write, mode 0600 or stricter: postern check "
+                     "and qmgr refuse it otherwise, with the fix (chmod 600 FILE). An empty file "
+                     "is refused too.",
+      .slot = &C::relay_password_file},
+    K{.name = "relay_allow_plaintext_auth",
+      .type = T::kBool,
+      .scope = S::kGlobal,
+      .default_value = "no",
+      .description = "no: qmgr logs on to a next hop only once the session is encrypted with "
+                     "TLS. yes: also in cleartext, where LOGIN and PLAIN show the password to "
+                     "anyone on the path.",
+      .slot = &C::relay_allow_plaintext_auth},
+    K{.name = "relay_destination_concurrency",
+      .type = T::kCount,
+      .scope = S::kGlobal,
+      .default_value = "10",
+      .description = "The most SMTP sessions qmgr holds open at the same time to one "
+                     "destination (the relayhost, or the domain of the recipients when it "
+                     "delivers by MX lookup); each session carries one message after another.",
+      .minimum = 1,
+      .slot = &C::relay_destination_concurrency},
     K{.name = "local_domains",
       .type = T::kDomains,
       .scope = S::kGlobal,
@@ -642,9 +708,10 @@ constexpr std::array kKeys = {
     K{.name = "tls_priority",
       .type = T::kString,
       .scope = S::kListener,
-      .default_value = "NORMAL:-VERS-TLS1.0:-VERS-TLS1.1:%SERVER_PRECEDENCE",
+      .default_value = kDefaultTlsPriority,
       .description = "The GnuTLS priority string that picks protocol versions and cipher "
-                     "suites; see gnutls_priority_init(3).",
+                     "suites; see gnutls_priority_init(3). qmgr's connections to next hops use "
+                     "the default.",
       .slot = &L::tls_priority},
     K{.name = "advertise_size",
       .type = T::kBool,

@@ -73,7 +73,7 @@ using ConfigValue = std::variant<std::string, bool, uint32_t, uint64_t, Duration
 using ConfigSlot =
     std::variant<std::string Config::*, bool Config::*, uint32_t Config::*, uint64_t Config::*,
                  Duration Config::*, std::vector<std::string> Config::*,
-                 std::vector<Network> Config::*, std::vector<NextHop> Config::*,
+                 std::vector<Network> Config::*, std::vector<NextHop> Config::*, RelayTls Config::*,
                  std::string ListenerConfig::*, bool ListenerConfig::*, uint32_t ListenerConfig::*,
                  uint64_t ListenerConfig::*, Duration ListenerConfig::*,
                  std::vector<std::string> ListenerConfig::*, std::vector<Network> ListenerConfig::*,

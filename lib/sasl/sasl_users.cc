@@ -35,13 +35,6 @@ constexpr std::string_view kRefusedUserName = "\x7f";
 constexpr mode_t kSasldbMode = 0640;
 constexpr mode_t kSasldbUmask = 0137;
 
-// libsasl2 stores function pointers of several shapes in one field; going
-// through void(*)() is the cast the compiler accepts as deliberate.
-template <typename F>
-int (*AsSaslCallback(F* function))(void) {
-  return reinterpret_cast<int (*)(void)>(reinterpret_cast<void (*)()>(function));
-}
-
 class ScopedUmask {
  public:
   explicit ScopedUmask(mode_t mask) : previous_(umask(mask)) {}
@@ -159,7 +152,7 @@ SaslCallbacks::SaslCallbacks(SaslOptions options, SaslUserObserver* observer)
     : options_(std::move(options)),
       observer_(observer),
       callbacks_{{{SASL_CB_GETOPT, AsSaslCallback(&GetOption), this},
-                  {SASL_CB_LOG, AsSaslCallback(&LogMessage), this},
+                  {SASL_CB_LOG, AsSaslCallback(&LogSaslMessage), this},
                   observer != nullptr
                       ? sasl_callback_t{SASL_CB_CANON_USER, AsSaslCallback(&CanonUser), this}
                       : sasl_callback_t{SASL_CB_LIST_END, nullptr, nullptr},
@@ -186,7 +179,7 @@ int SaslCallbacks::GetOption(void* context, const char* /*plugin_name*/, const c
   return SASL_OK;
 }
 
-int SaslCallbacks::LogMessage(void* /*context*/, int level, const char* message) {
+int LogSaslMessage(void* /*context*/, int level, const char* message) {
   switch (level) {
     case SASL_LOG_ERR:
       LOG_ERROR("sasl: %s", message);

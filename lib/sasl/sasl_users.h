@@ -64,7 +64,6 @@ class SaslCallbacks {
  private:
   static int GetOption(void* context, const char* plugin_name, const char* option,
                        const char** result, unsigned* length);
-  static int LogMessage(void* context, int level, const char* message);
   static int CanonUser(sasl_conn_t* conn, void* context, const char* in, unsigned in_length,
                        unsigned flags, const char* user_realm, char* out, unsigned out_max,
                        unsigned* out_length);
@@ -73,6 +72,19 @@ class SaslCallbacks {
   SaslUserObserver* observer_;
   std::array<sasl_callback_t, 4> callbacks_;
 };
+
+// libsasl2 stores function pointers of several shapes in one field
+// (sasl_callback_t::proc); going through void(*)() is the cast the compiler
+// accepts as deliberate.
+template <typename F>
+int (*AsSaslCallback(F* function))(void) {
+  return reinterpret_cast<int (*)(void)>(reinterpret_cast<void (*)()>(function));
+}
+
+// libsasl2's log callback (SASL_CB_LOG) for every postern connection, server
+// or client: its lines go to lib/base/log, and SASL_LOG_PASS traces, which
+// may hold passwords, nowhere.
+int LogSaslMessage(void* context, int level, const char* message);
 
 // Calls sasl_server_init once per process; later calls return the first
 // outcome. Per-connection callbacks (sasl_server_new) override the global

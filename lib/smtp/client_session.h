@@ -128,10 +128,9 @@
 
 #include "lib/base/clock.h"
 #include "lib/queue/envelope.h"
+#include "lib/smtp/relay_tls.h"
 
 namespace postern {
-
-enum class RelayTls { kNone, kMay, kEncrypt, kVerify };
 
 struct ClientSettings {
   std::string helo_name;  // the name in EHLO/HELO: myhostname

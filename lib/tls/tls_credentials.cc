@@ -45,6 +45,41 @@ Status LoadKeyPair(gnutls_certificate_credentials_t certificate, const std::stri
                        gnutls_strerror(rc));
 }
 
+Status CompilePriority(const std::string& priority, gnutls_priority_t* compiled) {
+  const char* error_position = nullptr;
+  int rc = gnutls_priority_init(compiled, priority.c_str(), &error_position);
+  if (rc >= 0) return Status::Ok();
+  *compiled = nullptr;
+  std::string where = error_position != nullptr
+                          ? " at offset " + std::to_string(error_position - priority.c_str()) +
+                                " (\"" + error_position + "\")"
+                          : "";
+  return Status::Error("invalid TLS priority string \"" + priority + "\"" + where + ": " +
+                       gnutls_strerror(rc));
+}
+
+Status LoadTrust(gnutls_certificate_credentials_t certificate, const std::string& ca_file) {
+  if (ca_file.empty()) {
+    int rc = gnutls_certificate_set_x509_system_trust(certificate);
+    if (rc < 0) {
+      return Status::Error(std::string("cannot load the system's trusted CA certificates: ") +
+                           gnutls_strerror(rc));
+    }
+    return Status::Ok();
+  }
+  int rc =
+      gnutls_certificate_set_x509_trust_file(certificate, ca_file.c_str(), GNUTLS_X509_FMT_PEM);
+  std::string what = "cannot load trusted CA certificates from " + ca_file + ": ";
+  if (rc == GNUTLS_E_FILE_ERROR) {
+    int fd = open(ca_file.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return Status::Error(what + std::strerror(errno));
+    close(fd);
+  }
+  if (rc < 0) return Status::Error(what + gnutls_strerror(rc));
+  if (rc == 0) return Status::Error(what + "the file holds no PEM certificate");
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<std::unique_ptr<TlsServerCredentials>> TlsServerCredentials::Load(
@@ -57,21 +92,28 @@ Result<std::unique_ptr<TlsServerCredentials>> TlsServerCredentials::Load(
   Status loaded = LoadKeyPair(credentials->certificate_, cert_file, key_file);
   if (!loaded.ok()) return loaded;
 
-  const char* error_position = nullptr;
-  rc = gnutls_priority_init(&credentials->priority_, priority.c_str(), &error_position);
-  if (rc < 0) {
-    credentials->priority_ = nullptr;
-    std::string where = error_position != nullptr
-                            ? " at offset " + std::to_string(error_position - priority.c_str()) +
-                                  " (\"" + error_position + "\")"
-                            : "";
-    return Status::Error("invalid TLS priority string \"" + priority + "\"" + where + ": " +
-                         gnutls_strerror(rc));
-  }
+  if (Status s = CompilePriority(priority, &credentials->priority_); !s.ok()) return s;
   return credentials;
 }
 
 TlsServerCredentials::~TlsServerCredentials() {
+  if (priority_ != nullptr) gnutls_priority_deinit(priority_);
+  if (certificate_ != nullptr) gnutls_certificate_free_credentials(certificate_);
+}
+
+Result<std::unique_ptr<TlsClientCredentials>> TlsClientCredentials::Load(
+    const std::string& ca_file, const std::string& priority) {
+  std::unique_ptr<TlsClientCredentials> credentials(new TlsClientCredentials());
+  int rc = gnutls_certificate_allocate_credentials(&credentials->certificate_);
+  if (rc < 0) {
+    return Status::Error(std::string("cannot allocate TLS credentials: ") + gnutls_strerror(rc));
+  }
+  if (Status s = LoadTrust(credentials->certificate_, ca_file); !s.ok()) return s;
+  if (Status s = CompilePriority(priority, &credentials->priority_); !s.ok()) return s;
+  return credentials;
+}
+
+TlsClientCredentials::~TlsClientCredentials() {
   if (priority_ != nullptr) gnutls_priority_deinit(priority_);
   if (certificate_ != nullptr) gnutls_certificate_free_credentials(certificate_);
 }

@@ -1,10 +1,11 @@
 // lib/tls/tls_credentials.h — a listener's TLS certificate, key and priority,
-// and the session ticket key that every smtpd worker shares.
+// the session ticket key that every smtpd worker shares, and the trust and
+// priority of the relay client.
 //
-// Loaded by smtpd as root before it drops privileges (the key file may be
-// readable by root alone) and again by the new workers on postern reload;
-// a live session keeps the credentials it started with. Never logs key
-// material.
+// Server credentials are loaded by smtpd as root before it drops privileges
+// (the key file may be readable by root alone) and again by the new workers
+// on postern reload; a live session keeps the credentials it started with.
+// Client credentials are loaded by qmgr at start. Never logs key material.
 #pragma once
 
 #include <gnutls/gnutls.h>
@@ -33,6 +34,31 @@ class TlsServerCredentials {
 
  private:
   TlsServerCredentials() = default;
+  gnutls_certificate_credentials_t certificate_ = nullptr;
+  gnutls_priority_t priority_ = nullptr;
+};
+
+// What the relay client trusts and offers: the certificate authorities that
+// verify a next hop (relay_tls = verify) and the GnuTLS priority string. It
+// presents no certificate of its own.
+class TlsClientCredentials {
+ public:
+  // ca_file: a PEM file of trusted CA certificates (relay_tls_ca_file);
+  // empty: the system trust store (gnutls_certificate_set_x509_system_trust).
+  // Errors name the file or the priority string and say why ("cannot load
+  // trusted CA certificates from /etc/postern/ca.pem: No such file or
+  // directory"; a file without a certificate is an error too).
+  static Result<std::unique_ptr<TlsClientCredentials>> Load(const std::string& ca_file,
+                                                            const std::string& priority);
+  ~TlsClientCredentials();
+  TlsClientCredentials(const TlsClientCredentials&) = delete;
+  TlsClientCredentials& operator=(const TlsClientCredentials&) = delete;
+
+  gnutls_certificate_credentials_t certificate() const { return certificate_; }
+  gnutls_priority_t priority() const { return priority_; }
+
+ private:
+  TlsClientCredentials() = default;
   gnutls_certificate_credentials_t certificate_ = nullptr;
   gnutls_priority_t priority_ = nullptr;
 };

@@ -234,6 +234,43 @@ def test_check_uncreatable_state_directory():
         cli.assert_failure(cli.postern("check"), "state_directory",
                             f"{blocker} is not a directory")
 
+
+def test_check_refuses_a_relay_password_file_others_can_read():
+    with CliHome() as cli:
+        password_file = os.path.join(cli.conf_dir, "relay.pw")
+        with open(password_file, "w") as f:
+            f.write(SECRET + "\n")
+        os.chmod(password_file, 0o644)
+        cli.write_config(extra_global="relay_auth_user = relay@example.test\n"
+                                      f"relay_password_file = {password_file}\n")
+        result = cli.postern("check")
+        cli.assert_failure(result, f"relay_password_file {password_file} has mode 0644",
+                           f"chmod 600 {password_file}")
+        assert SECRET not in result.stdout + result.stderr
+        # The fix it names is the fix.
+        os.chmod(password_file, 0o600)
+        result = cli.postern("check")
+        assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+
+
+def test_check_names_missing_relay_credentials_and_trust():
+    with CliHome() as cli:
+        missing_ca = os.path.join(cli.conf_dir, "no-ca.pem")
+        cli.write_config(extra_global="relay_auth_user = relay@example.test\n"
+                                      "relay_tls = verify\n"
+                                      f"relay_tls_ca_file = {missing_ca}\n")
+        cli.assert_failure(
+            cli.postern("check"),
+            "relay_auth_user = relay@example.test needs relay_password_file",
+            f"relay_tls = verify: cannot load trusted CA certificates from {missing_ca}: "
+            "No such file or directory")
+        missing_password = os.path.join(cli.conf_dir, "relay.pw")
+        cli.write_config(extra_global="relay_auth_user = relay@example.test\n"
+                                      f"relay_password_file = {missing_password}\n")
+        cli.assert_failure(
+            cli.postern("check"),
+            f"cannot open relay_password_file {missing_password}: No such file or directory")
+
 # ---- config
 
 

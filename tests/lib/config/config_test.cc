@@ -260,6 +260,12 @@ BOOST_AUTO_TEST_CASE(HoldsEveryKeyOfTheOperatorContract) {
                         "smtpd_workers",
                         "max_server_connections",
                         "relayhost",
+                        "relay_tls",
+                        "relay_tls_ca_file",
+                        "relay_auth_user",
+                        "relay_password_file",
+                        "relay_allow_plaintext_auth",
+                        "relay_destination_concurrency",
                         "local_domains",
                         "local_delivery_concurrency",
                         "minimal_backoff_time",
@@ -483,6 +489,41 @@ BOOST_AUTO_TEST_CASE(LifetimeKeysDefaultAndMustMakeSense) {
   BOOST_TEST(set.bounce_size_limit == 1024u);
   BOOST_TEST(ErrorOf("maximal_queue_lifetime = 0\n" + kListener) ==
              "/etc/postern/postern.conf:1: maximal_queue_lifetime: must be more than 0");
+}
+
+// The relay client's keys: TLS may, no credentials, no AUTH in cleartext,
+// 10 sessions per destination; relay_tls is one of four words.
+BOOST_AUTO_TEST_CASE(RelayKeysDefaultAndParse) {
+  Config defaults = Parse(kListener);
+  BOOST_TEST((defaults.relay_tls == RelayTls::kMay));
+  BOOST_TEST(defaults.relay_tls_ca_file.empty());
+  BOOST_TEST(defaults.relay_auth_user.empty());
+  BOOST_TEST(defaults.relay_password_file.empty());
+  BOOST_TEST(!defaults.relay_allow_plaintext_auth);
+  BOOST_TEST(defaults.relay_destination_concurrency == 10u);
+  const std::pair<const char*, RelayTls> words[] = {{"none", RelayTls::kNone},
+                                                    {"may", RelayTls::kMay},
+                                                    {"Encrypt", RelayTls::kEncrypt},
+                                                    {"VERIFY", RelayTls::kVerify}};
+  for (const auto& [word, tls] : words) {
+    BOOST_TEST((Parse(std::string("relay_tls = ") + word + "\n" + kListener).relay_tls == tls),
+               word);
+  }
+  Config set = Parse(
+      "relay_tls_ca_file = ca.pem\nrelay_auth_user = relay@example.test\n"
+      "relay_password_file = /etc/postern/relay.pw\nrelay_allow_plaintext_auth = yes\n"
+      "relay_destination_concurrency = 50\n" +
+      kListener);
+  BOOST_TEST(set.relay_tls_ca_file == "/etc/postern/ca.pem");
+  BOOST_TEST(set.relay_auth_user == "relay@example.test");
+  BOOST_TEST(set.relay_password_file == "/etc/postern/relay.pw");
+  BOOST_TEST(set.relay_allow_plaintext_auth);
+  BOOST_TEST(set.relay_destination_concurrency == 50u);
+  BOOST_TEST(ErrorOf("relay_tls = dane\n" + kListener) ==
+             "/etc/postern/postern.conf:1: relay_tls: \"dane\" is not none, may, encrypt or "
+             "verify");
+  BOOST_TEST(ErrorOf("relay_destination_concurrency = 0\n" + kListener) ==
+             "/etc/postern/postern.conf:1: relay_destination_concurrency: must be at least 1");
 }
 
 BOOST_AUTO_TEST_CASE(GatewayListenerDefaults) {

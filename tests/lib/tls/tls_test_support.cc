@@ -44,27 +44,49 @@ PrivateKey GenerateKey() {
   return key;
 }
 
-Certificate SelfSign(gnutls_x509_privkey_t key, const std::string& hostname) {
+// Who signs a certificate: itself (issuer null) or a CA.
+struct Issuer {
+  gnutls_x509_crt_t crt = nullptr;
+  gnutls_x509_privkey_t key = nullptr;
+};
+
+// A certificate valid from yesterday for 30 days: for a host name (as
+// common name and DNS name) or, with is_ca, a CA that may sign others.
+Certificate MakeCertificate(gnutls_x509_privkey_t key, const std::string& name, bool is_ca,
+                            Issuer issuer) {
   gnutls_x509_crt_t raw = nullptr;
   Check(gnutls_x509_crt_init(&raw), "gnutls_x509_crt_init");
   Certificate crt(raw);
-  const unsigned char serial[] = {0x01, 0x02, 0x03, 0x04};
+  static unsigned char serial = 0;
+  const unsigned char serial_bytes[] = {0x01, 0x02, 0x03, ++serial};
   time_t now = time(nullptr);
   Check(gnutls_x509_crt_set_version(crt.get(), 3), "set_version");
-  Check(gnutls_x509_crt_set_serial(crt.get(), serial, sizeof serial), "set_serial");
+  Check(gnutls_x509_crt_set_serial(crt.get(), serial_bytes, sizeof serial_bytes), "set_serial");
   Check(gnutls_x509_crt_set_activation_time(crt.get(), now - kOneDay), "set_activation_time");
   Check(gnutls_x509_crt_set_expiration_time(crt.get(), now + 30 * kOneDay), "set_expiration_time");
-  Check(gnutls_x509_crt_set_dn_by_oid(crt.get(), GNUTLS_OID_X520_COMMON_NAME, 0, hostname.data(),
-                                      hostname.size()),
+  Check(gnutls_x509_crt_set_dn_by_oid(crt.get(), GNUTLS_OID_X520_COMMON_NAME, 0, name.data(),
+                                      name.size()),
         "set_dn_by_oid");
-  Check(gnutls_x509_crt_set_subject_alt_name(crt.get(), GNUTLS_SAN_DNSNAME, hostname.data(),
-                                             hostname.size(), GNUTLS_FSAN_SET),
-        "set_subject_alt_name");
-  Check(gnutls_x509_crt_set_basic_constraints(crt.get(), 0, -1), "set_basic_constraints");
-  Check(gnutls_x509_crt_set_key_usage(crt.get(), GNUTLS_KEY_DIGITAL_SIGNATURE), "set_key_usage");
+  if (!is_ca) {
+    Check(gnutls_x509_crt_set_subject_alt_name(crt.get(), GNUTLS_SAN_DNSNAME, name.data(),
+                                               name.size(), GNUTLS_FSAN_SET),
+          "set_subject_alt_name");
+  }
+  Check(gnutls_x509_crt_set_basic_constraints(crt.get(), is_ca ? 1 : 0, -1),
+        "set_basic_constraints");
+  Check(gnutls_x509_crt_set_key_usage(
+            crt.get(), is_ca ? GNUTLS_KEY_KEY_CERT_SIGN : GNUTLS_KEY_DIGITAL_SIGNATURE),
+        "set_key_usage");
   Check(gnutls_x509_crt_set_key(crt.get(), key), "set_key");
-  Check(gnutls_x509_crt_sign2(crt.get(), crt.get(), key, GNUTLS_DIG_SHA256, 0), "sign2");
+  if (issuer.crt == nullptr) issuer = {crt.get(), key};
+  Check(gnutls_x509_crt_sign2(crt.get(), issuer.crt, issuer.key, GNUTLS_DIG_SHA256, 0), "sign2");
   return crt;
+}
+
+std::string MakeTempDir() {
+  char pattern[] = "/tmp/tls_test.XXXXXX";
+  BOOST_REQUIRE_MESSAGE(mkdtemp(pattern) != nullptr, "mkdtemp: " << std::strerror(errno));
+  return pattern;
 }
 
 void WriteDatum(const std::string& path, const gnutls_datum_t& datum) {
@@ -90,15 +112,14 @@ void WriteCertificate(gnutls_x509_crt_t crt, const std::string& path) {
 
 }  // namespace
 
-TestCertificate::TestCertificate(const std::string& hostname) {
-  char pattern[] = "/tmp/tls_test.XXXXXX";
-  BOOST_REQUIRE_MESSAGE(mkdtemp(pattern) != nullptr, "mkdtemp: " << std::strerror(errno));
-  dir_ = pattern;
-  cert_file_ = dir_ + "/cert.pem";
-  key_file_ = dir_ + "/key.pem";
+TestCertificate::TestCertificate(const std::string& hostname,
+                                 const TestCertificateAuthority* issuer)
+    : dir_(MakeTempDir()), cert_file_(dir_ + "/cert.pem"), key_file_(dir_ + "/key.pem") {
   PrivateKey key = GenerateKey();
   WriteKey(key.get(), key_file_);
-  WriteCertificate(SelfSign(key.get(), hostname).get(), cert_file_);
+  Issuer signer;
+  if (issuer != nullptr) signer = {issuer->crt_, issuer->key_};
+  WriteCertificate(MakeCertificate(key.get(), hostname, false, signer).get(), cert_file_);
 }
 
 TestCertificate::~TestCertificate() { std::filesystem::remove_all(dir_); }
@@ -107,6 +128,21 @@ std::string TestCertificate::WriteUnrelatedKey(const std::string& name) const {
   std::string path = dir_ + "/" + name;
   WriteKey(GenerateKey().get(), path);
   return path;
+}
+
+TestCertificateAuthority::TestCertificateAuthority(const std::string& name)
+    : dir_(MakeTempDir()), ca_file_(dir_ + "/ca.pem") {
+  PrivateKey key = GenerateKey();
+  Certificate crt = MakeCertificate(key.get(), name, true, {});
+  WriteCertificate(crt.get(), ca_file_);
+  key_ = key.release();
+  crt_ = crt.release();
+}
+
+TestCertificateAuthority::~TestCertificateAuthority() {
+  gnutls_x509_crt_deinit(crt_);
+  gnutls_x509_privkey_deinit(key_);
+  std::filesystem::remove_all(dir_);
 }
 
 TlsTestClient::TlsTestClient(const std::string& priority, const std::string& session_data) {

@@ -1,5 +1,6 @@
-// tests/lib/tls/tls_test_support.h — TLS test doubles for unit tests: a
-// certificate made at test time and a GnuTLS client over memory buffers.
+// tests/lib/tls/tls_test_support.h — TLS test doubles for unit tests:
+// certificates and a CA made at test time and a GnuTLS client over memory
+// buffers.
 //
 // Owns a temporary directory per certificate (removed on destruction) and
 // one client session per TlsTestClient. Never touches a socket or a file
@@ -8,6 +9,7 @@
 #pragma once
 
 #include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
 
 #include <cstddef>
 #include <limits>
@@ -22,11 +24,15 @@ namespace postern {
 // The project's default tls_priority: TLS 1.2 and 1.3 only.
 inline constexpr char kTestServerPriority[] = "NORMAL:-VERS-TLS1.0:-VERS-TLS1.1:%SERVER_PRECEDENCE";
 
-// A self-signed ECDSA P-256 certificate for one host name and its private
-// key, written as PEM files into a fresh temporary directory.
+class TestCertificateAuthority;
+
+// An ECDSA P-256 certificate for one host name (common name and DNS
+// subject alternative name) and its private key, written as PEM files into a
+// fresh temporary directory. Self-signed, or signed by issuer.
 class TestCertificate {
  public:
-  explicit TestCertificate(const std::string& hostname = "mail.example.test");
+  explicit TestCertificate(const std::string& hostname = "mail.example.test",
+                           const TestCertificateAuthority* issuer = nullptr);
   ~TestCertificate();
   TestCertificate(const TestCertificate&) = delete;
   TestCertificate& operator=(const TestCertificate&) = delete;
@@ -42,6 +48,26 @@ class TestCertificate {
   std::string dir_;
   std::string cert_file_;
   std::string key_file_;
+};
+
+// A certificate authority made when the test runs: an ECDSA P-256 CA
+// certificate, written as <dir>/ca.pem (a relay_tls_ca_file), whose key
+// signs the TestCertificates given it as issuer. Its key stays in memory.
+class TestCertificateAuthority {
+ public:
+  explicit TestCertificateAuthority(const std::string& name = "postern test CA");
+  ~TestCertificateAuthority();
+  TestCertificateAuthority(const TestCertificateAuthority&) = delete;
+  TestCertificateAuthority& operator=(const TestCertificateAuthority&) = delete;
+
+  const std::string& ca_file() const { return ca_file_; }
+
+ private:
+  friend class TestCertificate;
+  std::string dir_;
+  std::string ca_file_;
+  gnutls_x509_privkey_t key_ = nullptr;
+  gnutls_x509_crt_t crt_ = nullptr;
 };
 
 // A GnuTLS client session whose ciphertext goes through two byte buffers,
