@@ -579,4 +579,46 @@ size_t QueueManager::Flush() {
   return dispatched;
 }
 
+// --- queue control: requeue, hold and release of several messages
+
+size_t QueueManager::Requeue(const std::vector<std::string>& queue_ids) {
+  size_t dispatched = 0;
+  for (const std::string& id : queue_ids) {
+    auto found = index_.find(id);
+    if (found == index_.end()) continue;
+    retries_.Cancel(id);
+    found->second.failed_attempts = 0;
+    LOG_INFO("%s: requeued by the administrator", id.c_str());
+    if (Dispatch(id)) ++dispatched;
+  }
+  ArmTimer();
+  return dispatched;
+}
+
+Result<size_t> QueueManager::SetHolds(const std::vector<std::string>& queue_ids, bool held) {
+  std::vector<std::string> changing;
+  for (const std::string& id : queue_ids) {
+    auto found = index_.find(id);
+    if (found != index_.end() && found->second.held != held) changing.push_back(id);
+  }
+  if (changing.empty()) return size_t{0};
+  Result<QueueStore::WriteBatch*> batch = Batch();
+  if (!batch.ok()) return batch.status();
+  for (const std::string& id : changing) {
+    if (Status s = (*batch)->SetHold(id, held); !s.ok()) {
+      FailBatch(s);
+      return s;
+    }
+  }
+  if (Status s = CommitNow(); !s.ok()) return s;
+  for (const std::string& id : changing) {
+    auto found = index_.find(id);
+    if (found == index_.end()) continue;
+    found->second.held = held;
+    LOG_INFO("%s: %s by the administrator", id.c_str(), held ? "held" : "released");
+    if (!held) Dispatch(id);
+  }
+  return changing.size();
+}
+
 }  // namespace postern

@@ -224,6 +224,24 @@ class QueueManager {
   std::map<std::string, MessageState> index_;  // committed messages
   std::set<std::string> reserved_;             // ids of streams not yet committed
   DueMessages retries_;
+
+  // --- queue control: requeue, hold and release of several messages, the
+  // schedule that listings show next tries by (qmgr/queue_control.h).
+ public:
+  // Hands each message given to delivery now, as if its retry were due: an
+  // early retry, with the recipients' attempts kept for the record. A held
+  // message stays held (and is tried at once on release). Returns how many
+  // were handed to delivery.
+  size_t Requeue(const std::vector<std::string>& queue_ids);
+  // SetHold() for many messages in one commit; those already in the state
+  // asked for are left alone. Returns how many changed.
+  Result<size_t> SetHolds(const std::vector<std::string>& queue_ids, bool held);
+  // The delivery schedule of the current configuration, on the manager's
+  // clock.
+  DeliverySchedule Schedule() const {
+    return DeliverySchedule(clock_, DeliverySettingsFrom(*config_));
+  }
+  WallTime WallNow() const { return clock_->WallNow(); }
 };
 
 }  // namespace postern
