@@ -88,4 +88,5 @@ lib_libpostern_a_SOURCES += \
 	lib/queue/envelope.cc lib/queue/envelope.h \
 	lib/queue/maildir.cc lib/queue/maildir.h \
 	lib/queue/queue_id.cc lib/queue/queue_id.h \
+	lib/queue/queue_listing.cc lib/queue/queue_listing.h \
 	lib/queue/queue_store.cc lib/queue/queue_store.h

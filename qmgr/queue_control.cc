@@ -2,166 +2,158 @@
 #include "qmgr/queue_control.h"
 
 #include <algorithm>
-#include <ctime>
+#include <optional>
 
 #include "lib/base/printable.h"
 #include "lib/queue/queue_id.h"
+#include "lib/queue/queue_listing.h"
 
 namespace postern {
 namespace {
 
-std::string Utc(int64_t seconds) {
-  time_t t = static_cast<time_t>(seconds);
-  struct tm tm_utc;
-  gmtime_r(&t, &tm_utc);
-  char text[32];
-  strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm_utc);
-  return text;
+ipc::ControlReply Ok(std::string text, std::string more = "") {
+  return ipc::ControlReply{true, std::move(text), std::move(more)};
 }
-
-const char* StateName(const Recipient& r) {
-  switch (r.state) {
-    case RecipientState::kPending:
-      return r.last_error.empty() ? "pending" : "deferred";
-    case RecipientState::kDelivered:
-      return "delivered";
-    case RecipientState::kFailed:
-      return "failed";
-  }
-  return "?";
-}
-
-const char* BodyName(BodyType body) {
-  switch (body) {
-    case BodyType::k7Bit:
-      return "7BIT";
-    case BodyType::k8BitMime:
-      return "8BITMIME";
-    case BodyType::kBinaryMime:
-      return "BINARYMIME";
-  }
-  return "?";
-}
-
-const char* RetName(DsnRet ret) {
-  switch (ret) {
-    case DsnRet::kUnspecified:
-      return "unspecified";
-    case DsnRet::kFull:
-      return "FULL";
-    case DsnRet::kHeaders:
-      return "HDRS";
-  }
-  return "?";
-}
-
-ipc::ControlReply Ok(std::string text) { return ipc::ControlReply{true, std::move(text)}; }
 ipc::ControlReply Fail(std::string text) { return ipc::ControlReply{false, std::move(text)}; }
 
-std::string Describe(const StoredMessage& m) {
-  const Envelope& e = m.envelope;
-  std::string text = "queue_id: " + e.queue_id + "\nstatus: " + (m.held ? "held" : "active") +
-                     "\narrival_time: " + Utc(e.arrival_time) +
-                     "\nsize: " + std::to_string(e.size) + "\nsender: <" + Printable(e.sender) +
-                     ">\n";
-  for (const Recipient& r : e.recipients) {
-    text += "recipient: <" + Printable(r.address) + "> " + StateName(r);
-    if (!r.last_error.empty()) text += " (" + Printable(r.last_error) + ")";
-    text += "\n";
-  }
-  text += std::string("body: ") + BodyName(e.body) + "\nret: " + RetName(e.ret) +
-          "\nenvid: " + Printable(e.envid) + "\nclient: " + Printable(e.client_address) + " [" +
-          Printable(e.client_helo) + "]\nauth_user: " + Printable(e.auth_user) +
-          "\nauth_mailbox: " + Printable(e.auth_mailbox) + "\nlistener: " + Printable(e.listener) +
-          "\n\n";
-  return text;
+std::string NotQueued(const std::string& id) { return "no message " + id + " in the queue"; }
+
+// The content of a page's CURSOR argument: a decimal byte offset.
+std::optional<uint64_t> ParseOffset(const std::string& text) {
+  if (text.empty() || text.size() > 19 ||
+      !std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; }))
+    return std::nullopt;
+  return std::stoull(text);
 }
 
-ipc::ControlReply Show(QueueManager* manager, const std::string& id) {
+ipc::ControlReply List(QueueManager* manager, const std::vector<std::string>& args) {
+  size_t next = 0;
+  const bool json = next < args.size() && args[next] == "--json";
+  if (json) ++next;
+  std::string after;
+  if (next < args.size()) after = args[next++];
+  if (next != args.size() || (!after.empty() && !IsValidQueueId(after)))
+    return Fail("list takes [--json] [CURSOR]");
+  Result<std::vector<StoredMessage>> messages = manager->store().ListMessages();
+  if (!messages.ok()) return Fail(messages.status().message());
+  Result<ListingPage> page =
+      ListQueuePage(*messages, json ? ListingFormat::kJson : ListingFormat::kText, after,
+                    kMaxControlText, manager->Schedule(), manager->WallNow());
+  if (!page.ok()) return Fail(page.status().message());
+  return Ok(std::move(page->text), std::move(page->more));
+}
+
+// Appends to text what fits of the content of id from offset on; returns the
+// offset of the first byte left out, or the failure.
+Result<uint64_t> AppendContent(const QueueStore& store, const std::string& id, uint64_t offset,
+                               std::string* text) {
+  const size_t room = kMaxControlText - std::min(text->size(), kMaxControlText);
+  uint64_t position = 0;  // of the chunk's first byte
+  size_t taken = 0;
+  bool full = false;
+  Status read = store.ReadContent(id, [&](std::string_view chunk) {
+    const uint64_t start = position;
+    position += chunk.size();
+    if (position <= offset) return Status::Ok();
+    const size_t from = offset > start ? static_cast<size_t>(offset - start) : 0;
+    const size_t take = std::min(chunk.size() - from, room - taken);
+    text->append(chunk.substr(from, take));
+    taken += take;
+    if (taken < room) return Status::Ok();
+    full = true;  // stops the read: the page is full
+    return Status::Error("page full");
+  });
+  if (!read.ok() && !full) return read;
+  return offset + taken;
+}
+
+ipc::ControlReply Show(QueueManager* manager, const std::vector<std::string>& args) {
+  const std::string& id = args[0];
+  const bool body = args.size() >= 2;
+  if ((body && args[1] != "--body") || args.size() > 3)
+    return Fail("show takes ID [--body [OFFSET]]");
   Result<std::optional<StoredMessage>> message = manager->store().GetMessage(id);
   if (!message.ok()) return Fail(message.status().message());
-  if (!message->has_value()) return Fail("no message " + id + " in the queue");
-  std::string text = Describe(**message);
-  uint64_t omitted = 0;
-  Status read = manager->store().ReadContent(id, [&](std::string_view chunk) {
-    size_t room = kMaxControlText - std::min(text.size(), kMaxControlText);
-    text.append(chunk.substr(0, room));
-    omitted += chunk.size() - std::min(room, chunk.size());
-    return Status::Ok();
-  });
-  if (!read.ok()) return Fail(read.message());
-  if (omitted > 0) text += "\n[... " + std::to_string(omitted) + " more bytes not shown]\n";
-  return Ok(std::move(text));
+  if (!message->has_value()) return Fail(NotQueued(id));
+  const uint64_t size = (*message)->envelope.size;
+  std::string text;
+  uint64_t offset = 0;
+  if (args.size() == 3) {
+    std::optional<uint64_t> parsed = ParseOffset(args[2]);
+    if (!parsed || *parsed > size)
+      return Fail("\"" + Printable(args[2]) + "\" is not an offset into the " +
+                  std::to_string(size) + " bytes of " + id);
+    offset = *parsed;
+  } else {
+    text = DescribeMessage(**message, manager->Schedule(), manager->WallNow());
+    if (!body) return Ok(std::move(text));
+    text += "\n";
+  }
+  Result<uint64_t> end = AppendContent(manager->store(), id, offset, &text);
+  if (!end.ok()) return Fail(end.status().message());
+  return Ok(std::move(text), *end < size ? std::to_string(*end) : "");
 }
+
+// The ids a verb's ID|ALL operand names, or the failure to report.
+Result<std::vector<std::string>> Targets(const QueueManager& manager, const std::string& target) {
+  if (target == "ALL") return manager.QueuedIds();
+  if (!manager.Contains(target)) return Status::Error(NotQueued(target));
+  return std::vector<std::string>{target};
+}
+
+std::string Count(size_t count) { return std::to_string(count) + " message(s)"; }
 
 ipc::ControlReply Delete(QueueManager* manager, const std::string& target) {
-  std::vector<std::string> ids;
-  if (target == "ALL") {
-    ids = manager->QueuedIds();
-  } else if (!manager->Contains(target)) {
-    return Fail("no message " + target + " in the queue");
-  } else {
-    ids.push_back(target);
-  }
-  if (Status s = manager->Delete(ids); !s.ok()) return Fail(s.message());
-  return Ok("deleted " + std::to_string(ids.size()) + " message(s)\n");
+  Result<std::vector<std::string>> ids = Targets(*manager, target);
+  if (!ids.ok()) return Fail(ids.status().message());
+  if (Status s = manager->Delete(*ids); !s.ok()) return Fail(s.message());
+  return Ok("deleted " + Count(ids->size()) + "\n");
 }
 
-ipc::ControlReply Hold(QueueManager* manager, const std::string& id, bool held) {
-  if (!manager->Contains(id)) return Fail("no message " + id + " in the queue");
-  if (Status s = manager->SetHold(id, held); !s.ok()) return Fail(s.message());
-  return Ok(id + (held ? " held\n" : " released\n"));
+ipc::ControlReply Hold(QueueManager* manager, const std::string& target, bool held) {
+  const char* done = held ? "held" : "released";
+  if (target != "ALL") {
+    if (!manager->Contains(target)) return Fail(NotQueued(target));
+    if (Status s = manager->SetHold(target, held); !s.ok()) return Fail(s.message());
+    return Ok(target + " " + done + "\n");
+  }
+  Result<size_t> changed = manager->SetHolds(manager->QueuedIds(), held);
+  if (!changed.ok()) return Fail(changed.status().message());
+  return Ok(std::string(done) + " " + Count(*changed) + "\n");
+}
+
+ipc::ControlReply Requeue(QueueManager* manager, const std::string& target) {
+  Result<std::vector<std::string>> ids = Targets(*manager, target);
+  if (!ids.ok()) return Fail(ids.status().message());
+  size_t dispatched = manager->Requeue(*ids);
+  return Ok("requeued " + Count(ids->size()) + ", " + std::to_string(dispatched) +
+            " handed to delivery now\n");
 }
 
 }  // namespace
 
-std::string FormatQueueList(const std::vector<StoredMessage>& messages) {
-  if (messages.empty()) return "Mail queue is empty\n";
-  std::string text;
-  uint64_t bytes = 0;
-  size_t shown = 0;
-  for (const StoredMessage& m : messages) {
-    const Envelope& e = m.envelope;
-    std::string line = e.queue_id + " " + (m.held ? "held" : "active") + " " +
-                       std::to_string(e.size) + " " + Utc(e.arrival_time) + " <" +
-                       Printable(e.sender) + ">";
-    for (const Recipient& r : e.recipients)
-      line += " <" + Printable(r.address) + ">:" + StateName(r);
-    line += "\n";
-    bytes += e.size;
-    if (text.size() + line.size() > kMaxControlText - 200) continue;
-    text += line;
-    ++shown;
-  }
-  if (shown < messages.size())
-    text += "[... " + std::to_string(messages.size() - shown) + " more messages not shown]\n";
-  text += "-- " + std::to_string(messages.size()) + " message(s), " + std::to_string(bytes) +
-          " bytes\n";
-  return text;
-}
-
 ipc::ControlReply RunControl(QueueManager* manager, const std::string& verb,
                              const std::vector<std::string>& args) {
-  const bool takes_id = verb == "show" || verb == "delete" || verb == "hold" || verb == "release";
-  const bool takes_nothing = verb == "ping" || verb == "list" || verb == "flush" || verb == "space";
-  if (!takes_id && !takes_nothing)
+  const bool takes_target =
+      verb == "delete" || verb == "hold" || verb == "release" || verb == "requeue";
+  const bool takes_nothing = verb == "ping" || verb == "flush" || verb == "space";
+  if (!takes_target && !takes_nothing && verb != "list" && verb != "show")
     return Fail("qmgr knows no control verb \"" + Printable(verb) + "\"");
   if (takes_nothing && !args.empty()) return Fail(verb + " takes no arguments");
-  if (takes_id && args.size() != 1) return Fail(verb + " takes one queue id");
-  if (takes_id && !(verb == "delete" && args[0] == "ALL") && !IsValidQueueId(args[0]))
+  if (takes_target && args.size() != 1) return Fail(verb + " takes one queue id or ALL");
+  if (verb == "show" && args.empty()) return Fail("show takes a queue id");
+  if ((takes_target || verb == "show") && !(takes_target && args[0] == "ALL") &&
+      !IsValidQueueId(args[0]))
     return Fail("\"" + Printable(args[0]) + "\" is not a queue id");
 
   if (verb == "ping") return Ok("pong\n");
   if (verb == "space") return Ok(FormatQueueSpace(manager->Space()));
-  if (verb == "list") {
-    Result<std::vector<StoredMessage>> messages = manager->store().ListMessages();
-    if (!messages.ok()) return Fail(messages.status().message());
-    return Ok(FormatQueueList(*messages));
-  }
+  if (verb == "list") return List(manager, args);
   if (verb == "flush")
     return Ok(std::to_string(manager->Flush()) + " message(s) scheduled for delivery\n");
-  if (verb == "show") return Show(manager, args[0]);
+  if (verb == "show") return Show(manager, args);
   if (verb == "delete") return Delete(manager, args[0]);
+  if (verb == "requeue") return Requeue(manager, args[0]);
   return Hold(manager, args[0], verb == "hold");
 }
 

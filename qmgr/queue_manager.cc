@@ -398,10 +398,6 @@ void QueueManager::Index(const Envelope& envelope, bool held) {
         envelope.queue_id.c_str(), remote);
 }
 
-DeliverySchedule QueueManager::Schedule() const {
-  return DeliverySchedule(clock_, DeliverySettingsFrom(*config_));
-}
-
 Result<std::optional<Envelope>> QueueManager::CurrentEnvelope(const std::string& queue_id) {
   // The open batch may hold a newer envelope than the last commit.
   if (batch_) return batch_->GetEnvelope(queue_id);
@@ -650,35 +646,67 @@ Status QueueManager::Delete(const std::vector<std::string>& queue_ids) {
 }
 
 Status QueueManager::SetHold(const std::string& queue_id, bool held) {
-  Result<QueueStore::WriteBatch*> batch = Batch();
-  if (!batch.ok()) return batch.status();
-  if (Status s = (*batch)->SetHold(queue_id, held); !s.ok()) {
-    FailBatch(s);
-    return s;
-  }
-  if (Status s = CommitNow(); !s.ok()) return s;
-  auto found = index_.find(queue_id);
-  if (found == index_.end()) return Status::Ok();
-  found->second.held = held;
-  LOG_INFO("%s: %s by the administrator", queue_id.c_str(), held ? "held" : "released");
-  if (held)
-    retries_.Cancel(queue_id);
-  else
-    Attend(queue_id, false);
-  return Status::Ok();
+  Result<size_t> changed = SetHolds({queue_id}, held);
+  return changed.ok() ? Status::Ok() : changed.status();
 }
 
 size_t QueueManager::Flush() {
   size_t dispatched = 0;
-  for (const std::string& id : QueuedIds()) {
-    auto found = index_.find(id);
-    if (found->second.deliveries > 0) continue;
-    Attend(id, true);
-    found = index_.find(id);
-    if (found != index_.end() && found->second.deliveries > 0) ++dispatched;
+  for (const std::string& id : QueuedIds())
+    if (DeliverNow(id)) ++dispatched;
+  ArmTimer();
+  return dispatched;
+}
+
+// --- queue control: requeue, hold and release of several messages
+
+size_t QueueManager::Requeue(const std::vector<std::string>& queue_ids) {
+  size_t dispatched = 0;
+  for (const std::string& id : queue_ids) {
+    if (index_.count(id) == 0) continue;
+    LOG_INFO("%s: requeued by the administrator", id.c_str());
+    if (DeliverNow(id)) ++dispatched;
   }
   ArmTimer();
   return dispatched;
+}
+
+bool QueueManager::DeliverNow(const std::string& queue_id) {
+  auto found = index_.find(queue_id);
+  if (found == index_.end() || found->second.deliveries > 0) return false;
+  Attend(queue_id, true);
+  found = index_.find(queue_id);
+  return found != index_.end() && found->second.deliveries > 0;
+}
+
+Result<size_t> QueueManager::SetHolds(const std::vector<std::string>& queue_ids, bool held) {
+  std::vector<std::string> changing;
+  for (const std::string& id : queue_ids) {
+    auto found = index_.find(id);
+    if (found != index_.end() && found->second.held != held) changing.push_back(id);
+  }
+  if (changing.empty()) return size_t{0};
+  Result<QueueStore::WriteBatch*> batch = Batch();
+  if (!batch.ok()) return batch.status();
+  for (const std::string& id : changing) {
+    if (Status s = (*batch)->SetHold(id, held); !s.ok()) {
+      FailBatch(s);
+      return s;
+    }
+  }
+  if (Status s = CommitNow(); !s.ok()) return s;
+  for (const std::string& id : changing) {
+    auto found = index_.find(id);
+    if (found == index_.end()) continue;
+    found->second.held = held;
+    LOG_INFO("%s: %s by the administrator", id.c_str(), held ? "held" : "released");
+    // A released message is tried at once: the operator is waiting for it.
+    if (held)
+      retries_.Cancel(id);
+    else
+      DeliverNow(id);
+  }
+  return changing.size();
 }
 
 }  // namespace postern

@@ -196,7 +196,6 @@ class QueueManager {
   // Reloads a message's state from the store after changes to it were lost
   // with a batch; false when it is no longer queued.
   bool Reindex(const std::string& queue_id);
-  DeliverySchedule Schedule() const;
   // The envelope as the next commit will leave it.
   Result<std::optional<Envelope>> CurrentEnvelope(const std::string& queue_id);
   // Reviews a message that is neither held nor being delivered: records
@@ -256,6 +255,29 @@ class QueueManager {
   std::map<std::string, MessageState> index_;  // committed messages
   std::set<std::string> reserved_;             // ids of streams not yet committed
   DueMessages retries_;
+
+  // --- queue control: requeue, hold and release of several messages, the
+  // schedule that listings show next tries by (qmgr/queue_control.h).
+ public:
+  // Hands the pending recipients of each message given to delivery now,
+  // whatever their back-off (a flush of those messages), with their
+  // attempts kept for the record. A held message stays held (and is looked
+  // at on release). Returns how many were handed to delivery.
+  size_t Requeue(const std::vector<std::string>& queue_ids);
+  // Holds or releases many messages in one commit; those already in the
+  // state asked for are left alone. Returns how many changed.
+  Result<size_t> SetHolds(const std::vector<std::string>& queue_ids, bool held);
+  // The delivery schedule of the current configuration, on the manager's
+  // clock.
+  DeliverySchedule Schedule() const {
+    return DeliverySchedule(clock_, DeliverySettingsFrom(*config_));
+  }
+  WallTime WallNow() const { return clock_->WallNow(); }
+
+ private:
+  // Attend(ignore_back_off) for one message not in delivery; true when it
+  // went to delivery.
+  bool DeliverNow(const std::string& queue_id);
 };
 
 }  // namespace postern

@@ -25,12 +25,16 @@ std::string RelayTarget::ToString() const {
 }
 
 RelayConnection::RelayConnection(event_base* base, const Clock* clock, const QueueStore* store,
-                                 ClientSettings settings, RelayTarget target, Callbacks callbacks)
+                                 ClientSettings settings,
+                                 std::shared_ptr<const TlsClientCredentials> tls,
+                                 RelayTarget target, Callbacks callbacks)
     : base_(base),
       clock_(clock),
       store_(store),
       target_(std::move(target)),
       callbacks_(std::move(callbacks)),
+      settings_(settings),
+      tls_credentials_(std::move(tls)),
       session_(std::move(settings), *clock) {}
 
 RelayConnection::~RelayConnection() = default;
@@ -72,7 +76,11 @@ void RelayConnection::OnRead(bufferevent* bev, void* self) {
   const size_t length = evbuffer_get_length(input);
   if (length == 0) return;
   const char* bytes = reinterpret_cast<const char*>(evbuffer_pullup(input, -1));
-  connection->session_.Received(std::string_view(bytes, length));
+  const std::string_view read(bytes, length);
+  if (connection->tls_)
+    connection->ReadTls(read);
+  else
+    connection->session_.Received(read);
   evbuffer_drain(input, length);
   connection->Pump();
 }
@@ -122,9 +130,9 @@ void RelayConnection::Pump() {
     for (ClientAction& action : actions) {
       if (closed_) break;  // a failure finished the connection meanwhile
       if (auto* send = std::get_if<client_action::Send>(&action)) {
-        bufferevent_write(bev_.get(), send->bytes.data(), send->bytes.size());
+        Write(send->bytes);
       } else if (std::holds_alternative<client_action::StartTls>(action)) {
-        session_.TlsFailed("TLS is not available to relaying in this release");
+        StartTls();
       } else if (std::holds_alternative<client_action::AuthStart>(action) ||
                  std::holds_alternative<client_action::AuthContinue>(action)) {
         session_.AuthFailed("AUTH is not available to relaying in this release");
@@ -140,6 +148,10 @@ void RelayConnection::Pump() {
       } else if (auto* close = std::get_if<client_action::Close>(&action)) {
         closing_ = true;
         end_ = close->end;
+        if (tls_ && tls_->state() == TlsChannel::State::kOpen) {
+          tls_->Close();
+          FlushCiphertext();
+        }
       }
     }
   }
@@ -147,6 +159,56 @@ void RelayConnection::Pump() {
   if (closed_) return;
   if (closing_ && evbuffer_get_length(bufferevent_get_output(bev_.get())) == 0) return Finish(end_);
   ArmTimer();
+}
+
+void RelayConnection::Write(std::string_view bytes) {
+  if (!tls_) {
+    bufferevent_write(bev_.get(), bytes.data(), bytes.size());
+    return;
+  }
+  if (Status s = tls_->Write(bytes); !s.ok()) {
+    session_.PeerClosed();  // the channel is broken: everything not final is deferred
+    return;
+  }
+  FlushCiphertext();
+}
+
+void RelayConnection::FlushCiphertext() {
+  const std::string ciphertext = tls_->TakeCiphertext();
+  if (!ciphertext.empty()) bufferevent_write(bev_.get(), ciphertext.data(), ciphertext.size());
+}
+
+void RelayConnection::StartTls() {
+  if (!tls_credentials_) return session_.TlsFailed("no TLS client credentials are loaded");
+  const CertificateCheck check =
+      settings_.tls == RelayTls::kVerify ? CertificateCheck::kVerify : CertificateCheck::kNone;
+  Result<std::unique_ptr<TlsClientSession>> created =
+      TlsClientSession::Create(*tls_credentials_, target_.host, check);
+  if (!created.ok()) return session_.TlsFailed(created.status().message());
+  tls_ = std::move(*created);
+  std::string plaintext;
+  if (Status s = tls_->Advance(&plaintext); !s.ok()) return session_.TlsFailed(s.message());
+  FlushCiphertext();  // the ClientHello
+}
+
+void RelayConnection::ReadTls(std::string_view ciphertext) {
+  const bool handshaking = tls_->state() == TlsChannel::State::kHandshaking;
+  tls_->FeedCiphertext(ciphertext);
+  std::string plaintext;
+  Status advanced = tls_->Advance(&plaintext);
+  FlushCiphertext();
+  if (!advanced.ok()) {
+    LOG_INFO("TLS with %s failed: %s", target_.ToString().c_str(), advanced.message().c_str());
+    if (handshaking) return session_.TlsFailed(advanced.message());
+    return session_.PeerClosed();
+  }
+  if (handshaking && tls_->state() != TlsChannel::State::kHandshaking) {
+    LOG_INFO("%s TLS connection established to %s: %s with cipher %s",
+             tls_->verified() ? "Verified" : "Untrusted", target_.ToString().c_str(),
+             tls_->version().c_str(), tls_->cipher().c_str());
+    session_.TlsStarted();
+  }
+  if (!plaintext.empty()) session_.Received(plaintext);
 }
 
 void RelayConnection::FeedContent() {

@@ -15,10 +15,14 @@
 // refused or timed out, a greeting other than 220, EHLO refused) ends with
 // `ready_once` false, so the owner can try the next address.
 //
-// TLS and AUTH are not available to relaying yet: the session is built
-// with relay_tls none and no credentials, so it never asks for them; if it
-// did, the request is refused (TlsFailed/AuthFailed) and the session
-// defers.
+// STARTTLS: when the session asks, a TLS client session
+// (lib/tls/tls_client_session.h) is made with the credentials given, SNI
+// and, under relay_tls verify, the certificate check against the next
+// hop's name; from then on every byte read is ciphertext for it, and every
+// byte the session sends is encrypted. Without credentials the request is
+// refused (TlsFailed) and the session decides by its policy. AUTH is not
+// available to relaying yet: the session is built without credentials, so
+// it never asks; if it did, AuthFailed.
 #pragma once
 
 #include <event2/bufferevent.h>
@@ -35,6 +39,8 @@
 #include "lib/net/network.h"
 #include "lib/queue/queue_store.h"
 #include "lib/smtp/client_session.h"
+#include "lib/tls/tls_client_session.h"
+#include "lib/tls/tls_credentials.h"
 
 namespace postern {
 
@@ -60,9 +66,11 @@ class RelayConnection {
     std::function<void(RelayConnection*, const SessionEnd&)> closed;
   };
 
-  // store and clock must outlive the connection.
+  // store and clock must outlive the connection. tls: the client
+  // credentials for STARTTLS (null: none).
   RelayConnection(event_base* base, const Clock* clock, const QueueStore* store,
-                  ClientSettings settings, RelayTarget target, Callbacks callbacks);
+                  ClientSettings settings, std::shared_ptr<const TlsClientCredentials> tls,
+                  RelayTarget target, Callbacks callbacks);
   ~RelayConnection();
   RelayConnection(const RelayConnection&) = delete;
   RelayConnection& operator=(const RelayConnection&) = delete;
@@ -88,6 +96,12 @@ class RelayConnection {
 
   // Carries out every action the session has for us.
   void Pump();
+  // Bytes for the socket, encrypted once TLS runs.
+  void Write(std::string_view bytes);
+  void StartTls();
+  // Ciphertext read: the handshake goes on, plaintext goes to the session.
+  void ReadTls(std::string_view ciphertext);
+  void FlushCiphertext();
   void FeedContent();
   void ArmTimer();
   void Finish(const SessionEnd& end);
@@ -97,6 +111,9 @@ class RelayConnection {
   const QueueStore* store_;
   RelayTarget target_;
   Callbacks callbacks_;
+  ClientSettings settings_;
+  std::shared_ptr<const TlsClientCredentials> tls_credentials_;
+  std::unique_ptr<TlsClientSession> tls_;
   ClientSession session_;
   BufferEventPtr bev_;
   EventPtr timer_;

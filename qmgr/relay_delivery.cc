@@ -8,14 +8,14 @@
 #include "lib/base/log.h"
 
 namespace postern {
-constexpr size_t kRelayConcurrencyUntilMerge = 10;
 
 ClientSettings RelaySettingsFrom(const Config& config) {
   ClientSettings settings;
   settings.helo_name = config.myhostname;
-  // TLS and AUTH on the client side are not wired yet (RelayConnection).
-  settings.tls = RelayTls::kNone;
+  settings.tls = config.relay_tls;
+  // AUTH on the client side is not wired yet (RelayConnection).
   settings.credentials = false;
+  settings.allow_plaintext_auth = config.relay_allow_plaintext_auth;
   return settings;
 }
 
@@ -77,6 +77,14 @@ Status RelayDelivery::Configure(std::shared_ptr<const Config> config) {
     if (!dns.ok()) return dns.status();
     dns_ = std::move(*dns);
   }
+  std::shared_ptr<const TlsClientCredentials> tls;
+  if (config->relay_tls != RelayTls::kNone) {
+    Result<std::unique_ptr<TlsClientCredentials>> loaded =
+        TlsClientCredentials::Load(config->relay_tls_ca_file, kDefaultTlsPriority);
+    if (!loaded.ok()) return loaded.status();
+    tls = std::move(*loaded);
+  }
+  tls_ = std::move(tls);
   config_ = std::move(config);
   targets_known_ = false;  // relayhost may have changed
   return Status::Ok();
@@ -162,7 +170,7 @@ void RelayDelivery::OpenConnections() {
   size_t connecting = 0;
   for (const Open& open : open_)
     if (!open.connection->ready_once()) ++connecting;
-  while (connecting < waiting_.size() && open_.size() < kRelayConcurrencyUntilMerge) {
+  while (connecting < waiting_.size() && open_.size() < config_->relay_destination_concurrency) {
     OpenTo(0);
     ++connecting;
   }
@@ -177,7 +185,7 @@ void RelayDelivery::OpenTo(size_t target_index) {
   callbacks.closed = [this](RelayConnection* c, const SessionEnd& end) { OnClosed(c, end); };
   Open open;
   open.connection =
-      std::make_unique<RelayConnection>(base_, clock_, store_, RelaySettingsFrom(*config_),
+      std::make_unique<RelayConnection>(base_, clock_, store_, RelaySettingsFrom(*config_), tls_,
                                         targets_[target_index], std::move(callbacks));
   open.target_index = target_index;
   RelayConnection* connection = open.connection.get();

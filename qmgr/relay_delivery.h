@@ -104,6 +104,7 @@ class RelayDelivery {
   const QueueStore* store_;
   std::shared_ptr<const Config> config_;
   EvdnsBasePtr dns_;
+  std::shared_ptr<const TlsClientCredentials> tls_;  // null under relay_tls none
   ReportCallback report_;
   EventPtr later_;
   std::vector<std::unique_ptr<RelayConnection>> finished_;  // destroyed by OnLater

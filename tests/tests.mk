@@ -75,6 +75,7 @@ tests_unit_tests_SOURCES += \
 	tests/lib/queue/envelope_test.cc \
 	tests/lib/queue/maildir_test.cc \
 	tests/lib/queue/queue_id_test.cc \
+	tests/lib/queue/queue_listing_test.cc \
 	tests/lib/queue/queue_store_test.cc
 # smtpd: AuthClient against a fake authd on a socketpair, a worker against a
 # fake master
@@ -126,6 +127,7 @@ SYSTEM_TESTS = \
 	tests/system/postfix_relay_test.py \
 	tests/system/privsep_test.py \
 	tests/system/qmgr_socket_test.py \
+	tests/system/queue_cli_test.py \
 	tests/system/relay_test.py \
 	tests/system/reverse_lookup_test.py \
 	tests/system/shared_bind_test.py \

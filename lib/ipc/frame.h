@@ -23,7 +23,7 @@ namespace postern::ipc {
 
 // Bumped whenever a payload layout changes; a frame with another version is
 // refused, so a CLI and daemons from different builds fail loudly.
-constexpr uint16_t kProtocolVersion = 1;
+constexpr uint16_t kProtocolVersion = 2;
 constexpr size_t kHeaderSize = 8;
 // Large enough for a data chunk plus envelope; anything bigger is an attack
 // or a bug.

@@ -26,13 +26,16 @@ Result<ControlRequest> ControlRequest::Decode(std::string_view payload) {
   return m;
 }
 
-std::string ControlReply::Encode() const { return PayloadWriter().Bool(ok).Str(text).Take(); }
+std::string ControlReply::Encode() const {
+  return PayloadWriter().Bool(ok).Str(text).Str(more).Take();
+}
 
 Result<ControlReply> ControlReply::Decode(std::string_view payload) {
   ControlReply m;
   PayloadReader r(payload);
   r.Bool(&m.ok);
   r.Str(&m.text);
+  r.Str(&m.more);
   if (Status s = r.Finish(MsgTypeName(kType)); !s.ok()) return s;
   return m;
 }

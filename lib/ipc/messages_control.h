@@ -33,11 +33,14 @@ struct ControlRequest {
 };
 
 // master or qmgr -> CLI: bool ok, str text (printed by the CLI as is; on
-// failure, the reason).
+// failure, the reason), str more. An answer too long for one frame comes in
+// pages: `more` is then a cursor, and the same request with `more` added as
+// its last argument gives the next page; empty on the last (or only) page.
 struct ControlReply {
   static constexpr MsgType kType = MsgType::kControlReply;
   bool ok = false;
   std::string text;
+  std::string more{};
 
   std::string Encode() const;
   static Result<ControlReply> Decode(std::string_view payload);

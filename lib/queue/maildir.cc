@@ -133,7 +133,13 @@ Result<std::string> Maildir::EnsureMailbox(const std::string& relative) {
   const std::string domain = Parent(mailbox);
   if (Status s = EnsureDirectory(root_, Parent(root_)); !s.ok()) return NotPermanent(s);
   if (Status s = EnsureDirectory(domain, root_); !s.ok()) return NotPermanent(s);
-  if (Status s = EnsureDirectory(mailbox, domain); !s.ok()) return s;
+  if (Status s = EnsureDirectory(mailbox, domain); !s.ok()) {
+    // Something in the mailbox's place that is not one (a file) is the
+    // recipient's trouble; the domain's directory refusing a new mailbox is
+    // the system's.
+    Result<bool> occupied = fs_->FileExists(mailbox);
+    return occupied.ok() && *occupied ? s : NotPermanent(s);
+  }
   for (const char* sub : {"/tmp", "/new", "/cur"})
     if (Status s = EnsureDirectory(mailbox + sub, mailbox); !s.ok()) return s;
   return mailbox;

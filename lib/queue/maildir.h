@@ -75,11 +75,12 @@ class Maildir {
   // address, when the content source fails, or when the file system does
   // (then no file is left in tmp/ or new/). The failure says whether a
   // retry may succeed: permanent when the address names no mailbox or the
-  // file system refuses the recipient's own mailbox for good (permission
-  // denied, a file where its directory must be: Status::FromErrno);
+  // file system refuses the recipient's own mailbox for good (a file where
+  // its directory must be, permission denied inside it: Status::FromErrno);
   // resource-exhausted when the disk or quota is full; any other error
   // otherwise, also when the mail directory or the domain's directory
-  // cannot be made (the system's trouble, which an administrator mends).
+  // cannot be made or refuses a new mailbox (the system's trouble, which an
+  // administrator mends).
   // Safe to call from several threads for different keys.
   Result<MaildirDelivery> Deliver(std::string_view address, const DeliveryKey& key,
                                   const ContentSource& content);

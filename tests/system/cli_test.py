@@ -32,7 +32,8 @@ class FakeDaemon:
 
     def __init__(self, path, replies):
         self.path = path
-        self.replies = replies  # verb -> (ok, text)
+        # verb -> (ok, text[, more]), or a function of the arguments giving that
+        self.replies = replies
         self.requests = []
         self.on_request = None
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -55,8 +56,11 @@ class FakeDaemon:
                 request = conn.expect("ControlRequest")
                 verb = request.verb.decode()
                 self.requests.append((verb, [arg.decode() for arg in request.args]))
-                ok, text = self.replies.get(verb, (False, "no such verb"))
-                conn.send("ControlReply", ok=ok, text=text)
+                reply = self.replies.get(verb, (False, "no such verb"))
+                if callable(reply):
+                    reply = reply([arg.decode() for arg in request.args])
+                ok, text, more = reply if len(reply) == 3 else reply + ("",)
+                conn.send("ControlReply", ok=ok, text=text, more=more)
                 if self.on_request:
                     self.on_request(verb)
 
@@ -179,6 +183,10 @@ def test_usage_errors_exit_2():
         cli.assert_usage_error(cli.postern("queue"))
         cli.assert_usage_error(cli.postern("queue", "show"))
         cli.assert_usage_error(cli.postern("queue", "flush", "extra"))
+        cli.assert_usage_error(cli.postern("queue", "list", "--xml"))
+        cli.assert_usage_error(cli.postern("queue", "show", "5F3A9C2B1D4E.1A2B.3", "--json"))
+        cli.assert_usage_error(cli.postern("queue", "requeue"))
+        cli.assert_usage_error(cli.postern("queue", "hold", "ALL", "now"))
         cli.assert_usage_error(cli.postern("user", "add"))
         cli.assert_usage_error(cli.postern("user", "rename", "a", "b"))
         cli.assert_usage_error(cli.postern("config", "-n", "-d"))
@@ -465,8 +473,56 @@ def test_queue_refuses_a_malformed_id_before_asking_qmgr():
     with CliHome() as cli:
         daemon = cli.fake_daemon("qmgr.sock", {})
         cli.assert_failure(cli.postern("queue", "show", "../../etc/passwd"), "not a queue id")
-        cli.assert_failure(cli.postern("queue", "hold", "ALL"), "not a queue id")
+        cli.assert_failure(cli.postern("queue", "hold", "all"), "not a queue id")
+        cli.assert_failure(cli.postern("queue", "show", "ALL"), "not a queue id")
         assert daemon.requests == []
+
+
+def test_queue_targets_take_all():
+    with CliHome() as cli:
+        daemon = cli.fake_daemon("qmgr.sock", {verb: (True, verb + " done\n") for verb in (
+            "hold", "release", "delete", "requeue")})
+        for verb in ("hold", "release", "delete", "requeue"):
+            result = cli.postern("queue", verb, "ALL")
+            assert (result.returncode, result.stdout) == (0, verb + " done\n"), result
+        assert daemon.requests == [(verb, ["ALL"])
+                                   for verb in ("hold", "release", "delete", "requeue")]
+
+
+def test_queue_pages_are_fetched_with_their_cursor():
+    qid = "5F3A9C2B1D4E.1A2B.3"
+    pages = {(qid, "--body"): (True, "queue_id: x\n\nFirst\r\n", "100"),
+             (qid, "--body", "100"): (True, "\x00second\r\n", "200"),
+             (qid, "--body", "200"): (True, "no newline at the end", ""),
+             ("--json",): (True, "[\n{\"id\": 1}", qid),
+             ("--json", qid): (True, ",\n{\"id\": 2}\n]\n", "")}
+    with CliHome() as cli:
+        daemon = cli.fake_daemon("qmgr.sock", {
+            "show": lambda args: pages[tuple(args)], "list": lambda args: pages[tuple(args)]})
+        result = cli.postern("queue", "show", qid, "--body")
+        assert (result.returncode, result.stdout) == (
+            0, "queue_id: x\n\nFirst\n\x00second\nno newline at the end"), result
+        result = cli.postern("queue", "list", "--json")
+        assert (result.returncode, result.stdout) == (0, '[\n{"id": 1},\n{"id": 2}\n]\n'), result
+        assert daemon.requests == [("show", [qid, "--body"]), ("show", [qid, "--body", "100"]),
+                                   ("show", [qid, "--body", "200"]), ("list", ["--json"]),
+                                   ("list", ["--json", qid])]
+
+
+def test_queue_stops_at_a_page_that_fails_or_repeats():
+    qid = "5F3A9C2B1D4E.1A2B.3"
+    with CliHome() as cli:
+        cli.fake_daemon("qmgr.sock", {
+            "show": lambda args: (True, "page\n", "7") if len(args) == 2 else
+            (False, "no message %s in the queue" % qid),
+            "list": lambda args: (True, "again\n", "5F3A9C2B1D4E.1A2B.4")})
+        result = cli.postern("queue", "show", qid, "--body")
+        cli.assert_failure(result, "no message %s in the queue" % qid)
+        assert result.stdout == "page\n"
+        result = cli.postern("queue", "list")
+        cli.assert_failure(result, "twice")
+        assert result.stdout == "again\nagain\n"
+
 
 # ---- start and start-fg, with a stand-in master.
 

@@ -23,6 +23,7 @@ and checks what an administrator relies on:
 
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -243,7 +244,7 @@ def queue_ids(q):
     c.close()
     assert ok, "list failed: " + listing
     return {line.split()[0] for line in listing.splitlines()
-            if line and not line.startswith(("--", "[", "Mail queue"))}
+            if line and not line.startswith((" ", "--", "Mail queue"))}
 
 
 def check_refusals_and_protocol_errors(q, state):
@@ -291,11 +292,14 @@ def check_control_verbs(q, state):
     remote = state["remote_id"]
     ok, listing = c.control("list")
     assert ok, listing
-    line = [l for l in listing.splitlines() if l.startswith(remote)]
-    assert len(line) == 1, "list does not show %s:\n%s" % (remote, listing)
-    assert ("<sender@example.test>" in line[0] and "<remote@elsewhere.test>:pending" in line[0] and
-            "<user0@example.test>:delivered" in line[0] and " active " in line[0]), \
-        "list line lacks sender or recipient states: " + line[0]
+    # A line for the message, then an indented one per recipient.
+    block = re.search(r"^%s active .*\n(?:  .*\n)*" % re.escape(remote), listing, re.M)
+    assert block, "list does not show %s:\n%s" % (remote, listing)
+    lines = block.group(0).splitlines()
+    assert (lines[0].endswith(" <sender@example.test>") and
+            any(l.startswith("  <remote@elsewhere.test> pending") for l in lines) and
+            any(l.startswith("  <user0@example.test> delivered, last try ") for l in lines)), \
+        "list lacks sender or recipient states:\n" + block.group(0)
     ok, shown = c.control("show", remote)
     assert ok and "queue_id: " + remote in shown and \
         "Message-ID: <concurrent-0@test>" not in shown, "show of a 0-byte message is wrong:\n" + shown
@@ -311,6 +315,9 @@ def check_control_verbs(q, state):
     assert any(l.startswith(qid + " held ") for l in listing.splitlines()), \
         "hold not listed:\n" + listing
     ok, shown = c.control("show", qid)
+    assert ok and "status: held" in shown and "Message-ID: <held@test>" not in shown, \
+        "show:\n" + shown
+    ok, shown = c.control("show", qid, "--body")
     assert ok and "Message-ID: <held@test>" in shown and "status: held" in shown, "show:\n" + shown
     ok, reply = c.control("release", qid)
     assert ok, "release failed: " + reply

@@ -18,6 +18,12 @@ are sent to postern with smtplib from a trusted client:
   to the next entry;
 - the next hop closes the connection in the middle of the data: deferred
   (lost connection), relayed at the retry exactly once;
+- postern relays to a second postern with relay_tls = encrypt: STARTTLS
+  is used (the sending log names the TLS version and cipher, the
+  receiving side's Received: field says ESMTPS), and the message reaches
+  the second postern's Maildir byte for byte under both Received: fields;
+  with relay_tls = verify and no trust in the second postern's
+  self-signed certificate, the message is deferred, never sent in clear;
 - qmgr gets SIGKILL (by PID) while the next hop holds back its 250 to the
   data: master starts a new qmgr, which relays the message again (at
   least once: the next hop took it the first time, and SMTP gives no way
@@ -122,6 +128,7 @@ def test():
             assert "Connection refused" in instance.log(), instance.log()[-2000:]
             instance.stop()
     check_drop_in_data()
+    check_postern_to_postern_over_starttls()
     check_qmgr_killed_while_relaying()
 
 
@@ -137,6 +144,37 @@ def check_drop_in_data():
             assert h.split_received(content)[1] == MESSAGE, content
             assert "status=deferred" in instance.log(), instance.log()[-2000:]
             instance.stop()
+
+
+def check_postern_to_postern_over_starttls():
+    with h.Instance(settings={"local_domains": "far.test"}, name="receiver") as receiver:
+        receiver.use_certificate()
+        receiver.start()
+        relayhost = "[127.0.0.1]:%d" % receiver.port
+        settings = dict(settings_for(relayhost), relay_tls="encrypt")
+        with h.Instance(settings=settings, name="sender") as sender:
+            sender.start()
+            queue_id = h.send(sender.port, "ann@example.test", ["bob@far.test"], MESSAGE)
+            [delivered] = receiver.wait_for_mail("bob@far.test", 1, timeout=20)
+            theirs, rest = h.split_received(delivered)
+            assert b"with ESMTPS" in theirs, theirs
+            ours, rest = h.split_received(rest)
+            h.check_received(ours, queue_id)
+            assert rest == MESSAGE, "relayed bytes differ:\nsent %r\ngot  %r" % (MESSAGE, rest)
+            log = sender.log()
+            assert "Untrusted TLS connection established to 127.0.0.1[127.0.0.1]:%d: TLS1.3" % \
+                receiver.port in log, log[-2000:]
+            sender.stop()
+        verify = dict(settings_for(relayhost), relay_tls="verify")
+        with h.Instance(settings=verify, name="verifier") as sender:
+            sender.start()
+            queue_id = h.send(sender.port, "ann@example.test", ["carl@far.test"], MESSAGE)
+            h.wait_until(lambda: "status=deferred" in sender.log(), "the untrusted peer defers it",
+                         timeout=20)
+            assert queue_id in sender.queue_list()
+            assert not receiver.delivered("carl@far.test"), "sent to an unverified peer"
+            sender.stop()
+        receiver.stop()
 
 
 def check_qmgr_killed_while_relaying():

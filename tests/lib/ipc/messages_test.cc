@@ -51,7 +51,7 @@ AuthStep Sample(AuthStep*) { return {1, "secret"}; }
 AuthCancel Sample(AuthCancel*) { return {1}; }
 AuthReply Sample(AuthReply*) { return {1, AuthOutcome::kSuccess, "alice"}; }
 ControlRequest Sample(ControlRequest*) { return {"queue", {"show", "5F3A9C2B1D4"}}; }
-ControlReply Sample(ControlReply*) { return {true, "1 message\n"}; }
+ControlReply Sample(ControlReply*) { return {true, "1 message\n", "5F3A9C2B1D4"}; }
 
 template <typename Message>
 Message Sample() {
@@ -120,7 +120,7 @@ BOOST_AUTO_TEST_CASE(layouts_typed_out) {
   BOOST_TEST(Sample<AuthReply>().Encode() == U64(1) + Byte(1) + Str("alice"));
   BOOST_TEST(Sample<ControlRequest>().Encode() ==
              Str("queue") + std::string("\0\0\0\x02", 4) + Str("show") + Str("5F3A9C2B1D4"));
-  BOOST_TEST(Sample<ControlReply>().Encode() == Byte(1) + Str("1 message\n"));
+  BOOST_TEST(Sample<ControlReply>().Encode() == Byte(1) + Str("1 message\n") + Str("5F3A9C2B1D4"));
   BOOST_TEST(Drain{}.Encode().empty());
 }
 
@@ -142,7 +142,7 @@ BOOST_AUTO_TEST_CASE(enums_out_of_range_fail) {
 
 BOOST_AUTO_TEST_CASE(bools_other_than_zero_or_one_fail) {
   BOOST_TEST(!ServiceSocket::Decode(Byte(1) + Byte(2)).ok());
-  BOOST_TEST(!ControlReply::Decode(Byte(2) + Str("")).ok());
+  BOOST_TEST(!ControlReply::Decode(Byte(2) + Str("") + Str("")).ok());
   BOOST_TEST(!AuthStart::Decode(U64(1) + Str("PLAIN") + Str("a") + Byte(2) + Str("")).ok());
 }
 
