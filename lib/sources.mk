@@ -16,6 +16,7 @@ lib_libpostern_a_SOURCES += \
 	lib/base/log.cc lib/base/log.h \
 	lib/base/pid_file.cc lib/base/pid_file.h \
 	lib/base/privileges.cc lib/base/privileges.h \
+	lib/base/random.h \
 	lib/base/printable.cc lib/base/printable.h \
 	lib/base/status.h
 # net: sockets, DNS, libevent handles
@@ -24,6 +25,7 @@ lib_libpostern_a_SOURCES += \
 	lib/net/dns_message.cc lib/net/dns_message.h \
 	lib/net/dns_resolver.cc lib/net/dns_resolver.h \
 	lib/net/event_handles.h \
+	lib/net/mx_lookup.cc lib/net/mx_lookup.h \
 	lib/net/network.cc lib/net/network.h \
 	lib/net/unix_socket.cc lib/net/unix_socket.h
 # ipc: frames between the daemons
