@@ -50,6 +50,8 @@ lib_libpostern_a_SOURCES += \
 	lib/smtp/auth_dialog.cc lib/smtp/auth_dialog.h \
 	lib/smtp/base64.cc lib/smtp/base64.h \
 	lib/smtp/client_session.cc lib/smtp/client_session.h \
+	lib/smtp/destination_lookup.cc lib/smtp/destination_lookup.h \
+	lib/smtp/destination_plan.cc lib/smtp/destination_plan.h \
 	lib/smtp/ehlo_offer.cc lib/smtp/ehlo_offer.h \
 	lib/smtp/message_reader.cc lib/smtp/message_reader.h \
 	lib/smtp/message_stream.cc lib/smtp/message_stream.h \

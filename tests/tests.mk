@@ -36,6 +36,8 @@ tests_unit_tests_SOURCES += \
 	tests/lib/smtp/client_harness.h \
 	tests/lib/smtp/client_session_test.cc \
 	tests/lib/smtp/client_session_transaction_test.cc \
+	tests/lib/smtp/destination_lookup_test.cc \
+	tests/lib/smtp/destination_plan_test.cc \
 	tests/lib/smtp/ehlo_offer_test.cc \
 	tests/lib/smtp/message_reader_test.cc \
 	tests/lib/smtp/message_stream_test.cc \
