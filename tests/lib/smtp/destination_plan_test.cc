@@ -52,7 +52,8 @@ std::vector<std::string> Targets(const DestinationPlan& plan) {
 // The plan once every question asked has its answer in answers.
 DestinationPlan Plan(const DestinationRequest& request, const DnsAnswers& answers) {
   PlanningStep step = PlanDestination(request, answers);
-  BOOST_REQUIRE_MESSAGE(step.questions.empty(), "unanswered: " << step.questions[0].name);
+  BOOST_REQUIRE_MESSAGE(step.questions.empty(),
+                        "unanswered: " << (step.questions.empty() ? "" : step.questions[0].name));
   return step.plan;
 }
 
