@@ -96,8 +96,6 @@ class MxLookup {
 
  private:
   struct Query;
-  static void OnTimer(evutil_socket_t, short, void* arg);
-  static void OnUdpReadable(evutil_socket_t fd, short, void* arg);
   void Start(Query* query);
   void NextTry(Query* query);
   bool SendUdp(Query* query);
