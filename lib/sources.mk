@@ -16,13 +16,16 @@ lib_libpostern_a_SOURCES += \
 	lib/base/log.cc lib/base/log.h \
 	lib/base/pid_file.cc lib/base/pid_file.h \
 	lib/base/privileges.cc lib/base/privileges.h \
+	lib/base/random.h \
 	lib/base/printable.cc lib/base/printable.h \
 	lib/base/status.h
 # net: sockets, DNS, libevent handles
 lib_libpostern_a_SOURCES += \
 	lib/net/client_refusal.cc lib/net/client_refusal.h \
+	lib/net/dns_message.cc lib/net/dns_message.h \
 	lib/net/dns_resolver.cc lib/net/dns_resolver.h \
 	lib/net/event_handles.h \
+	lib/net/mx_lookup.cc lib/net/mx_lookup.h \
 	lib/net/network.cc lib/net/network.h \
 	lib/net/unix_socket.cc lib/net/unix_socket.h
 # ipc: frames between the daemons
@@ -48,6 +51,8 @@ lib_libpostern_a_SOURCES += \
 	lib/smtp/auth_dialog.cc lib/smtp/auth_dialog.h \
 	lib/smtp/base64.cc lib/smtp/base64.h \
 	lib/smtp/client_session.cc lib/smtp/client_session.h \
+	lib/smtp/destination_lookup.cc lib/smtp/destination_lookup.h \
+	lib/smtp/destination_plan.cc lib/smtp/destination_plan.h \
 	lib/smtp/ehlo_offer.cc lib/smtp/ehlo_offer.h \
 	lib/smtp/message_reader.cc lib/smtp/message_reader.h \
 	lib/smtp/message_stream.cc lib/smtp/message_stream.h \

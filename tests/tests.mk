@@ -13,6 +13,9 @@ tests_unit_tests_SOURCES += \
 	tests/lib/base/printable_test.cc
 # lib/net
 tests_unit_tests_SOURCES += \
+	tests/lib/net/dns_message_test.cc \
+	tests/lib/net/fake_dns_server.h \
+	tests/lib/net/mx_lookup_test.cc \
 	tests/lib/net/network_test.cc \
 	tests/lib/net/unix_socket_test.cc
 # lib/ipc
@@ -34,6 +37,8 @@ tests_unit_tests_SOURCES += \
 	tests/lib/smtp/client_harness.h \
 	tests/lib/smtp/client_session_test.cc \
 	tests/lib/smtp/client_session_transaction_test.cc \
+	tests/lib/smtp/destination_lookup_test.cc \
+	tests/lib/smtp/destination_plan_test.cc \
 	tests/lib/smtp/ehlo_offer_test.cc \
 	tests/lib/smtp/message_reader_test.cc \
 	tests/lib/smtp/message_stream_test.cc \
@@ -95,7 +100,7 @@ tests_unit_tests_LDADD = $(POSTERN_LIBS) $(BOOST_TEST_LIBS) -lpthread
 # The fuzz targets, linked with a small driver that replays their seed
 # corpora, so every `make check` re-runs what the fuzzers once found.
 check_PROGRAMS += tests/fuzz/command_parser_replay tests/fuzz/server_session_replay \
-	tests/fuzz/ipc_decoder_replay
+	tests/fuzz/ipc_decoder_replay tests/fuzz/dns_message_replay
 tests_fuzz_command_parser_replay_SOURCES = tests/fuzz/command_parser_fuzzer.cc \
 	tests/fuzz/replay_main.cc
 tests_fuzz_command_parser_replay_LDADD = $(POSTERN_LIBS)
@@ -105,6 +110,9 @@ tests_fuzz_server_session_replay_LDADD = $(POSTERN_LIBS)
 tests_fuzz_ipc_decoder_replay_SOURCES = tests/fuzz/ipc_decoder_fuzzer.cc \
 	tests/fuzz/replay_main.cc
 tests_fuzz_ipc_decoder_replay_LDADD = $(POSTERN_LIBS)
+tests_fuzz_dns_message_replay_SOURCES = tests/fuzz/dns_message_fuzzer.cc \
+	tests/fuzz/replay_main.cc
+tests_fuzz_dns_message_replay_LDADD = $(POSTERN_LIBS)
 
 SYSTEM_TESTS = \
 	tests/system/abuse_test.py \

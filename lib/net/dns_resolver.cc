@@ -19,4 +19,26 @@ Result<EvdnsBasePtr> NewResolver(event_base* base, const ResolverOptions& option
   return dns;
 }
 
+Result<std::vector<BindAddress>> ResolverNameservers(event_base* base,
+                                                     const ResolverOptions& options,
+                                                     const std::string& purpose) {
+  Result<EvdnsBasePtr> dns = NewResolver(base, options, purpose);
+  if (!dns.ok()) return dns.status();
+  std::vector<BindAddress> servers;
+  int count = evdns_base_count_nameservers(dns->get());
+  for (int i = 0; i < count; ++i) {
+    sockaddr_storage storage{};
+    auto* sa = reinterpret_cast<sockaddr*>(&storage);
+    int length = evdns_base_get_nameserver_addr(dns->get(), i, sa, sizeof storage);
+    std::optional<IpAddress> address = IpAddress::FromSockaddr(sa);
+    if (length <= 0 || length > static_cast<int>(sizeof storage) || !address) continue;
+    uint16_t port =
+        ntohs(sa->sa_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&storage)->sin6_port
+                                        : reinterpret_cast<sockaddr_in*>(&storage)->sin_port);
+    servers.push_back({*address, port});
+  }
+  if (servers.empty()) return Status::Error("no nameserver to ask for " + purpose);
+  return servers;
+}
+
 }  // namespace postern

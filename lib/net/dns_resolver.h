@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "lib/base/status.h"
+#include "lib/net/network.h"
 
 namespace postern {
 
@@ -35,5 +36,13 @@ struct ResolverOptions {
 // purpose ("block_list zones") names the resolver in errors.
 Result<EvdnsBasePtr> NewResolver(event_base* base, const ResolverOptions& options,
                                  const std::string& purpose);
+
+// The nameservers, in order, that NewResolver's resolver would ask: those of
+// options.nameservers, or resolv.conf's (evdns reads it, and asks 127.0.0.1
+// when it names none). For code that asks DNS itself what evdns cannot ask
+// (lib/net/mx_lookup: MX records), so both choose their servers alike.
+Result<std::vector<BindAddress>> ResolverNameservers(event_base* base,
+                                                     const ResolverOptions& options,
+                                                     const std::string& purpose);
 
 }  // namespace postern
