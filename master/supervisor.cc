@@ -111,8 +111,8 @@ Status Supervisor::Spawn(ChildKind kind) {
   bool root = RunningAsRoot();
   switch (kind) {
     case ChildKind::kQueue:
+      // qmgr reads relay_password_file as root, then becomes queue_user itself.
       child_fd = queue_socket_;
-      if (root) drop_to = &users_.queue;
       break;
     case ChildKind::kAuth:
       child_fd = auth_socket_;

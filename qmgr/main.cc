@@ -24,7 +24,10 @@
 #include "lib/base/daemon_main.h"
 #include "lib/base/daemon_support.h"
 #include "lib/base/file_system.h"
+#include "lib/base/log.h"
+#include "lib/base/privileges.h"
 #include "lib/config/config.h"
+#include "lib/config/relay_password.h"
 #include "lib/net/unix_socket.h"
 #include "lib/queue/queue_store.h"
 #include "qmgr/queue_manager.h"
@@ -46,15 +49,33 @@ class Qmgr : public DaemonProgram {
     if (!own_socket_.empty()) unlink(own_socket_.c_str());
   }
 
+  // Master starts qmgr as root: the relay password is read here, the file
+  // readable by root alone, and then qmgr becomes queue_user for good,
+  // before it opens the queue.
   Status Prepare(Config config) override {
     config_ = std::make_shared<const Config>(std::move(config));
-    if (listen_fd_ >= 0) return AdoptListeningSocket(listen_fd_);
-    std::string path = config_->run_directory + "/qmgr.sock";
-    Result<int> bound = ListenUnixStream(path, nullptr);
-    if (!bound.ok()) return bound.status();
-    own_socket_ = path;
-    listen_fd_ = *bound;
-    return AdoptListeningSocket(listen_fd_);
+    if (!config_->relay_auth_user.empty()) {
+      Result<std::string> password = ReadRelayPassword(config_->relay_password_file);
+      if (!password.ok()) return password.status();
+      relay_password_ = std::move(*password);
+    }
+    // Started by master (with the socket to serve): become queue_user. Run
+    // by hand, qmgr keeps the identity it was given, as smtpd -S does.
+    const bool under_master = listen_fd_ >= 0;
+    if (listen_fd_ < 0) {
+      std::string path = config_->run_directory + "/qmgr.sock";
+      Result<int> bound = ListenUnixStream(path, nullptr);
+      if (!bound.ok()) return bound.status();
+      own_socket_ = path;
+      listen_fd_ = *bound;
+    }
+    if (Status s = AdoptListeningSocket(listen_fd_); !s.ok()) return s;
+    if (!under_master || !RunningAsRoot()) return Status::Ok();
+    Result<UserIdentity> user = LookUpUser(config_->queue_user, "queue_user");
+    if (!user.ok()) return user.status();
+    if (Status s = DropPrivileges(*user, ""); !s.ok())
+      return Status::Error("cannot drop privileges: " + s.message());
+    return Status::Ok();
   }
 
   Status Start(event_base* base) override {
@@ -63,6 +84,8 @@ class Qmgr : public DaemonProgram {
     if (!store.ok()) return store.status();
     store_ = std::move(*store);
     manager_ = std::make_unique<QueueManager>(base, &clock_, store_.get(), &file_system_, config_);
+    manager_->SetRelayPassword(std::move(relay_password_));
+    relay_password_.clear();
     if (Status s = manager_->Start(); !s.ok()) return s;
     server_ = std::make_unique<QueueServer>(base, listen_fd_, manager_.get());
     return server_->Start();
@@ -75,9 +98,16 @@ class Qmgr : public DaemonProgram {
     return true;
   }
 
+  // The relay password stays the one read at start (the file is root's):
+  // a new relay_auth_user or password file takes a restart of qmgr.
   Status Reload() override {
     Result<Config> fresh = LoadConfig(config_->config_dir);
     if (!fresh.ok()) return fresh.status();
+    if (fresh->relay_auth_user != config_->relay_auth_user ||
+        fresh->relay_password_file != config_->relay_password_file)
+      LOG_WARNING(
+          "relay_auth_user or relay_password_file changed: qmgr keeps the password read at "
+          "start until it is restarted (postern stop, postern start)");
     config_ = std::make_shared<const Config>(std::move(*fresh));
     manager_->Reconfigure(config_);
     return Status::Ok();
@@ -87,6 +117,7 @@ class Qmgr : public DaemonProgram {
   int listen_fd_;
   std::string own_socket_;  // bound here, so removed here
   std::shared_ptr<const Config> config_;
+  std::string relay_password_;  // from Prepare() (as root) to Start()
   PosixFileSystem file_system_;
   SystemClock clock_;
   std::unique_ptr<QueueStore> store_;

@@ -104,6 +104,8 @@ class QueueManager {
   void Shutdown();
   // Later deliveries use this configuration.
   void Reconfigure(std::shared_ptr<const Config> config);
+  // relay_auth_user's password, for AUTH to the next hop.
+  void SetRelayPassword(std::string password) { relay_.SetRelayPassword(std::move(password)); }
 
   // --- used by the stream side (qmgr/queue_server.h)
   // Claims a queue id for a new stream; false when it is queued or in flight.

@@ -27,6 +27,7 @@ std::string RelayTarget::ToString() const {
 RelayConnection::RelayConnection(event_base* base, const Clock* clock, const QueueStore* store,
                                  ClientSettings settings,
                                  std::shared_ptr<const TlsClientCredentials> tls,
+                                 std::shared_ptr<const SaslClientCredentials> sasl,
                                  RelayTarget target, Callbacks callbacks)
     : base_(base),
       clock_(clock),
@@ -35,6 +36,7 @@ RelayConnection::RelayConnection(event_base* base, const Clock* clock, const Que
       callbacks_(std::move(callbacks)),
       settings_(settings),
       tls_credentials_(std::move(tls)),
+      sasl_credentials_(std::move(sasl)),
       session_(std::move(settings), *clock) {}
 
 RelayConnection::~RelayConnection() = default;
@@ -133,9 +135,10 @@ void RelayConnection::Pump() {
         Write(send->bytes);
       } else if (std::holds_alternative<client_action::StartTls>(action)) {
         StartTls();
-      } else if (std::holds_alternative<client_action::AuthStart>(action) ||
-                 std::holds_alternative<client_action::AuthContinue>(action)) {
-        session_.AuthFailed("AUTH is not available to relaying in this release");
+      } else if (auto* start = std::get_if<client_action::AuthStart>(&action)) {
+        StartAuth(start->mechanism);
+      } else if (auto* step = std::get_if<client_action::AuthContinue>(&action)) {
+        ContinueAuth(step->challenge);
       } else if (auto* need = std::get_if<client_action::NeedContent>(&action)) {
         wanted_ = ContentWanted{need->queue_id, need->offset, sizes_[need->queue_id]};
         FeedContent();
@@ -189,6 +192,24 @@ void RelayConnection::StartTls() {
   std::string plaintext;
   if (Status s = tls_->Advance(&plaintext); !s.ok()) return session_.TlsFailed(s.message());
   FlushCiphertext();  // the ClientHello
+}
+
+void RelayConnection::StartAuth(const std::string& mechanism) {
+  if (!sasl_credentials_) return session_.AuthFailed("no relay credentials are loaded");
+  Result<std::unique_ptr<SaslClientExchange>> created =
+      SaslClientExchange::Create(target_.host, *sasl_credentials_);
+  if (!created.ok()) return session_.AuthFailed(created.status().message());
+  sasl_ = std::move(*created);
+  Result<std::optional<std::string>> first = sasl_->Start(mechanism);
+  if (!first.ok()) return session_.AuthFailed(first.status().message());
+  session_.AuthResponse(std::move(*first));
+}
+
+void RelayConnection::ContinueAuth(const std::string& challenge) {
+  if (!sasl_) return session_.AuthFailed("a challenge without an AUTH exchange");
+  Result<std::string> response = sasl_->Step(challenge);
+  if (!response.ok()) return session_.AuthFailed(response.status().message());
+  session_.AuthResponse(std::move(*response));
 }
 
 void RelayConnection::ReadTls(std::string_view ciphertext) {

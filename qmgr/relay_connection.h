@@ -20,9 +20,10 @@
 // and, under relay_tls verify, the certificate check against the next
 // hop's name; from then on every byte read is ciphertext for it, and every
 // byte the session sends is encrypted. Without credentials the request is
-// refused (TlsFailed) and the session decides by its policy. AUTH is not
-// available to relaying yet: the session is built without credentials, so
-// it never asks; if it did, AuthFailed.
+// refused (TlsFailed) and the session decides by its policy. AUTH: each
+// AuthStart makes a Cyrus SASL client exchange (lib/sasl/sasl_client.h)
+// with the relay credentials given, and its steps answer the session's
+// AuthContinue; without credentials, AuthFailed.
 #pragma once
 
 #include <event2/bufferevent.h>
@@ -38,6 +39,7 @@
 #include "lib/net/event_handles.h"
 #include "lib/net/network.h"
 #include "lib/queue/queue_store.h"
+#include "lib/sasl/sasl_client.h"
 #include "lib/smtp/client_session.h"
 #include "lib/tls/tls_client_session.h"
 #include "lib/tls/tls_credentials.h"
@@ -68,9 +70,11 @@ class RelayConnection {
 
   // store and clock must outlive the connection. tls: the client
   // credentials for STARTTLS (null: none).
+  // sasl: relay_auth_user and its password (null: no AUTH).
   RelayConnection(event_base* base, const Clock* clock, const QueueStore* store,
                   ClientSettings settings, std::shared_ptr<const TlsClientCredentials> tls,
-                  RelayTarget target, Callbacks callbacks);
+                  std::shared_ptr<const SaslClientCredentials> sasl, RelayTarget target,
+                  Callbacks callbacks);
   ~RelayConnection();
   RelayConnection(const RelayConnection&) = delete;
   RelayConnection& operator=(const RelayConnection&) = delete;
@@ -99,6 +103,8 @@ class RelayConnection {
   // Bytes for the socket, encrypted once TLS runs.
   void Write(std::string_view bytes);
   void StartTls();
+  void StartAuth(const std::string& mechanism);
+  void ContinueAuth(const std::string& challenge);
   // Ciphertext read: the handshake goes on, plaintext goes to the session.
   void ReadTls(std::string_view ciphertext);
   void FlushCiphertext();
@@ -114,6 +120,8 @@ class RelayConnection {
   ClientSettings settings_;
   std::shared_ptr<const TlsClientCredentials> tls_credentials_;
   std::unique_ptr<TlsClientSession> tls_;
+  std::shared_ptr<const SaslClientCredentials> sasl_credentials_;
+  std::unique_ptr<SaslClientExchange> sasl_;
   ClientSession session_;
   BufferEventPtr bev_;
   EventPtr timer_;

@@ -13,8 +13,7 @@ ClientSettings RelaySettingsFrom(const Config& config) {
   ClientSettings settings;
   settings.helo_name = config.myhostname;
   settings.tls = config.relay_tls;
-  // AUTH on the client side is not wired yet (RelayConnection).
-  settings.credentials = false;
+  settings.credentials = !config.relay_auth_user.empty();
   settings.allow_plaintext_auth = config.relay_allow_plaintext_auth;
   return settings;
 }
@@ -86,8 +85,19 @@ Status RelayDelivery::Configure(std::shared_ptr<const Config> config) {
   }
   tls_ = std::move(tls);
   config_ = std::move(config);
+  sasl_.reset();
+  if (!config_->relay_auth_user.empty())
+    sasl_ = std::make_shared<const SaslClientCredentials>(
+        SaslClientCredentials{config_->relay_auth_user, password_});
   targets_known_ = false;  // relayhost may have changed
   return Status::Ok();
+}
+
+void RelayDelivery::SetRelayPassword(std::string password) {
+  password_ = std::move(password);
+  if (config_ && !config_->relay_auth_user.empty())
+    sasl_ = std::make_shared<const SaslClientCredentials>(
+        SaslClientCredentials{config_->relay_auth_user, password_});
 }
 
 void RelayDelivery::Stop() {
@@ -186,7 +196,7 @@ void RelayDelivery::OpenTo(size_t target_index) {
   Open open;
   open.connection =
       std::make_unique<RelayConnection>(base_, clock_, store_, RelaySettingsFrom(*config_), tls_,
-                                        targets_[target_index], std::move(callbacks));
+                                        sasl_, targets_[target_index], std::move(callbacks));
   open.target_index = target_index;
   RelayConnection* connection = open.connection.get();
   open_.push_back(std::move(open));

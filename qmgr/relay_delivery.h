@@ -70,6 +70,9 @@ class RelayDelivery {
   void SetReportCallback(ReportCallback callback) { report_ = std::move(callback); }
   // Later connections use this configuration; connections open keep theirs.
   Status Configure(std::shared_ptr<const Config> config);
+  // The password of relay_auth_user (read as root at start: qmgr/main.cc);
+  // AUTH to the next hop uses it while relay_auth_user is set.
+  void SetRelayPassword(std::string password);
   // relayhost is set: Submit() has somewhere to go.
   bool enabled() const { return config_ && !config_->relayhost.empty(); }
   // Relays a message: its recipients in state kPending are attempted.
@@ -105,6 +108,8 @@ class RelayDelivery {
   std::shared_ptr<const Config> config_;
   EvdnsBasePtr dns_;
   std::shared_ptr<const TlsClientCredentials> tls_;  // null under relay_tls none
+  std::string password_;
+  std::shared_ptr<const SaslClientCredentials> sasl_;  // null without relay_auth_user
   ReportCallback report_;
   EventPtr later_;
   std::vector<std::unique_ptr<RelayConnection>> finished_;  // destroyed by OnLater

@@ -118,7 +118,7 @@ constexpr std::array kKeys = {
                      "address (IPv6 in brackets), PORT defaults to 25. postern check rejects a "
                      "value that is none of these. qmgr relays every recipient outside "
                      "local_domains to the first of them that answers, with STARTTLS as relay_tls "
-                     "says (AUTH to a relay is not used yet); a host name is resolved to its A "
+                     "says and AUTH when relay_auth_user is set; a host name is resolved to its A "
                      "and AAAA records (its MX records are not looked up yet). Empty: mail for "
                      "other domains stays in the queue (postern queue list shows it) until "
                      "maximal_queue_lifetime, when its sender gets a failure DSN.",
@@ -158,8 +158,8 @@ constexpr std::array kKeys = {
                      "password is in relay_password_file, which must then be set. A next hop "
                      "that offers AUTH but none of these, or only in cleartext while "
                      "relay_allow_plaintext_auth is no, gets no mail: it is deferred. Empty: qmgr "
-                     "does not log on. This release does not log on yet: the key is checked by "
-                     "postern check but qmgr relays without AUTH.",
+                     "does not log on. The password is read when qmgr starts (as root); a "
+                     "changed one takes a restart of postern.",
       .slot = &C::relay_auth_user},
     K{.name = "relay_password_file",
       .type = T::kPath,

@@ -24,6 +24,11 @@ are sent to postern with smtplib from a trusted client:
   the second postern's Maildir byte for byte under both Received: fields;
   with relay_tls = verify and no trust in the second postern's
   self-signed certificate, the message is deferred, never sent in clear;
+- postern relays to a second postern's submission listener (require_tls,
+  require_auth) with relay_auth_user and a 0600 relay_password_file:
+  STARTTLS, then AUTH NTLM (the first of NTLM, LOGIN, PLAIN that the
+  receiver offers); the receiver's Received: field says ESMTPSA, its log
+  names the login, and the sender's log holds no password;
 - qmgr gets SIGKILL (by PID) while the next hop holds back its 250 to the
   data: master starts a new qmgr, which relays the message again (at
   least once: the next hop took it the first time, and SMTP gives no way
@@ -129,6 +134,7 @@ def test():
             instance.stop()
     check_drop_in_data()
     check_postern_to_postern_over_starttls()
+    check_postern_to_postern_with_auth()
     check_qmgr_killed_while_relaying()
 
 
@@ -173,6 +179,39 @@ def check_postern_to_postern_over_starttls():
                          timeout=20)
             assert queue_id in sender.queue_list()
             assert not receiver.delivered("carl@far.test"), "sent to an unverified peer"
+            sender.stop()
+        receiver.stop()
+
+
+def check_postern_to_postern_with_auth():
+    password = "relay secret 42"
+    listeners = {"submission": dict(role="relay", require_tls="yes", require_auth="yes",
+                                    tarpit_interval=0)}
+    with h.Instance(settings={"local_domains": "far.test"}, listeners=listeners,
+                    name="authreceiver") as receiver:
+        receiver.use_certificate()
+        receiver.add_user("relayer", password)
+        receiver.start()
+        settings = dict(settings_for("[127.0.0.1]:%d" % receiver.port), relay_tls="encrypt",
+                        relay_auth_user="relayer")
+        with h.Instance(settings=settings, name="authsender") as sender:
+            secret = os.path.join(sender.conf_dir, "relay_password")
+            with open(secret, "w") as f:
+                f.write(password + "\n")
+            os.chmod(secret, 0o600)
+            sender.settings["relay_password_file"] = secret
+            sender.write_config()
+            sender.start()
+            queue_id = h.send(sender.port, "ann@example.test", ["dan@far.test"], MESSAGE)
+            [delivered] = receiver.wait_for_mail("dan@far.test", 1, timeout=20)
+            theirs, rest = h.split_received(delivered)
+            assert b"with ESMTPSA" in theirs, theirs
+            ours, rest = h.split_received(rest)
+            h.check_received(ours, queue_id)
+            assert rest == MESSAGE, rest
+            assert "relayer" in receiver.log() and "NTLM" in receiver.log(), \
+                receiver.log()[-2000:]
+            assert password not in sender.log() and password not in receiver.log()
             sender.stop()
         receiver.stop()
 
