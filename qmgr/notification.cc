@@ -6,31 +6,14 @@
 #include "lib/queue/queue_id.h"
 
 namespace postern {
-namespace {
-
-// The original's content, cut after `limit` + 1 bytes.
-Result<std::string> ReturnableContent(const QueueStore& store, const std::string& queue_id,
-                                      uint64_t limit) {
-  std::string content;
-  const uint64_t wanted = limit + 1;
-  // ReadContent returns a sink's failure as is: this one only means "enough".
-  const Status enough = Status::EndOfFile("enough content for the DSN");
-  Status read = store.ReadContent(queue_id, [&](std::string_view chunk) {
-    content.append(chunk.substr(0, wanted - content.size()));
-    return content.size() < wanted ? Status::Ok() : enough;
-  });
-  if (!read.ok() && !read.is_end_of_file()) return read;
-  return content;
-}
-
-}  // namespace
 
 Result<Envelope> QueueNotification(QueueStore::WriteBatch* batch, const QueueStore& store,
                                    const Envelope& original,
                                    const std::vector<DsnRecipient>& recipients,
                                    const Config& config, WallTime now, WallTime will_retry_until) {
+  // One byte over the limit is enough to know the message is too large.
   Result<std::string> content =
-      ReturnableContent(store, original.queue_id, config.bounce_size_limit);
+      store.ReadRange(original.queue_id, 0, config.bounce_size_limit + 1, original.size);
   if (!content.ok())
     return Status::Error("cannot read " + original.queue_id +
                          " for its DSN: " + content.status().message());

@@ -43,30 +43,6 @@ ipc::ControlReply List(QueueManager* manager, const std::vector<std::string>& ar
   return Ok(std::move(page->text), std::move(page->more));
 }
 
-// Appends to text what fits of the content of id from offset on; returns the
-// offset of the first byte left out, or the failure.
-Result<uint64_t> AppendContent(const QueueStore& store, const std::string& id, uint64_t offset,
-                               std::string* text) {
-  const size_t room = kMaxControlText - std::min(text->size(), kMaxControlText);
-  uint64_t position = 0;  // of the chunk's first byte
-  size_t taken = 0;
-  bool full = false;
-  Status read = store.ReadContent(id, [&](std::string_view chunk) {
-    const uint64_t start = position;
-    position += chunk.size();
-    if (position <= offset) return Status::Ok();
-    const size_t from = offset > start ? static_cast<size_t>(offset - start) : 0;
-    const size_t take = std::min(chunk.size() - from, room - taken);
-    text->append(chunk.substr(from, take));
-    taken += take;
-    if (taken < room) return Status::Ok();
-    full = true;  // stops the read: the page is full
-    return Status::Error("page full");
-  });
-  if (!read.ok() && !full) return read;
-  return offset + taken;
-}
-
 ipc::ControlReply Show(QueueManager* manager, const std::vector<std::string>& args) {
   const std::string& id = args[0];
   const bool body = args.size() >= 2;
@@ -89,9 +65,12 @@ ipc::ControlReply Show(QueueManager* manager, const std::vector<std::string>& ar
     if (!body) return Ok(std::move(text));
     text += "\n";
   }
-  Result<uint64_t> end = AppendContent(manager->store(), id, offset, &text);
-  if (!end.ok()) return Fail(end.status().message());
-  return Ok(std::move(text), *end < size ? std::to_string(*end) : "");
+  const size_t room = kMaxControlText - std::min(text.size(), kMaxControlText);
+  Result<std::string> page = manager->store().ReadRange(id, offset, room, size);
+  if (!page.ok()) return Fail(page.status().message());
+  text += *page;
+  const uint64_t end = offset + page->size();
+  return Ok(std::move(text), end < size ? std::to_string(end) : "");
 }
 
 // The ids a verb's ID|ALL operand names, or the failure to report.

@@ -449,33 +449,30 @@ void QueueManager::Plan(const Envelope& envelope, bool ignore_back_off) {
   const WallTime now = clock_->WallNow();
   WallTime wake = schedule.NextReview(envelope);
   std::vector<size_t> local_due;
-  // A copy for the relay in which only the remote recipients due are pending.
-  Envelope remote = envelope;
-  bool remote_due = false;
+  std::vector<size_t> remote_due;
   for (size_t i = 0; i < envelope.recipients.size(); ++i) {
     const Recipient& r = envelope.recipients[i];
-    Recipient& relayed = remote.recipients[i];
     if (r.state != RecipientState::kPending) continue;
-    relayed.state = RecipientState::kDelivered;  // "not to be attempted" for the relay
     const bool local = IsLocalPending(r, *config_);
     if (!local && !relay_.enabled()) continue;  // waits for its expiry
     const WallTime next_try = schedule.NextTry(r);
-    if (!ignore_back_off && next_try > now) {
+    if (!ignore_back_off && next_try > now)
       wake = std::min(wake, next_try);
-    } else if (local) {
-      local_due.push_back(i);
-    } else {
-      relayed.state = RecipientState::kPending;
-      remote_due = true;
-    }
+    else
+      (local ? local_due : remote_due).push_back(i);
   }
-  if (!local_due.empty() || remote_due) {
+  if (!local_due.empty() || !remote_due.empty()) {
     retries_.Cancel(envelope.queue_id);
     if (!local_due.empty()) {
       ++state.deliveries;
       worker_.Submit(envelope.queue_id, std::move(local_due), config_);
     }
-    if (remote_due) {
+    if (!remote_due.empty()) {
+      // The relay attempts the recipients pending in its copy: only those due.
+      Envelope remote = envelope;
+      for (Recipient& r : remote.recipients)
+        if (r.state == RecipientState::kPending) r.state = RecipientState::kDelivered;
+      for (size_t i : remote_due) remote.recipients[i].state = RecipientState::kPending;
       ++state.deliveries;
       relay_.Submit(std::move(remote));
     }
@@ -551,7 +548,6 @@ void QueueManager::OnRelayReports(evutil_socket_t, short, void* self) {
   std::vector<DeliveryReport> reports = std::move(manager->relay_reports_);
   manager->relay_reports_.clear();
   for (const DeliveryReport& report : reports) manager->ApplyReport(report);
-  manager->RequestLazyCommit();
 }
 
 void QueueManager::ApplyReports() {

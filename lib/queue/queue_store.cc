@@ -481,6 +481,18 @@ Result<std::string> QueueStore::ReadPiece(std::string_view queue_id, uint64_t of
   return std::string(chunk.substr(within));
 }
 
+Result<std::string> QueueStore::ReadRange(std::string_view queue_id, uint64_t offset,
+                                          uint64_t length, uint64_t size) const {
+  std::string bytes;
+  const uint64_t end = offset + std::min(length, size - std::min(offset, size));
+  while (offset + bytes.size() < end) {
+    Result<std::string> piece = ReadPiece(queue_id, offset + bytes.size());
+    if (!piece.ok()) return piece.status();
+    bytes.append(*piece, 0, std::min<uint64_t>(piece->size(), end - offset - bytes.size()));
+  }
+  return bytes;
+}
+
 Status ContentChunker::Store(QueueStore::WriteBatch* batch, std::string_view chunk) {
   if (Status s = batch->PutChunk(queue_id_, next_sequence_, chunk); !s.ok()) return s;
   ++next_sequence_;

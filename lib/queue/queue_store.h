@@ -171,9 +171,14 @@ class QueueStore {
   Status ReadContent(std::string_view queue_id, const ChunkSink& sink) const;
   // The content from offset to the end of the chunk that holds it (1 to
   // kChunkSize bytes): a piece for a sender that streams a message without
-  // holding it whole. Fails when offset is not before the end of the
-  // content, or the message is gone.
+  // holding it whole (the relay's). Fails when offset is not before the end
+  // of the content, or the message is gone.
   Result<std::string> ReadPiece(std::string_view queue_id, uint64_t offset) const;
+  // Up to length bytes of the content from offset on, no further than size
+  // (the envelope's), read a chunk at a time with ReadPiece(): a page of
+  // `postern queue show --body`, the part of a message a DSN returns.
+  Result<std::string> ReadRange(std::string_view queue_id, uint64_t offset, uint64_t length,
+                                uint64_t size) const;
 
   const std::string& directory() const { return directory_; }
 

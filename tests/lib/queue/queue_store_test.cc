@@ -118,6 +118,16 @@ BOOST_AUTO_TEST_CASE(pieces_from_any_offset_make_up_the_message) {
   BOOST_TEST((joined == content));
   BOOST_TEST(!store->ReadPiece(kIdA, content.size()).ok());
   BOOST_TEST(!store->ReadPiece(kIdB, 0).ok());
+  // A range across a chunk boundary, one cut by the end, one past the end.
+  Result<std::string> across = store->ReadRange(kIdA, 131072 - 3, 10, content.size());
+  BOOST_TEST_REQUIRE(across.ok(), across.status().message());
+  BOOST_TEST((*across == content.substr(131072 - 3, 10)));
+  Result<std::string> tail = store->ReadRange(kIdA, content.size() - 2, 100, content.size());
+  BOOST_TEST_REQUIRE(tail.ok());
+  BOOST_TEST((*tail == content.substr(content.size() - 2)));
+  Result<std::string> past = store->ReadRange(kIdA, content.size() + 5, 100, content.size());
+  BOOST_TEST_REQUIRE(past.ok());
+  BOOST_TEST(past->empty());
 }
 
 BOOST_AUTO_TEST_CASE(empty_and_boundary_sizes_read_back_exactly) {
