@@ -13,14 +13,6 @@
 namespace postern {
 namespace {
 
-size_t CountRemotePending(const Envelope& envelope, const Config& config) {
-  size_t count = 0;
-  for (const Recipient& r : envelope.recipients)
-    if (r.state == RecipientState::kPending && !config.IsLocalDomain(AddressDomain(r.address)))
-      ++count;
-  return count;
-}
-
 const char* VerdictName(Verdict verdict) {
   switch (verdict) {
     case Verdict::kDelivered:
@@ -390,12 +382,6 @@ void QueueManager::QueueMessage(Envelope envelope, ContentChunker* chunker, Dura
 
 void QueueManager::Index(const Envelope& envelope, bool held) {
   index_[envelope.queue_id] = MessageState{held, 0};
-  if (relay_.enabled()) return;
-  if (size_t remote = CountRemotePending(envelope, *config_); remote > 0)
-    LOG_INFO(
-        "%s: %zu recipient(s) outside local_domains stay queued until maximal_queue_lifetime: "
-        "relayhost is empty, and delivery by MX records is not implemented yet",
-        envelope.queue_id.c_str(), remote);
 }
 
 Result<std::optional<Envelope>> QueueManager::CurrentEnvelope(const std::string& queue_id) {
@@ -454,7 +440,6 @@ void QueueManager::Plan(const Envelope& envelope, bool ignore_back_off) {
     const Recipient& r = envelope.recipients[i];
     if (r.state != RecipientState::kPending) continue;
     const bool local = IsLocalPending(r, *config_);
-    if (!local && !relay_.enabled()) continue;  // waits for its expiry
     const WallTime next_try = schedule.NextTry(r);
     if (!ignore_back_off && next_try > now)
       wake = std::min(wake, next_try);
@@ -467,15 +452,7 @@ void QueueManager::Plan(const Envelope& envelope, bool ignore_back_off) {
       ++state.deliveries;
       worker_.Submit(envelope.queue_id, std::move(local_due), config_);
     }
-    if (!remote_due.empty()) {
-      // The relay attempts the recipients pending in its copy: only those due.
-      Envelope remote = envelope;
-      for (Recipient& r : remote.recipients)
-        if (r.state == RecipientState::kPending) r.state = RecipientState::kDelivered;
-      for (size_t i : remote_due) remote.recipients[i].state = RecipientState::kPending;
-      ++state.deliveries;
-      relay_.Submit(std::move(remote));
-    }
+    if (!remote_due.empty()) state.deliveries += relay_.Submit(envelope, remote_due);
     return;
   }
   const Duration wait =

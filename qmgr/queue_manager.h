@@ -149,7 +149,7 @@ class QueueManager {
   std::vector<std::string> QueuedIds() const;
   Status Delete(const std::vector<std::string>& queue_ids);
   Status SetHold(const std::string& queue_id, bool held);
-  // Hands the pending local recipients of every message to the worker now,
+  // Hands the pending recipients of every message to delivery now,
   // whatever their back-off; returns how many messages went.
   size_t Flush();
   // When the next message is due to be looked at again (a retry, an

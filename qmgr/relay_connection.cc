@@ -20,15 +20,11 @@ SessionEnd Deferred(const std::string& enhanced, const std::string& text) {
 
 }  // namespace
 
-std::string RelayTarget::ToString() const {
-  return host + "[" + address.ToString() + "]:" + std::to_string(port);
-}
-
 RelayConnection::RelayConnection(event_base* base, const Clock* clock, const QueueStore* store,
                                  ClientSettings settings,
                                  std::shared_ptr<const TlsClientCredentials> tls,
-                                 std::shared_ptr<const SaslClientCredentials> sasl,
-                                 RelayTarget target, Callbacks callbacks)
+                                 std::shared_ptr<const SaslClientCredentials> sasl, Target target,
+                                 Callbacks callbacks)
     : base_(base),
       clock_(clock),
       store_(store),

@@ -41,20 +41,11 @@
 #include "lib/queue/queue_store.h"
 #include "lib/sasl/sasl_client.h"
 #include "lib/smtp/client_session.h"
+#include "lib/smtp/destination_plan.h"
 #include "lib/tls/tls_client_session.h"
 #include "lib/tls/tls_credentials.h"
 
 namespace postern {
-
-// Where a connection goes: the host name for the log and the DSN's
-// Remote-MTA, the address and port it connects to.
-struct RelayTarget {
-  std::string host;
-  IpAddress address;
-  uint16_t port = 25;
-  // "host[address]:port", as Postfix logs relay=.
-  std::string ToString() const;
-};
 
 class RelayConnection {
  public:
@@ -73,7 +64,7 @@ class RelayConnection {
   // sasl: relay_auth_user and its password (null: no AUTH).
   RelayConnection(event_base* base, const Clock* clock, const QueueStore* store,
                   ClientSettings settings, std::shared_ptr<const TlsClientCredentials> tls,
-                  std::shared_ptr<const SaslClientCredentials> sasl, RelayTarget target,
+                  std::shared_ptr<const SaslClientCredentials> sasl, Target target,
                   Callbacks callbacks);
   ~RelayConnection();
   RelayConnection(const RelayConnection&) = delete;
@@ -87,7 +78,7 @@ class RelayConnection {
   // QUIT once the messages given are done.
   void Quit();
 
-  const RelayTarget& target() const { return target_; }
+  const Target& target() const { return target_; }
   // The session said it was ready for mail at least once.
   bool ready_once() const { return ready_once_; }
   bool closed() const { return closed_; }
@@ -115,7 +106,7 @@ class RelayConnection {
   event_base* base_;
   const Clock* clock_;
   const QueueStore* store_;
-  RelayTarget target_;
+  Target target_;
   Callbacks callbacks_;
   ClientSettings settings_;
   std::shared_ptr<const TlsClientCredentials> tls_credentials_;

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "lib/base/ascii.h"
 #include "lib/base/log.h"
 
 namespace postern {
@@ -18,48 +19,59 @@ ClientSettings RelaySettingsFrom(const Config& config) {
   return settings;
 }
 
-DeliveryReport RelayReport(const MessageOutcome& outcome, const RelayTarget& target) {
+namespace {
+
+// One recipient's attempt as the queue keeps it: an SMTP reply whole
+// ("550 5.1.1 ..."), postern's own reason as its words (its status is
+// kept beside them); a reply without an enhanced code gets the class's.
+RecipientReport AttemptReport(size_t index, Verdict verdict, const Diagnostic& why,
+                              const std::string& remote_mta) {
+  AttemptOutcome attempt;
+  attempt.index = index;
+  attempt.verdict = verdict;
+  attempt.reply = why.code != 0 ? why.ToString() : why.text;
+  attempt.status = !why.enhanced.empty()           ? why.enhanced
+                   : verdict == Verdict::kFailed   ? "5.0.0"
+                   : verdict == Verdict::kDeferred ? "4.0.0"
+                                                   : "2.0.0";
+  attempt.remote_mta = remote_mta;
+  attempt.smtp_reply = why.code != 0;
+  return RecipientReport{attempt, attempt.reply};
+}
+
+Verdict VerdictOf(DeliveryStatus status, bool dsn_passed_on) {
+  switch (status) {
+    case DeliveryStatus::kDelivered:
+      return dsn_passed_on ? Verdict::kRelayed : Verdict::kRelayedNoDsn;
+    case DeliveryStatus::kDeferred:
+      return Verdict::kDeferred;
+    case DeliveryStatus::kFailed:
+      return Verdict::kFailed;
+  }
+  return Verdict::kDeferred;
+}
+
+}  // namespace
+
+DeliveryReport RelayReport(const MessageOutcome& outcome, const Target& target) {
   DeliveryReport report;
   report.queue_id = outcome.queue_id;
   report.relay = target.ToString();
-  for (const RecipientOutcome& r : outcome.recipients) {
-    AttemptOutcome attempt;
-    attempt.index = r.index;
-    switch (r.status) {
-      case DeliveryStatus::kDelivered:
-        attempt.verdict = outcome.dsn_passed_on ? Verdict::kRelayed : Verdict::kRelayedNoDsn;
-        break;
-      case DeliveryStatus::kDeferred:
-        attempt.verdict = Verdict::kDeferred;
-        break;
-      case DeliveryStatus::kFailed:
-        attempt.verdict = Verdict::kFailed;
-        break;
-    }
-    attempt.reply = r.diagnostic.ToString();
-    attempt.status = r.diagnostic.enhanced;
-    attempt.remote_mta = target.host;
-    attempt.smtp_reply = r.diagnostic.code != 0;
-    report.recipients.push_back(RecipientReport{attempt, attempt.reply});
-  }
+  for (const RecipientOutcome& r : outcome.recipients)
+    report.recipients.push_back(AttemptReport(r.index, VerdictOf(r.status, outcome.dsn_passed_on),
+                                              r.diagnostic, target.host));
   return report;
 }
 
-DeliveryReport DeferredReport(const Envelope& envelope, const Diagnostic& why,
-                              const std::string& relay) {
+DeliveryReport ReportForAll(const Envelope& envelope, const Diagnostic& why,
+                            const std::string& relay) {
   DeliveryReport report;
   report.queue_id = envelope.queue_id;
   report.relay = relay;
-  for (size_t i = 0; i < envelope.recipients.size(); ++i) {
-    if (envelope.recipients[i].state != RecipientState::kPending) continue;
-    AttemptOutcome attempt;
-    attempt.index = i;
-    attempt.verdict = Verdict::kDeferred;
-    attempt.reply = why.ToString();
-    attempt.status = why.enhanced.empty() ? "4.0.0" : why.enhanced;
-    attempt.smtp_reply = why.code != 0;
-    report.recipients.push_back(RecipientReport{attempt, attempt.reply});
-  }
+  const Verdict verdict = why.enhanced.starts_with("5") ? Verdict::kFailed : Verdict::kDeferred;
+  for (size_t i = 0; i < envelope.recipients.size(); ++i)
+    if (envelope.recipients[i].state == RecipientState::kPending)
+      report.recipients.push_back(AttemptReport(i, verdict, why, ""));
   return report;
 }
 
@@ -70,11 +82,13 @@ RelayDelivery::~RelayDelivery() { Stop(); }
 
 Status RelayDelivery::Configure(std::shared_ptr<const Config> config) {
   if (!later_) return Status::Error("cannot create the relay's events");
-  if (!dns_ || !config_ || config_->dns_nameservers != config->dns_nameservers) {
-    if (request_) evdns_getaddrinfo_cancel(request_);
-    Result<EvdnsBasePtr> dns = NewResolver(base_, {config->dns_nameservers, 5, 2}, "relayhost");
-    if (!dns.ok()) return dns.status();
-    dns_ = std::move(*dns);
+  const bool new_servers = !dns_ || config_->dns_nameservers != config->dns_nameservers;
+  std::unique_ptr<MxLookup> dns;
+  if (new_servers) {
+    Result<std::unique_ptr<MxLookup>> created =
+        MxLookup::Create(base_, MxLookupOptions{config->dns_nameservers});
+    if (!created.ok()) return created.status();
+    dns = std::move(*created);
   }
   std::shared_ptr<const TlsClientCredentials> tls;
   if (config->relay_tls != RelayTls::kNone) {
@@ -89,7 +103,17 @@ Status RelayDelivery::Configure(std::shared_ptr<const Config> config) {
   if (!config_->relay_auth_user.empty())
     sasl_ = std::make_shared<const SaslClientCredentials>(
         SaslClientCredentials{config_->relay_auth_user, password_});
-  targets_known_ = false;  // relayhost may have changed
+  if (new_servers) {
+    lookup_.reset();  // cancels the searches under way: they start again below
+    dns_ = std::move(dns);
+    lookup_ = std::make_unique<DestinationLookup>(base_, dns_.get());
+  }
+  // relayhost may have changed: every later attempt plans again.
+  for (auto& [key, destination] : destinations_) {
+    destination.targets.clear();
+    if (new_servers) destination.search = 0;
+    Kick(&destination);
+  }
   return Status::Ok();
 }
 
@@ -101,154 +125,160 @@ void RelayDelivery::SetRelayPassword(std::string password) {
 }
 
 void RelayDelivery::Stop() {
-  if (request_) {
-    evdns_getaddrinfo_cancel(request_);  // its callback runs, with EVUTIL_EAI_CANCEL
-    request_ = nullptr;
-  }
-  open_.clear();
+  lookup_.reset();
+  destinations_.clear();
   finished_.clear();
-  waiting_.clear();
   reports_.clear();
 }
 
-void RelayDelivery::Submit(Envelope envelope) {
-  waiting_.push_back(std::move(envelope));
-  Kick();
+std::string RelayDelivery::DestinationOf(const Recipient& recipient) const {
+  if (!config_->relayhost.empty()) return "";
+  return AsciiLowerCase(AddressDomain(recipient.address));
 }
 
-void RelayDelivery::Kick() {
-  if (waiting_.empty() || resolving_) return;
-  if (!targets_known_) {
-    targets_.clear();
-    resolving_ = true;
-    resolving_hop_ = 0;
-    return ResolveNext();
+size_t RelayDelivery::Submit(const Envelope& envelope, const std::vector<size_t>& due) {
+  // Each destination's copy of the envelope has only its own recipients
+  // pending: a connection attempts the pending ones.
+  std::map<std::string, std::vector<size_t>> by_destination;
+  for (size_t i : due) by_destination[DestinationOf(envelope.recipients[i])].push_back(i);
+  for (const auto& [key, indexes] : by_destination) {
+    Envelope copy = envelope;
+    for (Recipient& r : copy.recipients)
+      if (r.state == RecipientState::kPending) r.state = RecipientState::kDelivered;
+    for (size_t i : indexes) copy.recipients[i].state = RecipientState::kPending;
+    Destination& destination = destinations_[key];
+    destination.key = key;
+    destination.waiting.push_back(std::move(copy));
+    Kick(&destination);
   }
-  OpenConnections();
+  return by_destination.size();
 }
 
-// Resolves relayhost's next hops one after the other, in their order.
-void RelayDelivery::ResolveNext() {
-  while (resolving_hop_ < config_->relayhost.size()) {
-    const NextHop& hop = config_->relayhost[resolving_hop_];
-    if (hop.address) {
-      targets_.push_back(RelayTarget{hop.host, *hop.address, hop.port});
-      ++resolving_hop_;
-      continue;
-    }
-    evutil_addrinfo hints{};
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    request_ = evdns_getaddrinfo(dns_.get(), hop.host.c_str(), nullptr, &hints, OnResolved, this);
-    return;  // OnResolved goes on (it may have run already)
-  }
-  resolving_ = false;
-  targets_known_ = !targets_.empty();
-  if (!targets_known_) {
-    const Diagnostic why{0, "4.4.3", "no address found for relayhost"};
-    LOG_WARNING("cannot relay: %s", why.text.c_str());
-    while (!waiting_.empty()) {
-      Report(DeferredReport(waiting_.front(), why, "none"));
-      waiting_.pop_front();
-    }
-    return;
-  }
-  OpenConnections();
+RelayDelivery::Destination* RelayDelivery::Find(const std::string& key) {
+  auto found = destinations_.find(key);
+  return found == destinations_.end() ? nullptr : &found->second;
 }
 
-void RelayDelivery::OnResolved(int result, evutil_addrinfo* answers, void* self) {
-  RelayDelivery* relay = static_cast<RelayDelivery*>(self);
-  if (result == EVUTIL_EAI_CANCEL) {
-    if (answers) evutil_freeaddrinfo(answers);
-    return;
-  }
-  relay->request_ = nullptr;
-  const NextHop& hop = relay->config_->relayhost[relay->resolving_hop_];
-  if (result != 0) {
-    LOG_WARNING("cannot resolve relayhost %s: %s", hop.host.c_str(), evutil_gai_strerror(result));
-  }
-  for (evutil_addrinfo* a = answers; a != nullptr; a = a->ai_next) {
-    std::optional<IpAddress> address = IpAddress::FromSockaddr(a->ai_addr);
-    if (address) relay->targets_.push_back(RelayTarget{hop.host, *address, hop.port});
-  }
-  if (answers) evutil_freeaddrinfo(answers);
-  ++relay->resolving_hop_;
-  relay->ResolveNext();
+void RelayDelivery::Kick(Destination* destination) {
+  if (destination->waiting.empty() || destination->search != 0) return;
+  if (!destination->targets.empty()) return OpenConnections(destination);
+  DestinationRequest request;
+  request.domain = destination->key;
+  request.relayhosts = config_->relayhost;
+  request.myhostname = config_->myhostname;
+  request.mx_port = static_cast<uint16_t>(config_->relay_tcp_port);
+  destination->search = lookup_->Find(
+      std::move(request),
+      [this, key = destination->key](DestinationPlan plan) { OnPlanned(key, std::move(plan)); });
 }
 
-void RelayDelivery::OpenConnections() {
+void RelayDelivery::OnPlanned(const std::string& key, DestinationPlan plan) {
+  Destination* destination = Find(key);
+  if (!destination) return;
+  destination->search = 0;
+  if (!plan.ok()) {
+    const std::string& name = key.empty() ? "relayhost" : key;
+    LOG_WARNING("cannot relay mail for %s: %s", name.c_str(), plan.failure->ToString().c_str());
+    ReportWaiting(destination, *plan.failure, "none");
+    return ForgetIfIdle(destination);
+  }
+  destination->targets = std::move(plan.targets);
+  OpenConnections(destination);
+}
+
+void RelayDelivery::OpenConnections(Destination* destination) {
   size_t connecting = 0;
-  for (const Open& open : open_)
+  for (const Open& open : destination->open)
     if (!open.connection->ready_once()) ++connecting;
-  while (connecting < waiting_.size() && open_.size() < config_->relay_destination_concurrency) {
-    OpenTo(0);
+  while (connecting < destination->waiting.size() &&
+         destination->open.size() < config_->relay_destination_concurrency) {
+    OpenTo(destination, 0);
     ++connecting;
   }
 }
 
-void RelayDelivery::OpenTo(size_t target_index) {
+void RelayDelivery::OpenTo(Destination* destination, size_t target_index) {
+  const std::string& key = destination->key;
   RelayConnection::Callbacks callbacks;
-  callbacks.ready = [this](RelayConnection* c) { OnReady(c); };
-  callbacks.message_done = [this](RelayConnection* c, MessageOutcome outcome) {
-    OnMessageDone(c, outcome);
+  callbacks.ready = [this, key](RelayConnection* c) { OnReady(key, c); };
+  callbacks.message_done = [this, key](RelayConnection* c, MessageOutcome outcome) {
+    OnMessageDone(key, c, outcome);
   };
-  callbacks.closed = [this](RelayConnection* c, const SessionEnd& end) { OnClosed(c, end); };
+  callbacks.closed = [this, key](RelayConnection* c, const SessionEnd& end) {
+    OnClosed(key, c, end);
+  };
   Open open;
-  open.connection =
-      std::make_unique<RelayConnection>(base_, clock_, store_, RelaySettingsFrom(*config_), tls_,
-                                        sasl_, targets_[target_index], std::move(callbacks));
+  open.connection = std::make_unique<RelayConnection>(
+      base_, clock_, store_, RelaySettingsFrom(*config_), tls_, sasl_,
+      destination->targets[target_index], std::move(callbacks));
   open.target_index = target_index;
   RelayConnection* connection = open.connection.get();
-  open_.push_back(std::move(open));
+  destination->open.push_back(std::move(open));
   connection->Connect(kRelayConnectTimeout);
 }
 
-RelayDelivery::Open* RelayDelivery::Find(RelayConnection* connection) {
-  for (Open& open : open_)
-    if (open.connection.get() == connection) return &open;
-  return nullptr;
+void RelayDelivery::OnReady(const std::string& key, RelayConnection* connection) {
+  Destination* destination = Find(key);
+  if (!destination) return;
+  if (destination->waiting.empty()) return connection->Quit();
+  for (Open& open : destination->open) {
+    if (open.connection.get() != connection) continue;
+    Envelope envelope = std::move(destination->waiting.front());
+    destination->waiting.pop_front();
+    open.handed.emplace(envelope.queue_id, envelope);
+    return connection->Deliver(std::move(envelope));
+  }
 }
 
-void RelayDelivery::OnReady(RelayConnection* connection) {
-  Open* open = Find(connection);
-  if (!open) return;
-  if (waiting_.empty()) return connection->Quit();
-  Envelope envelope = std::move(waiting_.front());
-  waiting_.pop_front();
-  open->handed.emplace(envelope.queue_id, envelope);
-  connection->Deliver(std::move(envelope));
-}
-
-void RelayDelivery::OnMessageDone(RelayConnection* connection, const MessageOutcome& outcome) {
-  if (Open* open = Find(connection)) open->handed.erase(outcome.queue_id);
+void RelayDelivery::OnMessageDone(const std::string& key, RelayConnection* connection,
+                                  const MessageOutcome& outcome) {
+  if (Destination* destination = Find(key))
+    for (Open& open : destination->open)
+      if (open.connection.get() == connection) open.handed.erase(outcome.queue_id);
   Report(RelayReport(outcome, connection->target()));
 }
 
-void RelayDelivery::OnClosed(RelayConnection* connection, const SessionEnd& end) {
-  auto found = std::find_if(open_.begin(), open_.end(), [connection](const Open& o) {
+void RelayDelivery::OnClosed(const std::string& key, RelayConnection* connection,
+                             const SessionEnd& end) {
+  Destination* destination = Find(key);
+  if (!destination) return;
+  std::vector<Open>& opens = destination->open;
+  auto found = std::find_if(opens.begin(), opens.end(), [connection](const Open& o) {
     return o.connection.get() == connection;
   });
-  if (found == open_.end()) return;
+  if (found == opens.end()) return;
   Open open = std::move(*found);
-  open_.erase(found);
+  opens.erase(found);
   const std::string relay = connection->target().ToString();
-  for (const auto& [id, envelope] : open.handed)
-    Report(DeferredReport(envelope, end.reason, relay));
-  const bool failed_before_ready = !connection->ready_once();
-  const size_t next_target = open.target_index + 1;
+  for (const auto& [id, envelope] : open.handed) Report(ReportForAll(envelope, end.reason, relay));
   finished_.push_back(std::move(open.connection));
   event_active(later_.get(), EV_TIMEOUT, 1);
-  if (!failed_before_ready) return Kick();
+  if (connection->ready_once()) {
+    Kick(destination);
+    return ForgetIfIdle(destination);
+  }
   LOG_INFO("relay to %s failed: %s", relay.c_str(), end.reason.ToString().c_str());
-  if (next_target < targets_.size() && !waiting_.empty()) return OpenTo(next_target);
+  const size_t next_target = open.target_index + 1;
+  if (next_target < destination->targets.size() && !destination->waiting.empty())
+    return OpenTo(destination, next_target);
   // Every address failed: unless another connection can still take them,
   // the waiting messages wait for their next try.
-  if (!open_.empty()) return;
-  while (!waiting_.empty()) {
-    Report(DeferredReport(waiting_.front(), end.reason, relay));
-    waiting_.pop_front();
-  }
-  targets_known_ = false;
+  if (!opens.empty()) return;
+  ReportWaiting(destination, end.reason, relay);
+  ForgetIfIdle(destination);
+}
+
+void RelayDelivery::ReportWaiting(Destination* destination, const Diagnostic& why,
+                                  const std::string& relay) {
+  for (const Envelope& envelope : destination->waiting) Report(ReportForAll(envelope, why, relay));
+  destination->waiting.clear();
+}
+
+void RelayDelivery::ForgetIfIdle(Destination* destination) {
+  if (!destination->waiting.empty() || !destination->open.empty() || destination->search != 0)
+    return;
+  const std::string key = destination->key;  // erase must not read the node it destroys
+  destinations_.erase(key);
 }
 
 void RelayDelivery::Report(DeliveryReport report) {

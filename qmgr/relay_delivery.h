@@ -1,21 +1,28 @@
 // qmgr/relay_delivery.h — delivery of the recipients outside local_domains
-// to relayhost, on qmgr's event loop.
+// to the next hop, on qmgr's event loop.
 //
 // Takes messages from the queue manager (each with the recipients due
-// marked pending, the rest not), keeps them in one queue for the relayhost
-// destination and opens up to relay_destination_concurrency connections
-// (qmgr/relay_connection.h), each carrying messages one after another until
-// the queue is empty (then QUIT). Reports every message's outcome per
-// recipient as a DeliveryReport (qmgr/delivery.h) through the callback.
+// marked pending, the rest not) and sorts their pending recipients by
+// destination: with relayhost, one destination for all; without, one per
+// recipient domain (RFC 5321 5.1). Each destination keeps its own queue
+// and opens up to relay_destination_concurrency connections
+// (qmgr/relay_connection.h), each carrying that destination's messages one
+// after another until its queue is empty (then QUIT). Every message gives
+// one DeliveryReport (qmgr/delivery.h) per destination it had recipients
+// for, through the callback.
 //
-// Destinations. relayhost lists next hops, tried in order for fail-over:
-// an IP address is used as it is; a host name is resolved to its A and
-// AAAA records with evdns (dns_nameservers; MX records of relayhost names
-// are not looked up yet); the addresses are tried in order. A connection
-// that fails before the session is ready for mail (refused, timed out, a
-// greeting other than 220) is replaced by one to the next address; when
-// every address failed, every waiting message is deferred with the last
-// reason, and the names are resolved again for the next attempt.
+// Where a destination's mail goes is planned once per delivery attempt by
+// lib/smtp/destination_lookup (relayhost's entries in order, MX records
+// for names written without brackets, the domain's MX records without
+// relayhost; the rules are in lib/smtp/destination_plan.h), over
+// dns_nameservers or resolv.conf. A plan that fails fails or defers every
+// waiting message as its code says (5.1.2 no such domain, 5.1.10 null MX,
+// 4.4.3 DNS trouble, ...). The plan's addresses are tried in order: a
+// connection that fails before the session is ready for mail (refused,
+// timed out, a greeting other than 220) is replaced by one to the next
+// address; when every address failed, every waiting message is deferred
+// with the last reason. A destination with nothing waiting and no
+// connection is forgotten, so the next attempt plans again.
 //
 // A message handed to a connection that ends before reporting it (the
 // peer vanished, qmgr stops) is deferred with the connection's reason; on
@@ -24,7 +31,6 @@
 // delivered twice: SMTP cannot tell).
 #pragma once
 
-#include <event2/dns.h>
 #include <event2/event.h>
 
 #include <deque>
@@ -35,9 +41,10 @@
 
 #include "lib/base/clock.h"
 #include "lib/config/config.h"
-#include "lib/net/dns_resolver.h"
 #include "lib/net/event_handles.h"
+#include "lib/net/mx_lookup.h"
 #include "lib/queue/queue_store.h"
+#include "lib/smtp/destination_lookup.h"
 #include "qmgr/delivery.h"
 #include "qmgr/relay_connection.h"
 
@@ -50,10 +57,11 @@ constexpr Duration kRelayConnectTimeout = std::chrono::seconds(30);
 ClientSettings RelaySettingsFrom(const Config& config);
 
 // What one connection made of a message, as a report for the queue manager.
-DeliveryReport RelayReport(const MessageOutcome& outcome, const RelayTarget& target);
-// Every recipient of envelope that was to be attempted, deferred with why.
-DeliveryReport DeferredReport(const Envelope& envelope, const Diagnostic& why,
-                              const std::string& relay);
+DeliveryReport RelayReport(const MessageOutcome& outcome, const Target& target);
+// Every recipient of envelope that was to be attempted, failed when why's
+// enhanced code is 5.x.x, else deferred.
+DeliveryReport ReportForAll(const Envelope& envelope, const Diagnostic& why,
+                            const std::string& relay);
 
 class RelayDelivery {
  public:
@@ -73,10 +81,9 @@ class RelayDelivery {
   // The password of relay_auth_user (read as root at start: qmgr/main.cc);
   // AUTH to the next hop uses it while relay_auth_user is set.
   void SetRelayPassword(std::string password);
-  // relayhost is set: Submit() has somewhere to go.
-  bool enabled() const { return config_ && !config_->relayhost.empty(); }
-  // Relays a message: its recipients in state kPending are attempted.
-  void Submit(Envelope envelope);
+  // Relays the recipients of envelope at the indexes due (pending ones).
+  // Returns how many reports will come for it: one per destination.
+  size_t Submit(const Envelope& envelope, const std::vector<size_t>& due);
   // Closes every connection without reporting anything.
   void Stop();
 
@@ -86,27 +93,41 @@ class RelayDelivery {
     size_t target_index = 0;
     std::map<std::string, Envelope> handed;  // given to it, not yet reported
   };
+  // Mail for relayhost (key "") or for one recipient domain (its name).
+  struct Destination {
+    std::string key;
+    std::deque<Envelope> waiting;
+    std::vector<Open> open;
+    std::vector<Target> targets;             // this attempt's plan, once found
+    DestinationLookup::SearchId search = 0;  // none under way
+  };
 
-  static void OnResolved(int result, evutil_addrinfo* answers, void* self);
   // Runs from the loop after the callbacks that queued work for it:
   // destroys finished connections and hands out the reports.
   static void OnLater(evutil_socket_t, short, void* self);
 
-  void Kick();
-  void ResolveNext();
-  void OpenConnections();
-  void OpenTo(size_t target_index);
-  Open* Find(RelayConnection* connection);
-  void OnReady(RelayConnection* connection);
-  void OnMessageDone(RelayConnection* connection, const MessageOutcome& outcome);
-  void OnClosed(RelayConnection* connection, const SessionEnd& end);
+  std::string DestinationOf(const Recipient& recipient) const;
+  Destination* Find(const std::string& key);
+  void Kick(Destination* destination);
+  void OnPlanned(const std::string& key, DestinationPlan plan);
+  void OpenConnections(Destination* destination);
+  void OpenTo(Destination* destination, size_t target_index);
+  void OnReady(const std::string& key, RelayConnection* connection);
+  void OnMessageDone(const std::string& key, RelayConnection* connection,
+                     const MessageOutcome& outcome);
+  void OnClosed(const std::string& key, RelayConnection* connection, const SessionEnd& end);
+  // Reports every waiting message with why and empties the queue.
+  void ReportWaiting(Destination* destination, const Diagnostic& why, const std::string& relay);
+  // Forgets the destination when nothing is left for it.
+  void ForgetIfIdle(Destination* destination);
   void Report(DeliveryReport report);
 
   event_base* base_;
   const Clock* clock_;
   const QueueStore* store_;
   std::shared_ptr<const Config> config_;
-  EvdnsBasePtr dns_;
+  std::unique_ptr<MxLookup> dns_;
+  std::unique_ptr<DestinationLookup> lookup_;        // over dns_
   std::shared_ptr<const TlsClientCredentials> tls_;  // null under relay_tls none
   std::string password_;
   std::shared_ptr<const SaslClientCredentials> sasl_;  // null without relay_auth_user
@@ -114,14 +135,7 @@ class RelayDelivery {
   EventPtr later_;
   std::vector<std::unique_ptr<RelayConnection>> finished_;  // destroyed by OnLater
   std::vector<DeliveryReport> reports_;                     // handed out by OnLater
-
-  std::deque<Envelope> waiting_;
-  std::vector<Open> open_;
-  std::vector<RelayTarget> targets_;
-  bool targets_known_ = false;
-  size_t resolving_hop_ = 0;
-  bool resolving_ = false;
-  evdns_getaddrinfo_request* request_ = nullptr;
+  std::map<std::string, Destination> destinations_;
 };
 
 }  // namespace postern

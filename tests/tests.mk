@@ -131,6 +131,7 @@ SYSTEM_TESTS = \
 	tests/system/interop_test.py \
 	tests/system/ip_block_test.py \
 	tests/system/lifecycle_test.py \
+	tests/system/mx_delivery_test.py \
 	tests/system/out_of_resources_test.py \
 	tests/system/postfix_relay_test.py \
 	tests/system/privsep_test.py \

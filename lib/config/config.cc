@@ -192,6 +192,9 @@ class Parser {
     if (key->type == KeyType::kCount && std::get<uint32_t>(*value) < key->minimum) {
       return KeyError(line.number, *key, "must be at least " + std::to_string(key->minimum));
     }
+    if (key->type == KeyType::kCount && std::get<uint32_t>(*value) > key->maximum) {
+      return KeyError(line.number, *key, "must be at most " + std::to_string(key->maximum));
+    }
     assignments.push_back({key, std::move(*value), line.number});
     return Status::Ok();
   }

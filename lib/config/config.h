@@ -98,6 +98,7 @@ struct Config {
   // ConnectionCountExceeded: concurrent connections, all listeners together; 0: no cap.
   uint32_t max_server_connections = 0;
   std::vector<NextHop> relayhost;  // tried in order; empty: none
+  uint32_t relay_tcp_port = 25;    // of the MX hosts of a recipient domain
   RelayTls relay_tls = RelayTls::kMay;
   std::string relay_tls_ca_file;    // empty: the system trust store
   std::string relay_auth_user;      // empty: no AUTH to the next hop
@@ -115,7 +116,7 @@ struct Config {
   std::string postmaster_address;          // empty: PostmasterAddress() picks one
   std::vector<Network> trusted_networks;
   bool client_reverse_lookup = true;
-  std::vector<std::string> dns_nameservers;  // for DNSBL queries; empty: resolv.conf
+  std::vector<std::string> dns_nameservers;  // DNSBL, PTR, MX; empty: resolv.conf
 
   std::string smtpd_user;  // postern
   std::string queue_user;  // postern-queue

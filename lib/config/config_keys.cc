@@ -118,10 +118,9 @@ constexpr std::array kKeys = {
                      "address (IPv6 in brackets), PORT defaults to 25. postern check rejects a "
                      "value that is none of these. qmgr relays every recipient outside "
                      "local_domains to the first of them that answers, with STARTTLS as relay_tls "
-                     "says and AUTH when relay_auth_user is set; a host name is resolved to its A "
-                     "and AAAA records (its MX records are not looked up yet). Empty: mail for "
-                     "other domains stays in the queue (postern queue list shows it) until "
-                     "maximal_queue_lifetime, when its sender gets a failure DSN.",
+                     "says and AUTH when relay_auth_user is set (see RELAY DESTINATIONS). Empty: "
+                     "qmgr delivers to each recipient domain's mail exchangers, found by its MX "
+                     "records (RFC 5321 section 5.1).",
       .slot = &C::relayhost},
     K{.name = "relay_tls",
       .type = T::kChoice,
@@ -180,6 +179,18 @@ constexpr std::array kKeys = {
                      "TLS. yes: also in cleartext, where LOGIN and PLAIN show the password to "
                      "anyone on the path.",
       .slot = &C::relay_allow_plaintext_auth},
+    K{.name = "relay_tcp_port",
+      .type = T::kCount,
+      .scope = S::kGlobal,
+      .default_value = "25",
+      .description = "The TCP port qmgr connects to on the mail exchangers it finds by MX lookup "
+                     "(when relayhost is empty), as Postfix's smtp_tcp_port. 25 is SMTP's port "
+                     "(RFC 5321); another value is for tests and private arrangements only, "
+                     "since every mail exchanger on the internet listens on 25. relayhost "
+                     "entries carry their own port.",
+      .minimum = 1,
+      .maximum = 65535,
+      .slot = &C::relay_tcp_port},
     K{.name = "relay_destination_concurrency",
       .type = T::kCount,
       .scope = S::kGlobal,
@@ -280,12 +291,15 @@ constexpr std::array kKeys = {
       .type = T::kWords,
       .scope = S::kGlobal,
       .default_value = "",
-      .description = "The DNS servers the smtpd workers ask, before a client's banner, for "
-                     "the DNSBL zones of block_list and, when client_reverse_lookup is yes, for "
-                     "the client's name (master, which runs as root, asks none). ADDRESS or "
-                     "ADDRESS:PORT ([IPV6-ADDRESS]:PORT). Empty: the nameservers of "
-                     "/etc/resolv.conf, read by each worker before its chroot. A reload applies "
-                     "it to the new workers.",
+      .description =
+          "The DNS servers postern asks: the smtpd workers, before a client's banner, "
+          "for the DNSBL zones of block_list and, when client_reverse_lookup is yes, for "
+          "the client's name; qmgr for the MX, A and AAAA records of the destinations "
+          "it relays to (master, which runs as root, asks none). ADDRESS or "
+          "ADDRESS:PORT ([IPV6-ADDRESS]:PORT). Empty: the nameservers of "
+          "/etc/resolv.conf, read by each worker before its chroot and by qmgr at "
+          "start and reload. A reload applies it to the new workers and to qmgr's "
+          "next lookups.",
       .slot = &C::dns_nameservers},
     K{.name = "smtpd_user",
       .type = T::kString,
@@ -878,9 +892,9 @@ constexpr bool OnlyListenerKeysDependOnRole() {
   });
 }
 
-constexpr bool OnlyCountsHaveAMinimum() {
+constexpr bool OnlyCountsHaveBounds() {
   return std::none_of(kKeys.begin(), kKeys.end(), [](const ConfigKey& key) {
-    return key.minimum != 0 && key.type != KeyType::kCount;
+    return (key.minimum != 0 || key.maximum != UINT32_MAX) && key.type != KeyType::kCount;
   });
 }
 
@@ -894,7 +908,7 @@ static_assert(EverySlotFits(), "a key's member does not match its type or scope"
 static_assert(NamesAreUnique(), "two keys share a name");
 static_assert(GlobalsComeFirst(), "global keys must come before listener keys");
 static_assert(OnlyListenerKeysDependOnRole(), "a global key has a relay default");
-static_assert(OnlyCountsHaveAMinimum(), "a minimum on a key that is not a count");
+static_assert(OnlyCountsHaveBounds(), "a minimum or maximum on a key that is not a count");
 static_assert(OnlyChoicesHaveWords(), "a choice key without words, or words on another key");
 
 // Value syntax.

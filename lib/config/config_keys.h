@@ -97,8 +97,9 @@ struct ConfigKey {
   std::string_view default_doc = {};
   // One paragraph of plain text for postern.conf(5).
   std::string_view description;
-  // The smallest value a kCount key accepts.
+  // The smallest and the largest value a kCount key accepts.
   uint32_t minimum = 0;
+  uint32_t maximum = UINT32_MAX;
   // The words a kChoice key accepts, in the order of its enum's enumerators.
   std::span<const std::string_view> choices = {};
   ConfigSlot slot;

@@ -109,6 +109,7 @@ std::string RenderKey(const ConfigKey& key) {
   if (key.scope == KeyScope::kListenerOnly) type += " Only inside a listener section.";
   std::string default_text = DefaultSentence(key);
   if (key.minimum != 0) default_text += " At least " + std::to_string(key.minimum) + ".";
+  if (key.maximum != UINT32_MAX) default_text += " At most " + std::to_string(key.maximum) + ".";
   return ".TP\n.B " + std::string(key.name) + "\n" + Wrap(type) + ".br\n" + Wrap(default_text) +
          ".br\n" + Wrap(Escape(key.description, false));
 }

@@ -207,7 +207,8 @@ Diagnostic AsRelayhostFailure(const Route& route, Diagnostic failure) {
 }
 
 std::vector<Route> RoutesOf(const DestinationRequest& request) {
-  if (request.relayhosts.empty()) return {Route{request.domain, std::nullopt, 25, true, ""}};
+  if (request.relayhosts.empty())
+    return {Route{request.domain, std::nullopt, request.mx_port, true, ""}};
   std::vector<Route> routes;
   for (const NextHop& hop : request.relayhosts)
     routes.push_back({hop.host, hop.address, hop.port, hop.mx_lookup, hop.ToString()});

@@ -91,6 +91,7 @@ struct DestinationRequest {
   std::vector<NextHop> relayhosts;  // empty: the domain's MX records
   std::string myhostname;           // an MX host of this name is a loop
   uint64_t shuffle_seed = 0;        // orders equally preferred MX hosts
+  uint16_t mx_port = 25;            // the port of the domain's MX hosts (relay_tcp_port)
 };
 
 struct PlanningStep {

@@ -7,8 +7,9 @@ Sends through the real daemons and reads the Maildir files qmgr writes:
   Received: field that names mail.example.test (by clause) and the queue id
   of the `250 2.6.0 <id> Queued mail for delivery` reply;
 - several recipients get one identical file each;
-- a recipient outside local_domains, from a trusted client, is accepted and
-  stays in the queue (`postern queue list`);
+- a recipient outside local_domains, from a trusted client, is accepted;
+  with no nameserver answering, its MX lookup fails and it is deferred
+  (dsn=4.4.3) and stays in the queue (`postern queue list`);
 - a client outside trusted_networks is refused a relay recipient with
   `550 5.7.1 Unable to relay`, and still reaches local recipients;
 - qmgr runs local_delivery_concurrency delivery threads (named "delivery",
@@ -62,9 +63,13 @@ def check_several_recipients(instance):
         h.check_delivered(found[0], queue_id, MESSAGE)
 
 
-def check_remote_recipient_stays_queued(instance):
-    data = b"Subject: for elsewhere\r\n\r\nno relayhost: stays queued\r\n"
+def check_remote_recipient_deferred_when_dns_fails(instance):
+    # The harness's dns_nameservers is a loopback port where nothing answers.
+    data = b"Subject: for elsewhere\r\n\r\nno nameserver: stays queued\r\n"
     queue_id = h.send(instance.port, "ann@example.test", ["zoe@elsewhere.test"], data)
+    expected = "%s: to=<zoe@elsewhere.test>, relay=none, delay=0, dsn=4.4.3, status=deferred (" \
+        % queue_id
+    h.wait_until(lambda: expected in instance.log(), "the MX lookup's failure defers it")
     listing = instance.queue_list()
     assert queue_id in listing, "queue id %s not in `postern queue list`:\n%s" % (queue_id, listing)
 
@@ -135,7 +140,7 @@ def test():
         instance.start()
         check_single_recipient(instance)
         check_several_recipients(instance)
-        check_remote_recipient_stays_queued(instance)
+        check_remote_recipient_deferred_when_dns_fails(instance)
         instance.stop()
     check_untrusted_client_cannot_relay()
     check_parallel_delivery()

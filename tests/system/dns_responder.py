@@ -2,9 +2,10 @@
 
 Tests that exercise DNS (DNSBL zones, client reverse lookups) point postern's
 dns_nameservers at one of these, so no query ever leaves the machine. It
-answers UDP on 127.0.0.1 (a free port): A records and PTR records from the
-tables it is given, nothing at all for the names in `silent` (a resolver
-that times out), NXDOMAIN for anything else. Names are compared without
+answers UDP on 127.0.0.1 (a free port): A, MX and PTR records from the
+tables it is given, no records (NOERROR) for another type of a name in a
+table, nothing at all for the names in `silent` (a resolver that times
+out), NXDOMAIN for anything else. Names are compared without
 case (evdns randomizes it), the question is echoed as received, and every
 name asked is recorded in `asked`.
 
@@ -24,11 +25,12 @@ import threading
 
 TYPE_A = 1
 TYPE_PTR = 12
+TYPE_MX = 15
 
 
 def encode_name(name):
     out = b""
-    for label in name.rstrip(".").split("."):
+    for label in filter(None, name.rstrip(".").split(".")):  # "." is the root: no label
         out += bytes([len(label)]) + label.encode("ascii")
     return out + b"\0"
 
@@ -92,9 +94,11 @@ class Asker:
 
 
 class DnsResponder:
-    def __init__(self, a=None, ptr=None, silent=(), identify_askers=False):
-        """a: {name: "127.0.0.2"}; ptr: {"2.0.0.127.in-addr.arpa": "host.example.test"}."""
+    def __init__(self, a=None, ptr=None, silent=(), identify_askers=False, mx=None):
+        """a: {name: "127.0.0.2"}; ptr: {"2.0.0.127.in-addr.arpa": "host.example.test"};
+        mx: {domain: [(10, "mx1.example.test"), ...]} ((0, ".") is a null MX)."""
         self.a = {k.lower(): v for k, v in (a or {}).items()}
+        self.mx = {k.lower(): v for k, v in (mx or {}).items()}
         self.ptr = {k.lower(): v for k, v in (ptr or {}).items()}
         self.silent = {name.lower() for name in silent}
         self.asked = []
@@ -145,15 +149,18 @@ class DnsResponder:
             self.askers.append(Asker(name, peer))
         if name in self.silent:
             return None
-        record = None
+        records = []
         if qtype == TYPE_A and name in self.a:
-            record = socket.inet_aton(self.a[name])
+            records = [socket.inet_aton(self.a[name])]
         elif qtype == TYPE_PTR and name in self.ptr:
-            record = encode_name(self.ptr[name])
-        flags = 0x8180 if record is not None else 0x8183  # response, RD, RA; NOERROR or NXDOMAIN
-        header = struct.pack("!HHHHHH", query_id, flags, 1, 1 if record is not None else 0, 0, 0)
+            records = [encode_name(self.ptr[name])]
+        elif qtype == TYPE_MX and name in self.mx:
+            records = [struct.pack("!H", pref) + encode_name(host) for pref, host in self.mx[name]]
+        exists = name in self.a or name in self.ptr or name in self.mx
+        flags = 0x8180 if exists else 0x8183  # response, RD, RA; NOERROR or NXDOMAIN
+        header = struct.pack("!HHHHHH", query_id, flags, 1, len(records), 0, 0)
         reply = header + question
-        if record is not None:
+        for record in records:
             reply += struct.pack("!HHHIH", 0xC00C, qtype, 1, 60, len(record)) + record
         return reply
 

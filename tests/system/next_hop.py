@@ -21,7 +21,9 @@ import time
 
 
 class NextHop:
-    def __init__(self, rcpt_reply=None, data_action=None, name="nexthop.test"):
+    def __init__(self, rcpt_reply=None, data_action=None, name="nexthop.test",
+                 address="127.0.0.1", port=0):
+        """Listens on address:port (0: a free port; see self.port)."""
         self.rcpt_reply = rcpt_reply
         self.data_action = data_action
         self.data_commands = 0
@@ -44,7 +46,7 @@ class NextHop:
             allow_reuse_address = True
             daemon_threads = True
 
-        self.server = Server(("127.0.0.1", 0), Handler)
+        self.server = Server((address, port), Handler)
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 

@@ -20,7 +20,7 @@ Python's smtplib submits each message into Postfix. Checked:
     exactly what was sent;
   - postern saw the parameter: qmgr logs the message with auth=<> (no
     AUTH= would log none), and a message for a remote recipient, which stays
-    queued, shows `auth_mailbox: <>` and `auth_user: alice` in
+    queued (its MX lookup fails), shows `auth_mailbox: <>` and `auth_user: alice` in
     `postern queue show`;
   - Postfix logs the delivery as sent with postern's queue id.
 Postfix is stopped with `postfix -c DIR stop`; every process of the private
@@ -264,8 +264,8 @@ def check_relay(instance, mechanism, delivered_before):
         assert b"by %s (Postfix)" % POSTFIX_HOSTNAME.encode() in h.unfold(upstream), upstream
         assert rest == sent, "delivered %r, sent %r" % (rest, sent)
 
-        # A remote recipient stays queued (no relay delivery yet): its envelope
-        # keeps what AUTH= said.
+        # A remote recipient stays queued (no nameserver answers its MX
+        # lookup): its envelope keeps what AUTH= said.
         log_start = len(instance.log())
         postfix.submit("carol@elsewhere.example", message("remote-" + mechanism))
         remote_id = postern_queue_id(instance, log_start,

@@ -265,6 +265,7 @@ BOOST_AUTO_TEST_CASE(HoldsEveryKeyOfTheOperatorContract) {
                         "relay_auth_user",
                         "relay_password_file",
                         "relay_allow_plaintext_auth",
+                        "relay_tcp_port",
                         "relay_destination_concurrency",
                         "local_domains",
                         "local_delivery_concurrency",
@@ -492,7 +493,7 @@ BOOST_AUTO_TEST_CASE(LifetimeKeysDefaultAndMustMakeSense) {
 }
 
 // The relay client's keys: TLS may, no credentials, no AUTH in cleartext,
-// 10 sessions per destination; relay_tls is one of four words.
+// 10 sessions per destination; MX hosts on port 25; relay_tls is one of four words.
 BOOST_AUTO_TEST_CASE(RelayKeysDefaultAndParse) {
   Config defaults = Parse(kListener);
   BOOST_TEST((defaults.relay_tls == RelayTls::kMay));
@@ -501,6 +502,7 @@ BOOST_AUTO_TEST_CASE(RelayKeysDefaultAndParse) {
   BOOST_TEST(defaults.relay_password_file.empty());
   BOOST_TEST(!defaults.relay_allow_plaintext_auth);
   BOOST_TEST(defaults.relay_destination_concurrency == 10u);
+  BOOST_TEST(defaults.relay_tcp_port == 25u);
   const std::pair<const char*, RelayTls> words[] = {{"none", RelayTls::kNone},
                                                     {"may", RelayTls::kMay},
                                                     {"Encrypt", RelayTls::kEncrypt},
@@ -512,13 +514,18 @@ BOOST_AUTO_TEST_CASE(RelayKeysDefaultAndParse) {
   Config set = Parse(
       "relay_tls_ca_file = ca.pem\nrelay_auth_user = relay@example.test\n"
       "relay_password_file = /etc/postern/relay.pw\nrelay_allow_plaintext_auth = yes\n"
-      "relay_destination_concurrency = 50\n" +
+      "relay_destination_concurrency = 50\nrelay_tcp_port = 2525\n" +
       kListener);
   BOOST_TEST(set.relay_tls_ca_file == "/etc/postern/ca.pem");
   BOOST_TEST(set.relay_auth_user == "relay@example.test");
   BOOST_TEST(set.relay_password_file == "/etc/postern/relay.pw");
   BOOST_TEST(set.relay_allow_plaintext_auth);
   BOOST_TEST(set.relay_destination_concurrency == 50u);
+  BOOST_TEST(set.relay_tcp_port == 2525u);
+  BOOST_TEST(ErrorOf("relay_tcp_port = 0\n" + kListener) ==
+             "/etc/postern/postern.conf:1: relay_tcp_port: must be at least 1");
+  BOOST_TEST(ErrorOf("relay_tcp_port = 65536\n" + kListener) ==
+             "/etc/postern/postern.conf:1: relay_tcp_port: must be at most 65535");
   BOOST_TEST(ErrorOf("relay_tls = dane\n" + kListener) ==
              "/etc/postern/postern.conf:1: relay_tls: \"dane\" is not none, may, encrypt or "
              "verify");

@@ -121,6 +121,23 @@ BOOST_AUTO_TEST_CASE(no_mx_records_means_the_domain_itself) {
                "Host or domain name not found: example.test has no MX, AAAA or A record");
 }
 
+BOOST_AUTO_TEST_CASE(the_mx_port_is_used_for_mx_hosts_and_the_implicit_mx_only) {
+  DestinationRequest request = ForDomain("example.test");
+  request.mx_port = 2525;
+  DnsAnswers answers;
+  answers[{"example.test", DnsType::kMx}] = DnsLookupResult::Mx({{10, "mx1.example.test"}});
+  AddHost(&answers, "mx1.example.test", {}, {"192.0.2.1"});
+  BOOST_TEST(Targets(Plan(request, answers)) == V{"mx1.example.test[192.0.2.1]:2525"});
+  answers[{"example.test", DnsType::kMx}] = DnsLookupResult::Mx({});
+  AddHost(&answers, "example.test", {}, {"192.0.2.80"});
+  BOOST_TEST(Targets(Plan(request, answers)) == V{"example.test[192.0.2.80]:2525"});
+
+  DestinationRequest relayed = ViaRelayhosts({"[192.0.2.9]", "[192.0.2.10]:587"});
+  relayed.mx_port = 2525;
+  BOOST_TEST(Targets(Plan(relayed, {})) ==
+             (V{"192.0.2.9[192.0.2.9]:25", "192.0.2.10[192.0.2.10]:587"}));
+}
+
 BOOST_AUTO_TEST_CASE(a_null_mx_fails_without_asking_more) {
   DestinationRequest request = ForDomain("example.test");
   DnsAnswers answers;
