@@ -87,6 +87,7 @@ lib_libpostern_a_SOURCES += \
 	lib/sasl/sasl_users.cc lib/sasl/sasl_users.h
 # queue: the LMDB queue, envelopes, Maildir, retries
 lib_libpostern_a_SOURCES += \
+	lib/queue/delivery_log.cc lib/queue/delivery_log.h \
 	lib/queue/delivery_schedule.cc lib/queue/delivery_schedule.h \
 	lib/queue/disk_floor.cc lib/queue/disk_floor.h \
 	lib/queue/dsn_report.cc lib/queue/dsn_report.h \

@@ -44,7 +44,8 @@ AttemptOutcome MaildirAttempt(size_t index, std::string_view address,
   return attempt;
 }
 
-DeliveryWorker::DeliveryWorker(const QueueStore* store, FileSystem* fs) : store_(store), fs_(fs) {}
+DeliveryWorker::DeliveryWorker(const QueueStore* store, FileSystem* fs, const Clock* clock)
+    : store_(store), fs_(fs), clock_(clock) {}
 
 DeliveryWorker::~DeliveryWorker() {
   Stop();
@@ -67,7 +68,8 @@ void DeliveryWorker::Submit(std::string queue_id, std::vector<size_t> recipients
                             std::shared_ptr<const Config> config) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    jobs_.push_back(Job{std::move(queue_id), std::move(recipients), std::move(config)});
+    jobs_.push_back(
+        Job{std::move(queue_id), std::move(recipients), std::move(config), clock_->Now()});
   }
   wake_.notify_one();
 }
@@ -112,6 +114,14 @@ void DeliveryWorker::Run() {
 }
 
 DeliveryReport DeliveryWorker::Deliver(const Job& job) {
+  const TimePoint started = clock_->Now();
+  DeliveryReport report = DeliverNow(job);
+  report.delays.waiting = std::chrono::duration_cast<Duration>(started - job.submitted);
+  report.delays.transmission = std::chrono::duration_cast<Duration>(clock_->Now() - started);
+  return report;
+}
+
+DeliveryReport DeliveryWorker::DeliverNow(const Job& job) {
   DeliveryReport report;
   report.queue_id = job.queue_id;
   Result<std::optional<StoredMessage>> message = store_->GetMessage(job.queue_id);

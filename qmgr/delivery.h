@@ -33,9 +33,11 @@
 #include <thread>
 #include <vector>
 
+#include "lib/base/clock.h"
 #include "lib/base/file_system.h"
 #include "lib/base/status.h"
 #include "lib/config/config.h"
+#include "lib/queue/delivery_log.h"
 #include "lib/queue/delivery_schedule.h"
 #include "lib/queue/envelope.h"
 #include "lib/queue/maildir.h"
@@ -55,6 +57,7 @@ struct DeliveryReport {
   std::string relay = "maildir";  // where it went, for the log: "maildir" or host[address]:port
   Status failure;                 // the message could not be read at all; recipients is empty
   std::vector<RecipientReport> recipients;  // one per recipient attempted
+  AttemptDelays delays;  // waiting, setup and transmission; the manager adds queued
 };
 
 // What a Maildir delivery's result means for its recipient: delivered
@@ -70,8 +73,8 @@ bool HasLocalPending(const Envelope& envelope, const Config& config);
 
 class DeliveryWorker {
  public:
-  // store and fs must outlive the worker.
-  DeliveryWorker(const QueueStore* store, FileSystem* fs);
+  // store, fs and clock must outlive the worker.
+  DeliveryWorker(const QueueStore* store, FileSystem* fs, const Clock* clock);
   ~DeliveryWorker();
   DeliveryWorker(const DeliveryWorker&) = delete;
   DeliveryWorker& operator=(const DeliveryWorker&) = delete;
@@ -96,13 +99,17 @@ class DeliveryWorker {
     std::string queue_id;
     std::vector<size_t> recipients;
     std::shared_ptr<const Config> config;
+    TimePoint submitted;
   };
 
   void Run();
+  // DeliverNow, timed.
   DeliveryReport Deliver(const Job& job);
+  DeliveryReport DeliverNow(const Job& job);
 
   const QueueStore* store_;
   FileSystem* fs_;
+  const Clock* clock_;
   int pipe_read_ = -1;
   int pipe_write_ = -1;
   std::vector<std::thread> threads_;

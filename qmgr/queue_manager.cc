@@ -11,23 +11,6 @@
 #include "qmgr/notification.h"
 
 namespace postern {
-namespace {
-
-const char* VerdictName(Verdict verdict) {
-  switch (verdict) {
-    case Verdict::kDelivered:
-    case Verdict::kRelayed:
-    case Verdict::kRelayedNoDsn:
-      return "sent";
-    case Verdict::kFailed:
-      return "bounced";
-    case Verdict::kDeferred:
-      return "deferred";
-  }
-  return "?";
-}
-
-}  // namespace
 
 QueueManager::QueueManager(event_base* base, const Clock* clock, QueueStore* store, FileSystem* fs,
                            std::shared_ptr<const Config> config)
@@ -35,7 +18,7 @@ QueueManager::QueueManager(event_base* base, const Clock* clock, QueueStore* sto
       store_(store),
       clock_(clock),
       config_(std::move(config)),
-      worker_(store, fs),
+      worker_(store, fs, clock),
       relay_(base, clock, store),
       disk_floor_(
           DiskFloor::Probe{[store] { return FreeDiskSpace(store->directory()); },
@@ -51,7 +34,7 @@ Status QueueManager::Start() {
              recovered->orphan_chunks, recovered->orphan_messages);
   Result<std::vector<StoredMessage>> messages = store_->ListMessages();
   if (!messages.ok()) return messages.status();
-  for (const StoredMessage& m : *messages) Index(m.envelope, m.held);
+  for (const StoredMessage& m : *messages) Index(m.envelope, m.held, ArrivedAt(m.envelope));
   LOG_INFO("queue %s opened: %zu messages", store_->directory().c_str(), index_.size());
 
   if (Status s = worker_.Start(config_->local_delivery_concurrency); !s.ok()) return s;
@@ -144,14 +127,14 @@ Status QueueManager::CommitNow() {
     std::string auth = e.auth_mailbox.empty() ? "" : ", auth=" + Printable(e.auth_mailbox);
     LOG_INFO("%s: from=<%s>%s, size=%" PRIu64 ", nrcpt=%zu (queued)", e.queue_id.c_str(),
              Printable(e.sender).c_str(), auth.c_str(), e.size, e.recipients.size());
-    Index(e, false);
+    Index(e, false, clock_->Now());
     ack.done(Status::Ok());
     Plan(e, false);
   }
   std::vector<Envelope> notifications = std::move(notifications_);
   notifications_.clear();
   for (const Envelope& e : notifications) {
-    Index(e, false);
+    Index(e, false, clock_->Now());
     Plan(e, false);
   }
   return Status::Ok();
@@ -201,7 +184,10 @@ bool QueueManager::Reindex(const std::string& queue_id) {
     Forget(queue_id);
     return false;
   }
-  index_[queue_id] = MessageState{(*message)->held, 0};
+  auto known = index_.find(queue_id);
+  const TimePoint queued =
+      known != index_.end() ? known->second.queued : ArrivedAt((*message)->envelope);
+  Index((*message)->envelope, (*message)->held, queued);
   return true;
 }
 
@@ -380,8 +366,14 @@ void QueueManager::QueueMessage(Envelope envelope, ContentChunker* chunker, Dura
 
 // --- index and scheduling
 
-void QueueManager::Index(const Envelope& envelope, bool held) {
-  index_[envelope.queue_id] = MessageState{held, 0};
+TimePoint QueueManager::ArrivedAt(const Envelope& envelope) const {
+  const auto age = std::max(clock_->WallNow() - FromEpochSeconds(envelope.arrival_time),
+                            WallTime::duration::zero());
+  return clock_->Now() - std::chrono::duration_cast<Duration>(age);
+}
+
+void QueueManager::Index(const Envelope& envelope, bool held, TimePoint queued) {
+  index_[envelope.queue_id] = MessageState{held, 0, queued, queued};
 }
 
 Result<std::optional<Envelope>> QueueManager::CurrentEnvelope(const std::string& queue_id) {
@@ -448,6 +440,7 @@ void QueueManager::Plan(const Envelope& envelope, bool ignore_back_off) {
   }
   if (!local_due.empty() || !remote_due.empty()) {
     retries_.Cancel(envelope.queue_id);
+    state.handed = clock_->Now();
     if (!local_due.empty()) {
       ++state.deliveries;
       worker_.Submit(envelope.queue_id, std::move(local_due), config_);
@@ -574,15 +567,17 @@ Status QueueManager::RecordOutcomes(const DeliveryReport& report) {
     return Status::Ok();
   }
   Envelope& envelope = **stored;
-  const int64_t delay = ToEpochSeconds(clock_->WallNow()) - envelope.arrival_time;
+  AttemptDelays delays = report.delays;
+  if (auto state = index_.find(id); state != index_.end())
+    delays.queued =
+        std::chrono::duration_cast<Duration>(state->second.handed - state->second.queued);
   std::vector<AttemptOutcome> outcomes;
   for (const RecipientReport& r : report.recipients) {
     if (r.attempt.index >= envelope.recipients.size())
       PANIC("%s: recipient %zu out of range", id.c_str(), r.attempt.index);
-    LOG_INFO("%s: to=<%s>, relay=%s, delay=%" PRId64 ", dsn=%s, status=%s (%s)", id.c_str(),
-             Printable(envelope.recipients[r.attempt.index].address).c_str(),
-             Printable(report.relay).c_str(), std::max<int64_t>(delay, 0), r.attempt.status.c_str(),
-             VerdictName(r.attempt.verdict), Printable(r.detail).c_str());
+    LOG_INFO("%s", DeliveryLogLine(id, envelope.recipients[r.attempt.index].address, report.relay,
+                                   delays, r.attempt, r.detail)
+                       .c_str());
     outcomes.push_back(r.attempt);
   }
   ScheduleDecision decision = Schedule().Record(&envelope, outcomes);

@@ -167,6 +167,8 @@ class QueueManager {
   struct MessageState {
     bool held = false;
     int deliveries = 0;  // reports awaited: from a delivery thread, from the relay
+    TimePoint queued;    // committed (or, from before the start, arrived)
+    TimePoint handed;    // its last attempt was handed out
   };
   struct WaitingAck {
     Envelope envelope;
@@ -193,7 +195,10 @@ class QueueManager {
   void Unlist(const ContentChunker* chunker);
   void FailBatch(const Status& failure);
   void ReleaseFreedPages();
-  void Index(const Envelope& envelope, bool held);
+  // queued: when it was committed, for delays= in the log.
+  void Index(const Envelope& envelope, bool held, TimePoint queued);
+  // Its arrival on the monotonic clock, for a message not committed now.
+  TimePoint ArrivedAt(const Envelope& envelope) const;
   void Forget(const std::string& queue_id);
   // Reloads a message's state from the store after changes to it were lost
   // with a batch; false when it is no longer queued.

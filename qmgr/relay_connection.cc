@@ -37,6 +37,10 @@ RelayConnection::RelayConnection(event_base* base, const Clock* clock, const Que
 
 RelayConnection::~RelayConnection() = default;
 
+Duration RelayConnection::setup_time() const {
+  return ready_at_ ? std::chrono::duration_cast<Duration>(*ready_at_ - started_) : Duration::zero();
+}
+
 void RelayConnection::Connect(Duration connect_timeout) {
   timer_.reset(evtimer_new(base_, OnTimer, this));
   bev_.reset(bufferevent_socket_new(base_, -1, BEV_OPT_CLOSE_ON_FREE));
@@ -46,7 +50,8 @@ void RelayConnection::Connect(Duration connect_timeout) {
   sockaddr_storage address;
   BindAddress to{target_.address, target_.port};
   const socklen_t length = to.ToSockaddr(&address);
-  connect_deadline_ = clock_->Now() + connect_timeout;
+  started_ = clock_->Now();
+  connect_deadline_ = started_ + connect_timeout;
   ArmTimer();
   if (bufferevent_socket_connect(bev_.get(), reinterpret_cast<sockaddr*>(&address),
                                  static_cast<int>(length)) != 0)
@@ -142,7 +147,7 @@ void RelayConnection::Pump() {
         sizes_.erase(done->outcome.queue_id);
         if (callbacks_.message_done) callbacks_.message_done(this, std::move(done->outcome));
       } else if (std::holds_alternative<client_action::Ready>(action)) {
-        ready_once_ = true;
+        if (!ready_at_) ready_at_ = clock_->Now();
         if (callbacks_.ready) callbacks_.ready(this);
       } else if (auto* close = std::get_if<client_action::Close>(&action)) {
         closing_ = true;

@@ -80,7 +80,10 @@ class RelayConnection {
 
   const Target& target() const { return target_; }
   // The session said it was ready for mail at least once.
-  bool ready_once() const { return ready_once_; }
+  bool ready_once() const { return ready_at_.has_value(); }
+  // From Connect() until the session was first ready for mail: connect,
+  // greeting, EHLO, STARTTLS, AUTH (0 before).
+  Duration setup_time() const;
   bool closed() const { return closed_; }
 
  private:
@@ -118,8 +121,9 @@ class RelayConnection {
   EventPtr timer_;
   bool connected_ = false;
   bool pumping_ = false;
-  bool ready_once_ = false;
-  bool closing_ = false;  // the session said Close: finish once the output is written
+  TimePoint started_{};                // Connect() was called
+  std::optional<TimePoint> ready_at_;  // first ready for mail
+  bool closing_ = false;               // the session said Close: finish once the output is written
   bool closed_ = false;
   SessionEnd end_;
   // The content the session waits for, while it waits.

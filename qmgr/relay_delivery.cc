@@ -148,7 +148,7 @@ size_t RelayDelivery::Submit(const Envelope& envelope, const std::vector<size_t>
     for (size_t i : indexes) copy.recipients[i].state = RecipientState::kPending;
     Destination& destination = destinations_[key];
     destination.key = key;
-    destination.waiting.push_back(std::move(copy));
+    destination.waiting.push_back(Waiting{std::move(copy), clock_->Now()});
     Kick(&destination);
   }
   return by_destination.size();
@@ -223,19 +223,31 @@ void RelayDelivery::OnReady(const std::string& key, RelayConnection* connection)
   if (destination->waiting.empty()) return connection->Quit();
   for (Open& open : destination->open) {
     if (open.connection.get() != connection) continue;
-    Envelope envelope = std::move(destination->waiting.front());
+    Waiting next = std::move(destination->waiting.front());
     destination->waiting.pop_front();
-    open.handed.emplace(envelope.queue_id, envelope);
-    return connection->Deliver(std::move(envelope));
+    Handed handed{next.envelope, clock_->Now(), {}};
+    const Duration waited = std::chrono::duration_cast<Duration>(handed.started - next.submitted);
+    // The first message waited for the connection's setup (or part of it).
+    if (!open.carried) handed.delays.setup = std::min(connection->setup_time(), waited);
+    handed.delays.waiting = waited - handed.delays.setup;
+    open.carried = true;
+    open.handed.emplace(next.envelope.queue_id, std::move(handed));
+    return connection->Deliver(std::move(next.envelope));
   }
 }
 
 void RelayDelivery::OnMessageDone(const std::string& key, RelayConnection* connection,
                                   const MessageOutcome& outcome) {
-  if (Destination* destination = Find(key))
-    for (Open& open : destination->open)
-      if (open.connection.get() == connection) open.handed.erase(outcome.queue_id);
-  Report(RelayReport(outcome, connection->target()));
+  Destination* destination = Find(key);
+  if (!destination) return;
+  for (Open& open : destination->open) {
+    if (open.connection.get() != connection) continue;
+    auto handed = open.handed.find(outcome.queue_id);
+    if (handed == open.handed.end()) return;
+    Report(RelayReport(outcome, connection->target()), handed->second);
+    open.handed.erase(handed);
+    return;
+  }
 }
 
 void RelayDelivery::OnClosed(const std::string& key, RelayConnection* connection,
@@ -250,7 +262,8 @@ void RelayDelivery::OnClosed(const std::string& key, RelayConnection* connection
   Open open = std::move(*found);
   opens.erase(found);
   const std::string relay = connection->target().ToString();
-  for (const auto& [id, envelope] : open.handed) Report(ReportForAll(envelope, end.reason, relay));
+  for (const auto& [id, handed] : open.handed)
+    Report(ReportForAll(handed.envelope, end.reason, relay), handed);
   finished_.push_back(std::move(open.connection));
   event_active(later_.get(), EV_TIMEOUT, 1);
   if (connection->ready_once()) {
@@ -270,7 +283,12 @@ void RelayDelivery::OnClosed(const std::string& key, RelayConnection* connection
 
 void RelayDelivery::ReportWaiting(Destination* destination, const Diagnostic& why,
                                   const std::string& relay) {
-  for (const Envelope& envelope : destination->waiting) Report(ReportForAll(envelope, why, relay));
+  const TimePoint now = clock_->Now();
+  for (const Waiting& waiting : destination->waiting) {
+    DeliveryReport report = ReportForAll(waiting.envelope, why, relay);
+    report.delays.waiting = std::chrono::duration_cast<Duration>(now - waiting.submitted);
+    Report(std::move(report));
+  }
   destination->waiting.clear();
 }
 
@@ -279,6 +297,12 @@ void RelayDelivery::ForgetIfIdle(Destination* destination) {
     return;
   const std::string key = destination->key;  // erase must not read the node it destroys
   destinations_.erase(key);
+}
+
+void RelayDelivery::Report(DeliveryReport report, const Handed& handed) {
+  report.delays = handed.delays;
+  report.delays.transmission = std::chrono::duration_cast<Duration>(clock_->Now() - handed.started);
+  Report(std::move(report));
 }
 
 void RelayDelivery::Report(DeliveryReport report) {

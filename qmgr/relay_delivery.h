@@ -88,15 +88,25 @@ class RelayDelivery {
   void Stop();
 
  private:
+  struct Waiting {
+    Envelope envelope;
+    TimePoint submitted;
+  };
+  struct Handed {
+    Envelope envelope;
+    TimePoint started;     // given to the connection
+    AttemptDelays delays;  // waiting and setup so far
+  };
   struct Open {
     std::unique_ptr<RelayConnection> connection;
     size_t target_index = 0;
-    std::map<std::string, Envelope> handed;  // given to it, not yet reported
+    bool carried = false;                  // a message went out on it: later ones had no setup
+    std::map<std::string, Handed> handed;  // given to it, not yet reported
   };
   // Mail for relayhost (key "") or for one recipient domain (its name).
   struct Destination {
     std::string key;
-    std::deque<Envelope> waiting;
+    std::deque<Waiting> waiting;
     std::vector<Open> open;
     std::vector<Target> targets;             // this attempt's plan, once found
     DestinationLookup::SearchId search = 0;  // none under way
@@ -120,6 +130,8 @@ class RelayDelivery {
   void ReportWaiting(Destination* destination, const Diagnostic& why, const std::string& relay);
   // Forgets the destination when nothing is left for it.
   void ForgetIfIdle(Destination* destination);
+  // Sets the report's transmission from handed, and queues it.
+  void Report(DeliveryReport report, const Handed& handed);
   void Report(DeliveryReport report);
 
   event_base* base_;

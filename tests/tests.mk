@@ -74,6 +74,7 @@ tests_unit_tests_SOURCES += \
 	tests/lib/sasl/sasl_users_test.cc
 # lib/queue
 tests_unit_tests_SOURCES += \
+	tests/lib/queue/delivery_log_test.cc \
 	tests/lib/queue/delivery_schedule_test.cc \
 	tests/lib/queue/disk_floor_test.cc \
 	tests/lib/queue/dsn_report_test.cc \

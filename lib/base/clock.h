@@ -7,6 +7,7 @@
 // dates in a DSN).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 
@@ -25,6 +26,7 @@ inline WallTime FromEpochSeconds(int64_t seconds) {
   return WallTime(std::chrono::seconds(seconds));
 }
 
+// Implementations are safe to read from any thread.
 class Clock {
  public:
   virtual ~Clock() = default;
@@ -38,20 +40,21 @@ class SystemClock final : public Clock {
   WallTime WallNow() const override { return std::chrono::system_clock::now(); }
 };
 
-// Both times move together, and only in Advance().
+// Both times move together, and only in Advance() (one thread advances;
+// any thread may read, as qmgr's delivery threads do).
 class FakeClock final : public Clock {
  public:
   explicit FakeClock(WallTime wall_start = WallTime{}) : wall_(wall_start) {}
-  TimePoint Now() const override { return now_; }
-  WallTime WallNow() const override { return wall_; }
+  TimePoint Now() const override { return now_.load(); }
+  WallTime WallNow() const override { return wall_.load(); }
   void Advance(Duration d) {
-    now_ += d;
-    wall_ += d;
+    now_.store(now_.load() + d);
+    wall_.store(wall_.load() + d);
   }
 
  private:
-  TimePoint now_{};
-  WallTime wall_;
+  std::atomic<TimePoint> now_{TimePoint{}};
+  std::atomic<WallTime> wall_;
 };
 
 }  // namespace postern

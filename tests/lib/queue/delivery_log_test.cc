@@ -1,0 +1,49 @@
+// tests/lib/queue/delivery_log_test.cc — lib/queue/delivery_log.h: Postfix's
+// delay notation and the whole line of a delivery attempt.
+#include "lib/queue/delivery_log.h"
+
+#include <boost/test/unit_test.hpp>
+
+namespace postern {
+namespace {
+
+using std::chrono::milliseconds;
+
+BOOST_AUTO_TEST_SUITE(delivery_log)
+
+BOOST_AUTO_TEST_CASE(delays_are_written_as_postfix_writes_them) {
+  const std::pair<int64_t, const char*> cases[] = {
+      {0, "0"},       {4, "0"},       {5, "0.01"},         {61, "0.06"},
+      {100, "0.1"},   {123, "0.12"},  {995, "1"},          {1000, "1"},
+      {1234, "1.2"},  {1250, "1.3"},  {9949, "9.9"},       {9960, "10"},
+      {10'000, "10"}, {12'345, "12"}, {1'234'567, "1234"}, {-5, "0"},
+  };
+  for (const auto& [ms, text] : cases)
+    BOOST_TEST(FormatDelay(milliseconds(ms)) == text, ms << " ms");
+}
+
+BOOST_AUTO_TEST_CASE(the_line_has_every_stage_and_their_sum) {
+  AttemptDelays delays{milliseconds(61), milliseconds(0), milliseconds(520), milliseconds(1234)};
+  AttemptOutcome attempt;
+  attempt.verdict = Verdict::kRelayed;
+  attempt.status = "2.0.0";
+  BOOST_TEST(DeliveryLogLine("61FF.1A.2", "zoe@elsewhere.test", "mx.elsewhere.test[192.0.2.1]:25",
+                             delays, attempt, "250 2.0.0 Ok: queued as N1") ==
+             "61FF.1A.2: to=<zoe@elsewhere.test>, relay=mx.elsewhere.test[192.0.2.1]:25, "
+             "delay=1.8, delays=0.06/0/0.52/1.2, dsn=2.0.0, status=sent (250 2.0.0 Ok: queued as "
+             "N1)");
+  attempt.verdict = Verdict::kDeferred;
+  attempt.status = "4.4.3";
+  BOOST_TEST(
+      DeliveryLogLine("61FF.1A.2", "a\nb@x.test", "none", AttemptDelays{}, attempt, "no\tanswer") ==
+      "61FF.1A.2: to=<a\\x0ab@x.test>, relay=none, delay=0, delays=0/0/0/0, dsn=4.4.3, "
+      "status=deferred (no\\x09answer)");
+  attempt.verdict = Verdict::kFailed;
+  BOOST_TEST(DeliveryLogLine("I", "a@x.test", "maildir", AttemptDelays{}, attempt, "why")
+                 .find(", status=bounced (why)") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+}  // namespace
+}  // namespace postern
