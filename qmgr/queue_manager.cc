@@ -21,6 +21,16 @@ size_t CountRemotePending(const Envelope& envelope, const Config& config) {
   return count;
 }
 
+// What an attempt came to, by the recipients' states once it is recorded.
+ipc::AttemptSummary SummaryOf(const Envelope& envelope) {
+  bool failed = false;
+  for (const Recipient& r : envelope.recipients) {
+    if (r.state == RecipientState::kPending) return ipc::AttemptSummary::kDeferred;
+    if (r.state == RecipientState::kFailed) failed = true;
+  }
+  return failed ? ipc::AttemptSummary::kFailed : ipc::AttemptSummary::kDelivered;
+}
+
 const char* VerdictName(Verdict verdict) {
   switch (verdict) {
     case Verdict::kDelivered:
@@ -155,6 +165,7 @@ Status QueueManager::CommitNow() {
     Index(e, false);
     ack.done(Status::Ok());
     Plan(e, false);
+    AttemptOver(e.queue_id, ipc::AttemptSummary::kNotAttempted);  // when nothing went
   }
   std::vector<Envelope> notifications = std::move(notifications_);
   notifications_.clear();
@@ -574,6 +585,7 @@ void QueueManager::ApplyReport(const DeliveryReport& report) {
     LOG_ERROR("%s: cannot read the message for delivery: %s", report.queue_id.c_str(),
               report.failure.message().c_str());
     ScheduleRetry(report.queue_id);
+    AttemptOver(report.queue_id, ipc::AttemptSummary::kDeferred);
     return;
   }
   if (Status s = RecordOutcomes(report); !s.ok()) {
@@ -594,6 +606,7 @@ Status QueueManager::RecordOutcomes(const DeliveryReport& report) {
   if (!stored.ok()) return stored.status();
   if (!stored->has_value()) {
     Forget(id);
+    AttemptOver(id, ipc::AttemptSummary::kNotAttempted);
     return Status::Ok();
   }
   Envelope& envelope = **stored;
@@ -611,7 +624,14 @@ Status QueueManager::RecordOutcomes(const DeliveryReport& report) {
   ScheduleDecision decision = Schedule().Record(&envelope, outcomes);
   if (Status s = Settle(&envelope, decision); !s.ok()) return s;
   if (!decision.finished) Plan(envelope, false);
+  AttemptOver(id, SummaryOf(envelope));
   return Status::Ok();
+}
+
+void QueueManager::AttemptOver(const std::string& queue_id, ipc::AttemptSummary summary) {
+  auto found = index_.find(queue_id);
+  if (found != index_.end() && found->second.deliveries > 0) return;
+  if (attempt_ended_) attempt_ended_(queue_id, summary);
 }
 
 // --- queue control
@@ -635,6 +655,7 @@ Status QueueManager::Delete(const std::vector<std::string>& queue_ids) {
   for (const std::string& id : queue_ids) {
     Forget(id);
     LOG_INFO("%s: removed by the administrator", id.c_str());
+    AttemptOver(id, ipc::AttemptSummary::kNotAttempted);
   }
   ArmTimer();
   ReleaseFreedPages();  // so that the room made is usable at once
