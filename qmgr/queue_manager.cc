@@ -11,6 +11,19 @@
 #include "qmgr/notification.h"
 
 namespace postern {
+namespace {
+
+// What an attempt came to, by the recipients' states once it is recorded.
+ipc::AttemptSummary SummaryOf(const Envelope& envelope) {
+  bool failed = false;
+  for (const Recipient& r : envelope.recipients) {
+    if (r.state == RecipientState::kPending) return ipc::AttemptSummary::kDeferred;
+    if (r.state == RecipientState::kFailed) failed = true;
+  }
+  return failed ? ipc::AttemptSummary::kFailed : ipc::AttemptSummary::kDelivered;
+}
+
+}  // namespace
 
 QueueManager::QueueManager(event_base* base, const Clock* clock, QueueStore* store, FileSystem* fs,
                            std::shared_ptr<const Config> config)
@@ -130,6 +143,9 @@ Status QueueManager::CommitNow() {
     Index(e, false, clock_->Now());
     ack.done(Status::Ok());
     Plan(e, false);
+    // A no-op once Plan handed it out (every recipient is due at its
+    // commit); should nothing go, the waiting client is told at once.
+    AttemptOver(e.queue_id, ipc::AttemptSummary::kNotAttempted);
   }
   std::vector<Envelope> notifications = std::move(notifications_);
   notifications_.clear();
@@ -544,6 +560,7 @@ void QueueManager::ApplyReport(const DeliveryReport& report) {
     LOG_ERROR("%s: cannot read the message for delivery: %s", report.queue_id.c_str(),
               report.failure.message().c_str());
     ScheduleRetry(report.queue_id);
+    AttemptOver(report.queue_id, ipc::AttemptSummary::kDeferred);
     return;
   }
   if (Status s = RecordOutcomes(report); !s.ok()) {
@@ -564,6 +581,7 @@ Status QueueManager::RecordOutcomes(const DeliveryReport& report) {
   if (!stored.ok()) return stored.status();
   if (!stored->has_value()) {
     Forget(id);
+    AttemptOver(id, ipc::AttemptSummary::kNotAttempted);
     return Status::Ok();
   }
   Envelope& envelope = **stored;
@@ -583,7 +601,14 @@ Status QueueManager::RecordOutcomes(const DeliveryReport& report) {
   ScheduleDecision decision = Schedule().Record(&envelope, outcomes);
   if (Status s = Settle(&envelope, decision); !s.ok()) return s;
   if (!decision.finished) Plan(envelope, false);
+  AttemptOver(id, SummaryOf(envelope));
   return Status::Ok();
+}
+
+void QueueManager::AttemptOver(const std::string& queue_id, ipc::AttemptSummary summary) {
+  auto found = index_.find(queue_id);
+  if (found != index_.end() && found->second.deliveries > 0) return;
+  if (attempt_ended_) attempt_ended_(queue_id, summary);
 }
 
 // --- queue control
@@ -607,6 +632,7 @@ Status QueueManager::Delete(const std::vector<std::string>& queue_ids) {
   for (const std::string& id : queue_ids) {
     Forget(id);
     LOG_INFO("%s: removed by the administrator", id.c_str());
+    AttemptOver(id, ipc::AttemptSummary::kNotAttempted);
   }
   ArmTimer();
   ReleaseFreedPages();  // so that the room made is usable at once

@@ -23,6 +23,14 @@
 // (qmgr/notification.h) in one batch, which also removes the message once
 // every recipient is final.
 //
+// The end of a delivery attempt is announced (AttemptEnded callback) when
+// the last report of a message's attempt is recorded (its deliveries back
+// at 0: delivered, relayed, failed or deferred), when a message just
+// committed has nothing due (so no attempt will come before its next
+// review), and when the administrator deletes a message. qmgr's stream
+// side uses it for acknowledgement_delay: it keeps the waiters, and
+// forgets a message's waiter at its first announcement.
+//
 // Time comes from the Clock given: the lazy commit and the wake-ups are
 // due times, and one libevent timer wakes the manager at the earliest
 // (RunDueTimers), so a test drives both with a FakeClock. The store and the file system are
@@ -65,6 +73,7 @@
 #include "lib/base/clock.h"
 #include "lib/base/file_system.h"
 #include "lib/config/config.h"
+#include "lib/ipc/messages_queue.h"
 #include "lib/net/event_handles.h"
 #include "lib/policy/resource_check.h"
 #include "lib/queue/delivery_schedule.h"
@@ -89,6 +98,8 @@ class QueueManager {
   using DurableCallback = std::function<void(const Status&)>;
   using BatchFailedCallback = std::function<void(uint64_t generation, const Status&)>;
   using StreamGivenUpCallback = std::function<void(const std::string& queue_id, const Status&)>;
+  using AttemptEndedCallback =
+      std::function<void(const std::string& queue_id, ipc::AttemptSummary)>;
 
   // clock, store and fs must outlive the manager.
   QueueManager(event_base* base, const Clock* clock, QueueStore* store, FileSystem* fs,
@@ -134,6 +145,12 @@ class QueueManager {
   // that the BatchFailed callback can tell which of them lost chunks.
   uint64_t generation() const { return generation_; }
   void SetBatchFailedCallback(BatchFailedCallback callback) { batch_failed_ = std::move(callback); }
+  // A delivery attempt of queue_id has ended, or none is under way or due
+  // (see the file comment); runs from the loop, after the commit that
+  // queued the message was answered.
+  void SetAttemptEndedCallback(AttemptEndedCallback callback) {
+    attempt_ended_ = std::move(callback);
+  }
   // Deletes the chunks of a stream that will never be queued.
   void DiscardContent(const std::string& queue_id);
   // Completes a message: done runs once it is on disk, or with the reason
@@ -222,6 +239,9 @@ class QueueManager {
   void ApplyReports();
   void ApplyReport(const DeliveryReport& report);
   Status RecordOutcomes(const DeliveryReport& report);
+  // Announces the end of queue_id's attempt unless a report is still
+  // awaited (its deliveries are not back at 0).
+  void AttemptOver(const std::string& queue_id, ipc::AttemptSummary summary);
 
   event_base* base_;
   QueueStore* store_;
@@ -244,6 +264,7 @@ class QueueManager {
   std::vector<Envelope> notifications_;  // DSNs in the open batch, indexed once committed
   BatchFailedCallback batch_failed_;
   StreamGivenUpCallback stream_given_up_;
+  AttemptEndedCallback attempt_ended_;
   bool batch_has_content_ = false;  // message chunks or envelopes in the open batch
   bool batch_frees_space_ = false;  // the open batch removes messages or content
   // Bytes in flight, for the disk floor: the open batch's chunks and the

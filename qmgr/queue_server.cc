@@ -37,6 +37,10 @@ Status QueueServer::Start() {
       [this](uint64_t generation, const Status& failure) { OnBatchFailed(generation, failure); });
   manager_->SetStreamGivenUpCallback(
       [this](const std::string& queue_id, const Status& why) { OnStreamGivenUp(queue_id, why); });
+  manager_->SetAttemptEndedCallback(
+      [this](const std::string& queue_id, ipc::AttemptSummary summary) {
+        OnAttemptEnded(queue_id, summary);
+      });
   housekeeping_event_.reset(event_new(base_, -1, 0, OnHousekeeping, this));
   if (!housekeeping_event_) return Status::Error("cannot create qmgr's housekeeping event");
   return server_.Start();
@@ -52,6 +56,7 @@ void QueueServer::CloseAll() {
     if (stream.reserved) manager_->Release(stream.envelope.queue_id);
   }
   streams_.clear();
+  attempt_waiters_.clear();
   server_.CloseAll();
 }
 
@@ -78,6 +83,7 @@ void QueueServer::Closed(PeerId peer) {
        s != streams_.end() && s->first.first == peer; ++s)
     keys.push_back(s->first);
   for (const StreamKey& key : keys) DropStream(key);
+  std::erase_if(attempt_waiters_, [peer](const auto& w) { return w.second.first == peer; });
 }
 
 // --- frames
@@ -167,10 +173,14 @@ Status QueueServer::End(PeerId peer, const ipc::MessageEnd& end) {
     return Status::Ok();
   }
   const std::string queue_id = stream.envelope.queue_id;
+  // Before the commit: a message with nothing due is announced right after it.
+  if (end.report_first_attempt) attempt_waiters_[queue_id] = key;
   manager_->QueueMessage(stream.envelope, &stream.chunker,
                          [this, peer, stream_id, queue_id](const Status& outcome) {
                            Answer(peer, stream_id, outcome, queue_id);
-                           if (!outcome.ok()) DiscardLater(queue_id);
+                           if (outcome.ok()) return;
+                           attempt_waiters_.erase(queue_id);
+                           DiscardLater(queue_id);
                          });
   streams_.erase(key);
   return Status::Ok();
@@ -217,6 +227,14 @@ void QueueServer::OnBatchFailed(uint64_t generation, const Status& failure) {
     stream.failure = failure;
     manager_->ForgetContent(&stream.chunker);  // its partial chunk is of no use now
   }
+}
+
+void QueueServer::OnAttemptEnded(const std::string& queue_id, ipc::AttemptSummary summary) {
+  auto waiter = attempt_waiters_.find(queue_id);
+  if (waiter == attempt_waiters_.end()) return;
+  const auto [peer, stream_id] = waiter->second;
+  attempt_waiters_.erase(waiter);
+  server_.Send(peer, ipc::FirstAttemptEnded{stream_id, summary});
 }
 
 void QueueServer::OnStreamGivenUp(const std::string& queue_id, const Status& why) {

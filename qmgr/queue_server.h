@@ -7,6 +7,14 @@
 // kControlReply (lib/ipc/messages_control.h, qmgr/queue_control.h). Content
 // goes into the open batch as it arrives; no message is held whole in memory.
 //
+// A kMessageEnd with report_first_attempt (a listener with an
+// acknowledgement_delay) leaves a waiter: once the message is queued and
+// the manager announces the end of its first delivery attempt, the stream
+// gets one kFirstAttemptEnded and the waiter is forgotten. At most one
+// waiter per message, kept only while its connection lasts: a failed
+// commit, a closed connection, or one dropped for leaving its output
+// unread, forgets them, so nothing grows for an smtpd that never reads.
+//
 // A stream is refused (kMessageResult with a failure once it ends) for an
 // invalid or duplicate queue id or an envelope without recipients, and
 // answered "insufficient resources" when the disk floor gives it up (its
@@ -83,6 +91,7 @@ class QueueServer {
   void Answer(PeerId peer, uint64_t stream_id, const Status& outcome, const std::string& queue_id);
   void OnBatchFailed(uint64_t generation, const Status& failure);
   void OnStreamGivenUp(const std::string& queue_id, const Status& why);
+  void OnAttemptEnded(const std::string& queue_id, ipc::AttemptSummary summary);
 
   event_base* base_;
   QueueManager* manager_;
@@ -91,6 +100,8 @@ class QueueServer {
   EventPtr housekeeping_event_;
   std::vector<std::string> to_discard_;
   std::map<StreamKey, Stream> streams_;
+  // Messages whose first attempt a stream waits to hear of, by queue id.
+  std::map<std::string, StreamKey> attempt_waiters_;
   FramedServer server_;
 };
 

@@ -50,7 +50,7 @@ void QueueClient::Data(uint64_t stream, std::string_view bytes) {
     connection_.Send(ipc::MessageData{stream, std::string(bytes.substr(off, kPiece))});
 }
 
-void QueueClient::End(uint64_t stream) {
+void QueueClient::End(uint64_t stream, AttemptCallback on_attempt) {
   auto it = streams_.find(stream);
   if (it == streams_.end()) return;
   it->second.ended = true;
@@ -58,7 +58,9 @@ void QueueClient::End(uint64_t stream) {
     Finish(stream, ipc::QueueOutcome::kTemporaryFailure, "queue manager unavailable");
     return;
   }
-  connection_.Send(ipc::MessageEnd{stream});
+  const bool report = static_cast<bool>(on_attempt);
+  it->second.on_attempt = std::move(on_attempt);
+  connection_.Send(ipc::MessageEnd{stream, report});
 }
 
 void QueueClient::Forget(uint64_t stream) {
@@ -87,19 +89,41 @@ void QueueClient::WakeWaiters() {
 
 void QueueClient::Finish(uint64_t stream, ipc::QueueOutcome outcome, const std::string& text) {
   auto it = streams_.find(stream);
-  if (it == streams_.end()) return;
+  if (it == streams_.end() || it->second.queued) return;
   ResultCallback callback = std::move(it->second.on_result);
-  streams_.erase(it);
+  if (outcome == ipc::QueueOutcome::kQueued && it->second.on_attempt)
+    it->second.queued = true;  // the stream lives on for its report
+  else
+    streams_.erase(it);
   callback(outcome, text);
 }
 
+void QueueClient::AttemptEnded(uint64_t stream, ipc::AttemptSummary summary) {
+  // A report for a stream forgotten meanwhile (its session ended, or its
+  // delay ran out) is for nobody.
+  auto it = streams_.find(stream);
+  if (it == streams_.end() || !it->second.queued) return;
+  AttemptCallback callback = std::move(it->second.on_attempt);
+  streams_.erase(it);
+  callback(summary);
+}
+
 void QueueClient::HandleFrame(const ipc::Frame& frame) {
-  Result<ipc::MessageResult> result = ipc::DecodeAs<ipc::MessageResult>(frame);
-  if (!result.ok()) {
-    FailAll("queue manager sent " + result.status().message());
-    return;
+  Status handled;
+  switch (frame.type) {
+    case ipc::MsgType::kMessageResult:
+      handled = ipc::DecodeThen<ipc::MessageResult>(
+          frame, [this](const ipc::MessageResult& m) { Finish(m.stream_id, m.outcome, m.text); });
+      break;
+    case ipc::MsgType::kFirstAttemptEnded:
+      handled = ipc::DecodeThen<ipc::FirstAttemptEnded>(
+          frame, [this](const ipc::FirstAttemptEnded& m) { AttemptEnded(m.stream_id, m.summary); });
+      break;
+    default:
+      handled = Status::Error(ipc::MsgTypeName(frame.type) + ", which smtpd does not expect");
+      break;
   }
-  Finish(result->stream_id, result->outcome, result->text);
+  if (!handled.ok()) FailAll("queue manager sent " + handled.message());
 }
 
 void QueueClient::Written() {
@@ -110,6 +134,8 @@ void QueueClient::FailAll(const std::string& why) {
   LOG_WARNING("%s; failing %zu open message stream(s) and reconnecting", why.c_str(),
               streams_.size());
   connection_.Close();
+  // Queued messages stay queued; their reports will not come.
+  std::erase_if(streams_, [](const auto& entry) { return entry.second.queued; });
   std::vector<uint64_t> ended;
   for (auto& [id, stream] : streams_) {
     stream.failed = true;

@@ -268,7 +268,9 @@ void SessionDriver::Execute(Action& action) {
         } else if constexpr (std::is_same_v<T, action::BeginMessage>) {
           stream_ = context_->queue->Begin(
               a.envelope, [this](ipc::QueueOutcome outcome, const std::string& text) {
-                stream_ = 0;
+                // A queued stream may still await its first attempt's report;
+                // the session's Acknowledged forgets it.
+                if (outcome != ipc::QueueOutcome::kQueued) stream_ = 0;
                 // text is the queue id when queued, else why the queue refused.
                 if (outcome != ipc::QueueOutcome::kQueued)
                   LOG_INFO("[%s]: message not queued: %s", client_address_.c_str(), text.c_str());
@@ -279,10 +281,23 @@ void SessionDriver::Execute(Action& action) {
           context_->queue->Data(stream_, a.bytes);
         } else if constexpr (std::is_same_v<T, action::EndMessage>) {
           // The result callback may run inside End() (queue down); it pumps.
-          context_->queue->End(stream_);
+          QueueClient::AttemptCallback on_attempt;
+          if (a.report_first_attempt) {
+            on_attempt = [this](ipc::AttemptSummary summary) {
+              session_.FirstAttemptEnded(summary);
+              Pump();
+            };
+          }
+          context_->queue->End(stream_, std::move(on_attempt));
         } else if constexpr (std::is_same_v<T, action::AbortMessage>) {
           context_->queue->Forget(stream_);
           stream_ = 0;
+        } else if constexpr (std::is_same_v<T, action::Acknowledged>) {
+          // acknowledgement_delay: the held 250 is out; no report is wanted.
+          context_->queue->Forget(stream_);
+          stream_ = 0;
+          LOG_INFO("%s: acknowledged after %.1f s: %s", a.queue_id.c_str(),
+                   std::chrono::duration<double>(a.waited).count(), a.why.c_str());
         } else if constexpr (std::is_same_v<T, action::MailCheck>) {
           // The answer may come inside this call (stand-alone); it pumps.
           context_->mail_check(this, a);

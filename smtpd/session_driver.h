@@ -102,9 +102,11 @@ class SessionDriver {
   TimePoint handshake_deadline_ = TimePoint::max();  // tls_wrapper: before the session
   uint64_t auth_exchange_ = 0;                       // open AUTH exchange with authd, 0 when none
   std::string auth_mechanism_;                       // of that exchange, for the log
-  uint64_t stream_ = 0;                              // open queue stream, 0 when none
-  bool closing_ = false;                             // Close seen: finish once output is written
-  TimePoint close_deadline_ = TimePoint::max();      // or after kCloseLinger
+  // The open queue stream, or the queued one awaiting its first attempt's
+  // report (acknowledgement_delay); 0 when none.
+  uint64_t stream_ = 0;
+  bool closing_ = false;                         // Close seen: finish once output is written
+  TimePoint close_deadline_ = TimePoint::max();  // or after kCloseLinger
   bool finished_ = false;
 };
 

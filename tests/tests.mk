@@ -48,6 +48,7 @@ tests_unit_tests_SOURCES += \
 	tests/lib/smtp/reply_catalogue_test.cc \
 	tests/lib/smtp/reply_parser_test.cc \
 	tests/lib/smtp/sender_login_test.cc \
+	tests/lib/smtp/server_session_ack_delay_test.cc \
 	tests/lib/smtp/server_session_pipelining_off_test.cc \
 	tests/lib/smtp/server_session_test.cc \
 	tests/lib/smtp/server_session_tls_auth_test.cc \
@@ -117,6 +118,7 @@ tests_fuzz_dns_message_replay_LDADD = $(POSTERN_LIBS)
 
 SYSTEM_TESTS = \
 	tests/system/abuse_test.py \
+	tests/system/ack_delay_test.py \
 	tests/system/authd_test.py \
 	tests/system/cli_test.py \
 	tests/system/concurrency_test.py \

@@ -599,12 +599,23 @@ constexpr std::array kKeys = {
       .type = T::kDuration,
       .scope = S::kListener,
       .default_value = "0",
-      .description = "The longest the server would wait after the end of DATA or BDAT LAST for "
-                     "the next hop to take the message before it acknowledges it "
-                     "(AcknowledgementDelay; the spec's value, when on, is 30s). This release "
-                     "has no next hop to wait for: every message is acknowledged as soon as it "
-                     "is durably queued, whatever the value, which is what 0, the default, "
-                     "means.",
+      .description =
+          "AcknowledgementDelay (MS-OXSMTP 3.2.7): how long the 250 to the end of DATA or BDAT "
+          "LAST may wait for the message's first delivery attempt. Once the message is durably "
+          "queued, smtpd holds the 250 until qmgr reports that attempt over for every "
+          "recipient (delivered into its Maildir, relayed to the next hop, failed or "
+          "deferred: past that nothing changes within the delay, so the 250 comes then), or "
+          "until this long after the end of the data, whichever is first; the 250 is the same "
+          "either way, and the log says which (QUEUEID: acknowledged after N s: delivered, or "
+          "acknowledgement_delay N s ran out). The wait does not count as the client's "
+          "inactivity and blocks no other session; commands the client pipelined wait behind "
+          "it; connection_timeout runs on (when it lapses in the wait, the 250 goes out before "
+          "its 421). 0, the default, acknowledges a message as soon as it is durable, as "
+          "Postfix does: with 30s every message waits up to 30 s whenever the next hop is down "
+          "or slow, which is why Exchange's operators turn it off for their applications. Set "
+          "30s, the spec's value, where the sending client should keep its copy until the next "
+          "hop (or the Maildir) has one: if this server is lost before it relays, nothing is "
+          "lost.",
       .slot = &L::acknowledgement_delay},
     K{.name = "blocked_networks",
       .type = T::kNetworks,

@@ -86,6 +86,8 @@ std::string MsgTypeName(MsgType type) {
       return "kMessageAbort";
     case MsgType::kMessageResult:
       return "kMessageResult";
+    case MsgType::kFirstAttemptEnded:
+      return "kFirstAttemptEnded";
     case MsgType::kPing:
       return "kPing";
     case MsgType::kPong:

@@ -23,7 +23,7 @@ namespace postern::ipc {
 
 // Bumped whenever a payload layout changes; a frame with another version is
 // refused, so a CLI and daemons from different builds fail loudly.
-constexpr uint16_t kProtocolVersion = 2;
+constexpr uint16_t kProtocolVersion = 3;
 constexpr size_t kHeaderSize = 8;
 // Large enough for a data chunk plus envelope; anything bigger is an attack
 // or a bug.
@@ -50,6 +50,7 @@ enum class MsgType : uint16_t {
   kMessageEnd = 22,
   kMessageAbort = 23,
   kMessageResult = 24,
+  kFirstAttemptEnded = 25,
 
   // any client / smtpd <-> authd (lib/ipc/messages_auth.h), SOCK_STREAM
   kPing = 40,

@@ -6,7 +6,7 @@
 namespace postern::ipc {
 namespace {
 
-// The two messages that name one stream and nothing else.
+// The message that names one stream and nothing else.
 std::string EncodeStreamId(uint64_t stream_id) { return PayloadWriter().U64(stream_id).Take(); }
 
 template <typename Message>
@@ -46,9 +46,17 @@ Result<MessageData> MessageData::Decode(std::string_view payload) {
   return m;
 }
 
-std::string MessageEnd::Encode() const { return EncodeStreamId(stream_id); }
+std::string MessageEnd::Encode() const {
+  return PayloadWriter().U64(stream_id).Bool(report_first_attempt).Take();
+}
+
 Result<MessageEnd> MessageEnd::Decode(std::string_view payload) {
-  return DecodeStreamId<MessageEnd>(payload);
+  MessageEnd m;
+  PayloadReader r(payload);
+  r.U64(&m.stream_id);
+  r.Bool(&m.report_first_attempt);
+  if (Status s = r.Finish(MsgTypeName(kType)); !s.ok()) return s;
+  return m;
 }
 
 std::string MessageAbort::Encode() const { return EncodeStreamId(stream_id); }
@@ -66,6 +74,33 @@ Result<MessageResult> MessageResult::Decode(std::string_view payload) {
   r.U64(&m.stream_id);
   r.Enum(&m.outcome, QueueOutcome::kQueued, QueueOutcome::kTemporaryFailure);
   r.Str(&m.text);
+  if (Status s = r.Finish(MsgTypeName(kType)); !s.ok()) return s;
+  return m;
+}
+
+const char* AttemptSummaryName(AttemptSummary summary) {
+  switch (summary) {
+    case AttemptSummary::kDelivered:
+      return "delivered";
+    case AttemptSummary::kDeferred:
+      return "deferred";
+    case AttemptSummary::kFailed:
+      return "failed";
+    case AttemptSummary::kNotAttempted:
+      return "not attempted";
+  }
+  return "unknown";
+}
+
+std::string FirstAttemptEnded::Encode() const {
+  return PayloadWriter().U64(stream_id).Enum(summary).Take();
+}
+
+Result<FirstAttemptEnded> FirstAttemptEnded::Decode(std::string_view payload) {
+  FirstAttemptEnded m;
+  PayloadReader r(payload);
+  r.U64(&m.stream_id);
+  r.Enum(&m.summary, AttemptSummary::kDelivered, AttemptSummary::kNotAttempted);
   if (Status s = r.Finish(MsgTypeName(kType)); !s.ok()) return s;
   return m;
 }

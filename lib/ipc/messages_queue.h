@@ -3,7 +3,11 @@
 // One stream socket per worker (connected by master, lib/ipc/messages_worker.h
 // ServiceSocket), many messages multiplexed by stream id: MessageBegin, then
 // MessageData pieces, then MessageEnd or MessageAbort; qmgr answers each
-// MessageEnd with one MessageResult once the message is synced. Decode()
+// MessageEnd with one MessageResult once the message is synced. A
+// MessageEnd that asks for it (a listener with an acknowledgement_delay)
+// is followed, after a MessageResult kQueued, by one FirstAttemptEnded on
+// the same stream id once the message's first delivery attempt is over;
+// qmgr keeps that promise only while the connection lasts. Decode()
 // fails, saying why, on a payload that is cut short, carries an out-of-range
 // value or has bytes left over; qmgr then closes the connection, smtpd fails
 // its open streams and reconnects.
@@ -46,10 +50,24 @@ struct MessageData {
   bool operator==(const MessageData&) const = default;
 };
 
-// smtpd -> qmgr: u64 stream_id. Commit the message durably.
+// What the first delivery attempt of a message came to, recipient by
+// recipient as the queue records them after it.
+enum class AttemptSummary : uint8_t {
+  kDelivered = 0,     // every recipient delivered into its Maildir or relayed
+  kDeferred = 1,      // some recipient waits for a retry
+  kFailed = 2,        // none waits; some failed
+  kNotAttempted = 3,  // nothing was due (held, removed, no route yet)
+};
+
+// "delivered", "deferred", "failed", "not attempted", for logs.
+const char* AttemptSummaryName(AttemptSummary summary);
+
+// smtpd -> qmgr: u64 stream_id, bool report_first_attempt. Commit the
+// message durably; with report_first_attempt, send FirstAttemptEnded too.
 struct MessageEnd {
   static constexpr MsgType kType = MsgType::kMessageEnd;
   uint64_t stream_id = 0;
+  bool report_first_attempt = false;
 
   std::string Encode() const;
   static Result<MessageEnd> Decode(std::string_view payload);
@@ -77,6 +95,19 @@ struct MessageResult {
   std::string Encode() const;
   static Result<MessageResult> Decode(std::string_view payload);
   bool operator==(const MessageResult&) const = default;
+};
+
+// qmgr -> smtpd: u64 stream_id, u8 AttemptSummary. The first delivery
+// attempt of the message that stream committed has ended for every
+// recipient (nothing will change before the next retry).
+struct FirstAttemptEnded {
+  static constexpr MsgType kType = MsgType::kFirstAttemptEnded;
+  uint64_t stream_id = 0;
+  AttemptSummary summary = AttemptSummary::kDelivered;
+
+  std::string Encode() const;
+  static Result<FirstAttemptEnded> Decode(std::string_view payload);
+  bool operator==(const FirstAttemptEnded&) const = default;
 };
 
 }  // namespace postern::ipc

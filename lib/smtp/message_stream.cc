@@ -19,6 +19,7 @@ MessageStream::MessageStream(const ListenerConfig& listener, std::string myhostn
                              std::vector<Action>* actions)
     : actions_(actions),
       queue_id_(envelope.queue_id),
+      report_first_attempt_(listener.acknowledgement_delay.count() > 0),
       reader_(ListenerContentLimits(listener), std::move(myhostname), envelope.body,
               listener.bare_newline),
       pending_(std::move(received_field)) {
@@ -58,7 +59,7 @@ ContentVerdict MessageStream::Finish() {
   ContentVerdict verdict = reader_.verdict();
   if (verdict != ContentVerdict::kAccepted) return verdict;
   if (!pending_.empty()) AppendAction(actions_, action::MessageData{std::exchange(pending_, {})});
-  AppendAction(actions_, action::EndMessage{});
+  AppendAction(actions_, action::EndMessage{report_first_attempt_});
   open_ = false;
   return verdict;
 }

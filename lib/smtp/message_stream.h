@@ -10,7 +10,9 @@
 // is crossed the stream is given up at once (AbortMessage) and the rest of
 // the content is read and dropped; at the end the session answers the
 // verdict. The stream never replies and never decides when content starts
-// or ends: that is the session's.
+// or ends: that is the session's. On a listener with an
+// acknowledgement_delay its EndMessage asks qmgr to report the message's
+// first delivery attempt (lib/smtp/server_session.h).
 //
 // Decided here:
 //   - Hop counts and sizes are those of the content the client sent, as it
@@ -73,6 +75,9 @@ class MessageStream {
 
   std::vector<Action>* actions_;
   std::string queue_id_;
+  // The listener has an acknowledgement_delay: EndMessage asks qmgr to
+  // report the first delivery attempt.
+  bool report_first_attempt_;
   MessageReader reader_;
   bool open_ = true;     // BeginMessage sent, neither End nor Abort yet
   std::string pending_;  // content not yet handed out as MessageData

@@ -3,7 +3,8 @@
 // One Impl per client connection: the state machine of RFC 5321 and
 // MS-OXSMTP. Input is appended to input_ and consumed by Process(), which
 // dispatches on the phase: command lines, DATA content, BDAT chunk data,
-// answers to AUTH challenges, or nothing while waiting for qmgr, authd,
+// answers to AUTH challenges, or nothing while waiting for qmgr (the commit,
+// then with acknowledgement_delay the first delivery attempt), authd,
 // master's answer to a MAIL, a TLS handshake or a tarpit. Every answer to a
 // command goes through Answer() (by way of Respond(), RespondAndEnd() or
 // RefuseMail()), which applies the tarpit and counts protocol errors, then
@@ -75,6 +76,7 @@ class ServerSession::Impl {
   void Receive(std::string_view bytes);
   void ReceiveEof();
   void QueueResult(ipc::QueueOutcome outcome);
+  void FirstAttemptEnded(ipc::AttemptSummary summary);
   void MailCheckResult(ipc::MailVerdict verdict);
   void TlsStarted(const TlsInfo& tls);
   void AuthResult(ipc::AuthOutcome outcome, const std::string& data);
@@ -98,11 +100,13 @@ class ServerSession::Impl {
     kData,           // reading DATA content up to CRLF.CRLF
     kChunk,          // reading the octets of a BDAT chunk
     kAwaitingQueue,  // EndMessage sent; waiting for QueueResult()
-    kAwaitingMail,   // MailCheck sent for a MAIL; waiting for MailCheckResult()
-    kTarpit,         // holding an error reply until tarpit_deadline_
-    kAwaitingTls,    // StartTls sent; waiting for TlsStarted()
-    kAuthResponse,   // a challenge was sent; reading the client's answer line
-    kAwaitingAuth,   // AuthStart/AuthStep sent; waiting for AuthResult()
+    // Queued; the 250 waits for FirstAttemptEnded() or ack_deadline_.
+    kAwaitingAttempt,
+    kAwaitingMail,  // MailCheck sent for a MAIL; waiting for MailCheckResult()
+    kTarpit,        // holding an error reply until tarpit_deadline_
+    kAwaitingTls,   // StartTls sent; waiting for TlsStarted()
+    kAuthResponse,  // a challenge was sent; reading the client's answer line
+    kAwaitingAuth,  // AuthStart/AuthStep sent; waiting for AuthResult()
     kClosed,
   };
   // Whether the session goes on once a reply is out.
@@ -179,6 +183,8 @@ class ServerSession::Impl {
   void OpenMessage();
   std::string ReceivedProtocol() const;
   void FinishContent();
+  // acknowledgement_delay: the held 250 goes out, and why is logged.
+  void Acknowledge(std::string why);
   void EndOfChunk();
   void FailMessage(ContentVerdict verdict);
 
@@ -216,8 +222,9 @@ class ServerSession::Impl {
   // Waiting for an answer from outside the session (qmgr, master, authd) or
   // for the tarpit: nothing is read, the inactivity timer is suspended.
   bool Waiting() const {
-    return phase_ == Phase::kAwaitingQueue || phase_ == Phase::kAwaitingMail ||
-           phase_ == Phase::kAwaitingAuth || phase_ == Phase::kTarpit;
+    return phase_ == Phase::kAwaitingQueue || phase_ == Phase::kAwaitingAttempt ||
+           phase_ == Phase::kAwaitingMail || phase_ == Phase::kAwaitingAuth ||
+           phase_ == Phase::kTarpit;
   }
 
   const Config& config_;
@@ -256,6 +263,9 @@ class ServerSession::Impl {
   TimePoint connection_deadline_ = TimePoint::max();
   TimePoint last_input_{};
   TimePoint tarpit_deadline_ = TimePoint::max();
+  TimePoint data_ended_at_{};  // the last octet of the message was read
+  // acknowledgement_delay after data_ended_at_: the held 250 goes out.
+  TimePoint ack_deadline_ = TimePoint::max();
 };
 
 // ---- Session life ----------------------------------------------------------
@@ -292,6 +302,13 @@ void ServerSession::Impl::ReceiveEof() {
 
 void ServerSession::Impl::QueueResult(ipc::QueueOutcome outcome) {
   if (phase_ != Phase::kAwaitingQueue) return;
+  if (outcome == ipc::QueueOutcome::kQueued && listener_.acknowledgement_delay.count() > 0) {
+    // Durable now; the 250 waits for the first attempt (AcknowledgementDelay).
+    phase_ = Phase::kAwaitingAttempt;
+    ack_deadline_ = data_ended_at_ + listener_.acknowledgement_delay;
+    if (clock_.Now() < ack_deadline_) return;
+    return OnTimer();
+  }
   phase_ = Phase::kCommand;
   if (outcome == ipc::QueueOutcome::kQueued) {
     Respond(reply::kQueued, {transaction_.message->queue_id()});
@@ -302,6 +319,23 @@ void ServerSession::Impl::QueueResult(ipc::QueueOutcome outcome) {
   }
   DiscardTransaction();
   ResumeReading();
+}
+
+void ServerSession::Impl::FirstAttemptEnded(ipc::AttemptSummary summary) {
+  if (phase_ != Phase::kAwaitingAttempt) return;
+  Acknowledge(ipc::AttemptSummaryName(summary));
+  ResumeReading();
+}
+
+void ServerSession::Impl::Acknowledge(std::string why) {
+  phase_ = Phase::kCommand;
+  ack_deadline_ = TimePoint::max();
+  const std::string queue_id = transaction_.message->queue_id();
+  Respond(reply::kQueued, {queue_id});
+  Emit(action::Acknowledged{queue_id,
+                            std::chrono::duration_cast<Duration>(clock_.Now() - data_ended_at_),
+                            std::move(why)});
+  DiscardTransaction();
 }
 
 void ServerSession::Impl::MailCheckResult(ipc::MailVerdict verdict) {
@@ -347,12 +381,25 @@ TimePoint ServerSession::Impl::NextDeadline() const {
   if (InactivityTimerRuns())
     deadline = std::min(deadline, last_input_ + listener_.inactivity_timeout);
   if (phase_ == Phase::kTarpit) deadline = std::min(deadline, tarpit_deadline_);
+  if (phase_ == Phase::kAwaitingAttempt) deadline = std::min(deadline, ack_deadline_);
   return deadline;
 }
 
 void ServerSession::Impl::OnTimer() {
   if (phase_ == Phase::kClosed) return;
   TimePoint now = clock_.Now();
+  if (phase_ == Phase::kAwaitingAttempt && (now >= ack_deadline_ || now >= connection_deadline_)) {
+    // The message is queued: the client hears so even when the session
+    // ends now, or it would send the message again.
+    const bool session_over = now >= connection_deadline_;
+    const auto delay =
+        std::chrono::duration_cast<std::chrono::seconds>(listener_.acknowledgement_delay);
+    Acknowledge(session_over
+                    ? "connection_timeout ran out"
+                    : "acknowledgement_delay " + std::to_string(delay.count()) + " s ran out");
+    last_input_ = now;
+    if (!session_over) return ResumeReading();
+  }
   TimePoint inactivity_deadline =
       InactivityTimerRuns() ? last_input_ + listener_.inactivity_timeout : TimePoint::max();
   bool timed_out = now >= connection_deadline_ || now >= inactivity_deadline;
@@ -477,6 +524,7 @@ void ServerSession::Impl::Process() {
         progress = ProcessChunkInput(input);
         break;
       case Phase::kAwaitingQueue:
+      case Phase::kAwaitingAttempt:
       case Phase::kAwaitingMail:
       case Phase::kAwaitingAuth:
       case Phase::kAwaitingTls:
@@ -893,6 +941,7 @@ std::string ServerSession::Impl::ReceivedProtocol() const {
 void ServerSession::Impl::FinishContent() {
   ContentVerdict verdict = transaction_.message->Finish();
   if (verdict != ContentVerdict::kAccepted) return FailMessage(verdict);
+  data_ended_at_ = clock_.Now();
   phase_ = Phase::kAwaitingQueue;
 }
 
@@ -940,6 +989,9 @@ void ServerSession::Start(std::optional<TlsInfo> implicit_tls) {
 void ServerSession::Receive(std::string_view bytes) { impl_->Receive(bytes); }
 void ServerSession::ReceiveEof() { impl_->ReceiveEof(); }
 void ServerSession::QueueResult(ipc::QueueOutcome outcome) { impl_->QueueResult(outcome); }
+void ServerSession::FirstAttemptEnded(ipc::AttemptSummary summary) {
+  impl_->FirstAttemptEnded(summary);
+}
 void ServerSession::MailCheckResult(ipc::MailVerdict verdict) { impl_->MailCheckResult(verdict); }
 void ServerSession::TlsStarted(const TlsInfo& tls) { impl_->TlsStarted(tls); }
 void ServerSession::AuthResult(ipc::AuthOutcome outcome, const std::string& data) {

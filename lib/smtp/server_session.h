@@ -98,10 +98,28 @@
 //     16 KB (a client pipelining EHLO or NOOP without reading the answers),
 //     the session reads no further command, and input_paused() is true,
 //     until the driver has written them and calls OutputWritten().
-//   - While waiting for QueueResult or MailCheckResult or in a tarpit, the
-//     inactivity timer is suspended and restarts when reading resumes; the
-//     connection timer runs on. A QueueResult or MailCheckResult that
-//     arrives after the session ended, or that nobody waits for, is ignored.
+//   - AcknowledgementDelay (3.2.7), on a listener whose
+//     acknowledgement_delay is not 0: the EndMessage asks qmgr to report
+//     the end of the message's first delivery attempt, and the 250 to the
+//     end of DATA or BDAT LAST, once QueueResult() says the message is
+//     durable, is held until FirstAttemptEnded() (delivered into a Maildir,
+//     relayed, failed or deferred: past that nothing changes within the
+//     delay) or until acknowledgement_delay after the end of the data,
+//     whichever comes first; it is the same 250 either way. Nothing comes
+//     before QueueResult(): a refused message is answered at once, and a
+//     delay that ran out before the commit gives the 250 with the commit.
+//     Pipelined commands wait behind it as they wait for the queue. The
+//     wait is not the client's inactivity; the ConnectionTimer runs on,
+//     and when it lapses in the wait the session sends the held 250 (the
+//     message is queued: a 421 alone would make the client send it again)
+//     and then the 421 timeout. Each end of a wait is an Acknowledged
+//     action, for the log. With acknowledgement_delay 0 the 250 follows
+//     QueueResult() at once and nothing is asked of qmgr.
+//   - While waiting for QueueResult, MailCheckResult or FirstAttemptEnded,
+//     or in a tarpit, the inactivity timer is suspended and restarts when
+//     reading resumes; the connection timer runs on. A QueueResult,
+//     MailCheckResult or FirstAttemptEnded that arrives after the session
+//     ended, or that nobody waits for, is ignored.
 #pragma once
 
 #include <cstdint>
@@ -157,7 +175,11 @@ struct MessageData {
   std::string bytes;
 };
 // The content is complete: commit it durably, then call QueueResult().
-struct EndMessage {};
+// report_first_attempt: also call FirstAttemptEnded() once the message's
+// first delivery attempt has ended (acknowledgement_delay is on).
+struct EndMessage {
+  bool report_first_attempt = false;
+};
 // Forget the message begun with BeginMessage.
 struct AbortMessage {};
 // A MAIL FROM is otherwise acceptable: check the server's resources, then
@@ -183,12 +205,21 @@ struct AuthStep {
 };
 // The exchange begun with AuthStart is abandoned; no AuthResult is wanted.
 struct AuthCancel {};
+// The 250 held by acknowledgement_delay went out after waiting `waited`
+// since the end of the data; `why` ends the log line: the first attempt's
+// outcome ("delivered", ...), or the timer that ran out. No FirstAttemptEnded
+// is wanted any more.
+struct Acknowledged {
+  std::string queue_id;
+  Duration waited{};
+  std::string why;
+};
 }  // namespace action
 
 using Action =
     std::variant<action::Send, action::Close, action::BeginMessage, action::MessageData,
                  action::EndMessage, action::AbortMessage, action::MailCheck, action::StartTls,
-                 action::AuthStart, action::AuthStep, action::AuthCancel>;
+                 action::AuthStart, action::AuthStep, action::AuthCancel, action::Acknowledged>;
 
 // Appends one action, constructed in place: moving a whole Action trips
 // g++ 12's -Wmaybe-uninitialized at -O2 (a false positive on std::variant).
@@ -225,6 +256,9 @@ class ServerSession {
   // one this session made, and a failure's reason is not for the client:
   // only the outcome is needed.
   void QueueResult(ipc::QueueOutcome outcome);
+  // qmgr's report that the first delivery attempt of the message the last
+  // EndMessage (with report_first_attempt) committed has ended.
+  void FirstAttemptEnded(ipc::AttemptSummary summary);
   // The answer to the last MailCheck.
   void MailCheckResult(ipc::MailVerdict verdict);
   // The TLS handshake that StartTls asked for has completed.
@@ -246,8 +280,8 @@ class ServerSession {
   // The user that AUTH proved, empty before.
   const std::string& authenticated_user() const;
   // True while the session should not be given more input (waiting for
-  // qmgr, authd, master's MAIL answer or a TLS handshake, or holding a large
-  // unprocessed backlog): the driver stops reading.
+  // qmgr (its commit or the first attempt), authd, master's MAIL answer or a TLS handshake, or
+  // holding a large unprocessed backlog): the driver stops reading.
   bool input_paused() const;
 
  private:

@@ -56,7 +56,7 @@ void DecodeAsEveryMessage(std::string_view payload) {
                ipc::MailCheck, ipc::MailCheckReply, ipc::ServiceConnect, ipc::ServiceSocket,
                ipc::TlsTicketKey>(payload);
   DecodeAsEach<ipc::MessageBegin, ipc::MessageData, ipc::MessageEnd, ipc::MessageAbort,
-               ipc::MessageResult>(payload);
+               ipc::MessageResult, ipc::FirstAttemptEnded>(payload);
   DecodeAsEach<ipc::Ping, ipc::Pong, ipc::AuthStart, ipc::AuthStep, ipc::AuthCancel,
                ipc::AuthReply>(payload);
   DecodeAsEach<ipc::ControlRequest, ipc::ControlReply>(payload);

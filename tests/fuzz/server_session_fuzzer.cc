@@ -1,9 +1,11 @@
 // tests/fuzz/server_session_fuzzer.cc — libFuzzer target for the SMTP
 // server session fed arbitrary client bytes.
 //
-// Input layout: byte 0 picks listener switches (small limits, tarpit,
+// Input layout: byte 0 picks listener switches (small limits with a 30 s
+// acknowledgement_delay, tarpit,
 // HELO-only extensions off, trusted client), byte 1 seeds the way the rest
-// is cut into pieces; between pieces the clock moves, timers fire and queue,
+// is cut into pieces; between pieces the clock moves, timers fire and queue
+// (the commit, and the first attempt's report, stray ones included),
 // MAIL check (allowed, rate exceeded, resources short) and authd answers and
 // TLS handshakes complete and the output is reported written as a driver
 // would deliver them (a small rate limit
@@ -13,7 +15,9 @@
 // text without CR, LF or NUL, and CRLF, at most 512 octets; message data
 // only flows inside a BeginMessage/End-or-Abort pair and in pieces of at
 // most 64 KB; AUTH steps and cancels only inside an exchange, one exchange
-// at a time; StartTls at most once; nothing follows Close; end of input
+// at a time; StartTls at most once; EndMessage asks for the first attempt
+// exactly when there is a delay, and only then is a wait acknowledged;
+// nothing follows Close; end of input
 // closes the session.
 #include <chrono>
 #include <cstddef>
@@ -64,6 +68,7 @@ class Driver {
     listener_.max_hop_count = small ? 2 : 60;
     listener_.max_local_hop_count = small ? 1 : 12;
     listener_.message_rate_limit = small ? 2 : 0;
+    listener_.acknowledgement_delay = small ? Duration(std::chrono::seconds(30)) : Duration(0);
     listener_.max_protocol_errors = (switches & 2) ? 0 : 5;
     listener_.tarpit_interval = (switches & 4) ? std::chrono::seconds(5) : Duration(0);
     listener_.advertise_chunking = !(switches & 8);
@@ -97,6 +102,11 @@ class Driver {
       session_->QueueResult(ipc::QueueOutcome::kQueued);  // stray: must be ignored
     }
     Drain();
+    // The first attempt's report, awaited or stray.
+    if (choice & 32) {
+      session_->FirstAttemptEnded(static_cast<ipc::AttemptSummary>((choice >> 1) % 4));
+      Drain();
+    }
     // MAIL check answers, stray ones included, must be ignored unless awaited.
     if ((choice & 1) || awaiting_mail_) {
       awaiting_mail_ = false;
@@ -147,8 +157,8 @@ class Driver {
     stream_open_ = true;
   }
   void Record(action::MessageData& a) { Check(stream_open_ && a.bytes.size() <= 65536); }
-  void Record(action::EndMessage&) {
-    Check(stream_open_);
+  void Record(action::EndMessage& a) {
+    Check(stream_open_ && a.report_first_attempt == (listener_.acknowledgement_delay.count() > 0));
     stream_open_ = false;
     awaiting_queue_ = true;
   }
@@ -171,6 +181,9 @@ class Driver {
   void Record(action::AuthCancel&) {
     Check(auth_open_);
     auth_open_ = awaiting_auth_ = false;
+  }
+  void Record(action::Acknowledged& a) {
+    Check(listener_.acknowledgement_delay.count() > 0 && !a.queue_id.empty() && !a.why.empty());
   }
   void Record(action::MailCheck& a) {
     Check(!awaiting_mail_ && !stream_open_ && a.listener == "fuzz" && !a.rate_key.empty());

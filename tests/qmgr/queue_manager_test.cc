@@ -90,6 +90,10 @@ struct Fixture {
     manager = std::make_unique<QueueManager>(base.get(), &clock, store.get(), &fs, config);
     manager->SetBatchFailedCallback(
         [this](uint64_t generation, const Status& why) { failed_batches[generation] = why; });
+    manager->SetAttemptEndedCallback([this](const std::string& id, ipc::AttemptSummary summary) {
+      attempts_ended.emplace_back(id, summary);
+      delivered_when_announced.push_back(Delivered());
+    });
     Status started = manager->Start();
     BOOST_REQUIRE_MESSAGE(started.ok(), started.message());
     commits = 0;
@@ -181,6 +185,9 @@ struct Fixture {
   std::map<std::string, std::unique_ptr<ContentChunker>> chunkers;
   std::map<std::string, Status> results;
   std::map<uint64_t, Status> failed_batches;
+  // AttemptEnded announcements, and the Maildir files there were at each.
+  std::vector<std::pair<std::string, ipc::AttemptSummary>> attempts_ended;
+  std::vector<size_t> delivered_when_announced;
 };
 
 }  // namespace
@@ -430,6 +437,43 @@ BOOST_FIXTURE_TEST_CASE(a_waiting_recipient_is_warned_about_once_then_expires, F
                          "Action: failed\r\n"
                          "Status: 4.4.7\r\n") != std::string::npos);
   BOOST_TEST(failed.find("blocked.test: Not a directory") != std::string::npos);
+}
+
+// acknowledgement_delay hears of a message's first attempt: a local
+// delivery is announced once its file is in new/, after the commit.
+BOOST_FIXTURE_TEST_CASE(the_end_of_a_delivery_attempt_is_announced_after_the_file, Fixture) {
+  const std::string id = "5F3A9C2B1D4E.1A2B.12";
+  Queue(id, kLocal);
+  Turn();
+  BOOST_TEST_REQUIRE(results.at(id).ok());
+  BOOST_TEST_REQUIRE(RunUntil([&] { return !attempts_ended.empty(); }));
+  BOOST_TEST(attempts_ended[0].first == id);
+  BOOST_TEST((attempts_ended[0].second == ipc::AttemptSummary::kDelivered));
+  BOOST_TEST(delivered_when_announced[0] == 1u);
+  CommitLazily();
+  BOOST_TEST(attempts_ended.size() == 1u);
+}
+
+// A deferred attempt ends the attempt too: nothing changes before the retry.
+BOOST_FIXTURE_TEST_CASE(a_deferred_attempt_is_announced_as_deferred, Fixture) {
+  const std::string id = "5F3A9C2B1D4E.1A2B.13";
+  fs.fail_appends = true;
+  Queue(id, kLocal);
+  BOOST_TEST_REQUIRE(RunUntil([&] { return !attempts_ended.empty(); }));
+  BOOST_TEST(attempts_ended[0].first == id);
+  BOOST_TEST((attempts_ended[0].second == ipc::AttemptSummary::kDeferred));
+  BOOST_TEST(manager->NextRetry().has_value());
+}
+
+// A message deleted by the administrator is announced: no attempt will come.
+BOOST_FIXTURE_TEST_CASE(a_deleted_message_is_announced, Fixture) {
+  const std::string id = "5F3A9C2B1D4E.1A2B.15";
+  Queue(id, kRemote);
+  Turn();
+  attempts_ended.clear();
+  BOOST_TEST_REQUIRE(manager->Delete({id}).ok());
+  BOOST_TEST_REQUIRE(attempts_ended.size() == 1u);
+  BOOST_TEST((attempts_ended[0].second == ipc::AttemptSummary::kNotAttempted));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

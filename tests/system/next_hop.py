@@ -11,7 +11,9 @@ reply line for that RCPT (None: 250), counting attempts per address, and
 with data_action(number) for the number-th DATA (1, 2, ...): None to
 accept, "drop" to close the connection after the first content line, or a
 number of seconds to wait between reading the end of the data and
-answering 250 (data_ended is set when the end is read).
+answering 250 (data_ended is set when the end is read; data_replied_at
+lists the time.monotonic() just before each 250 to the data was written).
+A client that leaves while the next hop holds its reply is no error.
 """
 
 import socket
@@ -28,6 +30,7 @@ class NextHop:
         self.data_action = data_action
         self.data_commands = 0
         self.data_ended = threading.Event()
+        self.data_replied_at = []  # time.monotonic() of each 250 to the data, in order
         self.name = name
         self.lock = threading.Lock()
         self.transactions = []   # dicts: sender, mail_line, recipients, rcpt_lines, content
@@ -40,7 +43,10 @@ class NextHop:
             def handle(self):
                 with hop.lock:
                     hop.connections += 1
-                hop._serve(self.rfile, self.wfile)
+                try:
+                    hop._serve(self.rfile, self.wfile)
+                except OSError:
+                    pass  # the client left, perhaps while a reply was held back
 
         class Server(socketserver.ThreadingTCPServer):
             allow_reuse_address = True
@@ -129,6 +135,7 @@ class NextHop:
                 with self.lock:
                     self.transactions.append(transaction)
                     number = len(self.transactions)
+                    self.data_replied_at.append(time.monotonic())
                 transaction = None
                 reply("250 2.0.0 Ok: queued as N%d" % number)
             elif verb == "RSET":

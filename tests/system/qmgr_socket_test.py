@@ -13,6 +13,10 @@ and checks what an administrator relies on:
     byte for byte;
   - a malformed frame closes that connection only; a duplicate or invalid
     queue id is refused; an aborted stream is never delivered;
+  - a MessageEnd with report_first_attempt (acknowledgement_delay) gets a
+    FirstAttemptEnded on its stream after its MessageResult: kDelivered
+    once the file is in new/, kDeferred once a remote recipient's MX lookup
+    failed; one without the flag gets none;
   - after SIGKILL in the middle of further streams and a restart, every
     acknowledged message is delivered exactly once and every
     unacknowledged one at most once;
@@ -72,8 +76,8 @@ class Connection(wire.Connection):
         for at in range(0, len(content), PIECE):
             self.send("MessageData", stream_id=stream_id, content=content[at:at + PIECE])
 
-    def end(self, stream_id):
-        self.send("MessageEnd", stream_id=stream_id)
+    def end(self, stream_id, report_first_attempt=False):
+        self.send("MessageEnd", stream_id=stream_id, report_first_attempt=report_first_attempt)
 
     def abort(self, stream_id):
         self.send("MessageAbort", stream_id=stream_id)
@@ -289,6 +293,37 @@ def check_refusals_and_protocol_errors(q, state):
     assert q.process.poll() is None, "qmgr died on protocol errors"
 
 
+def check_first_attempt_reports(q, state):
+    """acknowledgement_delay's report: after the result, on the same stream."""
+    c = Connection(q.socket_path)
+    content = make_content("attempted", 3000)
+    qid = new_queue_id()
+    c.begin(1, envelope(qid, "sender@example.test", ["attempted@example.test"], int(time.time())))
+    c.data(1, content)
+    c.end(1, report_first_attempt=True)
+    assert c.result() == (1, "kQueued", qid)
+    report = c.expect("FirstAttemptEnded")
+    assert (report.stream_id, report.summary) == (1, "kDelivered"), report
+    [delivered] = q.mailbox_files("attempted")  # there when the report came
+    assert read(delivered) == content
+    # A remote recipient whose MX lookup fails at once (no nameserver answers
+    # at this test's dns_nameservers): the attempt ends deferred.
+    far = new_queue_id()
+    c.begin(2, envelope(far, "sender@example.test", ["far@elsewhere.test"], int(time.time())))
+    c.end(2, report_first_attempt=True)
+    assert c.result() == (2, "kQueued", far)
+    report = c.expect("FirstAttemptEnded")
+    assert (report.stream_id, report.summary) == (2, "kDeferred"), report
+    # Without the flag no report follows the result: the next frame is the
+    # answer to a control request sent once the delivery is done.
+    send_message(c, 3, new_queue_id(), ["unreported@example.test"], b"Subject: x\r\n\r\nx\r\n")
+    assert c.result()[1] == "kQueued"
+    wait_for(lambda: len(q.mailbox_files("unreported")) == 1, "delivery to unreported")
+    ok, reply = c.control("delete", far)
+    assert ok, reply
+    c.close()
+
+
 def check_control_verbs(q, state):
     c = Connection(q.socket_path)
     remote = state["remote_id"]
@@ -453,6 +488,7 @@ def test():
     state = {}
     check_concurrent_streams(q, state)
     check_refusals_and_protocol_errors(q, state)
+    check_first_attempt_reports(q, state)
     check_control_verbs(q, state)
     check_kill9_and_restart(q, state)
     check_full_queue_answers_insufficient_resources(q, state)

@@ -41,9 +41,10 @@ ServiceSocket Sample(ServiceSocket*) { return {Service::kAuth, true}; }
 TlsTicketKey Sample(TlsTicketKey*) { return {std::string("k\0ey", 4)}; }
 MessageBegin Sample(MessageBegin*) { return {5, std::string("env\0elope", 9)}; }
 MessageData Sample(MessageData*) { return {5, "Subject: hi\r\n\r\nbody\r\n"}; }
-MessageEnd Sample(MessageEnd*) { return {5}; }
+MessageEnd Sample(MessageEnd*) { return {5, true}; }
 MessageAbort Sample(MessageAbort*) { return {6}; }
 MessageResult Sample(MessageResult*) { return {5, QueueOutcome::kTemporaryFailure, "no"}; }
+FirstAttemptEnded Sample(FirstAttemptEnded*) { return {5, AttemptSummary::kFailed}; }
 Ping Sample(Ping*) { return {}; }
 Pong Sample(Pong*) { return {}; }
 AuthStart Sample(AuthStart*) { return {1, "PLAIN", "192.0.2.7", std::string("\0u\0p", 4)}; }
@@ -61,8 +62,8 @@ Message Sample() {
 using AllMessages =
     std::tuple<Handoff, HandoffAck, HandoffRefused, ConnClosed, Drain, MailCheck, MailCheckReply,
                ServiceConnect, ServiceSocket, TlsTicketKey, MessageBegin, MessageData, MessageEnd,
-               MessageAbort, MessageResult, Ping, Pong, AuthStart, AuthStep, AuthCancel, AuthReply,
-               ControlRequest, ControlReply>;
+               MessageAbort, MessageResult, FirstAttemptEnded, Ping, Pong, AuthStart, AuthStep,
+               AuthCancel, AuthReply, ControlRequest, ControlReply>;
 
 std::string U64(uint64_t v) {
   std::string s;
@@ -115,6 +116,8 @@ BOOST_AUTO_TEST_CASE(layouts_typed_out) {
   BOOST_TEST(Sample<MailCheckReply>().Encode() == U64(3) + Byte(2));
   BOOST_TEST(Sample<ServiceSocket>().Encode() == Byte(2) + Byte(1));
   BOOST_TEST(Sample<MessageResult>().Encode() == U64(5) + Byte(2) + Str("no"));
+  BOOST_TEST(Sample<MessageEnd>().Encode() == U64(5) + Byte(1));
+  BOOST_TEST(Sample<FirstAttemptEnded>().Encode() == U64(5) + Byte(2));
   BOOST_TEST(Sample<AuthStart>().Encode() ==
              U64(1) + Str("PLAIN") + Str("192.0.2.7") + Byte(1) + Str(std::string("\0u\0p", 4)));
   BOOST_TEST(Sample<AuthReply>().Encode() == U64(1) + Byte(1) + Str("alice"));
@@ -134,6 +137,8 @@ BOOST_AUTO_TEST_CASE(enums_out_of_range_fail) {
   }
   BOOST_TEST(MessageResult::Decode(U64(5) + Byte(2) + Str("")).ok());
   BOOST_TEST(!MessageResult::Decode(U64(5) + Byte(3) + Str("")).ok());
+  BOOST_TEST(FirstAttemptEnded::Decode(U64(5) + Byte(3)).ok());
+  BOOST_TEST(!FirstAttemptEnded::Decode(U64(5) + Byte(4)).ok());
   BOOST_TEST(AuthReply::Decode(U64(1) + Byte(4) + Str("")).ok());
   Result<AuthReply> five = AuthReply::Decode(U64(1) + Byte(5) + Str(""));
   BOOST_REQUIRE(!five.ok());
@@ -142,6 +147,7 @@ BOOST_AUTO_TEST_CASE(enums_out_of_range_fail) {
 
 BOOST_AUTO_TEST_CASE(bools_other_than_zero_or_one_fail) {
   BOOST_TEST(!ServiceSocket::Decode(Byte(1) + Byte(2)).ok());
+  BOOST_TEST(!MessageEnd::Decode(U64(5) + Byte(2)).ok());
   BOOST_TEST(!ControlReply::Decode(Byte(2) + Str("") + Str("")).ok());
   BOOST_TEST(!AuthStart::Decode(U64(1) + Str("PLAIN") + Str("a") + Byte(2) + Str("")).ok());
 }

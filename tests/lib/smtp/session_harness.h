@@ -97,6 +97,10 @@ class Harness {
     // Error replies to MAIL are delayed 5 s by the spec default; the tarpit
     // has tests of its own, the others answer at once.
     listener_.tarpit_interval = seconds(0);
+    // The spec's AcknowledgementDelay holds every 250 to the end of data
+    // for a report from qmgr; it has tests of its own (session_ack_delay),
+    // the others are answered once the message is queued, as by default.
+    listener_.acknowledgement_delay = seconds(0);
     // Every MAIL waits for master's answer (MailCheck). With no rate limit
     // the harness answers kAllowed itself; the tests of the answers
     // (session_rate_limit, session_mail_resources) set a limit or clear
@@ -133,6 +137,11 @@ class Harness {
   std::string Queue(ipc::QueueOutcome outcome = ipc::QueueOutcome::kQueued) {
     ++queue_answers;
     session_->QueueResult(outcome);
+    return Collect();
+  }
+  // qmgr's report that the last message's first delivery attempt ended.
+  std::string Attempt(ipc::AttemptSummary summary) {
+    session_->FirstAttemptEnded(summary);
     return Collect();
   }
   std::string Advance(Duration d) {
@@ -172,6 +181,9 @@ class Harness {
   std::vector<std::string> messages;  // content of each BeginMessage, as handed out
   std::vector<size_t> pieces;         // sizes of every MessageData
   int ends = 0;
+  // report_first_attempt of each EndMessage, in order.
+  std::vector<bool> first_attempt_asked;
+  std::vector<action::Acknowledged> acknowledged;
   int aborts = 0;
   int queue_answers = 0;
   bool closed_seen = false;
@@ -186,7 +198,7 @@ class Harness {
   int auth_cancels = 0;
   int tls_starts = 0;
   // One letter per action: S B D E A C, M (MailCheck), T (StartTls), a s x
-  // (AuthStart, AuthStep, AuthCancel).
+  // (AuthStart, AuthStep, AuthCancel), K (Acknowledged).
   std::string events;
 
  private:
@@ -234,11 +246,16 @@ class Harness {
     pieces.push_back(a.bytes.size());
     messages.back() += a.bytes;
   }
-  void Record(action::EndMessage&, std::string*) {
+  void Record(action::EndMessage& a, std::string*) {
     events += 'E';
     BOOST_TEST(stream_open_, "EndMessage outside a stream");
     stream_open_ = false;
     ++ends;
+    first_attempt_asked.push_back(a.report_first_attempt);
+  }
+  void Record(action::Acknowledged& a, std::string*) {
+    events += 'K';
+    acknowledged.push_back(a);
   }
   void Record(action::AbortMessage&, std::string*) {
     events += 'A';
