@@ -91,8 +91,9 @@ tests_unit_tests_SOURCES += tests/smtpd/auth_client_test.cc \
 # master: the worker pool against a fake worker
 tests_unit_tests_SOURCES += tests/master/worker_pool_test.cc \
 	master/worker_pool.cc
-# qmgr: the queue manager against a store that fails on demand and a FakeClock
-tests_unit_tests_SOURCES += tests/qmgr/queue_manager_test.cc \
+# qmgr: the queue manager against a store that fails on demand and a FakeClock;
+# the relay keys as the client session's settings
+tests_unit_tests_SOURCES += tests/qmgr/queue_manager_test.cc tests/qmgr/relay_settings_test.cc \
 	qmgr/delivery.cc qmgr/notification.cc qmgr/queue_manager.cc qmgr/relay_connection.cc \
 	qmgr/relay_delivery.cc
 tests_unit_tests_LDADD = $(POSTERN_LIBS) $(BOOST_TEST_LIBS) -lpthread
