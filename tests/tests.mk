@@ -133,6 +133,7 @@ SYSTEM_TESTS = \
 	tests/system/ip_block_test.py \
 	tests/system/lifecycle_test.py \
 	tests/system/out_of_resources_test.py \
+	tests/system/postfix_next_hop_test.py \
 	tests/system/postfix_relay_test.py \
 	tests/system/privsep_test.py \
 	tests/system/qmgr_socket_test.py \
@@ -143,6 +144,7 @@ SYSTEM_TESTS = \
 	tests/system/shared_bind_test.py \
 	tests/system/rate_limit_test.py \
 	tests/system/session_options_test.py \
+	tests/system/smtp_sink_relay_test.py \
 	tests/system/server_connection_limit_test.py \
 	tests/system/supervision_test.py \
 	tests/system/swaks_test.py \
@@ -168,4 +170,6 @@ EXTRA_DIST = $(SYSTEM_TESTS) $(FUZZ_REPLAYS) $(FORMAT_CHECK) .clang-format tests
 	tests/system/dialogs \
 	tests/system/dns_responder.py \
 	tests/system/next_hop.py \
+	tests/system/postfix_instance.py \
+	tests/system/recording_proxy.py \
 	tests/fuzz/corpus tests/fuzz/run-fuzz tests/bench tests/soak install-deps run-dev run-tests .ci/run README.md
