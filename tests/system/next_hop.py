@@ -20,7 +20,10 @@ BDAT. port picks the port (0: a free one), so that a test can put a
 working next hop where a broken one was.
 
 SilentPeer accepts connections on a loopback port and never says a word:
-a next hop that hangs before its greeting.
+a next hop that hangs before its greeting. UnreachablePeer is a port whose
+connects never complete: a listening socket that accepts nothing, its
+queue filled by a connection of its own, so the kernel drops further SYNs
+(as a host behind a firewall that drops packets).
 """
 
 import socket
@@ -210,6 +213,26 @@ class SilentPeer:
         self.listener.close()
         for connection in self.accepted:
             connection.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+
+class UnreachablePeer:
+    def __init__(self):
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(0)  # room for one connection not yet accepted
+        self.port = self.listener.getsockname()[1]
+        self.filler = socket.create_connection(("127.0.0.1", self.port), timeout=5)
+
+    def close(self):
+        self.filler.close()
+        self.listener.close()
 
     def __enter__(self):
         return self

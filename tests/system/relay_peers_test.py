@@ -14,7 +14,10 @@ smtplib from a trusted client:
   timer runs out (not before 2 s; dsn=4.4.2, "timed out waiting for the
   server's greeting" in the log and in `postern queue show`), and once a
   working next hop listens on that port instead, the retry relays it
-  exactly once.
+  exactly once;
+- a next hop whose connects never complete, with relay_connect_timeout =
+  1s: deferred with 4.4.1 "connect to ...: timed out" after about 1 s
+  (the default would wait 30 s).
 """
 
 import os
@@ -24,7 +27,7 @@ import time
 sys.dont_write_bytecode = True  # nothing written into the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import postern_harness as h  # noqa: E402
-from next_hop import NextHop, SilentPeer  # noqa: E402
+from next_hop import NextHop, SilentPeer, UnreachablePeer  # noqa: E402
 
 MESSAGE = (b"From: Ann <ann@example.test>\r\n"
            b"To: five recipients:;\r\n"
@@ -105,6 +108,27 @@ def test_silent_next_hop_times_out_then_a_working_one_takes_it():
                 assert h.split_received(content)[1] == MESSAGE, content
                 assert "status=sent" in instance.log(), instance.log()[-3000:]
                 instance.stop()
+
+
+
+def test_unreachable_next_hop_times_out_the_connect():
+    with UnreachablePeer() as peer:
+        with h.Instance(settings=settings_for(peer.port, relay_connect_timeout="1s"),
+                        name="unreachable") as instance:
+            instance.start()
+            sent_at = time.monotonic()
+            queue_id = h.send(instance.port, "ann@example.test", ["zoe@elsewhere.test"], MESSAGE)
+            h.wait_until(lambda: "status=deferred" in instance.log(), "the connect times out",
+                         timeout=10)
+            waited = time.monotonic() - sent_at
+            assert waited >= 1, "deferred after %.1f s, before relay_connect_timeout" % waited
+            expected = ("%s: to=<zoe@elsewhere.test>, relay=127.0.0.1[127.0.0.1]:%d, " % (
+                queue_id, peer.port))
+            reason = "4.4.1 connect to 127.0.0.1[127.0.0.1]:%d: timed out" % peer.port
+            log = instance.log()
+            assert expected in log and "dsn=4.4.1, status=deferred (%s)" % reason in log, \
+                log[-3000:]
+            instance.stop()
 
 
 if __name__ == "__main__":
