@@ -149,11 +149,17 @@ def test_pipelining_dsn_and_content_to_smtp_sink():
         assert turns[-1] == b"QUIT\r\n", turns
         commands, contents = turns[1:-1:2], turns[2:-1:2]
         assert len(commands) == len(contents) == 4, "not two turns a message: %r" % turns
-        for (recipients, data, mail_options, rcpt_options), sent, content, queue_id in zip(
-                messages, commands, contents, ids):
-            expected = b"MAIL FROM:<%s>" % SENDER.encode()
+        relayed = set()
+        for sent, content in zip(commands, contents):
+            received, rest = h.split_received(unstuffed(content))
+            # The messages may go in any order: each is known by its queue id.
+            [queue_id] = [i for i in ids if b" id %s" % i.encode() in h.unfold(received)]
+            h.check_received(received, queue_id)
+            relayed.add(queue_id)
+            recipients, data, mail_options, rcpt_options = messages[ids.index(queue_id)]
+            assert rest == data, "sent %r, relayed %r" % (data, rest)
             lines = sent.split(b"\r\n")
-            assert lines[0].startswith(expected), sent
+            assert lines[0].startswith(b"MAIL FROM:<%s>" % SENDER.encode()), sent
             for option in mail_options:
                 assert b" " + option.encode() in lines[0], (option, lines[0])
             rcpts = [line for line in lines if line.startswith(b"RCPT TO:")]
@@ -162,9 +168,7 @@ def test_pipelining_dsn_and_content_to_smtp_sink():
                 for option in rcpt_options:
                     assert b" " + option.encode() in rcpt, (option, rcpt)
             assert sent.endswith(b"\r\nDATA\r\n"), "DATA not in the write of MAIL: %r" % sent
-            received, rest = h.split_received(unstuffed(content))
-            h.check_received(received, queue_id)
-            assert rest == data, "sent %r, relayed %r" % (data, rest)
+        assert relayed == set(ids), "relayed %s of %s" % (relayed, ids)
         assert b"BDAT" not in proxy.client_bytes(1), "BDAT to a peer without CHUNKING"
 
         dumps = sink.dumps()
@@ -194,10 +198,14 @@ def test_chunking_only_when_offered():
             instance.stop()
         assert [t["bdat"] for t in hop.transactions] == [True, True], hop.transactions
         assert not [c for c in hop.commands if c.upper() == "DATA"], hop.commands
-        for transaction, sent, queue_id in zip(hop.transactions, data, ids):
+        relayed = set()
+        for transaction in hop.transactions:
             received, rest = h.split_received(transaction["content"])
+            [queue_id] = [i for i in ids if b" id %s" % i.encode() in h.unfold(received)]
             h.check_received(received, queue_id)
-            assert rest == sent, "sent %r, relayed %r" % (sent, rest)
+            relayed.add(queue_id)
+            assert rest == data[ids.index(queue_id)], "relayed %r" % rest
+        assert relayed == set(ids), "relayed %s of %s" % (relayed, ids)
         turns = proxy.turns(1)
         assert turns[0].startswith(b"EHLO ") and turns[-1] == b"QUIT\r\n", turns
         assert len(turns) == 2 + len(data), "not one turn a message: %r" % turns
