@@ -16,6 +16,13 @@ ClientSettings RelaySettingsFrom(const Config& config) {
   settings.tls = config.relay_tls;
   settings.credentials = !config.relay_auth_user.empty();
   settings.allow_plaintext_auth = config.relay_allow_plaintext_auth;
+  settings.greeting_timeout = config.relay_greeting_timeout;
+  settings.mail_timeout = config.relay_mail_timeout;
+  settings.rcpt_timeout = config.relay_rcpt_timeout;
+  settings.data_init_timeout = config.relay_data_init_timeout;
+  settings.data_block_timeout = config.relay_data_block_timeout;
+  settings.data_done_timeout = config.relay_data_done_timeout;
+  settings.command_timeout = config.relay_command_timeout;
   return settings;
 }
 
@@ -214,7 +221,7 @@ void RelayDelivery::OpenTo(Destination* destination, size_t target_index) {
   open.target_index = target_index;
   RelayConnection* connection = open.connection.get();
   destination->open.push_back(std::move(open));
-  connection->Connect(kRelayConnectTimeout);
+  connection->Connect(config_->relay_connect_timeout);
 }
 
 void RelayDelivery::OnReady(const std::string& key, RelayConnection* connection) {

@@ -50,9 +50,6 @@
 
 namespace postern {
 
-// How long a connect to a next hop may take (Postfix's smtp_connect_timeout).
-constexpr Duration kRelayConnectTimeout = std::chrono::seconds(30);
-
 // The client session's settings for relaying with config.
 ClientSettings RelaySettingsFrom(const Config& config);
 

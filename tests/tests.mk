@@ -93,8 +93,9 @@ tests_unit_tests_SOURCES += tests/smtpd/auth_client_test.cc \
 # master: the worker pool against a fake worker
 tests_unit_tests_SOURCES += tests/master/worker_pool_test.cc \
 	master/worker_pool.cc
-# qmgr: the queue manager against a store that fails on demand and a FakeClock
-tests_unit_tests_SOURCES += tests/qmgr/queue_manager_test.cc \
+# qmgr: the queue manager against a store that fails on demand and a FakeClock;
+# the relay keys as the client session's settings
+tests_unit_tests_SOURCES += tests/qmgr/queue_manager_test.cc tests/qmgr/relay_settings_test.cc \
 	qmgr/delivery.cc qmgr/notification.cc qmgr/queue_manager.cc qmgr/relay_connection.cc \
 	qmgr/relay_delivery.cc
 tests_unit_tests_LDADD = $(POSTERN_LIBS) $(BOOST_TEST_LIBS) -lpthread
@@ -136,15 +137,18 @@ SYSTEM_TESTS = \
 	tests/system/lifecycle_test.py \
 	tests/system/mx_delivery_test.py \
 	tests/system/out_of_resources_test.py \
+	tests/system/postfix_next_hop_test.py \
 	tests/system/postfix_relay_test.py \
 	tests/system/privsep_test.py \
 	tests/system/qmgr_socket_test.py \
 	tests/system/queue_cli_test.py \
+	tests/system/relay_peers_test.py \
 	tests/system/relay_test.py \
 	tests/system/reverse_lookup_test.py \
 	tests/system/shared_bind_test.py \
 	tests/system/rate_limit_test.py \
 	tests/system/session_options_test.py \
+	tests/system/smtp_sink_relay_test.py \
 	tests/system/server_connection_limit_test.py \
 	tests/system/supervision_test.py \
 	tests/system/swaks_test.py \
@@ -170,4 +174,6 @@ EXTRA_DIST = $(SYSTEM_TESTS) $(FUZZ_REPLAYS) $(FORMAT_CHECK) .clang-format tests
 	tests/system/dialogs \
 	tests/system/dns_responder.py \
 	tests/system/next_hop.py \
+	tests/system/postfix_instance.py \
+	tests/system/recording_proxy.py \
 	tests/fuzz/corpus tests/fuzz/run-fuzz tests/bench tests/soak install-deps run-dev run-tests .ci/run README.md

@@ -105,6 +105,7 @@ class Parser {
     if (!status.ok()) return status;
     if (Status postmaster = CheckPostmaster(config); !postmaster.ok()) return postmaster;
     if (Status times = CheckDeliveryTimes(config); !times.ok()) return times;
+    if (Status times = CheckRelayTimeouts(config); !times.ok()) return times;
     return config;
   }
 
@@ -275,6 +276,21 @@ class Parser {
       return KeyError(max_at ? max_at->line : (at ? at->line : 0), maximal,
                       "must be at least minimal_backoff_time (" +
                           FormatValue(ConfigValue(config.minimal_backoff_time)) + ")");
+    }
+    return Status::Ok();
+  }
+
+  // A zero relay timeout would give up on every next hop before it could
+  // answer.
+  Status CheckRelayTimeouts(const Config& config) const {
+    for (std::string_view name :
+         {"relay_connect_timeout", "relay_greeting_timeout", "relay_mail_timeout",
+          "relay_rcpt_timeout", "relay_data_init_timeout", "relay_data_block_timeout",
+          "relay_data_done_timeout", "relay_command_timeout"}) {
+      const ConfigKey& key = *FindConfigKey(name);
+      if (config.*std::get<Duration Config::*>(key.slot) > Duration::zero()) continue;
+      const Assignment* at = FindAssignment(globals_, key);
+      return KeyError(at ? at->line : 0, key, "must be more than 0");
     }
     return Status::Ok();
   }

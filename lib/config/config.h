@@ -105,7 +105,17 @@ struct Config {
   std::string relay_password_file;  // its first line: relay_auth_user's password
   bool relay_allow_plaintext_auth = false;
   uint32_t relay_destination_concurrency = 10;  // sessions at once per next hop
-  uint32_t local_delivery_concurrency = 4;      // Maildir deliveries side by side
+  // The relay client's timeouts: connect as Postfix's smtp_connect_timeout,
+  // the rest RFC 5321 4.5.3.2's (lib/smtp/client_session.h).
+  Duration relay_connect_timeout = std::chrono::seconds(30);
+  Duration relay_greeting_timeout = std::chrono::minutes(5);
+  Duration relay_mail_timeout = std::chrono::minutes(5);
+  Duration relay_rcpt_timeout = std::chrono::minutes(5);
+  Duration relay_data_init_timeout = std::chrono::minutes(2);
+  Duration relay_data_block_timeout = std::chrono::minutes(3);
+  Duration relay_data_done_timeout = std::chrono::minutes(10);
+  Duration relay_command_timeout = std::chrono::minutes(5);
+  uint32_t local_delivery_concurrency = 4;  // Maildir deliveries side by side
   // The wait after a failed delivery: minimal, doubling up to maximal.
   Duration minimal_backoff_time = std::chrono::minutes(5);
   Duration maximal_backoff_time = std::chrono::hours(1);

@@ -200,6 +200,76 @@ constexpr std::array kKeys = {
                      "delivers by MX lookup); each session carries one message after another.",
       .minimum = 1,
       .slot = &C::relay_destination_concurrency},
+    K{.name = "relay_connect_timeout",
+      .type = T::kDuration,
+      .scope = S::kGlobal,
+      .default_value = "30s",
+      .description = "How long qmgr waits for a TCP connection to a next hop to be established "
+                     "(Postfix's smtp_connect_timeout). When it runs out, the next address of the "
+                     "next hop, or the next entry of relayhost, is tried; when none is left, the "
+                     "mail is deferred. Must not be 0.",
+      .slot = &C::relay_connect_timeout},
+    K{.name = "relay_greeting_timeout",
+      .type = T::kDuration,
+      .scope = S::kGlobal,
+      .default_value = "5m",
+      .description = "How long qmgr waits for a next hop's greeting (220) once connected (RFC "
+                     "5321 4.5.3.2.1). When this or any relay_*_timeout after it runs out, qmgr "
+                     "closes the connection without QUIT and defers what the session had not "
+                     "delivered yet with status 4.4.2 (timed out waiting for ...); before the "
+                     "session was ready for mail, the next address is tried first, as for "
+                     "relayhost. None of these timeouts may be 0.",
+      .slot = &C::relay_greeting_timeout},
+    K{.name = "relay_mail_timeout",
+      .type = T::kDuration,
+      .scope = S::kGlobal,
+      .default_value = "5m",
+      .description =
+          "How long qmgr waits for the reply to MAIL FROM (RFC 5321 4.5.3.2.2; Postfix's "
+          "smtp_mail_timeout).",
+      .slot = &C::relay_mail_timeout},
+    K{.name = "relay_rcpt_timeout",
+      .type = T::kDuration,
+      .scope = S::kGlobal,
+      .default_value = "5m",
+      .description = "How long qmgr waits for the reply to each RCPT TO (RFC 5321 4.5.3.2.3; "
+                     "Postfix's smtp_rcpt_timeout).",
+      .slot = &C::relay_rcpt_timeout},
+    K{.name = "relay_data_init_timeout",
+      .type = T::kDuration,
+      .scope = S::kGlobal,
+      .default_value = "2m",
+      .description = "How long qmgr waits for the 354 reply to DATA (RFC 5321 4.5.3.2.4; Postfix's "
+                     "smtp_data_init_timeout).",
+      .slot = &C::relay_data_init_timeout},
+    K{.name = "relay_data_block_timeout",
+      .type = T::kDuration,
+      .scope = S::kGlobal,
+      .default_value = "3m",
+      .description =
+          "How long qmgr lets the sending of one piece of the message content take, and "
+          "how long it waits for the reply to a BDAT chunk other than the last (RFC 5321 "
+          "4.5.3.2.5; Postfix's smtp_data_xfer_timeout).",
+      .slot = &C::relay_data_block_timeout},
+    K{.name = "relay_data_done_timeout",
+      .type = T::kDuration,
+      .scope = S::kGlobal,
+      .default_value = "10m",
+      .description =
+          "How long qmgr waits for the reply to the end of the content (the final \".\" or "
+          "BDAT LAST): RFC 5321 4.5.3.2.6 asks for 10 minutes, since the next hop may be "
+          "processing the message before it answers (Postfix's smtp_data_done_timeout).",
+      .slot = &C::relay_data_done_timeout},
+    K{.name = "relay_command_timeout",
+      .type = T::kDuration,
+      .scope = S::kGlobal,
+      .default_value = "5m",
+      .description =
+          "How long qmgr waits for the reply to a command without a timeout of its own in "
+          "RFC 5321: EHLO, HELO, STARTTLS and the TLS handshake, AUTH, RSET and QUIT "
+          "(Postfix's smtp_helo_timeout, smtp_starttls_timeout and smtp_quit_timeout "
+          "together).",
+      .slot = &C::relay_command_timeout},
     K{.name = "local_domains",
       .type = T::kDomains,
       .scope = S::kGlobal,

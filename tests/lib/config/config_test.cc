@@ -267,6 +267,14 @@ BOOST_AUTO_TEST_CASE(HoldsEveryKeyOfTheOperatorContract) {
                         "relay_allow_plaintext_auth",
                         "relay_tcp_port",
                         "relay_destination_concurrency",
+                        "relay_connect_timeout",
+                        "relay_greeting_timeout",
+                        "relay_mail_timeout",
+                        "relay_rcpt_timeout",
+                        "relay_data_init_timeout",
+                        "relay_data_block_timeout",
+                        "relay_data_done_timeout",
+                        "relay_command_timeout",
                         "local_domains",
                         "local_delivery_concurrency",
                         "minimal_backoff_time",
@@ -531,6 +539,42 @@ BOOST_AUTO_TEST_CASE(RelayKeysDefaultAndParse) {
              "verify");
   BOOST_TEST(ErrorOf("relay_destination_concurrency = 0\n" + kListener) ==
              "/etc/postern/postern.conf:1: relay_destination_concurrency: must be at least 1");
+}
+
+// The relay client's timeouts: 30 s to connect (Postfix's
+// smtp_connect_timeout), RFC 5321 4.5.3.2's minimums for the replies;
+// each can be set, none can be 0.
+BOOST_AUTO_TEST_CASE(RelayTimeoutsDefaultAndParse) {
+  using std::chrono::minutes;
+  using std::chrono::seconds;
+  Config defaults = Parse(kListener);
+  BOOST_TEST((defaults.relay_connect_timeout == seconds(30)));
+  BOOST_TEST((defaults.relay_greeting_timeout == minutes(5)));
+  BOOST_TEST((defaults.relay_mail_timeout == minutes(5)));
+  BOOST_TEST((defaults.relay_rcpt_timeout == minutes(5)));
+  BOOST_TEST((defaults.relay_data_init_timeout == minutes(2)));
+  BOOST_TEST((defaults.relay_data_block_timeout == minutes(3)));
+  BOOST_TEST((defaults.relay_data_done_timeout == minutes(10)));
+  BOOST_TEST((defaults.relay_command_timeout == minutes(5)));
+  Config set = Parse(
+      "relay_connect_timeout = 1s\nrelay_greeting_timeout = 2s\nrelay_mail_timeout = 3s\n"
+      "relay_rcpt_timeout = 4s\nrelay_data_init_timeout = 5s\nrelay_data_block_timeout = 6s\n"
+      "relay_data_done_timeout = 7s\nrelay_command_timeout = 1m\n" +
+      kListener);
+  BOOST_TEST((set.relay_connect_timeout == seconds(1)));
+  BOOST_TEST((set.relay_greeting_timeout == seconds(2)));
+  BOOST_TEST((set.relay_mail_timeout == seconds(3)));
+  BOOST_TEST((set.relay_rcpt_timeout == seconds(4)));
+  BOOST_TEST((set.relay_data_init_timeout == seconds(5)));
+  BOOST_TEST((set.relay_data_block_timeout == seconds(6)));
+  BOOST_TEST((set.relay_data_done_timeout == seconds(7)));
+  BOOST_TEST((set.relay_command_timeout == minutes(1)));
+  BOOST_TEST(ErrorOf("relay_greeting_timeout = 0\n" + kListener) ==
+             "/etc/postern/postern.conf:1: relay_greeting_timeout: must be more than 0");
+  BOOST_TEST(ErrorOf("myhostname = a.test\nrelay_connect_timeout = 0s\n" + kListener) ==
+             "/etc/postern/postern.conf:2: relay_connect_timeout: must be more than 0");
+  BOOST_TEST(ErrorOf("relay_data_done_timeout = soon\n" + kListener)
+                 .find("/etc/postern/postern.conf:1: relay_data_done_timeout: ") == 0u);
 }
 
 BOOST_AUTO_TEST_CASE(GatewayListenerDefaults) {
