@@ -159,7 +159,13 @@ FUZZ_REPLAYS = tests/fuzz/replay.sh
 # The tree follows .clang-format (clang-format from ./install-deps).
 FORMAT_CHECK = tests/format_check.sh
 
+# Under --disable-system-tests (make distcheck) the system tests are only loaded.
+SYSTEM_TESTS_LOADED = tests/system/imports_check.py
+if SYSTEM_TESTS_RUN
 TESTS = tests/unit_tests $(FUZZ_REPLAYS) $(FORMAT_CHECK) $(SYSTEM_TESTS)
+else
+TESTS = tests/unit_tests $(FUZZ_REPLAYS) $(FORMAT_CHECK) $(SYSTEM_TESTS_LOADED)
+endif
 TEST_EXTENSIONS = .py .sh
 PY_LOG_COMPILER = $(PYTHON3)
 SH_LOG_COMPILER = $(SHELL)
@@ -170,7 +176,7 @@ AM_TESTS_ENVIRONMENT = \
 	QMGR='$(abs_top_builddir)/qmgr/qmgr'; export QMGR; \
 	AUTHD='$(abs_top_builddir)/auth/authd'; export AUTHD;
 
-EXTRA_DIST = $(SYSTEM_TESTS) $(FUZZ_REPLAYS) $(FORMAT_CHECK) .clang-format tests/system/postern_harness.py tests/system/postern_wire.py \
+EXTRA_DIST = $(SYSTEM_TESTS) $(SYSTEM_TESTS_LOADED) $(FUZZ_REPLAYS) $(FORMAT_CHECK) .clang-format tests/system/postern_harness.py tests/system/postern_wire.py \
 	tests/system/dialogs \
 	tests/system/dns_responder.py \
 	tests/system/next_hop.py \
