@@ -30,17 +30,14 @@ namespace {
 
 // One recipient's attempt as the queue keeps it: an SMTP reply whole
 // ("550 5.1.1 ..."), postern's own reason as its words (its status is
-// kept beside them); a reply without an enhanced code gets the class's.
+// kept beside them).
 RecipientReport AttemptReport(size_t index, Verdict verdict, const Diagnostic& why,
                               const std::string& remote_mta) {
   AttemptOutcome attempt;
   attempt.index = index;
   attempt.verdict = verdict;
   attempt.reply = why.code != 0 ? why.ToString() : why.text;
-  attempt.status = !why.enhanced.empty()           ? why.enhanced
-                   : verdict == Verdict::kFailed   ? "5.0.0"
-                   : verdict == Verdict::kDeferred ? "4.0.0"
-                                                   : "2.0.0";
+  attempt.status = why.enhanced;  // empty: the verdict's (StatusOf)
   attempt.remote_mta = remote_mta;
   attempt.smtp_reply = why.code != 0;
   return RecipientReport{attempt, attempt.reply};

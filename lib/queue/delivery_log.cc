@@ -42,7 +42,7 @@ std::string DeliveryLogLine(std::string_view queue_id, std::string_view address,
   return std::string(queue_id) + ": to=<" + Printable(address) + ">, relay=" + Printable(relay) +
          ", delay=" + FormatDelay(delays.Total()) + ", delays=" + FormatDelay(delays.queued) + "/" +
          FormatDelay(delays.waiting) + "/" + FormatDelay(delays.setup) + "/" +
-         FormatDelay(delays.transmission) + ", dsn=" + attempt.status +
+         FormatDelay(delays.transmission) + ", dsn=" + StatusOf(attempt) +
          ", status=" + std::string(VerdictLogName(attempt.verdict)) + " (" + Printable(detail) +
          ")";
 }

@@ -13,20 +13,6 @@ constexpr const char* kExpiredStatus = "4.4.7";
 
 bool IsPending(const Recipient& r) { return r.state == RecipientState::kPending; }
 
-const char* DefaultStatus(Verdict verdict) {
-  switch (verdict) {
-    case Verdict::kDelivered:
-    case Verdict::kRelayed:
-    case Verdict::kRelayedNoDsn:
-      return "2.0.0";
-    case Verdict::kDeferred:
-      return "4.0.0";
-    case Verdict::kFailed:
-      return "5.0.0";
-  }
-  return "5.0.0";
-}
-
 // The Action an outcome reports, or nothing (a next hop with DSN reports itself).
 std::optional<DsnAction> ActionOf(Verdict verdict) {
   switch (verdict) {
@@ -45,7 +31,7 @@ std::optional<DsnAction> ActionOf(Verdict verdict) {
 
 void Apply(const AttemptOutcome& outcome, int64_t now, Recipient* r) {
   r->last_error = outcome.reply;
-  r->status = outcome.status.empty() ? DefaultStatus(outcome.verdict) : outcome.status;
+  r->status = StatusOf(outcome);
   r->remote_mta = outcome.remote_mta;
   r->smtp_reply = outcome.smtp_reply;
   r->last_attempt = now;
@@ -71,6 +57,21 @@ void AddDsn(const Envelope& envelope, size_t index, DsnAction action, ScheduleDe
 }
 
 }  // namespace
+
+std::string StatusOf(const AttemptOutcome& outcome) {
+  if (!outcome.status.empty()) return outcome.status;
+  switch (outcome.verdict) {
+    case Verdict::kDelivered:
+    case Verdict::kRelayed:
+    case Verdict::kRelayedNoDsn:
+      return "2.0.0";
+    case Verdict::kDeferred:
+      return "4.0.0";
+    case Verdict::kFailed:
+      return "5.0.0";
+  }
+  return "5.0.0";
+}
 
 DeliverySettings DeliverySettingsFrom(const Config& config) {
   DeliverySettings settings;

@@ -81,6 +81,9 @@ struct AttemptOutcome {
   bool smtp_reply = false;  // reply is remote_mta's SMTP reply
 };
 
+// outcome's status, or its verdict's: 2.0.0, 4.0.0 or 5.0.0.
+std::string StatusOf(const AttemptOutcome& outcome);
+
 struct ScheduleDecision {
   // The recipients one DSN reports, each with its Action; empty: no DSN.
   std::vector<DsnRecipient> dsn;

@@ -40,7 +40,10 @@ BOOST_AUTO_TEST_CASE(the_line_has_every_stage_and_their_sum) {
       "status=deferred (no\\x09answer)");
   attempt.verdict = Verdict::kFailed;
   BOOST_TEST(DeliveryLogLine("I", "a@x.test", "maildir", AttemptDelays{}, attempt, "why")
-                 .find(", status=bounced (why)") != std::string::npos);
+                 .find(", dsn=4.4.3, status=bounced (why)") != std::string::npos);
+  attempt.status.clear();  // a reply without an enhanced code: the verdict's class
+  BOOST_TEST(DeliveryLogLine("I", "a@x.test", "maildir", AttemptDelays{}, attempt, "why")
+                 .find(", dsn=5.0.0, status=bounced (why)") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
