@@ -367,9 +367,9 @@ constexpr std::array kKeys = {
           "the client's name; qmgr for the MX, A and AAAA records of the destinations "
           "it relays to (master, which runs as root, asks none). ADDRESS or "
           "ADDRESS:PORT ([IPV6-ADDRESS]:PORT). Empty: the nameservers of "
-          "/etc/resolv.conf, read by each worker before its chroot and by qmgr at "
-          "start and reload. A reload applies it to the new workers and to qmgr's "
-          "next lookups.",
+          "/etc/resolv.conf, read by each worker before its chroot and by qmgr when "
+          "it starts. A reload applies it to the new workers and to qmgr's next "
+          "lookups (qmgr reads resolv.conf again only when dns_nameservers changes).",
       .slot = &C::dns_nameservers},
     K{.name = "smtpd_user",
       .type = T::kString,
