@@ -91,13 +91,13 @@ def test_silent_next_hop_times_out_then_a_working_one_takes_it():
             expected = "%s: to=<zoe@elsewhere.test>, relay=127.0.0.1[127.0.0.1]:%d, " % (
                 queue_id, port)
             assert expected in log, log[-3000:]
-            assert "dsn=4.4.2, status=deferred (4.4.2 %s)" % reason in log, log[-3000:]
+            assert "dsn=4.4.2, status=deferred (%s)" % reason in log, log[-3000:]
             # The outcome reaches the store with qmgr's next (lazy) commit.
             h.wait_until(lambda: reason in instance.ctl("queue", "show", queue_id).stdout,
                          "queue show gives the reason")
             shown = instance.ctl("queue", "show", queue_id).stdout
             assert "recipient: <zoe@elsewhere.test> deferred\n  attempts: 1\n" in shown, shown
-            assert "  dsn: 4.4.2\n  last_reply: 4.4.2 %s\n" % reason in shown, shown
+            assert "  dsn: 4.4.2\n  last_reply: %s\n" % reason in shown, shown
             silent.close()
             with NextHop(port=port) as hop:
                 result = instance.ctl("queue", "flush")
@@ -124,7 +124,7 @@ def test_unreachable_next_hop_times_out_the_connect():
             assert waited >= 1, "deferred after %.1f s, before relay_connect_timeout" % waited
             expected = ("%s: to=<zoe@elsewhere.test>, relay=127.0.0.1[127.0.0.1]:%d, " % (
                 queue_id, peer.port))
-            reason = "4.4.1 connect to 127.0.0.1[127.0.0.1]:%d: timed out" % peer.port
+            reason = "connect to 127.0.0.1[127.0.0.1]:%d: timed out" % peer.port
             log = instance.log()
             assert expected in log and "dsn=4.4.1, status=deferred (%s)" % reason in log, \
                 log[-3000:]
