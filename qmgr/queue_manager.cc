@@ -7,7 +7,6 @@
 #include "lib/base/log.h"
 #include "lib/base/printable.h"
 #include "lib/policy/resource_check.h"
-#include "lib/queue/maildir.h"
 #include "qmgr/notification.h"
 
 namespace postern {

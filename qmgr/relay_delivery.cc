@@ -1,7 +1,5 @@
-// qmgr/relay_delivery.cc — relaying to relayhost: qmgr/relay_delivery.h.
+// qmgr/relay_delivery.cc — relaying to relayhost or by MX: qmgr/relay_delivery.h.
 #include "qmgr/relay_delivery.h"
-
-#include <sys/socket.h>
 
 #include <algorithm>
 
