@@ -143,6 +143,7 @@ SYSTEM_TESTS = \
 	tests/system/qmgr_socket_test.py \
 	tests/system/queue_cli_test.py \
 	tests/system/relay_peers_test.py \
+	tests/system/relay_repairs_test.py \
 	tests/system/relay_test.py \
 	tests/system/reverse_lookup_test.py \
 	tests/system/shared_bind_test.py \

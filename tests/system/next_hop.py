@@ -22,6 +22,14 @@ BDAT. address and port pick where it listens (port 0: a free one), so
 that a test can put a working next hop where a broken one was, or give two
 next hops one port on two loopback addresses.
 
+A next hop may also demand what its EHLO does not offer, as the rows of
+MS-OXSMTP 3.2.5 do: mail_reply(state) -> the reply line to a MAIL (None:
+250), where state has "ehlo" (EHLOs on this connection), "tls" and "auth"
+(whether STARTTLS and AUTH succeeded on it); with tls=(cert, key) it takes
+STARTTLS (listed in its EHLO only with offer_starttls), and with
+login=(user, password) it takes AUTH LOGIN and lists it only under TLS.
+Each transaction records the state its MAIL was accepted in.
+
 SilentPeer accepts connections on a loopback port and never says a word:
 a next hop that hangs before its greeting. UnreachablePeer is a port whose
 connects never complete: a listening socket that accepts nothing, its
@@ -29,19 +37,29 @@ queue filled by a connection of its own, so the kernel drops further SYNs
 (as a host behind a firewall that drops packets).
 """
 
+import base64
 import socket
 import socketserver
+import ssl
 import threading
 import time
 
 
 class NextHop:
     def __init__(self, rcpt_reply=None, data_action=None, name="nexthop.test",
-                 max_recipients=None, chunking=False, address="127.0.0.1", port=0):
+                 max_recipients=None, chunking=False, address="127.0.0.1", port=0,
+                 mail_reply=None, tls=None, offer_starttls=False, login=None):
         self.rcpt_reply = rcpt_reply
         self.data_action = data_action
         self.max_recipients = max_recipients
         self.chunking = chunking
+        self.mail_reply = mail_reply
+        self.offer_starttls = offer_starttls
+        self.login = login
+        self.tls_context = None
+        if tls:
+            self.tls_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            self.tls_context.load_cert_chain(*tls)
         self.data_commands = 0
         self.data_ended = threading.Event()
         self.data_replied_at = []  # time.monotonic() of each 250 to the data, in order
@@ -60,7 +78,7 @@ class NextHop:
                     hop.connections += 1
                     number = hop.connections
                 try:
-                    hop._serve(self.rfile, self.wfile, number)
+                    hop._serve(self.request, self.rfile, self.wfile, number)
                 except OSError:
                     pass  # the client left, perhaps while a reply was held back
 
@@ -94,10 +112,12 @@ class NextHop:
             self.data_replied_at.append(time.monotonic())
             return len(self.transactions)
 
-    def _serve(self, rfile, wfile, connection):
+    def _serve(self, sock, rfile, wfile, connection):
         def reply(text):
             wfile.write(text.encode("latin-1") + b"\r\n")
             wfile.flush()
+
+        state = {"ehlo": 0, "tls": False, "auth": False}
 
         reply("220 %s ESMTP scripted next hop" % self.name)
         transaction = None
@@ -111,16 +131,47 @@ class NextHop:
                 self.commands.append(command)
             verb = command.split(" ", 1)[0].upper()
             if verb == "EHLO":
-                reply("250-%s\r\n250-PIPELINING\r\n250-8BITMIME\r\n250-SIZE 10000000\r\n%s"
-                      "250-DSN\r\n250 ENHANCEDSTATUSCODES" %
-                      (self.name, "250-CHUNKING\r\n" if self.chunking else ""))
+                state["ehlo"] += 1
+                offers = ["PIPELINING", "8BITMIME", "SIZE 10000000", "DSN"]
+                if self.chunking:
+                    offers.append("CHUNKING")
+                if self.tls_context and self.offer_starttls and not state["tls"]:
+                    offers.append("STARTTLS")
+                if self.login and state["tls"]:
+                    offers.append("AUTH LOGIN")
+                reply("".join("250-%s\r\n" % o for o in [self.name] + offers) +
+                      "250 ENHANCEDSTATUSCODES")
+            elif verb == "STARTTLS" and self.tls_context and not state["tls"]:
+                reply("220 2.0.0 Ready to start TLS")
+                sock = self.tls_context.wrap_socket(sock, server_side=True)
+                rfile, wfile = sock.makefile("rb"), sock.makefile("wb")
+                state.update(ehlo=0, tls=True)
+                transaction = None
+            elif verb == "AUTH" and self.login and state["tls"] and \
+                    command.upper().startswith("AUTH LOGIN"):
+                words = command.split()
+                if len(words) < 3:  # no initial response: ask for the user
+                    reply("334 VXNlcm5hbWU6")
+                    words.append(rfile.readline().strip().decode())
+                user = base64.b64decode(words[2]).decode()
+                reply("334 UGFzc3dvcmQ6")
+                password = base64.b64decode(rfile.readline().strip()).decode()
+                if (user, password) == self.login:
+                    state["auth"] = True
+                    reply("235 2.7.0 Authentication successful")
+                else:
+                    reply("535 5.7.8 Authentication credentials invalid")
             elif verb == "HELO":
                 reply("250 %s" % self.name)
             elif verb == "MAIL":
+                refusal = self.mail_reply(dict(state)) if self.mail_reply else None
+                if refusal:
+                    reply(refusal)
+                    continue
                 sender = command[command.index("<") + 1:command.index(">")]
                 transaction = {"sender": sender, "mail_line": command, "recipients": [],
                                "rcpt_lines": [], "content": None, "connection": connection,
-                               "bdat": False}
+                               "bdat": False, "state": dict(state)}
                 chunks = b""
                 reply("250 2.1.0 Ok")
             elif verb == "RCPT":
