@@ -5,6 +5,7 @@
 
 #include "lib/base/log.h"
 #include "lib/base/printable.h"
+#include "lib/sasl/auth_realm.h"
 
 namespace postern {
 namespace {
@@ -23,9 +24,11 @@ std::string Seconds(Duration d) {
 
 }  // namespace
 
-AuthSettings AuthSettingsFor(const Config& config) {
-  return AuthSettings{SaslServerSettingsFor(config), config.auth_lockout_failures,
-                      config.auth_lockout_time};
+Result<AuthSettings> AuthSettingsFor(const Config& config) {
+  Result<std::string> realm = AuthRealmFor(config);
+  if (!realm.ok()) return realm.status();
+  return AuthSettings{SaslServerSettingsFor(config, std::move(*realm)),
+                      config.auth_lockout_failures, config.auth_lockout_time};
 }
 
 AuthServer::AuthServer(event_base* base, int listen_fd, const Clock& clock, AuthSettings settings)

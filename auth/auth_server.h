@@ -38,7 +38,7 @@ struct AuthSettings {
   Duration lockout_time{};        // auth_lockout_time
 };
 
-AuthSettings AuthSettingsFor(const Config& config);
+Result<AuthSettings> AuthSettingsFor(const Config& config);
 
 class AuthServer {
  public:

@@ -63,9 +63,11 @@ class Authd : public DaemonProgram {
   // After the signal handlers: a SIGTERM while libsasl2 loads its plugins is
   // still a clean stop.
   Status Start(event_base* base) override {
-    AuthSettings settings = AuthSettingsFor(*config_);
-    if (Status s = CheckMechanisms(settings); !s.ok()) return s;
-    server_ = std::make_unique<AuthServer>(base, listen_fd_, clock_, std::move(settings));
+    Result<AuthSettings> settings = AuthSettingsFor(*config_);
+    if (!settings.ok()) return settings.status();
+    if (Status s = CheckMechanisms(*settings); !s.ok()) return s;
+    LOG_INFO("users are looked up in realm %s", settings->sasl.realm.c_str());
+    server_ = std::make_unique<AuthServer>(base, listen_fd_, clock_, std::move(*settings));
     return server_->Start();
   }
 
@@ -75,9 +77,11 @@ class Authd : public DaemonProgram {
     Result<Config> fresh = LoadConfig(config_->config_dir);
     if (!fresh.ok()) return fresh.status();
     config_ = std::make_unique<Config>(std::move(*fresh));
-    AuthSettings settings = AuthSettingsFor(*config_);
-    if (Status s = CheckMechanisms(settings); !s.ok()) LOG_ERROR("%s", s.message().c_str());
-    server_->Reconfigure(std::move(settings));
+    Result<AuthSettings> settings = AuthSettingsFor(*config_);
+    if (!settings.ok()) return settings.status();
+    if (Status s = CheckMechanisms(*settings); !s.ok()) LOG_ERROR("%s", s.message().c_str());
+    LOG_INFO("users are looked up in realm %s", settings->sasl.realm.c_str());
+    server_->Reconfigure(std::move(*settings));
     return Status::Ok();
   }
 

@@ -1,7 +1,8 @@
 // ctl/user_verbs.cc — `postern user add|passwd|del|list`.
 //
 // Maps the verbs onto lib/sasl/sasl_users over config sasldb_path, in the auth
-// realm (auth_realm, by default myhostname). When run as root the file ends
+// realm (auth_realm, by default the realm of the users already stored, or
+// myhostname for the first one: lib/sasl/auth_realm). When run as root the file ends
 // up root:<auth_user's group> 0640, so only root and authd can read it. Passwords come from
 // standard input and go nowhere but libsasl2.
 #include <unistd.h>
@@ -9,6 +10,7 @@
 #include "ctl/cli.h"
 #include "ctl/password_input.h"
 #include "lib/base/privileges.h"
+#include "lib/sasl/auth_realm.h"
 #include "lib/sasl/sasl_users.h"
 
 namespace postern::cli {
@@ -27,7 +29,9 @@ Result<gid_t> SasldbGroup(const Config& config) {
 Result<std::unique_ptr<SaslUserDb>> OpenUserDb(const Config& config) {
   Result<gid_t> group = SasldbGroup(config);
   if (!group.ok()) return group.status();
-  return SaslUserDb::Open(config.sasldb_path, config.AuthRealm(), *group);
+  Result<std::string> realm = AuthRealmFor(config);
+  if (!realm.ok()) return realm.status();
+  return SaslUserDb::Open(config.sasldb_path, std::move(*realm), *group);
 }
 
 void CheckUserOperands(const std::vector<std::string>& operands) {
@@ -68,7 +72,7 @@ Status RunUser(const Invocation& invocation) {
   const std::string& sub = operands[0];
   if (sub == "list") return ListUsers(**db);
   if (sub == "del") return (*db)->Delete(operands[1]);
-  return WithNewPassword(**db, sub, operands[1], config->AuthRealm());
+  return WithNewPassword(**db, sub, operands[1], (*db)->realm());
 }
 
 }  // namespace postern::cli

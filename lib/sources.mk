@@ -81,6 +81,7 @@ lib_libpostern_a_SOURCES += \
 	lib/tls/tls_session.cc lib/tls/tls_session.h
 # sasl: Cyrus SASL, users, logon lockout
 lib_libpostern_a_SOURCES += \
+	lib/sasl/auth_realm.cc lib/sasl/auth_realm.h \
 	lib/sasl/logon_lockout.cc lib/sasl/logon_lockout.h \
 	lib/sasl/sasl_client.cc lib/sasl/sasl_client.h \
 	lib/sasl/sasl_server.cc lib/sasl/sasl_server.h \

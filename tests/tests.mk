@@ -69,6 +69,7 @@ tests_unit_tests_SOURCES += \
 	tests/lib/tls/tls_test_support.h
 # lib/sasl
 tests_unit_tests_SOURCES += \
+	tests/lib/sasl/auth_realm_test.cc \
 	tests/lib/sasl/logon_lockout_test.cc \
 	tests/lib/sasl/sasl_client_test.cc \
 	tests/lib/sasl/sasl_server_test.cc \

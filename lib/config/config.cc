@@ -430,8 +430,6 @@ bool Config::IsLocalDomain(std::string_view domain) const {
   return std::find(local_domains.begin(), local_domains.end(), lower) != local_domains.end();
 }
 
-std::string Config::AuthRealm() const { return auth_realm.empty() ? myhostname : auth_realm; }
-
 std::string Config::PostmasterAddress() const {
   if (!postmaster_address.empty()) return postmaster_address;
   return "postmaster@" + (local_domains.empty() ? myhostname : local_domains.front());

@@ -141,7 +141,7 @@ struct Config {
   Duration handoff_timeout{};          // NewConnectionNotAvailable after this
   std::string daemon_directory;        // where master finds smtpd, qmgr and authd
   std::string sasldb_path;             // Cyrus SASL password database
-  std::string auth_realm;              // empty: myhostname (AuthRealm())
+  std::string auth_realm;              // empty: the sasldb's realm (lib/sasl/auth_realm)
   uint32_t auth_lockout_failures = 0;  // 10 per (client address, user)
   Duration auth_lockout_time{};        // 15m
 
@@ -152,8 +152,6 @@ struct Config {
   bool IsLocalDomain(std::string_view domain) const;  // case-insensitive
   // mail_directory, or state_directory/mail when it is empty.
   std::string MailDirectory() const;
-  // auth_realm, or myhostname when it is empty.
-  std::string AuthRealm() const;
   // Where <Postmaster> goes: postmaster_address, or postmaster@ the first
   // local domain, or postmaster@myhostname without local domains.
   std::string PostmasterAddress() const;

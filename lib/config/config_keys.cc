@@ -466,10 +466,14 @@ constexpr std::array kKeys = {
       .type = T::kString,
       .scope = S::kGlobal,
       .default_value = "",
-      .default_doc = "empty, which means myhostname",
+      .default_doc = "empty: the realm of the users in the sasldb",
       .description = "The Cyrus SASL realm that postern user stores users in and that authd "
                      "checks logons against. A login name with an @ is looked up in the realm "
-                     "after the @ instead.",
+                     "after the @ instead. Empty: the realm is fixed when the first user is "
+                     "added (myhostname at that moment) and read back from the sasldb from "
+                     "then on, so that changing myhostname later locks nobody out; when the "
+                     "sasldb holds users in several realms, the one named myhostname (or set "
+                     "this key).",
       .slot = &C::auth_realm},
     K{.name = "auth_lockout_failures",
       .type = T::kCount,

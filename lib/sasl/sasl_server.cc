@@ -56,8 +56,8 @@ ipc::AuthOutcome OutcomeOf(int rc) {
 
 }  // namespace
 
-SaslServerSettings SaslServerSettingsFor(const Config& config) {
-  SaslServerSettings settings{config.sasldb_path, config.AuthRealm(), config.myhostname, {}};
+SaslServerSettings SaslServerSettingsFor(const Config& config, std::string realm) {
+  SaslServerSettings settings{config.sasldb_path, std::move(realm), config.myhostname, {}};
   for (const ListenerConfig& listener : config.listeners) {
     for (const std::string& mechanism : listener.auth_mechanisms) {
       std::string upper = AsciiUpperCase(mechanism);

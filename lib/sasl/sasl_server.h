@@ -3,7 +3,7 @@
 // Owns one sasl_conn_t and the callbacks it was created with, so no file
 // under /etc/sasl2 decides anything: passwords are checked by the auxprop
 // method against the sasldb at SaslServerSettings::sasldb_path, in the realm
-// `postern user add` writes (config AuthRealm()), and only the configured
+// `postern user add` writes (lib/sasl/auth_realm), and only the configured
 // mechanisms are offered. Deals in raw bytes (smtpd does the base64), and
 // answers every step with an ipc::AuthOutcome. Never logs, returns or keeps a
 // password or a client's response; the one thing it remembers of the
@@ -34,9 +34,10 @@ struct SaslServerSettings {
   std::vector<std::string> mechanisms;  // upper case; a mechanism outside is never started
 };
 
-// The settings authd uses: config sasldb_path, AuthRealm(), myhostname, and
-// the union of every listener's auth_mechanisms (in order of first mention).
-SaslServerSettings SaslServerSettingsFor(const Config& config);
+// The settings authd uses: config sasldb_path, the auth realm (realm, from
+// lib/sasl/auth_realm's AuthRealmFor), myhostname, and the union of every
+// listener's auth_mechanisms (in order of first mention).
+SaslServerSettings SaslServerSettingsFor(const Config& config, std::string realm);
 
 // The login name as authd reports and accounts it: white space around it
 // removed, as libsasl2's canonicalisation does, and a trailing "@realm" (the

@@ -390,6 +390,14 @@ Result<std::vector<std::string>> SaslUserDb::List() const {
   return std::vector<std::string>(users.begin(), users.end());
 }
 
+Result<std::vector<std::string>> SasldbRealms(const std::string& sasldb_path) {
+  Result<std::vector<SasldbKey>> keys = ReadKeys(sasldb_path);
+  if (!keys.ok()) return keys.status();
+  std::set<std::string> realms;
+  for (const SasldbKey& key : *keys) realms.insert(key.realm);
+  return std::vector<std::string>(realms.begin(), realms.end());
+}
+
 Status SaslUserDb::CheckPassword(std::string_view user, std::string_view password) {
   std::string name(user);
   int rc = sasl_checkpass(conn_, name.c_str(), static_cast<unsigned>(name.size()), password.data(),

@@ -91,8 +91,8 @@ int LogSaslMessage(void* context, int level, const char* message);
 // ones, so `global` only needs the options shared by every connection.
 Status InitSaslServer(const SaslCallbacks* global);
 
-// The user table of one sasldb file in one realm (the auth realm, which is
-// config myhostname). Single-threaded, like libsasl2's sasldb.
+// The user table of one sasldb file in one realm (the auth realm:
+// lib/sasl/auth_realm's AuthRealmFor). Single-threaded, like libsasl2's sasldb.
 class SaslUserDb {
  public:
   // Nothing is created until the first write. file_group is the group that
@@ -114,6 +114,7 @@ class SaslUserDb {
   Status Delete(std::string_view user);
   // "user@realm" for every user in the file (any realm), sorted, no duplicates.
   Result<std::vector<std::string>> List() const;
+  const std::string& realm() const { return realm_; }
   // Ok when libsasl2 accepts the password for the user.
   Status CheckPassword(std::string_view user, std::string_view password);
 
@@ -130,6 +131,10 @@ class SaslUserDb {
   SaslCallbacks callbacks_;
   sasl_conn_t* conn_ = nullptr;
 };
+
+// The realms the sasldb at sasldb_path holds users in, sorted, no duplicates;
+// none when the file does not exist.
+Result<std::vector<std::string>> SasldbRealms(const std::string& sasldb_path);
 
 // Refuses names libsasl2 or the sasldb key format cannot carry cleanly:
 // empty, too long, white space, control characters.

@@ -385,5 +385,28 @@ def test_reload_changes_the_mechanisms():
     conn.close()
 
 
+def test_renaming_the_host_keeps_every_login():
+    """Users are stored in the realm of the first `user add` (myhostname then);
+    a new myhostname and a reload change nothing for them, and a user added
+    afterwards joins them in that realm."""
+    instance, connect = instance_with_alice()
+    old_realm = instance.settings["myhostname"]
+    assert instance.log().count("users are looked up in realm %s" % old_realm) == 1
+    instance.settings["myhostname"] = "renamed.example.test"
+    instance.write_config()
+    result = instance.ctl("reload")
+    assert result.returncode == 0, result.stderr
+    h.wait_until(lambda: instance.log().count("users are looked up in realm ") == 2,
+                 "authd reloads")
+    assert instance.log().count("users are looked up in realm %s" % old_realm) == 2
+    conn = connect()
+    assert conn.login(1, OFFICE, "alice", PASSWORD) == (1, "kSuccess", b"alice")
+    instance.add_user("bob", PASSWORD)
+    assert conn.login(2, OFFICE, "bob", PASSWORD) == (2, "kSuccess", b"bob")
+    listed = instance.ctl("user", "list")
+    assert listed.stdout.split() == ["alice@" + old_realm, "bob@" + old_realm], listed.stdout
+    conn.close()
+
+
 if __name__ == "__main__":
     h.run_tests(globals())

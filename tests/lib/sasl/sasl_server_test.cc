@@ -554,7 +554,7 @@ BOOST_AUTO_TEST_CASE(settings_from_config) {
       "[listener \"other\"]\nbind = 127.0.0.1:2525\nauth_mechanisms = login cram-md5\n",
       "/etc/postern/postern.conf", "/etc/postern");
   BOOST_REQUIRE_MESSAGE(config.ok(), config.status().message());
-  SaslServerSettings settings = SaslServerSettingsFor(*config);
+  SaslServerSettings settings = SaslServerSettingsFor(*config, "users.example.test");
   BOOST_TEST(settings.sasldb_path == "/var/lib/postern/users");
   BOOST_TEST(settings.realm == "users.example.test");
   BOOST_TEST(settings.server_fqdn == "mx.example.test");
