@@ -29,6 +29,7 @@
 #include "lib/config/config.h"
 #include "lib/config/relay_password.h"
 #include "lib/net/unix_socket.h"
+#include "lib/policy/resource_check.h"
 #include "lib/queue/queue_store.h"
 #include "qmgr/queue_manager.h"
 #include "qmgr/queue_server.h"
@@ -79,9 +80,15 @@ class Qmgr : public DaemonProgram {
   }
 
   Status Start(event_base* base) override {
+    Result<uint64_t> file_system = FileSystemSize(config_->state_directory);
+    if (!file_system.ok()) return file_system.status();
+    uint64_t map_size = QueueMapSize(config_->queue_map_size, *file_system);
     Result<std::unique_ptr<QueueStore>> store =
-        QueueStore::Open(config_->state_directory + "/queue", config_->queue_map_size);
+        QueueStore::Open(config_->state_directory + "/queue", map_size);
     if (!store.ok()) return store.status();
+    LOG_INFO(
+        "queue map: %llu MB (%s)", static_cast<unsigned long long>(map_size >> 20),
+        config_->queue_map_size != 0 ? "queue_map_size" : "the file system of state_directory");
     store_ = std::move(*store);
     manager_ = std::make_unique<QueueManager>(base, &clock_, store_.get(), &file_system_, config_);
     manager_->SetRelayPassword(std::move(relay_password_));

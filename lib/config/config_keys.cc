@@ -392,9 +392,13 @@ constexpr std::array kKeys = {
     K{.name = "queue_map_size",
       .type = T::kSize,
       .scope = S::kGlobal,
-      .default_value = "1g",
+      .default_value = "0",
+      .default_doc = "0: the size of the file system of state_directory",
       .description = "The size of the queue's LMDB memory map: the most the queue can hold. "
-                     "Disk space is used only as the queue fills.",
+                     "0 maps as much as the whole file system of state_directory when qmgr "
+                     "starts, so that the queue grows until min_free_disk_space stops it (a "
+                     "file system enlarged later counts from the next start). Disk space is "
+                     "used only as the queue fills; the map is address space, not memory.",
       .slot = &C::queue_map_size},
     K{.name = "min_free_disk_space",
       .type = T::kSize,
@@ -419,10 +423,11 @@ constexpr std::array kKeys = {
       .type = T::kSize,
       .scope = S::kGlobal,
       .default_value = "16m",
-      .description = "OutOfResources: new connections and MAIL FROM get 452 4.3.1 Insufficient "
-                     "system resources while the queue's LMDB map (queue_map_size) has less "
-                     "room than this left. 0: never (a message that does not fit is still "
-                     "refused with 452 4.3.1 at the end of DATA).",
+      .description = "OutOfResources: with queue_map_size set, new connections and MAIL FROM "
+                     "get 452 4.3.1 Insufficient system resources while the queue's LMDB map "
+                     "has less room than this left (with queue_map_size 0 the map spans the "
+                     "file system, and min_free_disk_space decides). 0: never (a message that "
+                     "does not fit is still refused with 452 4.3.1 at the end of DATA).",
       .slot = &C::min_queue_map_space},
     K{.name = "min_free_memory",
       .type = T::kSize,

@@ -6,7 +6,8 @@
 // answers a worker's check of a MAIL FROM (the MAIL is refused, the session
 // goes on). Three thresholds, each a config key and each switched off by 0:
 // min_free_disk_space (the file system of the queue), min_queue_map_space
-// (room left in the LMDB map, queue_map_size less the size of data.mdb) and
+// (room left in the LMDB map, queue_map_size less the size of data.mdb; only
+// with queue_map_size set, as by default the map spans the file system) and
 // min_free_memory (MemAvailable of /proc/meminfo). The decision is a pure
 // function of the readings, so tests drive it with made-up numbers.
 //

@@ -110,6 +110,13 @@ Status QueueStore::Describe(int rc, const std::string& what) const {
   return IsResourceExhaustion(rc) ? Status::ResourceExhausted(message) : Status::Error(message);
 }
 
+uint64_t QueueMapSize(uint64_t configured, uint64_t file_system_size) {
+  constexpr uint64_t kMiB = uint64_t{1} << 20;
+  uint64_t size = configured != 0 ? configured : file_system_size;
+  size = size > UINT64_MAX - kMiB ? UINT64_MAX / kMiB * kMiB : (size + kMiB - 1) / kMiB * kMiB;
+  return std::max(size, kMinimumQueueMapSize);
+}
+
 Result<std::unique_ptr<QueueStore>> QueueStore::Open(const std::string& directory,
                                                      uint64_t map_size) {
   if (Status s = EnsureDirectory(directory); !s.ok()) return s;
@@ -120,7 +127,7 @@ Result<std::unique_ptr<QueueStore>> QueueStore::Open(const std::string& director
   std::unique_ptr<QueueStore> store(new QueueStore(directory, raw));
   MDB_env* env = store->env_.get();
   if ((rc = mdb_env_set_maxdbs(env, 4)) != 0) return store->Describe(rc, "mdb_env_set_maxdbs");
-  if ((rc = mdb_env_set_mapsize(env, map_size ? map_size : kDefaultQueueMapSize)) != 0)
+  if ((rc = mdb_env_set_mapsize(env, map_size)) != 0)
     return store->Describe(rc, "set map size " + std::to_string(map_size));
   if ((rc = mdb_env_open(env, directory.c_str(), MDB_NOTLS, 0600)) != 0)
     return store->Describe(rc, "open the LMDB environment");

@@ -63,8 +63,15 @@ namespace postern {
 
 // A message's content is stored in pieces of this size (the last one shorter).
 constexpr size_t kChunkSize = 128 * 1024;
-// Map size used when the configuration gives 0.
-constexpr uint64_t kDefaultQueueMapSize = uint64_t{1} << 30;
+// The smallest map postern opens the queue with.
+constexpr uint64_t kMinimumQueueMapSize = uint64_t{1} << 20;
+
+// The size of the queue's LMDB map: queue_map_size (configured) when it is
+// set; otherwise the size of the file system that holds the queue, so that
+// the queue can grow until min_free_disk_space stops it rather than at a
+// fixed size. Rounded up to a whole MiB (LMDB wants a multiple of the page
+// size), and at least kMinimumQueueMapSize.
+uint64_t QueueMapSize(uint64_t configured, uint64_t file_system_size);
 
 struct StoredMessage {
   Envelope envelope;
@@ -124,7 +131,7 @@ class QueueStore {
   };
 
   // Opens (creating when missing, mode 0700/0600) the environment in
-  // `directory`. map_size 0 means kDefaultQueueMapSize. Clears reader slots
+  // `directory` with a map of map_size bytes (QueueMapSize). Clears reader slots
   // left by a process that died (kill -9) so they do not pin old pages.
   static Result<std::unique_ptr<QueueStore>> Open(const std::string& directory, uint64_t map_size);
 

@@ -21,6 +21,9 @@ and checks what an administrator relies on:
     acknowledged message is delivered exactly once and every
     unacknowledged one at most once;
   - the control verbs list, show, hold, release, flush, delete;
+  - by default the queue's LMDB map is as large as the file system of
+    state_directory (the queue is bounded by min_free_disk_space, not by a
+    fixed map), and queue_map_size sets it instead;
   - a full queue answers kInsufficientResources and recovers once emptied;
   - SIGTERM stops qmgr with exit status 0.
 """
@@ -435,6 +438,13 @@ def check_kill9_and_restart(q, state):
           % (len(acked), len(unacked)))
 
 
+def check_map_spans_the_file_system(q, state):
+    fs = os.statvfs(q.state)
+    megabytes = (fs.f_blocks * fs.f_frsize + (1 << 20) - 1) >> 20
+    line = "queue map: %d MB (the file system of state_directory)" % megabytes
+    assert line in q.log(), "no %r in the log:\n%s" % (line, q.log())
+
+
 def check_full_queue_answers_insufficient_resources(q, state):
     """A second qmgr with a 1 MB queue: a message that does not fit is answered
     kInsufficientResources (smtpd's 452 4.3.1), and once the queue is emptied
@@ -442,6 +452,7 @@ def check_full_queue_answers_insufficient_resources(q, state):
     small = Qmgr(os.path.join(q.root, "small"), "queue_map_size = 1m\n")
     small.start()
     try:
+        assert "queue map: 1 MB (queue_map_size)" in small.log(), small.log()
         c = Connection(small.socket_path)
         outcomes = []
         for n in range(1, 30):
@@ -486,6 +497,7 @@ def test():
     q = Qmgr(h.scratch_dir("qmgr"))
     q.start()
     state = {}
+    check_map_spans_the_file_system(q, state)
     check_concurrent_streams(q, state)
     check_refusals_and_protocol_errors(q, state)
     check_first_attempt_reports(q, state)

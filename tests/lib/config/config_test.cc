@@ -437,7 +437,7 @@ BOOST_AUTO_TEST_CASE(GlobalDefaults) {
   BOOST_TEST(config.smtpd_user == "postern");
   BOOST_TEST(config.queue_user == "postern-queue");
   BOOST_TEST(config.auth_user == "postern-auth");
-  BOOST_TEST(config.queue_map_size == 1073741824u);
+  BOOST_TEST(config.queue_map_size == 0u);
   BOOST_TEST((config.shutdown_grace == seconds(30)));
   BOOST_TEST((config.handoff_timeout == seconds(10)));
 #ifdef POSTERN_DAEMON_DIR
@@ -1069,7 +1069,7 @@ BOOST_AUTO_TEST_CASE(EffectiveListsEveryKeyGlobalsFirst) {
   BOOST_TEST(values["mail_directory"] == "");
   BOOST_TEST(values["smtpd_workers"] == "2");
   BOOST_TEST(values["trusted_networks"] == "127.0.0.0/8 ::1/128");
-  BOOST_TEST(values["queue_map_size"] == "1g");
+  BOOST_TEST(values["queue_map_size"] == "0");
   BOOST_TEST(values["shutdown_grace"] == "30s");
   BOOST_TEST(values["sasldb_path"] == "/etc/postern/sasldb2");
   BOOST_TEST(values["log_syslog"] == "no");

@@ -84,6 +84,16 @@ const char* const kIdC = "5F3A9C2B1D4E.1A2B.3";
 
 BOOST_AUTO_TEST_SUITE(queue_store)
 
+BOOST_AUTO_TEST_CASE(map_size_is_the_file_system_unless_queue_map_size_is_set) {
+  constexpr uint64_t kMiB = uint64_t{1} << 20;
+  BOOST_TEST(QueueMapSize(0, 20 * kMiB) == 20 * kMiB);
+  BOOST_TEST(QueueMapSize(0, 20 * kMiB + 1) == 21 * kMiB);  // whole MiB, rounded up
+  BOOST_TEST(QueueMapSize(0, uint64_t{500} << 30) == uint64_t{500} << 30);
+  BOOST_TEST(QueueMapSize(4 * kMiB, uint64_t{500} << 30) == 4 * kMiB);
+  BOOST_TEST(QueueMapSize(0, 4096) == kMinimumQueueMapSize);
+  BOOST_TEST(QueueMapSize(0, UINT64_MAX) == UINT64_MAX / kMiB * kMiB);
+}
+
 BOOST_AUTO_TEST_CASE(ten_megabyte_message_reads_back_in_128k_chunks) {
   TempDir dir("queue_store_test");
   auto store = OpenStore(dir.Join("queue"));
@@ -424,7 +434,8 @@ BOOST_AUTO_TEST_CASE(failed_operation_poisons_the_batch) {
 }
 
 BOOST_AUTO_TEST_CASE(open_reports_the_path_that_failed) {
-  Result<std::unique_ptr<QueueStore>> store = QueueStore::Open("/proc/no/such/dir/queue", 0);
+  Result<std::unique_ptr<QueueStore>> store =
+      QueueStore::Open("/proc/no/such/dir/queue", kMinimumQueueMapSize);
   BOOST_TEST_REQUIRE(!store.ok());
   BOOST_TEST(store.status().message().find("/proc/no/such/dir/queue") != std::string::npos,
              store.status().message());
