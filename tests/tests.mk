@@ -146,6 +146,7 @@ SYSTEM_TESTS = \
 	tests/system/relay_peers_test.py \
 	tests/system/relay_repairs_test.py \
 	tests/system/relay_test.py \
+	tests/system/reload_load_test.py \
 	tests/system/reverse_lookup_test.py \
 	tests/system/shared_bind_test.py \
 	tests/system/rate_limit_test.py \
