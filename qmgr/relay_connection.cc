@@ -44,7 +44,8 @@ Duration RelayConnection::setup_time() const {
 void RelayConnection::Connect(Duration connect_timeout) {
   timer_.reset(evtimer_new(base_, OnTimer, this));
   bev_.reset(bufferevent_socket_new(base_, -1, BEV_OPT_CLOSE_ON_FREE));
-  if (!timer_ || !bev_) return Finish(Deferred("4.3.0", "cannot create a connection's events"));
+  if (!timer_) return Finish(Deferred("4.3.0", "cannot create a connection's timer"));
+  if (!bev_) return FinishFromLoop(Deferred("4.3.0", "cannot create a connection's socket"));
   bufferevent_setcb(bev_.get(), OnRead, OnWrite, OnEvent, this);
   bufferevent_setwatermark(bev_.get(), EV_WRITE, kOutputLowWater, 0);
   sockaddr_storage address;
@@ -55,8 +56,9 @@ void RelayConnection::Connect(Duration connect_timeout) {
   ArmTimer();
   if (bufferevent_socket_connect(bev_.get(), reinterpret_cast<sockaddr*>(&address),
                                  static_cast<int>(length)) != 0)
-    return Finish(Deferred("4.4.1", "connect to " + target_.ToString() + ": " +
-                                        evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR())));
+    return FinishFromLoop(
+        Deferred("4.4.1", "connect to " + target_.ToString() + ": " +
+                              evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR())));
   // Reading waits for the connected event: a loopback connect may complete
   // at once, and libevent then reports it after a greeting could be read.
   bufferevent_disable(bev_.get(), EV_READ);
@@ -265,6 +267,14 @@ void RelayConnection::ArmTimer() {
   }
   timeval delay = ToTimeval(next - clock_->Now());
   evtimer_add(timer_.get(), &delay);
+}
+
+void RelayConnection::FinishFromLoop(const SessionEnd& end) {
+  bev_.reset();
+  closing_ = true;
+  end_ = end;
+  const timeval now{0, 0};
+  evtimer_add(timer_.get(), &now);
 }
 
 void RelayConnection::Finish(const SessionEnd& end) {

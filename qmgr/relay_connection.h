@@ -13,7 +13,10 @@
 //
 // A connection that fails before the session is ready for mail (connect
 // refused or timed out, a greeting other than 220, EHLO refused) ends with
-// `ready_once` false, so the owner can try the next address.
+// `ready_once` false, so the owner can try the next address. A connect that
+// fails at once (no route, no descriptor left) is reported from the event
+// loop, never from inside Connect(), so that the owner may open connections
+// in a loop.
 //
 // STARTTLS: when the session asks, a TLS client session
 // (lib/tls/tls_client_session.h) is made with the credentials given, SNI
@@ -105,6 +108,9 @@ class RelayConnection {
   void FeedContent();
   void ArmTimer();
   void Finish(const SessionEnd& end);
+  // Finish(end) from the event loop, at once: Connect() reports a failure
+  // this way, so that the owner is never called back from inside it.
+  void FinishFromLoop(const SessionEnd& end);
 
   event_base* base_;
   const Clock* clock_;

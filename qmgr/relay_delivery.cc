@@ -129,6 +129,7 @@ void RelayDelivery::SetRelayPassword(std::string password) {
 void RelayDelivery::Stop() {
   lookup_.reset();
   destinations_.clear();
+  sessions_ = 0;
   finished_.clear();
   reports_.clear();
 }
@@ -193,9 +194,29 @@ void RelayDelivery::OpenConnections(Destination* destination) {
   for (const Open& open : destination->open)
     if (!open.connection->ready_once()) ++connecting;
   while (connecting < destination->waiting.size() &&
-         destination->open.size() < config_->relay_destination_concurrency) {
+         destination->open.size() < config_->relay_destination_concurrency &&
+         sessions_ < config_->relay_concurrency_limit) {
     OpenTo(destination, 0);
     ++connecting;
+  }
+}
+
+void RelayDelivery::OpenWhereWaiting() {
+  // One round over the destinations, from the one after the last served,
+  // each with a plan and mail waiting taking what it can of the free sessions.
+  const size_t count = destinations_.size();
+  std::string key = last_served_;
+  for (size_t visited = 0; visited < count && sessions_ < config_->relay_concurrency_limit;
+       ++visited) {
+    auto it = destinations_.upper_bound(key);
+    if (it == destinations_.end()) it = destinations_.begin();
+    if (it == destinations_.end()) return;
+    key = it->first;
+    Destination& destination = it->second;
+    if (destination.targets.empty() || destination.search != 0) continue;
+    const size_t before = destination.open.size();
+    OpenConnections(&destination);
+    if (destination.open.size() != before) last_served_ = key;
   }
 }
 
@@ -216,6 +237,7 @@ void RelayDelivery::OpenTo(Destination* destination, size_t target_index) {
   open.target_index = target_index;
   RelayConnection* connection = open.connection.get();
   destination->open.push_back(std::move(open));
+  ++sessions_;
   connection->Connect(config_->relay_connect_timeout);
 }
 
@@ -263,6 +285,7 @@ void RelayDelivery::OnClosed(const std::string& key, RelayConnection* connection
   if (found == opens.end()) return;
   Open open = std::move(*found);
   opens.erase(found);
+  --sessions_;
   const std::string relay = connection->target().ToString();
   for (const auto& [id, handed] : open.handed)
     Report(ReportForAll(handed.envelope, end.reason, relay), handed);
@@ -270,7 +293,8 @@ void RelayDelivery::OnClosed(const std::string& key, RelayConnection* connection
   event_active(later_.get(), EV_TIMEOUT, 1);
   if (connection->ready_once()) {
     Kick(destination);
-    return ForgetIfIdle(destination);
+    ForgetIfIdle(destination);
+    return OpenWhereWaiting();
   }
   LOG_INFO("relay to %s failed: %s", relay.c_str(), end.reason.ToString().c_str());
   const size_t next_target = open.target_index + 1;
@@ -278,9 +302,11 @@ void RelayDelivery::OnClosed(const std::string& key, RelayConnection* connection
     return OpenTo(destination, next_target);
   // Every address failed: unless another connection can still take them,
   // the waiting messages wait for their next try.
-  if (!opens.empty()) return;
-  ReportWaiting(destination, end.reason, relay);
-  ForgetIfIdle(destination);
+  if (opens.empty()) {
+    ReportWaiting(destination, end.reason, relay);
+    ForgetIfIdle(destination);
+  }
+  OpenWhereWaiting();
 }
 
 void RelayDelivery::ReportWaiting(Destination* destination, const Diagnostic& why,

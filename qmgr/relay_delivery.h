@@ -117,7 +117,12 @@ class RelayDelivery {
   Destination* Find(const std::string& key);
   void Kick(Destination* destination);
   void OnPlanned(const std::string& key, DestinationPlan plan);
+  // Opens sessions for the waiting messages, within relay_destination_concurrency
+  // and relay_concurrency_limit.
   void OpenConnections(Destination* destination);
+  // A session ended: gives the free sessions to destinations that wait for
+  // one, in turn from the one after the last served.
+  void OpenWhereWaiting();
   void OpenTo(Destination* destination, size_t target_index);
   void OnReady(const std::string& key, RelayConnection* connection);
   void OnMessageDone(const std::string& key, RelayConnection* connection,
@@ -145,6 +150,8 @@ class RelayDelivery {
   std::vector<std::unique_ptr<RelayConnection>> finished_;  // destroyed by OnLater
   std::vector<DeliveryReport> reports_;                     // handed out by OnLater
   std::map<std::string, Destination> destinations_;
+  size_t sessions_ = 0;      // open, all destinations together
+  std::string last_served_;  // OpenWhereWaiting's turn
 };
 
 }  // namespace postern

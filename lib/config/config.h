@@ -104,6 +104,7 @@ struct Config {
   std::string relay_auth_user;      // empty: no AUTH to the next hop
   std::string relay_password_file;  // its first line: relay_auth_user's password
   bool relay_allow_plaintext_auth = false;
+  uint32_t relay_concurrency_limit = 0;         // sessions to all next hops together
   uint32_t relay_destination_concurrency = 10;  // sessions at once per next hop
   // The relay client's timeouts: connect as Postfix's smtp_connect_timeout,
   // the rest RFC 5321 4.5.3.2's (lib/smtp/client_session.h).

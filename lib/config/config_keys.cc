@@ -200,6 +200,18 @@ constexpr std::array kKeys = {
                      "delivers by MX lookup); each session carries one message after another.",
       .minimum = 1,
       .slot = &C::relay_destination_concurrency},
+    K{.name = "relay_concurrency_limit",
+      .type = T::kCount,
+      .scope = S::kGlobal,
+      .default_value = "100",
+      .description = "The most SMTP sessions qmgr holds open at the same time to all next hops "
+                     "together (Postfix's default_process_limit for its smtp processes), so "
+                     "that mail for many domains cannot use up qmgr's descriptors. When it is "
+                     "reached, mail for a destination without a session waits until a session "
+                     "ends somewhere, and the destinations waiting take the freed sessions in "
+                     "turn.",
+      .minimum = 1,
+      .slot = &C::relay_concurrency_limit},
     K{.name = "relay_connect_timeout",
       .type = T::kDuration,
       .scope = S::kGlobal,

@@ -17,7 +17,10 @@ RFC 7505:
   ("MX 0 .": 5.1.10) and one whose MX is postern itself (myhostname: 5.4.6)
   fail their recipients at once: the sender gets a failure DSN for each with
   that Status, and nothing is queued any longer;
-- every name asked went to the responder (the only server postern knows).
+- every name asked went to the responder (the only server postern knows);
+- relay_concurrency_limit caps the sessions to all destinations together:
+  with 2, twelve messages for three domains never have more than two
+  sessions open at once, and all are delivered.
 """
 
 import email
@@ -88,7 +91,7 @@ def check_unroutable_domains_fail(instance):
     assert expected.search(instance.log()), instance.log()[-3000:]
 
 
-def test():
+def test_by_mx():
     port = h.free_port()
     dns = DnsResponder(a=A, mx=MX)
     try:
@@ -103,6 +106,33 @@ def test():
                 instance.stop()
         for name in ("one.test", "mx.one.test", "two.test", "nowhere.test", "null.test"):
             assert name in dns.asked, "%s never asked: %s" % (name, dns.asked)
+    finally:
+        dns.close()
+
+
+def test_relay_concurrency_limit_caps_sessions_to_all_destinations():
+    """Twelve messages for three domains (no MX: each is its own exchanger, all
+    one next hop that holds each 250 for half a second) with
+    relay_concurrency_limit = 2: never more than 2 sessions at once, though
+    each domain may have 10, and every domain's mail is delivered."""
+    port = h.free_port()
+    domains = ["d1.test", "d2.test", "d3.test"]
+    dns = DnsResponder(a={d: "127.0.0.1" for d in domains})
+    try:
+        with NextHop(address="127.0.0.1", port=port, data_action=lambda n: 0.5) as hop:
+            settings = {"dns_nameservers": dns.address, "relay_tcp_port": port,
+                        "relay_concurrency_limit": 2}
+            with h.Instance(settings=settings) as instance:
+                instance.start()
+                recipients = ["r%d@%s" % (n, d) for d in domains for n in range(4)]
+                for address in recipients:
+                    h.send(instance.port, "ann@example.test", [address], MESSAGE)
+                h.wait_until(lambda: len(hop.transactions) == len(recipients),
+                             "every message is relayed", timeout=40)
+                assert sorted(r for t in hop.transactions for r in t["recipients"]) == \
+                    sorted(recipients)
+                assert hop.most_active == 2, "%d sessions at once" % hop.most_active
+                instance.stop()
     finally:
         dns.close()
 

@@ -28,7 +28,8 @@ MS-OXSMTP 3.2.5 do: mail_reply(state) -> the reply line to a MAIL (None:
 (whether STARTTLS and AUTH succeeded on it); with tls=(cert, key) it takes
 STARTTLS (listed in its EHLO only with offer_starttls), and with
 login=(user, password) it takes AUTH LOGIN and lists it only under TLS.
-Each transaction records the state its MAIL was accepted in.
+Each transaction records the state its MAIL was accepted in. most_active is
+the most connections that were open at once.
 
 SilentPeer accepts connections on a loopback port and never says a word:
 a next hop that hangs before its greeting. UnreachablePeer is a port whose
@@ -69,6 +70,8 @@ class NextHop:
         self.transactions = []
         self.commands = []       # every command line read, decoded as Latin-1
         self.connections = 0
+        self.active = 0       # connections open now
+        self.most_active = 0  # the most open at once
         self.rcpt_attempts = {}  # address -> RCPTs seen
         hop = self
 
@@ -77,10 +80,15 @@ class NextHop:
                 with hop.lock:
                     hop.connections += 1
                     number = hop.connections
+                    hop.active += 1
+                    hop.most_active = max(hop.most_active, hop.active)
                 try:
                     hop._serve(self.request, self.rfile, self.wfile, number)
                 except OSError:
                     pass  # the client left, perhaps while a reply was held back
+                finally:
+                    with hop.lock:
+                        hop.active -= 1
 
         class Server(socketserver.ThreadingTCPServer):
             allow_reuse_address = True

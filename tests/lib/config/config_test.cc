@@ -267,6 +267,7 @@ BOOST_AUTO_TEST_CASE(HoldsEveryKeyOfTheOperatorContract) {
                         "relay_allow_plaintext_auth",
                         "relay_tcp_port",
                         "relay_destination_concurrency",
+                        "relay_concurrency_limit",
                         "relay_connect_timeout",
                         "relay_greeting_timeout",
                         "relay_mail_timeout",
