@@ -2,6 +2,7 @@
 #include "lib/base/syslog_socket.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -12,6 +13,9 @@ namespace postern {
 namespace {
 
 constexpr auto kReconnectInterval = std::chrono::seconds(1);
+constexpr int kPatienceMs = 100;
+
+bool QueueFull(int error) { return error == EAGAIN || error == EWOULDBLOCK || error == ENOBUFS; }
 
 bool ConnectionLost(int error) {
   return error == ECONNREFUSED || error == ENOTCONN || error == ECONNRESET || error == ENOENT;
@@ -59,12 +63,21 @@ void SyslogSocket::Adopt(int fd) {
 }
 
 int SyslogSocket::SendOnce(std::string_view record) {
-  if (send(fd_, record.data(), record.size(), MSG_DONTWAIT | MSG_NOSIGNAL) >= 0) return 0;
-  return errno;
+  int error = 0;
+  if (send(fd_, record.data(), record.size(), MSG_DONTWAIT | MSG_NOSIGNAL) < 0) error = errno;
+  if (QueueFull(error) && patient_) {
+    pollfd room = {fd_, POLLOUT, 0};
+    error = EAGAIN;  // unless room comes in time
+    if (poll(&room, 1, kPatienceMs) == 1)
+      error = send(fd_, record.data(), record.size(), MSG_DONTWAIT | MSG_NOSIGNAL) >= 0 ? 0 : errno;
+  }
+  if (error == 0) patient_ = true;
+  if (QueueFull(error)) patient_ = false;
+  return error;
 }
 
 Status SyslogSocket::Failure(int error) const {
-  if (error == EAGAIN || error == EWOULDBLOCK || error == ENOBUFS)
+  if (QueueFull(error))
     return Status::WouldBlock("syslog at " + path_ + " takes no more lines for now");
   return Status::FromErrno("cannot write to syslog at " + path_, error);
 }

@@ -6,10 +6,14 @@
 // instead of nowhere. One record is one datagram.
 //
 // Decided here:
-//   - Never blocks: the socket is non-blocking. A syslogd that does not
-//     keep up (EAGAIN, ENOBUFS: its receive queue is full) loses nothing
-//     silently: Send() fails with is_would_block() and the caller writes
-//     the line elsewhere.
+//   - Never blocks for long: the socket is non-blocking. A syslogd whose
+//     receive queue is full (EAGAIN, ENOBUFS; Linux queues only
+//     net.unix.max_dgram_qlen datagrams, often 10, so a burst of lines
+//     fills it) is waited for up to kPatience (100 ms) for room, as
+//     syslog(3) would wait without a bound; when that runs out, Send()
+//     fails with is_would_block(), the caller writes the line elsewhere,
+//     and no further line waits until one is taken at once again, so a
+//     syslogd that stopped reading costs one wait, not one per line.
 //   - A syslogd that restarted (ECONNREFUSED, ENOTCONN: the socket was
 //     made anew) is reconnected by path once and the record sent again;
 //     a failed reconnection is tried again at most once a second, so a
@@ -50,6 +54,8 @@ class SyslogSocket {
 
   std::string path_;
   int fd_ = -1;
+  // The last record went out: a full queue is worth waiting for.
+  bool patient_ = true;
   std::chrono::steady_clock::time_point next_reconnect_{};
 };
 
