@@ -36,7 +36,8 @@ class DaemonRun {
     std::string state_directory;
   };
   Status SetUpLogging(const LogPlan& plan);
-  Status RedirectStderr(const std::string& path, const std::string& what, int flags = 0);
+  static Result<int> OpenForAppend(const std::string& path, const std::string& what, int flags);
+  static Status RedirectStderr(const std::string& path, const std::string& what);
   Status WatchSignals();
   static void OnSignal(evutil_socket_t signo, short, void* self);
   int Fail(const Status& why);
@@ -115,30 +116,51 @@ Status DaemonRun::SetUpLogging(const LogPlan& plan) {
     LogSetDestination("syslog at " + settings.syslog_socket);
   if (!syslog_down && !options_.daemon) return Status::Ok();
   const std::string fallback = FallbackLogFile(plan.state_directory);
-  const std::string warning = "syslog cannot be reached (" + why +
-                              "): every postern process logs to " + fallback + " instead";
-  if (syslog_down)
-    fprintf(stderr, "postern/%s: warning: %s\n", spec_.name.c_str(), warning.c_str());
-  if (Status s = EnsureDirectory(plan.state_directory + "/log", 0750, getuid(), getgid()); !s.ok())
-    return Status::Error("cannot log anywhere: " + s.message());
   // O_NOFOLLOW: root appends to this file; a link planted there must not
   // make it append elsewhere.
-  if (Status s = RedirectStderr(fallback, "the fallback log file", O_NOFOLLOW); !s.ok())
-    return Status::Error("cannot log anywhere: " + s.message());
-  if (syslog_down) {
-    LogSetDestination(fallback + " (syslog at " + settings.syslog_socket + " cannot be reached)");
-    LOG_WARNING("%s", warning.c_str());
-  } else if (settings.target == LogTarget::kStderr) {
-    LogSetDestination(fallback + " (log_target = stderr, and a detached master has none)");
+  Result<int> file = Status::Ok();
+  if (Status made = EnsureDirectory(plan.state_directory + "/log", 0750, getuid(), getgid());
+      made.ok()) {
+    file = OpenForAppend(fallback, "the fallback log file", O_NOFOLLOW);
+  } else {
+    file = made;
   }
+  if (!file.ok() && options_.daemon)
+    return Status::Error("cannot log anywhere: " + file.status().message());
+  // A daemon in the foreground that cannot open the file (it dropped its
+  // privileges in Prepare()) still has standard error.
+  const std::string where = file.ok() ? fallback : "standard error";
+  const std::string warning =
+      "syslog cannot be reached (" + why + "): every postern process logs to " + where + " instead";
+  // Loudly: on the terminal of `postern start` before, in the file after.
+  if (syslog_down)
+    fprintf(stderr, "postern/%s: warning: %s\n", spec_.name.c_str(), warning.c_str());
+  if (file.ok()) {
+    dup2(*file, STDERR_FILENO);
+    close(*file);
+  }
+  if (!syslog_down) {
+    // Syslog takes the lines; the file has those it does not take.
+    if (settings.target == LogTarget::kStderr)
+      LogSetDestination(fallback + " (log_target = stderr, and a detached master has none)");
+    return Status::Ok();
+  }
+  LogSetDestination(where + " (syslog at " + settings.syslog_socket + " cannot be reached)");
+  if (file.ok()) LOG_WARNING("%s", warning.c_str());
   return Status::Ok();
 }
 
-Status DaemonRun::RedirectStderr(const std::string& path, const std::string& what, int flags) {
+Result<int> DaemonRun::OpenForAppend(const std::string& path, const std::string& what, int flags) {
   int fd = open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | flags, 0640);
   if (fd < 0) return Status::FromErrno("cannot open " + what + " " + path, errno);
-  dup2(fd, STDERR_FILENO);
-  close(fd);
+  return fd;
+}
+
+Status DaemonRun::RedirectStderr(const std::string& path, const std::string& what) {
+  Result<int> fd = OpenForAppend(path, what, 0);
+  if (!fd.ok()) return fd.status();
+  dup2(*fd, STDERR_FILENO);
+  close(*fd);
   return Status::Ok();
 }
 
