@@ -128,7 +128,7 @@ def check_relay(instance, mechanism, delivered_before):
         log_start = len(instance.log())
         postfix.submit(SENDER, "carol@elsewhere.example", message("remote-" + mechanism))
         remote_id = postern_queue_id(instance, log_start,
-                                     r"(\S+): from=<alice@example\.test>, auth=<>, ")
+                                     r"(\S+): from=<alice@example\.test>, size=\d+, nrcpt=\d+, auth=<> ")
         shown = instance.ctl("queue", "show", remote_id)
         assert shown.returncode == 0, shown.stderr
         for expected in ("auth_mailbox: <>\n", "auth_user: alice\n",
