@@ -482,12 +482,14 @@ void ServerSession::Impl::Send(int code, const char* enhanced, std::string_view 
   bool with_enhanced = enhanced != nullptr && listener_.advertise_enhancedstatuscodes;
   std::string bytes = FormatReply(code, with_enhanced ? enhanced : "", text);
   untaken_reply_bytes_ += bytes.size();
-  // Replies to a pipelined batch leave together (RFC 2920 section 3).
-  if (!actions_.empty()) {
-    if (auto* send = std::get_if<action::Send>(&actions_.back())) {
+  // Replies to a pipelined batch leave together (RFC 2920 section 3); a
+  // log line between them does not split the write.
+  for (auto it = actions_.rbegin(); it != actions_.rend(); ++it) {
+    if (auto* send = std::get_if<action::Send>(&*it)) {
       send->bytes.append(bytes);
       return;
     }
+    if (!std::holds_alternative<action::Log>(*it)) break;
   }
   Emit(action::Send{std::move(bytes)});
 }
