@@ -165,7 +165,10 @@ void AuthServer::Conclude(PeerId peer, uint64_t auth_id, const SaslStep& step) {
       CountFailure(exchange);
       break;
   }
-  Reply(peer, auth_id, step.outcome, step.data);
+  // A failure names the user it was for, for smtpd's log line; never the password.
+  const bool failed =
+      step.outcome == AuthOutcome::kFailure || step.outcome == AuthOutcome::kTemporaryFailure;
+  Reply(peer, auth_id, step.outcome, failed ? sasl.user() : step.data);
   exchanges_[peer].erase(auth_id);
 }
 

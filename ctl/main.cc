@@ -115,6 +115,6 @@ int Run(int argc, char** argv) {
 }  // namespace postern::cli
 
 int main(int argc, char** argv) {
-  postern::LogInit("postern", false);
+  postern::LogInit("postern", postern::LogSettings{});
   return postern::cli::Run(argc, argv);
 }

@@ -14,11 +14,13 @@ lib_libpostern_a_SOURCES += \
 	lib/base/descriptor_budget.cc lib/base/descriptor_budget.h \
 	lib/base/file_system.cc lib/base/file_system.h \
 	lib/base/log.cc lib/base/log.h \
+	lib/base/log_format.cc lib/base/log_format.h \
 	lib/base/pid_file.cc lib/base/pid_file.h \
 	lib/base/privileges.cc lib/base/privileges.h \
 	lib/base/random.h \
 	lib/base/printable.cc lib/base/printable.h \
-	lib/base/status.h
+	lib/base/status.h \
+	lib/base/syslog_socket.cc lib/base/syslog_socket.h
 # net: sockets, DNS, libevent handles
 lib_libpostern_a_SOURCES += \
 	lib/net/client_refusal.cc lib/net/client_refusal.h \
@@ -64,6 +66,7 @@ lib_libpostern_a_SOURCES += \
 	lib/smtp/reply_parser.cc lib/smtp/reply_parser.h \
 	lib/smtp/sender_login.cc lib/smtp/sender_login.h \
 	lib/smtp/server_session.cc lib/smtp/server_session.h \
+	lib/smtp/session_log.cc lib/smtp/session_log.h \
 	lib/smtp/smtp_address.cc lib/smtp/smtp_address.h \
 	lib/smtp/smtp_command.cc lib/smtp/smtp_command.h \
 	lib/smtp/xtext.cc lib/smtp/xtext.h

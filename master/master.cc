@@ -327,6 +327,7 @@ std::string Master::StatusText() const {
   std::string text = "postern is running, master pid " + std::to_string(getpid()) + "\n";
   for (const std::string& line : listeners_->Describe()) text += "listening on " + line + "\n";
   text += "connections: " + std::to_string(table_.size()) + "\n";
+  text += "log: " + LogDestination() + "\n";
   text += pool_->Describe();
   text += supervisor_->Describe();
   return text;

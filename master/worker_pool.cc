@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "lib/base/log.h"
+#include "lib/base/syslog_socket.h"
 #include "lib/net/client_refusal.h"
 #include "lib/net/unix_socket.h"
 
@@ -245,11 +246,24 @@ void WorkerPool::ServeMailCheck(Worker* worker, const ipc::MailCheck& check) {
   Send(worker, ipc::MailCheckReply{check.request_id, verdict}, "the answer to a MAIL check");
 }
 
+Result<int> WorkerPool::ConnectServiceSocket(ipc::Service service) const {
+  switch (service) {
+    case ipc::Service::kQueue:
+      return ConnectUnixStream(queue_socket_path_, "qmgr");
+    case ipc::Service::kAuth:
+      return ConnectUnixStream(auth_socket_path_, "authd");
+    case ipc::Service::kSyslog:
+      // The socket master's own lines go to: the log settings of its start.
+      return ConnectSyslog(LogCurrentSettings().syslog_socket);
+  }
+  return Status::Error("unknown service");
+}
+
 void WorkerPool::ConnectService(Worker* worker, ipc::Service service) {
-  Result<int> connected = service == ipc::Service::kQueue
-                              ? ConnectUnixStream(queue_socket_path_, "qmgr")
-                              : ConnectUnixStream(auth_socket_path_, "authd");
-  if (!connected.ok()) LOG_WARNING("%s", connected.status().message().c_str());
+  Result<int> connected = ConnectServiceSocket(service);
+  // A missing syslogd is already said, once, where master's lines go.
+  if (!connected.ok() && service != ipc::Service::kSyslog)
+    LOG_WARNING("%s", connected.status().message().c_str());
   int fd = connected.ok() ? *connected : -1;
   Status s = worker->channel->Send(ipc::ServiceSocket{service, fd >= 0}, fd);
   if (!s.ok()) LOG_WARNING("cannot answer smtpd %d: %s", worker->pid, s.message().c_str());

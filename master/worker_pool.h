@@ -114,6 +114,7 @@ class WorkerPool {
   void HandoffExcept(ClientConnection connection, pid_t exclude, const Reply& reply);
   void SessionClosed(Worker* worker, uint64_t conn_id);
   void ConnectService(Worker* worker, ipc::Service service);
+  Result<int> ConnectServiceSocket(ipc::Service service) const;
   // Answers a MailCheck with a MailCheckReply.
   void ServeMailCheck(Worker* worker, const ipc::MailCheck& check);
   bool TrySend(Worker* worker, const ClientConnection& connection);

@@ -5,8 +5,8 @@
 #include <cinttypes>
 
 #include "lib/base/log.h"
-#include "lib/base/printable.h"
 #include "lib/policy/resource_check.h"
+#include "lib/queue/delivery_log.h"
 #include "qmgr/notification.h"
 
 namespace postern {
@@ -135,10 +135,7 @@ Status QueueManager::CommitNow() {
   for (WaitingAck& ack : acks) {
     const Envelope& e = ack.envelope;
     reserved_.erase(e.queue_id);
-    // RFC 4954 5 lets the AUTH= value be logged.
-    std::string auth = e.auth_mailbox.empty() ? "" : ", auth=" + Printable(e.auth_mailbox);
-    LOG_INFO("%s: from=<%s>%s, size=%" PRIu64 ", nrcpt=%zu (queued)", e.queue_id.c_str(),
-             Printable(e.sender).c_str(), auth.c_str(), e.size, e.recipients.size());
+    LOG_INFO("%s", ArrivalLogLine(e).c_str());
     Index(e, false, clock_->Now());
     ack.done(Status::Ok());
     Plan(e, false);

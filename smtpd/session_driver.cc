@@ -40,6 +40,7 @@ SessionDriver::SessionDriver(WorkerContext* context, const ListenerConfig& liste
       session_(*context->config, listener, client, *context->clock),
       conn_id_(conn_id),
       client_address_(client.address),
+      client_name_(ClientLogName(client.hostname, client.address)),
       connected_at_(client.connected_at) {
   if (context_->sender_login_map)
     session_.UseSenderLoginMap(context_->sender_login_map(listener.name));
@@ -162,7 +163,6 @@ void SessionDriver::Write(std::string_view bytes) {
 }
 
 void SessionDriver::BeginAuth(const action::AuthStart& start) {
-  auth_mechanism_ = start.mechanism;
   // The reply never comes from inside Start() (smtpd/auth_client.h).
   auth_exchange_ = context_->auth->Start(
       start.mechanism, client_address_, start.initial_response,
@@ -170,16 +170,8 @@ void SessionDriver::BeginAuth(const action::AuthStart& start) {
 }
 
 void SessionDriver::AuthAnswered(ipc::AuthOutcome outcome, const std::string& data) {
-  if (outcome != ipc::AuthOutcome::kContinue) {
-    auth_exchange_ = 0;
-    if (outcome == ipc::AuthOutcome::kSuccess) {
-      LOG_INFO("[%s]: AUTH %s as %s", client_address_.c_str(), auth_mechanism_.c_str(),
-               data.c_str());
-    } else {
-      LOG_INFO("[%s]: AUTH %s refused (%s)", client_address_.c_str(), auth_mechanism_.c_str(),
-               outcome == ipc::AuthOutcome::kFailure ? "bad credentials" : "authd trouble");
-    }
-  }
+  // The session logs a failure; a success shows in the client= line.
+  if (outcome != ipc::AuthOutcome::kContinue) auth_exchange_ = 0;
   session_.AuthResult(outcome, data);
   Pump();
 }
@@ -298,6 +290,8 @@ void SessionDriver::Execute(Action& action) {
           stream_ = 0;
           LOG_INFO("%s: acknowledged after %.1f s: %s", a.queue_id.c_str(),
                    std::chrono::duration<double>(a.waited).count(), a.why.c_str());
+        } else if constexpr (std::is_same_v<T, action::Log>) {
+          Log(a.level, "%s", a.text.c_str());
         } else if constexpr (std::is_same_v<T, action::MailCheck>) {
           // The answer may come inside this call (stand-alone); it pumps.
           context_->mail_check(this, a);
@@ -339,6 +333,7 @@ void SessionDriver::ArmTimer() {
 void SessionDriver::Finish() {
   if (finished_) return;
   finished_ = true;
+  LOG_INFO("%s", DisconnectLogLine(client_name_, session_.command_counts()).c_str());
   evtimer_del(timer_.get());
   bufferevent_disable(in_bev_.get(), EV_READ | EV_WRITE);
   if (out_bev_) bufferevent_disable(out_bev_.get(), EV_READ | EV_WRITE);

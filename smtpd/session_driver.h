@@ -93,6 +93,7 @@ class SessionDriver {
   ServerSession session_;
   uint64_t conn_id_;
   std::string client_address_;
+  std::string client_name_;  // "host[address]" for the log
   std::optional<TimePoint> connected_at_;
   BufferEventPtr in_bev_;
   BufferEventPtr out_bev_;  // only when output goes to another descriptor
@@ -101,7 +102,6 @@ class SessionDriver {
   bool session_started_ = false;  // on tls_wrapper listeners only after the handshake
   TimePoint handshake_deadline_ = TimePoint::max();  // tls_wrapper: before the session
   uint64_t auth_exchange_ = 0;                       // open AUTH exchange with authd, 0 when none
-  std::string auth_mechanism_;                       // of that exchange, for the log
   // The open queue stream, or the queued one awaiting its first attempt's
   // report (acknowledgement_delay); 0 when none.
   uint64_t stream_ = 0;

@@ -15,6 +15,7 @@
 #include "lib/net/unix_socket.h"
 #include "lib/policy/ip_blocks.h"
 #include "lib/policy/resource_check.h"
+#include "lib/smtp/session_log.h"
 
 namespace postern {
 Worker::Worker(event_base* base, Config config, int channel_fd)
@@ -50,6 +51,7 @@ Worker::Worker(event_base* base, Config config, int channel_fd)
 }
 
 Worker::~Worker() {
+  LogOnSyslogLost(nullptr);
   sessions_.clear();
   channel_.reset();
   finished_.clear();
@@ -83,7 +85,13 @@ const SenderLoginMap* Worker::SenderLogins(const std::string& listener_name) con
   return it == listener_files_.end() ? nullptr : &it->second.sender_logins;
 }
 
-void Worker::Start() { RequestQueueConnection(); }
+void Worker::Start() {
+  // Chrooted, a worker cannot reach syslog's path again after a syslogd
+  // restart: master connects for it.
+  if (has_master())
+    LogOnSyslogLost([this] { SendToMaster(ipc::ServiceConnect{ipc::Service::kSyslog}); });
+  RequestQueueConnection();
+}
 
 Status Worker::StartStandalone(const std::string& listener_name,
                                const std::string& client_address) {
@@ -154,6 +162,12 @@ Status Worker::ServeMaster(const ipc::Frame& frame, int& fd, bool descriptor_los
 
 void Worker::AttachService(const ipc::ServiceSocket& answer, int& fd) {
   bool connected = answer.connected && fd >= 0;
+  if (answer.service == ipc::Service::kSyslog) {
+    // Not connected: the lines go on to standard error, and the next one
+    // that syslog does not take asks again.
+    if (connected) LogAdoptSyslogSocket(std::exchange(fd, -1));
+    return;
+  }
   if (answer.service == ipc::Service::kQueue) {
     if (connected) {
       queue_->Attach(std::exchange(fd, -1));
@@ -203,8 +217,6 @@ Status Worker::HandleHandoff(const ipc::Handoff& handoff, int& fd, bool descript
   client.address = address->ToString();
   client.port = handoff.peer_port;
   client.trusted = AnyContains(config_.trusted_networks, *address);
-  LOG_INFO("connect from [%s]:%u to listener %s", client.address.c_str(), handoff.peer_port,
-           handoff.listener.c_str());
   lookups_->Begin(*listener, *address,
                   [this, listener, client_fd, client_ip = *address, client,
                    conn_id](const ClientLookups::Outcome& outcome) {
@@ -215,6 +227,9 @@ Status Worker::HandleHandoff(const ipc::Handoff& handoff, int& fd, bool descript
 
 void Worker::LookedUp(const ListenerConfig& listener, int fd, const IpAddress& peer,
                       ClientInfo client, uint64_t conn_id, const ClientLookups::Outcome& outcome) {
+  // Once the name is known, as Postfix logs it.
+  const std::string name = ClientLogName(outcome.hostname, client.address);
+  LOG_INFO("%s", ConnectLogLine(name, client.port, listener.name).c_str());
   if (outcome.listed) {
     // IPAddressNotAllowed: the block-list reply instead of the banner, as
     // master would have refused at accept; master frees the connection's

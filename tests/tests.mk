@@ -10,7 +10,9 @@ tests_unit_tests_SOURCES += \
 	tests/lib/base/faulty_file_system.h \
 	tests/lib/base/temp_dir.h \
 	tests/lib/base/file_system_test.cc \
-	tests/lib/base/printable_test.cc
+	tests/lib/base/log_format_test.cc \
+	tests/lib/base/printable_test.cc \
+	tests/lib/base/syslog_socket_test.cc
 # lib/net
 tests_unit_tests_SOURCES += \
 	tests/lib/net/dns_message_test.cc \
@@ -49,10 +51,12 @@ tests_unit_tests_SOURCES += \
 	tests/lib/smtp/reply_parser_test.cc \
 	tests/lib/smtp/sender_login_test.cc \
 	tests/lib/smtp/server_session_ack_delay_test.cc \
+	tests/lib/smtp/server_session_log_test.cc \
 	tests/lib/smtp/server_session_pipelining_off_test.cc \
 	tests/lib/smtp/server_session_test.cc \
 	tests/lib/smtp/server_session_tls_auth_test.cc \
 	tests/lib/smtp/session_harness.h \
+	tests/lib/smtp/session_log_test.cc \
 	tests/lib/smtp/smtp_address_test.cc \
 	tests/lib/smtp/smtp_command_test.cc
 # lib/policy
@@ -155,6 +159,7 @@ SYSTEM_TESTS = \
 	tests/system/server_connection_limit_test.py \
 	tests/system/supervision_test.py \
 	tests/system/swaks_test.py \
+	tests/system/syslog_test.py \
 	tests/system/timer_events_test.py \
 	tests/system/tls_plumbing_test.py \
 	tests/system/tls_auth_test.py

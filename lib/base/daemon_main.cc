@@ -13,6 +13,7 @@
 
 #include "lib/base/daemon_support.h"
 #include "lib/base/log.h"
+#include "lib/base/privileges.h"
 #include "lib/net/event_handles.h"
 
 namespace postern {
@@ -28,7 +29,15 @@ class DaemonRun {
 
  private:
   Status StartUp(const DaemonFactory& make_program);
-  Status SetUpLogging(const std::string& log_file, bool log_syslog);
+  // What SetUpLogging needs of the configuration, kept past Prepare().
+  struct LogPlan {
+    LogSettings settings;
+    std::string log_file;
+    std::string state_directory;
+  };
+  Status SetUpLogging(const LogPlan& plan);
+  static Result<int> OpenForAppend(const std::string& path, const std::string& what, int flags);
+  static Status RedirectStderr(const std::string& path, const std::string& what);
   Status WatchSignals();
   static void OnSignal(evutil_socket_t signo, short, void* self);
   int Fail(const Status& why);
@@ -68,15 +77,16 @@ int DaemonRun::Run(const DaemonFactory& make_program) {
 Status DaemonRun::StartUp(const DaemonFactory& make_program) {
   Result<Config> config = LoadConfig(options_.config_dir);
   if (!config.ok()) return config.status();
-  const std::string log_file = config->log_file;
-  const bool log_syslog = config->log_syslog;
+  const LogPlan log_plan{{config->log_target, config->log_facility, config->syslog_socket},
+                         config->log_file,
+                         config->state_directory};
   program_ = make_program(options_);
   if (Status s = program_->Prepare(std::move(*config)); !s.ok()) return s;
   if (options_.daemon) {
     if (Status s = Daemonize(); !s.ok()) return s;
   }
   if (!options_.under_master()) {
-    if (Status s = SetUpLogging(log_file, log_syslog); !s.ok()) return s;
+    if (Status s = SetUpLogging(log_plan); !s.ok()) return s;
   }
   base_.reset(program_->NewEventBase());
   if (!base_) return Status::Error("cannot create the event loop");
@@ -84,24 +94,73 @@ Status DaemonRun::StartUp(const DaemonFactory& make_program) {
   return program_->Start(base_.get());
 }
 
-// Points stderr (inherited by every child) at the log file, or, for a
-// detached daemon without one, at /dev/null with syslog for every process.
-Status DaemonRun::SetUpLogging(const std::string& log_file, bool log_syslog) {
-  if (!log_file.empty()) {
-    int fd = open(log_file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-    if (fd < 0) return Status::FromErrno("cannot open log_file " + log_file, errno);
-    dup2(fd, STDERR_FILENO);
-    close(fd);
-  } else if (options_.daemon) {
-    int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
-    if (null < 0) return Status::FromErrno("cannot open /dev/null", errno);
-    dup2(null, STDERR_FILENO);
-    close(null);
-  }
-  bool syslog = log_syslog || (options_.daemon && log_file.empty());
-  if (syslog) setenv("POSTERN_LOG_SYSLOG", "1", 1);
-  LogInit(spec_.name, syslog);
+// Starts logging as the configuration says and points standard error,
+// which every child inherits, where lines that do not go to syslog go:
+// log_file for log_target = file; for syslog and stderr, the terminal (or
+// the journal) of a master in the foreground, and the fallback file
+// (state_directory/log/postern.log) for a detached one, which has no
+// terminal, and for one that cannot reach syslog, which says so loudly on
+// standard error before and in the file after.
+Status DaemonRun::SetUpLogging(const LogPlan& plan) {
+  const LogSettings& settings = plan.settings;
+  LogInit(spec_.name, settings);
   LogSetVerbose(options_.verbose);
+  LogExportToChildren(settings);
+  if (settings.target == LogTarget::kFile) {
+    LogSetDestination(plan.log_file);
+    return RedirectStderr(plan.log_file, "log_file");
+  }
+  std::string why;
+  const bool syslog_down = settings.target == LogTarget::kSyslog && !LogSyslogReachable(&why);
+  if (settings.target == LogTarget::kSyslog && !syslog_down)
+    LogSetDestination("syslog at " + settings.syslog_socket);
+  if (!syslog_down && !options_.daemon) return Status::Ok();
+  const std::string fallback = FallbackLogFile(plan.state_directory);
+  // O_NOFOLLOW: root appends to this file; a link planted there must not
+  // make it append elsewhere.
+  Result<int> file = Status::Ok();
+  if (Status made = EnsureDirectory(plan.state_directory + "/log", 0750, getuid(), getgid());
+      made.ok()) {
+    file = OpenForAppend(fallback, "the fallback log file", O_NOFOLLOW);
+  } else {
+    file = made;
+  }
+  if (!file.ok() && options_.daemon)
+    return Status::Error("cannot log anywhere: " + file.status().message());
+  // A daemon in the foreground that cannot open the file (it dropped its
+  // privileges in Prepare()) still has standard error.
+  const std::string where = file.ok() ? fallback : "standard error";
+  const std::string warning =
+      "syslog cannot be reached (" + why + "): every postern process logs to " + where + " instead";
+  // Loudly: on the terminal of `postern start` before, in the file after.
+  if (syslog_down)
+    fprintf(stderr, "postern/%s: warning: %s\n", spec_.name.c_str(), warning.c_str());
+  if (file.ok()) {
+    dup2(*file, STDERR_FILENO);
+    close(*file);
+  }
+  if (!syslog_down) {
+    // Syslog takes the lines; the file has those it does not take.
+    if (settings.target == LogTarget::kStderr)
+      LogSetDestination(fallback + " (log_target = stderr, and a detached master has none)");
+    return Status::Ok();
+  }
+  LogSetDestination(where + " (syslog at " + settings.syslog_socket + " cannot be reached)");
+  if (file.ok()) LOG_WARNING("%s", warning.c_str());
+  return Status::Ok();
+}
+
+Result<int> DaemonRun::OpenForAppend(const std::string& path, const std::string& what, int flags) {
+  int fd = open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | flags, 0640);
+  if (fd < 0) return Status::FromErrno("cannot open " + what + " " + path, errno);
+  return fd;
+}
+
+Status DaemonRun::RedirectStderr(const std::string& path, const std::string& what) {
+  Result<int> fd = OpenForAppend(path, what, 0);
+  if (!fd.ok()) return fd.status();
+  dup2(*fd, STDERR_FILENO);
+  close(*fd);
   return Status::Ok();
 }
 

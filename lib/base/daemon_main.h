@@ -11,9 +11,10 @@
 //   4. Prepare(): what must happen before detaching (look up users, bind or
 //      adopt sockets, drop privileges);
 //   5. with --daemon, detaching from the terminal;
-//   6. unless started by master: logging as the configuration says (stderr
-//      to log_file; syslog with log_syslog, or when detached without a
-//      log_file). master's children inherit both;
+//   6. unless started by master: logging as the configuration says
+//      (log_target; lib/base/log.h), standard error pointed at log_file,
+//      or at the fallback file for a detached daemon or one that cannot
+//      reach syslog. master's children inherit both;
 //   7. the event loop, with SIGTERM and SIGINT (stop) and SIGHUP (reload)
 //      watched before Start() runs, and SIGPIPE ignored;
 //   8. Start(): the daemon's servers on the loop; then `ok` on --ready-fd.

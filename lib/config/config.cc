@@ -101,6 +101,7 @@ class Parser {
                            ": no [listener \"NAME\"] section: at least one listener is required");
     }
     Config config = Build();
+    if (Status logging = ResolveLogTarget(&config); !logging.ok()) return logging;
     Status status = CheckListeners(config);
     if (!status.ok()) return status;
     if (Status postmaster = CheckPostmaster(config); !postmaster.ok()) return postmaster;
@@ -255,6 +256,20 @@ class Parser {
                &listener);
     }
     return listener;
+  }
+
+  // log_target left unset keeps what log_file and log_syslog meant before it
+  // existed; log_target = file needs a file.
+  Status ResolveLogTarget(Config* config) const {
+    const ConfigKey& target = *FindConfigKey("log_target");
+    const Assignment* at = FindAssignment(globals_, target);
+    if (at == nullptr) {
+      const bool file = !config->log_file.empty() && !config->log_syslog;
+      config->log_target = file ? LogTarget::kFile : LogTarget::kSyslog;
+    } else if (config->log_target == LogTarget::kFile && config->log_file.empty()) {
+      return KeyError(at->line, target, "file needs log_file");
+    }
+    return Status::Ok();
   }
 
   // A zero back-off would retry a failing delivery without pause, a

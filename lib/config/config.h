@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "lib/base/clock.h"
+#include "lib/base/log_format.h"
 #include "lib/base/status.h"
 #include "lib/net/network.h"
 #include "lib/smtp/next_hop.h"
@@ -92,8 +93,14 @@ struct Config {
   std::string state_directory;  // LMDB queue under queue/, Maildirs under mail/
   std::string run_directory;    // sockets and master.pid
   std::string mail_directory;   // Maildir root; empty: state_directory/mail (MailDirectory())
-  std::string log_file;         // empty: stderr (and syslog when log_syslog)
-  bool log_syslog = false;
+  // Where log lines go (lib/base/log.h). When postern.conf does not set
+  // it: file when log_file is set (and the deprecated log_syslog is not
+  // yes), as before the key existed; else syslog.
+  LogTarget log_target = LogTarget::kSyslog;
+  LogFacility log_facility = LogFacility::kMail;
+  std::string syslog_socket = "/dev/log";
+  std::string log_file;     // log_target = file: the file every process appends to
+  bool log_syslog = false;  // deprecated: yes is log_target = syslog
   uint32_t smtpd_workers = 2;
   // ConnectionCountExceeded: concurrent connections, all listeners together; 0: no cap.
   uint32_t max_server_connections = 0;

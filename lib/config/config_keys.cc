@@ -42,6 +42,9 @@ using L = ListenerConfig;
 constexpr std::string_view kBareNewlineWords[] = {"normalize", "reject"};
 constexpr std::string_view kAuthRequireTlsWords[] = {"login", "all"};
 constexpr std::string_view kRelayTlsWords[] = {"none", "may", "encrypt", "verify"};
+constexpr std::string_view kLogTargetWords[] = {"syslog", "stderr", "file"};
+constexpr std::string_view kLogFacilityWords[] = {"mail",   "daemon", "local0", "local1", "local2",
+                                                  "local3", "local4", "local5", "local6", "local7"};
 
 constexpr std::array kKeys = {
     // Global keys.
@@ -80,15 +83,49 @@ constexpr std::array kKeys = {
       .type = T::kPath,
       .scope = S::kGlobal,
       .default_value = "",
-      .description = "A file that master and every process it starts append their log lines "
-                     "to. Empty: standard error, which systemd sends to the journal.",
+      .description = "With log_target = file, the file that master and every process it starts "
+                     "append their log lines to (opened by master as root, mode 0640).",
       .slot = &C::log_file},
     K{.name = "log_syslog",
       .type = T::kBool,
       .scope = S::kGlobal,
       .default_value = "no",
-      .description = "yes: every log line also goes to syslog(3) with the mail facility.",
+      .description = "Deprecated: yes is log_target = syslog. Kept so that older configurations "
+                     "still load; lines no longer go to log_file as well.",
       .slot = &C::log_syslog},
+    K{.name = "log_target",
+      .type = T::kChoice,
+      .scope = S::kGlobal,
+      .default_value = "syslog",
+      .default_doc = "syslog; when log_target is not set but log_file is, file",
+      .description =
+          "Where every postern process writes its log lines, in Postfix's format (pflogsumm reads "
+          "them). syslog: to the local syslog daemon through syslog_socket, with log_facility, "
+          "tagged postern/master, postern/smtpd, postern/qmgr and postern/authd. When syslog "
+          "cannot be reached at start, master warns on standard error and in the file, and every "
+          "process writes to state_directory/log/postern.log instead (postern status says so); "
+          "a line syslog does not take later (a full queue, a syslogd restarting) goes to that "
+          "file too, or to the terminal of postern start-fg. stderr: standard error: the "
+          "terminal or the journal of postern start-fg (postern start detaches, so its "
+          "lines go to state_directory/log/postern.log). file: log_file, which must be set.",
+      .choices = kLogTargetWords,
+      .slot = &C::log_target},
+    K{.name = "log_facility",
+      .type = T::kChoice,
+      .scope = S::kGlobal,
+      .default_value = "mail",
+      .description = "The syslog facility of postern's lines with log_target = syslog: mail, "
+                     "daemon or local0 to local7.",
+      .choices = kLogFacilityWords,
+      .slot = &C::log_facility},
+    K{.name = "syslog_socket",
+      .type = T::kPath,
+      .scope = S::kGlobal,
+      .default_value = "/dev/log",
+      .description = "The Unix datagram socket of the local syslog daemon, which each postern "
+                     "process connects to as it starts (smtpd before its chroot, reconnected by "
+                     "master after a syslogd restart).",
+      .slot = &C::syslog_socket},
     K{.name = "smtpd_workers",
       .type = T::kCount,
       .scope = S::kGlobal,

@@ -84,8 +84,10 @@ struct AuthCancel {
 };
 
 // authd -> smtpd: u64 auth_id, u8 AuthOutcome, str data: the challenge (raw,
-// not base64) for kContinue, the authenticated user for kSuccess, empty
-// otherwise. Every outcome but kContinue ends the exchange.
+// not base64) for kContinue, the authenticated user for kSuccess, the user
+// name the client gave (for smtpd's log line; empty when none was read)
+// for kFailure and kTemporaryFailure, empty otherwise. Every outcome but
+// kContinue ends the exchange.
 struct AuthReply {
   static constexpr MsgType kType = MsgType::kAuthReply;
   uint64_t auth_id = 0;

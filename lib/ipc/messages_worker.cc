@@ -97,7 +97,7 @@ std::string ServiceConnect::Encode() const { return PayloadWriter().Enum(service
 Result<ServiceConnect> ServiceConnect::Decode(std::string_view payload) {
   ServiceConnect m;
   PayloadReader r(payload);
-  r.Enum(&m.service, Service::kQueue, Service::kAuth);
+  r.Enum(&m.service, Service::kQueue, Service::kSyslog);
   if (Status s = r.Finish(MsgTypeName(kType)); !s.ok()) return s;
   return m;
 }
@@ -109,7 +109,7 @@ std::string ServiceSocket::Encode() const {
 Result<ServiceSocket> ServiceSocket::Decode(std::string_view payload) {
   ServiceSocket m;
   PayloadReader r(payload);
-  r.Enum(&m.service, Service::kQueue, Service::kAuth);
+  r.Enum(&m.service, Service::kQueue, Service::kSyslog);
   r.Bool(&m.connected);
   if (Status s = r.Finish(MsgTypeName(kType)); !s.ok()) return s;
   return m;

@@ -19,7 +19,9 @@
 namespace postern::ipc {
 
 // The services master connects to on a chrooted worker's behalf.
-enum class Service : uint8_t { kQueue = 1, kAuth = 2 };
+// kSyslog: a datagram socket connected to syslog_socket, for a chrooted
+// smtpd whose syslogd restarted.
+enum class Service : uint8_t { kQueue = 1, kAuth = 2, kSyslog = 3 };
 
 // master's answer to a MailCheck. The values keep the meaning of the first
 // layout's "u8 allowed" (0 refused, 1 allowed).

@@ -13,8 +13,9 @@
 
 namespace postern {
 
-// Logs the refusal of peer:port, sends reply (CRLF included) on fd without
-// blocking, shuts the connection down in both directions and closes fd.
+// Logs the refusal of peer:port as Postfix's "NOQUEUE: reject: CONNECT from
+// unknown[ADDRESS]:PORT: REPLY; proto=SMTP" (lib/smtp/session_log.h), sends reply (CRLF included)
+// on fd without blocking, shuts the connection down in both directions and closes fd.
 void RefuseClient(int fd, const IpAddress& peer, uint16_t port, std::string_view reply);
 
 }  // namespace postern

@@ -36,6 +36,14 @@ std::string_view VerdictLogName(Verdict verdict) {
   return "deferred";
 }
 
+std::string ArrivalLogLine(const Envelope& envelope) {
+  std::string line = envelope.queue_id + ": from=<" + Printable(envelope.sender) +
+                     ">, size=" + std::to_string(envelope.size) +
+                     ", nrcpt=" + std::to_string(envelope.recipients.size());
+  if (!envelope.auth_mailbox.empty()) line += ", auth=" + Printable(envelope.auth_mailbox);
+  return line + " (queue active)";
+}
+
 std::string DeliveryLogLine(std::string_view queue_id, std::string_view address,
                             std::string_view relay, const AttemptDelays& delays,
                             const AttemptOutcome& attempt, std::string_view detail) {

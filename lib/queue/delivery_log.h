@@ -22,6 +22,7 @@
 
 #include "lib/base/clock.h"
 #include "lib/queue/delivery_schedule.h"
+#include "lib/queue/envelope.h"
 
 namespace postern {
 
@@ -38,6 +39,12 @@ std::string FormatDelay(Duration delay);
 
 // sent, deferred or bounced.
 std::string_view VerdictLogName(Verdict verdict);
+
+// A message committed to the queue, as Postfix's qmgr logs it (pflogsumm
+// takes the size from it): "QUEUEID: from=<SENDER>, size=N, nrcpt=N
+// (queue active)", with ", auth=MAILBOX" before the parenthesis when the
+// client gave AUTH= (RFC 4954 5 lets it be logged).
+std::string ArrivalLogLine(const Envelope& envelope);
 
 // The line without the logger's prefix. address, relay and detail are made
 // printable here.

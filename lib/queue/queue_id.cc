@@ -16,20 +16,23 @@ std::string NewQueueId() {
   gettimeofday(&tv, nullptr);
   uint64_t micros = static_cast<uint64_t>(tv.tv_sec) * 1000000u + static_cast<uint64_t>(tv.tv_usec);
   char id[64];
-  snprintf(id, sizeof id, "%012" PRIX64 ".%X.%" PRIX64, micros & UINT64_C(0xFFFFFFFFFFFF),
+  snprintf(id, sizeof id, "%012" PRIX64 "z%Xz%" PRIX64, micros & UINT64_C(0xFFFFFFFFFFFF),
            static_cast<unsigned>(getpid()), ++counter);
   return id;
 }
 
 bool IsValidQueueId(std::string_view id) {
   if (id.size() < 16 || id.size() > 48) return false;
-  int dots = 0;
+  // 'z' since ids are one word for log readers; '.' in earlier ids.
+  const char separator = id[12];
+  if (separator != 'z' && separator != '.') return false;
+  int separators = 0;
   size_t field_length = 0;
   for (size_t i = 0; i < id.size(); ++i) {
     char c = id[i];
-    if (c == '.') {
+    if (c == separator) {
       if (field_length == 0) return false;
-      ++dots;
+      ++separators;
       field_length = 0;
     } else if (std::isxdigit(static_cast<unsigned char>(c)) &&
                !std::islower(static_cast<unsigned char>(c))) {
@@ -38,7 +41,7 @@ bool IsValidQueueId(std::string_view id) {
       return false;
     }
   }
-  return dots == 2 && field_length > 0 && id[12] == '.';
+  return separators == 2 && field_length > 0;
 }
 
 }  // namespace postern

@@ -101,7 +101,14 @@ AuthDialog::Step AuthDialog::EndWith(const Reply& reply) {
 AuthDialog::Step AuthDialog::Result(ipc::AuthOutcome outcome, const std::string& data) {
   if (outcome == ipc::AuthOutcome::kContinue)
     return Answering(Next::kReadAnswer, reply::kAuthChallenge, {Base64Encode(data)});
+  std::string mechanism = exchange_ ? exchange_->mechanism : "";
   exchange_.reset();  // authd ended the exchange itself: nothing to cancel
+  Step step = Concluded(outcome, data);
+  step.mechanism = std::move(mechanism);
+  return step;
+}
+
+AuthDialog::Step AuthDialog::Concluded(ipc::AuthOutcome outcome, const std::string& data) {
   switch (outcome) {
     case ipc::AuthOutcome::kSuccess: {
       Step step = Answering(Next::kAuthenticated, reply::kAuthSuccessful);

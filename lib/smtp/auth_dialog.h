@@ -59,6 +59,8 @@ class AuthDialog {
     const Reply* reply = nullptr;  // nullptr for kAwaitAuthd and kTooManyFailures
     std::string text;              // the reply's text, expanded
     std::string user;              // kAuthenticated
+    // The mechanism of an exchange authd ended (Result()), for the log.
+    std::string mechanism;
   };
 
   // listener must outlive the dialog; authd's requests are appended to
@@ -73,7 +75,8 @@ class AuthDialog {
   // The client's answer line to the last challenge.
   Step Answer(std::string_view line);
   // authd's answer to the last AuthStart or AuthStep: the challenge (raw
-  // bytes) for kContinue, the user name for kSuccess.
+  // bytes) for kContinue, the user name for kSuccess (and, for the log
+  // only, for kFailure and kTemporaryFailure).
   Step Result(ipc::AuthOutcome outcome, const std::string& data);
   // The exchange ends unanswered (an over-long answer line, the end of the
   // session): cancels it with authd if it began there. No-op without one.
@@ -93,6 +96,8 @@ class AuthDialog {
   // An exchange that ended without success, answered with reply (535 or
   // 454): one more logon failure.
   Step LogonFailed(const Reply& reply);
+  // Result() for an answer that ends the exchange.
+  Step Concluded(ipc::AuthOutcome outcome, const std::string& data);
 
   const ListenerConfig& listener_;
   std::vector<Action>* actions_;

@@ -29,6 +29,18 @@ size_t SkipComment(std::string_view value, size_t start) {
   return value.size();
 }
 
+// A field body with its folding undone and white space trimmed at both ends.
+std::string UnfoldedBody(std::string_view body) {
+  std::string text;
+  for (char c : body) {
+    if (c == '\r' || c == '\n') continue;
+    text.push_back(c == '\t' ? ' ' : c);
+  }
+  size_t begin = text.find_first_not_of(' ');
+  if (begin == std::string::npos) return "";
+  return text.substr(begin, text.find_last_not_of(' ') + 1 - begin);
+}
+
 // True if a "by" word in the value of a Received: field is followed by
 // `host` (RFC 5321 4.4 By-domain). The date after ';' is not examined.
 bool NamesHostInByClause(std::string_view value, std::string_view host) {
@@ -222,6 +234,8 @@ void ContentScanner::FinishField() {
   if (colon != std::string_view::npos) {
     std::string_view name = field.substr(0, colon);
     while (!name.empty() && (name.back() == ' ' || name.back() == '\t')) name.remove_suffix(1);
+    if (message_id_.empty() && AsciiEqualsIgnoreCase(name, "Message-ID"))
+      message_id_ = UnfoldedBody(field.substr(colon + 1));
     if (AsciiEqualsIgnoreCase(name, "Received")) {
       ++received_count_;
       if (NamesHostInByClause(field.substr(colon + 1), myhostname_)) ++local_received_count_;

@@ -94,6 +94,9 @@ class ContentScanner {
   uint64_t header_size() const;
   uint32_t received_count() const { return received_count_; }
   uint32_t local_received_count() const { return local_received_count_; }
+  // The body of the first Message-ID field, unfolded and trimmed
+  // ("<id@host>"); empty when the header has none.
+  const std::string& message_id() const { return message_id_; }
 
  private:
   void ScanHeaderByte(char c);
@@ -116,6 +119,7 @@ class ContentScanner {
   std::string field_;  // the current header field, up to kMaxFieldKept octets
   uint32_t received_count_ = 0;
   uint32_t local_received_count_ = 0;
+  std::string message_id_;
 };
 
 class MessageReader {

@@ -66,6 +66,8 @@ class MessageStream {
   ContentVerdict Finish();
   // The first bound the content crossed, or kAccepted.
   ContentVerdict verdict() const { return reader_.verdict(); }
+  // The first Message-ID field's body as the client wrote it, or empty.
+  const std::string& message_id() const { return reader_.scanner().message_id(); }
   // The transaction is discarded: AbortMessage, unless the stream ended.
   void Abandon();
 

@@ -31,6 +31,7 @@
 #include "lib/smtp/message_stream.h"
 #include "lib/smtp/received_header.h"
 #include "lib/smtp/reply_catalogue.h"
+#include "lib/smtp/session_log.h"
 #include "lib/smtp/smtp_address.h"
 #include "lib/smtp/smtp_command.h"
 
@@ -52,6 +53,18 @@ bool IsProtocolError(const Reply& reply) {
 
 bool IsError(const Reply& reply) { return reply.code >= 400; }
 
+// A refusal on policy or resources, logged as Postfix's "reject:"; 500 to
+// 504 answer the syntax or the order of commands, which Postfix does not
+// log as rejects either.
+bool IsRejection(const Reply& reply) {
+  return IsError(reply) && (reply.code < 500 || reply.code > 504);
+}
+
+// The reverse path as the log shows it: "" for <>.
+std::string SenderOf(const MailArguments& mail) {
+  return mail.reverse_path.null ? "" : mail.reverse_path.mailbox.ToString();
+}
+
 int64_t SystemWallClock() {
   return std::chrono::duration_cast<std::chrono::seconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -67,6 +80,7 @@ class ServerSession::Impl {
       : config_(config),
         listener_(listener),
         client_(std::move(client)),
+        client_name_(ClientLogName(client_.hostname, client_.address)),
         clock_(clock),
         wall_clock_(wall_clock ? std::move(wall_clock) : SystemWallClock),
         auth_(listener, &actions_) {}
@@ -81,6 +95,7 @@ class ServerSession::Impl {
   void TlsStarted(const TlsInfo& tls);
   void AuthResult(ipc::AuthOutcome outcome, const std::string& data);
   const std::string& authenticated_user() const { return authenticated_user_; }
+  const CommandCounts& command_counts() const { return counts_; }
   void OnTimer();
   TimePoint NextDeadline() const;
   std::vector<Action> TakeActions() {
@@ -124,6 +139,14 @@ class ServerSession::Impl {
     bool bdat_started = false;  // a BDAT chunk of this transaction was accepted
     // From DATA's 354 or the first accepted BDAT chunk to the queue's answer.
     std::optional<MessageStream> message;
+  };
+
+  // What the log line of a refusal names, noted by the command before it
+  // answers: the queue id once content was read, the sender, the recipient.
+  struct RejectSubject {
+    std::string queue_id;
+    std::optional<std::string> from;
+    std::optional<std::string> to;
   };
 
   // An error reply held back by the tarpit.
@@ -187,6 +210,8 @@ class ServerSession::Impl {
   void Acknowledge(std::string why);
   void EndOfChunk();
   void FailMessage(ContentVerdict verdict);
+  // The open message is refused: its refusal's log line names it.
+  void NoteMessageSubject();
 
   // Extensions in force for this client.
   bool extended() const { return hello_ == Hello::kEhlo; }
@@ -212,6 +237,10 @@ class ServerSession::Impl {
   }
   void DiscardTransaction();
   void EndSession();
+  // The final reply (not 3xx) to the command being answered counts it.
+  void SettleCommand(int code);
+  void LogRejection(const Reply& reply, const std::string& text);
+  void LogLine(LogLevel level, std::string text) { Emit(action::Log{level, std::move(text)}); }
   void ResumeReading();
   // The reply to the last command (or end of DATA, or BDAT chunk) is out:
   // with advertise_pipelining = no, input already waiting behind it came
@@ -230,6 +259,7 @@ class ServerSession::Impl {
   const Config& config_;
   const ListenerConfig& listener_;
   const ClientInfo client_;
+  const std::string client_name_;  // "host[address]" for the log
   const Clock& clock_;
   const WallClock wall_clock_;
 
@@ -251,7 +281,11 @@ class ServerSession::Impl {
   // The user that AUTH authenticated, empty before: relay listeners count
   // messages per user once it is set, per client address before.
   std::string authenticated_user_;
+  std::string auth_mechanism_;  // of the AUTH that authenticated
   const SenderLoginMap* sender_logins_ = nullptr;
+  CommandCounts counts_;
+  std::optional<Verb> pending_verb_;  // the command whose final reply is owed
+  RejectSubject subject_;
 
   std::string input_;
   size_t consumed_ = 0;  // bytes of input_ already processed
@@ -310,6 +344,7 @@ void ServerSession::Impl::QueueResult(ipc::QueueOutcome outcome) {
     return OnTimer();
   }
   phase_ = Phase::kCommand;
+  if (outcome != ipc::QueueOutcome::kQueued) NoteMessageSubject();
   if (outcome == ipc::QueueOutcome::kQueued) {
     Respond(reply::kQueued, {transaction_.message->queue_id()});
   } else if (outcome == ipc::QueueOutcome::kInsufficientResources) {
@@ -366,6 +401,7 @@ void ServerSession::Impl::TlsStarted(const TlsInfo& tls) {
   hello_ = Hello::kNone;
   helo_name_.clear();
   authenticated_user_.clear();
+  auth_mechanism_.clear();
   DiscardTransaction();
   phase_ = Phase::kCommand;
   ResumeReading();
@@ -432,6 +468,7 @@ void ServerSession::Impl::DiscardTransaction() {
 }
 
 void ServerSession::Impl::EndSession() {
+  if (pending_verb_) counts_.Count(*std::exchange(pending_verb_, std::nullopt), false);
   auth_.Abandon();
   DiscardTransaction();
   Emit(action::Close{});
@@ -441,17 +478,57 @@ void ServerSession::Impl::EndSession() {
 // ---- Output ----------------------------------------------------------------
 
 void ServerSession::Impl::Send(int code, const char* enhanced, std::string_view text) {
+  SettleCommand(code);
   bool with_enhanced = enhanced != nullptr && listener_.advertise_enhancedstatuscodes;
   std::string bytes = FormatReply(code, with_enhanced ? enhanced : "", text);
   untaken_reply_bytes_ += bytes.size();
-  // Replies to a pipelined batch leave together (RFC 2920 section 3).
-  if (!actions_.empty()) {
-    if (auto* send = std::get_if<action::Send>(&actions_.back())) {
+  // Replies to a pipelined batch leave together (RFC 2920 section 3); a
+  // log line between them does not split the write.
+  for (auto it = actions_.rbegin(); it != actions_.rend(); ++it) {
+    if (auto* send = std::get_if<action::Send>(&*it)) {
       send->bytes.append(bytes);
       return;
     }
+    if (!std::holds_alternative<action::Log>(*it)) break;
   }
   Emit(action::Send{std::move(bytes)});
+}
+
+void ServerSession::Impl::SettleCommand(int code) {
+  if (!pending_verb_ || code / 100 == 3) return;
+  counts_.Count(*pending_verb_, code < 400);
+  pending_verb_.reset();
+}
+
+void ServerSession::Impl::LogRejection(const Reply& reply, const std::string& text) {
+  if (!pending_verb_) return;
+  std::string_view stage;
+  switch (*pending_verb_) {
+    case Verb::kMail:
+      stage = "MAIL";
+      break;
+    case Verb::kRcpt:
+      stage = "RCPT";
+      break;
+    case Verb::kData:
+    case Verb::kBdat:
+      stage = subject_.queue_id.empty() ? "DATA" : "END-OF-MESSAGE";
+      break;
+    default:
+      return;
+  }
+  const bool with_enhanced = reply.enhanced != nullptr && listener_.advertise_enhancedstatuscodes;
+  const std::string sent =
+      ReplyLogText(FormatReply(reply.code, with_enhanced ? reply.enhanced : "", text));
+  RejectLogFields fields{.queue_id = subject_.queue_id,
+                         .stage = stage,
+                         .client = client_name_,
+                         .reply = sent,
+                         .from = subject_.from,
+                         .to = subject_.to,
+                         .extended = extended(),
+                         .helo = helo_name_};
+  LogLine(LogLevel::kInfo, RejectLogLine(fields));
 }
 
 void ServerSession::Impl::SendReply(const Reply& reply,
@@ -484,6 +561,7 @@ void ServerSession::Impl::Deliver(const Reply& reply, const std::string& text, A
     SendReply(reply::kTooManyErrors);
     return EndSession();
   }
+  if (IsRejection(reply)) LogRejection(reply, text);
   Send(reply.code, reply.enhanced, text);
   if (after == AfterReply::kEndSession) return EndSession();
   ReplyProduced();
@@ -596,6 +674,8 @@ bool ServerSession::Impl::ProcessChunkInput(std::string_view input) {
 
 void ServerSession::Impl::HandleCommand(std::string_view line) {
   Command command = ParseCommand(line);
+  pending_verb_ = command.verb;
+  subject_ = RejectSubject();
   switch (command.verb) {
     case Verb::kEhlo:
       return HandleHello(command.argument, Hello::kEhlo);
@@ -695,9 +775,11 @@ void ServerSession::Impl::RefuseMail(const Reply& reply, AfterReply after) {
 }
 
 void ServerSession::Impl::HandleMail(std::string_view argument) {
-  if (const Reply* refusal = CheckMail()) return RefuseMail(*refusal);
   MailArguments mail;
-  switch (ParseMailArguments(argument, Offer().parameters(), &mail)) {
+  const ArgumentError parsed = ParseMailArguments(argument, Offer().parameters(), &mail);
+  if (parsed == ArgumentError::kNone) subject_.from = SenderOf(mail);
+  if (const Reply* refusal = CheckMail()) return RefuseMail(*refusal);
+  switch (parsed) {
     case ArgumentError::kNone:
       break;
     case ArgumentError::kMissingColon:
@@ -755,6 +837,8 @@ void ServerSession::Impl::HandleRcpt(std::string_view argument) {
       return Respond(reply::kInvalidArguments);
   }
   const Mailbox& mailbox = rcpt.forward_path.mailbox;
+  subject_.from = SenderOf(transaction_.mail);
+  subject_.to = mailbox.ToString();
   if (!RelayAllowed(mailbox)) return Respond(reply::kUnableToRelay);
   if (listener_.max_recipients != 0 && transaction_.recipients.size() >= listener_.max_recipients) {
     // TooManyRecipients (3.2.7): the session ends.
@@ -863,7 +947,15 @@ void ServerSession::Impl::HandleAuth(std::string_view argument) {
 
 void ServerSession::Impl::AuthResult(ipc::AuthOutcome outcome, const std::string& data) {
   if (phase_ != Phase::kAwaitingAuth) return;
-  FollowAuth(auth_.Result(outcome, data));
+  AuthDialog::Step step = auth_.Result(outcome, data);
+  if (outcome == ipc::AuthOutcome::kFailure || outcome == ipc::AuthOutcome::kTemporaryFailure) {
+    // Cyrus SASL's words for the two, as Postfix logs them; data is the user.
+    const char* reason =
+        outcome == ipc::AuthOutcome::kFailure ? "authentication failure" : "temporary failure";
+    LogLine(LogLevel::kWarning, SaslFailureLogLine(client_name_, step.mechanism, reason, data));
+  }
+  if (step.next == AuthDialog::Next::kAuthenticated) auth_mechanism_ = step.mechanism;
+  FollowAuth(std::move(step));
   ResumeReading();
 }
 
@@ -924,6 +1016,8 @@ void ServerSession::Impl::OpenMessage() {
   if (t.recipients.size() == 1) received.recipient = t.recipients.front().address;
   received.time = now;
 
+  LogLine(LogLevel::kInfo,
+          ClientLogLine(envelope.queue_id, client_name_, auth_mechanism_, authenticated_user_));
   transaction_.message.emplace(listener_, config_.myhostname, std::move(envelope),
                                BuildReceivedHeader(received), &actions_);
 }
@@ -941,6 +1035,9 @@ std::string ServerSession::Impl::ReceivedProtocol() const {
 void ServerSession::Impl::FinishContent() {
   ContentVerdict verdict = transaction_.message->Finish();
   if (verdict != ContentVerdict::kAccepted) return FailMessage(verdict);
+  const MessageStream& message = *transaction_.message;
+  if (!message.message_id().empty())
+    LogLine(LogLevel::kInfo, MessageIdLogLine(message.queue_id(), message.message_id()));
   data_ended_at_ = clock_.Now();
   phase_ = Phase::kAwaitingQueue;
 }
@@ -956,7 +1053,15 @@ void ServerSession::Impl::EndOfChunk() {
   Respond(reply::kChunkReceived, {std::to_string(chunk_.size)});
 }
 
+void ServerSession::Impl::NoteMessageSubject() {
+  const Transaction& t = transaction_;
+  subject_.queue_id = t.message ? t.message->queue_id() : "";
+  subject_.from = SenderOf(t.mail);
+  if (!t.recipients.empty()) subject_.to = t.recipients.back().address;
+}
+
 void ServerSession::Impl::FailMessage(ContentVerdict verdict) {
+  NoteMessageSubject();
   DiscardTransaction();
   // MS-OXSMTP 3.2.7: after a size or hop limit the server ends the session.
   switch (verdict) {
@@ -998,6 +1103,7 @@ void ServerSession::AuthResult(ipc::AuthOutcome outcome, const std::string& data
   impl_->AuthResult(outcome, data);
 }
 const std::string& ServerSession::authenticated_user() const { return impl_->authenticated_user(); }
+const CommandCounts& ServerSession::command_counts() const { return impl_->command_counts(); }
 void ServerSession::OnTimer() { impl_->OnTimer(); }
 TimePoint ServerSession::NextDeadline() const { return impl_->NextDeadline(); }
 std::vector<Action> ServerSession::TakeActions() { return impl_->TakeActions(); }

@@ -115,6 +115,17 @@
 //     and then the 421 timeout. Each end of a wait is an Acknowledged
 //     action, for the log. With acknowledgement_delay 0 the 250 follows
 //     QueueResult() at once and nothing is asked of qmgr.
+//   - Log lines (action::Log, in Postfix's shape: lib/smtp/session_log.h):
+//     every refusal of a MAIL, RCPT, DATA or the end of a message on
+//     policy or resources (any 4xx or 5xx but the protocol errors 500, 501
+//     and 503, which Postfix does not log as rejects either) as "NOQUEUE:
+//     reject: ..." (the queue id once the content was read), when the
+//     reply goes out (after a tarpit); "QUEUEID: client=..." when the
+//     message opens, "QUEUEID: message-id=<...>" when its content was
+//     accepted (the first Message-ID field, as the client wrote it); a
+//     failed or undecided AUTH as the warning "HOST[ADDR]: SASL MECH
+//     authentication failed: REASON, sasl_username=USER" (the user as
+//     authd read it, never the password).
 //   - While waiting for QueueResult, MailCheckResult or FirstAttemptEnded,
 //     or in a tarpit, the inactivity timer is suspended and restarts when
 //     reading resumes; the connection timer runs on. A QueueResult,
@@ -133,12 +144,14 @@
 #include <vector>
 
 #include "lib/base/clock.h"
+#include "lib/base/log_format.h"
 #include "lib/config/config.h"
 #include "lib/ipc/messages_auth.h"
 #include "lib/ipc/messages_queue.h"
 #include "lib/ipc/messages_worker.h"
 #include "lib/queue/envelope.h"
 #include "lib/smtp/sender_login.h"
+#include "lib/smtp/session_log.h"
 
 namespace postern {
 
@@ -214,12 +227,18 @@ struct Acknowledged {
   Duration waited{};
   std::string why;
 };
+// A line for the log, in Postfix's shape (lib/smtp/session_log.h): a
+// refusal, the client of a message, its Message-ID, a failed AUTH.
+struct Log {
+  LogLevel level = LogLevel::kInfo;
+  std::string text;
+};
 }  // namespace action
 
-using Action =
-    std::variant<action::Send, action::Close, action::BeginMessage, action::MessageData,
-                 action::EndMessage, action::AbortMessage, action::MailCheck, action::StartTls,
-                 action::AuthStart, action::AuthStep, action::AuthCancel, action::Acknowledged>;
+using Action = std::variant<action::Send, action::Close, action::BeginMessage, action::MessageData,
+                            action::EndMessage, action::AbortMessage, action::MailCheck,
+                            action::StartTls, action::AuthStart, action::AuthStep,
+                            action::AuthCancel, action::Acknowledged, action::Log>;
 
 // Appends one action, constructed in place: moving a whole Action trips
 // g++ 12's -Wmaybe-uninitialized at -O2 (a false positive on std::variant).
@@ -279,6 +298,9 @@ class ServerSession {
   bool closed() const;
   // The user that AUTH proved, empty before.
   const std::string& authenticated_user() const;
+  // The commands so far and how many succeeded, for the disconnect line; a
+  // command still unanswered counts as failed once the session is closed.
+  const CommandCounts& command_counts() const;
   // True while the session should not be given more input (waiting for
   // qmgr (its commit or the first attempt), authd, master's MAIL answer or a TLS handshake, or
   // holding a large unprocessed backlog): the driver stops reading.

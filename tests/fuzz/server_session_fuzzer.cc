@@ -189,6 +189,10 @@ class Driver {
     Check(!awaiting_mail_ && !stream_open_ && a.listener == "fuzz" && !a.rate_key.empty());
     awaiting_mail_ = true;
   }
+  // One line each, whatever the client sent (the logger adds the newline).
+  void Record(action::Log& a) {
+    Check(!a.text.empty() && a.text.find_first_of("\r\n") == std::string::npos);
+  }
 
   Config config_;
   ListenerConfig listener_;

@@ -294,8 +294,9 @@ def test_login_exchange_succeeds_and_logs_no_secret():
 def test_wrong_password_and_unknown_user_fail_alike():
     instance, connect = instance_with_alice()
     conn = connect()
-    assert conn.login(1, OFFICE, "alice", "secret-1") == (1, "kFailure", b"")
-    assert conn.login(2, OFFICE, "mallory", PASSWORD) == (2, "kFailure", b"")
+    # A failure names the user it was for (smtpd logs it), never the password.
+    assert conn.login(1, OFFICE, "alice", "secret-1") == (1, "kFailure", b"alice")
+    assert conn.login(2, OFFICE, "mallory", PASSWORD) == (2, "kFailure", b"mallory")
     assert conn.start(3, "PLAIN", OFFICE, b"\0alice\0" + PASSWORD.encode()) == \
         (3, "kUnknownMechanism", b"")
     assert "AUTH LOGIN failed: user alice from %s" % OFFICE in instance.log()
@@ -307,9 +308,9 @@ def test_lockout_from_one_address_spares_another():
     conn = connect()
     for auth_id in (1, 2, 3):
         assert conn.login(auth_id, ATTACKER, "alice", "guess%d" % auth_id) == \
-            (auth_id, "kFailure", b"")
+            (auth_id, "kFailure", b"alice")
     # Locked out: even the right password fails from the attacker's address ...
-    assert conn.login(4, ATTACKER, "alice", PASSWORD) == (4, "kFailure", b"")
+    assert conn.login(4, ATTACKER, "alice", PASSWORD) == (4, "kFailure", b"alice")
     # ... but not from the user's own, nor for another user from the attacker's.
     assert conn.login(5, OFFICE, "alice", PASSWORD) == (5, "kSuccess", b"alice")
     log = instance.log()
@@ -327,7 +328,8 @@ def test_overlong_user_name_fails_and_counts_toward_the_lockout():
     for auth_id in (1, 2, 3):
         challenge = conn.start(auth_id, "NTLM", ATTACKER, h.NTLM_NEGOTIATE)
         assert challenge[:2] == (auth_id, "kContinue"), challenge
-        assert conn.step(auth_id, h.ntlm_authenticate("a" * 3000)) == (auth_id, "kFailure", b"")
+        assert conn.step(auth_id, h.ntlm_authenticate("a" * 3000)) == \
+            (auth_id, "kFailure", b"a" * 3000)
     # The log shortens the name.
     assert re.search(r"user a+\.\.\. from %s locked out" % ATTACKER, instance.log())
     conn.close()

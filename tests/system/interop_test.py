@@ -60,7 +60,7 @@ MESSAGE = (b"From: Alice <alice@example.test>\r\n"
 CLIENTS = {"curl": "curl", "swaks": "swaks", "gnutls-cli": "gnutls-bin", "openssl": "openssl",
            "perl": "perl"}
 
-CONNECT_LINE = re.compile(r"smtpd\[(\d+)\]: info: connect from \[127\.0\.0\.1\]:(\d+) to listener")
+CONNECT_LINE = re.compile(r"smtpd\[(\d+)\]: connect from unknown\[127\.0\.0\.1\]:(\d+) to listener")
 REPLY_LINE = re.compile(r"^[2-5]\d\d[ -]")
 REFUSED_LINE = re.compile(r"TLS handshake failed: .*unsupported version")
 
@@ -486,7 +486,7 @@ def check_openssl_resumption(instance, scratch):
     assert len(connects) == 2, "expected two connections in the log, found %s" % connects
     workers = [int(pid) for pid, _ in connects]
     assert workers[0] != workers[1], "both connections landed on smtpd[%d]" % workers[0]
-    resumed = r"smtpd\[%d\]: info: \[127\.0\.0\.1\]: TLS TLS1\.3 with \S+, resumed$" % workers[1]
+    resumed = r"smtpd\[%d\]: \[127\.0\.0\.1\]: TLS TLS1\.3 with \S+, resumed$" % workers[1]
     assert re.search(resumed, instance.log(), re.M), "smtpd[%d] logged no resumption" % workers[1]
     assert_delivered(instance, queue_id, "1.3")
 

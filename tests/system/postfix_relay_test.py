@@ -102,13 +102,14 @@ def check_relay(instance, mechanism, delivered_before):
         # qmgr logs AUTH=<> only when the MAIL FROM carried it.
         queue_id = postern_queue_id(
             instance, log_start,
-            r"(\S+): from=<alice@example\.test>, auth=<>, size=\d+, nrcpt=1 \(queued\)")
+            r"(\S+): from=<alice@example\.test>, size=\d+, nrcpt=1, auth=<> \(queue active\)")
         postfix.wait_for_log(r"to=<bob@example\.test>, relay=127\.0\.0\.1\[127\.0\.0\.1\]:%d, .*"
                              r"status=sent \(250 2\.6\.0 %s Queued mail for delivery\)" %
                              (port, re.escape(queue_id)))
         log = instance.log()[log_start:]
-        assert "AUTH %s as alice" % mechanism in log, "postern did not log AUTH %s:\n%s" % (
-            mechanism, log)
+        client = "%s: client=unknown[127.0.0.1], sasl_method=%s, sasl_username=alice" % (
+            queue_id, mechanism)
+        assert client in log, "postern did not log AUTH %s:\n%s" % (mechanism, log)
 
         # The message: postern's Received:, Postfix's, then the bytes sent.
         ours = [m for m in found if sent in m]
@@ -127,7 +128,7 @@ def check_relay(instance, mechanism, delivered_before):
         log_start = len(instance.log())
         postfix.submit(SENDER, "carol@elsewhere.example", message("remote-" + mechanism))
         remote_id = postern_queue_id(instance, log_start,
-                                     r"(\S+): from=<alice@example\.test>, auth=<>, ")
+                                     r"(\S+): from=<alice@example\.test>, size=\d+, nrcpt=\d+, auth=<> ")
         shown = instance.ctl("queue", "show", remote_id)
         assert shown.returncode == 0, shown.stderr
         for expected in ("auth_mailbox: <>\n", "auth_user: alice\n",

@@ -81,7 +81,7 @@ def assert_refused_and_closed(client):
 def serving_worker(instance, client):
     """The pid of the smtpd that logged the connection of client (a RawClient)."""
     port = client.sock.getsockname()[1]
-    pattern = re.compile(r"postern/smtpd\[(\d+)\]: \w+: connect from \[127\.0\.0\.1\]:%d "
+    pattern = re.compile(r"postern/smtpd\[(\d+)\]: connect from unknown\[127\.0\.0\.1\]:%d "
                          r"to listener limited$" % port)
     found = [int(m.group(1)) for m in map(pattern.search, instance.log().splitlines()) if m]
     assert len(found) == 1, "connection from port %d logged %d times" % (port, len(found))

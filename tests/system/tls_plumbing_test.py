@@ -22,7 +22,7 @@ sys.dont_write_bytecode = True  # nothing written into the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import postern_harness as h  # noqa: E402
 
-CONNECT_LINE = re.compile(r"smtpd\[(\d+)\]: info: connect from \[127\.0\.0\.1\]:(\d+) to listener")
+CONNECT_LINE = re.compile(r"smtpd\[(\d+)\]: connect from unknown\[127\.0\.0\.1\]:(\d+) to listener")
 
 
 # OpenSSL resumes a session only through the context that made it.
@@ -102,7 +102,7 @@ def check_unreadable_key_is_refused():
         # Each worker reads postern.conf itself when it starts: wait until both
         # have, before the file changes under them.
         deadline = time.monotonic() + h.SOCKET_TIMEOUT
-        while len(re.findall(r"smtpd\[\d+\]: info: ready", instance.log())) < 2:
+        while len(re.findall(r"smtpd\[\d+\]: ready", instance.log())) < 2:
             assert time.monotonic() < deadline, "the workers did not get ready"
             time.sleep(0.05)
         instance.listeners["smtp"]["tls_key_file"] = missing

@@ -257,6 +257,9 @@ BOOST_AUTO_TEST_CASE(HoldsEveryKeyOfTheOperatorContract) {
                         "mail_directory",
                         "log_file",
                         "log_syslog",
+                        "log_target",
+                        "log_facility",
+                        "syslog_socket",
                         "smtpd_workers",
                         "max_server_connections",
                         "relayhost",
@@ -429,6 +432,9 @@ BOOST_AUTO_TEST_CASE(GlobalDefaults) {
   BOOST_TEST(config.MailDirectory() == "/var/lib/postern/mail");
   BOOST_TEST(config.log_file == "");
   BOOST_TEST(config.log_syslog == false);
+  BOOST_TEST((config.log_target == LogTarget::kSyslog));
+  BOOST_TEST((config.log_facility == LogFacility::kMail));
+  BOOST_TEST(config.syslog_socket == "/dev/log");
   BOOST_TEST(config.smtpd_workers == 2u);
   BOOST_TEST(config.max_server_connections == 5000u);  // MS-OXSMTP 3.2.7 ConnectionCountExceeded
   BOOST_TEST(config.relayhost.empty());
@@ -724,6 +730,28 @@ BOOST_AUTO_TEST_CASE(GlobalValuesOverrideDefaults) {
   BOOST_TEST((config.shutdown_grace == minutes(2)));
   BOOST_TEST(config.log_syslog);
   BOOST_TEST(config.sasldb_path == "/var/lib/sasl/db");
+}
+
+BOOST_AUTO_TEST_CASE(LogTargetKeepsWhatLogFileMeantWhenUnset) {
+  BOOST_TEST(
+      (Parse("log_file = /var/log/postern.log\n" + kListener).log_target == LogTarget::kFile));
+  BOOST_TEST((Parse("log_file = /var/log/postern.log\nlog_syslog = yes\n" + kListener).log_target ==
+              LogTarget::kSyslog));
+  BOOST_TEST(
+      (Parse("log_file = /var/log/postern.log\nlog_target = syslog\n" + kListener).log_target ==
+       LogTarget::kSyslog));
+  Config config =
+      Parse("log_target = stderr\nlog_facility = local5\nsyslog_socket = /run/log\n" + kListener);
+  BOOST_TEST((config.log_target == LogTarget::kStderr));
+  BOOST_TEST((config.log_facility == LogFacility::kLocal5));
+  BOOST_TEST(config.syslog_socket == "/run/log");
+}
+
+BOOST_AUTO_TEST_CASE(LogTargetFileNeedsLogFile) {
+  BOOST_TEST(ErrorOf("log_target = file\n" + kListener) ==
+             "/etc/postern/postern.conf:1: log_target: file needs log_file");
+  BOOST_TEST(ErrorOf("log_facility = kern\n" + kListener).find("log_facility") !=
+             std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(CommentsAreDroppedAtLineStartOrAfterWhiteSpace) {

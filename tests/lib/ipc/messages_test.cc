@@ -131,7 +131,8 @@ BOOST_AUTO_TEST_CASE(enums_out_of_range_fail) {
   BOOST_TEST(MailCheckReply::Decode(U64(3) + Byte(2)).ok());
   BOOST_TEST(!MailCheckReply::Decode(U64(3) + Byte(3)).ok());
   BOOST_TEST(ServiceConnect::Decode(Byte(1)).ok());
-  for (uint8_t service : {0, 3, 255}) {
+  BOOST_TEST(ServiceConnect::Decode(Byte(3)).ok());
+  for (uint8_t service : {0, 4, 255}) {
     BOOST_TEST(!ServiceConnect::Decode(Byte(service)).ok());
     BOOST_TEST(!ServiceSocket::Decode(Byte(service) + Byte(1)).ok());
   }

@@ -46,6 +46,20 @@ BOOST_AUTO_TEST_CASE(the_line_has_every_stage_and_their_sum) {
                  .find(", dsn=5.0.0, status=bounced (why)") != std::string::npos);
 }
 
+BOOST_AUTO_TEST_CASE(an_arrival_is_qmgrs_queue_active_line) {
+  Envelope envelope;
+  envelope.queue_id = "61FF.1A.2";
+  envelope.sender = "alice@example.test";
+  envelope.size = 1234;
+  envelope.recipients.resize(2);
+  BOOST_TEST(ArrivalLogLine(envelope) ==
+             "61FF.1A.2: from=<alice@example.test>, size=1234, nrcpt=2 (queue active)");
+  envelope.sender.clear();
+  envelope.auth_mailbox = "bob@example.test";
+  BOOST_TEST(ArrivalLogLine(envelope) ==
+             "61FF.1A.2: from=<>, size=1234, nrcpt=2, auth=bob@example.test (queue active)");
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 }  // namespace

@@ -18,8 +18,18 @@ BOOST_AUTO_TEST_CASE(new_ids_are_valid_and_distinct) {
   }
 }
 
+// One word, as pflogsumm's \w+ takes a queue id to be.
+BOOST_AUTO_TEST_CASE(new_ids_are_one_word) {
+  const std::string id = NewQueueId();
+  BOOST_TEST(id.find_first_not_of("0123456789ABCDEFz") == std::string::npos, id);
+  BOOST_TEST(id[12] == 'z', id);
+}
+
 BOOST_AUTO_TEST_CASE(rejects_what_could_escape_a_key_or_path) {
-  BOOST_TEST(IsValidQueueId("5F3A9C2B1D4E.1A2B.3"));
+  BOOST_TEST(IsValidQueueId("5F3A9C2B1D4Ez1A2Bz3"));
+  BOOST_TEST(IsValidQueueId("5F3A9C2B1D4E.1A2B.3"));   // made by earlier versions
+  BOOST_TEST(!IsValidQueueId("5F3A9C2B1D4Ez1A2B.3"));  // two kinds of separator
+  BOOST_TEST(!IsValidQueueId("5F3A9C2B1D4Ez1A2Bz3z4"));
   BOOST_TEST(!IsValidQueueId(""));
   BOOST_TEST(!IsValidQueueId("5F3A9C2B1D4E.1A2B"));      // two fields
   BOOST_TEST(!IsValidQueueId("5F3A9C2B1D4E.1A2B.3.4"));  // four fields

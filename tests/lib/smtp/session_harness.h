@@ -198,8 +198,11 @@ class Harness {
   int auth_cancels = 0;
   int tls_starts = 0;
   // One letter per action: S B D E A C, M (MailCheck), T (StartTls), a s x
-  // (AuthStart, AuthStep, AuthCancel), K (Acknowledged).
+  // (AuthStart, AuthStep, AuthCancel), K (Acknowledged); Log actions are
+  // not in it but in log_lines.
   std::string events;
+  // Each action::Log, with its level's prefix ("warning: ...").
+  std::vector<std::string> log_lines;
 
  private:
   std::string Collect() {
@@ -282,6 +285,9 @@ class Harness {
   void Record(action::AuthCancel&, std::string*) {
     events += 'x';
     ++auth_cancels;
+  }
+  void Record(action::Log& a, std::string*) {
+    log_lines.push_back(std::string(LevelPrefix(a.level)) + a.text);
   }
 
   Config config_;
