@@ -27,6 +27,7 @@ tests_unit_tests_SOURCES += \
 	tests/lib/ipc/payload_test.cc
 # lib/config
 tests_unit_tests_SOURCES += \
+	tests/lib/config/config_rules_test.cc \
 	tests/lib/config/config_test.cc \
 	tests/lib/config/relay_password_test.cc \
 	tests/lib/config/text_lines_test.cc
