@@ -81,6 +81,7 @@ class ServerSession::Impl {
   void TlsStarted(const TlsInfo& tls);
   void AuthResult(ipc::AuthOutcome outcome, const std::string& data);
   const std::string& authenticated_user() const { return authenticated_user_; }
+  ServerSession::Tally tally() const { return tally_; }
   void OnTimer();
   TimePoint NextDeadline() const;
   std::vector<Action> TakeActions() {
@@ -240,6 +241,10 @@ class ServerSession::Impl {
   Chunk chunk_;
   CommandLineSplitter splitter_;
   uint32_t protocol_errors_ = 0;
+  ServerSession::Tally tally_;
+  // The command the next reply answers (the last one read; DATA and BDAT
+  // also for the reply to their content), for tally_.
+  Verb answering_ = Verb::kUnknown;
   // A command line, the end of DATA content or a BDAT chunk was read and
   // its reply is not produced yet.
   bool reply_owed_ = false;
@@ -311,6 +316,7 @@ void ServerSession::Impl::QueueResult(ipc::QueueOutcome outcome) {
   }
   phase_ = Phase::kCommand;
   if (outcome == ipc::QueueOutcome::kQueued) {
+    ++tally_.messages;
     Respond(reply::kQueued, {transaction_.message->queue_id()});
   } else if (outcome == ipc::QueueOutcome::kInsufficientResources) {
     Respond(reply::kInsufficientSystemResources);
@@ -331,6 +337,7 @@ void ServerSession::Impl::Acknowledge(std::string why) {
   phase_ = Phase::kCommand;
   ack_deadline_ = TimePoint::max();
   const std::string queue_id = transaction_.message->queue_id();
+  ++tally_.messages;
   Respond(reply::kQueued, {queue_id});
   Emit(action::Acknowledged{queue_id,
                             std::chrono::duration_cast<Duration>(clock_.Now() - data_ended_at_),
@@ -479,6 +486,9 @@ void ServerSession::Impl::Answer(const Reply& reply, std::string text, AfterRepl
 }
 
 void ServerSession::Impl::Deliver(const Reply& reply, const std::string& text, AfterReply after) {
+  if (IsError(reply) && (answering_ == Verb::kMail || answering_ == Verb::kRcpt ||
+                         answering_ == Verb::kData || answering_ == Verb::kBdat))
+    ++tally_.rejections;
   if (IsProtocolError(reply)) ++protocol_errors_;
   if (listener_.max_protocol_errors != 0 && protocol_errors_ > listener_.max_protocol_errors) {
     SendReply(reply::kTooManyErrors);
@@ -557,11 +567,13 @@ bool ServerSession::Impl::ProcessLineInput(std::string_view input) {
         auth_.Abandon();
         phase_ = Phase::kCommand;
       }
+      answering_ = Verb::kUnknown;
       Respond(reply::kLineTooLong);
       return true;
     case CommandLineSplitter::Kind::kLine:
       reply_owed_ = true;
       if (auth_response) {
+        answering_ = Verb::kAuth;
         FollowAuth(auth_.Answer(item.line));
       } else {
         HandleCommand(item.line);
@@ -596,6 +608,7 @@ bool ServerSession::Impl::ProcessChunkInput(std::string_view input) {
 
 void ServerSession::Impl::HandleCommand(std::string_view line) {
   Command command = ParseCommand(line);
+  answering_ = command.verb;
   switch (command.verb) {
     case Verb::kEhlo:
       return HandleHello(command.argument, Hello::kEhlo);
@@ -998,6 +1011,7 @@ void ServerSession::AuthResult(ipc::AuthOutcome outcome, const std::string& data
   impl_->AuthResult(outcome, data);
 }
 const std::string& ServerSession::authenticated_user() const { return impl_->authenticated_user(); }
+ServerSession::Tally ServerSession::tally() const { return impl_->tally(); }
 void ServerSession::OnTimer() { impl_->OnTimer(); }
 TimePoint ServerSession::NextDeadline() const { return impl_->NextDeadline(); }
 std::vector<Action> ServerSession::TakeActions() { return impl_->TakeActions(); }
