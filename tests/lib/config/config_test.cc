@@ -732,13 +732,13 @@ BOOST_AUTO_TEST_CASE(CommentsAreDroppedAtLineStartOrAfterWhiteSpace) {
       "max_recipients = 10 # ten\n"
       "max_hop_count = 30\t# tab before the hash\n"
       "block_list = /etc/postern/block#1\n"
-      "myhostname = mail.example.test#\n" +
+      "relay_auth_user = relay#1\n" +
       kListener);
   const ListenerConfig& l = Listener(config, "smtp");
   BOOST_TEST(l.max_recipients == 10u);
   BOOST_TEST(l.max_hop_count == 30u);
   BOOST_TEST((l.block_list == Strs{"/etc/postern/block#1"}));
-  BOOST_TEST(config.myhostname == "mail.example.test#");
+  BOOST_TEST(config.relay_auth_user == "relay#1");
 }
 
 BOOST_AUTO_TEST_CASE(ContinuationLinesJoinTheLineBefore) {
