@@ -1,8 +1,9 @@
 // ctl/config_verbs.cc — `postern check` and `postern config`.
 //
 // Both only read: the configuration through lib/config/config (which owns every
-// key, default and error message) and the password and file systems for
-// check. Neither creates a directory or talks to a daemon.
+// key, default and error message, and the checks of lib/config/config_rules
+// that master applies at start and reload too) and the password and file
+// systems for check. Neither creates a directory or talks to a daemon.
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -12,6 +13,7 @@
 
 #include "ctl/cli.h"
 #include "lib/base/privileges.h"
+#include "lib/config/config_rules.h"
 #include "lib/config/relay_password.h"
 #include "lib/tls/tls_credentials.h"
 
@@ -140,8 +142,12 @@ Status RunConfig(const Invocation& invocation) {
   for (const ConfigEntry& entry : DescribeConfig(*config, ConfigView::kEffective))
     known[entry.key] = true;
   std::vector<std::string> unknown;
-  for (const std::string& key : arguments.keys)
-    if (!known.count(key)) unknown.push_back("unknown configuration key: " + key);
+  for (const std::string& key : arguments.keys) {
+    if (known.count(key)) continue;
+    std::optional<std::string_view> nearest = NearestKeyName(key);
+    unknown.push_back("unknown configuration key: " + key +
+                      (nearest ? "; did you mean " + std::string(*nearest) + "?" : ""));
+  }
   if (!unknown.empty()) return Status::Error(JoinLines(unknown));
   for (const std::string& key : arguments.keys) {
     for (const ConfigEntry& entry : entries)

@@ -13,6 +13,7 @@
 
 #include "ctl/cli.h"
 #include "lib/base/log.h"
+#include "lib/base/version.h"
 
 namespace postern::cli {
 namespace {
@@ -21,12 +22,13 @@ constexpr char kDefaultConfigDir[] = "/etc/postern";
 
 const char kUsage[] =
     "usage: postern [-c CONFIG_DIR] COMMAND [ARGUMENTS]\n"
+    "       postern --version\n"
     "\n"
     "  start                     start postern in the background; returns once it listens\n"
     "  start-fg                  run master in the foreground (systemd, development)\n"
     "  stop                      stop postern; returns once master has exited\n"
     "  reload                    re-read postern.conf without dropping sessions\n"
-    "  status                    show master's state\n"
+    "  status [--json]           version, uptime, processes, sessions, queue, last minute\n"
     "  check                     check the configuration; silent when it is fine\n"
     "  config [-n|-d] [KEY...]   effective values (-n non-default only, -d defaults)\n"
     "  queue list [--json] | show ID [--body] | flush\n"
@@ -63,7 +65,8 @@ std::string Absolute(std::string dir) {
   return std::string(cwd) + "/" + dir;
 }
 
-// Returns the invocation; prints help and exits 0 for -h / --help.
+// Returns the invocation; prints help and exits 0 for -h / --help, and the
+// version for -V / --version (reading no configuration).
 Invocation ParseCommandLine(int argc, char** argv) {
   Invocation invocation;
   std::string config_dir = DefaultConfigDir();
@@ -76,6 +79,9 @@ Invocation ParseCommandLine(int argc, char** argv) {
       if (config_dir.empty()) throw UsageError("-c needs a non-empty CONFIG_DIR");
     } else if (option == "-h" || option == "--help") {
       fputs(kUsage, stdout);
+      exit(0);
+    } else if (option == "-V" || option == "--version") {
+      printf("postern %s\n", kPosternVersion);
       exit(0);
     } else {
       throw UsageError("unknown option " + option);

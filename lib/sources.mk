@@ -20,7 +20,8 @@ lib_libpostern_a_SOURCES += \
 	lib/base/random.h \
 	lib/base/printable.cc lib/base/printable.h \
 	lib/base/status.h \
-	lib/base/syslog_socket.cc lib/base/syslog_socket.h
+	lib/base/syslog_socket.cc lib/base/syslog_socket.h \
+	lib/base/version.h
 # net: sockets, DNS, libevent handles
 lib_libpostern_a_SOURCES += \
 	lib/net/client_refusal.cc lib/net/client_refusal.h \
@@ -39,12 +40,14 @@ lib_libpostern_a_SOURCES += \
 	lib/ipc/messages_control.cc lib/ipc/messages_control.h \
 	lib/ipc/messages_queue.cc lib/ipc/messages_queue.h \
 	lib/ipc/messages_worker.cc lib/ipc/messages_worker.h \
-	lib/ipc/payload.cc lib/ipc/payload.h
+	lib/ipc/payload.cc lib/ipc/payload.h \
+	lib/ipc/status_report.cc lib/ipc/status_report.h
 # config: postern.conf, its key table and man page
 lib_libpostern_a_SOURCES += \
 	lib/config/config.cc lib/config/config.h \
 	lib/config/config_keys.cc lib/config/config_keys.h \
 	lib/config/config_man.cc lib/config/config_man.h \
+	lib/config/config_rules.cc lib/config/config_rules.h \
 	lib/config/listener_files.cc lib/config/listener_files.h \
 	lib/config/relay_password.cc lib/config/relay_password.h \
 	lib/config/text_lines.cc lib/config/text_lines.h
@@ -74,6 +77,7 @@ lib_libpostern_a_SOURCES += \
 lib_libpostern_a_SOURCES += \
 	lib/policy/connection_admission.cc lib/policy/connection_admission.h \
 	lib/policy/ip_blocks.cc lib/policy/ip_blocks.h \
+	lib/policy/minute_tally.cc lib/policy/minute_tally.h \
 	lib/policy/rate_limiter.cc lib/policy/rate_limiter.h \
 	lib/policy/resource_check.cc lib/policy/resource_check.h
 # tls: GnuTLS credentials and sessions

@@ -102,16 +102,6 @@ void ListenerSockets::CloseAll() {
   sockets_.clear();
 }
 
-std::vector<std::string> ListenerSockets::Describe() const {
-  std::vector<std::string> lines;
-  for (const auto& [key, socket] : sockets_) {
-    std::string names;
-    for (const ListenerConfig* l : socket.listeners) names += (names.empty() ? "" : ",") + l->name;
-    lines.push_back(key + " " + names);
-  }
-  return lines;
-}
-
 void ListenerSockets::OnAcceptable(evutil_socket_t fd, short, void* context_ptr) {
   auto* context = static_cast<AcceptContext*>(context_ptr);
   ListenerSockets* self = context->owner;

@@ -36,7 +36,6 @@ class ListenerSockets {
   Status Apply(const Config& config);
   // Stops accepting (SIGTERM): closes every listening socket.
   void CloseAll();
-  std::vector<std::string> Describe() const;
 
  private:
   // What an accept event needs: the owner and the key of its socket.

@@ -15,9 +15,11 @@
 #include "lib/base/descriptor_budget.h"
 #include "lib/base/log.h"
 #include "lib/base/pid_file.h"
+#include "lib/base/version.h"
 #include "lib/config/config_keys.h"
 #include "lib/config/listener_files.h"
 #include "lib/ipc/messages_control.h"
+#include "lib/ipc/status_report.h"
 #include "lib/net/client_refusal.h"
 #include "lib/net/unix_socket.h"
 #include "lib/policy/resource_check.h"
@@ -179,6 +181,7 @@ void Master::ComputeLimits() {
 }
 
 Status Master::Start() {
+  started_at_ = clock_.Now();
   if (Status s = PrepareDirectories(); !s.ok()) return s;
   // Before any child is started: they inherit the limit.
   Result<uint64_t> limit = RaiseDescriptorLimit();
@@ -241,16 +244,19 @@ void Master::Accept(int fd, const std::vector<const ListenerConfig*>& candidates
   Admission admission = AdmitConnection(candidates, peer->first, table_, server_limits_);
   if (admission.listener == nullptr) {
     RefuseClient(fd, peer->first, peer->second, admission.refusal);
+    pool_->CountRefusal();
     return;
   }
   std::string blocked = BlockedReply(*admission.listener, peer->first, blocks_, block_files_);
   if (!blocked.empty()) {
     RefuseClient(fd, peer->first, peer->second, blocked);
+    pool_->CountRefusal();
     return;
   }
   if (std::optional<std::string> shortage = resources_.Shortage(*config_)) {
     LOG_WARNING("OutOfResources: %s", shortage->c_str());
     RefuseClient(fd, peer->first, peer->second, FormatReply(reply::kInsufficientSystemResources));
+    pool_->CountRefusal();
     return;
   }
   ClientConnection connection;
@@ -279,7 +285,7 @@ ipc::ControlReply Master::HandleControl(const std::string& verb,
     if (!trouble.empty()) return {false, "reloaded, but " + trouble};
     return {true, "configuration reloaded"};
   }
-  if (verb == "status" && args.empty()) return {true, StatusText()};
+  if (verb == "status" && args.empty()) return {true, EncodeStatusReport(Report())};
   if (verb == "block") return HandleBlock(args);
   return {false, "unknown control request \"" + verb + "\""};
 }
@@ -323,14 +329,31 @@ ipc::ControlReply Master::HandleBlock(const std::vector<std::string>& args) {
   return {true, done};
 }
 
-std::string Master::StatusText() const {
-  std::string text = "postern is running, master pid " + std::to_string(getpid()) + "\n";
-  for (const std::string& line : listeners_->Describe()) text += "listening on " + line + "\n";
-  text += "connections: " + std::to_string(table_.size()) + "\n";
-  text += "log: " + LogDestination() + "\n";
-  text += pool_->Describe();
-  text += supervisor_->Describe();
-  return text;
+StatusReport Master::Report() const {
+  StatusReport report;
+  report.version = kPosternVersion;
+  report.uptime_seconds = static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::seconds>(clock_.Now() - started_at_).count());
+  report.processes.push_back({"master", getpid(), std::nullopt, false});
+  for (const Supervisor::ChildEntry& child : supervisor_->Children()) {
+    ProcessStatus process{child.name, child.pid, std::nullopt, false};
+    if (child.kind == ChildKind::kSmtpd) {
+      std::optional<WorkerPool::WorkerLoad> load = pool_->LoadOf(child.pid);
+      process.sessions = static_cast<uint32_t>(load ? load->sessions : 0);
+      process.draining = load && load->draining;
+    }
+    report.processes.push_back(std::move(process));
+  }
+  for (const ListenerConfig& listener : config_->listeners) {
+    ListenerStatus status{listener.name, {}, table_.CountForListener(listener.name)};
+    for (const BindAddress& bind : listener.bind) status.bind.push_back(bind.ToString());
+    report.listeners.push_back(std::move(status));
+  }
+  report.connections = table_.size();
+  report.messages_last_minute = pool_->MessagesLastMinute();
+  report.rejections_last_minute = pool_->RejectionsLastMinute();
+  report.log = LogDestination();
+  return report;
 }
 
 Status Master::Reload(std::string* trouble) {

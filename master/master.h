@@ -21,6 +21,7 @@
 
 #include "lib/base/file_system.h"
 #include "lib/config/config.h"
+#include "lib/ipc/status_report.h"
 #include "lib/net/event_handles.h"
 #include "lib/policy/connection_admission.h"
 #include "lib/policy/ip_blocks.h"
@@ -63,7 +64,8 @@ class Master {
   std::string BlocksFile() const;
   Status LoadDynamicBlocks();
   Status SaveDynamicBlocks();
-  std::string StatusText() const;
+  // master's part of `postern status` (lib/ipc/status_report.h).
+  StatusReport Report() const;
   void SmtpdExited(pid_t pid);
   // The server-wide limits of admission: max_server_connections, lowered
   // to what the workers can hold with the descriptor limit in force
@@ -76,6 +78,7 @@ class Master {
   event_base* base_;
   ConnectionTable table_;
   SystemClock clock_;
+  TimePoint started_at_{};  // for the uptime in `postern status`
   // The pid file and the blocks file go through it (lib/base/file_system.h).
   PosixFileSystem fs_;
   DynamicBlocks blocks_{&clock_};

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
@@ -246,11 +247,13 @@ size_t Supervisor::CountKind(ChildKind kind) const {
   return n;
 }
 
-std::string Supervisor::Describe() const {
-  std::string text;
-  for (auto& [pid, child] : children_)
-    text += std::string(KindName(child.kind)) + " pid " + std::to_string(pid) + "\n";
-  return text;
+std::vector<Supervisor::ChildEntry> Supervisor::Children() const {
+  std::vector<ChildEntry> entries;
+  for (const auto& [pid, child] : children_)
+    entries.push_back({pid, child.kind, KindName(child.kind)});
+  std::stable_sort(entries.begin(), entries.end(),
+                   [](const ChildEntry& a, const ChildEntry& b) { return a.kind < b.kind; });
+  return entries;
 }
 
 }  // namespace postern

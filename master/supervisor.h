@@ -15,6 +15,7 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "lib/base/clock.h"
 #include "lib/base/privileges.h"
@@ -57,7 +58,14 @@ class Supervisor {
   // left after timeout. Blocks; the event loop is not running yet.
   void TerminateAllAndWait(Duration timeout);
   size_t CountKind(ChildKind kind) const;
-  std::string Describe() const;
+  struct ChildEntry {
+    pid_t pid;
+    ChildKind kind;
+    const char* name;  // "qmgr", "authd", "smtpd": the program's name
+  };
+  // Every running child once: qmgr, authd, then the smtpd workers, each
+  // kind by pid.
+  std::vector<ChildEntry> Children() const;
 
  private:
   struct Child {

@@ -104,12 +104,10 @@ size_t WorkerPool::live_workers() const {
   return n;
 }
 
-std::string WorkerPool::Describe() const {
-  std::string text;
-  for (auto& [pid, worker] : workers_)
-    text += "smtpd pid " + std::to_string(pid) + ": " + std::to_string(worker.sessions.size()) +
-            " session(s)" + (worker.draining ? ", draining" : "") + "\n";
-  return text;
+std::optional<WorkerPool::WorkerLoad> WorkerPool::LoadOf(pid_t pid) const {
+  auto it = workers_.find(pid);
+  if (it == workers_.end()) return std::nullopt;
+  return WorkerLoad{it->second.sessions.size(), it->second.draining};
 }
 
 WorkerPool::Worker* WorkerPool::PickWorker(pid_t exclude) {
@@ -168,6 +166,7 @@ void WorkerPool::HandoffExcept(ClientConnection connection, pid_t exclude, const
 
 void WorkerPool::Refuse(ClientConnection connection, const std::string& reply) {
   RefuseClient(connection.fd, connection.peer, connection.peer_port, reply);
+  CountRefusal();
   table_->Remove(connection.conn_id);
 }
 
@@ -205,6 +204,11 @@ Status WorkerPool::Serve(Worker* worker, const ipc::Frame& frame) {
     case ipc::MsgType::kMailCheck:
       return ipc::DecodeThen<ipc::MailCheck>(
           frame, [&](const ipc::MailCheck& m) { ServeMailCheck(worker, m); });
+    case ipc::MsgType::kSessionTally:
+      return ipc::DecodeThen<ipc::SessionTally>(frame, [&](const ipc::SessionTally& m) {
+        messages_.Add(clock_->Now(), m.messages);
+        rejections_.Add(clock_->Now(), m.rejections);
+      });
     default:
       return Status::Error(ipc::MsgTypeName(frame.type) + ", which master does not serve");
   }

@@ -18,7 +18,9 @@
 // worker makes before it accepts a MAIL FROM (kMailCheck, lib/policy/resource_check
 // AnswerMailCheck): the server's resources, read at most once a second, then the
 // message submission rate, counted in one RateLimiter for every worker so
-// that a client meets the same count whichever worker serves it.
+// that a client meets the same count whichever worker serves it. It sums
+// the messages and rejections the workers report (kSessionTally) and the
+// clients master refuses over the last minute, for `postern status`.
 #pragma once
 
 #include <sys/types.h>
@@ -27,6 +29,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -37,6 +40,7 @@
 #include "lib/net/event_handles.h"
 #include "lib/net/network.h"
 #include "lib/policy/connection_admission.h"
+#include "lib/policy/minute_tally.h"
 #include "lib/policy/rate_limiter.h"
 #include "lib/policy/resource_check.h"
 #include "lib/smtp/reply_catalogue.h"
@@ -75,7 +79,17 @@ class WorkerPool {
   // Takes ownership of connection.fd.
   void Handoff(ClientConnection connection);
   size_t live_workers() const;
-  std::string Describe() const;
+  struct WorkerLoad {
+    size_t sessions = 0;
+    bool draining = false;
+  };
+  // The sessions of the worker with that pid, or nullopt when it is none.
+  std::optional<WorkerLoad> LoadOf(pid_t pid) const;
+  // A client master refused before its banner: one rejection for `postern status`.
+  void CountRefusal() { rejections_.Add(clock_->Now()); }
+  // What the workers reported (kSessionTally) and master refused, over the last minute.
+  uint64_t MessagesLastMinute() const { return messages_.Sum(clock_->Now()); }
+  uint64_t RejectionsLastMinute() const { return rejections_.Sum(clock_->Now()); }
 
  private:
   struct Worker {
@@ -138,6 +152,8 @@ class WorkerPool {
   std::map<uint64_t, Pending> pending_;
   RateLimiter rates_;
   ResourceMonitor* resources_;
+  MinuteTally messages_;
+  MinuteTally rejections_;
 };
 
 }  // namespace postern

@@ -7,6 +7,7 @@
 #include "lib/base/log.h"
 #include "lib/policy/resource_check.h"
 #include "lib/queue/delivery_log.h"
+#include "lib/queue/queue_listing.h"
 #include "qmgr/notification.h"
 
 namespace postern {
@@ -385,7 +386,29 @@ TimePoint QueueManager::ArrivedAt(const Envelope& envelope) const {
 }
 
 void QueueManager::Index(const Envelope& envelope, bool held, TimePoint queued) {
-  index_[envelope.queue_id] = MessageState{held, 0, queued, queued};
+  index_[envelope.queue_id] = MessageState{held, 0, queued, queued, HasDeferred(envelope)};
+}
+
+bool QueueManager::HasDeferred(const Envelope& envelope) {
+  return std::any_of(
+      envelope.recipients.begin(), envelope.recipients.end(),
+      [](const Recipient& r) { return RecipientStateName(r) == std::string_view("deferred"); });
+}
+
+QueueDepth QueueManager::Depth() const {
+  QueueDepth depth;
+  for (const auto& [id, state] : index_) {
+    if (state.held) {
+      ++depth.held;
+    } else if (state.deliveries > 0) {
+      ++depth.in_delivery;
+    } else if (state.deferred) {
+      ++depth.deferred;
+    } else {
+      ++depth.pending;
+    }
+  }
+  return depth;
 }
 
 Result<std::optional<Envelope>> QueueManager::CurrentEnvelope(const std::string& queue_id) {
@@ -596,6 +619,8 @@ Status QueueManager::RecordOutcomes(const DeliveryReport& report) {
   }
   ScheduleDecision decision = Schedule().Record(&envelope, outcomes);
   if (Status s = Settle(&envelope, decision); !s.ok()) return s;
+  if (auto state = index_.find(id); state != index_.end())
+    state->second.deferred = HasDeferred(envelope);
   if (!decision.finished) Plan(envelope, false);
   AttemptOver(id, SummaryOf(envelope));
   return Status::Ok();

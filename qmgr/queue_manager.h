@@ -74,6 +74,7 @@
 #include "lib/base/file_system.h"
 #include "lib/config/config.h"
 #include "lib/ipc/messages_queue.h"
+#include "lib/ipc/status_report.h"
 #include "lib/net/event_handles.h"
 #include "lib/policy/resource_check.h"
 #include "lib/queue/delivery_schedule.h"
@@ -163,6 +164,9 @@ class QueueManager {
   bool Contains(const std::string& queue_id) const { return index_.count(queue_id) != 0; }
   // For master's early refusal: what the store can reuse and what is in flight.
   QueueSpace Space();
+  // For `postern status`: the committed messages by state (lib/ipc/status_report.h
+  // says which state wins), counted from the index without reading the store.
+  QueueDepth Depth() const;
   std::vector<std::string> QueuedIds() const;
   Status Delete(const std::vector<std::string>& queue_ids);
   Status SetHold(const std::string& queue_id, bool held);
@@ -183,9 +187,10 @@ class QueueManager {
   // read from the envelope when needed.
   struct MessageState {
     bool held = false;
-    int deliveries = 0;  // reports awaited: from a delivery thread, from the relay
-    TimePoint queued;    // committed (or, from before the start, arrived)
-    TimePoint handed;    // its last attempt was handed out
+    int deliveries = 0;     // reports awaited: from a delivery thread, from the relay
+    TimePoint queued;       // committed (or, from before the start, arrived)
+    TimePoint handed;       // its last attempt was handed out
+    bool deferred = false;  // a recipient is deferred (lib/queue/queue_listing.h), for Depth()
   };
   struct WaitingAck {
     Envelope envelope;
@@ -214,6 +219,8 @@ class QueueManager {
   void ReleaseFreedPages();
   // queued: when it was committed, for delays= in the log.
   void Index(const Envelope& envelope, bool held, TimePoint queued);
+  // Whether a recipient of envelope is deferred, for MessageState::deferred.
+  static bool HasDeferred(const Envelope& envelope);
   // Its arrival on the monotonic clock, for a message not committed now.
   TimePoint ArrivedAt(const Envelope& envelope) const;
   void Forget(const std::string& queue_id);

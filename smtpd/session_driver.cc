@@ -225,10 +225,18 @@ void SessionDriver::OnTimer(evutil_socket_t, short, void* self_ptr) {
 void SessionDriver::Pump() {
   if (finished_) return;
   for (Action& action : session_.TakeActions()) Execute(action);
+  ReportTally();
   if (finished_) return;
   if (closing_ && unsent_output() == 0) return Finish();
   UpdateReading();
   ArmTimer();
+}
+
+void SessionDriver::ReportTally() {
+  const ServerSession::Tally now = session_.tally();
+  if (now == tallied_ || !context_->tally) return;
+  context_->tally({now.messages - tallied_.messages, now.rejections - tallied_.rejections});
+  tallied_ = now;
 }
 
 void SessionDriver::Execute(Action& action) {

@@ -45,6 +45,9 @@ struct WorkerContext {
   // AnswerMailCheck) and answers through the driver's MailCheckResult(), now or
   // later; never after the driver's session ended.
   std::function<void(SessionDriver*, const action::MailCheck&)> mail_check;
+  // Adds what a session counted since its last report (messages queued,
+  // rejections) to master's minute counts; empty in stand-alone mode.
+  std::function<void(const ServerSession::Tally& added)> tally;
   // Called once per driver when its connection is finished; the callee
   // destroys the driver (later, not from inside the call).
   std::function<void(SessionDriver*)> on_session_end;
@@ -72,6 +75,8 @@ class SessionDriver {
   static void OnTimer(evutil_socket_t, short, void* self);
 
   void Pump();
+  // Tells context_->tally what the session counted since the last call.
+  void ReportTally();
   void Execute(Action& action);
   // Bytes to the client, through TLS once it is on.
   void Write(std::string_view bytes);
@@ -91,6 +96,7 @@ class SessionDriver {
   WorkerContext* context_;
   const ListenerConfig& listener_;
   ServerSession session_;
+  ServerSession::Tally tallied_;  // what context_->tally has been told
   uint64_t conn_id_;
   std::string client_address_;
   std::string client_name_;  // "host[address]" for the log

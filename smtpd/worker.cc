@@ -47,6 +47,9 @@ Worker::Worker(event_base* base, Config config, int channel_fd)
   context_.mail_check = [this](SessionDriver* d, const action::MailCheck& c) {
     SendMailCheck(d, c);
   };
+  context_.tally = [this](const ServerSession::Tally& added) {
+    SendToMaster(ipc::SessionTally{added.messages, added.rejections});
+  };
   reap_event_.reset(event_new(base_, -1, 0, OnReapFinished, this));
 }
 
@@ -235,6 +238,7 @@ void Worker::LookedUp(const ListenerConfig& listener, int fd, const IpAddress& p
     // master would have refused at accept; master frees the connection's
     // counts on kConnClosed, as for any session.
     RefuseClient(fd, peer, client.port, BlockListReply());
+    SendToMaster(ipc::SessionTally{.messages = 0, .rejections = 1});
     SendToMaster(ipc::ConnClosed{conn_id});
     MaybeExit();
     return;

@@ -26,9 +26,11 @@ tests_unit_tests_SOURCES += \
 	tests/lib/ipc/frame_test.cc \
 	tests/lib/ipc/framed_server_test.cc \
 	tests/lib/ipc/messages_test.cc \
-	tests/lib/ipc/payload_test.cc
+	tests/lib/ipc/payload_test.cc \
+	tests/lib/ipc/status_report_test.cc
 # lib/config
 tests_unit_tests_SOURCES += \
+	tests/lib/config/config_rules_test.cc \
 	tests/lib/config/config_test.cc \
 	tests/lib/config/relay_password_test.cc \
 	tests/lib/config/text_lines_test.cc
@@ -53,6 +55,7 @@ tests_unit_tests_SOURCES += \
 	tests/lib/smtp/server_session_ack_delay_test.cc \
 	tests/lib/smtp/server_session_log_test.cc \
 	tests/lib/smtp/server_session_pipelining_off_test.cc \
+	tests/lib/smtp/server_session_tally_test.cc \
 	tests/lib/smtp/server_session_test.cc \
 	tests/lib/smtp/server_session_tls_auth_test.cc \
 	tests/lib/smtp/session_harness.h \
@@ -63,6 +66,7 @@ tests_unit_tests_SOURCES += \
 tests_unit_tests_SOURCES += \
 	tests/lib/policy/connection_admission_test.cc \
 	tests/lib/policy/ip_blocks_test.cc \
+	tests/lib/policy/minute_tally_test.cc \
 	tests/lib/policy/rate_limiter_test.cc \
 	tests/lib/policy/resource_check_test.cc
 # lib/tls
@@ -157,6 +161,7 @@ SYSTEM_TESTS = \
 	tests/system/session_options_test.py \
 	tests/system/smtp_sink_relay_test.py \
 	tests/system/server_connection_limit_test.py \
+	tests/system/status_test.py \
 	tests/system/supervision_test.py \
 	tests/system/swaks_test.py \
 	tests/system/syslog_test.py \

@@ -23,6 +23,7 @@
 #include "lib/base/ascii.h"
 #include "lib/base/log.h"
 #include "lib/config/config_keys.h"
+#include "lib/config/config_rules.h"
 #include "lib/config/text_lines.h"
 #include "lib/smtp/smtp_address.h"
 
@@ -105,6 +106,8 @@ class Parser {
     Status status = CheckListeners(config);
     if (!status.ok()) return status;
     if (Status postmaster = CheckPostmaster(config); !postmaster.ok()) return postmaster;
+    if (Status host = CheckHostName(config); !host.ok()) return host;
+    if (Status mechanisms = CheckAuthMechanisms(config); !mechanisms.ok()) return mechanisms;
     if (Status times = CheckDeliveryTimes(config); !times.ok()) return times;
     if (Status times = CheckRelayTimeouts(config); !times.ok()) return times;
     return config;
@@ -143,6 +146,12 @@ class Parser {
                      "a line that starts with white space continues the line before it, and "
                      "a section header cannot be continued: remove the indentation");
       }
+      if (std::optional<std::string_view> key = LooksLikeKeyLine(TrimBlanks(content))) {
+        return Error(number, "the indented line \"" + std::string(TrimBlanks(content)) +
+                                 "\" would continue line " + std::to_string(lines.back().number) +
+                                 ", yet it reads like a setting of " + std::string(*key) +
+                                 ": remove the leading white space");
+      }
       lines.back().text += ' ';
       lines.back().text += TrimBlanks(content);
     }
@@ -180,7 +189,12 @@ class Parser {
                    "expected \"key = value\" or [listener \"NAME\"], got " + Quoted(line.text));
     }
     const ConfigKey* key = FindConfigKey(key_name);
-    if (key == nullptr) return Error(line.number, "unknown key " + Quoted(key_name));
+    if (key == nullptr) {
+      std::optional<std::string_view> nearest = NearestKeyName(key_name);
+      return Error(line.number,
+                   "unknown key " + Quoted(key_name) +
+                       (nearest ? "; did you mean " + std::string(*nearest) + "?" : ""));
+    }
     Status scope = CheckScope(line.number, *key);
     if (!scope.ok()) return scope;
 
@@ -238,6 +252,7 @@ class Parser {
       SetValue(key, assignment ? assignment->value : DefaultValue(key, Role::kGateway, config_dir_),
                &config);
     }
+    config.listener_defaults = BuildListener(Section{});
     for (const Section& section : listeners_) config.listeners.push_back(BuildListener(section));
     return config;
   }
@@ -323,6 +338,45 @@ class Parser {
     return KeyError(assignment->line, key,
                     Quoted(config.postmaster_address) + " is not a mailbox (local-part@domain): " +
                         (parsed.ok() ? "it has no domain" : parsed.status().message()));
+  }
+
+  // myhostname names postern in every greeting, EHLO and Received: field.
+  Status CheckHostName(const Config& config) const {
+    std::optional<std::string> problem = HostNameProblem(config.myhostname);
+    if (!problem) return Status::Ok();
+    const ConfigKey& key = *FindConfigKey("myhostname");
+    if (const Assignment* assignment = FindAssignment(globals_, key))
+      return KeyError(assignment->line, key,
+                      Quoted(config.myhostname) + " is not a host name: " + *problem);
+    return Status::Error(file_name_ + ": myhostname is not set, and the system's host name " +
+                         Quoted(config.myhostname) + " is not a host name (" + *problem +
+                         "): set myhostname");
+  }
+
+  // A mechanism that authd does not serve would be offered in EHLO and
+  // then fail every client that picks it: refused where it is set, above
+  // the listener sections or in one.
+  Status CheckAuthMechanisms(const Config& config) const {
+    const ConfigKey& key = *FindConfigKey("auth_mechanisms");
+    if (const Assignment* at = FindAssignment(globals_, key))
+      if (Status s = RefuseUnserved(key, *at, config.listener_defaults); !s.ok()) return s;
+    for (size_t i = 0; i < config.listeners.size(); ++i)
+      if (const Assignment* at = FindAssignment(listeners_[i].assignments, key))
+        if (Status s = RefuseUnserved(key, *at, config.listeners[i]); !s.ok()) return s;
+    return Status::Ok();
+  }
+
+  Status RefuseUnserved(const ConfigKey& key, const Assignment& at,
+                        const ListenerConfig& listener) const {
+    std::vector<std::string> unserved = UnservedAuthMechanisms(listener.auth_mechanisms);
+    if (unserved.empty()) return Status::Ok();
+    std::string names;
+    for (const std::string& name : unserved) names += (names.empty() ? "" : " ") + name;
+    std::string served;
+    for (std::string_view name : kServedAuthMechanisms)
+      served += (served.empty() ? "" : " and ") + std::string(name);
+    return KeyError(at.line, key,
+                    "postern does not serve " + names + ": only " + served + " are served");
   }
 
   // Every listener binds somewhere. Listeners may share an address (master
@@ -475,6 +529,13 @@ std::vector<ConfigEntry> DescribeConfig(const Config& config, ConfigView view) {
     if (key.scope != KeyScope::kGlobal) continue;
     AddEntry(std::string(key.name), FormatValue(GetValue(key, config)),
              FormatValue(DefaultValue(key, Role::kGateway, dir)), view, &entries);
+  }
+  const ListenerConfig& top = config.listener_defaults;
+  for (const ConfigKey& key : ConfigKeys()) {
+    if (key.scope != KeyScope::kListener) continue;
+    Role default_role = view == ConfigView::kDefaults ? Role::kGateway : top.role;
+    AddEntry(std::string(key.name), FormatValue(GetValue(key, top)),
+             FormatValue(DefaultValue(key, default_role, dir)), view, &entries);
   }
   for (const ListenerConfig& listener : config.listeners) {
     Role default_role = view == ConfigView::kDefaults ? Role::kGateway : listener.role;

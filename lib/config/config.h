@@ -154,6 +154,11 @@ struct Config {
   Duration auth_lockout_time{};        // 15m
 
   std::vector<ListenerConfig> listeners;
+  // The listener keys as set above the first listener section, else their
+  // defaults (for the role set there, else gateway): what every listener
+  // starts from, and what `postern config KEY` shows for such a key. Its
+  // name is empty and its bind unused.
+  ListenerConfig listener_defaults;
 
   // The listener named `name`, or nullptr.
   const ListenerConfig* FindListener(std::string_view name) const;
@@ -182,8 +187,10 @@ struct ConfigEntry {
 
 enum class ConfigView { kEffective, kNonDefault, kDefaults };
 
-// Every key with its value for the given view, in table order, globals first
-// and then each listener's keys as listener.NAME.KEY.
+// Every key with its value for the given view, in table order: global keys,
+// then the listener keys that may be set above the first listener section
+// (every one but bind) with their value there (Config::listener_defaults),
+// then each listener's keys as listener.NAME.KEY.
 //   kEffective:  every key with the value in force.
 //   kNonDefault: only the keys whose value differs from their default; the
 //                default of a role-dependent key is the one of the

@@ -55,7 +55,10 @@ constexpr std::array kKeys = {
       .default_doc = "the system host name (gethostname(2))",
       .description = "The name postern gives itself: in the greeting and the EHLO reply, in the "
                      "Received: header fields it adds, in the EHLO it sends when it relays, and "
-                     "in delivery status notifications.",
+                     "in delivery status notifications. It must be a host name (RFC 1123: labels "
+                     "of letters, digits and inner hyphens, at most 63 octets each, separated by "
+                     "dots, no final dot), or the configuration is refused; so must the system "
+                     "host name when myhostname is not set.",
       .slot = &C::myhostname},
     K{.name = "state_directory",
       .type = T::kPath,
@@ -776,7 +779,8 @@ constexpr std::array kKeys = {
       .scope = S::kListener,
       .default_value = "NTLM LOGIN",
       .description = "The SASL mechanisms offered on the AUTH line of the EHLO reply, in this "
-                     "order.",
+                     "order. Only NTLM and LOGIN (in any case) are served; a configuration naming "
+                     "another mechanism is refused.",
       .slot = &L::auth_mechanisms},
     K{.name = "require_tls",
       .type = T::kBool,

@@ -76,6 +76,8 @@ std::string MsgTypeName(MsgType type) {
       return "kTlsTicketKey";
     case MsgType::kHandoffRefused:
       return "kHandoffRefused";
+    case MsgType::kSessionTally:
+      return "kSessionTally";
     case MsgType::kMessageBegin:
       return "kMessageBegin";
     case MsgType::kMessageData:

@@ -43,6 +43,7 @@ enum class MsgType : uint16_t {
   kServiceSocket = 8,
   kTlsTicketKey = 9,
   kHandoffRefused = 10,
+  kSessionTally = 11,
 
   // smtpd <-> qmgr (lib/ipc/messages_queue.h), SOCK_STREAM
   kMessageBegin = 20,

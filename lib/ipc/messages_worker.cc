@@ -125,4 +125,17 @@ Result<TlsTicketKey> TlsTicketKey::Decode(std::string_view payload) {
   return m;
 }
 
+std::string SessionTally::Encode() const {
+  return PayloadWriter().U32(messages).U32(rejections).Take();
+}
+
+Result<SessionTally> SessionTally::Decode(std::string_view payload) {
+  SessionTally m;
+  PayloadReader r(payload);
+  r.U32(&m.messages);
+  r.U32(&m.rejections);
+  if (Status s = r.Finish(MsgTypeName(kType)); !s.ok()) return s;
+  return m;
+}
+
 }  // namespace postern::ipc

@@ -153,4 +153,19 @@ struct TlsTicketKey {
   bool operator==(const TlsTicketKey&) const = default;
 };
 
+// smtpd -> master: u32 messages, u32 rejections. What the worker's sessions
+// did since its last tally: messages acknowledged with 250 (queued), and
+// 4xx/5xx replies to MAIL, RCPT, DATA and BDAT or to a client refused
+// before its banner. master sums them over a sliding minute for `postern
+// status`; sent when something happened, never answered.
+struct SessionTally {
+  static constexpr MsgType kType = MsgType::kSessionTally;
+  uint32_t messages = 0;
+  uint32_t rejections = 0;
+
+  std::string Encode() const;
+  static Result<SessionTally> Decode(std::string_view payload);
+  bool operator==(const SessionTally&) const = default;
+};
+
 }  // namespace postern::ipc

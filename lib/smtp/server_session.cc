@@ -96,6 +96,7 @@ class ServerSession::Impl {
   void AuthResult(ipc::AuthOutcome outcome, const std::string& data);
   const std::string& authenticated_user() const { return authenticated_user_; }
   const CommandCounts& command_counts() const { return counts_; }
+  ServerSession::Tally tally() const { return tally_; }
   void OnTimer();
   TimePoint NextDeadline() const;
   std::vector<Action> TakeActions() {
@@ -270,6 +271,7 @@ class ServerSession::Impl {
   Chunk chunk_;
   CommandLineSplitter splitter_;
   uint32_t protocol_errors_ = 0;
+  ServerSession::Tally tally_;  // counted with pending_verb_
   // A command line, the end of DATA content or a BDAT chunk was read and
   // its reply is not produced yet.
   bool reply_owed_ = false;
@@ -346,6 +348,7 @@ void ServerSession::Impl::QueueResult(ipc::QueueOutcome outcome) {
   phase_ = Phase::kCommand;
   if (outcome != ipc::QueueOutcome::kQueued) NoteMessageSubject();
   if (outcome == ipc::QueueOutcome::kQueued) {
+    ++tally_.messages;
     Respond(reply::kQueued, {transaction_.message->queue_id()});
   } else if (outcome == ipc::QueueOutcome::kInsufficientResources) {
     Respond(reply::kInsufficientSystemResources);
@@ -366,6 +369,7 @@ void ServerSession::Impl::Acknowledge(std::string why) {
   phase_ = Phase::kCommand;
   ack_deadline_ = TimePoint::max();
   const std::string queue_id = transaction_.message->queue_id();
+  ++tally_.messages;
   Respond(reply::kQueued, {queue_id});
   Emit(action::Acknowledged{queue_id,
                             std::chrono::duration_cast<Duration>(clock_.Now() - data_ended_at_),
@@ -556,6 +560,10 @@ void ServerSession::Impl::Answer(const Reply& reply, std::string text, AfterRepl
 }
 
 void ServerSession::Impl::Deliver(const Reply& reply, const std::string& text, AfterReply after) {
+  if (IsError(reply) && pending_verb_ &&
+      (*pending_verb_ == Verb::kMail || *pending_verb_ == Verb::kRcpt ||
+       *pending_verb_ == Verb::kData || *pending_verb_ == Verb::kBdat))
+    ++tally_.rejections;
   if (IsProtocolError(reply)) ++protocol_errors_;
   if (listener_.max_protocol_errors != 0 && protocol_errors_ > listener_.max_protocol_errors) {
     SendReply(reply::kTooManyErrors);
@@ -1104,6 +1112,7 @@ void ServerSession::AuthResult(ipc::AuthOutcome outcome, const std::string& data
 }
 const std::string& ServerSession::authenticated_user() const { return impl_->authenticated_user(); }
 const CommandCounts& ServerSession::command_counts() const { return impl_->command_counts(); }
+ServerSession::Tally ServerSession::tally() const { return impl_->tally(); }
 void ServerSession::OnTimer() { impl_->OnTimer(); }
 TimePoint ServerSession::NextDeadline() const { return impl_->NextDeadline(); }
 std::vector<Action> ServerSession::TakeActions() { return impl_->TakeActions(); }

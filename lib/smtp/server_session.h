@@ -301,6 +301,16 @@ class ServerSession {
   // The commands so far and how many succeeded, for the disconnect line; a
   // command still unanswered counts as failed once the session is closed.
   const CommandCounts& command_counts() const;
+  // What `postern status` counts over a minute, as running totals since
+  // the session began: messages acknowledged with 250 (queued), and error
+  // replies (4xx, 5xx) to MAIL, RCPT, DATA (its end included) and BDAT.
+  // Replies the server sends on its own (timeouts) are not counted.
+  struct Tally {
+    uint32_t messages = 0;
+    uint32_t rejections = 0;
+    bool operator==(const Tally&) const = default;
+  };
+  Tally tally() const;
   // True while the session should not be given more input (waiting for
   // qmgr (its commit or the first attempt), authd, master's MAIL answer or a TLS handshake, or
   // holding a large unprocessed backlog): the driver stops reading.

@@ -1,5 +1,6 @@
 // tests/master/worker_pool_test.cc — master drops a worker that breaks the
-// IPC protocol, and counts the message rate by its clock.
+// IPC protocol, and counts the message rate and the last minute's tallies
+// by its clock.
 //
 // A forked child stands in for the smtpd worker (it only waits to be
 // killed); the test speaks for it on the other end of the channel. A
@@ -170,6 +171,24 @@ BOOST_FIXTURE_TEST_CASE(the_message_rate_is_counted_by_the_pools_clock, Fixture)
   clock.Advance(std::chrono::seconds(1));  // the first MAIL is a minute old
   BOOST_TEST((CheckMail(5, client) == ipc::MailVerdict::kAllowed));
   BOOST_TEST((CheckMail(6, client) == ipc::MailVerdict::kRateLimitExceeded));
+}
+
+// `postern status`: the workers' tallies and master's own refusals, summed
+// over the last minute by the pool's clock.
+BOOST_FIXTURE_TEST_CASE(tallies_and_refusals_are_summed_over_a_minute, Fixture) {
+  SendAsWorker(ipc::MsgType::kSessionTally, ipc::SessionTally{2, 1}.Encode());
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  while (pool.MessagesLastMinute() == 0 && std::chrono::steady_clock::now() < until) {
+    event_base_loop(base.get(), EVLOOP_NONBLOCK);
+    usleep(1000);
+  }
+  pool.CountRefusal();
+  BOOST_TEST(pool.MessagesLastMinute() == 2u);
+  BOOST_TEST(pool.RejectionsLastMinute() == 2u);
+  clock.Advance(std::chrono::seconds(60));
+  BOOST_TEST(pool.MessagesLastMinute() == 0u);
+  BOOST_TEST(pool.RejectionsLastMinute() == 0u);
+  BOOST_TEST(pool.live_workers() == 1u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -296,6 +296,22 @@ BOOST_FIXTURE_TEST_CASE(an_eio_commit_is_out_of_space, Fixture) {
   BOOST_TEST(!Stored(id));
 }
 
+// `postern status`: each committed message in one state, held first, then
+// in delivery, then deferred (an attempt failed), counted from the index.
+BOOST_FIXTURE_TEST_CASE(depth_counts_each_message_in_one_state, Fixture) {
+  const std::string local = "5F3A9C2B1D4E.1A2B.F", remote = "5F3A9C2B1D4E.1A2B.10";
+  BOOST_TEST((manager->Depth() == QueueDepth{0, 0, 0, 0}));
+  fs.fail_appends = true;
+  Queue(local, kLocal);
+  BOOST_TEST_REQUIRE(RunUntil([&] { return manager->NextRetry().has_value(); }));
+  BOOST_TEST((manager->Depth() == QueueDepth{0, 1, 0, 0}));
+  Queue(remote, kRemote);  // the relay never answers: its attempt goes on
+  BOOST_TEST_REQUIRE(RunUntil([&] { return manager->Depth().in_delivery == 1; }));
+  BOOST_TEST((manager->Depth() == QueueDepth{0, 1, 0, 1}));
+  BOOST_TEST_REQUIRE(manager->SetHold(local, true).ok());
+  BOOST_TEST((manager->Depth() == QueueDepth{0, 0, 1, 1}));
+}
+
 // A local delivery that fails (the Maildir's disk is full) is deferred and
 // tried again after the back-off, by the clock: 1 minute, then 2.
 BOOST_FIXTURE_TEST_CASE(a_deferred_delivery_is_retried_after_the_back_off, Fixture) {

@@ -9,6 +9,7 @@ protocol (`--ready-fd N`, one line). Expected texts come from the operator
 contract (doc/architecture.md, postern(1)), not from the program's output.
 """
 
+import json
 import os
 import pwd
 import re
@@ -220,6 +221,40 @@ def test_check_unknown_key_names_file_line_and_key():
         assert len(result.stderr.splitlines()) == 1, result.stderr
 
 
+def test_check_suggests_the_nearest_key():
+    with CliHome() as cli:
+        cli.write_config(extra_global="max_recipent = 10\n")
+        conf = os.path.join(cli.conf_dir, "postern.conf")
+        result = cli.postern("check")
+        assert (result.returncode, result.stderr) == (
+            1, f'postern: {conf}:8: unknown key "max_recipent"; did you mean max_recipients?\n')
+
+
+def test_check_refuses_what_would_be_wrong_at_run_time():
+    """An indented key line, a host name that is none, a mechanism authd does not serve."""
+    conf_lines = {
+        "  max_recipients = 50\n":
+            'postern: {conf}:8: the indented line "max_recipients = 50" would continue line 7, '
+            "yet it reads like a setting of max_recipients: remove the leading white space\n",
+        "auth_mechanisms = CRAM-MD5 PLAIN\n":
+            "postern: {conf}:8: auth_mechanisms: postern does not serve CRAM-MD5 PLAIN: only "
+            "NTLM and LOGIN are served\n",
+    }
+    with CliHome() as cli:
+        conf = os.path.join(cli.conf_dir, "postern.conf")
+        for line, expected in conf_lines.items():
+            cli.write_config(extra_global=line)
+            result = cli.postern("check")
+            assert (result.returncode, result.stdout, result.stderr) == (
+                1, "", expected.format(conf=conf)), result
+        with open(conf) as f:
+            text = f.read().replace("myhostname = mail.example.test", "myhostname = bad host name")
+        with open(conf, "w") as f:
+            f.write(text)
+        cli.assert_failure(cli.postern("check"), f'{conf}:1: myhostname: "bad host name" is not '
+                           "a host name")
+
+
 def test_check_missing_config_file():
     with CliHome() as cli:
         os.remove(os.path.join(cli.conf_dir, "postern.conf"))
@@ -325,6 +360,22 @@ def test_config_unknown_key_is_an_error():
         result = cli.postern("config", "myhostname", "no_such_key")
         cli.assert_failure(result, "no_such_key")
         assert result.stdout == ""
+        result = cli.postern("config", "relay_host")
+        assert result.stderr == ("postern: unknown configuration key: relay_host; did you mean "
+                                 "relayhost?\n"), result.stderr
+
+
+def test_config_shows_listener_keys_set_above_the_sections():
+    with CliHome() as cli:
+        assert cli.config_lines("auth_mechanisms", "max_recipients") == [
+            "auth_mechanisms = NTLM LOGIN", "max_recipients = 200"]
+        assert cli.config_lines("-n", "auth_mechanisms") == []
+        cli.write_config(extra_global="auth_mechanisms = LOGIN\n")
+        assert cli.config_lines("auth_mechanisms") == ["auth_mechanisms = LOGIN"]
+        assert cli.config_lines("-n", "auth_mechanisms") == ["auth_mechanisms = LOGIN"]
+        assert cli.config_lines("-d", "auth_mechanisms") == ["auth_mechanisms = NTLM LOGIN"]
+        assert cli.config_lines("listener.smtp.auth_mechanisms") == [
+            "listener.smtp.auth_mechanisms = LOGIN"]
 
 
 def test_config_dir_from_environment():
@@ -405,15 +456,75 @@ def test_queue_without_qmgr():
 # ---- Control requests, answered by a stand-in daemon.
 
 
-def test_status_and_reload_print_masters_reply():
+# master's part of the status as lib/ipc/status_report.h puts it on the wire.
+MASTER_STATUS = ("version 9.8.7\nuptime 3725\nconnections 1\nmessages 3\nrejections 1\n"
+                 "process master 4242\nprocess qmgr 4243\nprocess authd 4244\n"
+                 "process smtpd 4245 1\nprocess smtpd 4246 0 draining\n"
+                 "listener smtp 1 127.0.0.1:2525 [::1]:2525\n")
+
+
+def test_status_combines_master_and_qmgr():
     with CliHome() as cli:
         cli.fake_master_process()
-        daemon = cli.fake_daemon("master.sock", {"status": (True, "listening on 127.0.0.1:2525"),
-                                                  "reload": (False, "configuration not reloaded")})
+        master = cli.fake_daemon("master.sock", {"status": (True, MASTER_STATUS)})
+        qmgr = cli.fake_daemon("qmgr.sock", {
+            "depth": (True, "pending 5\ndeferred 4\nheld 3\nin_delivery 2\n")})
         result = cli.postern("status")
-        assert (result.returncode, result.stdout) == (0, "listening on 127.0.0.1:2525\n")
+        assert (result.returncode, result.stderr) == (0, ""), result
+        assert result.stdout == (
+            "postern 9.8.7 is running, master pid 4242, up 1h 2m 5s\n"
+            "listener smtp on 127.0.0.1:2525 [::1]:2525: 1 session\n"
+            "connections: 1\n"
+            "master pid 4242\nqmgr pid 4243\nauthd pid 4244\n"
+            "smtpd pid 4245: 1 session\nsmtpd pid 4246: 0 sessions, draining\n"
+            "queue: 5 pending, 4 deferred, 3 held, 2 in delivery\n"
+            "last minute: 3 messages accepted, 1 rejection\n"), result.stdout
+        result = cli.postern("status", "--json")
+        assert (result.returncode, result.stderr) == (0, ""), result
+        assert json.loads(result.stdout) == {
+            "version": "9.8.7", "uptime_seconds": 3725,
+            "processes": [{"name": "master", "pid": 4242}, {"name": "qmgr", "pid": 4243},
+                          {"name": "authd", "pid": 4244},
+                          {"name": "smtpd", "pid": 4245, "sessions": 1, "draining": False},
+                          {"name": "smtpd", "pid": 4246, "sessions": 0, "draining": True}],
+            "listeners": [{"name": "smtp", "bind": ["127.0.0.1:2525", "[::1]:2525"],
+                           "sessions": 1}],
+            "connections": 1,
+            "queue": {"pending": 5, "deferred": 4, "held": 3, "in_delivery": 2},
+            "last_minute": {"messages": 3, "rejections": 1}}, result.stdout
+        assert master.requests == [("status", [])] * 2
+        assert qmgr.requests == [("depth", [])] * 2
+        cli.assert_usage_error(cli.postern("status", "--xml"))
+        cli.assert_usage_error(cli.postern("status", "--json", "--json"))
+
+
+def test_status_without_qmgr_shows_the_rest():
+    with CliHome() as cli:
+        cli.fake_master_process()
+        cli.fake_daemon("master.sock", {"status": (True, MASTER_STATUS)})
+        result = cli.postern("status")
+        assert result.returncode == 0, result
+        assert re.search(r"^queue: unknown \(.*qmgr.*\)$", result.stdout, re.M), result.stdout
+        assert "last minute: 3 messages accepted, 1 rejection\n" in result.stdout, result.stdout
+        result = cli.postern("status", "--json")
+        assert result.returncode == 0, result
+        assert json.loads(result.stdout)["queue"] is None, result.stdout
+
+
+def test_status_refuses_a_malformed_report():
+    with CliHome() as cli:
+        cli.fake_master_process()
+        cli.fake_daemon("master.sock", {"status": (True, "listening on 127.0.0.1:2525")})
+        cli.assert_failure(cli.postern("status"), "master sent a malformed status line",
+                           "listening on 127.0.0.1:2525")
+
+
+def test_reload_prints_masters_reply():
+    with CliHome() as cli:
+        cli.fake_master_process()
+        daemon = cli.fake_daemon("master.sock", {"reload": (False, "configuration not reloaded")})
         cli.assert_failure(cli.postern("reload"), "configuration not reloaded")
-        assert daemon.requests == [("status", []), ("reload", [])]
+        assert daemon.requests == [("reload", [])]
 
 
 def test_stop_waits_for_master_to_exit():

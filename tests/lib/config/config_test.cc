@@ -761,13 +761,13 @@ BOOST_AUTO_TEST_CASE(CommentsAreDroppedAtLineStartOrAfterWhiteSpace) {
       "max_recipients = 10 # ten\n"
       "max_hop_count = 30\t# tab before the hash\n"
       "block_list = /etc/postern/block#1\n"
-      "myhostname = mail.example.test#\n" +
+      "relay_auth_user = relay#1\n" +
       kListener);
   const ListenerConfig& l = Listener(config, "smtp");
   BOOST_TEST(l.max_recipients == 10u);
   BOOST_TEST(l.max_hop_count == 30u);
   BOOST_TEST((l.block_list == Strs{"/etc/postern/block#1"}));
-  BOOST_TEST(config.myhostname == "mail.example.test#");
+  BOOST_TEST(config.relay_auth_user == "relay#1");
 }
 
 BOOST_AUTO_TEST_CASE(ContinuationLinesJoinTheLineBefore) {
@@ -893,9 +893,60 @@ BOOST_AUTO_TEST_SUITE(ConfigErrors)
 
 BOOST_AUTO_TEST_CASE(UnknownKey) {
   BOOST_TEST(ErrorOf("max_recipent = 10\n" + kListener) ==
-             "/etc/postern/postern.conf:1: unknown key \"max_recipent\"");
+             "/etc/postern/postern.conf:1: unknown key \"max_recipent\"; did you mean "
+             "max_recipients?");
   BOOST_TEST(ErrorOf(kListener + "Max_Recipients = 10\n") ==
-             "/etc/postern/postern.conf:3: unknown key \"Max_Recipients\"");
+             "/etc/postern/postern.conf:3: unknown key \"Max_Recipients\"; did you mean "
+             "max_recipients?");
+  BOOST_TEST(ErrorOf("mydestination = example.test\n" + kListener) ==
+             "/etc/postern/postern.conf:1: unknown key \"mydestination\"");
+}
+
+// The checks of lib/config/config_rules.h, as the parser reports them: so
+// `postern check`, master's start and every reload refuse these files.
+BOOST_AUTO_TEST_CASE(AnIndentedKeyLineIsNotTakenAsAContinuation) {
+  BOOST_TEST(ErrorOf("trusted_networks = 127.0.0.0/8\n"
+                     "  max_recipients = 50\n" +
+                     kListener) ==
+             "/etc/postern/postern.conf:2: the indented line \"max_recipients = 50\" would "
+             "continue line 1, yet it reads like a setting of max_recipients: remove the leading "
+             "white space");
+  BOOST_TEST(ErrorOf(kListener + "require_tls = no\n\n\tauth_mechanisms=LOGIN\n") ==
+             "/etc/postern/postern.conf:5: the indented line \"auth_mechanisms=LOGIN\" would "
+             "continue line 3, yet it reads like a setting of auth_mechanisms: remove the leading "
+             "white space");
+  // A continuation that is a value stays one.
+  Config config = Parse("trusted_networks = 127.0.0.0/8\n  10.0.0.0/8\n" + kListener);
+  BOOST_TEST((Strings(config.trusted_networks) == Strs{"127.0.0.0/8", "10.0.0.0/8"}));
+}
+
+BOOST_AUTO_TEST_CASE(MyhostnameMustBeAHostName) {
+  BOOST_TEST(ErrorOf("myhostname = bad host name\n" + kListener) ==
+             "/etc/postern/postern.conf:1: myhostname: \"bad host name\" is not a host name: a "
+             "host name is labels of letters, digits and inner hyphens, at most 63 octets each, "
+             "separated by dots (RFC 1123)");
+  BOOST_TEST(ErrorOf("# x\nmyhostname = mail_1.example.test\n" + kListener)
+                 .starts_with("/etc/postern/postern.conf:2: myhostname: \"mail_1.example.test\" "
+                              "is not a host name"));
+  BOOST_TEST(ErrorOf("myhostname = mail.example.test.\n" + kListener) ==
+             "/etc/postern/postern.conf:1: myhostname: \"mail.example.test.\" is not a host "
+             "name: it ends with a dot");
+  BOOST_TEST(Parse("myhostname = mail-1.example.test\n" + kListener).myhostname ==
+             "mail-1.example.test");
+}
+
+BOOST_AUTO_TEST_CASE(AuthMechanismsNameOnlyWhatAuthdServes) {
+  BOOST_TEST(ErrorOf(kListener + "auth_mechanisms = CRAM-MD5 PLAIN\n") ==
+             "/etc/postern/postern.conf:3: auth_mechanisms: postern does not serve CRAM-MD5 "
+             "PLAIN: only NTLM and LOGIN are served");
+  // Above the listener sections too, even where every listener sets its own.
+  BOOST_TEST(
+      ErrorOf("auth_mechanisms = LOGIN, PLAIN\n" + kListener + "auth_mechanisms = LOGIN\n") ==
+      "/etc/postern/postern.conf:1: auth_mechanisms: postern does not serve PLAIN: only "
+      "NTLM and LOGIN are served");
+  BOOST_TEST(
+      (Listener(Parse(kListener + "auth_mechanisms = login ntlm\n"), "smtp").auth_mechanisms ==
+       Strs{"login", "ntlm"}));
 }
 
 BOOST_AUTO_TEST_CASE(BadValuesNameFileLineAndKey) {
@@ -1086,10 +1137,13 @@ BOOST_AUTO_TEST_CASE(EffectiveListsEveryKeyGlobalsFirst) {
   size_t listener_keys = 0;
   for (const ConfigKey& key : ConfigKeys())
     ++(key.scope == KeyScope::kGlobal ? globals : listener_keys);
-  BOOST_REQUIRE(entries.size() == globals + 2 * listener_keys);
+  // Above the sections, every listener key but bind.
+  const size_t top = globals + listener_keys - 1;
+  BOOST_REQUIRE(entries.size() == top + 2 * listener_keys);
   BOOST_TEST(entries.front().key == "myhostname");
-  BOOST_TEST(entries[globals].key == "listener.smtp.bind");
-  BOOST_TEST(entries[globals + listener_keys].key == "listener.submission.bind");
+  BOOST_TEST(entries[globals].key == "role");
+  BOOST_TEST(entries[top].key == "listener.smtp.bind");
+  BOOST_TEST(entries[top + listener_keys].key == "listener.submission.bind");
   BOOST_TEST(entries.back().key == "listener.submission.advertise_chunking");
 
   std::map<std::string, std::string> values = EntryMap(entries);
@@ -1103,6 +1157,10 @@ BOOST_AUTO_TEST_CASE(EffectiveListsEveryKeyGlobalsFirst) {
   BOOST_TEST(values["sasldb_path"] == "/etc/postern/sasldb2");
   BOOST_TEST(values["log_syslog"] == "no");
   BOOST_TEST(values["listener.smtp.bind"] == "127.0.0.1:2525 [::1]:2525");
+  BOOST_TEST(values["max_recipients"] == "50");
+  BOOST_TEST(values["auth_mechanisms"] == "NTLM LOGIN");
+  BOOST_TEST(values["inactivity_timeout"] == "1m");
+  BOOST_TEST(!values.count("bind"));
   BOOST_TEST(values["listener.smtp.role"] == "gateway");
   BOOST_TEST(values["listener.smtp.connection_timeout"] == "5m");
   BOOST_TEST(values["listener.smtp.inactivity_timeout"] == "1m");
@@ -1132,6 +1190,7 @@ BOOST_AUTO_TEST_CASE(NonDefaultListsOnlyWhatDiffers) {
     BOOST_TEST(!entry.is_default);
   }
   Strs expected = {"myhostname = mail.example.test",
+                   "max_recipients = 50",
                    "listener.smtp.bind = 127.0.0.1:2525 [::1]:2525",
                    "listener.smtp.max_recipients = 50",
                    "listener.submission.bind = 127.0.0.1:5587",
@@ -1141,6 +1200,31 @@ BOOST_AUTO_TEST_CASE(NonDefaultListsOnlyWhatDiffers) {
                    "listener.submission.tls_cert_file = /etc/postern/tls/cert.pem",
                    "listener.submission.tls_key_file = /etc/postern/tls/key.pem"};
   BOOST_TEST(keys == expected, boost::test_tools::per_element());
+}
+
+// `postern config auth_mechanisms` shows the value above the sections: what
+// every listener starts from, with the defaults of the role set there.
+BOOST_AUTO_TEST_CASE(ListenerKeysAboveTheSectionsShowTheirTopLevelValue) {
+  Config config = Parse("role = relay\nauth_mechanisms = LOGIN\n" + kListener);
+  std::map<std::string, std::string> effective =
+      EntryMap(DescribeConfig(config, ConfigView::kEffective));
+  BOOST_TEST(effective["auth_mechanisms"] == "LOGIN");
+  BOOST_TEST(effective["inactivity_timeout"] == "5m");
+  BOOST_TEST(effective["max_recipients"] == "200");
+  Strs non_default;
+  for (const ConfigEntry& entry : DescribeConfig(config, ConfigView::kNonDefault))
+    non_default.push_back(entry.key + " = " + entry.value);
+  BOOST_TEST(
+      non_default ==
+          (Strs{"role = relay", "auth_mechanisms = LOGIN", "listener.smtp.bind = 127.0.0.1:2525",
+                "listener.smtp.role = relay", "listener.smtp.auth_mechanisms = LOGIN"}),
+      boost::test_tools::per_element());
+  std::map<std::string, std::string> defaults =
+      EntryMap(DescribeConfig(config, ConfigView::kDefaults));
+  BOOST_TEST(defaults["auth_mechanisms"] == "NTLM LOGIN");
+  BOOST_TEST(defaults["inactivity_timeout"] == "1m");
+  BOOST_TEST((config.listener_defaults.auth_mechanisms == Strs{"LOGIN"}));
+  BOOST_TEST(config.listener_defaults.name.empty());
 }
 
 BOOST_AUTO_TEST_CASE(DefaultsShowTheBuiltInValuesWithGatewayDefaults) {

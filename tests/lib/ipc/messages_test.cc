@@ -39,6 +39,7 @@ MailCheckReply Sample(MailCheckReply*) { return {3, MailVerdict::kInsufficientRe
 ServiceConnect Sample(ServiceConnect*) { return {Service::kAuth}; }
 ServiceSocket Sample(ServiceSocket*) { return {Service::kAuth, true}; }
 TlsTicketKey Sample(TlsTicketKey*) { return {std::string("k\0ey", 4)}; }
+SessionTally Sample(SessionTally*) { return {2, 3}; }
 MessageBegin Sample(MessageBegin*) { return {5, std::string("env\0elope", 9)}; }
 MessageData Sample(MessageData*) { return {5, "Subject: hi\r\n\r\nbody\r\n"}; }
 MessageEnd Sample(MessageEnd*) { return {5, true}; }
@@ -61,9 +62,9 @@ Message Sample() {
 
 using AllMessages =
     std::tuple<Handoff, HandoffAck, HandoffRefused, ConnClosed, Drain, MailCheck, MailCheckReply,
-               ServiceConnect, ServiceSocket, TlsTicketKey, MessageBegin, MessageData, MessageEnd,
-               MessageAbort, MessageResult, FirstAttemptEnded, Ping, Pong, AuthStart, AuthStep,
-               AuthCancel, AuthReply, ControlRequest, ControlReply>;
+               ServiceConnect, ServiceSocket, TlsTicketKey, SessionTally, MessageBegin, MessageData,
+               MessageEnd, MessageAbort, MessageResult, FirstAttemptEnded, Ping, Pong, AuthStart,
+               AuthStep, AuthCancel, AuthReply, ControlRequest, ControlReply>;
 
 std::string U64(uint64_t v) {
   std::string s;
@@ -115,6 +116,7 @@ BOOST_AUTO_TEST_CASE(layouts_typed_out) {
   BOOST_TEST(Sample<MailCheck>().Encode() == U64(3) + Str("smtp") + Str("ip:192.0.2.10"));
   BOOST_TEST(Sample<MailCheckReply>().Encode() == U64(3) + Byte(2));
   BOOST_TEST(Sample<ServiceSocket>().Encode() == Byte(2) + Byte(1));
+  BOOST_TEST(Sample<SessionTally>().Encode() == std::string("\0\0\0\x02\0\0\0\x03", 8));
   BOOST_TEST(Sample<MessageResult>().Encode() == U64(5) + Byte(2) + Str("no"));
   BOOST_TEST(Sample<MessageEnd>().Encode() == U64(5) + Byte(1));
   BOOST_TEST(Sample<FirstAttemptEnded>().Encode() == U64(5) + Byte(2));
