@@ -80,6 +80,18 @@
 //     rate key: the client address, or on a relay listener the authenticated
 //     user once there is one; kRateLimitExceeded is answered 421 4.4.2 and
 //     ends the session. Both refusals are tarpitted like any MAIL error.
+//   - RCPT TO round trip (local_recipient_map, lib/smtp/local_recipients.h):
+//     a recipient that is otherwise acceptable and whose domain is local
+//     (not <Postmaster>, not a postmaster address) goes out as
+//     RecipientCheck and waits for RecipientCheckResult(), reading nothing
+//     meanwhile, so pipelined RCPTs are answered in order. kUnknown is 550
+//     5.1.1 <address>: Recipient address rejected: User unknown, kUnavailable
+//     451 4.3.0 <address>: Temporary lookup failure; both leave the
+//     transaction as it was, are not protocol errors, and are tarpitted like
+//     any error to a client that has not authenticated. max_recipients
+//     counts accepted recipients only (as Postfix's smtpd_recipient_limit):
+//     the tarpit, not the limit, slows a client that guesses addresses.
+//     With local_recipient_map empty nothing is asked.
 //   - advertise_pipelining = no (RFC 2920; "a switched-off extension is also
 //     refused when used"): when the reply to a command (to a command line,
 //     to the end of DATA or to a BDAT chunk) is produced while input the
@@ -115,11 +127,12 @@
 //     and then the 421 timeout. Each end of a wait is an Acknowledged
 //     action, for the log. With acknowledgement_delay 0 the 250 follows
 //     QueueResult() at once and nothing is asked of qmgr.
-//   - While waiting for QueueResult, MailCheckResult or FirstAttemptEnded,
-//     or in a tarpit, the inactivity timer is suspended and restarts when
-//     reading resumes; the connection timer runs on. A QueueResult,
-//     MailCheckResult or FirstAttemptEnded that arrives after the session
-//     ended, or that nobody waits for, is ignored.
+//   - While waiting for QueueResult, MailCheckResult, RecipientCheckResult
+//     or FirstAttemptEnded, or in a tarpit, the inactivity timer is suspended
+//     and restarts when reading resumes; the connection timer runs on. A
+//     QueueResult, MailCheckResult, RecipientCheckResult or FirstAttemptEnded
+//     that arrives after the session ended, or that nobody waits for, is
+//     ignored.
 #pragma once
 
 #include <cstdint>
@@ -189,6 +202,11 @@ struct MailCheck {
   std::string listener;
   std::string rate_key;
 };
+// A local RCPT TO is otherwise acceptable: ask authd whether address
+// ("local@domain") exists; answer with RecipientCheckResult().
+struct RecipientCheck {
+  std::string address;
+};
 // STARTTLS was accepted; its 220 is in a Send before this action. Once that
 // is written, run the TLS handshake as the server and call TlsStarted(), or
 // close the connection when the handshake fails.
@@ -216,10 +234,10 @@ struct Acknowledged {
 };
 }  // namespace action
 
-using Action =
-    std::variant<action::Send, action::Close, action::BeginMessage, action::MessageData,
-                 action::EndMessage, action::AbortMessage, action::MailCheck, action::StartTls,
-                 action::AuthStart, action::AuthStep, action::AuthCancel, action::Acknowledged>;
+using Action = std::variant<action::Send, action::Close, action::BeginMessage, action::MessageData,
+                            action::EndMessage, action::AbortMessage, action::MailCheck,
+                            action::RecipientCheck, action::StartTls, action::AuthStart,
+                            action::AuthStep, action::AuthCancel, action::Acknowledged>;
 
 // Appends one action, constructed in place: moving a whole Action trips
 // g++ 12's -Wmaybe-uninitialized at -O2 (a false positive on std::variant).
@@ -261,6 +279,8 @@ class ServerSession {
   void FirstAttemptEnded(ipc::AttemptSummary summary);
   // The answer to the last MailCheck.
   void MailCheckResult(ipc::MailVerdict verdict);
+  // The answer to the last RecipientCheck.
+  void RecipientCheckResult(ipc::RecipientVerdict verdict);
   // The TLS handshake that StartTls asked for has completed.
   void TlsStarted(const TlsInfo& tls);
   // authd's answer to the last AuthStart or AuthStep: the challenge (raw
@@ -280,7 +300,8 @@ class ServerSession {
   // The user that AUTH proved, empty before.
   const std::string& authenticated_user() const;
   // True while the session should not be given more input (waiting for
-  // qmgr (its commit or the first attempt), authd, master's MAIL answer or a TLS handshake, or
+  // qmgr (its commit or the first attempt), authd (AUTH or RCPT), master's MAIL answer or a TLS
+  // handshake, or
   // holding a large unprocessed backlog): the driver stops reading.
   bool input_paused() const;
 
