@@ -8,6 +8,8 @@ sasldb's users and the map files. Proved here:
     refused 550 5.1.1 with Postfix's text, and nothing for it lands in any
     Maildir or in the queue (no DSN either);
   - after `postern user add bob`, without a reload, bob is accepted;
+  - a sasldb authd cannot read gives 451 4.3.0 Temporary lookup failure,
+    and its repair counts at once;
   - <Postmaster> is always accepted and delivered;
   - MAIL, three RCPTs and DATA written at once are answered in order;
   - an address listed in a map file (local_recipient_map = sasldb
@@ -121,6 +123,23 @@ def check_user_add_counts_without_a_reload(instance):
     assert_accepted(instance, "bob@" + h.LOCAL_DOMAIN)
 
 
+def check_unreadable_sasldb_is_a_temporary_failure(instance):
+    path = os.path.join(instance.conf_dir, "sasldb2")
+    with open(path, "rb") as f:
+        good = f.read()
+    with open(path, "r+b") as f:  # in place: owner and mode stay
+        f.write(b"not a Berkeley DB file" + b"\0" * 64)
+        f.truncate()
+    alice = "alice@" + h.LOCAL_DOMAIN
+    code, text = rcpt_reply(instance, alice)
+    assert (code, text.decode()) == (451, "4.3.0 <%s>: Temporary lookup failure" % alice), (
+        code, text)
+    with open(path, "r+b") as f:
+        f.write(good)
+        f.truncate()
+    assert_accepted(instance, alice)
+
+
 def check_map_file(instance):
     with open(os.path.join(instance.conf_dir, "recipients"), "w") as f:
         f.write("# valid recipients besides the users\nsales\n")
@@ -151,6 +170,7 @@ def test():
         check_postmaster_is_always_accepted(instance)
         check_pipelined_recipients_are_answered_in_order(instance)
         check_user_add_counts_without_a_reload(instance)
+        check_unreadable_sasldb_is_a_temporary_failure(instance)
         check_map_file(instance)
         check_empty_map_accepts_everyone(instance)
         instance.stop()
