@@ -27,13 +27,17 @@ std::string Seconds(Duration d) {
 Result<AuthSettings> AuthSettingsFor(const Config& config) {
   Result<std::string> realm = AuthRealmFor(config);
   if (!realm.ok()) return realm.status();
+  Result<RecipientDirectory> recipients = RecipientDirectory::Load(config, *realm);
+  if (!recipients.ok()) return recipients.status();
   return AuthSettings{SaslServerSettingsFor(config, std::move(*realm)),
-                      config.auth_lockout_failures, config.auth_lockout_time};
+                      config.auth_lockout_failures, config.auth_lockout_time,
+                      std::move(*recipients)};
 }
 
 AuthServer::AuthServer(event_base* base, int listen_fd, const Clock& clock, AuthSettings settings)
     : sasl_settings_(std::move(settings.sasl)),
       lockout_(clock, settings.lockout_failures, settings.lockout_time),
+      recipients_(std::move(settings.recipients)),
       server_(base, "auth socket", listen_fd,
               FramedServer::Handlers{
                   .frame = [this](PeerId peer,
@@ -48,6 +52,7 @@ Status AuthServer::Start() { return server_.Start(); }
 void AuthServer::Reconfigure(AuthSettings settings) {
   sasl_settings_ = std::move(settings.sasl);
   lockout_.Reconfigure(settings.lockout_failures, settings.lockout_time);
+  recipients_ = std::move(settings.recipients);
 }
 
 Status AuthServer::ServeFrame(PeerId peer, const ipc::Frame& frame) {
@@ -64,6 +69,10 @@ Status AuthServer::ServeFrame(PeerId peer, const ipc::Frame& frame) {
     case ipc::MsgType::kAuthCancel:
       return ipc::DecodeThen<ipc::AuthCancel>(
           frame, [&](const ipc::AuthCancel& m) { exchanges_[peer].erase(m.auth_id); });
+    case ipc::MsgType::kRecipientQuery:
+      return ipc::DecodeThen<ipc::RecipientQuery>(frame, [&](const ipc::RecipientQuery& m) {
+        server_.Send(peer, ipc::RecipientAnswer{m.query_id, recipients_.Check(m.address)});
+      });
     default:
       return Status::Error("it sent " + ipc::MsgTypeName(frame.type) + " (" +
                            std::to_string(frame.payload.size()) +

@@ -4,8 +4,9 @@
 // socket it is given, reads framed messages from each connection and answers
 // them: kPing with kPong, and the AUTH exchanges (kAuthStart, kAuthStep,
 // kAuthCancel, answered with kAuthReply), each a lib/sasl/sasl_server exchange
-// keyed by the auth_id its connection chose. A pair of client address and
-// user that failed too often is refused before libsasl2 reads its secret
+// keyed by the auth_id its connection chose, and the recipient checks
+// (kRecipientQuery, answered with kRecipientAnswer by lib/sasl/recipient_directory). A pair of
+// client address and user that failed too often is refused before libsasl2 reads its secret
 // (lib/sasl/logon_lockout); an exchange that fails, or that libsasl2 could not
 // decide, counts toward that lockout. A malformed frame, or a message type authd does not
 // serve, closes that one connection and nothing else; a connection's
@@ -27,6 +28,7 @@
 #include "lib/ipc/messages_auth.h"
 #include "lib/net/event_handles.h"
 #include "lib/sasl/logon_lockout.h"
+#include "lib/sasl/recipient_directory.h"
 #include "lib/sasl/sasl_server.h"
 
 namespace postern {
@@ -36,6 +38,7 @@ struct AuthSettings {
   SaslServerSettings sasl;
   uint32_t lockout_failures = 0;  // auth_lockout_failures
   Duration lockout_time{};        // auth_lockout_time
+  RecipientDirectory recipients;  // local_recipient_map
 };
 
 Result<AuthSettings> AuthSettingsFor(const Config& config);
@@ -51,7 +54,8 @@ class AuthServer {
 
   Status Start();
   // For exchanges started from now on; running ones end as they began. The
-  // failure counts are kept and judged by the new limits.
+  // failure counts are kept and judged by the new limits. Recipient checks
+  // use the new map files at once.
   void Reconfigure(AuthSettings settings);
 
  private:
@@ -79,6 +83,7 @@ class AuthServer {
 
   SaslServerSettings sasl_settings_;
   LogonLockout lockout_;
+  RecipientDirectory recipients_;
   std::map<PeerId, Exchanges> exchanges_;
   FramedServer server_;
 };

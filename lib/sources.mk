@@ -59,6 +59,7 @@ lib_libpostern_a_SOURCES += \
 	lib/smtp/destination_lookup.cc lib/smtp/destination_lookup.h \
 	lib/smtp/destination_plan.cc lib/smtp/destination_plan.h \
 	lib/smtp/ehlo_offer.cc lib/smtp/ehlo_offer.h \
+	lib/smtp/local_recipients.cc lib/smtp/local_recipients.h \
 	lib/smtp/message_reader.cc lib/smtp/message_reader.h \
 	lib/smtp/message_stream.cc lib/smtp/message_stream.h \
 	lib/smtp/next_hop.cc lib/smtp/next_hop.h \
@@ -90,6 +91,7 @@ lib_libpostern_a_SOURCES += \
 lib_libpostern_a_SOURCES += \
 	lib/sasl/auth_realm.cc lib/sasl/auth_realm.h \
 	lib/sasl/logon_lockout.cc lib/sasl/logon_lockout.h \
+	lib/sasl/recipient_directory.cc lib/sasl/recipient_directory.h \
 	lib/sasl/sasl_client.cc lib/sasl/sasl_client.h \
 	lib/sasl/sasl_server.cc lib/sasl/sasl_server.h \
 	lib/sasl/sasl_users.cc lib/sasl/sasl_users.h

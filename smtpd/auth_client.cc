@@ -40,11 +40,32 @@ uint64_t AuthClient::Start(const std::string& mechanism, const std::string& clie
   uint64_t id = next_id_++;
   exchanges_[id] = Exchange{std::move(on_reply), Phase::kAwaitingReply};
   Send(ipc::AuthStart{id, mechanism, client_address, initial_response});
-  if (!connected() && !connection_requested_) {
-    connection_requested_ = true;
-    request_connection_();
-  }
+  RequestConnectionIfNeeded();
   return id;
+}
+
+uint64_t AuthClient::CheckRecipient(const std::string& address, VerdictCallback on_verdict) {
+  uint64_t id = next_id_++;
+  queries_[id] = Query{std::move(on_verdict), false};
+  Send(ipc::RecipientQuery{id, address});
+  RequestConnectionIfNeeded();
+  return id;
+}
+
+void AuthClient::ForgetRecipientCheck(uint64_t id) {
+  auto it = queries_.find(id);
+  if (it == queries_.end()) return;
+  if (it->second.failing) {
+    queries_.erase(it);
+  } else {
+    it->second.on_verdict = nullptr;
+  }
+}
+
+void AuthClient::RequestConnectionIfNeeded() {
+  if (connected() || connection_requested_) return;
+  connection_requested_ = true;
+  request_connection_();
 }
 
 void AuthClient::Step(uint64_t id, const std::string& response) {
@@ -84,6 +105,28 @@ void AuthClient::SendOrQueue(ipc::MsgType type, std::string payload) {
 }
 
 void AuthClient::HandleFrame(const ipc::Frame& frame) {
+  if (frame.type == ipc::MsgType::kRecipientAnswer) return HandleRecipientAnswer(frame);
+  HandleAuthReply(frame);
+}
+
+void AuthClient::HandleRecipientAnswer(const ipc::Frame& frame) {
+  Result<ipc::RecipientAnswer> answer = ipc::DecodeAs<ipc::RecipientAnswer>(frame);
+  if (!answer.ok()) {
+    DropConnection("authd sent " + answer.status().message());
+    return;
+  }
+  auto it = queries_.find(answer->query_id);
+  if (it == queries_.end() || it->second.failing) {
+    DropConnection("authd answered recipient query " + std::to_string(answer->query_id) +
+                   ", which awaits no answer");
+    return;
+  }
+  VerdictCallback callback = std::move(it->second.on_verdict);
+  queries_.erase(it);
+  if (callback) callback(answer->verdict);
+}
+
+void AuthClient::HandleAuthReply(const ipc::Frame& frame) {
   Result<ipc::AuthReply> reply = ipc::DecodeAs<ipc::AuthReply>(frame);
   if (!reply.ok()) {
     DropConnection("authd sent " + reply.status().message());
@@ -118,13 +161,16 @@ void AuthClient::DropConnection(const std::string& why) {
 // on it is lost: replies due now fail from the loop, exchanges awaiting the
 // client fail at their next step.
 void AuthClient::ConnectionLost(const std::string& why) {
-  LOG_WARNING("%s; %zu open AUTH exchange(s) fail temporarily", why.c_str(), exchanges_.size());
+  LOG_WARNING("%s; %zu open AUTH exchange(s) and %zu recipient check(s) fail temporarily",
+              why.c_str(), exchanges_.size(), queries_.size());
   queued_.clear();
   cancelled_.clear();
   for (auto& [id, exchange] : exchanges_) {
     if (exchange.phase == Phase::kAwaitingReply) ScheduleFailure(exchange);
     if (exchange.phase == Phase::kAwaitingStep) exchange.phase = Phase::kBroken;
   }
+  for (auto& [id, query] : queries_) query.failing = true;
+  if (!queries_.empty()) event_active(deliver_failures_.get(), 0, 0);
 }
 
 void AuthClient::ScheduleFailure(Exchange& exchange) {
@@ -144,6 +190,21 @@ void AuthClient::OnDeliverFailures(evutil_socket_t, short, void* self_ptr) {
     ReplyCallback callback = std::move(it->second.on_reply);
     self->exchanges_.erase(it);
     callback(ipc::AuthOutcome::kTemporaryFailure, "");
+  }
+  self->DeliverFailedQueries();
+}
+
+void AuthClient::DeliverFailedQueries() {
+  std::vector<uint64_t> due;
+  for (const auto& [id, query] : queries_)
+    if (query.failing) due.push_back(id);
+  for (uint64_t id : due) {
+    // An earlier callback may have forgotten this one.
+    auto it = queries_.find(id);
+    if (it == queries_.end()) continue;
+    VerdictCallback callback = std::move(it->second.on_verdict);
+    queries_.erase(it);
+    if (callback) callback(ipc::RecipientVerdict::kUnavailable);
   }
 }
 

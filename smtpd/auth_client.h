@@ -9,11 +9,18 @@
 // 454 4.7.0 and may retry); the next Start() asks master for a new
 // connection. Never blocks, never logs a response or a challenge.
 //
-// When a callback runs: on_reply is only ever called from the event loop,
-// never from inside Attach(), AttachFailed(), Start(), Step() or Cancel().
-// It is called exactly once for each Start() and each Step() (one reply
-// each, kContinue included), and never again after Cancel(). The callback
-// may call Start(), Step() or Cancel() itself.
+// The same connection carries recipient checks (local_recipient_map):
+// CheckRecipient() sends a kRecipientQuery and calls its callback with
+// authd's verdict, or kUnavailable when authd cannot be reached or the
+// connection breaks before the answer.
+//
+// When a callback runs: on_reply and on_verdict are only ever called from
+// the event loop, never from inside Attach(), AttachFailed(), Start(),
+// Step(), Cancel(), CheckRecipient() or ForgetRecipientCheck(). on_reply is
+// called exactly once for each Start() and each Step() (one reply each,
+// kContinue included), and never again after Cancel(); on_verdict exactly
+// once per CheckRecipient(), unless forgotten first. Callbacks may call any
+// of these methods.
 #pragma once
 
 #include <cstdint>
@@ -66,6 +73,15 @@ class AuthClient {
   // forget it and its callback is never called again. Unknown ids are ignored.
   void Cancel(uint64_t id);
 
+  using VerdictCallback = std::function<void(ipc::RecipientVerdict verdict)>;
+  // Asks authd whether address (a local recipient) exists; returns the
+  // query's id. Without a connection the query waits for the one it asks
+  // master for.
+  uint64_t CheckRecipient(const std::string& address, VerdictCallback on_verdict);
+  // The session that asked has ended: its callback is never called. Unknown
+  // ids are ignored.
+  void ForgetRecipientCheck(uint64_t id);
+
  private:
   enum class Phase {
     kAwaitingReply,  // sent (or waiting for the connection); authd owes a reply
@@ -78,7 +94,18 @@ class AuthClient {
     Phase phase = Phase::kAwaitingReply;
   };
 
+  // A recipient check awaiting authd's answer; on_verdict is empty once
+  // forgotten (its answer is still due and then dropped).
+  struct Query {
+    VerdictCallback on_verdict;
+    bool failing = false;  // kUnavailable is due, delivered from the loop
+  };
+
   static void OnDeliverFailures(evutil_socket_t, short, void* self);
+  void RequestConnectionIfNeeded();
+  void HandleAuthReply(const ipc::Frame& frame);
+  void HandleRecipientAnswer(const ipc::Frame& frame);
+  void DeliverFailedQueries();
   template <typename Message>
   void Send(const Message& message) {
     SendOrQueue(Message::kType, message.Encode());
@@ -99,6 +126,7 @@ class AuthClient {
   // Cancelled while a reply was due: that reply may still arrive and is
   // dropped, not treated as a protocol error. Forgotten with the connection.
   std::unordered_set<uint64_t> cancelled_;
+  std::unordered_map<uint64_t, Query> queries_;
   EventPtr deliver_failures_;
 };
 

@@ -57,6 +57,7 @@ SessionDriver::~SessionDriver() {
   context_->queue->CancelWait(this);
   if (stream_ != 0) context_->queue->Forget(stream_);
   if (auth_exchange_ != 0) context_->auth->Cancel(auth_exchange_);
+  if (recipient_query_ != 0) context_->auth->ForgetRecipientCheck(recipient_query_);
 }
 
 void SessionDriver::Start() {
@@ -174,6 +175,22 @@ void SessionDriver::AuthAnswered(ipc::AuthOutcome outcome, const std::string& da
   if (outcome != ipc::AuthOutcome::kContinue) auth_exchange_ = 0;
   session_.AuthResult(outcome, data);
   Pump();
+}
+
+void SessionDriver::CheckRecipient(const action::RecipientCheck& check) {
+  // The verdict never comes from inside CheckRecipient() (smtpd/auth_client.h).
+  recipient_query_ = context_->auth->CheckRecipient(
+      check.address, [this, address = check.address](ipc::RecipientVerdict verdict) {
+        recipient_query_ = 0;
+        if (verdict == ipc::RecipientVerdict::kUnknown)
+          LOG_INFO("[%s]: RCPT <%s> refused: user unknown", client_address_.c_str(),
+                   address.c_str());
+        if (verdict == ipc::RecipientVerdict::kUnavailable)
+          LOG_INFO("[%s]: RCPT <%s> deferred: authd could not look the recipient up",
+                   client_address_.c_str(), address.c_str());
+        session_.RecipientCheckResult(verdict);
+        Pump();
+      });
 }
 
 size_t SessionDriver::unsent_output() const {
@@ -300,6 +317,8 @@ void SessionDriver::Execute(Action& action) {
                    std::chrono::duration<double>(a.waited).count(), a.why.c_str());
         } else if constexpr (std::is_same_v<T, action::Log>) {
           Log(a.level, "%s", a.text.c_str());
+        } else if constexpr (std::is_same_v<T, action::RecipientCheck>) {
+          CheckRecipient(a);
         } else if constexpr (std::is_same_v<T, action::MailCheck>) {
           // The answer may come inside this call (stand-alone); it pumps.
           context_->mail_check(this, a);

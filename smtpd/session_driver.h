@@ -2,8 +2,8 @@
 //
 // Owns the bufferevent(s), the TLS state and the timer of one client
 // connection and carries out the session's actions: replies to the client,
-// the TLS handshake, AUTH steps through authd, message streams to qmgr, MAIL
-// checks through the worker. All protocol decisions are the session's.
+// the TLS handshake, AUTH steps and recipient checks through authd, message
+// streams to qmgr, MAIL checks through the worker. All protocol decisions are the session's.
 // Never blocks: TLS runs over the bufferevent's buffers (lib/tls/tls_session),
 // and authd and qmgr answer asynchronously. The driver deletes itself
 // (through WorkerContext::on_session_end) when the session is over.
@@ -87,6 +87,7 @@ class SessionDriver {
   void FlushTls();
   void BeginAuth(const action::AuthStart& start);
   void AuthAnswered(ipc::AuthOutcome outcome, const std::string& data);
+  void CheckRecipient(const action::RecipientCheck& check);
   void UpdateReading();
   void ArmTimer();
   void Finish();
@@ -108,6 +109,7 @@ class SessionDriver {
   bool session_started_ = false;  // on tls_wrapper listeners only after the handshake
   TimePoint handshake_deadline_ = TimePoint::max();  // tls_wrapper: before the session
   uint64_t auth_exchange_ = 0;                       // open AUTH exchange with authd, 0 when none
+  uint64_t recipient_query_ = 0;                     // open recipient check, 0 when none
   // The open queue stream, or the queued one awaiting its first attempt's
   // report (acknowledgement_delay); 0 when none.
   uint64_t stream_ = 0;

@@ -44,6 +44,7 @@ tests_unit_tests_SOURCES += \
 	tests/lib/smtp/destination_lookup_test.cc \
 	tests/lib/smtp/destination_plan_test.cc \
 	tests/lib/smtp/ehlo_offer_test.cc \
+	tests/lib/smtp/local_recipients_test.cc \
 	tests/lib/smtp/message_reader_test.cc \
 	tests/lib/smtp/message_stream_test.cc \
 	tests/lib/smtp/next_hop_test.cc \
@@ -55,6 +56,7 @@ tests_unit_tests_SOURCES += \
 	tests/lib/smtp/server_session_ack_delay_test.cc \
 	tests/lib/smtp/server_session_log_test.cc \
 	tests/lib/smtp/server_session_pipelining_off_test.cc \
+	tests/lib/smtp/server_session_recipient_check_test.cc \
 	tests/lib/smtp/server_session_tally_test.cc \
 	tests/lib/smtp/server_session_test.cc \
 	tests/lib/smtp/server_session_tls_auth_test.cc \
@@ -79,6 +81,7 @@ tests_unit_tests_SOURCES += \
 tests_unit_tests_SOURCES += \
 	tests/lib/sasl/auth_realm_test.cc \
 	tests/lib/sasl/logon_lockout_test.cc \
+	tests/lib/sasl/recipient_directory_test.cc \
 	tests/lib/sasl/sasl_client_test.cc \
 	tests/lib/sasl/sasl_server_test.cc \
 	tests/lib/sasl/sasl_users_test.cc
@@ -158,6 +161,7 @@ SYSTEM_TESTS = \
 	tests/system/reverse_lookup_test.py \
 	tests/system/shared_bind_test.py \
 	tests/system/rate_limit_test.py \
+	tests/system/recipient_check_test.py \
 	tests/system/session_options_test.py \
 	tests/system/smtp_sink_relay_test.py \
 	tests/system/server_connection_limit_test.py \

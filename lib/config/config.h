@@ -152,6 +152,9 @@ struct Config {
   std::string auth_realm;              // empty: the sasldb's realm (lib/sasl/auth_realm)
   uint32_t auth_lockout_failures = 0;  // 10 per (client address, user)
   Duration auth_lockout_time{};        // 15m
+  // Sources of valid local recipients: "sasldb" and map files (lib/smtp/local_recipients);
+  // empty: every local address is accepted.
+  std::vector<std::string> local_recipient_map;
 
   std::vector<ListenerConfig> listeners;
   // The listener keys as set above the first listener section, else their

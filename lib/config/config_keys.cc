@@ -549,6 +549,26 @@ constexpr std::array kKeys = {
       .description = "The window over which auth_lockout_failures are counted, and how long a "
                      "lockout lasts.",
       .slot = &C::auth_lockout_time},
+    K{.name = "local_recipient_map",
+      .type = T::kWords,
+      .scope = S::kGlobal,
+      .default_value = "sasldb",
+      .default_doc = "sasldb: the users of the sasldb",
+      .description =
+          "The sources of the valid recipients in local_domains; smtpd refuses any other "
+          "local recipient at RCPT TO with 550 5.1.1 <address>: Recipient address rejected: "
+          "User unknown, so mail for a mailbox nobody reads is never accepted. The word "
+          "sasldb means the users of sasldb_path: local@domain is valid when user local "
+          "exists in the auth realm or in realm domain; authd notices postern user add and "
+          "del at once. Any other word is a file (relative to the configuration directory, "
+          "readable by auth_user) in Postfix's map-source form: one key per line, local "
+          "(valid at every local domain) or local@domain, optionally followed by a value "
+          "that is ignored, # comments; authd reads it at start and reload. A local part is "
+          "tried as written, then lower-cased. <Postmaster>, postmaster@ and the local part "
+          "of postmaster_address are valid at every local domain. When authd cannot "
+          "answer, the recipient gets 451 4.3.0 <address>: Temporary lookup failure. Empty: "
+          "every address in local_domains is accepted (delivery creates its Maildir).",
+      .slot = &C::local_recipient_map},
 
     // Listener keys.
     K{.name = "bind",

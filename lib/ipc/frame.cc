@@ -102,6 +102,10 @@ std::string MsgTypeName(MsgType type) {
       return "kAuthCancel";
     case MsgType::kAuthReply:
       return "kAuthReply";
+    case MsgType::kRecipientQuery:
+      return "kRecipientQuery";
+    case MsgType::kRecipientAnswer:
+      return "kRecipientAnswer";
     case MsgType::kControlRequest:
       return "kControlRequest";
     case MsgType::kControlReply:

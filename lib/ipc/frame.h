@@ -23,7 +23,7 @@ namespace postern::ipc {
 
 // Bumped whenever a payload layout changes; a frame with another version is
 // refused, so a CLI and daemons from different builds fail loudly.
-constexpr uint16_t kProtocolVersion = 3;
+constexpr uint16_t kProtocolVersion = 4;
 constexpr size_t kHeaderSize = 8;
 // Large enough for a data chunk plus envelope; anything bigger is an attack
 // or a bug.
@@ -60,6 +60,8 @@ enum class MsgType : uint16_t {
   kAuthStep = 43,
   kAuthCancel = 44,
   kAuthReply = 45,
+  kRecipientQuery = 46,
+  kRecipientAnswer = 47,
 
   // postern CLI <-> master or qmgr (lib/ipc/messages_control.h), SOCK_STREAM
   kControlRequest = 60,

@@ -80,4 +80,30 @@ Result<AuthReply> AuthReply::Decode(std::string_view payload) {
   return m;
 }
 
+std::string RecipientQuery::Encode() const {
+  return PayloadWriter().U64(query_id).Str(address).Take();
+}
+
+Result<RecipientQuery> RecipientQuery::Decode(std::string_view payload) {
+  RecipientQuery m;
+  PayloadReader r(payload);
+  r.U64(&m.query_id);
+  r.Str(&m.address);
+  if (Status s = r.Finish(MsgTypeName(kType)); !s.ok()) return s;
+  return m;
+}
+
+std::string RecipientAnswer::Encode() const {
+  return PayloadWriter().U64(query_id).Enum(verdict).Take();
+}
+
+Result<RecipientAnswer> RecipientAnswer::Decode(std::string_view payload) {
+  RecipientAnswer m;
+  PayloadReader r(payload);
+  r.U64(&m.query_id);
+  r.Enum(&m.verdict, RecipientVerdict::kKnown, RecipientVerdict::kUnavailable);
+  if (Status s = r.Finish(MsgTypeName(kType)); !s.ok()) return s;
+  return m;
+}
+
 }  // namespace postern::ipc

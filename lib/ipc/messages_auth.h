@@ -5,7 +5,9 @@
 // lib/ipc/messages_worker.h ServiceSocket), AUTH exchanges multiplexed by an
 // id that smtpd chooses: AuthStart, then AuthStep for each challenge, or
 // AuthCancel; authd answers each start or step with one AuthReply. smtpd
-// does base64; authd sees raw bytes. Decode() fails, saying why, on a
+// does base64; authd sees raw bytes. On the same connection, RecipientQuery
+// asks whether a local recipient exists (local_recipient_map), answered by
+// one RecipientAnswer with the same query_id. Decode() fails, saying why, on a
 // payload that is cut short, carries an out-of-range value or has bytes left
 // over; authd then closes the connection, smtpd fails its open exchanges.
 #pragma once
@@ -26,6 +28,12 @@ enum class AuthOutcome : uint8_t {
   kFailure = 2,           // wrong password, unknown user, malformed exchange, locked out
   kUnknownMechanism = 3,  // authd does not offer the mechanism
   kTemporaryFailure = 4,  // authd could not decide (libsasl2 or sasldb trouble)
+};
+
+enum class RecipientVerdict : uint8_t {
+  kKnown = 0,        // the recipient exists: accept it
+  kUnknown = 1,      // no such local user: 550 5.1.1
+  kUnavailable = 2,  // authd could not tell (the sasldb unreadable, authd gone): 451 4.3.0
 };
 
 // any client -> authd: no payload; authd answers Pong.
@@ -97,6 +105,29 @@ struct AuthReply {
   std::string Encode() const;
   static Result<AuthReply> Decode(std::string_view payload);
   bool operator==(const AuthReply&) const = default;
+};
+
+// smtpd -> authd: u64 query_id, str address ("local@domain", the domain one
+// of local_domains). query_id is unique on its connection to authd.
+struct RecipientQuery {
+  static constexpr MsgType kType = MsgType::kRecipientQuery;
+  uint64_t query_id = 0;
+  std::string address;
+
+  std::string Encode() const;
+  static Result<RecipientQuery> Decode(std::string_view payload);
+  bool operator==(const RecipientQuery&) const = default;
+};
+
+// authd -> smtpd: u64 query_id, u8 RecipientVerdict; one per RecipientQuery.
+struct RecipientAnswer {
+  static constexpr MsgType kType = MsgType::kRecipientAnswer;
+  uint64_t query_id = 0;
+  RecipientVerdict verdict = RecipientVerdict::kUnavailable;
+
+  std::string Encode() const;
+  static Result<RecipientAnswer> Decode(std::string_view payload);
+  bool operator==(const RecipientAnswer&) const = default;
 };
 
 }  // namespace postern::ipc

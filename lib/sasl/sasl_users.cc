@@ -383,11 +383,19 @@ Status SaslUserDb::Delete(std::string_view user) {
 }
 
 Result<std::vector<std::string>> SaslUserDb::List() const {
-  Result<std::vector<SasldbKey>> keys = ReadKeys(path_);
-  if (!keys.ok()) return keys.status();
+  Result<std::set<std::pair<std::string, std::string>>> pairs = SasldbUsers(path_);
+  if (!pairs.ok()) return pairs.status();
   std::set<std::string> users;
-  for (const SasldbKey& key : *keys) users.insert(key.user + "@" + key.realm);
+  for (const auto& [user, realm] : *pairs) users.insert(user + "@" + realm);
   return std::vector<std::string>(users.begin(), users.end());
+}
+
+Result<std::set<std::pair<std::string, std::string>>> SasldbUsers(const std::string& sasldb_path) {
+  Result<std::vector<SasldbKey>> keys = ReadKeys(sasldb_path);
+  if (!keys.ok()) return keys.status();
+  std::set<std::pair<std::string, std::string>> users;
+  for (const SasldbKey& key : *keys) users.emplace(key.user, key.realm);
+  return users;
 }
 
 Result<std::vector<std::string>> SasldbRealms(const std::string& sasldb_path) {

@@ -15,8 +15,10 @@
 
 #include <array>
 #include <memory>
+#include <set>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "lib/base/status.h"
@@ -135,6 +137,10 @@ class SaslUserDb {
 // The realms the sasldb at sasldb_path holds users in, sorted, no duplicates;
 // none when the file does not exist.
 Result<std::vector<std::string>> SasldbRealms(const std::string& sasldb_path);
+
+// The users of the sasldb at sasldb_path as (user, realm), every realm; none
+// when the file does not exist. Reads keys only, never a secret.
+Result<std::set<std::pair<std::string, std::string>>> SasldbUsers(const std::string& sasldb_path);
 
 // Refuses names libsasl2 or the sasldb key format cannot carry cleanly:
 // empty, too long, white space, control characters.

@@ -101,6 +101,13 @@ inline constexpr Reply kInvalidArguments{501, "5.5.4", "Invalid arguments"};
 inline constexpr Reply kInvalidRecipientAddress{501, "5.1.3", "Invalid address"};
 // RCPT: A relay is not available for the recipient.
 inline constexpr Reply kUnableToRelay{550, "5.7.1", "Unable to relay"};
+// RCPT (RFC 5321 550, RFC 3463 5.1.1; Postfix's wording): a local
+// recipient that local_recipient_map does not know; {0} the address.
+inline constexpr Reply kUserUnknown{550, "5.1.1",
+                                    "<{0}>: Recipient address rejected: User unknown"};
+// RCPT (RFC 3463 4.3.0; Postfix's wording): authd could not say whether a
+// local recipient exists; {0} the address.
+inline constexpr Reply kTemporaryLookupFailure{451, "4.3.0", "<{0}>: Temporary lookup failure"};
 // MAIL (RFC 4409 4.2 table): Invalid address.
 inline constexpr Reply kInvalidSenderAddress{501, "5.1.7", "Invalid address"};
 // MAIL (RFC 4409 4.3 table): Session was not authenticated by using AUTH.

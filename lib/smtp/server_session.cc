@@ -4,8 +4,9 @@
 // MS-OXSMTP. Input is appended to input_ and consumed by Process(), which
 // dispatches on the phase: command lines, DATA content, BDAT chunk data,
 // answers to AUTH challenges, or nothing while waiting for qmgr (the commit,
-// then with acknowledgement_delay the first delivery attempt), authd,
-// master's answer to a MAIL, a TLS handshake or a tarpit. Every answer to a
+// then with acknowledgement_delay the first delivery attempt), authd (an
+// AUTH step or a RCPT's recipient check), master's answer to a MAIL, a TLS
+// handshake or a tarpit. Every answer to a
 // command goes through Answer() (by way of Respond(), RespondAndEnd() or
 // RefuseMail()), which applies the tarpit and counts protocol errors, then
 // ReplyProduced(), which looks for input the client sent too early; every
@@ -27,6 +28,7 @@
 #include "lib/queue/queue_id.h"
 #include "lib/smtp/auth_dialog.h"
 #include "lib/smtp/ehlo_offer.h"
+#include "lib/smtp/local_recipients.h"
 #include "lib/smtp/message_reader.h"
 #include "lib/smtp/message_stream.h"
 #include "lib/smtp/received_header.h"
@@ -92,6 +94,7 @@ class ServerSession::Impl {
   void QueueResult(ipc::QueueOutcome outcome);
   void FirstAttemptEnded(ipc::AttemptSummary summary);
   void MailCheckResult(ipc::MailVerdict verdict);
+  void RecipientCheckResult(ipc::RecipientVerdict verdict);
   void TlsStarted(const TlsInfo& tls);
   void AuthResult(ipc::AuthOutcome outcome, const std::string& data);
   const std::string& authenticated_user() const { return authenticated_user_; }
@@ -118,11 +121,12 @@ class ServerSession::Impl {
     kAwaitingQueue,  // EndMessage sent; waiting for QueueResult()
     // Queued; the 250 waits for FirstAttemptEnded() or ack_deadline_.
     kAwaitingAttempt,
-    kAwaitingMail,  // MailCheck sent for a MAIL; waiting for MailCheckResult()
-    kTarpit,        // holding an error reply until tarpit_deadline_
-    kAwaitingTls,   // StartTls sent; waiting for TlsStarted()
-    kAuthResponse,  // a challenge was sent; reading the client's answer line
-    kAwaitingAuth,  // AuthStart/AuthStep sent; waiting for AuthResult()
+    kAwaitingMail,       // MailCheck sent for a MAIL; waiting for MailCheckResult()
+    kAwaitingRecipient,  // RecipientCheck sent for a RCPT; waiting for RecipientCheckResult()
+    kTarpit,             // holding an error reply until tarpit_deadline_
+    kAwaitingTls,        // StartTls sent; waiting for TlsStarted()
+    kAuthResponse,       // a challenge was sent; reading the client's answer line
+    kAwaitingAuth,       // AuthStart/AuthStep sent; waiting for AuthResult()
     kClosed,
   };
   // Whether the session goes on once a reply is out.
@@ -136,6 +140,8 @@ class ServerSession::Impl {
     bool has_sender = false;
     MailArguments mail;
     std::vector<Recipient> recipients;
+    // The RCPT whose RecipientCheck awaits its answer.
+    std::optional<Recipient> pending_recipient;
     bool xexch50_seen = false;
     bool bdat_started = false;  // a BDAT chunk of this transaction was accepted
     // From DATA's 354 or the first accepted BDAT chunk to the queue's answer.
@@ -253,8 +259,8 @@ class ServerSession::Impl {
   // for the tarpit: nothing is read, the inactivity timer is suspended.
   bool Waiting() const {
     return phase_ == Phase::kAwaitingQueue || phase_ == Phase::kAwaitingAttempt ||
-           phase_ == Phase::kAwaitingMail || phase_ == Phase::kAwaitingAuth ||
-           phase_ == Phase::kTarpit;
+           phase_ == Phase::kAwaitingMail || phase_ == Phase::kAwaitingRecipient ||
+           phase_ == Phase::kAwaitingAuth || phase_ == Phase::kTarpit;
   }
 
   const Config& config_;
@@ -612,6 +618,7 @@ void ServerSession::Impl::Process() {
       case Phase::kAwaitingQueue:
       case Phase::kAwaitingAttempt:
       case Phase::kAwaitingMail:
+      case Phase::kAwaitingRecipient:
       case Phase::kAwaitingAuth:
       case Phase::kAwaitingTls:
       case Phase::kTarpit:
@@ -862,8 +869,34 @@ void ServerSession::Impl::HandleRcpt(std::string_view argument) {
     if (recipient.orcpt.empty()) recipient.orcpt = "rfc822;" + recipient.address;
     recipient.address = config_.PostmasterAddress();
   }
+  if (NeedsRecipientCheck(config_, mailbox)) {
+    Emit(action::RecipientCheck{recipient.address});
+    transaction_.pending_recipient = std::move(recipient);
+    phase_ = Phase::kAwaitingRecipient;
+    return;
+  }
   transaction_.recipients.push_back(std::move(recipient));
   Respond(reply::kRecipientOk);
+}
+
+void ServerSession::Impl::RecipientCheckResult(ipc::RecipientVerdict verdict) {
+  if (phase_ != Phase::kAwaitingRecipient) return;
+  phase_ = Phase::kCommand;
+  Recipient recipient = std::move(*transaction_.pending_recipient);
+  transaction_.pending_recipient.reset();
+  switch (verdict) {
+    case ipc::RecipientVerdict::kKnown:
+      transaction_.recipients.push_back(std::move(recipient));
+      Respond(reply::kRecipientOk);
+      break;
+    case ipc::RecipientVerdict::kUnknown:
+      Respond(reply::kUserUnknown, {recipient.address});
+      break;
+    case ipc::RecipientVerdict::kUnavailable:
+      Respond(reply::kTemporaryLookupFailure, {recipient.address});
+      break;
+  }
+  ResumeReading();
 }
 
 void ServerSession::Impl::HandleData(std::string_view argument) {
@@ -1106,6 +1139,9 @@ void ServerSession::FirstAttemptEnded(ipc::AttemptSummary summary) {
   impl_->FirstAttemptEnded(summary);
 }
 void ServerSession::MailCheckResult(ipc::MailVerdict verdict) { impl_->MailCheckResult(verdict); }
+void ServerSession::RecipientCheckResult(ipc::RecipientVerdict verdict) {
+  impl_->RecipientCheckResult(verdict);
+}
 void ServerSession::TlsStarted(const TlsInfo& tls) { impl_->TlsStarted(tls); }
 void ServerSession::AuthResult(ipc::AuthOutcome outcome, const std::string& data) {
   impl_->AuthResult(outcome, data);

@@ -80,6 +80,18 @@
 //     rate key: the client address, or on a relay listener the authenticated
 //     user once there is one; kRateLimitExceeded is answered 421 4.4.2 and
 //     ends the session. Both refusals are tarpitted like any MAIL error.
+//   - RCPT TO round trip (local_recipient_map, lib/smtp/local_recipients.h):
+//     a recipient that is otherwise acceptable and whose domain is local
+//     (not <Postmaster>, not a postmaster address) goes out as
+//     RecipientCheck and waits for RecipientCheckResult(), reading nothing
+//     meanwhile, so pipelined RCPTs are answered in order. kUnknown is 550
+//     5.1.1 <address>: Recipient address rejected: User unknown, kUnavailable
+//     451 4.3.0 <address>: Temporary lookup failure; both leave the
+//     transaction as it was, are not protocol errors, and are tarpitted like
+//     any error to a client that has not authenticated. max_recipients
+//     counts accepted recipients only (as Postfix's smtpd_recipient_limit):
+//     the tarpit, not the limit, slows a client that guesses addresses.
+//     With local_recipient_map empty nothing is asked.
 //   - advertise_pipelining = no (RFC 2920; "a switched-off extension is also
 //     refused when used"): when the reply to a command (to a command line,
 //     to the end of DATA or to a BDAT chunk) is produced while input the
@@ -126,11 +138,12 @@
 //     failed or undecided AUTH as the warning "HOST[ADDR]: SASL MECH
 //     authentication failed: REASON, sasl_username=USER" (the user as
 //     authd read it, never the password).
-//   - While waiting for QueueResult, MailCheckResult or FirstAttemptEnded,
-//     or in a tarpit, the inactivity timer is suspended and restarts when
-//     reading resumes; the connection timer runs on. A QueueResult,
-//     MailCheckResult or FirstAttemptEnded that arrives after the session
-//     ended, or that nobody waits for, is ignored.
+//   - While waiting for QueueResult, MailCheckResult, RecipientCheckResult
+//     or FirstAttemptEnded, or in a tarpit, the inactivity timer is suspended
+//     and restarts when reading resumes; the connection timer runs on. A
+//     QueueResult, MailCheckResult, RecipientCheckResult or FirstAttemptEnded
+//     that arrives after the session ended, or that nobody waits for, is
+//     ignored.
 #pragma once
 
 #include <cstdint>
@@ -202,6 +215,11 @@ struct MailCheck {
   std::string listener;
   std::string rate_key;
 };
+// A local RCPT TO is otherwise acceptable: ask authd whether address
+// ("local@domain") exists; answer with RecipientCheckResult().
+struct RecipientCheck {
+  std::string address;
+};
 // STARTTLS was accepted; its 220 is in a Send before this action. Once that
 // is written, run the TLS handshake as the server and call TlsStarted(), or
 // close the connection when the handshake fails.
@@ -237,8 +255,9 @@ struct Log {
 
 using Action = std::variant<action::Send, action::Close, action::BeginMessage, action::MessageData,
                             action::EndMessage, action::AbortMessage, action::MailCheck,
-                            action::StartTls, action::AuthStart, action::AuthStep,
-                            action::AuthCancel, action::Acknowledged, action::Log>;
+                            action::RecipientCheck, action::StartTls, action::AuthStart,
+                            action::AuthStep, action::AuthCancel, action::Acknowledged,
+                            action::Log>;
 
 // Appends one action, constructed in place: moving a whole Action trips
 // g++ 12's -Wmaybe-uninitialized at -O2 (a false positive on std::variant).
@@ -280,6 +299,8 @@ class ServerSession {
   void FirstAttemptEnded(ipc::AttemptSummary summary);
   // The answer to the last MailCheck.
   void MailCheckResult(ipc::MailVerdict verdict);
+  // The answer to the last RecipientCheck.
+  void RecipientCheckResult(ipc::RecipientVerdict verdict);
   // The TLS handshake that StartTls asked for has completed.
   void TlsStarted(const TlsInfo& tls);
   // authd's answer to the last AuthStart or AuthStep: the challenge (raw
@@ -312,7 +333,8 @@ class ServerSession {
   };
   Tally tally() const;
   // True while the session should not be given more input (waiting for
-  // qmgr (its commit or the first attempt), authd, master's MAIL answer or a TLS handshake, or
+  // qmgr (its commit or the first attempt), authd (AUTH or RCPT), master's MAIL answer or a TLS
+  // handshake, or
   // holding a large unprocessed backlog): the driver stops reading.
   bool input_paused() const;
 

@@ -57,8 +57,8 @@ void DecodeAsEveryMessage(std::string_view payload) {
                ipc::TlsTicketKey, ipc::SessionTally>(payload);
   DecodeAsEach<ipc::MessageBegin, ipc::MessageData, ipc::MessageEnd, ipc::MessageAbort,
                ipc::MessageResult, ipc::FirstAttemptEnded>(payload);
-  DecodeAsEach<ipc::Ping, ipc::Pong, ipc::AuthStart, ipc::AuthStep, ipc::AuthCancel,
-               ipc::AuthReply>(payload);
+  DecodeAsEach<ipc::Ping, ipc::Pong, ipc::AuthStart, ipc::AuthStep, ipc::AuthCancel, ipc::AuthReply,
+               ipc::RecipientQuery, ipc::RecipientAnswer>(payload);
   DecodeAsEach<ipc::ControlRequest, ipc::ControlReply>(payload);
   Envelope::Decode(payload);
 }

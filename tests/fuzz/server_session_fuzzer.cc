@@ -58,6 +58,7 @@ class Driver {
   Driver(uint8_t switches) {
     config_.myhostname = "mx.example";
     config_.local_domains = {"example.test"};
+    if (switches & 2) config_.local_recipient_map = {"sasldb"};
     listener_.name = "fuzz";
     listener_.connection_timeout = std::chrono::minutes(5);
     listener_.inactivity_timeout = std::chrono::minutes(1);
@@ -111,6 +112,12 @@ class Driver {
     if ((choice & 1) || awaiting_mail_) {
       awaiting_mail_ = false;
       session_->MailCheckResult(static_cast<ipc::MailVerdict>((choice >> 1) % 3));
+      Drain();
+    }
+    // Recipient check answers, stray ones included, must be ignored unless awaited.
+    if ((choice & 64) || awaiting_recipient_) {
+      awaiting_recipient_ = false;
+      session_->RecipientCheckResult(static_cast<ipc::RecipientVerdict>((choice >> 1) % 3));
       Drain();
     }
     if ((choice & 8) && awaiting_tls_) {
@@ -185,6 +192,10 @@ class Driver {
   void Record(action::Acknowledged& a) {
     Check(listener_.acknowledgement_delay.count() > 0 && !a.queue_id.empty() && !a.why.empty());
   }
+  void Record(action::RecipientCheck& a) {
+    Check(!awaiting_recipient_ && !a.address.empty());
+    awaiting_recipient_ = true;
+  }
   void Record(action::MailCheck& a) {
     Check(!awaiting_mail_ && !stream_open_ && a.listener == "fuzz" && !a.rate_key.empty());
     awaiting_mail_ = true;
@@ -202,6 +213,7 @@ class Driver {
   bool stream_open_ = false;
   bool awaiting_queue_ = false;
   bool awaiting_mail_ = false;
+  bool awaiting_recipient_ = false;
   bool awaiting_tls_ = false;
   bool tls_started_ = false;
   bool auth_open_ = false;

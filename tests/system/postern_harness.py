@@ -409,6 +409,11 @@ class Instance:
             # MS-OXSMTP's Tarpit holds the answer to a refused MAIL for 5 s;
             # switched off so that a test is not mostly waiting.
             "tarpit_interval": 0,
+            # Every local address is accepted, as before local_recipient_map
+            # existed: the tests send to local users they never add. The
+            # default (sasldb: refuse unknown users at RCPT) has its own test,
+            # recipient_check_test.py.
+            "local_recipient_map": "",
         }
         self.settings.update(settings or {})
         self.listeners = {}

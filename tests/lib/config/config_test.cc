@@ -303,7 +303,8 @@ BOOST_AUTO_TEST_CASE(HoldsEveryKeyOfTheOperatorContract) {
                         "sasldb_path",
                         "auth_realm",
                         "auth_lockout_failures",
-                        "auth_lockout_time"};
+                        "auth_lockout_time",
+                        "local_recipient_map"};
   const Strs listener = {"bind",
                          "role",
                          "remote_networks",

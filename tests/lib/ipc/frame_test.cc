@@ -36,7 +36,7 @@ std::string Header(uint32_t length, uint16_t version, uint16_t type) {
 BOOST_AUTO_TEST_SUITE(ipc_framing)
 
 BOOST_AUTO_TEST_CASE(encodes_header_big_endian) {
-  BOOST_TEST(EncodeFrame(MsgType::kPing, "abc") == Header(3, 3, 40) + "abc");
+  BOOST_TEST(EncodeFrame(MsgType::kPing, "abc") == Header(3, 4, 40) + "abc");
 }
 
 BOOST_AUTO_TEST_CASE(decoder_reassembles_frames_split_anywhere) {
@@ -65,7 +65,7 @@ BOOST_AUTO_TEST_CASE(decoder_reassembles_frames_split_anywhere) {
 
 BOOST_AUTO_TEST_CASE(truncated_frame_waits_for_more) {
   FrameDecoder decoder;
-  decoder.Feed(Header(10, 3, 21) + "12345");
+  decoder.Feed(Header(10, 4, 21) + "12345");
   auto next = decoder.Next();
   BOOST_REQUIRE(next.ok());
   BOOST_TEST(!next->has_value());
@@ -74,7 +74,7 @@ BOOST_AUTO_TEST_CASE(truncated_frame_waits_for_more) {
 
 BOOST_AUTO_TEST_CASE(oversized_frame_is_an_error) {
   FrameDecoder decoder;
-  decoder.Feed(Header((1 << 20) + 1, 3, 21));
+  decoder.Feed(Header((1 << 20) + 1, 4, 21));
   auto next = decoder.Next();
   BOOST_REQUIRE(!next.ok());
   BOOST_TEST(next.status().message().find("more than the limit") != std::string::npos);
@@ -101,9 +101,9 @@ BOOST_AUTO_TEST_CASE(decode_as_refuses_another_type) {
 
 BOOST_AUTO_TEST_CASE(datagram_length_must_match) {
   BOOST_TEST(!DecodeDatagram("short").ok());
-  BOOST_TEST(!DecodeDatagram(Header(4, 3, 40) + "abc").ok());
-  BOOST_TEST(!DecodeDatagram(Header(2, 3, 40) + "abc").ok());
-  auto frame = DecodeDatagram(Header(3, 3, 40) + "abc");
+  BOOST_TEST(!DecodeDatagram(Header(4, 4, 40) + "abc").ok());
+  BOOST_TEST(!DecodeDatagram(Header(2, 4, 40) + "abc").ok());
+  auto frame = DecodeDatagram(Header(3, 4, 40) + "abc");
   BOOST_REQUIRE(frame.ok());
   BOOST_TEST(frame->payload == "abc");
 }

@@ -31,9 +31,9 @@ using namespace postern;
 
 namespace {
 
-// Wire bytes typed out: length 0, version 3, type 40 (kPing) / 41 (kPong).
-const std::string kPing("\0\0\0\0\0\x03\0\x28", 8);
-const std::string kPong("\0\0\0\0\0\x03\0\x29", 8);
+// Wire bytes typed out: length 0, version 4, type 40 (kPing) / 41 (kPong).
+const std::string kPing("\0\0\0\0\0\x04\0\x28", 8);
+const std::string kPong("\0\0\0\0\0\x04\0\x29", 8);
 
 // Runs the loop until done() or `limit` has passed; false on the latter.
 template <typename Done>
@@ -213,13 +213,13 @@ BOOST_AUTO_TEST_CASE(replies_wait_for_a_slow_reader_and_arrive_whole) {
   f.Start({});   // the default bound holds four of the largest frames
   f.burst = 64;  // 2 MiB: more than the socket takes at once
   int client = f.Connect();
-  f.SendAll(client, std::string("\0\0\0\0\0\x03\0\x2c", 8));  // kAuthCancel, empty
+  f.SendAll(client, std::string("\0\0\0\0\0\x04\0\x2c", 8));  // kAuthCancel, empty
   // Nobody reads yet: the loop runs while the socket is full.
   for (int i = 0; i < 100; ++i) event_base_loop(f.base.get(), EVLOOP_NONBLOCK);
   const size_t frame_size = 8 + 32768;
   std::string got = f.Receive(client, 64 * frame_size);
   BOOST_REQUIRE(got.size() == 64 * frame_size);
-  BOOST_TEST(got.substr(0, 8) == std::string("\0\0\x80\0\0\x03\0\x29", 8));
+  BOOST_TEST(got.substr(0, 8) == std::string("\0\0\x80\0\0\x04\0\x29", 8));
   BOOST_TEST(got.substr(63 * frame_size + 8) == std::string(32768, 'r'));
   BOOST_TEST(f.server->connections() == 1u);
   close(client);
@@ -233,7 +233,7 @@ BOOST_AUTO_TEST_CASE(a_peer_that_leaves_more_than_the_bound_unread_is_dropped) {
   f.burst = 256;  // 8 MiB: far more than the socket buffer and the bound
   int client = f.Connect();
   int other = f.Connect();
-  f.SendAll(client, std::string("\0\0\0\0\0\x03\0\x2c", 8));
+  f.SendAll(client, std::string("\0\0\0\0\0\x04\0\x2c", 8));
   BOOST_TEST(RunUntil(f.base.get(), [&] { return f.closed.size() == 1; }));
   BOOST_TEST(f.server->connections() == 1u);
   f.SendAll(other, kPing);

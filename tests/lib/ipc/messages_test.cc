@@ -52,6 +52,8 @@ AuthStart Sample(AuthStart*) { return {1, "PLAIN", "192.0.2.7", std::string("\0u
 AuthStep Sample(AuthStep*) { return {1, "secret"}; }
 AuthCancel Sample(AuthCancel*) { return {1}; }
 AuthReply Sample(AuthReply*) { return {1, AuthOutcome::kSuccess, "alice"}; }
+RecipientQuery Sample(RecipientQuery*) { return {2, std::string("bob\0@example.test", 17)}; }
+RecipientAnswer Sample(RecipientAnswer*) { return {2, RecipientVerdict::kUnknown}; }
 ControlRequest Sample(ControlRequest*) { return {"queue", {"show", "5F3A9C2B1D4"}}; }
 ControlReply Sample(ControlReply*) { return {true, "1 message\n", "5F3A9C2B1D4"}; }
 
@@ -64,7 +66,8 @@ using AllMessages =
     std::tuple<Handoff, HandoffAck, HandoffRefused, ConnClosed, Drain, MailCheck, MailCheckReply,
                ServiceConnect, ServiceSocket, TlsTicketKey, SessionTally, MessageBegin, MessageData,
                MessageEnd, MessageAbort, MessageResult, FirstAttemptEnded, Ping, Pong, AuthStart,
-               AuthStep, AuthCancel, AuthReply, ControlRequest, ControlReply>;
+               AuthStep, AuthCancel, AuthReply, RecipientQuery, RecipientAnswer, ControlRequest,
+               ControlReply>;
 
 std::string U64(uint64_t v) {
   std::string s;
@@ -123,6 +126,9 @@ BOOST_AUTO_TEST_CASE(layouts_typed_out) {
   BOOST_TEST(Sample<AuthStart>().Encode() ==
              U64(1) + Str("PLAIN") + Str("192.0.2.7") + Byte(1) + Str(std::string("\0u\0p", 4)));
   BOOST_TEST(Sample<AuthReply>().Encode() == U64(1) + Byte(1) + Str("alice"));
+  BOOST_TEST(Sample<RecipientQuery>().Encode() ==
+             U64(2) + Str(std::string("bob\0@example.test", 17)));
+  BOOST_TEST(Sample<RecipientAnswer>().Encode() == U64(2) + Byte(1));
   BOOST_TEST(Sample<ControlRequest>().Encode() ==
              Str("queue") + std::string("\0\0\0\x02", 4) + Str("show") + Str("5F3A9C2B1D4"));
   BOOST_TEST(Sample<ControlReply>().Encode() == Byte(1) + Str("1 message\n") + Str("5F3A9C2B1D4"));
@@ -146,6 +152,8 @@ BOOST_AUTO_TEST_CASE(enums_out_of_range_fail) {
   Result<AuthReply> five = AuthReply::Decode(U64(1) + Byte(5) + Str(""));
   BOOST_REQUIRE(!five.ok());
   BOOST_TEST(five.status().message() == "malformed kAuthReply: value 5 is outside 0..4");
+  BOOST_TEST(RecipientAnswer::Decode(U64(2) + Byte(2)).ok());
+  BOOST_TEST(!RecipientAnswer::Decode(U64(2) + Byte(3)).ok());
 }
 
 BOOST_AUTO_TEST_CASE(bools_other_than_zero_or_one_fail) {

@@ -62,6 +62,10 @@ BOOST_AUTO_TEST_CASE(ms_oxsmtp_3_2_5_tables) {
   BOOST_TEST(Wire(reply::kInvalidRecipientAddress) == "501 5.1.3 Invalid address\r\n");
   BOOST_TEST(Wire(reply::kTooManyRecipients) == "452 4.5.3 Too many recipients\r\n");
   BOOST_TEST(Wire(reply::kUnableToRelay) == "550 5.7.1 Unable to relay\r\n");
+  BOOST_TEST(FormatReply(reply::kUserUnknown, {"bob@example.test"}) ==
+             "550 5.1.1 <bob@example.test>: Recipient address rejected: User unknown\r\n");
+  BOOST_TEST(FormatReply(reply::kTemporaryLookupFailure, {"bob@example.test"}) ==
+             "451 4.3.0 <bob@example.test>: Temporary lookup failure\r\n");
   BOOST_TEST(Wire(reply::kInvalidSenderAddress) == "501 5.1.7 Invalid address\r\n");
   BOOST_TEST(Wire(reply::kNotAuthenticated) == "530 5.7.1 Not authenticated\r\n");
   BOOST_TEST(Wire(reply::kClientNotAuthenticated) == "530 5.7.1 Client was not authenticated\r\n");
@@ -166,6 +170,8 @@ BOOST_AUTO_TEST_CASE(enhanced_codes_agree_with_the_reply_class) {
       reply::kInvalidArguments,
       reply::kInvalidRecipientAddress,
       reply::kUnableToRelay,
+      reply::kUserUnknown,
+      reply::kTemporaryLookupFailure,
       reply::kInvalidSenderAddress,
       reply::kNotAuthenticated,
       reply::kClientNotAuthenticated,

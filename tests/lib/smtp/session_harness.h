@@ -89,10 +89,15 @@ inline ClientInfo DefaultClient() {
 class Harness {
  public:
   using Adjust = std::function<void(ListenerConfig&)>;
+  using AdjustConfig = std::function<void(Config&)>;
 
-  explicit Harness(Adjust adjust = {}, ClientInfo client = DefaultClient()) {
+  // The config has local_recipient_map empty (every local recipient is
+  // accepted, nothing asked) unless adjust_config sets it.
+  explicit Harness(Adjust adjust = {}, ClientInfo client = DefaultClient(),
+                   AdjustConfig adjust_config = {}) {
     config_.myhostname = "mail.example.test";
     config_.local_domains = {"example.test"};
+    if (adjust_config) adjust_config(config_);
     listener_ = SpecListener();
     // Error replies to MAIL are delayed 5 s by the spec default; the tarpit
     // has tests of its own, the others answer at once.
@@ -128,6 +133,11 @@ class Harness {
   }
   std::string Say(std::string_view bytes) {
     session_->Receive(bytes);
+    return Collect();
+  }
+  // authd's answer to the last RecipientCheck.
+  std::string RecipientCheck(ipc::RecipientVerdict verdict) {
+    session_->RecipientCheckResult(verdict);
     return Collect();
   }
   std::string MailCheck(ipc::MailVerdict verdict) {
@@ -188,6 +198,7 @@ class Harness {
   int queue_answers = 0;
   bool closed_seen = false;
   std::vector<action::MailCheck> mail_checks;
+  std::vector<std::string> recipient_checks;  // the address of each RecipientCheck
   // Answer each MailCheck with kAllowed as soon as it is seen.
   bool auto_allow_mail = true;
   // Act as a client that reads every reply at once: tell the session its
@@ -197,9 +208,9 @@ class Harness {
   std::vector<std::string> auth_steps;
   int auth_cancels = 0;
   int tls_starts = 0;
-  // One letter per action: S B D E A C, M (MailCheck), T (StartTls), a s x
-  // (AuthStart, AuthStep, AuthCancel), K (Acknowledged); Log actions are
-  // not in it but in log_lines.
+  // One letter per action: S B D E A C, M (MailCheck), R (RecipientCheck), T
+  // (StartTls), a s x (AuthStart, AuthStep, AuthCancel), K (Acknowledged); Log
+  // actions are not in it but in log_lines.
   std::string events;
   // Each action::Log, with its level's prefix ("warning: ...").
   std::vector<std::string> log_lines;
@@ -269,6 +280,10 @@ class Harness {
   void Record(action::MailCheck& a, std::string*) {
     events += 'M';
     mail_checks.push_back(a);
+  }
+  void Record(action::RecipientCheck& a, std::string*) {
+    events += 'R';
+    recipient_checks.push_back(a.address);
   }
   void Record(action::StartTls&, std::string*) {
     events += 'T';
