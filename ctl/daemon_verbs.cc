@@ -8,6 +8,7 @@
 #include "ctl/cli.h"
 #include "ctl/control_client.h"
 #include "ctl/master_process.h"
+#include "lib/config/install_dirs.h"
 
 namespace postern::cli {
 namespace {
