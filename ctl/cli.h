@@ -36,10 +36,6 @@ void ExpectOperands(const Invocation& invocation, size_t count);
 // postern.conf from the invocation's configuration directory.
 Result<Config> LoadCliConfig(const Invocation& invocation);
 
-// Where master and the other daemons are installed: $POSTERN_DAEMON_DIR when
-// set (build-tree tests), else daemon_directory from postern.conf.
-std::string DaemonDirectory(const Config& config);
-
 // Prints a `postern: warning: ...` line on stderr for each setting that is
 // valid but cannot work on this machine (min_free_disk_space larger than
 // the file system of state_directory). Never fails: a warning is not an error.

@@ -1,6 +1,5 @@
 // ctl/cli_support.cc — the helpers of ctl/cli.h that every verb group uses.
 #include <cstdio>
-#include <cstdlib>
 
 #include "ctl/cli.h"
 #include "lib/policy/resource_check.h"
@@ -16,12 +15,6 @@ void ExpectOperands(const Invocation& invocation, size_t count) {
 
 Result<Config> LoadCliConfig(const Invocation& invocation) {
   return LoadConfig(invocation.config_dir);
-}
-
-std::string DaemonDirectory(const Config& config) {
-  const char* override_dir = getenv("POSTERN_DAEMON_DIR");
-  if (override_dir != nullptr && *override_dir != '\0') return override_dir;
-  return config.daemon_directory;
 }
 
 void WarnAboutSettings(const Config& config) {

@@ -9,6 +9,7 @@
 #include "ctl/cli.h"
 #include "ctl/control_client.h"
 #include "ctl/master_process.h"
+#include "lib/config/install_dirs.h"
 #include "lib/ipc/status_report.h"
 
 namespace postern::cli {

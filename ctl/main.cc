@@ -14,11 +14,12 @@
 #include "ctl/cli.h"
 #include "lib/base/log.h"
 #include "lib/base/version.h"
+#include "lib/config/install_dirs.h"
 
 namespace postern::cli {
 namespace {
 
-constexpr char kDefaultConfigDir[] = "/etc/postern";
+constexpr char kDefaultConfigDir[] = POSTERN_CONFIG_DIR;
 
 const char kUsage[] =
     "usage: postern [-c CONFIG_DIR] COMMAND [ARGUMENTS]\n"
@@ -36,7 +37,7 @@ const char kUsage[] =
     "  user add NAME | passwd NAME | del NAME | list   (password on standard input)\n"
     "  block add ADDR [--for DURATION] | del ADDR | list\n"
     "\n"
-    "CONFIG_DIR defaults to $POSTERN_CONFIG_DIR, else /etc/postern.\n";
+    "CONFIG_DIR defaults to $POSTERN_CONFIG_DIR, else " POSTERN_CONFIG_DIR ".\n";
 
 using Verb = Status (*)(const Invocation&);
 

@@ -48,6 +48,7 @@ lib_libpostern_a_SOURCES += \
 	lib/config/config_keys.cc lib/config/config_keys.h \
 	lib/config/config_man.cc lib/config/config_man.h \
 	lib/config/config_rules.cc lib/config/config_rules.h \
+	lib/config/install_dirs.cc lib/config/install_dirs.h \
 	lib/config/listener_files.cc lib/config/listener_files.h \
 	lib/config/relay_password.cc lib/config/relay_password.h \
 	lib/config/text_lines.cc lib/config/text_lines.h

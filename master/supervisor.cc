@@ -15,6 +15,7 @@
 
 #include "lib/base/backoff.h"
 #include "lib/base/log.h"
+#include "lib/config/install_dirs.h"
 
 namespace postern {
 namespace {
@@ -102,10 +103,10 @@ Status Supervisor::StartSmtpdGeneration() {
 }
 
 Status Supervisor::Spawn(ChildKind kind) {
-  std::string program = config_->daemon_directory + "/" + KindName(kind);
+  std::string program = DaemonDirectory(*config_) + "/" + KindName(kind);
   if (access(program.c_str(), X_OK) != 0)
     return Status::Error(std::string("cannot execute ") + program + ": " + strerror(errno) +
-                         " (check daemon_directory)");
+                         " (check daemon_directory or POSTERN_DAEMON_DIR)");
   int pair[2] = {-1, -1};
   int child_fd = -1;
   const UserIdentity* drop_to = nullptr;

@@ -144,6 +144,7 @@ SYSTEM_TESTS = \
 	tests/system/dsn_test.py \
 	tests/system/dns_privilege_test.py \
 	tests/system/full_disk_test.py \
+	tests/system/install_test.py \
 	tests/system/interop_test.py \
 	tests/system/ip_block_test.py \
 	tests/system/lifecycle_test.py \
@@ -191,7 +192,12 @@ AM_TESTS_ENVIRONMENT = \
 	POSTERN_BUILDDIR='$(abs_top_builddir)'; export POSTERN_BUILDDIR; \
 	POSTERN='$(abs_top_builddir)/ctl/postern'; export POSTERN; \
 	QMGR='$(abs_top_builddir)/qmgr/qmgr'; export QMGR; \
-	AUTHD='$(abs_top_builddir)/auth/authd'; export AUTHD;
+	AUTHD='$(abs_top_builddir)/auth/authd'; export AUTHD; \
+	POSTERN_SYSCONFDIR='$(sysconfdir)'; export POSTERN_SYSCONFDIR; \
+	POSTERN_LOCALSTATEDIR='$(localstatedir)'; export POSTERN_LOCALSTATEDIR; \
+	POSTERN_RUNSTATEDIR='$(runstatedir)'; export POSTERN_RUNSTATEDIR; \
+	POSTERN_LIBEXECDIR='$(libexecdir)'; export POSTERN_LIBEXECDIR; \
+	POSTERN_SBINDIR='$(sbindir)'; export POSTERN_SBINDIR;
 
 EXTRA_DIST = $(SYSTEM_TESTS) $(SYSTEM_TESTS_LOADED) $(FUZZ_REPLAYS) $(FORMAT_CHECK) .clang-format tests/system/postern_harness.py tests/system/postern_wire.py \
 	tests/system/dialogs \

@@ -17,11 +17,8 @@
 
 #include "lib/base/ascii.h"
 #include "lib/base/log.h"
+#include "lib/config/install_dirs.h"
 #include "lib/config/text_lines.h"
-
-#ifndef POSTERN_DAEMON_DIR
-#define POSTERN_DAEMON_DIR "/usr/libexec/postern"
-#endif
 
 namespace postern {
 namespace {
@@ -63,7 +60,9 @@ constexpr std::array kKeys = {
     K{.name = "state_directory",
       .type = T::kPath,
       .scope = S::kGlobal,
-      .default_value = "/var/lib/postern",
+      .default_value = POSTERN_STATE_DIR,
+      .default_doc = "localstatedir/lib/postern, as configure set it when postern was built: "
+                     "/var/lib/postern with the Debian package",
       .description = "Where qmgr keeps the queue (an LMDB database under queue/) and, unless "
                      "mail_directory says otherwise, the Maildirs of local domains (under mail/). "
                      "It belongs to queue_user.",
@@ -71,7 +70,9 @@ constexpr std::array kKeys = {
     K{.name = "run_directory",
       .type = T::kPath,
       .scope = S::kGlobal,
-      .default_value = "/run/postern",
+      .default_value = POSTERN_RUN_DIR,
+      .default_doc = "runstatedir/postern, as configure set it when postern was built: "
+                     "/run/postern with the Debian package",
       .description = "Where master creates the Unix sockets that the postern processes and the "
                      "postern command talk through, and master.pid.",
       .slot = &C::run_directory},
@@ -507,9 +508,11 @@ constexpr std::array kKeys = {
       .type = T::kPath,
       .scope = S::kGlobal,
       .default_value = POSTERN_DAEMON_DIR,
-      .default_doc = "the directory chosen when postern was built, /usr/libexec/postern in the "
-                     "Debian package",
-      .description = "Where master finds the smtpd, qmgr and authd programs.",
+      .default_doc = "libexecdir/postern, as configure set it when postern was built: "
+                     "/usr/libexec/postern with the Debian package",
+      .description = "Where master finds the smtpd, qmgr and authd programs. The environment "
+                     "variable POSTERN_DAEMON_DIR, when set, overrides it for the postern command "
+                     "and for master.",
       .slot = &C::daemon_directory},
     K{.name = "sasldb_path",
       .type = T::kPath,

@@ -341,8 +341,11 @@ def test_config_d_shows_defaults():
     with CliHome() as cli:
         lines = cli.config_lines("-d")
         assert "shutdown_grace = 30s" in lines, lines
-        assert "state_directory = /var/lib/postern" in lines, lines
-        assert "run_directory = /run/postern" in lines, lines
+        # configure's --localstatedir and --runstatedir (tests/tests.mk passes them).
+        state = os.environ["POSTERN_LOCALSTATEDIR"] + "/lib/postern"
+        run = os.environ["POSTERN_RUNSTATEDIR"] + "/postern"
+        assert f"state_directory = {state}" in lines, lines
+        assert f"run_directory = {run}" in lines, lines
         assert "listener.smtp.max_message_size = 10m" in lines, lines
         assert "myhostname = mail.example.test" not in lines, lines
 

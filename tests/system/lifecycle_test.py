@@ -15,7 +15,9 @@
   after, on the same connection) and starts a listener added to the file;
 - `stop` closes the listeners at once, lets an open session finish its
   transaction within shutdown_grace, exits 0 and leaves no process; after
-  it `status` says postern is not running.
+  it `status` says postern is not running;
+- POSTERN_DAEMON_DIR locates master and every daemon master starts, when
+  daemon_directory names a directory that does not exist.
 """
 
 import os
@@ -192,7 +194,21 @@ def check_stop(instance):
     print("message %s acknowledged during stop" % queue_id)
 
 
+def check_daemon_directory_from_environment():
+    with h.Instance(settings={"daemon_directory": "/nonexistent/postern"}) as instance:
+        instance.record.start_sampling()
+        env = dict(os.environ, POSTERN_DAEMON_DIR=instance.daemon_dir)
+        result = subprocess.run([h.postern_cli(), "-c", instance.conf_dir, "start"], env=env,
+                                capture_output=True, text=True, timeout=90)
+        assert result.returncode == 0, "start with POSTERN_DAEMON_DIR: %s%s" % (
+            result.stdout, result.stderr)
+        found = instance.wait_for_daemons()
+        assert instance.processes_named("master") == [instance.master_pid()], found
+        assert h.wait_for_port(instance.port), "the listener does not accept"
+
+
 def test():
+    check_daemon_directory_from_environment()
     with h.Instance() as instance:
         check_start_and_status(instance)
         check_privileges(instance)

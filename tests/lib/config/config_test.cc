@@ -21,6 +21,7 @@
 
 #include "lib/config/config_keys.h"
 #include "lib/config/config_man.h"
+#include "lib/config/install_dirs.h"
 
 namespace postern {
 namespace {
@@ -427,10 +428,11 @@ BOOST_AUTO_TEST_CASE(GlobalDefaults) {
   BOOST_TEST(config.config_dir == "/etc/postern");
   BOOST_TEST(config.config_file == "/etc/postern/postern.conf");
   BOOST_TEST(config.myhostname == HostName());
-  BOOST_TEST(config.state_directory == "/var/lib/postern");
-  BOOST_TEST(config.run_directory == "/run/postern");
+  // configure's localstatedir/lib/postern and runstatedir/postern.
+  BOOST_TEST(config.state_directory == POSTERN_STATE_DIR);
+  BOOST_TEST(config.run_directory == POSTERN_RUN_DIR);
   BOOST_TEST(config.mail_directory == "");
-  BOOST_TEST(config.MailDirectory() == "/var/lib/postern/mail");
+  BOOST_TEST(config.MailDirectory() == POSTERN_STATE_DIR "/mail");
   BOOST_TEST(config.log_file == "");
   BOOST_TEST(config.log_syslog == false);
   BOOST_TEST((config.log_target == LogTarget::kSyslog));
@@ -448,11 +450,7 @@ BOOST_AUTO_TEST_CASE(GlobalDefaults) {
   BOOST_TEST(config.queue_map_size == 0u);
   BOOST_TEST((config.shutdown_grace == seconds(30)));
   BOOST_TEST((config.handoff_timeout == seconds(10)));
-#ifdef POSTERN_DAEMON_DIR
   BOOST_TEST(config.daemon_directory == POSTERN_DAEMON_DIR);
-#else
-  BOOST_TEST(config.daemon_directory == "/usr/libexec/postern");
-#endif
   BOOST_TEST(config.sasldb_path == "/etc/postern/sasldb2");
   BOOST_TEST(config.postmaster_address == "");
 }
@@ -1149,7 +1147,7 @@ BOOST_AUTO_TEST_CASE(EffectiveListsEveryKeyGlobalsFirst) {
 
   std::map<std::string, std::string> values = EntryMap(entries);
   BOOST_TEST(values["myhostname"] == "mail.example.test");
-  BOOST_TEST(values["state_directory"] == "/var/lib/postern");
+  BOOST_TEST(values["state_directory"] == POSTERN_STATE_DIR);
   BOOST_TEST(values["mail_directory"] == "");
   BOOST_TEST(values["smtpd_workers"] == "2");
   BOOST_TEST(values["trusted_networks"] == "127.0.0.0/8 ::1/128");
@@ -1308,38 +1306,63 @@ BOOST_AUTO_TEST_CASE(SpliceReplacesOnlyTheKeyBlock) {
   BOOST_TEST(!SpliceKeysIntoManPage(".\\\" BEGIN KEYS\n").ok());
 }
 
+// RFC 6409 4.3: an MSA requires authentication. The shipped file opens
+// submission on 587 (STARTTLS) and 465 (implicit TLS), both for logged-on
+// users only, with Debian's snakeoil certificate; port 25 stays commented out.
 BOOST_AUTO_TEST_CASE(ShippedConfigParses) {
   std::string text = SourceFile("conf/postern.conf");
   Config config = Parse(text);
   BOOST_REQUIRE(config.listeners.size() == 2u);
-  const ListenerConfig& smtp = Listener(config, "smtp");
-  BOOST_TEST((Strings(smtp.bind) == Strs{"0.0.0.0:25", "[::]:25"}));
-  BOOST_TEST((smtp.role == Role::kGateway));
   const ListenerConfig& submission = Listener(config, "submission");
   BOOST_TEST((Strings(submission.bind) == Strs{"0.0.0.0:587", "[::]:587"}));
   BOOST_TEST((submission.role == Role::kRelay));
-  BOOST_TEST(!submission.require_tls);
-  BOOST_TEST(!submission.require_auth);
+  BOOST_TEST(submission.require_auth);
+  BOOST_TEST(!submission.tls_wrapper);
+  BOOST_TEST((submission.auth_require_tls == AuthRequireTls::kLogin));
+  BOOST_TEST(!submission.allow_plaintext_auth);
+  const ListenerConfig& submissions = Listener(config, "submissions");
+  BOOST_TEST((Strings(submissions.bind) == Strs{"0.0.0.0:465", "[::]:465"}));
+  BOOST_TEST((submissions.role == Role::kRelay));
+  BOOST_TEST(submissions.require_auth);
+  BOOST_TEST(submissions.tls_wrapper);
+  for (const ListenerConfig* l : {&submission, &submissions}) {
+    BOOST_TEST(l->tls_cert_file == "/etc/ssl/certs/ssl-cert-snakeoil.pem");
+    BOOST_TEST(l->tls_key_file == "/etc/ssl/private/ssl-cert-snakeoil.key");
+  }
+  BOOST_TEST(!config.client_reverse_lookup);
+  BOOST_TEST(config.FindListener("smtp") == nullptr);
+  BOOST_TEST(text.find("\n#[listener \"smtp\"]\n#bind = 0.0.0.0:25 [::]:25\n#role = gateway\n") !=
+             std::string::npos);
   // Everything else is left at its default.
   Strs non_default;
   for (const ConfigEntry& entry : DescribeConfig(config, ConfigView::kNonDefault)) {
     non_default.push_back(entry.key);
   }
-  BOOST_TEST((non_default ==
-              Strs{"listener.smtp.bind", "listener.submission.bind", "listener.submission.role"}));
+  BOOST_TEST(
+      (non_default == Strs{"client_reverse_lookup", "tls_cert_file", "tls_key_file",
+                           "listener.submission.bind", "listener.submission.role",
+                           "listener.submission.require_auth", "listener.submission.tls_cert_file",
+                           "listener.submission.tls_key_file", "listener.submissions.bind",
+                           "listener.submissions.role", "listener.submissions.require_auth",
+                           "listener.submissions.tls_wrapper", "listener.submissions.tls_cert_file",
+                           "listener.submissions.tls_key_file"}));
 }
 
 // The shipped file names every key, and each `#key = value` line above the
 // listeners shows the default: uncommenting them all changes nothing. As
-// `make install` does, @DAEMON_DIR@ becomes the built-in daemon directory.
+// `make install` does, @DAEMON_DIR@, @STATE_DIR@ and @RUN_DIR@ become the
+// built-in directories.
 BOOST_AUTO_TEST_CASE(ShippedConfigShowsEveryKeyWithItsDefault) {
   std::string text = SourceFile("conf/postern.conf");
   for (const ConfigKey& key : ConfigKeys()) {
     std::regex mention("(^|\\n)#? ?" + std::string(key.name) + "( =|:|\\s)");
     BOOST_TEST(std::regex_search(text, mention), "conf/postern.conf does not mention " << key.name);
   }
-  text = std::regex_replace(text, std::regex("@DAEMON_DIR@"),
-                            DefaultText(*FindConfigKey("daemon_directory"), Role::kGateway));
+  for (const auto& [marker, key] :
+       {std::pair{"@DAEMON_DIR@", "daemon_directory"}, std::pair{"@STATE_DIR@", "state_directory"},
+        std::pair{"@RUN_DIR@", "run_directory"}})
+    text = std::regex_replace(text, std::regex(marker),
+                              DefaultText(*FindConfigKey(key), Role::kGateway));
   size_t listeners = text.find("\n[listener");
   BOOST_REQUIRE(listeners != std::string::npos);
   std::string head = text.substr(0, listeners);
