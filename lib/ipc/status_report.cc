@@ -183,7 +183,7 @@ std::string RenderStatusText(const StatusReport& report, const std::string& queu
   }
   text += "last minute: " + Plural(report.messages_last_minute, "message") + " accepted, " +
           Plural(report.rejections_last_minute, "rejection") + "\n";
-  text += "log: " + report.log + "\n";
+  if (!report.log.empty()) text += "log: " + report.log + "\n";
   return text;
 }
 

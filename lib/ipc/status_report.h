@@ -67,7 +67,7 @@ struct StatusReport {
   uint64_t connections = 0;  // every listener together
   uint64_t messages_last_minute = 0;
   uint64_t rejections_last_minute = 0;
-  std::string log;  // where the daemons log (lib/base/log.h LogDestination)
+  std::string log;                  // where the daemons log (lib/base/log.h LogDestination)
   std::optional<QueueDepth> queue;  // not sent by master; filled from qmgr
   bool operator==(const StatusReport&) const = default;
 };

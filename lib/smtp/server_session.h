@@ -253,11 +253,11 @@ struct Log {
 };
 }  // namespace action
 
-using Action = std::variant<action::Send, action::Close, action::BeginMessage, action::MessageData,
-                            action::EndMessage, action::AbortMessage, action::MailCheck,
-                            action::RecipientCheck, action::StartTls, action::AuthStart,
-                            action::AuthStep, action::AuthCancel, action::Acknowledged,
-                            action::Log>;
+using Action =
+    std::variant<action::Send, action::Close, action::BeginMessage, action::MessageData,
+                 action::EndMessage, action::AbortMessage, action::MailCheck,
+                 action::RecipientCheck, action::StartTls, action::AuthStart, action::AuthStep,
+                 action::AuthCancel, action::Acknowledged, action::Log>;
 
 // Appends one action, constructed in place: moving a whole Action trips
 // g++ 12's -Wmaybe-uninitialized at -O2 (a false positive on std::variant).

@@ -461,7 +461,7 @@ def test_queue_without_qmgr():
 
 # master's part of the status as lib/ipc/status_report.h puts it on the wire.
 MASTER_STATUS = ("version 9.8.7\nuptime 3725\nconnections 1\nmessages 3\nrejections 1\n"
-                 "process master 4242\nprocess qmgr 4243\nprocess authd 4244\n"
+                 "log syslog at /dev/log\nprocess master 4242\nprocess qmgr 4243\nprocess authd 4244\n"
                  "process smtpd 4245 1\nprocess smtpd 4246 0 draining\n"
                  "listener smtp 1 127.0.0.1:2525 [::1]:2525\n")
 
@@ -481,7 +481,8 @@ def test_status_combines_master_and_qmgr():
             "master pid 4242\nqmgr pid 4243\nauthd pid 4244\n"
             "smtpd pid 4245: 1 session\nsmtpd pid 4246: 0 sessions, draining\n"
             "queue: 5 pending, 4 deferred, 3 held, 2 in delivery\n"
-            "last minute: 3 messages accepted, 1 rejection\n"), result.stdout
+            "last minute: 3 messages accepted, 1 rejection\n"
+            "log: syslog at /dev/log\n"), result.stdout
         result = cli.postern("status", "--json")
         assert (result.returncode, result.stderr) == (0, ""), result
         assert json.loads(result.stdout) == {
@@ -494,7 +495,8 @@ def test_status_combines_master_and_qmgr():
                            "sessions": 1}],
             "connections": 1,
             "queue": {"pending": 5, "deferred": 4, "held": 3, "in_delivery": 2},
-            "last_minute": {"messages": 3, "rejections": 1}}, result.stdout
+            "last_minute": {"messages": 3, "rejections": 1},
+            "log": "syslog at /dev/log"}, result.stdout
         assert master.requests == [("status", [])] * 2
         assert qmgr.requests == [("depth", [])] * 2
         cli.assert_usage_error(cli.postern("status", "--xml"))

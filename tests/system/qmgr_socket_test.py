@@ -133,6 +133,7 @@ class Qmgr:
                        "state_directory = %s\n"
                        "run_directory = %s\n"
                        "local_domains = example.test\n"
+                       "log_target = stderr\n"  # qmgr.log: the test reads it
                        # Nothing answers there: MX lookups fail at once, on loopback.
                        "dns_nameservers = 127.0.0.1:%d\n"
                        "%s"

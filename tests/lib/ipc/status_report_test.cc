@@ -33,7 +33,8 @@ BOOST_AUTO_TEST_CASE(master_part_round_trips_without_the_queue) {
   const std::string wire = EncodeStatusReport(Sample());
   BOOST_TEST(wire ==
              "version 1.2.3\nuptime 3723\nconnections 1\nmessages 1\nrejections 2\n"
-             "log syslog at /dev/log\nprocess master 100\nprocess qmgr 101\nprocess authd 102\nprocess smtpd 103 1\n"
+             "log syslog at /dev/log\nprocess master 100\nprocess qmgr 101\nprocess authd "
+             "102\nprocess smtpd 103 1\n"
              "process smtpd 104 0 draining\n"
              "listener smtp 1 127.0.0.1:2525 [::1]:2525\nlistener submission 0 127.0.0.1:5587\n");
   Result<StatusReport> decoded = DecodeStatusReport(wire);
