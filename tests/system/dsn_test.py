@@ -52,13 +52,7 @@ def parse_report(raw):
 
 
 def check_unmakeable_mailbox(instance):
-    # The domain's directory as qmgr would make it, with a file in bob's place.
-    domain_dir = os.path.join(instance.mail_dir, "example.test")
-    os.makedirs(domain_dir, mode=0o700, exist_ok=True)
-    owner = os.stat(instance.mail_dir)
-    os.chown(domain_dir, owner.st_uid, owner.st_gid)
-    with open(os.path.join(domain_dir, "bob"), "w") as f:
-        f.write("a file where bob's Maildir must be\n")
+    instance.block_mailbox("bob")
     queue_id = h.send(instance.port, "ann@example.test", ["bob@example.test", "carl@example.test"],
                       MESSAGE)
     instance.wait_for_mail("carl@example.test", 1)

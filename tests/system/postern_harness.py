@@ -635,6 +635,16 @@ class Instance:
                 contents.append(f.read())
         return contents
 
+    def block_mailbox(self, local, domain=LOCAL_DOMAIN):
+        """Puts a file where local@domain's Maildir must go (the domain's directory
+        made as qmgr would make it), so that delivering to it fails."""
+        domain_dir = os.path.join(self.mail_dir, domain)
+        os.makedirs(domain_dir, mode=0o700, exist_ok=True)
+        owner = os.stat(self.mail_dir)
+        os.chown(domain_dir, owner.st_uid, owner.st_gid)
+        with open(os.path.join(domain_dir, local), "w") as f:
+            f.write("a file where %s's Maildir must be\n" % local)
+
     def wait_for_mail(self, address, count, timeout=DELIVERY_TIMEOUT):
         """Waits until address holds at least count messages; asserts it does; returns them."""
         deadline = time.monotonic() + timeout

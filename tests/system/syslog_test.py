@@ -137,12 +137,7 @@ def relay_refused(instance):
 
 def bounce_and_delivery(instance, number):
     """ann -> bob (whose Maildir cannot be made: a file stands there) and carl."""
-    domain_dir = os.path.join(instance.mail_dir, "example.test")
-    os.makedirs(domain_dir, mode=0o700, exist_ok=True)
-    owner = os.stat(instance.mail_dir)
-    os.chown(domain_dir, owner.st_uid, owner.st_gid)
-    with open(os.path.join(domain_dir, "bob"), "w") as f:
-        f.write("a file where bob's Maildir must be\n")
+    instance.block_mailbox("bob")
     return h.send(instance.port, "ann@example.test", ["bob@example.test", "carl@example.test"],
                   MESSAGE % number)
 
