@@ -176,8 +176,16 @@ postern status >"$work/status.out" || { cat "$work/status.out"; fail "postern st
 step "stopping postern and purging the package"
 pids="$master $(ps -o pid= --ppid "$master")"
 /etc/init.d/postern stop || fail "/etc/init.d/postern stop failed"
+# A process that has exited but is not reaped yet (a zombie: this machine's
+# init may be slow to reap orphans) is gone; give stragglers 10 seconds.
+alive() {
+  state=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)
+  [ -n "$state" ] && [ "$state" != Z ]
+}
 for pid in $pids; do
-  ! kill -0 "$pid" 2>/dev/null || fail "process $pid ($(tr '\0' ' ' </proc/"$pid"/cmdline)) outlived stop"
+  tries=0
+  while alive "$pid" && [ $tries -lt 100 ]; do sleep 0.1; tries=$((tries + 1)); done
+  ! alive "$pid" || fail "process $pid ($(tr '\0' ' ' </proc/"$pid"/cmdline)) outlived stop"
 done
 dpkg --purge postern >"$work/purge.log" 2>&1 || { cat "$work/purge.log"; fail "dpkg --purge failed"; }
 left=""
