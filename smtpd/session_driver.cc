@@ -182,9 +182,8 @@ void SessionDriver::CheckRecipient(const action::RecipientCheck& check) {
   recipient_query_ = context_->auth->CheckRecipient(
       check.address, [this, address = check.address](ipc::RecipientVerdict verdict) {
         recipient_query_ = 0;
-        if (verdict == ipc::RecipientVerdict::kUnknown)
-          LOG_INFO("[%s]: RCPT <%s> refused: user unknown", client_address_.c_str(),
-                   address.c_str());
+        // An unknown recipient's 550 is logged by the session (NOQUEUE: reject);
+        // why authd could not answer is not in the 451, so it is said here.
         if (verdict == ipc::RecipientVerdict::kUnavailable)
           LOG_INFO("[%s]: RCPT <%s> deferred: authd could not look the recipient up",
                    client_address_.c_str(), address.c_str());
