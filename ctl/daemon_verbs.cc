@@ -2,7 +2,7 @@
 //
 // The verbs that act on a running (or to-be-running) master. All but the
 // two start verbs go through run_directory/master.sock (status also asks
-// qmgr.sock for the queue's depth); none of them signals a process or
+// qmgr-control.sock for the queue's depth); none of them signals a process or
 // touches master's files other than reading master.pid.
 #include <chrono>
 
@@ -11,6 +11,7 @@
 #include "ctl/master_process.h"
 #include "lib/config/install_dirs.h"
 #include "lib/ipc/status_report.h"
+#include "lib/net/unix_socket.h"
 
 namespace postern::cli {
 namespace {
@@ -51,7 +52,7 @@ Status SimpleMasterVerb(const Invocation& invocation, const std::string& verb) {
 // qmgr's count of the queue by state; an error says why there is none.
 Result<QueueDepth> AskQueueDepth(const Config& config) {
   Result<ipc::ControlReply> reply =
-      SendControlRequest(config.run_directory + "/qmgr.sock", "qmgr", "depth", {});
+      SendControlRequest(QueueControlSocket(config.run_directory), "qmgr", "depth", {});
   if (!reply.ok()) return reply.status();
   if (!reply->ok) return Status::Error("qmgr refused: " + reply->text);
   return ParseQueueDepth(reply->text);

@@ -1,7 +1,7 @@
 // ctl/queue_verbs.cc — `postern queue list [--json] | show ID [--body] | flush`
 // and `postern queue hold|release|delete|requeue ID|ALL`.
 //
-// Turns the operands into a control request to run_directory/qmgr.sock
+// Turns the operands into a control request to run_directory/qmgr-control.sock
 // (qmgr owns the queue; the CLI never opens it) and writes qmgr's answer to
 // stdout byte for byte: a long answer (a listing, a message's content) comes
 // in pages, each asked for with the cursor the page before gave
@@ -11,6 +11,7 @@
 
 #include "ctl/cli.h"
 #include "ctl/control_client.h"
+#include "lib/net/unix_socket.h"
 #include "lib/queue/queue_id.h"
 
 namespace postern::cli {
@@ -80,7 +81,7 @@ Status RunQueue(const Invocation& invocation) {
   if (Status s = CheckQueueId(request); !s.ok()) return s;
   Result<Config> config = LoadCliConfig(invocation);
   if (!config.ok()) return config.status();
-  return RunPaged(config->run_directory + "/qmgr.sock", request);
+  return RunPaged(QueueControlSocket(config->run_directory), request);
 }
 
 }  // namespace postern::cli

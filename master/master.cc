@@ -67,8 +67,8 @@ Master::Master(event_base* base, std::unique_ptr<Config> config, ChildUsers user
                                        config_->run_directory + "/qmgr.sock",
                                        config_->run_directory + "/authd.sock");
   pool_->SetConfig(config_.get());
-  queue_space_ =
-      std::make_unique<QueueSpaceClient>(base_, config_->run_directory + "/qmgr.sock", &clock_);
+  queue_space_ = std::make_unique<QueueSpaceClient>(
+      base_, QueueControlSocket(config_->run_directory), &clock_);
   control_ = std::make_unique<ControlServer>(
       base_, [this](const std::string& verb, const std::vector<std::string>& args) {
         return HandleControl(verb, args);
@@ -81,8 +81,8 @@ Master::~Master() {
   supervisor_.reset();
   pool_.reset();
   queue_space_.reset();
-  if (queue_socket_ >= 0) close(queue_socket_);
-  if (auth_socket_ >= 0) close(auth_socket_);
+  for (int fd : {service_sockets_.queue, service_sockets_.queue_control, service_sockets_.auth})
+    if (fd >= 0) close(fd);
   if (pid_file_written_) fs_.RemoveFile(MasterPidFile(config_->run_directory));
 }
 
@@ -100,8 +100,8 @@ Status Master::PrepareDirectories() {
   return EnsureDirectory(c.run_directory + "/empty", 0555, 0, 0);
 }
 
-Status Master::CreateServiceSocket(const std::string& path, const UserIdentity& owner, int* fd) {
-  Result<int> listening = ListenUnixStream(path, &owner);
+Status Master::CreateServiceSocket(const std::string& path, const UserIdentity* owner, int* fd) {
+  Result<int> listening = ListenUnixStream(path, owner);
   if (!listening.ok()) return listening.status();
   *fd = *listening;
   return Status::Ok();
@@ -123,7 +123,7 @@ Result<ResourceReadings> Master::ReadResourcesWithQueue(const Config& config) {
 Status Master::WaitForQueueManager() {
   // Any answer proves qmgr runs with its queue open; a dead qmgr leaves the
   // request unanswered in the socket that master itself holds.
-  Result<int> connected = ConnectUnixStream(config_->run_directory + "/qmgr.sock", "qmgr");
+  Result<int> connected = ConnectUnixStream(QueueControlSocket(config_->run_directory), "qmgr");
   if (!connected.ok()) return connected.status();
   int fd = *connected;
   Status s = ipc::SendFrame(fd, ipc::ControlRequest{"ping", {}});
@@ -199,12 +199,18 @@ Status Master::Start() {
     return checked.status();
   if (Status s = listeners_->Apply(*config_); !s.ok()) return s;
   if (Status s = WritePidFile(); !s.ok()) return s;
-  if (Status s =
-          CreateServiceSocket(config_->run_directory + "/qmgr.sock", users_.queue, &queue_socket_);
+  if (Status s = CreateServiceSocket(config_->run_directory + "/qmgr.sock", &users_.queue,
+                                     &service_sockets_.queue);
       !s.ok())
     return s;
-  if (Status s =
-          CreateServiceSocket(config_->run_directory + "/authd.sock", users_.auth, &auth_socket_);
+  // Root's alone: the queue verbs read and change every message, and smtpd's
+  // connections (to qmgr.sock) must not reach them.
+  if (Status s = CreateServiceSocket(QueueControlSocket(config_->run_directory), nullptr,
+                                     &service_sockets_.queue_control);
+      !s.ok())
+    return s;
+  if (Status s = CreateServiceSocket(config_->run_directory + "/authd.sock", &users_.auth,
+                                     &service_sockets_.auth);
       !s.ok())
     return s;
   if (Status s = control_->Listen(config_->run_directory + "/master.sock"); !s.ok()) return s;
@@ -218,8 +224,8 @@ Status Master::Start() {
   hooks.smtpd_started = [this](pid_t pid, int channel) { pool_->AddWorker(pid, channel); };
   hooks.smtpd_exited = [this](pid_t pid) { SmtpdExited(pid); };
   hooks.all_exited = [this] { event_base_loopexit(base_, nullptr); };
-  supervisor_ = std::make_unique<Supervisor>(base_, &clock_, users_, queue_socket_, auth_socket_,
-                                             std::move(hooks));
+  supervisor_ =
+      std::make_unique<Supervisor>(base_, &clock_, users_, service_sockets_, std::move(hooks));
   supervisor_->SetConfig(config_.get());
   Status started = supervisor_->StartAll();
   if (started.ok()) started = WaitForQueueManager();

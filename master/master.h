@@ -55,7 +55,8 @@ class Master {
  private:
   static void OnGraceExpired(evutil_socket_t, short, void* self);
   Status PrepareDirectories();
-  Status CreateServiceSocket(const std::string& path, const UserIdentity& owner, int* fd);
+  // owner: the service's user, or nullptr to keep master's (root).
+  Status CreateServiceSocket(const std::string& path, const UserIdentity* owner, int* fd);
   Status WritePidFile();
   Status WaitForQueueManager();
   void Accept(int fd, const std::vector<const ListenerConfig*>& candidates);
@@ -94,8 +95,7 @@ class Master {
   std::unique_ptr<Supervisor> supervisor_;
   std::unique_ptr<ControlServer> control_;
   EventPtr grace_timer_;
-  int queue_socket_ = -1;
-  int auth_socket_ = -1;
+  ServiceSockets service_sockets_;
   uint64_t next_conn_id_ = 1;
   uint64_t descriptor_limit_ = 0;  // RLIMIT_NOFILE after raising it
   ServerLimits server_limits_;

@@ -37,20 +37,23 @@ const char* KindName(ChildKind kind) {
   return "?";
 }
 
-// In the forked child: makes `fd` descriptor 3, closes everything above,
-// drops privileges when asked, and exec's the daemon. Never returns.
-[[noreturn]] void ExecChild(const std::string& program, const std::string& config_dir, int fd,
-                            const UserIdentity* drop_to, const std::vector<std::string>& extra,
-                            pid_t master) {
+// In the forked child: makes fds[i] descriptor 3 + i, closes everything
+// above, drops privileges when asked, and exec's the daemon. Never returns.
+[[noreturn]] void ExecChild(const std::string& program, const std::string& config_dir,
+                            std::vector<int> fds, const UserIdentity* drop_to,
+                            const std::vector<std::string>& extra, pid_t master) {
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, nullptr);
-  if (fd != 3) {
-    if (dup2(fd, 3) < 0) _exit(126);
-  } else {
-    fcntl(3, F_SETFD, 0);
-  }
-  close_range(4, ~0U, 0);
+  // First lift every descriptor above the target range, so that placing one
+  // never overwrites another still to be placed.
+  const int first = 3;
+  const int above = first + static_cast<int>(fds.size());
+  for (int& fd : fds)
+    if (fd < above && (fd = fcntl(fd, F_DUPFD_CLOEXEC, above)) < 0) _exit(126);
+  for (size_t i = 0; i < fds.size(); ++i)
+    if (dup2(fds[i], first + static_cast<int>(i)) < 0) _exit(126);
+  close_range(above, ~0U, 0);
   if (drop_to != nullptr) {
     Status s = DropPrivileges(*drop_to, "");
     if (!s.ok()) {
@@ -75,13 +78,12 @@ const char* KindName(ChildKind kind) {
 
 }  // namespace
 
-Supervisor::Supervisor(event_base* base, const Clock* clock, ChildUsers users, int queue_socket,
-                       int auth_socket, Hooks hooks)
+Supervisor::Supervisor(event_base* base, const Clock* clock, ChildUsers users,
+                       ServiceSockets sockets, Hooks hooks)
     : base_(base),
       clock_(clock),
       users_(std::move(users)),
-      queue_socket_(queue_socket),
-      auth_socket_(auth_socket),
+      sockets_(sockets),
       hooks_(std::move(hooks)) {
   sigchld_.reset(evsignal_new(base_, SIGCHLD, OnSigchld, this));
   event_add(sigchld_.get(), nullptr);
@@ -108,29 +110,27 @@ Status Supervisor::Spawn(ChildKind kind) {
     return Status::Error(std::string("cannot execute ") + program + ": " + strerror(errno) +
                          " (check daemon_directory or POSTERN_DAEMON_DIR)");
   int pair[2] = {-1, -1};
-  int child_fd = -1;
+  std::vector<int> fds;
+  std::vector<std::string> extra;
   const UserIdentity* drop_to = nullptr;
   bool root = RunningAsRoot();
   switch (kind) {
     case ChildKind::kQueue:
       // qmgr reads relay_password_file as root, then becomes queue_user itself.
-      child_fd = queue_socket_;
+      fds = {sockets_.queue, sockets_.queue_control};
+      extra = {"--listen-fd", "3", "--control-fd", "4"};
       break;
     case ChildKind::kAuth:
-      child_fd = auth_socket_;
+      fds = {sockets_.auth};
+      extra = {"--listen-fd", "3"};
       if (root) drop_to = &users_.auth;
       break;
     case ChildKind::kSmtpd:
       if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0)
         return Status::FromErrno("socketpair for smtpd", errno);
-      child_fd = pair[1];
+      fds = {pair[1]};
+      extra = {"--channel-fd", "3"};
       break;
-  }
-  std::vector<std::string> extra;
-  if (kind == ChildKind::kSmtpd) {
-    extra = {"--channel-fd", "3"};
-  } else {
-    extra = {"--listen-fd", "3"};
   }
   pid_t master = getpid();
   pid_t pid = fork();
@@ -141,7 +141,7 @@ Status Supervisor::Spawn(ChildKind kind) {
     }
     return Status::FromErrno("fork", errno);
   }
-  if (pid == 0) ExecChild(program, config_->config_dir, child_fd, drop_to, extra, master);
+  if (pid == 0) ExecChild(program, config_->config_dir, fds, drop_to, extra, master);
   children_[pid] = Child{kind, clock_->Now(), smtpd_generation_};
   LOG_DEBUG("started %s, pid %d", KindName(kind), static_cast<int>(pid));
   if (kind == ChildKind::kSmtpd) {

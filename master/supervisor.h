@@ -1,7 +1,8 @@
 // master/supervisor.h — starts, watches and restarts master's children.
 //
-// Children: one qmgr, one authd (each exec'd after dropping to its own user,
-// with its service socket on fd 3) and smtpd_workers smtpd processes (exec'd
+// Children: one qmgr (exec'd as root with its message socket on fd 3 and its
+// control socket on fd 4; it drops to queue_user itself), one authd (exec'd
+// after dropping to auth_user, with its socket on fd 3) and smtpd_workers smtpd processes (exec'd
 // as root with their master channel on fd 3; smtpd chroots and drops
 // privileges itself). A child that exits unexpectedly is restarted (an smtpd
 // of the current generation even when it exits with status 0: only a drained
@@ -30,6 +31,13 @@ struct ChildUsers {
   UserIdentity smtpd, queue, auth;  // unused when not root
 };
 
+// The listening sockets master made for its services (run_directory/*.sock).
+struct ServiceSockets {
+  int queue = -1;          // qmgr.sock: message streams (smtpd)
+  int queue_control = -1;  // qmgr-control.sock: queue control verbs (CLI, master)
+  int auth = -1;           // authd.sock
+};
+
 class Supervisor {
  public:
   struct Hooks {
@@ -41,8 +49,8 @@ class Supervisor {
   };
 
   // clock must outlive the supervisor; it dates each child's start.
-  Supervisor(event_base* base, const Clock* clock, ChildUsers users, int queue_socket,
-             int auth_socket, Hooks hooks);
+  Supervisor(event_base* base, const Clock* clock, ChildUsers users, ServiceSockets sockets,
+             Hooks hooks);
   ~Supervisor();
 
   void SetConfig(const Config* config) { config_ = config; }
@@ -88,8 +96,7 @@ class Supervisor {
   const Clock* clock_;
   const Config* config_ = nullptr;
   ChildUsers users_;
-  int queue_socket_;
-  int auth_socket_;
+  ServiceSockets sockets_;
   Hooks hooks_;
   EventPtr sigchld_;
   std::map<pid_t, Child> children_;

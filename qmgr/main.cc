@@ -1,15 +1,15 @@
 // qmgr/main.cc — the qmgr daemon: its socket and queue on the daemon skeleton.
 //
-//   qmgr -c CONFIG_DIR [-l N] [-d] [-v]     (lib/base/daemon_main.h runs it)
+//   qmgr -c CONFIG_DIR [-l N --control-fd N] [-d] [-v]   (lib/base/daemon_main.h runs it)
 //
 // qmgr is the only process that opens the LMDB queue (state_directory/
-// queue). Under master it gets the queue socket as -l/--listen-fd (master
-// has already dropped it to queue_user) and never forks. Stand-alone (tests,
-// development) it binds run_directory/qmgr.sock itself, mode 0600, removes
-// it when it stops, and stays in the foreground unless -d/--daemon is
-// given. The queue is opened only after the configuration and the socket
-// are in order, so a bad start never touches it; then orphans are recovered
-// and every pending local recipient is delivered.
+// queue). Under master it gets the message socket (qmgr.sock, owned by
+// queue_user) as -l/--listen-fd and the control socket (qmgr-control.sock,
+// root's) as --control-fd, and never forks. Stand-alone (tests,
+// development) it binds both itself, mode 0600, removes them when it stops,
+// and stays in the foreground unless -d/--daemon is given. The queue is opened only after the
+// configuration and the socket are in order, so a bad start never touches it; then orphans are
+// recovered and every pending local recipient is delivered.
 //
 // SIGTERM or SIGINT: commit the open transaction (answering every message
 // that waits for it), let the delivery in hand finish, exit 0. SIGHUP:
@@ -18,7 +18,10 @@
 #include <unistd.h>
 
 #include <memory>
+#include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "lib/base/clock.h"
 #include "lib/base/daemon_main.h"
@@ -39,7 +42,8 @@ namespace {
 
 class Qmgr : public DaemonProgram {
  public:
-  explicit Qmgr(const DaemonOptions& options) : listen_fd_(options.listen_fd) {}
+  Qmgr(const DaemonOptions& options, int control_fd)
+      : listen_fd_(options.listen_fd), control_fd_(control_fd) {}
 
   ~Qmgr() override {
     // The server before the manager, the manager (joining its worker)
@@ -47,7 +51,7 @@ class Qmgr : public DaemonProgram {
     server_.reset();
     manager_.reset();
     store_.reset();
-    if (!own_socket_.empty()) unlink(own_socket_.c_str());
+    for (const std::string& path : own_sockets_) unlink(path.c_str());
   }
 
   // Master starts qmgr as root: the relay password is read here, the file
@@ -63,14 +67,20 @@ class Qmgr : public DaemonProgram {
     // Started by master (with the socket to serve): become queue_user. Run
     // by hand, qmgr keeps the identity it was given, as smtpd -S does.
     const bool under_master = listen_fd_ >= 0;
-    if (listen_fd_ < 0) {
-      std::string path = config_->run_directory + "/qmgr.sock";
-      Result<int> bound = ListenUnixStream(path, nullptr);
-      if (!bound.ok()) return bound.status();
-      own_socket_ = path;
-      listen_fd_ = *bound;
+    if (under_master != (control_fd_ >= 0))
+      return Status::Error("--listen-fd and --control-fd go together (master passes both)");
+    if (!under_master) {
+      for (auto [path, fd] :
+           {std::pair{config_->run_directory + "/qmgr.sock", &listen_fd_},
+            std::pair{QueueControlSocket(config_->run_directory), &control_fd_}}) {
+        Result<int> bound = ListenUnixStream(path, nullptr);
+        if (!bound.ok()) return bound.status();
+        own_sockets_.push_back(path);
+        *fd = *bound;
+      }
     }
-    if (Status s = AdoptListeningSocket(listen_fd_); !s.ok()) return s;
+    for (int fd : {listen_fd_, control_fd_})
+      if (Status s = AdoptListeningSocket(fd); !s.ok()) return s;
     if (!under_master || !RunningAsRoot()) return Status::Ok();
     Result<UserIdentity> user = LookUpUser(config_->queue_user, "queue_user");
     if (!user.ok()) return user.status();
@@ -94,7 +104,7 @@ class Qmgr : public DaemonProgram {
     manager_->SetRelayPassword(std::move(relay_password_));
     relay_password_.clear();
     if (Status s = manager_->Start(); !s.ok()) return s;
-    server_ = std::make_unique<QueueServer>(base, listen_fd_, manager_.get());
+    server_ = std::make_unique<QueueServer>(base, listen_fd_, control_fd_, manager_.get());
     return server_->Start();
   }
 
@@ -122,7 +132,8 @@ class Qmgr : public DaemonProgram {
 
  private:
   int listen_fd_;
-  std::string own_socket_;  // bound here, so removed here
+  int control_fd_;
+  std::vector<std::string> own_sockets_;  // bound here, so removed here
   std::shared_ptr<const Config> config_;
   std::string relay_password_;  // from Prepare() (as root) to Start()
   PosixFileSystem file_system_;
@@ -136,12 +147,19 @@ class Qmgr : public DaemonProgram {
 }  // namespace postern
 
 int main(int argc, char** argv) {
+  int control_fd = -1;
   const postern::DaemonSpec spec{
       .name = "qmgr",
       .takes = postern::kListenFdOption | postern::kDaemonOption,
-      .usage = "usage: qmgr -c CONFIG_DIR [-l|--listen-fd N] [-d|--daemon] [-v|--verbose]",
-      .extras = {}};
-  return postern::RunDaemon(spec, argc, argv, [](const postern::DaemonOptions& options) {
-    return std::make_unique<postern::Qmgr>(options);
+      .usage =
+          "usage: qmgr -c CONFIG_DIR [-l|--listen-fd N --control-fd N] [-d|--daemon] "
+          "[-v|--verbose]",
+      .extras = {{"control-fd", 0, true, [&](const char* text) {
+                    std::optional<int> fd = postern::ParseDescriptor(text);
+                    if (fd) control_fd = *fd;
+                    return fd.has_value();
+                  }}}};
+  return postern::RunDaemon(spec, argc, argv, [&](const postern::DaemonOptions& options) {
+    return std::make_unique<postern::Qmgr>(options, control_fd);
   });
 }

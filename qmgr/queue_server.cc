@@ -18,17 +18,24 @@ ipc::QueueOutcome OutcomeOf(const Status& status) {
 
 }  // namespace
 
-QueueServer::QueueServer(event_base* base, int listen_fd, QueueManager* manager)
+QueueServer::QueueServer(event_base* base, int message_fd, int control_fd, QueueManager* manager)
     : base_(base),
       manager_(manager),
       // One read takes at most Limits::read_size, so one busy connection
       // cannot keep the loop (and the group commit behind it) from the others.
-      server_(base, "queue socket", listen_fd,
+      server_(base, "queue socket", message_fd,
               FramedServer::Handlers{
                   .frame = [this](PeerId peer,
                                   const ipc::Frame& frame) { return HandleFrame(peer, frame); },
                   .closed = [this](PeerId peer) { Closed(peer); }},
-              FramedServer::Limits{}) {}
+              FramedServer::Limits{}),
+      control_(base, "queue control socket", control_fd,
+               FramedServer::Handlers{.frame =
+                                          [this](PeerId peer, const ipc::Frame& frame) {
+                                            return HandleControlFrame(peer, frame);
+                                          },
+                                      .closed = nullptr},
+               FramedServer::Limits{}) {}
 
 QueueServer::~QueueServer() { CloseAll(); }
 
@@ -43,10 +50,14 @@ Status QueueServer::Start() {
       });
   housekeeping_event_.reset(event_new(base_, -1, 0, OnHousekeeping, this));
   if (!housekeeping_event_) return Status::Error("cannot create qmgr's housekeeping event");
-  return server_.Start();
+  if (Status s = server_.Start(); !s.ok()) return s;
+  return control_.Start();
 }
 
-void QueueServer::StopAccepting() { server_.StopAccepting(); }
+void QueueServer::StopAccepting() {
+  server_.StopAccepting();
+  control_.StopAccepting();
+}
 
 void QueueServer::CloseAll() {
   // Unfinished streams keep their committed chunks; Recover() removes them
@@ -58,6 +69,7 @@ void QueueServer::CloseAll() {
   streams_.clear();
   attempt_waiters_.clear();
   server_.CloseAll();
+  control_.CloseAll();
 }
 
 // --- connections
@@ -103,11 +115,21 @@ Status QueueServer::HandleFrame(PeerId peer, const ipc::Frame& frame) {
       return ipc::DecodeThen<ipc::MessageAbort>(
           frame, [&](const ipc::MessageAbort& m) { Abort(peer, m); });
     case ipc::MsgType::kControlRequest:
-      return ipc::DecodeThen<ipc::ControlRequest>(
-          frame, [&](const ipc::ControlRequest& m) { Control(peer, m); });
+      return Status::Error(
+          "kControlRequest on the message socket (queue verbs are served on "
+          "qmgr-control.sock only)");
     default:
       return Status::Error(ipc::MsgTypeName(frame.type) + ", which qmgr does not serve");
   }
+}
+
+Status QueueServer::HandleControlFrame(PeerId peer, const ipc::Frame& frame) {
+  if (frame.type != ipc::MsgType::kControlRequest)
+    return Status::Error(ipc::MsgTypeName(frame.type) + " on the control socket, which serves " +
+                         "kControlRequest only");
+  return ipc::DecodeThen<ipc::ControlRequest>(frame, [&](const ipc::ControlRequest& m) {
+    control_.Send(peer, RunControl(manager_, m.verb, m.args));
+  });
 }
 
 Status QueueServer::RefusalOf(const Envelope& envelope) {
@@ -190,10 +212,6 @@ void QueueServer::Abort(PeerId peer, const ipc::MessageAbort& abort) {
   // A stream that already ended keeps its outcome: nothing to abort.
   StreamKey key(peer, abort.stream_id);
   if (streams_.count(key) != 0) DropStream(key);
-}
-
-void QueueServer::Control(PeerId peer, const ipc::ControlRequest& request) {
-  server_.Send(peer, RunControl(manager_, request.verb, request.args));
 }
 
 // --- streams

@@ -1,11 +1,18 @@
-// qmgr/queue_server.h — qmgr's socket: message streams from smtpd, and queue control.
+// qmgr/queue_server.h — qmgr's sockets: message streams from smtpd, and queue control.
 //
-// Accepts any number of connections on the queue socket. Each carries
-// frames: kMessageBegin/Data/End/Abort streams (lib/ipc/messages_queue.h),
-// many at once and interleaved, answered by kMessageResult after the group
-// commit (qmgr/queue_manager.h); and kControlRequest, answered by
-// kControlReply (lib/ipc/messages_control.h, qmgr/queue_control.h). Content
-// goes into the open batch as it arrives; no message is held whole in memory.
+// Two listening sockets, each taking any number of connections:
+//   - the message socket (run_directory/qmgr.sock), where smtpd's
+//     connections carry kMessageBegin/Data/End/Abort streams
+//     (lib/ipc/messages_queue.h), many at once and interleaved, answered by
+//     kMessageResult after the group commit (qmgr/queue_manager.h);
+//   - the control socket (run_directory/qmgr-control.sock, root's alone),
+//     where kControlRequest is answered by kControlReply
+//     (lib/ipc/messages_control.h, qmgr/queue_control.h).
+// Each socket serves its own frames only: a control request on the message
+// socket drops that connection, so an smtpd taken over by a parser bug can
+// stream messages but cannot list, read or delete the queue.
+// Content goes into the open batch as it arrives; no message is held whole
+// in memory.
 //
 // A kMessageEnd with report_first_attempt (a listener with an
 // acknowledgement_delay) leaves a waiter: once the message is queued and
@@ -48,8 +55,9 @@ namespace postern {
 
 class QueueServer {
  public:
-  // listen_fd is a listening SOCK_STREAM Unix socket; the server owns it.
-  QueueServer(event_base* base, int listen_fd, QueueManager* manager);
+  // message_fd and control_fd are listening SOCK_STREAM Unix sockets; the
+  // server owns them.
+  QueueServer(event_base* base, int message_fd, int control_fd, QueueManager* manager);
   ~QueueServer();
   QueueServer(const QueueServer&) = delete;
   QueueServer& operator=(const QueueServer&) = delete;
@@ -79,11 +87,11 @@ class QueueServer {
   void Closed(PeerId peer);
 
   Status HandleFrame(PeerId peer, const ipc::Frame& frame);
+  Status HandleControlFrame(PeerId peer, const ipc::Frame& frame);
   Status Begin(PeerId peer, const ipc::MessageBegin& begin);
   Status Data(PeerId peer, const ipc::MessageData& data);
   Status End(PeerId peer, const ipc::MessageEnd& end);
   void Abort(PeerId peer, const ipc::MessageAbort& abort);
-  void Control(PeerId peer, const ipc::ControlRequest& request);
 
   Status RefusalOf(const Envelope& envelope);
   void FinishFailed(const StreamKey& key, Stream* stream);
@@ -102,7 +110,8 @@ class QueueServer {
   std::map<StreamKey, Stream> streams_;
   // Messages whose first attempt a stream waits to hear of, by queue id.
   std::map<std::string, StreamKey> attempt_waiters_;
-  FramedServer server_;
+  FramedServer server_;   // the message socket
+  FramedServer control_;  // the control socket
 };
 
 }  // namespace postern

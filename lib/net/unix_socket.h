@@ -1,7 +1,7 @@
 // lib/net/unix_socket.h — SOCK_STREAM Unix sockets by path: listen and connect.
 //
 // The service sockets under run_directory (authd.sock, qmgr.sock,
-// master.sock) are made and reached the same way everywhere: a listener
+// qmgr-control.sock, master.sock) are made and reached the same way everywhere: a listener
 // replaces a stale socket file but never a live socket or a file that is
 // not a socket, and is created with mode 0600 (owner only) so nothing can
 // connect before its owner is set. Descriptors are close-on-exec.
@@ -17,6 +17,12 @@ namespace postern {
 // A listening socket at path. When running as root and owner is non-null,
 // the socket file is chown'ed to owner's uid and gid.
 Result<int> ListenUnixStream(const std::string& path, const UserIdentity* owner);
+
+// qmgr's control socket (the queue verbs of `postern queue`, master's
+// questions): root's, apart from qmgr.sock, where smtpd streams messages.
+inline std::string QueueControlSocket(const std::string& run_directory) {
+  return run_directory + "/qmgr-control.sock";
+}
 
 enum class SocketMode { kBlocking, kNonBlocking };
 

@@ -454,7 +454,7 @@ def test_stale_pid_file_means_not_running():
 
 def test_queue_without_qmgr():
     with CliHome() as cli:
-        cli.assert_failure(cli.postern("queue", "list"), f"{cli.run_dir}/qmgr.sock")
+        cli.assert_failure(cli.postern("queue", "list"), f"{cli.run_dir}/qmgr-control.sock")
 
 # ---- Control requests, answered by a stand-in daemon.
 
@@ -470,7 +470,7 @@ def test_status_combines_master_and_qmgr():
     with CliHome() as cli:
         cli.fake_master_process()
         master = cli.fake_daemon("master.sock", {"status": (True, MASTER_STATUS)})
-        qmgr = cli.fake_daemon("qmgr.sock", {
+        qmgr = cli.fake_daemon("qmgr-control.sock", {
             "depth": (True, "pending 5\ndeferred 4\nheld 3\nin_delivery 2\n")})
         result = cli.postern("status")
         assert (result.returncode, result.stderr) == (0, ""), result
@@ -568,7 +568,7 @@ def test_block_sends_its_operands():
 
 def test_queue_verbs_reach_qmgr():
     with CliHome() as cli:
-        daemon = cli.fake_daemon("qmgr.sock", {
+        daemon = cli.fake_daemon("qmgr-control.sock", {
             "list": (True, "5F3A9C2B1D4E.1A2B.3  1024  alice@example.test\n"),
             "show": (True, "Subject: hello\n"),
             "flush": (True, ""), "hold": (True, ""), "release": (True, ""),
@@ -587,7 +587,7 @@ def test_queue_verbs_reach_qmgr():
 
 def test_queue_refuses_a_malformed_id_before_asking_qmgr():
     with CliHome() as cli:
-        daemon = cli.fake_daemon("qmgr.sock", {})
+        daemon = cli.fake_daemon("qmgr-control.sock", {})
         cli.assert_failure(cli.postern("queue", "show", "../../etc/passwd"), "not a queue id")
         cli.assert_failure(cli.postern("queue", "hold", "all"), "not a queue id")
         cli.assert_failure(cli.postern("queue", "show", "ALL"), "not a queue id")
@@ -596,7 +596,7 @@ def test_queue_refuses_a_malformed_id_before_asking_qmgr():
 
 def test_queue_targets_take_all():
     with CliHome() as cli:
-        daemon = cli.fake_daemon("qmgr.sock", {verb: (True, verb + " done\n") for verb in (
+        daemon = cli.fake_daemon("qmgr-control.sock", {verb: (True, verb + " done\n") for verb in (
             "hold", "release", "delete", "requeue")})
         for verb in ("hold", "release", "delete", "requeue"):
             result = cli.postern("queue", verb, "ALL")
@@ -613,7 +613,7 @@ def test_queue_pages_are_fetched_with_their_cursor():
              ("--json",): (True, "[\n{\"id\": 1}", qid),
              ("--json", qid): (True, ",\n{\"id\": 2}\n]\n", "")}
     with CliHome() as cli:
-        daemon = cli.fake_daemon("qmgr.sock", {
+        daemon = cli.fake_daemon("qmgr-control.sock", {
             "show": lambda args: pages[tuple(args)], "list": lambda args: pages[tuple(args)]})
         result = cli.postern("queue", "show", qid, "--body")
         assert (result.returncode, result.stdout) == (
@@ -628,7 +628,7 @@ def test_queue_pages_are_fetched_with_their_cursor():
 def test_queue_stops_at_a_page_that_fails_or_repeats():
     qid = "5F3A9C2B1D4E.1A2B.3"
     with CliHome() as cli:
-        cli.fake_daemon("qmgr.sock", {
+        cli.fake_daemon("qmgr-control.sock", {
             "show": lambda args: (True, "page\n", "7") if len(args) == 2 else
             (False, "no message %s in the queue" % qid),
             "list": lambda args: (True, "again\n", "5F3A9C2B1D4E.1A2B.4")})

@@ -59,7 +59,7 @@ def check_daemon(name, path, health_verb):
 def test():
     with h.Instance() as instance:
         instance.start()
-        check_daemon("qmgr", os.path.join(instance.run_dir, "qmgr.sock"), "ping")
+        check_daemon("qmgr", os.path.join(instance.run_dir, "qmgr-control.sock"), "ping")
         check_daemon("master", os.path.join(instance.run_dir, "master.sock"), "status")
         instance.stop()
         log = instance.log()

@@ -11,6 +11,10 @@ each process as the kernel sees it:
     /proc/PID/status, and tries);
   - qmgr runs as queue_user and authd as auth_user, neither chrooted away
     from what it needs, and authd alone (of the daemons) can read the sasldb;
+  - the service sockets are mode 0600 and owned by the one user meant to
+    reach them: qmgr.sock (message streams) queue_user, authd.sock
+    auth_user, and master.sock and qmgr-control.sock (the queue verbs) root,
+    so only master and the CLI can list, read or delete the queue;
   - after all that, a STARTTLS session on the worker still works: the
     certificate was loaded before the privileges were dropped.
 Skipped unless run as root, where the daemon users exist.
@@ -104,6 +108,15 @@ def test():
         assert status_ids(authd)[0] == [pwd.getpwnam("postern-auth").pw_uid] * 4
         assert can_open_as(authd, sasldb), "authd cannot read the sasldb"
         assert not can_open_as(authd, queue) and not can_open_as(authd, key)
+
+        import stat
+        for name, owner in (("qmgr.sock", "postern-queue"), ("authd.sock", "postern-auth"),
+                            ("master.sock", "root"), ("qmgr-control.sock", "root")):
+            info = os.stat(os.path.join(instance.run_dir, name))
+            assert stat.S_ISSOCK(info.st_mode) and stat.S_IMODE(info.st_mode) == 0o600 and \
+                info.st_uid == pwd.getpwnam(owner).pw_uid, \
+                "%s: mode %o, uid %d; expected a 0600 socket of %s" % (
+                    name, info.st_mode, info.st_uid, owner)
 
         context = h.tls_client_context()
         client = h.connect(instance.ports["smtp"])

@@ -123,6 +123,7 @@ class Qmgr:
         self.state = os.path.join(root, "state")
         self.run = os.path.join(root, "run")
         self.socket_path = os.path.join(self.run, "qmgr.sock")
+        self.control_path = os.path.join(self.run, "qmgr-control.sock")
         self.mail = os.path.join(self.state, "mail")
         self.log_path = os.path.join(root, "qmgr.log")
         self.process = None
@@ -150,13 +151,17 @@ class Qmgr:
             assert self.process.poll() is None, "qmgr exited with %s at start-up:\n%s" % (
                 self.process.returncode, self.log())
             try:
-                with Connection(self.socket_path, timeout=5) as c:
-                    ok, _ = c.control("ping")
+                ok, _ = self.control("ping", timeout=5)
                 if ok:
                     return
             except (OSError, EOFError):
                 time.sleep(0.1)
         raise AssertionError("qmgr did not answer ping within 30 s:\n" + self.log())
+
+    def control(self, verb, *args, timeout=30.0):
+        """One request on the control socket (the queue verbs live there only)."""
+        with Connection(self.control_path, timeout=timeout) as c:
+            return c.control(verb, *args)
 
     def kill(self, signo):
         if self.process and self.process.poll() is None:
@@ -249,9 +254,7 @@ def check_concurrent_streams(q, state):
 
 
 def queue_ids(q):
-    c = Connection(q.socket_path)
-    ok, listing = c.control("list")
-    c.close()
+    ok, listing = q.control("list")
     assert ok, "list failed: " + listing
     return {line.split()[0] for line in listing.splitlines()
             if line and not line.startswith((" ", "--", "Mail queue"))}
@@ -297,6 +300,31 @@ def check_refusals_and_protocol_errors(q, state):
     assert q.process.poll() is None, "qmgr died on protocol errors"
 
 
+def check_each_socket_serves_its_own_frames(q, state):
+    """smtpd's connections (qmgr.sock) cannot reach the queue verbs: a
+    control request there closes the connection unanswered and changes
+    nothing. The control socket takes no message stream either."""
+    before = queue_ids(q)
+    assert state["remote_id"] in before, "the queue is empty; delete ALL would prove nothing"
+    intruder = Connection(q.socket_path)
+    intruder.send("ControlRequest", verb="delete", args=["ALL"])
+    assert intruder.closed_by_peer(), "qmgr answered a control request on the message socket"
+    intruder.close()
+    reader = Connection(q.socket_path)
+    reader.send("ControlRequest", verb="show", args=[state["remote_id"], "--body"])
+    assert reader.closed_by_peer(), "qmgr showed a message to a message-socket connection"
+    reader.close()
+    assert queue_ids(q) == before, "a control request on the message socket changed the queue"
+    streamer = Connection(q.control_path)
+    streamer.begin(1, envelope(new_queue_id(), "s@example.test", ["nostream@example.test"], 1))
+    assert streamer.closed_by_peer(), "qmgr took a message stream on the control socket"
+    streamer.close()
+    log = q.log()
+    assert "kControlRequest on the message socket" in log and \
+        "kMessageBegin on the control socket" in log, "the log does not say why:\n" + log
+    assert q.process.poll() is None, "qmgr died"
+
+
 def check_first_attempt_reports(q, state):
     """acknowledgement_delay's report: after the result, on the same stream."""
     c = Connection(q.socket_path)
@@ -319,19 +347,22 @@ def check_first_attempt_reports(q, state):
     report = c.expect("FirstAttemptEnded")
     assert (report.stream_id, report.summary) == (2, "kDeferred"), report
     # Without the flag no report follows the result: the next frame is the
-    # answer to a control request sent once the delivery is done.
+    # result of a stream begun once the delivery is done.
     send_message(c, 3, new_queue_id(), ["unreported@example.test"], b"Subject: x\r\n\r\nx\r\n")
     assert c.result()[1] == "kQueued"
     wait_for(lambda: len(q.mailbox_files("unreported")) == 1, "delivery to unreported")
-    ok, reply = c.control("delete", far)
+    send_message(c, 4, new_queue_id(), ["unreported@example.test"], b"Subject: y\r\n\r\ny\r\n")
+    assert c.result()[0] == 4, "a frame other than stream 4's result came first"
+    ok, reply = q.control("delete", far)
     assert ok, reply
     c.close()
 
 
 def check_control_verbs(q, state):
     c = Connection(q.socket_path)
+    control = Connection(q.control_path)
     remote = state["remote_id"]
-    ok, listing = c.control("list")
+    ok, listing = control.control("list")
     assert ok, listing
     # A line for the message, then an indented one per recipient.
     block = re.search(r"^%s active .*\n(?:  .*\n)*" % re.escape(remote), listing, re.M)
@@ -342,7 +373,7 @@ def check_control_verbs(q, state):
             any(re.match(r"  <remote@elsewhere\.test> (pending|deferred)", l) for l in lines) and
             any(l.startswith("  <user0@example.test> delivered, last try ") for l in lines)), \
         "list lacks sender or recipient states:\n" + block.group(0)
-    ok, shown = c.control("show", remote)
+    ok, shown = control.control("show", remote)
     assert ok and "queue_id: " + remote in shown and \
         "Message-ID: <concurrent-0@test>" not in shown, "show of a 0-byte message is wrong:\n" + shown
     assert re.search(r"^recipient: <remote@elsewhere\.test> (pending|deferred)$", shown, re.M), \
@@ -352,32 +383,33 @@ def check_control_verbs(q, state):
     qid = new_queue_id()
     send_message(c, 9, qid, ["held@elsewhere.test"], make_content("held", 5000))
     assert c.result()[1] == "kQueued", "message for the hold test was not queued"
-    ok, reply = c.control("hold", qid)
+    ok, reply = control.control("hold", qid)
     assert ok, "hold failed: " + reply
-    ok, listing = c.control("list")
+    ok, listing = control.control("list")
     assert any(l.startswith(qid + " held ") for l in listing.splitlines()), \
         "hold not listed:\n" + listing
-    ok, shown = c.control("show", qid)
+    ok, shown = control.control("show", qid)
     assert ok and "status: held" in shown and "Message-ID: <held@test>" not in shown, \
         "show:\n" + shown
-    ok, shown = c.control("show", qid, "--body")
+    ok, shown = control.control("show", qid, "--body")
     assert ok and "Message-ID: <held@test>" in shown and "status: held" in shown, "show:\n" + shown
-    ok, reply = c.control("release", qid)
+    ok, reply = control.control("release", qid)
     assert ok, "release failed: " + reply
-    ok, listing = c.control("list")
+    ok, listing = control.control("list")
     assert any(l.startswith(qid + " active ") for l in listing.splitlines()), "release not listed"
-    ok, reply = c.control("flush")
+    ok, reply = control.control("flush")
     assert ok and "scheduled" in reply, "flush: " + reply
-    ok, reply = c.control("delete", qid)
+    ok, reply = control.control("delete", qid)
     assert ok, "delete failed: " + reply
     assert qid not in queue_ids(q), "deleted message still listed"
-    ok, reply = c.control("delete", qid)
+    ok, reply = control.control("delete", qid)
     assert not ok, "deleting a missing message succeeded"
-    ok, reply = c.control("show", "../../etc/passwd")
+    ok, reply = control.control("show", "../../etc/passwd")
     assert not ok and "not a queue id" in reply, "show accepted a bad id: " + reply
-    ok, reply = c.control("frobnicate")
+    ok, reply = control.control("frobnicate")
     assert not ok, "an unknown verb succeeded"
     c.close()
+    control.close()
 
 
 def check_kill9_and_restart(q, state):
@@ -467,7 +499,7 @@ def check_full_queue_answers_insufficient_resources(q, state):
                 break
         assert outcomes[0] == "kQueued" and outcomes[-1] == "kInsufficientResources", \
             "the 1 MB queue never filled: %s" % outcomes
-        ok, reply = c.control("delete", "ALL")
+        ok, reply = small.control("delete", "ALL")
         assert ok, "delete ALL on a full queue failed: " + reply
         queued = []
         for n in range(100, 103):
@@ -490,7 +522,8 @@ def check_sigterm_exits_zero(q, state):
     q.process.send_signal(signal.SIGTERM)
     code = q.process.wait(timeout=60)
     assert code == 0, "qmgr exited with %d on SIGTERM" % code
-    assert not os.path.exists(q.socket_path), "qmgr left its socket behind"
+    assert not os.path.exists(q.socket_path) and not os.path.exists(q.control_path), \
+        "qmgr left a socket behind"
     assert "Message-ID" not in q.log(), "the log contains message content"
 
 
@@ -501,6 +534,7 @@ def test():
     check_map_spans_the_file_system(q, state)
     check_concurrent_streams(q, state)
     check_refusals_and_protocol_errors(q, state)
+    check_each_socket_serves_its_own_frames(q, state)
     check_first_attempt_reports(q, state)
     check_control_verbs(q, state)
     check_kill9_and_restart(q, state)
