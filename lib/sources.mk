@@ -17,6 +17,7 @@ lib_libpostern_a_SOURCES += \
 	lib/base/log_format.cc lib/base/log_format.h \
 	lib/base/pid_file.cc lib/base/pid_file.h \
 	lib/base/privileges.cc lib/base/privileges.h \
+	lib/base/prometheus_text.cc lib/base/prometheus_text.h \
 	lib/base/random.h \
 	lib/base/printable.cc lib/base/printable.h \
 	lib/base/status.h \

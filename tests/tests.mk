@@ -12,6 +12,7 @@ tests_unit_tests_SOURCES += \
 	tests/lib/base/file_system_test.cc \
 	tests/lib/base/log_format_test.cc \
 	tests/lib/base/printable_test.cc \
+	tests/lib/base/prometheus_text_test.cc \
 	tests/lib/base/syslog_socket_test.cc
 # lib/net
 tests_unit_tests_SOURCES += \
