@@ -81,6 +81,7 @@ lib_libpostern_a_SOURCES += \
 	lib/policy/connection_admission.cc lib/policy/connection_admission.h \
 	lib/policy/ip_blocks.cc lib/policy/ip_blocks.h \
 	lib/policy/minute_tally.cc lib/policy/minute_tally.h \
+	lib/policy/traffic_counters.cc lib/policy/traffic_counters.h \
 	lib/policy/rate_limiter.cc lib/policy/rate_limiter.h \
 	lib/policy/resource_check.cc lib/policy/resource_check.h
 # tls: GnuTLS credentials and sessions
@@ -107,4 +108,5 @@ lib_libpostern_a_SOURCES += \
 	lib/queue/maildir.cc lib/queue/maildir.h \
 	lib/queue/queue_id.cc lib/queue/queue_id.h \
 	lib/queue/queue_listing.cc lib/queue/queue_listing.h \
+	lib/queue/queue_metrics.cc lib/queue/queue_metrics.h \
 	lib/queue/queue_store.cc lib/queue/queue_store.h

@@ -20,13 +20,14 @@ constexpr int kBacklog = 4096;
 // How long accepting pauses when master has no descriptor left.
 constexpr Duration kAcceptPause = std::chrono::milliseconds(100);
 
-Result<int> Bind(const BindAddress& address, const std::string& listener) {
+}  // namespace
+
+Result<int> BindTcpListener(const BindAddress& address, const std::string& owner) {
   sockaddr_storage ss;
   socklen_t length = address.ToSockaddr(&ss);
   int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   auto fail = [&](const char* what) {
-    Status s = Status::FromErrno(
-        "listener " + listener + ": cannot " + what + " " + address.ToString(), errno);
+    Status s = Status::FromErrno(owner + ": cannot " + what + " " + address.ToString(), errno);
     if (fd >= 0) close(fd);
     return s;
   };
@@ -38,8 +39,6 @@ Result<int> Bind(const BindAddress& address, const std::string& listener) {
   if (listen(fd, kBacklog) != 0) return fail("listen on");
   return fd;
 }
-
-}  // namespace
 
 ListenerSockets::ListenerSockets(event_base* base, AcceptCallback on_accept)
     : base_(base), on_accept_(std::move(on_accept)) {}
@@ -59,7 +58,7 @@ Status ListenerSockets::Apply(const Config& config) {
   std::map<std::string, int> fresh;
   for (const auto& [key, listeners] : wanted) {
     if (sockets_.count(key)) continue;
-    Result<int> fd = Bind(addresses.at(key), listeners.front()->name);
+    Result<int> fd = BindTcpListener(addresses.at(key), "listener " + listeners.front()->name);
     if (!fd.ok()) {
       for (auto& [k, f] : fresh) close(f);
       return fd.status();

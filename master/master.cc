@@ -67,8 +67,10 @@ Master::Master(event_base* base, std::unique_ptr<Config> config, ChildUsers user
                                        config_->run_directory + "/qmgr.sock",
                                        config_->run_directory + "/authd.sock");
   pool_->SetConfig(config_.get());
-  queue_space_ = std::make_unique<QueueSpaceClient>(
+  queue_control_ = std::make_unique<QueueControlClient>(
       base_, QueueControlSocket(config_->run_directory), &clock_);
+  metrics_ = std::make_unique<MetricsEndpoint>(
+      base_, queue_control_.get(), [this](PrometheusText* text) { WriteMetrics(text); });
   control_ = std::make_unique<ControlServer>(
       base_, [this](const std::string& verb, const std::vector<std::string>& args) {
         return HandleControl(verb, args);
@@ -80,8 +82,10 @@ Master::~Master() {
   listeners_.reset();
   supervisor_.reset();
   pool_.reset();
-  queue_space_.reset();
-  for (int fd : {service_sockets_.queue, service_sockets_.queue_control, service_sockets_.auth})
+  metrics_.reset();
+  queue_control_.reset();
+  for (int fd : {service_sockets_.queue, service_sockets_.queue_control, service_sockets_.auth,
+                 service_sockets_.metrics})
     if (fd >= 0) close(fd);
   if (pid_file_written_) fs_.RemoveFile(MasterPidFile(config_->run_directory));
 }
@@ -107,6 +111,16 @@ Status Master::CreateServiceSocket(const std::string& path, const UserIdentity* 
   return Status::Ok();
 }
 
+Status Master::BindMetricsSocket() {
+  if (config_->metrics_listen.empty()) return Status::Ok();
+  const BindAddress& address = config_->metrics_listen.front();
+  Result<int> fd = BindTcpListener(address, "metrics_listen");
+  if (!fd.ok()) return fd.status();
+  service_sockets_.metrics = *fd;
+  LOG_INFO("metricsd will serve http://%s/metrics", address.ToString().c_str());
+  return Status::Ok();
+}
+
 Status Master::WritePidFile() {
   if (Status s = WriteMasterPidFile(&fs_, config_->run_directory, getpid()); !s.ok()) return s;
   pid_file_written_ = true;
@@ -116,7 +130,7 @@ Status Master::WritePidFile() {
 Result<ResourceReadings> Master::ReadResourcesWithQueue(const Config& config) {
   Result<ResourceReadings> readings = ReadResources(config);
   if (readings.ok())
-    if (std::optional<QueueSpace> space = queue_space_->Latest()) readings->queue = *space;
+    if (std::optional<QueueSpace> space = queue_control_->Latest()) readings->queue = *space;
   return readings;
 }
 
@@ -213,6 +227,7 @@ Status Master::Start() {
                                      &service_sockets_.auth);
       !s.ok())
     return s;
+  if (Status s = BindMetricsSocket(); !s.ok()) return s;
   if (Status s = control_->Listen(config_->run_directory + "/master.sock"); !s.ok()) return s;
   // One key for master's lifetime, reloads included: a client resumes its
   // TLS session on any worker of any generation.
@@ -223,13 +238,14 @@ Status Master::Start() {
   Supervisor::Hooks hooks;
   hooks.smtpd_started = [this](pid_t pid, int channel) { pool_->AddWorker(pid, channel); };
   hooks.smtpd_exited = [this](pid_t pid) { SmtpdExited(pid); };
+  hooks.metrics_started = [this](pid_t pid, int channel) { metrics_->Started(pid, channel); };
   hooks.all_exited = [this] { event_base_loopexit(base_, nullptr); };
   supervisor_ =
       std::make_unique<Supervisor>(base_, &clock_, users_, service_sockets_, std::move(hooks));
   supervisor_->SetConfig(config_.get());
   Status started = supervisor_->StartAll();
   if (started.ok()) started = WaitForQueueManager();
-  if (started.ok() && !queue_space_->Start())
+  if (started.ok() && !queue_control_->Start())
     started = Status::Error("cannot create the timer that asks qmgr for the queue's room");
   if (!started.ok()) {
     supervisor_->TerminateAllAndWait(kServiceStopTimeout);
@@ -250,19 +266,20 @@ void Master::Accept(int fd, const std::vector<const ListenerConfig*>& candidates
   Admission admission = AdmitConnection(candidates, peer->first, table_, server_limits_);
   if (admission.listener == nullptr) {
     RefuseClient(fd, peer->first, peer->second, admission.refusal);
-    pool_->CountRefusal();
+    pool_->CountRefusal(candidates.empty() ? "" : candidates.front()->name, admission.refusal);
     return;
   }
   std::string blocked = BlockedReply(*admission.listener, peer->first, blocks_, block_files_);
   if (!blocked.empty()) {
     RefuseClient(fd, peer->first, peer->second, blocked);
-    pool_->CountRefusal();
+    pool_->CountRefusal(admission.listener->name, blocked);
     return;
   }
   if (std::optional<std::string> shortage = resources_.Shortage(*config_)) {
     LOG_WARNING("OutOfResources: %s", shortage->c_str());
-    RefuseClient(fd, peer->first, peer->second, FormatReply(reply::kInsufficientSystemResources));
-    pool_->CountRefusal();
+    const std::string refusal = FormatReply(reply::kInsufficientSystemResources);
+    RefuseClient(fd, peer->first, peer->second, refusal);
+    pool_->CountRefusal(admission.listener->name, refusal);
     return;
   }
   ClientConnection connection;
@@ -362,6 +379,19 @@ StatusReport Master::Report() const {
   return report;
 }
 
+void Master::WriteMetrics(PrometheusText* text) const {
+  using Type = PrometheusText::Type;
+  text->Family("postern_build_info", Type::kGauge, "postern's version, as a label; always 1.");
+  text->Sample("postern_build_info", {{"version", kPosternVersion}}, 1);
+  text->Family("postern_uptime_seconds", Type::kGauge, "Seconds since master started.");
+  text->Sample("postern_uptime_seconds", {},
+               std::chrono::duration<double>(clock_.Now() - started_at_).count());
+  std::map<std::string, uint32_t> sessions;
+  for (const ListenerConfig& listener : config_->listeners)
+    sessions[listener.name] = table_.CountForListener(listener.name);
+  pool_->traffic().Write(text, sessions);
+}
+
 Status Master::Reload(std::string* trouble) {
   if (stopping_) return Status::Error("postern is stopping");
   Result<Config> fresh = LoadConfig(config_->config_dir);
@@ -374,6 +404,11 @@ Status Master::Reload(std::string* trouble) {
     return checked.status();
   if (Status s = listeners_->Apply(*config); !s.ok()) return s;
   block_files_ = std::move(*files);
+  if (config->metrics_listen != config_->metrics_listen)
+    LOG_WARNING("metrics_listen changed: metricsd keeps serving %s until postern is restarted",
+                config_->metrics_listen.empty()
+                    ? "nothing"
+                    : config_->metrics_listen.front().ToString().c_str());
   pool_->DrainAll();
   config_ = std::move(config);
   ComputeLimits();

@@ -28,7 +28,8 @@
 #include "lib/policy/resource_check.h"
 #include "master/control_server.h"
 #include "master/listener_sockets.h"
-#include "master/queue_space_client.h"
+#include "master/metrics_endpoint.h"
+#include "master/queue_control_client.h"
 #include "master/supervisor.h"
 #include "master/worker_pool.h"
 
@@ -67,6 +68,10 @@ class Master {
   Status SaveDynamicBlocks();
   // master's part of `postern status` (lib/ipc/status_report.h).
   StatusReport Report() const;
+  // master's families of metrics_listen (master/metrics_endpoint.h).
+  void WriteMetrics(PrometheusText* text) const;
+  // Binds metrics_listen, when set, for metricsd.
+  Status BindMetricsSocket();
   void SmtpdExited(pid_t pid);
   // The server-wide limits of admission: max_server_connections, lowered
   // to what the workers can hold with the descriptor limit in force
@@ -84,11 +89,12 @@ class Master {
   PosixFileSystem fs_;
   DynamicBlocks blocks_{&clock_};
   // Reads statvfs, data.mdb and memory, with qmgr's figures for the queue
-  // (queue_space_) when it answered lately.
+  // (queue_control_) when it answered lately.
   ResourceMonitor resources_{&clock_, std::chrono::seconds(1), [this](const Config& config) {
                                return ReadResourcesWithQueue(config);
                              }};
-  std::unique_ptr<QueueSpaceClient> queue_space_;
+  std::unique_ptr<QueueControlClient> queue_control_;
+  std::unique_ptr<MetricsEndpoint> metrics_;
   BlockListFiles block_files_;
   std::unique_ptr<ListenerSockets> listeners_;
   std::unique_ptr<WorkerPool> pool_;

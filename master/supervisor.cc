@@ -31,6 +31,8 @@ const char* KindName(ChildKind kind) {
       return "qmgr";
     case ChildKind::kAuth:
       return "authd";
+    case ChildKind::kMetrics:
+      return "metricsd";
     case ChildKind::kSmtpd:
       return "smtpd";
   }
@@ -94,6 +96,8 @@ Supervisor::~Supervisor() = default;
 Status Supervisor::StartAll() {
   if (Status s = Spawn(ChildKind::kQueue); !s.ok()) return s;
   if (Status s = Spawn(ChildKind::kAuth); !s.ok()) return s;
+  if (sockets_.metrics >= 0)
+    if (Status s = Spawn(ChildKind::kMetrics); !s.ok()) return s;
   return StartSmtpdGeneration();
 }
 
@@ -125,11 +129,16 @@ Status Supervisor::Spawn(ChildKind kind) {
       extra = {"--listen-fd", "3"};
       if (root) drop_to = &users_.auth;
       break;
+    case ChildKind::kMetrics:
     case ChildKind::kSmtpd:
       if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0)
-        return Status::FromErrno("socketpair for smtpd", errno);
+        return Status::FromErrno(std::string("socketpair for ") + KindName(kind), errno);
       fds = {pair[1]};
       extra = {"--channel-fd", "3"};
+      if (kind == ChildKind::kMetrics) {
+        fds.push_back(sockets_.metrics);
+        extra.insert(extra.end(), {"--listen-fd", "4"});
+      }
       break;
   }
   pid_t master = getpid();
@@ -144,10 +153,9 @@ Status Supervisor::Spawn(ChildKind kind) {
   if (pid == 0) ExecChild(program, config_->config_dir, fds, drop_to, extra, master);
   children_[pid] = Child{kind, clock_->Now(), smtpd_generation_};
   LOG_DEBUG("started %s, pid %d", KindName(kind), static_cast<int>(pid));
-  if (kind == ChildKind::kSmtpd) {
-    close(pair[1]);
-    hooks_.smtpd_started(pid, pair[0]);
-  }
+  if (pair[1] >= 0) close(pair[1]);
+  if (kind == ChildKind::kSmtpd) hooks_.smtpd_started(pid, pair[0]);
+  if (kind == ChildKind::kMetrics) hooks_.metrics_started(pid, pair[0]);
   return Status::Ok();
 }
 
@@ -218,6 +226,7 @@ void Supervisor::OnRestartTimer(evutil_socket_t, short, void* self_ptr) {
 void Supervisor::SignalServices(int signo) {
   SignalKind(ChildKind::kQueue, signo);
   SignalKind(ChildKind::kAuth, signo);
+  SignalKind(ChildKind::kMetrics, signo);
 }
 
 void Supervisor::SignalKind(ChildKind kind, int signo) {

@@ -4,7 +4,9 @@
 // control socket on fd 4; it drops to queue_user itself), one authd (exec'd
 // after dropping to auth_user, with its socket on fd 3) and smtpd_workers smtpd processes (exec'd
 // as root with their master channel on fd 3; smtpd chroots and drops
-// privileges itself). A child that exits unexpectedly is restarted (an smtpd
+// privileges itself), and, with metrics_listen, one metricsd (exec'd as
+// root with its master channel on fd 3 and the TCP socket on fd 4; it
+// chroots and drops to smtpd_user itself). A child that exits unexpectedly is restarted (an smtpd
 // of the current generation even when it exits with status 0: only a drained
 // worker of an older generation is meant to go); one that
 // dies soon after starting is restarted after a back-off that doubles up to
@@ -25,7 +27,7 @@
 
 namespace postern {
 
-enum class ChildKind { kQueue, kAuth, kSmtpd };
+enum class ChildKind { kQueue, kAuth, kMetrics, kSmtpd };
 
 struct ChildUsers {
   UserIdentity smtpd, queue, auth;  // unused when not root
@@ -36,6 +38,7 @@ struct ServiceSockets {
   int queue = -1;          // qmgr.sock: message streams (smtpd)
   int queue_control = -1;  // qmgr-control.sock: queue control verbs (CLI, master)
   int auth = -1;           // authd.sock
+  int metrics = -1;        // metrics_listen's TCP socket; -1: no metricsd
 };
 
 class Supervisor {
@@ -44,6 +47,8 @@ class Supervisor {
     // A new smtpd runs; channel is master's end of its SOCK_SEQPACKET pair.
     std::function<void(pid_t pid, int channel)> smtpd_started;
     std::function<void(pid_t pid)> smtpd_exited;
+    // A new metricsd runs; channel is master's end of its SOCK_SEQPACKET pair.
+    std::function<void(pid_t pid, int channel)> metrics_started;
     // Every child has exited after Stop*().
     std::function<void()> all_exited;
   };
@@ -57,7 +62,8 @@ class Supervisor {
   Status StartAll();
   // Starts a fresh set of smtpd workers (reload); the pool drains the old ones.
   Status StartSmtpdGeneration();
-  // Sends SIGHUP to qmgr and authd so they re-read the configuration.
+  // Sends signo to qmgr, authd and metricsd (SIGHUP: re-read the
+  // configuration; SIGTERM: stop).
   void SignalServices(int signo);
   // No more restarts; signal every child of the kinds given.
   void StopRestarting() { stopping_ = true; }
@@ -71,8 +77,8 @@ class Supervisor {
     ChildKind kind;
     const char* name;  // "qmgr", "authd", "smtpd": the program's name
   };
-  // Every running child once: qmgr, authd, then the smtpd workers, each
-  // kind by pid.
+  // Every running child once: qmgr, authd, metricsd, then the smtpd
+  // workers, each kind by pid.
   std::vector<ChildEntry> Children() const;
 
  private:

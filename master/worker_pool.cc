@@ -166,7 +166,7 @@ void WorkerPool::HandoffExcept(ClientConnection connection, pid_t exclude, const
 
 void WorkerPool::Refuse(ClientConnection connection, const std::string& reply) {
   RefuseClient(connection.fd, connection.peer, connection.peer_port, reply);
-  CountRefusal();
+  CountRefusal(connection.listener, reply);
   table_->Remove(connection.conn_id);
 }
 
@@ -208,6 +208,7 @@ Status WorkerPool::Serve(Worker* worker, const ipc::Frame& frame) {
       return ipc::DecodeThen<ipc::SessionTally>(frame, [&](const ipc::SessionTally& m) {
         messages_.Add(clock_->Now(), m.messages);
         rejections_.Add(clock_->Now(), m.rejections);
+        traffic_.Add(m);
       });
     default:
       return Status::Error(ipc::MsgTypeName(frame.type) + ", which master does not serve");
@@ -220,7 +221,9 @@ void WorkerPool::Acknowledged(Worker* worker, uint64_t conn_id) {
     // Acknowledged too late: master already answered 421 and shut it down.
     return;
   }
-  close(TakePending(it).fd);
+  ClientConnection connection = TakePending(it);
+  close(connection.fd);
+  traffic_.Connected(connection.listener);
   worker->sessions.insert(conn_id);
 }
 

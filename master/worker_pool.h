@@ -43,6 +43,7 @@
 #include "lib/policy/minute_tally.h"
 #include "lib/policy/rate_limiter.h"
 #include "lib/policy/resource_check.h"
+#include "lib/policy/traffic_counters.h"
 #include "lib/smtp/reply_catalogue.h"
 
 namespace postern {
@@ -85,8 +86,14 @@ class WorkerPool {
   };
   // The sessions of the worker with that pid, or nullopt when it is none.
   std::optional<WorkerLoad> LoadOf(pid_t pid) const;
-  // A client master refused before its banner: one rejection for `postern status`.
-  void CountRefusal() { rejections_.Add(clock_->Now()); }
+  // A client of listener that master refused before its banner with
+  // reply_line: one rejection for `postern status` and metrics_listen.
+  void CountRefusal(const std::string& listener, std::string_view reply_line) {
+    rejections_.Add(clock_->Now());
+    traffic_.RefusedAtConnect(listener, reply_line);
+  }
+  // The running totals of metrics_listen (lib/policy/traffic_counters.h).
+  const TrafficCounters& traffic() const { return traffic_; }
   // What the workers reported (kSessionTally) and master refused, over the last minute.
   uint64_t MessagesLastMinute() const { return messages_.Sum(clock_->Now()); }
   uint64_t RejectionsLastMinute() const { return rejections_.Sum(clock_->Now()); }
@@ -154,6 +161,7 @@ class WorkerPool {
   ResourceMonitor* resources_;
   MinuteTally messages_;
   MinuteTally rejections_;
+  TrafficCounters traffic_;
 };
 
 }  // namespace postern

@@ -116,7 +116,7 @@ ipc::ControlReply RunControl(QueueManager* manager, const std::string& verb,
   const bool takes_target =
       verb == "delete" || verb == "hold" || verb == "release" || verb == "requeue";
   const bool takes_nothing =
-      verb == "ping" || verb == "flush" || verb == "space" || verb == "depth";
+      verb == "ping" || verb == "flush" || verb == "space" || verb == "depth" || verb == "metrics";
   if (!takes_target && !takes_nothing && verb != "list" && verb != "show")
     return Fail("qmgr knows no control verb \"" + Printable(verb) + "\"");
   if (takes_nothing && !args.empty()) return Fail(verb + " takes no arguments");
@@ -129,6 +129,7 @@ ipc::ControlReply RunControl(QueueManager* manager, const std::string& verb,
   if (verb == "ping") return Ok("pong\n");
   if (verb == "space") return Ok(FormatQueueSpace(manager->Space()));
   if (verb == "depth") return Ok(FormatQueueDepth(manager->Depth()));
+  if (verb == "metrics") return Ok(manager->MetricsText());
   if (verb == "list") return List(manager, args);
   if (verb == "flush")
     return Ok(std::to_string(manager->Flush()) + " message(s) scheduled for delivery\n");

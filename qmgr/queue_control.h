@@ -1,9 +1,10 @@
 // qmgr/queue_control.h — the queue control verbs behind `postern queue`.
 //
 // Answers one kControlRequest: ping; list [--json] [CURSOR]; show ID
-// [--body [OFFSET]]; delete, hold, release and requeue ID|ALL; flush; and
-// space (master's question for its early refusal:
-// lib/policy/resource_check.h FormatQueueSpace). Changes are committed
+// [--body [OFFSET]]; delete, hold, release and requeue ID|ALL; flush;
+// depth (`postern status`); metrics (master's question for metrics_listen:
+// lib/queue/queue_metrics.h); and space (master's question for its early
+// refusal: lib/policy/resource_check.h FormatQueueSpace). Changes are committed
 // before the reply is sent.
 //
 // A reply must fit one IPC frame (kMaxControlText of text), so long answers

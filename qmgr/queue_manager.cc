@@ -113,6 +113,7 @@ void QueueManager::OnCommitEvent(evutil_socket_t, short, void* self) {
 Status QueueManager::CommitNow() {
   if (!batch_) return Status::Ok();
   lazy_commit_due_.reset();
+  const TimePoint commit_began = clock_->Now();
   Status committed = batch_->Commit();
   if (!committed.ok()) {
     FailBatch(committed);
@@ -120,6 +121,8 @@ Status QueueManager::CommitNow() {
   }
   batch_.reset();
   disk_floor_.Committed();
+  metrics_.Committed(waiting_.size(), std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                          clock_->Now() - commit_began));
   ++commits_;
   ++generation_;
   // Pages freed by a commit are reusable only after the next one. A batch
@@ -411,6 +414,12 @@ QueueDepth QueueManager::Depth() const {
   return depth;
 }
 
+std::string QueueManager::MetricsText() const {
+  PrometheusText text;
+  metrics_.Write(&text, Depth());
+  return text.text();
+}
+
 Result<std::optional<Envelope>> QueueManager::CurrentEnvelope(const std::string& queue_id) {
   // The open batch may hold a newer envelope than the last commit.
   if (batch_) return batch_->GetEnvelope(queue_id);
@@ -616,6 +625,7 @@ Status QueueManager::RecordOutcomes(const DeliveryReport& report) {
                                    delays, r.attempt, r.detail)
                        .c_str());
     outcomes.push_back(r.attempt);
+    metrics_.Attempted(report.relay == "maildir", r.attempt.verdict);
   }
   ScheduleDecision decision = Schedule().Record(&envelope, outcomes);
   if (Status s = Settle(&envelope, decision); !s.ok()) return s;

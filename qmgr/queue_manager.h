@@ -80,6 +80,7 @@
 #include "lib/queue/delivery_schedule.h"
 #include "lib/queue/disk_floor.h"
 #include "lib/queue/envelope.h"
+#include "lib/queue/queue_metrics.h"
 #include "lib/queue/queue_store.h"
 #include "qmgr/delivery.h"
 #include "qmgr/relay_delivery.h"
@@ -167,6 +168,8 @@ class QueueManager {
   // For `postern status`: the committed messages by state (lib/ipc/status_report.h
   // says which state wins), counted from the index without reading the store.
   QueueDepth Depth() const;
+  // qmgr's Prometheus families for metrics_listen (lib/queue/queue_metrics.h).
+  std::string MetricsText() const;
   std::vector<std::string> QueuedIds() const;
   Status Delete(const std::vector<std::string>& queue_ids);
   Status SetHold(const std::string& queue_id, bool held);
@@ -282,6 +285,7 @@ class QueueManager {
   std::map<uint64_t, ContentChunker*> streams_by_age_;
   std::unordered_map<const ContentChunker*, uint64_t> stream_age_;
   uint64_t next_stream_age_ = 1;
+  QueueMetrics metrics_;
   uint64_t commits_ = 0;           // successful commits, ReleaseFreedPages included
   uint64_t floor_retried_at_ = 0;  // commits_ after the last early commit for the floor
   // A batch failed for want of space and no message has fitted since.

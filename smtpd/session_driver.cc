@@ -249,10 +249,10 @@ void SessionDriver::Pump() {
 }
 
 void SessionDriver::ReportTally() {
-  const ServerSession::Tally now = session_.tally();
+  ServerSession::Tally now = session_.tally();
   if (now == tallied_ || !context_->tally) return;
-  context_->tally({now.messages - tallied_.messages, now.rejections - tallied_.rejections});
-  tallied_ = now;
+  context_->tally(listener_.name, now.Since(tallied_));
+  tallied_ = std::move(now);
 }
 
 void SessionDriver::Execute(Action& action) {

@@ -45,9 +45,10 @@ struct WorkerContext {
   // AnswerMailCheck) and answers through the driver's MailCheckResult(), now or
   // later; never after the driver's session ended.
   std::function<void(SessionDriver*, const action::MailCheck&)> mail_check;
-  // Adds what a session counted since its last report (messages queued,
-  // rejections) to master's minute counts; empty in stand-alone mode.
-  std::function<void(const ServerSession::Tally& added)> tally;
+  // Adds what a session of listener counted since its last report
+  // (messages queued, their bytes, refusals) to master's counts; empty in
+  // stand-alone mode.
+  std::function<void(const std::string& listener, const ServerSession::Tally& added)> tally;
   // Called once per driver when its connection is finished; the callee
   // destroys the driver (later, not from inside the call).
   std::function<void(SessionDriver*)> on_session_end;

@@ -15,6 +15,7 @@
 #include "lib/net/unix_socket.h"
 #include "lib/policy/ip_blocks.h"
 #include "lib/policy/resource_check.h"
+#include "lib/smtp/reply_catalogue.h"
 #include "lib/smtp/session_log.h"
 
 namespace postern {
@@ -47,8 +48,18 @@ Worker::Worker(event_base* base, Config config, int channel_fd)
   context_.mail_check = [this](SessionDriver* d, const action::MailCheck& c) {
     SendMailCheck(d, c);
   };
-  context_.tally = [this](const ServerSession::Tally& added) {
-    SendToMaster(ipc::SessionTally{added.messages, added.rejections});
+  context_.tally = [this](const std::string& listener, const ServerSession::Tally& added) {
+    ipc::SessionTally tally{.listener = listener,
+                            .messages = added.messages,
+                            .rejections = added.rejections,
+                            .bytes = added.bytes,
+                            .refused = {}};
+    for (const auto& [refusal, count] : added.refused) {
+      if (tally.refused.size() == ipc::SessionTally::kMaxRefusalKinds) break;
+      tally.refused.push_back(
+          {refusal.command, static_cast<uint16_t>(refusal.code), refusal.enhanced, count});
+    }
+    SendToMaster(tally);
   };
   reap_event_.reset(event_new(base_, -1, 0, OnReapFinished, this));
 }
@@ -238,7 +249,13 @@ void Worker::LookedUp(const ListenerConfig& listener, int fd, const IpAddress& p
     // master would have refused at accept; master frees the connection's
     // counts on kConnClosed, as for any session.
     RefuseClient(fd, peer, client.port, BlockListReply());
-    SendToMaster(ipc::SessionTally{.messages = 0, .rejections = 1});
+    const Reply& refusal = reply::kIpAddressOnBlockList;
+    SendToMaster(ipc::SessionTally{
+        .listener = listener.name,
+        .messages = 0,
+        .rejections = 1,
+        .bytes = 0,
+        .refused = {{"CONNECT", static_cast<uint16_t>(refusal.code), refusal.enhanced, 1}}});
     SendToMaster(ipc::ConnClosed{conn_id});
     MaybeExit();
     return;

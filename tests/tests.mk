@@ -70,6 +70,7 @@ tests_unit_tests_SOURCES += \
 	tests/lib/policy/connection_admission_test.cc \
 	tests/lib/policy/ip_blocks_test.cc \
 	tests/lib/policy/minute_tally_test.cc \
+	tests/lib/policy/traffic_counters_test.cc \
 	tests/lib/policy/rate_limiter_test.cc \
 	tests/lib/policy/resource_check_test.cc
 # lib/tls
@@ -96,6 +97,7 @@ tests_unit_tests_SOURCES += \
 	tests/lib/queue/maildir_test.cc \
 	tests/lib/queue/queue_id_test.cc \
 	tests/lib/queue/queue_listing_test.cc \
+	tests/lib/queue/queue_metrics_test.cc \
 	tests/lib/queue/queue_store_test.cc
 # smtpd: AuthClient against a fake authd on a socketpair, a worker against a
 # fake master

@@ -110,6 +110,7 @@ class Parser {
     if (Status mechanisms = CheckAuthMechanisms(config); !mechanisms.ok()) return mechanisms;
     if (Status times = CheckDeliveryTimes(config); !times.ok()) return times;
     if (Status times = CheckRelayTimeouts(config); !times.ok()) return times;
+    if (Status metrics = CheckMetricsListen(config); !metrics.ok()) return metrics;
     return config;
   }
 
@@ -338,6 +339,15 @@ class Parser {
     return KeyError(assignment->line, key,
                     Quoted(config.postmaster_address) + " is not a mailbox (local-part@domain): " +
                         (parsed.ok() ? "it has no domain" : parsed.status().message()));
+  }
+
+  // metricsd serves one socket.
+  Status CheckMetricsListen(const Config& config) const {
+    if (config.metrics_listen.size() <= 1) return Status::Ok();
+    const ConfigKey& key = *FindConfigKey("metrics_listen");
+    const Assignment* assignment = FindAssignment(globals_, key);
+    return KeyError(assignment != nullptr ? assignment->line : 0, key,
+                    "takes one ADDRESS:PORT, not " + std::to_string(config.metrics_listen.size()));
   }
 
   // myhostname names postern in every greeting, EHLO and Received: field.

@@ -102,6 +102,8 @@ struct Config {
   std::string log_file;     // log_target = file: the file every process appends to
   bool log_syslog = false;  // deprecated: yes is log_target = syslog
   uint32_t smtpd_workers = 2;
+  // The Prometheus endpoint (metricsd); empty: none. One address at most.
+  std::vector<BindAddress> metrics_listen;
   // ConnectionCountExceeded: concurrent connections, all listeners together; 0: no cap.
   uint32_t max_server_connections = 0;
   std::vector<NextHop> relayhost;  // tried in order; empty: none

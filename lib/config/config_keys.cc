@@ -122,6 +122,21 @@ constexpr std::array kKeys = {
                      "daemon or local0 to local7.",
       .choices = kLogFacilityWords,
       .slot = &C::log_facility},
+    K{.name = "metrics_listen",
+      .type = T::kBindAddresses,
+      .scope = S::kGlobal,
+      .default_value = "",
+      .default_doc = "empty: no endpoint",
+      .description =
+          "One ADDRESS:PORT (e.g. 127.0.0.1:9587) where metricsd serves Prometheus's text "
+          "format at /metrics: connections and refusals per listener, messages, bytes and "
+          "rejections (by command and reply) per listener, sessions, deliveries by transport "
+          "and status, the queue by state, group-commit batch sizes and commit latency. "
+          "master binds it; metricsd answers as smtpd_user, chrooted, and asks master, which "
+          "asks qmgr. The page has no authentication: bind it to loopback or a management "
+          "network. A change takes a restart (postern stop, postern start); a reload keeps "
+          "the endpoint it has and says so.",
+      .slot = &C::metrics_listen},
     K{.name = "syslog_socket",
       .type = T::kPath,
       .scope = S::kGlobal,

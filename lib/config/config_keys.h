@@ -73,13 +73,13 @@ using ConfigValue = std::variant<std::string, bool, uint32_t, uint64_t, Duration
 using ConfigSlot =
     std::variant<std::string Config::*, bool Config::*, uint32_t Config::*, uint64_t Config::*,
                  Duration Config::*, std::vector<std::string> Config::*,
-                 std::vector<Network> Config::*, std::vector<NextHop> Config::*, RelayTls Config::*,
-                 LogTarget Config::*, LogFacility Config::*, std::string ListenerConfig::*,
-                 bool ListenerConfig::*, uint32_t ListenerConfig::*, uint64_t ListenerConfig::*,
-                 Duration ListenerConfig::*, std::vector<std::string> ListenerConfig::*,
-                 std::vector<Network> ListenerConfig::*, std::vector<BindAddress> ListenerConfig::*,
-                 Role ListenerConfig::*, BareNewline ListenerConfig::*,
-                 AuthRequireTls ListenerConfig::*>;
+                 std::vector<Network> Config::*, std::vector<BindAddress> Config::*,
+                 std::vector<NextHop> Config::*, RelayTls Config::*, LogTarget Config::*,
+                 LogFacility Config::*, std::string ListenerConfig::*, bool ListenerConfig::*,
+                 uint32_t ListenerConfig::*, uint64_t ListenerConfig::*, Duration ListenerConfig::*,
+                 std::vector<std::string> ListenerConfig::*, std::vector<Network> ListenerConfig::*,
+                 std::vector<BindAddress> ListenerConfig::*, Role ListenerConfig::*,
+                 BareNewline ListenerConfig::*, AuthRequireTls ListenerConfig::*>;
 
 struct ConfigKey {
   std::string_view name;

@@ -126,14 +126,36 @@ Result<TlsTicketKey> TlsTicketKey::Decode(std::string_view payload) {
 }
 
 std::string SessionTally::Encode() const {
-  return PayloadWriter().U32(messages).U32(rejections).Take();
+  PayloadWriter w;
+  w.Str(listener).U32(messages).U32(rejections).U64(bytes);
+  w.U32(static_cast<uint32_t>(refused.size()));
+  for (const Refusal& refusal : refused)
+    w.Str(refusal.command).U16(refusal.code).Str(refusal.enhanced).U32(refusal.count);
+  return w.Take();
 }
 
 Result<SessionTally> SessionTally::Decode(std::string_view payload) {
+  // Names longer than these are no command or enhanced code postern sends.
+  constexpr size_t kMaxName = 16;
   SessionTally m;
+  uint32_t kinds = 0;
   PayloadReader r(payload);
+  r.Str(&m.listener);
   r.U32(&m.messages);
   r.U32(&m.rejections);
+  r.U64(&m.bytes);
+  if (r.U32(&kinds) && kinds > kMaxRefusalKinds)
+    return Status::Error("malformed kSessionTally: " + std::to_string(kinds) +
+                         " kinds of refusal, more than " + std::to_string(kMaxRefusalKinds));
+  for (uint32_t i = 0; i < kinds; ++i) {
+    Refusal& refusal = m.refused.emplace_back();
+    if (!r.Str(&refusal.command) || !r.U16(&refusal.code) || !r.Str(&refusal.enhanced) ||
+        !r.U32(&refusal.count))
+      break;
+    if (refusal.command.size() > kMaxName || refusal.enhanced.size() > kMaxName)
+      return Status::Error("malformed kSessionTally: a refusal's name is longer than " +
+                           std::to_string(kMaxName) + " octets");
+  }
   if (Status s = r.Finish(MsgTypeName(kType)); !s.ok()) return s;
   return m;
 }

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "lib/base/status.h"
 #include "lib/ipc/frame.h"
@@ -153,15 +154,30 @@ struct TlsTicketKey {
   bool operator==(const TlsTicketKey&) const = default;
 };
 
-// smtpd -> master: u32 messages, u32 rejections. What the worker's sessions
-// did since its last tally: messages acknowledged with 250 (queued), and
-// 4xx/5xx replies to MAIL, RCPT, DATA and BDAT or to a client refused
-// before its banner. master sums them over a sliding minute for `postern
-// status`; sent when something happened, never answered.
+// smtpd -> master: str listener, u32 messages, u32 rejections, u64 bytes,
+// u32 n, then n refusals (str command, u16 code, str enhanced, u32 count).
+// What one session of the listener did since its last tally: messages
+// acknowledged with 250 (queued) and their content octets, and 4xx/5xx
+// replies to MAIL, RCPT, DATA and BDAT or to a client refused before its
+// banner (command "CONNECT"), by command and reply. master sums them over a
+// sliding minute for `postern status` and for good for metrics_listen;
+// sent when something happened, never answered. At most kMaxRefusalKinds
+// refusals, with short names, so a worker cannot make master hold much.
 struct SessionTally {
   static constexpr MsgType kType = MsgType::kSessionTally;
+  static constexpr uint32_t kMaxRefusalKinds = 64;
+  struct Refusal {
+    std::string command;  // "MAIL", "RCPT", "DATA", "BDAT", "CONNECT"
+    uint16_t code = 0;
+    std::string enhanced;  // "5.1.1", or empty
+    uint32_t count = 0;
+    bool operator==(const Refusal&) const = default;
+  };
+  std::string listener;
   uint32_t messages = 0;
   uint32_t rejections = 0;
+  uint64_t bytes = 0;
+  std::vector<Refusal> refused;
 
   std::string Encode() const;
   static Result<SessionTally> Decode(std::string_view payload);

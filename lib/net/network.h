@@ -53,6 +53,7 @@ std::optional<uint16_t> ParsePort(std::string_view text);
 struct BindAddress {
   IpAddress address;
   uint16_t port = 0;
+  bool operator==(const BindAddress&) const = default;
 
   // "127.0.0.1:2525", "[::1]:2525", "0.0.0.0:25", "[::]:587".
   static Result<BindAddress> Parse(std::string_view text);

@@ -15,7 +15,7 @@
 // refuse every connection for ever although LMDB can refill the pages of
 // the messages that left. Only qmgr may read the LMDB file, so master asks
 // it (QueueSpace, the control verb "space" on the queue socket,
-// master/queue_space_client.h) and counts the reusable bytes as room and
+// master/queue_control_client.h) and counts the reusable bytes as room and
 // the bytes qmgr holds in flight as taken, in both the disk and the map
 // check; without a fresh answer it falls back to statvfs and the file size.
 #pragma once

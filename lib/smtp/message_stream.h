@@ -68,6 +68,8 @@ class MessageStream {
   ContentVerdict verdict() const { return reader_.verdict(); }
   // The first Message-ID field's body as the client wrote it, or empty.
   const std::string& message_id() const { return reader_.scanner().message_id(); }
+  // Content octets read so far (the whole message once it is complete).
+  uint64_t size() const { return reader_.scanner().size(); }
   // The transaction is discarded: AbortMessage, unless the stream ended.
   void Abandon();
 

@@ -55,6 +55,22 @@ bool IsProtocolError(const Reply& reply) {
 
 bool IsError(const Reply& reply) { return reply.code >= 400; }
 
+// The commands whose refusals the tally counts, by name; nullptr for others.
+const char* TalliedCommand(Verb verb) {
+  switch (verb) {
+    case Verb::kMail:
+      return "MAIL";
+    case Verb::kRcpt:
+      return "RCPT";
+    case Verb::kData:
+      return "DATA";
+    case Verb::kBdat:
+      return "BDAT";
+    default:
+      return nullptr;
+  }
+}
+
 // A refusal on policy or resources, logged as Postfix's "reject:"; 500 to
 // 504 answer the syntax or the order of commands, which Postfix does not
 // log as rejects either.
@@ -243,6 +259,8 @@ class ServerSession::Impl {
     AppendAction(&actions_, std::move(action));
   }
   void DiscardTransaction();
+  // The transaction's message was acknowledged with 250.
+  void CountMessage();
   void EndSession();
   // The final reply (not 3xx) to the command being answered counts it.
   void SettleCommand(int code);
@@ -354,7 +372,7 @@ void ServerSession::Impl::QueueResult(ipc::QueueOutcome outcome) {
   phase_ = Phase::kCommand;
   if (outcome != ipc::QueueOutcome::kQueued) NoteMessageSubject();
   if (outcome == ipc::QueueOutcome::kQueued) {
-    ++tally_.messages;
+    CountMessage();
     Respond(reply::kQueued, {transaction_.message->queue_id()});
   } else if (outcome == ipc::QueueOutcome::kInsufficientResources) {
     Respond(reply::kInsufficientSystemResources);
@@ -363,6 +381,11 @@ void ServerSession::Impl::QueueResult(ipc::QueueOutcome outcome) {
   }
   DiscardTransaction();
   ResumeReading();
+}
+
+void ServerSession::Impl::CountMessage() {
+  ++tally_.messages;
+  tally_.bytes += transaction_.message->size();
 }
 
 void ServerSession::Impl::FirstAttemptEnded(ipc::AttemptSummary summary) {
@@ -375,7 +398,7 @@ void ServerSession::Impl::Acknowledge(std::string why) {
   phase_ = Phase::kCommand;
   ack_deadline_ = TimePoint::max();
   const std::string queue_id = transaction_.message->queue_id();
-  ++tally_.messages;
+  CountMessage();
   Respond(reply::kQueued, {queue_id});
   Emit(action::Acknowledged{queue_id,
                             std::chrono::duration_cast<Duration>(clock_.Now() - data_ended_at_),
@@ -566,10 +589,11 @@ void ServerSession::Impl::Answer(const Reply& reply, std::string text, AfterRepl
 }
 
 void ServerSession::Impl::Deliver(const Reply& reply, const std::string& text, AfterReply after) {
-  if (IsError(reply) && pending_verb_ &&
-      (*pending_verb_ == Verb::kMail || *pending_verb_ == Verb::kRcpt ||
-       *pending_verb_ == Verb::kData || *pending_verb_ == Verb::kBdat))
-    ++tally_.rejections;
+  if (IsError(reply) && pending_verb_)
+    if (const char* command = TalliedCommand(*pending_verb_)) {
+      ++tally_.rejections;
+      ++tally_.refused[{command, reply.code, reply.enhanced ? reply.enhanced : ""}];
+    }
   if (IsProtocolError(reply)) ++protocol_errors_;
   if (listener_.max_protocol_errors != 0 && protocol_errors_ > listener_.max_protocol_errors) {
     SendReply(reply::kTooManyErrors);
@@ -1149,6 +1173,19 @@ void ServerSession::AuthResult(ipc::AuthOutcome outcome, const std::string& data
 const std::string& ServerSession::authenticated_user() const { return impl_->authenticated_user(); }
 const CommandCounts& ServerSession::command_counts() const { return impl_->command_counts(); }
 ServerSession::Tally ServerSession::tally() const { return impl_->tally(); }
+
+ServerSession::Tally ServerSession::Tally::Since(const Tally& earlier) const {
+  Tally added{.messages = messages - earlier.messages,
+              .rejections = rejections - earlier.rejections,
+              .bytes = bytes - earlier.bytes,
+              .refused = {}};
+  for (const auto& [refusal, count] : refused) {
+    auto before = earlier.refused.find(refusal);
+    uint32_t was = before == earlier.refused.end() ? 0 : before->second;
+    if (count > was) added.refused[refusal] = count - was;
+  }
+  return added;
+}
 void ServerSession::OnTimer() { impl_->OnTimer(); }
 TimePoint ServerSession::NextDeadline() const { return impl_->NextDeadline(); }
 std::vector<Action> ServerSession::TakeActions() { return impl_->TakeActions(); }

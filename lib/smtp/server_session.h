@@ -148,6 +148,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -322,14 +323,26 @@ class ServerSession {
   // The commands so far and how many succeeded, for the disconnect line; a
   // command still unanswered counts as failed once the session is closed.
   const CommandCounts& command_counts() const;
-  // What `postern status` counts over a minute, as running totals since
-  // the session began: messages acknowledged with 250 (queued), and error
-  // replies (4xx, 5xx) to MAIL, RCPT, DATA (its end included) and BDAT.
-  // Replies the server sends on its own (timeouts) are not counted.
+  // What `postern status` counts over a minute and metrics_listen counts
+  // for good, as running totals since the session began: messages
+  // acknowledged with 250 (queued) and their content octets, and error
+  // replies (4xx, 5xx) to MAIL, RCPT, DATA (its end included) and BDAT,
+  // by command and reply. Replies the server sends on its own (timeouts)
+  // are not counted.
+  struct Refusal {
+    std::string command;   // "MAIL", "RCPT", "DATA", "BDAT"
+    int code = 0;          // 550
+    std::string enhanced;  // "5.1.1"; empty for a reply without one
+    auto operator<=>(const Refusal&) const = default;
+  };
   struct Tally {
     uint32_t messages = 0;
-    uint32_t rejections = 0;
+    uint32_t rejections = 0;  // the sum of refused
+    uint64_t bytes = 0;
+    std::map<Refusal, uint32_t> refused;
     bool operator==(const Tally&) const = default;
+    // What this tally (a later one of the same session) added to earlier.
+    Tally Since(const Tally& earlier) const;
   };
   Tally tally() const;
   // True while the session should not be given more input (waiting for

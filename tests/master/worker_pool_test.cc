@@ -176,15 +176,30 @@ BOOST_FIXTURE_TEST_CASE(the_message_rate_is_counted_by_the_pools_clock, Fixture)
 // `postern status`: the workers' tallies and master's own refusals, summed
 // over the last minute by the pool's clock.
 BOOST_FIXTURE_TEST_CASE(tallies_and_refusals_are_summed_over_a_minute, Fixture) {
-  SendAsWorker(ipc::MsgType::kSessionTally, ipc::SessionTally{2, 1}.Encode());
+  ipc::SessionTally tally{.listener = "smtp",
+                          .messages = 2,
+                          .rejections = 1,
+                          .bytes = 3000,
+                          .refused = {{"RCPT", 550, "5.1.1", 1}}};
+  SendAsWorker(ipc::MsgType::kSessionTally, tally.Encode());
   auto until = std::chrono::steady_clock::now() + std::chrono::seconds(2);
   while (pool.MessagesLastMinute() == 0 && std::chrono::steady_clock::now() < until) {
     event_base_loop(base.get(), EVLOOP_NONBLOCK);
     usleep(1000);
   }
-  pool.CountRefusal();
+  pool.CountRefusal("smtp", "421 4.3.2 Service not available\r\n");
   BOOST_TEST(pool.MessagesLastMinute() == 2u);
   BOOST_TEST(pool.RejectionsLastMinute() == 2u);
+  // metrics_listen's totals keep them, by listener and reply.
+  PrometheusText text;
+  pool.traffic().Write(&text, {{"smtp", 0}});
+  for (const char* line : {"postern_messages_total{listener=\"smtp\"} 2\n",
+                           "postern_message_bytes_total{listener=\"smtp\"} 3000\n",
+                           "postern_rejections_total{listener=\"smtp\",command=\"RCPT\","
+                           "code=\"550\",enhanced=\"5.1.1\"} 1\n",
+                           "postern_rejections_total{listener=\"smtp\",command=\"CONNECT\","
+                           "code=\"421\",enhanced=\"4.3.2\"} 1\n"})
+    BOOST_TEST(text.text().find(line) != std::string::npos, line << " is not in\n" << text.text());
   clock.Advance(std::chrono::seconds(60));
   BOOST_TEST(pool.MessagesLastMinute() == 0u);
   BOOST_TEST(pool.RejectionsLastMinute() == 0u);

@@ -260,6 +260,7 @@ BOOST_AUTO_TEST_CASE(HoldsEveryKeyOfTheOperatorContract) {
                         "log_syslog",
                         "log_target",
                         "log_facility",
+                        "metrics_listen",
                         "syslog_socket",
                         "smtpd_workers",
                         "max_server_connections",

@@ -39,7 +39,13 @@ MailCheckReply Sample(MailCheckReply*) { return {3, MailVerdict::kInsufficientRe
 ServiceConnect Sample(ServiceConnect*) { return {Service::kAuth}; }
 ServiceSocket Sample(ServiceSocket*) { return {Service::kAuth, true}; }
 TlsTicketKey Sample(TlsTicketKey*) { return {std::string("k\0ey", 4)}; }
-SessionTally Sample(SessionTally*) { return {2, 3}; }
+SessionTally Sample(SessionTally*) {
+  return {.listener = "submission",
+          .messages = 2,
+          .rejections = 3,
+          .bytes = 4096,
+          .refused = {{"RCPT", 550, "5.1.1", 2}, {"CONNECT", 421, "", 1}}};
+}
 MessageBegin Sample(MessageBegin*) { return {5, std::string("env\0elope", 9)}; }
 MessageData Sample(MessageData*) { return {5, "Subject: hi\r\n\r\nbody\r\n"}; }
 MessageEnd Sample(MessageEnd*) { return {5, true}; }
@@ -83,6 +89,8 @@ std::string Str(const std::string& text) {
 }
 
 std::string Byte(uint8_t b) { return std::string(1, static_cast<char>(b)); }
+std::string U32(uint32_t v) { return U64(v).substr(4); }
+std::string U16(uint16_t v) { return U64(v).substr(6); }
 
 }  // namespace
 
@@ -113,13 +121,27 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(a_trailing_byte_fails, Message, AllMessages) {
   BOOST_TEST(!Message::Decode(Sample<Message>().Encode() + "x").ok());
 }
 
+BOOST_AUTO_TEST_CASE(a_session_tally_is_bounded) {
+  SessionTally many = Sample<SessionTally>();
+  many.refused.assign(SessionTally::kMaxRefusalKinds + 1, {"RCPT", 550, "5.1.1", 1});
+  Result<SessionTally> decoded = SessionTally::Decode(many.Encode());
+  BOOST_TEST(!decoded.ok());
+  BOOST_TEST(decoded.status().message() ==
+             "malformed kSessionTally: 65 kinds of refusal, more than 64");
+  SessionTally longer = Sample<SessionTally>();
+  longer.refused[0].enhanced = std::string(17, '5');
+  BOOST_TEST(!SessionTally::Decode(longer.Encode()).ok());
+}
+
 BOOST_AUTO_TEST_CASE(layouts_typed_out) {
   BOOST_TEST(Sample<Handoff>().Encode() == U64(42) + Str("submission") + Str("2001:db8::1") +
                                                "\xC3\xCB" + Str("192.0.2.1") + "\x02\x4B");
   BOOST_TEST(Sample<MailCheck>().Encode() == U64(3) + Str("smtp") + Str("ip:192.0.2.10"));
   BOOST_TEST(Sample<MailCheckReply>().Encode() == U64(3) + Byte(2));
   BOOST_TEST(Sample<ServiceSocket>().Encode() == Byte(2) + Byte(1));
-  BOOST_TEST(Sample<SessionTally>().Encode() == std::string("\0\0\0\x02\0\0\0\x03", 8));
+  BOOST_TEST(Sample<SessionTally>().Encode() ==
+             Str("submission") + U32(2) + U32(3) + U64(4096) + U32(2) + Str("RCPT") + U16(550) +
+                 Str("5.1.1") + U32(2) + Str("CONNECT") + U16(421) + Str("") + U32(1));
   BOOST_TEST(Sample<MessageResult>().Encode() == U64(5) + Byte(2) + Str("no"));
   BOOST_TEST(Sample<MessageEnd>().Encode() == U64(5) + Byte(1));
   BOOST_TEST(Sample<FirstAttemptEnded>().Encode() == U64(5) + Byte(2));
