@@ -129,6 +129,13 @@ tests_fuzz_dns_message_replay_SOURCES = tests/fuzz/dns_message_fuzzer.cc \
 	tests/fuzz/replay_main.cc
 tests_fuzz_dns_message_replay_LDADD = $(POSTERN_LIBS)
 
+# The load client of tests/bench/run-submission-bench: C and GnuTLS only, one
+# process driving many TLS sessions (built by make, installed nowhere).
+noinst_PROGRAMS = tests/bench/submit-load
+tests_bench_submit_load_SOURCES = tests/bench/submit-load.c
+tests_bench_submit_load_CFLAGS = $(WARN_FLAGS) $(GNUTLS_CFLAGS)
+tests_bench_submit_load_LDADD = $(GNUTLS_LIBS)
+
 SYSTEM_TESTS = \
 	tests/system/abuse_test.py \
 	tests/system/ack_delay_test.py \
