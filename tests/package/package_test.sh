@@ -9,7 +9,9 @@
 # then postern is started through /etc/init.d/postern, local_domains is set
 # in /etc/postern/postern.conf and reloaded, a user is added, swaks submits
 # a message to 127.0.0.1:587 over STARTTLS with AUTH LOGIN, and the message
-# must arrive in the Maildir byte for byte; postern status must answer.
+# must arrive in the Maildir byte for byte; postern status must answer, and
+# its --json form, read with jq, must name the version, master's pid and
+# the queue.
 # Then postern is stopped, the package purged, and nothing of it may be
 # left: no file of `dpkg -L`, no /etc/postern, /var/lib/postern or
 # /run/postern, no init or systemd links, no process of its master.
@@ -171,6 +173,14 @@ assert head[0].startswith(b"Received: ") and head[-1] == b"", head
 assert all(line[:1] in (b" ", b"\t") for line in head[1:-1]), head
 PYTHON
 postern status >"$work/status.out" || { cat "$work/status.out"; fail "postern status failed"; }
+# A monitoring script's view: the JSON form, read with jq. The package's
+# version is postern's, master is the pid the init script started, qmgr
+# answered for the queue, and the shipped submission listener is there.
+postern status --json >"$work/status.json" || fail "postern status --json failed"
+jq -e --arg version "$version" --argjson master "$master" \
+  '.version == $version and ([.processes[] | select(.name == "master") | .pid] == [$master])
+   and (.queue | type) == "object" and ([.listeners[] | .name] | index("submission")) != null' \
+  "$work/status.json" >/dev/null || { cat "$work/status.json"; fail "postern status --json: unexpected"; }
 
 # ---- stop and purge
 step "stopping postern and purging the package"
