@@ -15,6 +15,7 @@
 #include "lib/base/privileges.h"
 #include "lib/config/config_rules.h"
 #include "lib/config/relay_password.h"
+#include "lib/sasl/recipient_directory.h"
 #include "lib/tls/tls_credentials.h"
 
 namespace postern::cli {
@@ -82,6 +83,10 @@ std::vector<std::string> CheckProblems(const Config& config) {
     if (Status s = CheckParentCreatable(key, *path); !s.ok()) problems.push_back(s.message());
   }
   CheckRelayCredentials(config, &problems);
+  // authd reads local_recipient_map's files at start and reload; one it
+  // cannot read or parse would stop it.
+  if (Result<RecipientDirectory> maps = RecipientDirectory::Load(config, ""); !maps.ok())
+    problems.push_back(maps.status().message());
   return problems;
 }
 

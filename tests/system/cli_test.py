@@ -255,6 +255,21 @@ def test_check_refuses_what_would_be_wrong_at_run_time():
                            "a host name")
 
 
+def test_check_reads_the_local_recipient_maps():
+    """A map file authd could not read or parse is refused by check, not by authd's start."""
+    with CliHome() as cli:
+        cli.write_config(extra_global="local_recipient_map = sasldb aliases\n")
+        cli.assert_failure(cli.postern("check"), "cannot read local_recipient_map file",
+                           os.path.join(cli.conf_dir, "aliases"))
+        with open(os.path.join(cli.conf_dir, "aliases"), "w") as f:
+            f.write("alice\n# a comment\n@example.test catch-all\n")
+        cli.assert_failure(cli.postern("check"), os.path.join(cli.conf_dir, "aliases") + ":3")
+        with open(os.path.join(cli.conf_dir, "aliases"), "w") as f:
+            f.write("alice\nbob@example.test\n")
+        result = cli.postern("check")
+        assert (result.returncode, result.stdout, result.stderr) == (0, "", ""), result
+
+
 def test_check_missing_config_file():
     with CliHome() as cli:
         os.remove(os.path.join(cli.conf_dir, "postern.conf"))
