@@ -17,6 +17,7 @@ tests_unit_tests_SOURCES += \
 tests_unit_tests_SOURCES += \
 	tests/lib/net/dns_message_test.cc \
 	tests/lib/net/fake_dns_server.h \
+	tests/lib/net/http_request_test.cc \
 	tests/lib/net/mx_lookup_test.cc \
 	tests/lib/net/network_test.cc \
 	tests/lib/net/unix_socket_test.cc
