@@ -149,6 +149,7 @@ SYSTEM_TESTS = \
 	tests/system/interop_test.py \
 	tests/system/ip_block_test.py \
 	tests/system/lifecycle_test.py \
+	tests/system/metricsd_test.py \
 	tests/system/mx_delivery_test.py \
 	tests/system/out_of_resources_test.py \
 	tests/system/postfix_next_hop_test.py \
