@@ -329,6 +329,11 @@ void MetricsServer::OnDeadline(evutil_socket_t, short, void* arg) {
                seconds);
       break;
     case Connection::Phase::kWaiting:
+      LOG_INFO(
+          "metrics client [%s]: %s: no answer from master within the connection's %lld s; "
+          "closing",
+          c->client.c_str(), c->request.c_str(), seconds);
+      break;
     case Connection::Phase::kAnswering:
       LOG_INFO("metrics client [%s]: %s: the answer was not taken within %lld s; closing",
                c->client.c_str(), c->request.c_str(), seconds);

@@ -20,7 +20,9 @@ curl when installed) then check:
     version, 431 for a 9 KB header;
   - a client that connects and sends nothing is closed after ~10 s while
     others are served meanwhile; with 70 idle connections (6 over the cap
-    of 64) a scrape is answered as soon as some of them close;
+    of 64) a scrape waits, and is answered as soon as some of them close;
+  - out of descriptors (RLIMIT_NOFILE 16), metricsd pauses accepting rather
+    than spin, and serves again once clients close;
   - refused requests are logged one line each, answered scrapes not at all;
     SIGHUP changes nothing;
   - as root: metricsd runs as the smtpd user with its root directory
@@ -33,6 +35,7 @@ Every process is started through h.spawn() and ended by PID.
 import fcntl
 import http.client
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -125,7 +128,7 @@ class FakeMaster:
 class Metricsd:
     """One metricsd process with its fake master and its listening socket."""
 
-    def __init__(self, name="metricsd"):
+    def __init__(self, name="metricsd", max_descriptors=None):
         self.root = h.scratch_dir(name)
         self.conf = os.path.join(self.root, "conf")
         self.run = os.path.join(self.root, "run")
@@ -156,6 +159,8 @@ class Metricsd:
         def descriptors_3_and_4():
             os.dup2(channel_fd, 3)
             os.dup2(listen_fd, 4)
+            if max_descriptors:
+                resource.setrlimit(resource.RLIMIT_NOFILE, (max_descriptors, max_descriptors))
 
         h.ensure_daemon_users()
         with open(self.log_path, "ab") as log:
@@ -421,6 +426,35 @@ def test():
     check_log(m)
     check_unprivileged_and_chrooted(m)
     check_master_gone_exits_zero(m)
+
+
+def cpu_seconds(pid):
+    """User plus system CPU time of pid so far (/proc/PID/stat fields 14 and 15)."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_out_of_descriptors_pauses_accepting():
+    """With 16 descriptors metricsd meets EMFILE after a few idle clients: it
+    pauses accepting instead of spinning on the listen queue, and serves
+    again once clients close."""
+    m = Metricsd("metricsd-emfile", max_descriptors=16)
+    idle = [socket.create_connection(("127.0.0.1", m.port), timeout=30) for _ in range(20)]
+    try:
+        h.wait_until(lambda: "Too many open files" in m.log(), "metricsd to run out of descriptors")
+        before = cpu_seconds(m.process.pid)
+        time.sleep(2)
+        spent = cpu_seconds(m.process.pid) - before
+        assert spent < 0.5, "metricsd spent %.2f s of CPU in 2 s out of descriptors" % spent
+        pauses = m.log().count("not accepting for 1000 ms")
+        assert 1 <= pauses <= 5, "%d pauses in about 2 s" % pauses
+    finally:
+        for s in idle:
+            s.close()
+    status, _, body, took = m.get()
+    assert status == 200 and body == METRICS.encode(), (status, body)
+    assert took < 3, "the first scrape after the shortage took %.1f s" % took
 
 
 def test_sigterm_exits_zero():
