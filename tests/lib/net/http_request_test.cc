@@ -7,7 +7,9 @@
 
 #include <boost/test/unit_test.hpp>
 #include <ostream>
+#include <random>
 #include <string>
+#include <vector>
 
 namespace postern::http {
 
@@ -170,6 +172,39 @@ BOOST_AUTO_TEST_CASE(a_head_over_8_kb_is_too_large) {
              Outcome::kTooLarge);
   // Up to the bound, an unfinished head needs more.
   BOOST_TEST(ParseRequestHead(endless.substr(0, kMaxHeadBytes)).outcome == Outcome::kNeedMore);
+}
+
+// Heads made of request-like pieces in random order (a fixed seed): whatever
+// the verdict, a complete head lies within the bytes and the bound, and its
+// own bytes alone give the same request.
+BOOST_AUTO_TEST_CASE(random_heads_keep_the_invariants) {
+  const std::vector<std::string> pieces = {"GET",      "HEAD",
+                                           " ",        "/metrics",
+                                           "HTTP/1.1", "HTTP/1.0",
+                                           "\r\n",     "\n",
+                                           "\r",       "Host",
+                                           ":",        "a",
+                                           "\t",       std::string(1, '\0'),
+                                           "\xff",     std::string(3000, 'x')};
+  std::mt19937 random(20261207);
+  size_t complete = 0;
+  for (int round = 0; round < 20000; ++round) {
+    std::string bytes = round % 2 ? "GET /metrics HTTP/1.1\r\n" : "";
+    size_t count = random() % 24;
+    for (size_t i = 0; i < count; ++i) bytes += pieces[random() % pieces.size()];
+    HeadParse parse = ParseRequestHead(bytes);
+    if (parse.outcome != Outcome::kComplete) {
+      BOOST_CHECK(parse.outcome == Outcome::kNeedMore || !parse.why.empty());
+      continue;
+    }
+    ++complete;
+    BOOST_REQUIRE(parse.head_length <= bytes.size() && parse.head_length <= kMaxHeadBytes);
+    HeadParse again = ParseRequestHead(std::string_view(bytes).substr(0, parse.head_length));
+    BOOST_REQUIRE(again.outcome == Outcome::kComplete);
+    BOOST_CHECK(again.request.method == parse.request.method &&
+                again.request.target == parse.request.target);
+  }
+  BOOST_TEST(complete > 0u);
 }
 
 BOOST_AUTO_TEST_CASE(a_response_has_status_type_length_and_close) {
