@@ -23,12 +23,13 @@ lib_libpostern_a_SOURCES += \
 	lib/base/status.h \
 	lib/base/syslog_socket.cc lib/base/syslog_socket.h \
 	lib/base/version.h
-# net: sockets, DNS, libevent handles
+# net: sockets, DNS, libevent handles, HTTP request heads
 lib_libpostern_a_SOURCES += \
 	lib/net/client_refusal.cc lib/net/client_refusal.h \
 	lib/net/dns_message.cc lib/net/dns_message.h \
 	lib/net/dns_resolver.cc lib/net/dns_resolver.h \
 	lib/net/event_handles.h \
+	lib/net/http_request.cc lib/net/http_request.h \
 	lib/net/mx_lookup.cc lib/net/mx_lookup.h \
 	lib/net/network.cc lib/net/network.h \
 	lib/net/unix_socket.cc lib/net/unix_socket.h

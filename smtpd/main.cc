@@ -11,8 +11,6 @@
 // `smtpd -S` runs one session on stdin/stdout for debugging and dialog tests.
 // A worker takes a new configuration only by being replaced (master starts
 // a new generation on reload), so SIGHUP changes nothing.
-#include <time.h>
-
 #include <memory>
 #include <string>
 
@@ -40,11 +38,10 @@ class Smtpd : public DaemonProgram {
     config_ = std::move(config);
     if (!standalone_.on && channel_fd_ < 0)
       return Status::Error("smtpd runs under master (--channel-fd N) or stand-alone (-S)");
-    if (standalone_.on || !RunningAsRoot()) return Status::Ok();
-    Result<UserIdentity> found = LookUpUser(config_.smtpd_user, "smtpd_user");
-    if (!found.ok()) return found.status();
-    user_ = *found;
-    chroot_dir_ = config_.run_directory + "/empty";
+    if (standalone_.on) return Status::Ok();
+    Result<Jail> jail = SmtpdJail(config_);
+    if (!jail.ok()) return jail.status();
+    jail_ = std::move(*jail);
     return Status::Ok();
   }
 
@@ -64,12 +61,10 @@ class Smtpd : public DaemonProgram {
       if (Status s = worker_->Prepare(); !s.ok()) return s;
       return worker_->StartStandalone(standalone_.listener, standalone_.client);
     }
-    tzset();  // the Received header's zone, before /etc/localtime is out of reach
     // Made while still root, so the channel may enlarge its socket buffer.
     worker_ = std::make_unique<Worker>(base, std::move(config_), channel_fd_);
     if (Status s = worker_->Prepare(); !s.ok()) return s;
-    if (Status s = DropPrivileges(user_, chroot_dir_); !s.ok())
-      return Status::Error("cannot drop privileges: " + s.message());
+    if (Status s = EnterJail(jail_); !s.ok()) return s;
     worker_->Start();
     return Status::Ok();
   }
@@ -87,8 +82,7 @@ class Smtpd : public DaemonProgram {
   int channel_fd_;
   StandaloneOptions standalone_;
   Config config_;
-  UserIdentity user_;
-  std::string chroot_dir_;
+  Jail jail_;
   std::unique_ptr<Worker> worker_;
 };
 

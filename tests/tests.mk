@@ -18,6 +18,7 @@ tests_unit_tests_SOURCES += \
 tests_unit_tests_SOURCES += \
 	tests/lib/net/dns_message_test.cc \
 	tests/lib/net/fake_dns_server.h \
+	tests/lib/net/http_request_test.cc \
 	tests/lib/net/mx_lookup_test.cc \
 	tests/lib/net/network_test.cc \
 	tests/lib/net/unix_socket_test.cc
@@ -162,6 +163,7 @@ SYSTEM_TESTS = \
 	tests/system/interop_test.py \
 	tests/system/ip_block_test.py \
 	tests/system/lifecycle_test.py \
+	tests/system/metricsd_test.py \
 	tests/system/mx_delivery_test.py \
 	tests/system/out_of_resources_test.py \
 	tests/system/postfix_next_hop_test.py \

@@ -177,6 +177,11 @@ Status DaemonRun::WatchSignals() {
 void DaemonRun::OnSignal(evutil_socket_t signo, short, void* self_ptr) {
   auto* self = static_cast<DaemonRun*>(self_ptr);
   if (signo == SIGHUP) {
+    if (!self->program_->Reloads()) {
+      LOG_DEBUG("SIGHUP: %s reads no configuration once started; nothing to reload",
+                self->spec_.name.c_str());
+      return;
+    }
     Status reloaded = self->program_->Reload();
     if (reloaded.ok()) {
       LOG_INFO("configuration reloaded");

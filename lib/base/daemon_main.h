@@ -27,10 +27,9 @@
 // SIGTERM or SIGINT: "stopping on signal N", then Stop(); when it returns
 // true the loop ends at once (event_base_loopexit), else the program ends it
 // itself once it has wound down (master waits for its children). SIGHUP:
-// Reload(); a failure is the warning "reload failed: <why>; keeping the
-// running configuration", a success "configuration reloaded". When the
-// loop ends the program is destroyed, "stopped" is logged and the process
-// exits 0.
+// Reload() (only a debug line for a program that Reloads() nothing); a failure is the warning
+// "reload failed: <why>; keeping the running configuration", a success "configuration reloaded".
+// When the loop ends the program is destroyed, "stopped" is logged and the process exits 0.
 #pragma once
 
 #include <event2/event.h>
@@ -59,6 +58,9 @@ class DaemonProgram {
   virtual bool Stop() = 0;
   // SIGHUP: re-read the configuration; an error keeps the running one.
   virtual Status Reload() = 0;
+  // False for a daemon that reads no file once started (metricsd, in its
+  // chroot): SIGHUP is then a debug line, and Reload() is never called.
+  virtual bool Reloads() const { return true; }
 };
 
 using DaemonFactory = std::function<std::unique_ptr<DaemonProgram>(const DaemonOptions& options)>;

@@ -5,10 +5,13 @@
 #include <grp.h>
 #include <pwd.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cstring>
 #include <vector>
+
+#include "lib/config/config.h"
 
 namespace postern {
 Result<UserIdentity> LookUpUser(const std::string& name, const std::string& config_key) {
@@ -43,6 +46,20 @@ Status DropPrivileges(const UserIdentity& user, const std::string& chroot_dir) {
     return Status::Error("uid drop to " + user.name + " did not take effect");
   if (user.uid != 0 && (setuid(0) == 0 || seteuid(0) == 0))
     return Status::Error("could regain root after dropping to " + user.name);
+  return Status::Ok();
+}
+
+Result<Jail> SmtpdJail(const Config& config) {
+  if (!RunningAsRoot()) return Jail{};
+  Result<UserIdentity> user = LookUpUser(config.smtpd_user, "smtpd_user");
+  if (!user.ok()) return user.status();
+  return Jail{*user, config.run_directory + "/empty"};
+}
+
+Status EnterJail(const Jail& jail) {
+  tzset();
+  if (Status s = DropPrivileges(jail.user, jail.directory); !s.ok())
+    return Status::Error("cannot drop privileges: " + s.message());
   return Status::Ok();
 }
 

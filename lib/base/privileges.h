@@ -15,6 +15,8 @@
 
 namespace postern {
 
+struct Config;
+
 struct UserIdentity {
   std::string name;
   uid_t uid = 0;
@@ -30,6 +32,23 @@ bool RunningAsRoot();
 
 // Becomes `user` (when root), chrooted into chroot_dir when it is non-empty.
 Status DropPrivileges(const UserIdentity& user, const std::string& chroot_dir);
+
+// Where a process that parses network input lives (smtpd, metricsd): as
+// smtpd_user, chrooted into run_directory/empty (which master makes: root's,
+// mode 0555, empty). Looked up with SmtpdJail() while root, entered with
+// EnterJail() once the process has opened what it needs; from then on it can
+// read no file of the system.
+struct Jail {
+  UserIdentity user;
+  std::string directory;  // empty when not started as root: nothing to enter
+};
+
+// The jail of config's smtpd_user; an error when that user does not exist.
+Result<Jail> SmtpdJail(const Config& config);
+
+// Reads the time zone while /etc/localtime is still in reach (log lines and
+// Received: headers keep local time), then DropPrivileges into the jail.
+Status EnterJail(const Jail& jail);
 
 // Creates a directory (and its parents) if missing, then sets its mode and,
 // when root, its owner. Fails if the path exists and is not a directory.

@@ -8,7 +8,7 @@ administrator relies on:
   there when neither -c nor POSTERN_CONFIG_DIR is given, and its built-in
   defaults are configure's: state_directory localstatedir/lib/postern,
   run_directory runstatedir/postern, daemon_directory libexecdir/postern,
-  where master, smtpd, qmgr and authd are installed;
+  where master, smtpd, qmgr, authd and metricsd are installed;
 - `make uninstall` keeps a postern.conf the administrator changed, and
   removes one that is still the installed file.
 configure's directories come from tests/tests.mk (POSTERN_SYSCONFDIR and
@@ -67,7 +67,7 @@ def test_install_uses_configures_directories():
         assert "\n#state_directory = %s " % state in text
         assert "\n#run_directory = %s " % run in text
         assert "\n#daemon_directory = %s " % daemons in text
-        for program in ("master", "smtpd", "qmgr", "authd"):
+        for program in ("master", "smtpd", "qmgr", "authd", "metricsd"):
             assert os.access(dest + daemons + "/" + program, os.X_OK), program
 
         usage = installed_postern(dest, dirs, "--help")

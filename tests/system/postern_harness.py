@@ -41,7 +41,7 @@ HOSTNAME = "mail.example.test"
 BANNER = "220 %s ESMTP postern ready" % HOSTNAME
 LOCAL_DOMAIN = "example.test"
 DAEMONS = {"master": "master/master", "smtpd": "smtpd/smtpd", "qmgr": "qmgr/qmgr",
-           "authd": "auth/authd"}
+           "authd": "auth/authd", "metricsd": "metricsd/metricsd"}
 DAEMON_USERS = ("postern", "postern-queue", "postern-auth")
 
 # Every wait in the harness is bounded by one of these.
@@ -78,7 +78,7 @@ def build_dir():
 
 
 def daemon_path(program):
-    """The built daemon program (master, smtpd, qmgr, authd) of the build tree."""
+    """The built daemon program (master, smtpd, qmgr, authd, metricsd) of the build tree."""
     return os.path.join(build_dir(), DAEMONS[program])
 
 
