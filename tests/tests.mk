@@ -164,6 +164,7 @@ SYSTEM_TESTS = \
 	tests/system/ip_block_test.py \
 	tests/system/lifecycle_test.py \
 	tests/system/metricsd_test.py \
+	tests/system/metrics_test.py \
 	tests/system/mx_delivery_test.py \
 	tests/system/out_of_resources_test.py \
 	tests/system/postfix_next_hop_test.py \
