@@ -9,7 +9,7 @@
 //
 // Decisions:
 //   - Each process is listed once: master first, then its children in the
-//     order master gives (qmgr, authd, then the smtpd workers); only smtpd
+//     order master gives (qmgr, authd, metricsd, then the smtpd workers); only smtpd
 //     workers have sessions and a draining flag.
 //   - Sessions per listener are master's connection counts: connections
 //     admitted to the listener and not yet closed, handed off or about to be.
