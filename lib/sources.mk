@@ -32,6 +32,7 @@ lib_libpostern_a_SOURCES += \
 	lib/net/http_request.cc lib/net/http_request.h \
 	lib/net/mx_lookup.cc lib/net/mx_lookup.h \
 	lib/net/network.cc lib/net/network.h \
+	lib/net/socket_acceptor.cc lib/net/socket_acceptor.h \
 	lib/net/unix_socket.cc lib/net/unix_socket.h
 # ipc: frames between the daemons
 lib_libpostern_a_SOURCES += \

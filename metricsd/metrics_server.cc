@@ -37,10 +37,6 @@ http::Response Plain(int status, std::string_view body) {
   return http::Response{status, kPlainType, body, ""};
 }
 
-bool IsResourceShortage(int error) {
-  return error == EMFILE || error == ENFILE || error == ENOBUFS || error == ENOMEM;
-}
-
 // Whether bytes can end a line or make a head malformed: only then is the
 // head worth parsing again (a head trickled in byte by byte costs a parse
 // per line, not per byte).
@@ -85,80 +81,25 @@ MetricsServer::MetricsServer(event_base* base, int listen_fd, int channel_fd, Li
                DatagramChannel::Handlers{[this](ipc::Datagram& datagram) { OnFrame(datagram); },
                                          [this](const std::string& why, bool peer_closed) {
                                            OnMasterGone(why, peer_closed);
-                                         }}) {}
+                                         }}),
+      acceptor_(
+          base, "metrics socket", listen_fd, limits.accept_pause,
+          [this](int fd, const sockaddr_storage& peer) {
+            std::optional<IpAddress> ip =
+                IpAddress::FromSockaddr(reinterpret_cast<const sockaddr*>(&peer));
+            Adopt(fd, ip ? ip->Unmapped().ToString() : "unknown");
+            return true;
+          },
+          [this] { return !master_gone_ && connections_.size() < limits_.max_connections; }) {}
 
 MetricsServer::~MetricsServer() {
   connections_.clear();
-  accept_event_.reset();
-  accept_pause_.reset();
   if (listen_fd_ >= 0) close(listen_fd_);
 }
 
-Status MetricsServer::Start() {
-  accept_event_.reset(event_new(base_, listen_fd_, EV_READ | EV_PERSIST, OnAccept, this));
-  accept_pause_.reset(evtimer_new(base_, OnAcceptPauseOver, this));
-  if (!accept_event_ || !accept_pause_)
-    return Status::Error("cannot watch the metrics socket with libevent");
-  UpdateAccepting();
-  if (!accept_armed_) return Status::Error("cannot watch the metrics socket with libevent");
-  return Status::Ok();
-}
+Status MetricsServer::Start() { return acceptor_.Start(); }
 
-// --- accepting
-
-void MetricsServer::UpdateAccepting() {
-  if (!accept_event_) return;
-  bool want =
-      !master_gone_ && !short_of_descriptors_ && connections_.size() < limits_.max_connections;
-  if (want == accept_armed_) return;
-  if (want) {
-    accept_armed_ = event_add(accept_event_.get(), nullptr) == 0;
-  } else {
-    event_del(accept_event_.get());
-    accept_armed_ = false;
-  }
-}
-
-void MetricsServer::OnAccept(evutil_socket_t, short, void* self) {
-  static_cast<MetricsServer*>(self)->AcceptAll();
-}
-
-void MetricsServer::OnAcceptPauseOver(evutil_socket_t, short, void* self_ptr) {
-  auto* self = static_cast<MetricsServer*>(self_ptr);
-  self->short_of_descriptors_ = false;
-  self->UpdateAccepting();
-}
-
-void MetricsServer::AcceptAll() {
-  while (accept_armed_) {
-    sockaddr_storage address;
-    socklen_t length = sizeof address;
-    int fd = accept4(listen_fd_, reinterpret_cast<sockaddr*>(&address), &length,
-                     SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd >= 0) {
-      std::optional<IpAddress> ip = IpAddress::FromSockaddr(reinterpret_cast<sockaddr*>(&address));
-      Adopt(fd, ip ? ip->Unmapped().ToString() : "unknown");
-      UpdateAccepting();
-      continue;
-    }
-    if (errno == EINTR || errno == ECONNABORTED) continue;
-    if (errno == EAGAIN || errno == EWOULDBLOCK) return;
-    int error = errno;
-    if (!IsResourceShortage(error)) {
-      LOG_WARNING("accept on the metrics socket: %s", strerror(error));
-      return;
-    }
-    LOG_WARNING(
-        "accept on the metrics socket: %s; not accepting for %lld ms or until a "
-        "connection closes",
-        strerror(error), static_cast<long long>(limits_.accept_pause.count()));
-    short_of_descriptors_ = true;
-    UpdateAccepting();
-    timeval pause = ToTimeval(limits_.accept_pause);
-    evtimer_add(accept_pause_.get(), &pause);
-    return;
-  }
-}
+// --- connections
 
 void MetricsServer::Adopt(int fd, const std::string& client) {
   auto c = std::make_unique<Connection>();
@@ -348,11 +289,7 @@ void MetricsServer::Close(Connection* c) {
   waiters_.erase(c->id);
   connections_.erase(c->id);  // c is gone from here on
   // A descriptor came back: worth trying the listen queue again now.
-  if (short_of_descriptors_) {
-    evtimer_del(accept_pause_.get());
-    short_of_descriptors_ = false;
-  }
-  UpdateAccepting();
+  acceptor_.DescriptorFreed();
   if (master_gone_ && connections_.empty()) event_base_loopexit(base_, nullptr);
 }
 
@@ -397,8 +334,7 @@ void MetricsServer::OnMasterGone(const std::string& why, bool peer_closed) {
   }
   master_gone_ = true;
   question_out_ = false;
-  evtimer_del(accept_pause_.get());
-  UpdateAccepting();
+  acceptor_.Update();
   AnswerWaiters(Plain(503, "master is gone\n"), "master is gone");
   std::vector<Connection*> reading;
   for (const auto& [id, c] : connections_)

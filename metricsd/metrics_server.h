@@ -57,6 +57,7 @@
 #include "lib/ipc/datagram_channel.h"
 #include "lib/net/event_handles.h"
 #include "lib/net/http_request.h"
+#include "lib/net/socket_acceptor.h"
 
 namespace postern {
 
@@ -87,16 +88,12 @@ class MetricsServer {
  private:
   struct Connection;
 
-  static void OnAccept(evutil_socket_t, short, void* self);
-  static void OnAcceptPauseOver(evutil_socket_t, short, void* self);
   static void OnRead(bufferevent* bev, void* connection);
   static void OnWritten(bufferevent* bev, void* connection);
   static void OnEvent(bufferevent* bev, short what, void* connection);
   static void OnDeadline(evutil_socket_t, short, void* connection);
   static void OnAnswerTimeout(evutil_socket_t, short, void* connection);
 
-  void UpdateAccepting();
-  void AcceptAll();
   void Adopt(int fd, const std::string& client);
   void ReadHead(Connection* c);
   void Discard(Connection* c);
@@ -115,10 +112,7 @@ class MetricsServer {
   int listen_fd_;
   Limits limits_;
   DatagramChannel channel_;
-  EventPtr accept_event_;
-  EventPtr accept_pause_;
-  bool accept_armed_ = false;
-  bool short_of_descriptors_ = false;
+  SocketAcceptor acceptor_;
   bool master_gone_ = false;
   bool question_out_ = false;
   uint64_t next_id_ = 1;

@@ -12,13 +12,6 @@
 #include "lib/base/log.h"
 
 namespace postern {
-namespace {
-
-bool IsResourceShortage(int error) {
-  return error == EMFILE || error == ENFILE || error == ENOBUFS || error == ENOMEM;
-}
-
-}  // namespace
 
 FramedServer::Connection::~Connection() {
   read_event.reset();
@@ -33,32 +26,27 @@ FramedServer::FramedServer(event_base* base, std::string name, int listen_fd, Ha
       listen_fd_(listen_fd),
       handlers_(std::move(handlers)),
       limits_(limits),
+      acceptor_(
+          base, name_, listen_fd, limits.accept_pause,
+          [this](int fd, const sockaddr_storage&) { return Adopt(fd); },
+          [this] { return WantsConnections(); }),
       read_buffer_(limits.read_size) {}
 
 FramedServer::~FramedServer() {
   connections_.clear();
-  accept_event_.reset();
   if (listen_fd_ >= 0) close(listen_fd_);
 }
 
 Status FramedServer::Start() {
-  int flags = fcntl(listen_fd_, F_GETFL);
-  if (flags < 0 || fcntl(listen_fd_, F_SETFL, flags | O_NONBLOCK) != 0)
-    return Status::FromErrno("cannot make the " + name_ + " non-blocking", errno);
-  accept_event_.reset(event_new(base_, listen_fd_, EV_READ | EV_PERSIST, OnAccept, this));
-  accept_pause_.reset(evtimer_new(base_, OnAcceptPauseOver, this));
   reap_event_.reset(event_new(base_, -1, 0, OnReap, this));
-  if (!accept_event_ || !accept_pause_ || !reap_event_)
-    return Status::Error("cannot watch the " + name_ + " with libevent");
+  if (!reap_event_) return Status::Error("cannot watch the " + name_ + " with libevent");
   accepting_ = true;
-  UpdateAccepting();
-  if (!accept_armed_) return Status::Error("cannot watch the " + name_ + " with libevent");
-  return Status::Ok();
+  return acceptor_.Start();
 }
 
 void FramedServer::StopAccepting() {
   accepting_ = false;
-  UpdateAccepting();
+  acceptor_.Update();
 }
 
 void FramedServer::CloseAll() {
@@ -67,58 +55,14 @@ void FramedServer::CloseAll() {
   connections_.clear();
   for (PeerId id : ids)
     if (handlers_.closed) handlers_.closed(id);
-  UpdateAccepting();
+  acceptor_.Update();
 }
 
 // --- accepting
 
-void FramedServer::UpdateAccepting() {
-  if (!accept_event_) return;
-  bool below_cap = limits_.max_connections == 0 || connections_.size() < limits_.max_connections;
-  bool want = accepting_ && !short_of_descriptors_ && below_cap;
-  if (want == accept_armed_) return;
-  if (want) {
-    accept_armed_ = event_add(accept_event_.get(), nullptr) == 0;
-  } else {
-    event_del(accept_event_.get());
-    accept_armed_ = false;
-  }
-}
-
-void FramedServer::OnAccept(evutil_socket_t, short, void* self) {
-  static_cast<FramedServer*>(self)->AcceptAll();
-}
-
-void FramedServer::OnAcceptPauseOver(evutil_socket_t, short, void* self_ptr) {
-  auto* self = static_cast<FramedServer*>(self_ptr);
-  self->short_of_descriptors_ = false;
-  self->UpdateAccepting();
-}
-
-void FramedServer::AcceptAll() {
-  while (accept_armed_) {
-    int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd >= 0) {
-      if (!Adopt(fd)) return;
-      UpdateAccepting();
-      continue;
-    }
-    if (errno == EINTR || errno == ECONNABORTED) continue;
-    if (errno == EAGAIN || errno == EWOULDBLOCK) return;
-    int error = errno;
-    if (!IsResourceShortage(error)) {
-      LOG_WARNING("accept on the %s: %s", name_.c_str(), strerror(error));
-      return;
-    }
-    LOG_WARNING("accept on the %s: %s; not accepting for %lld ms or until a connection closes",
-                name_.c_str(), strerror(error),
-                static_cast<long long>(limits_.accept_pause.count()));
-    short_of_descriptors_ = true;
-    UpdateAccepting();
-    timeval pause = ToTimeval(limits_.accept_pause);
-    evtimer_add(accept_pause_.get(), &pause);
-    return;
-  }
+bool FramedServer::WantsConnections() const {
+  return accepting_ &&
+         (limits_.max_connections == 0 || connections_.size() < limits_.max_connections);
 }
 
 bool FramedServer::Adopt(int fd) {
@@ -237,11 +181,8 @@ void FramedServer::Reap() {
     }
   }
   // A descriptor came back: worth trying the listen queue again now.
-  if (!reaped.empty() && short_of_descriptors_) {
-    evtimer_del(accept_pause_.get());
-    short_of_descriptors_ = false;
-  }
-  UpdateAccepting();
+  if (!reaped.empty()) acceptor_.DescriptorFreed();
+  acceptor_.Update();
   for (PeerId id : reaped)
     if (handlers_.closed) handlers_.closed(id);
 }

@@ -2,8 +2,8 @@
 // lib/ipc/frame.h frames on a libevent loop.
 //
 // authd, qmgr's queue socket and master's control socket are each one of
-// these plus a frame handler. The server owns the accept loop, one frame
-// decoder and one output buffer per peer, and the rules every receiver
+// these plus a frame handler. The server owns the accept loop
+// (lib/net/socket_acceptor), one frame decoder and one output buffer per peer, and the rules every receiver
 // keeps (lib/ipc/frame.h): a peer that sends a malformed frame, or a frame
 // its handler refuses, is dropped and nothing else is affected; a peer that
 // lets more than Limits::max_output bytes of replies pile up unread has
@@ -33,6 +33,7 @@
 #include "lib/base/status.h"
 #include "lib/ipc/frame.h"
 #include "lib/net/event_handles.h"
+#include "lib/net/socket_acceptor.h"
 
 namespace postern {
 
@@ -91,7 +92,7 @@ class FramedServer {
   size_t connections() const { return connections_.size(); }
   // Started, not stopped, and yet not accepting: out of descriptors or at
   // max_connections.
-  bool accept_paused() const { return accepting_ && !accept_armed_; }
+  bool accept_paused() const { return accepting_ && !acceptor_.armed(); }
 
  private:
   struct Connection {
@@ -107,15 +108,12 @@ class FramedServer {
     ~Connection();
   };
 
-  static void OnAccept(evutil_socket_t, short, void* self);
-  static void OnAcceptPauseOver(evutil_socket_t, short, void* self);
   static void OnReadable(evutil_socket_t, short, void* connection);
   static void OnWritable(evutil_socket_t, short, void* connection);
   static void OnReap(evutil_socket_t, short, void* self);
 
-  void AcceptAll();
-  // Arms or disarms the accept event as the state now says.
-  void UpdateAccepting();
+  // Whether the acceptor may take more connections now.
+  bool WantsConnections() const;
   bool Adopt(int fd);
   void Read(Connection* c);
   void Flush(Connection* c);
@@ -127,12 +125,9 @@ class FramedServer {
   int listen_fd_;
   Handlers handlers_;
   Limits limits_;
-  EventPtr accept_event_;
-  EventPtr accept_pause_;
+  SocketAcceptor acceptor_;
   EventPtr reap_event_;
-  bool accepting_ = false;             // Start() and no StopAccepting() since
-  bool short_of_descriptors_ = false;  // accept_pause_ is running
-  bool accept_armed_ = false;
+  bool accepting_ = false;  // Start() and no StopAccepting() since
   std::vector<char> read_buffer_;
   PeerId next_id_ = 1;
   std::map<PeerId, std::unique_ptr<Connection>> connections_;
