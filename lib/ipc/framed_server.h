@@ -3,12 +3,11 @@
 //
 // authd, qmgr's queue socket and master's control socket are each one of
 // these plus a frame handler. The server owns the accept loop
-// (lib/net/socket_acceptor), one frame decoder and one output buffer per peer, and the rules every receiver
-// keeps (lib/ipc/frame.h): a peer that sends a malformed frame, or a frame
-// its handler refuses, is dropped and nothing else is affected; a peer that
-// lets more than Limits::max_output bytes of replies pile up unread has
-// stopped reading and is dropped too. Output the socket does not take at
-// once (EAGAIN) waits for a write event: the server never blocks.
+// (lib/net/socket_acceptor), one frame decoder and one output buffer per peer, and the rules every
+// receiver keeps (lib/ipc/frame.h): a peer that sends a malformed frame, or a frame its handler
+// refuses, is dropped and nothing else is affected; a peer that lets more than Limits::max_output
+// bytes of replies pile up unread has stopped reading and is dropped too. Output the socket does
+// not take at once (EAGAIN) waits for a write event: the server never blocks.
 //
 // Out of descriptors or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM), accepting
 // pauses for Limits::accept_pause, or until one of the server's own

@@ -20,14 +20,16 @@ Checked:
     system resources"; none is 451 4.3.0 and none is refused at connect or
     MAIL (the queue is empty when each round begins);
   - the oldest win instead of all being given up, and no burst starves
-    after another: every round accepts at least half of what the room above
-    the floor holds, and the three rounds together at least what it holds,
-    less three, per round (the room is measured before the first round; a
-    message of 1 MB takes 1 MB and a sixteenth in LMDB: 8 chunks of 33
-    pages). The margins allow for freed pages too scattered for a chunk's
-    33-page run and for pages a delivery's reader holds back: on a loaded
-    machine one round took 9 of 13 (the code before took 6 in its first
-    round, none in lock-step, and starved the rounds after);
+    after another: every round accepts at least a third of what the room
+    above the floor holds, and the three rounds together at least what it
+    holds, less three, per round (the room is measured before the first
+    round; a message of 1 MB takes 1 MB and a sixteenth in LMDB: 8 chunks
+    of 33 pages). The margins allow for freed pages too scattered for a
+    chunk's 33-page run and for pages a delivery's reader holds back: on a
+    loaded machine one round took 9 of 13, and in CI, beside a compile and
+    another system test, a first round took 5 of 13 (then 19 and 13); the
+    code before took 6 in its first round, none in lock-step, and starved
+    the rounds after, which the total catches;
   - every message acknowledged with 250 is delivered, byte for byte;
   - after each round's queue has drained, a new connection is greeted with
     220 within a few seconds (master learns qmgr's reusable room once a
@@ -222,7 +224,7 @@ def test():
             # sixteenth more in LMDB (a page header per 32 pages of a chunk).
             room = free_space(instance.state_dir) - FLOOR
             holds = room // (MESSAGE_SIZE + MESSAGE_SIZE // 16)
-            expected_per_round = holds // 2
+            expected_per_round = holds // 3
             expected_total = ROUNDS * (holds - 3)
             assert holds >= 12, "the room above the floor is only %d KB" % (room >> 10)
             sampler = FreeSpaceSampler(instance.state_dir)
