@@ -637,11 +637,15 @@ class Instance:
 
     def block_mailbox(self, local, domain=LOCAL_DOMAIN):
         """Puts a file where local@domain's Maildir must go (the domain's directory
-        made as qmgr would make it), so that delivering to it fails."""
+        made as qmgr would make it), so that delivering to it fails. Call it
+        while no delivery to the domain is in flight: a domain directory made
+        here is root's until it is handed to qmgr's user, and a delivery that
+        meets it in that moment is deferred (EACCES) for the back-off."""
         domain_dir = os.path.join(self.mail_dir, domain)
-        os.makedirs(domain_dir, mode=0o700, exist_ok=True)
-        owner = os.stat(self.mail_dir)
-        os.chown(domain_dir, owner.st_uid, owner.st_gid)
+        if not os.path.isdir(domain_dir):
+            os.makedirs(domain_dir, mode=0o700)
+            owner = os.stat(self.mail_dir)
+            os.chown(domain_dir, owner.st_uid, owner.st_gid)
         with open(os.path.join(domain_dir, local), "w") as f:
             f.write("a file where %s's Maildir must be\n" % local)
 
