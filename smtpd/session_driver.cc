@@ -249,10 +249,12 @@ void SessionDriver::Pump() {
 }
 
 void SessionDriver::ReportTally() {
-  ServerSession::Tally now = session_.tally();
+  // Runs after every event of the session: compared in place, copied
+  // only when something was counted.
+  const ServerSession::Tally& now = session_.tally();
   if (now == tallied_ || !context_->tally) return;
   context_->tally(listener_.name, now.Since(tallied_));
-  tallied_ = std::move(now);
+  tallied_ = now;
 }
 
 void SessionDriver::Execute(Action& action) {

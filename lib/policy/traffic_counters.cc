@@ -1,36 +1,12 @@
 // lib/policy/traffic_counters.cc — see lib/policy/traffic_counters.h.
 #include "lib/policy/traffic_counters.h"
 
-#include <cctype>
+#include <utility>
 
 #include "lib/base/log.h"
+#include "lib/smtp/reply_parser.h"
 
 namespace postern {
-namespace {
-
-// "421 4.3.2 Service not available" -> 421, "4.3.2"; 0 and "" for what is
-// not a reply line.
-std::pair<uint16_t, std::string> ReplyHead(std::string_view line) {
-  if (line.size() < 3 || !std::isdigit(static_cast<unsigned char>(line[0])) ||
-      !std::isdigit(static_cast<unsigned char>(line[1])) ||
-      !std::isdigit(static_cast<unsigned char>(line[2])))
-    return {0, ""};
-  const uint16_t code =
-      static_cast<uint16_t>((line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0'));
-  std::string enhanced;
-  if (line.size() > 4 && (line[3] == ' ' || line[3] == '-')) {
-    std::string_view rest = line.substr(4);
-    size_t end = 0;
-    while (end < rest.size() && end < 16 &&
-           (std::isdigit(static_cast<unsigned char>(rest[end])) || rest[end] == '.'))
-      ++end;
-    if (end > 0 && end < rest.size() && rest[end] == ' ' && rest[0] == line[0])
-      enhanced = std::string(rest.substr(0, end));
-  }
-  return {code, enhanced};
-}
-
-}  // namespace
 
 TrafficCounters::PerListener* TrafficCounters::Listener(const std::string& name) {
   auto found = listeners_.find(name);
@@ -63,8 +39,13 @@ void TrafficCounters::Connected(const std::string& listener) {
 }
 
 void TrafficCounters::RefusedAtConnect(const std::string& listener, std::string_view reply_line) {
-  auto [code, enhanced] = ReplyHead(reply_line);
-  Reject({listener, "CONNECT", code, std::move(enhanced)}, 1);
+  // Read as a client reads a reply; what is none counts as code 0.
+  ReplyParser parser;
+  parser.set_enhanced_status_codes(true);
+  if (parser.Next(reply_line).kind != ReplyParser::Kind::kReply)
+    return Reject({listener, "CONNECT", 0, ""}, 1);
+  const SmtpReply& reply = parser.reply();
+  Reject({listener, "CONNECT", static_cast<uint16_t>(reply.code), reply.enhanced}, 1);
 }
 
 void TrafficCounters::Add(const ipc::SessionTally& tally) {

@@ -115,7 +115,7 @@ class ServerSession::Impl {
   void AuthResult(ipc::AuthOutcome outcome, const std::string& data);
   const std::string& authenticated_user() const { return authenticated_user_; }
   const CommandCounts& command_counts() const { return counts_; }
-  ServerSession::Tally tally() const { return tally_; }
+  const ServerSession::Tally& tally() const { return tally_; }
   void OnTimer();
   TimePoint NextDeadline() const;
   std::vector<Action> TakeActions() {
@@ -1172,7 +1172,7 @@ void ServerSession::AuthResult(ipc::AuthOutcome outcome, const std::string& data
 }
 const std::string& ServerSession::authenticated_user() const { return impl_->authenticated_user(); }
 const CommandCounts& ServerSession::command_counts() const { return impl_->command_counts(); }
-ServerSession::Tally ServerSession::tally() const { return impl_->tally(); }
+const ServerSession::Tally& ServerSession::tally() const { return impl_->tally(); }
 
 ServerSession::Tally ServerSession::Tally::Since(const Tally& earlier) const {
   Tally added{.messages = messages - earlier.messages,

@@ -344,7 +344,7 @@ class ServerSession {
     // What this tally (a later one of the same session) added to earlier.
     Tally Since(const Tally& earlier) const;
   };
-  Tally tally() const;
+  const Tally& tally() const;
   // True while the session should not be given more input (waiting for
   // qmgr (its commit or the first attempt), authd (AUTH or RCPT), master's MAIL answer or a TLS
   // handshake, or
