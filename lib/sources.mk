@@ -20,12 +20,14 @@ lib_libpostern_a_SOURCES += \
 	lib/base/prometheus_text.cc lib/base/prometheus_text.h \
 	lib/base/random.h \
 	lib/base/printable.cc lib/base/printable.h \
+	lib/base/process_id.cc lib/base/process_id.h \
 	lib/base/status.h \
 	lib/base/syslog_socket.cc lib/base/syslog_socket.h \
 	lib/base/version.h
 # net: sockets, DNS, libevent handles, HTTP request heads
 lib_libpostern_a_SOURCES += \
 	lib/net/client_refusal.cc lib/net/client_refusal.h \
+	lib/net/client_stream.cc lib/net/client_stream.h \
 	lib/net/dns_message.cc lib/net/dns_message.h \
 	lib/net/dns_resolver.cc lib/net/dns_resolver.h \
 	lib/net/event_handles.h \

@@ -1,10 +1,10 @@
 // smtpd/session_driver.h — binds one lib ServerSession to a client connection.
 //
-// Owns the bufferevent(s), the TLS state and the timer of one client
-// connection and carries out the session's actions: replies to the client,
+// Owns the connection (lib/net/client_stream), the TLS state and the timer
+// of one client and carries out the session's actions: replies to the client,
 // the TLS handshake, AUTH steps and recipient checks through authd, message
 // streams to qmgr, MAIL checks through the worker. All protocol decisions are the session's.
-// Never blocks: TLS runs over the bufferevent's buffers (lib/tls/tls_session),
+// Never blocks: TLS runs over the connection's buffers (lib/tls/tls_session),
 // and authd and qmgr answer asynchronously. The driver deletes itself
 // (through WorkerContext::on_session_end) when the session is over.
 #pragma once
@@ -16,6 +16,7 @@
 
 #include "lib/base/clock.h"
 #include "lib/config/config.h"
+#include "lib/net/client_stream.h"
 #include "lib/net/event_handles.h"
 #include "lib/smtp/sender_login.h"
 #include "lib/smtp/server_session.h"
@@ -70,9 +71,10 @@ class SessionDriver {
   void MailCheckResult(ipc::MailVerdict verdict);
 
  private:
-  static void OnRead(bufferevent* bev, void* self);
-  static void OnWrite(bufferevent* bev, void* self);
-  static void OnEvent(bufferevent* bev, short what, void* self);
+  void OnInput(std::string_view bytes);
+  void OnDrained();
+  void OnEndOfInput();
+  void OnError();
   static void OnTimer(evutil_socket_t, short, void* self);
 
   void Pump();
@@ -92,8 +94,7 @@ class SessionDriver {
   void UpdateReading();
   void ArmTimer();
   void Finish();
-  bufferevent* writer() const { return out_bev_ ? out_bev_.get() : in_bev_.get(); }
-  size_t unsent_output() const;
+  size_t unsent_output() const { return connection_.unsent(); }
 
   WorkerContext* context_;
   const ListenerConfig& listener_;
@@ -103,8 +104,7 @@ class SessionDriver {
   std::string client_address_;
   std::string client_name_;  // "host[address]" for the log
   std::optional<TimePoint> connected_at_;
-  BufferEventPtr in_bev_;
-  BufferEventPtr out_bev_;  // only when output goes to another descriptor
+  ClientStream connection_;
   EventPtr timer_;
   std::unique_ptr<TlsServerSession> tls_;
   bool session_started_ = false;  // on tls_wrapper listeners only after the handshake

@@ -11,6 +11,7 @@
 #include <ctime>
 #include <memory>
 
+#include "lib/base/process_id.h"
 #include "lib/base/syslog_socket.h"
 
 namespace postern {
@@ -47,7 +48,7 @@ void WriteStderr(const std::string& line) {
 }
 
 void WriteFileRecord(LogLevel level, const LogTime& time, const std::string& text) {
-  WriteStderr(FileRecord(level, time, g_host, g_tag, static_cast<int>(getpid()), text) + "\n");
+  WriteStderr(FileRecord(level, time, g_host, g_tag, ProcessId(), text) + "\n");
 }
 
 // A chrooted process asks for a new socket; the answer comes later.
@@ -63,8 +64,8 @@ void AskForSocket() {
 
 // True when syslog took the record.
 bool SendToSyslog(LogLevel level, const LogTime& time, const std::string& text) {
-  Status sent = g_syslog->Send(SyslogRecord(FacilityCode(g_settings.facility), level, time, g_tag,
-                                            static_cast<int>(getpid()), text));
+  Status sent = g_syslog->Send(
+      SyslogRecord(FacilityCode(g_settings.facility), level, time, g_tag, ProcessId(), text));
   if (sent.ok()) {
     g_syslog_ok = true;
     return true;

@@ -2,11 +2,12 @@
 #include "lib/queue/queue_id.h"
 
 #include <sys/time.h>
-#include <unistd.h>
 
 #include <cctype>
 #include <cinttypes>
 #include <cstdio>
+
+#include "lib/base/process_id.h"
 
 namespace postern {
 
@@ -17,7 +18,7 @@ std::string NewQueueId() {
   uint64_t micros = static_cast<uint64_t>(tv.tv_sec) * 1000000u + static_cast<uint64_t>(tv.tv_usec);
   char id[64];
   snprintf(id, sizeof id, "%012" PRIX64 "z%Xz%" PRIX64, micros & UINT64_C(0xFFFFFFFFFFFF),
-           static_cast<unsigned>(getpid()), ++counter);
+           static_cast<unsigned>(ProcessId()), ++counter);
   return id;
 }
 
