@@ -106,7 +106,11 @@ void ListenerSockets::OnAcceptable(evutil_socket_t fd, short, void* context_ptr)
   ListenerSockets* self = context->owner;
   // Accept a bounded batch, so one busy socket does not starve the loop.
   for (int i = 0; i < 64; ++i) {
-    int client = accept4(fd, nullptr, nullptr, SOCK_CLOEXEC);
+    sockaddr_storage peer{};
+    socklen_t peer_length = sizeof peer;
+    // Non-blocking here, so that the worker that receives it need not ask.
+    int client =
+        accept4(fd, reinterpret_cast<sockaddr*>(&peer), &peer_length, SOCK_CLOEXEC | SOCK_NONBLOCK);
     if (client < 0) {
       if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
         return self->PauseAccepting(context->key, errno);
@@ -119,7 +123,7 @@ void ListenerSockets::OnAcceptable(evutil_socket_t fd, short, void* context_ptr)
       close(client);
       return;
     }
-    self->on_accept_(client, it->second.listeners);
+    self->on_accept_(client, peer, it->second.address, it->second.listeners);
   }
 }
 

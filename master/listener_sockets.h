@@ -27,10 +27,13 @@ Result<int> BindTcpListener(const BindAddress& address, const std::string& owner
 
 class ListenerSockets {
  public:
-  // on_accept(fd, candidates): a new client socket and the listeners bound to
-  // the address it reached.
+  // on_accept(fd, peer, bound, candidates): a new client socket
+  // (non-blocking, close-on-exec), the client's address as accept4 gave it,
+  // the address the listening socket is bound to, and the listeners bound
+  // to it.
   using AcceptCallback =
-      std::function<void(int fd, const std::vector<const ListenerConfig*>& candidates)>;
+      std::function<void(int fd, const sockaddr_storage& peer, const BindAddress& bound,
+                         const std::vector<const ListenerConfig*>& candidates)>;
 
   ListenerSockets(event_base* base, AcceptCallback on_accept);
   ~ListenerSockets();

@@ -32,17 +32,26 @@ namespace {
 constexpr Duration kServiceStopTimeout = std::chrono::seconds(10);
 constexpr int kQueueManagerStartSeconds = 30;
 
-Result<std::pair<IpAddress, uint16_t>> SocketAddress(int fd, bool peer) {
+Result<std::pair<IpAddress, uint16_t>> FromSockaddr(const sockaddr_storage& ss) {
+  std::optional<IpAddress> address =
+      IpAddress::FromSockaddr(reinterpret_cast<const sockaddr*>(&ss));
+  if (!address) return Status::Error("not an IP socket");
+  uint16_t port = ss.ss_family == AF_INET6
+                      ? ntohs(reinterpret_cast<const sockaddr_in6*>(&ss)->sin6_port)
+                      : ntohs(reinterpret_cast<const sockaddr_in*>(&ss)->sin_port);
+  return std::make_pair(address->Unmapped(), port);
+}
+
+// The address a client reached: the listening socket's own, unless that is a
+// wildcard (0.0.0.0, ::), which only getsockname(2) can resolve.
+Result<std::pair<IpAddress, uint16_t>> LocalAddress(int fd, const BindAddress& bound) {
+  const IpAddress wildcard{.family = bound.address.family};
+  if (!(bound.address == wildcard)) return std::make_pair(bound.address.Unmapped(), bound.port);
   sockaddr_storage ss{};
   socklen_t length = sizeof ss;
-  int rc = peer ? getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &length)
-                : getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &length);
-  if (rc != 0) return Status::Error(strerror(errno));
-  std::optional<IpAddress> address = IpAddress::FromSockaddr(reinterpret_cast<sockaddr*>(&ss));
-  if (!address) return Status::Error("not an IP socket");
-  uint16_t port = ss.ss_family == AF_INET6 ? ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port)
-                                           : ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
-  return std::make_pair(address->Unmapped(), port);
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &length) != 0)
+    return Status::Error(strerror(errno));
+  return FromSockaddr(ss);
 }
 
 // "2026-11-30T12:00:00Z".
@@ -60,8 +69,9 @@ std::string FormatUtc(WallTime time) {
 Master::Master(event_base* base, std::unique_ptr<Config> config, ChildUsers users)
     : config_(std::move(config)), users_(std::move(users)), base_(base) {
   listeners_ = std::make_unique<ListenerSockets>(
-      base_, [this](int fd, const std::vector<const ListenerConfig*>& candidates) {
-        Accept(fd, candidates);
+      base_, [this](int fd, const sockaddr_storage& peer, const BindAddress& bound,
+                    const std::vector<const ListenerConfig*>& candidates) {
+        Accept(fd, peer, bound, candidates);
       });
   pool_ = std::make_unique<WorkerPool>(base_, &clock_, &table_, &resources_,
                                        config_->run_directory + "/qmgr.sock",
@@ -256,9 +266,10 @@ Status Master::Start() {
   return Status::Ok();
 }
 
-void Master::Accept(int fd, const std::vector<const ListenerConfig*>& candidates) {
-  auto peer = SocketAddress(fd, true);
-  auto local = SocketAddress(fd, false);
+void Master::Accept(int fd, const sockaddr_storage& peer_address, const BindAddress& bound,
+                    const std::vector<const ListenerConfig*>& candidates) {
+  auto peer = FromSockaddr(peer_address);
+  auto local = LocalAddress(fd, bound);
   if (!peer.ok() || !local.ok()) {
     close(fd);
     return;

@@ -60,7 +60,8 @@ class Master {
   Status CreateServiceSocket(const std::string& path, const UserIdentity* owner, int* fd);
   Status WritePidFile();
   Status WaitForQueueManager();
-  void Accept(int fd, const std::vector<const ListenerConfig*>& candidates);
+  void Accept(int fd, const sockaddr_storage& peer, const BindAddress& bound,
+              const std::vector<const ListenerConfig*>& candidates);
   ipc::ControlReply HandleControl(const std::string& verb, const std::vector<std::string>& args);
   ipc::ControlReply HandleBlock(const std::vector<std::string>& args);
   std::string BlocksFile() const;
