@@ -21,7 +21,11 @@ WorkerPool::WorkerPool(event_base* base, const Clock* clock, ConnectionTable* ta
       table_(table),
       queue_socket_path_(std::move(queue_socket_path)),
       auth_socket_path_(std::move(auth_socket_path)),
-      resources_(resources) {}
+      resources_(resources) {
+  policy_timer_.reset(event_new(base_, -1, EV_PERSIST, OnPolicyTimer, this));
+  timeval every = ToTimeval(kPolicyInterval);
+  evtimer_add(policy_timer_.get(), &every);
+}
 
 WorkerPool::~WorkerPool() {
   for (auto& [id, pending] : pending_) close(pending.connection.fd);
@@ -42,6 +46,27 @@ void WorkerPool::AddWorker(pid_t pid, int channel) {
   // The channel keeps datagrams in order, so the key is there before the
   // first hand-off. A worker that misses it still works, without tickets.
   Send(&worker, ipc::TlsTicketKey{tls_ticket_key_}, "the TLS ticket key");
+  Send(&worker, mail_policy_, "the MAIL check policy");
+}
+
+void WorkerPool::SetConfig(const Config* config) {
+  config_ = config;
+  // From the loop: master may still be putting itself together.
+  event_active(policy_timer_.get(), EV_TIMEOUT, 0);
+}
+
+void WorkerPool::OnPolicyTimer(evutil_socket_t, short, void* self) {
+  static_cast<WorkerPool*>(self)->RefreshMailCheckPolicy();
+}
+
+void WorkerPool::RefreshMailCheckPolicy() {
+  if (config_ == nullptr) return;
+  ipc::MailCheckPolicy policy =
+      MailCheckPolicyFor(*config_, !resources_->Shortage(*config_).has_value());
+  if (policy == mail_policy_) return;
+  mail_policy_ = std::move(policy);
+  for (auto& [pid, worker] : workers_)
+    if (!worker.draining) Send(&worker, mail_policy_, "the MAIL check policy");
 }
 
 void WorkerPool::LogSendFailure(Worker* worker, const Status& sent, const char* what) {
@@ -94,6 +119,9 @@ void WorkerPool::DrainAll() {
   for (auto& [pid, worker] : workers_) {
     if (worker.draining) continue;
     worker.draining = true;
+    // Its remaining sessions ask master at every MAIL, so a reload's new
+    // limits reach them too.
+    Send(&worker, ipc::MailCheckPolicy{}, "the MAIL check policy");
     Send(&worker, ipc::Drain{}, "the drain request");
   }
 }

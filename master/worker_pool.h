@@ -18,7 +18,10 @@
 // worker makes before it accepts a MAIL FROM (kMailCheck, lib/policy/resource_check
 // AnswerMailCheck): the server's resources, read at most once a second, then the
 // message submission rate, counted in one RateLimiter for every worker so
-// that a client meets the same count whichever worker serves it. It sums
+// that a client meets the same count whichever worker serves it. Where that
+// check could only say yes (a listener without message_rate_limit while
+// resources are ample), the workers are told so (kMailCheckPolicy, again
+// within a second of any change) and do not ask: a MAIL costs no round trip. It sums
 // the messages and rejections the workers report (kSessionTally) and the
 // clients master refuses over the last minute, for `postern status`.
 #pragma once
@@ -68,7 +71,8 @@ class WorkerPool {
              std::string auth_socket_path);
   ~WorkerPool();
 
-  void SetConfig(const Config* config) { config_ = config; }
+  // Also tells the workers which MAIL checks they may now answer themselves.
+  void SetConfig(const Config* config);
   // The session ticket key (lib/tls/tls_credentials.h GenerateTlsTicketKey) that
   // AddWorker() sends; set once, before the first worker.
   void SetTlsTicketKey(std::string key) { tls_ticket_key_ = std::move(key); }
@@ -138,6 +142,10 @@ class WorkerPool {
   Result<int> ConnectServiceSocket(ipc::Service service) const;
   // Answers a MailCheck with a MailCheckReply.
   void ServeMailCheck(Worker* worker, const ipc::MailCheck& check);
+  // Sends the workers a new MailCheckPolicy when the configuration or the
+  // resource reading changed it; every kPolicyInterval and at SetConfig().
+  void RefreshMailCheckPolicy();
+  static void OnPolicyTimer(evutil_socket_t, short, void* self);
   bool TrySend(Worker* worker, const ClientConnection& connection);
   Worker* PickWorker(pid_t exclude);
   void Refuse(ClientConnection connection, const std::string& reply);
@@ -162,6 +170,11 @@ class WorkerPool {
   MinuteTally messages_;
   MinuteTally rejections_;
   TrafficCounters traffic_;
+  // What the workers were last told (ipc::MailCheckPolicy); empty, "ask for
+  // every MAIL", until the first configuration.
+  ipc::MailCheckPolicy mail_policy_;
+  EventPtr policy_timer_;
+  static constexpr Duration kPolicyInterval = std::chrono::seconds(1);
 };
 
 }  // namespace postern

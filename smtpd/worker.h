@@ -129,6 +129,9 @@ class Worker {
     action::MailCheck check;
   };
   std::unordered_map<uint64_t, MailRequest> mail_requests_;
+  // Which MAIL checks master lets this worker answer itself; until master
+  // says, none.
+  ipc::MailCheckPolicy mail_policy_;
   uint64_t next_mail_request_ = 1;
   // Stand-alone mode only, in master's stead.
   RateLimiter standalone_rates_;

@@ -78,6 +78,8 @@ std::string MsgTypeName(MsgType type) {
       return "kHandoffRefused";
     case MsgType::kSessionTally:
       return "kSessionTally";
+    case MsgType::kMailCheckPolicy:
+      return "kMailCheckPolicy";
     case MsgType::kMessageBegin:
       return "kMessageBegin";
     case MsgType::kMessageData:

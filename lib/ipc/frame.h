@@ -44,6 +44,7 @@ enum class MsgType : uint16_t {
   kTlsTicketKey = 9,
   kHandoffRefused = 10,
   kSessionTally = 11,
+  kMailCheckPolicy = 12,
 
   // smtpd <-> qmgr (lib/ipc/messages_queue.h), SOCK_STREAM
   kMessageBegin = 20,

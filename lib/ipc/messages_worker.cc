@@ -160,4 +160,29 @@ Result<SessionTally> SessionTally::Decode(std::string_view payload) {
   return m;
 }
 
+std::string MailCheckPolicy::Encode() const {
+  PayloadWriter w;
+  w.Bool(resources_ample).U32(static_cast<uint32_t>(unlimited_listeners.size()));
+  for (const std::string& listener : unlimited_listeners) w.Str(listener);
+  return w.Take();
+}
+
+Result<MailCheckPolicy> MailCheckPolicy::Decode(std::string_view payload) {
+  MailCheckPolicy m;
+  uint32_t count = 0;
+  PayloadReader r(payload);
+  r.Bool(&m.resources_ample);
+  if (r.U32(&count) && count > kMaxListeners)
+    return Status::Error("malformed kMailCheckPolicy: " + std::to_string(count) +
+                         " listeners, more than " + std::to_string(kMaxListeners));
+  for (uint32_t i = 0; i < count; ++i) {
+    if (!r.Str(&m.unlimited_listeners.emplace_back())) break;
+    if (m.unlimited_listeners.back().size() > kMaxListenerName)
+      return Status::Error("malformed kMailCheckPolicy: a listener name is longer than " +
+                           std::to_string(kMaxListenerName) + " octets");
+  }
+  if (Status s = r.Finish(MsgTypeName(kType)); !s.ok()) return s;
+  return m;
+}
+
 }  // namespace postern::ipc

@@ -119,6 +119,26 @@ struct MailCheckReply {
   bool operator==(const MailCheckReply&) const = default;
 };
 
+// master -> smtpd: bool resources_ample, u32 count, count x str listener.
+// Which MAIL checks the worker may answer itself: while resources_ample,
+// a MAIL FROM on one of unlimited_listeners (those whose message_rate_limit
+// is 0 in master's configuration) is allowed without a MailCheck, since
+// master would only have checked the resources, and would count nothing.
+// Sent at the worker's start, after every reload, and whenever master's
+// resource reading changes; until the first one the worker asks for every
+// MAIL. At most kMaxListeners names of at most kMaxListenerName octets.
+struct MailCheckPolicy {
+  static constexpr MsgType kType = MsgType::kMailCheckPolicy;
+  static constexpr uint32_t kMaxListeners = 1000;
+  static constexpr size_t kMaxListenerName = 255;
+  bool resources_ample = false;
+  std::vector<std::string> unlimited_listeners;
+
+  std::string Encode() const;
+  static Result<MailCheckPolicy> Decode(std::string_view payload);
+  bool operator==(const MailCheckPolicy&) const = default;
+};
+
 // smtpd -> master: u8 Service. smtpd is chrooted and cannot reach the
 // service sockets, so master connects on its behalf.
 struct ServiceConnect {

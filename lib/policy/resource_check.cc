@@ -149,4 +149,18 @@ ipc::MailVerdict AnswerMailCheck(ResourceMonitor& resources, RateLimiter& rates,
                                            : ipc::MailVerdict::kRateLimitExceeded;
 }
 
+ipc::MailCheckPolicy MailCheckPolicyFor(const Config& config, bool resources_ample) {
+  ipc::MailCheckPolicy policy;
+  policy.resources_ample = resources_ample;
+  for (const ListenerConfig& listener : config.listeners)
+    if (listener.message_rate_limit == 0) policy.unlimited_listeners.push_back(listener.name);
+  return policy;
+}
+
+bool AllowedWithoutAsking(const ipc::MailCheckPolicy& policy, const std::string& listener) {
+  return policy.resources_ample &&
+         std::find(policy.unlimited_listeners.begin(), policy.unlimited_listeners.end(),
+                   listener) != policy.unlimited_listeners.end();
+}
+
 }  // namespace postern

@@ -111,4 +111,13 @@ ipc::MailVerdict AnswerMailCheck(ResourceMonitor& resources, RateLimiter& rates,
                                  const Config& config, const std::string& listener,
                                  const std::string& rate_key, TimePoint now, std::string* shortage);
 
+// What master tells the workers they may answer themselves
+// (ipc::MailCheckPolicy): the listeners of config without a
+// message_rate_limit, and whether resources are ample now.
+ipc::MailCheckPolicy MailCheckPolicyFor(const Config& config, bool resources_ample);
+
+// Whether a worker under policy allows a MAIL FROM on listener without
+// asking master: AnswerMailCheck would say kAllowed and count nothing.
+bool AllowedWithoutAsking(const ipc::MailCheckPolicy& policy, const std::string& listener);
+
 }  // namespace postern

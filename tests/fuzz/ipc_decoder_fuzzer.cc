@@ -54,7 +54,7 @@ void DecodeAsEach(std::string_view payload) {
 void DecodeAsEveryMessage(std::string_view payload) {
   DecodeAsEach<ipc::Handoff, ipc::HandoffAck, ipc::HandoffRefused, ipc::ConnClosed, ipc::Drain,
                ipc::MailCheck, ipc::MailCheckReply, ipc::ServiceConnect, ipc::ServiceSocket,
-               ipc::TlsTicketKey, ipc::SessionTally>(payload);
+               ipc::TlsTicketKey, ipc::SessionTally, ipc::MailCheckPolicy>(payload);
   DecodeAsEach<ipc::MessageBegin, ipc::MessageData, ipc::MessageEnd, ipc::MessageAbort,
                ipc::MessageResult, ipc::FirstAttemptEnded>(payload);
   DecodeAsEach<ipc::Ping, ipc::Pong, ipc::AuthStart, ipc::AuthStep, ipc::AuthCancel, ipc::AuthReply,

@@ -35,8 +35,8 @@ struct Fixture {
   Fixture()
       : base(event_base_new()),
         resources(&clock, std::chrono::seconds(1),
-                  [](const Config&) {
-                    return Result<ResourceReadings>(ResourceReadings{kPlenty, 0, kPlenty, {}});
+                  [this](const Config&) {
+                    return Result<ResourceReadings>(ResourceReadings{free_disk, 0, kPlenty, {}});
                   }),
         pool(base.get(), &clock, &table, &resources, "/nonexistent/qmgr.sock",
              "/nonexistent/authd.sock") {
@@ -89,6 +89,28 @@ struct Fixture {
     return std::nullopt;
   }
 
+  // The next MailCheckPolicy master sends the worker (other frames are
+  // skipped), within three seconds.
+  std::optional<ipc::MailCheckPolicy> NextPolicy() {
+    BOOST_REQUIRE(fcntl(peer, F_SETFL, fcntl(peer, F_GETFL) | O_NONBLOCK) == 0);
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+    std::string buffer;
+    while (std::chrono::steady_clock::now() < deadline) {
+      event_base_loop(base.get(), EVLOOP_NONBLOCK);
+      Result<ipc::Datagram> datagram = ipc::ReceiveDatagram(peer, &buffer);
+      if (!datagram.ok()) {
+        BOOST_REQUIRE(datagram.status().is_would_block());
+        usleep(1000);
+        continue;
+      }
+      if (datagram->frame.type != ipc::MsgType::kMailCheckPolicy) continue;
+      Result<ipc::MailCheckPolicy> policy = ipc::DecodeAs<ipc::MailCheckPolicy>(datagram->frame);
+      BOOST_REQUIRE(policy.ok());
+      return *policy;
+    }
+    return std::nullopt;
+  }
+
   // Runs the loop for up to two seconds or until the worker has died; the
   // signal that ended it, if it did.
   std::optional<int> RunUntilWorkerDies() {
@@ -105,6 +127,7 @@ struct Fixture {
     return std::nullopt;
   }
 
+  uint64_t free_disk = kPlenty;  // what the resource reader says
   FakeClock clock;
   EventBasePtr base;
   ConnectionTable table;
@@ -171,6 +194,44 @@ BOOST_FIXTURE_TEST_CASE(the_message_rate_is_counted_by_the_pools_clock, Fixture)
   clock.Advance(std::chrono::seconds(1));  // the first MAIL is a minute old
   BOOST_TEST((CheckMail(5, client) == ipc::MailVerdict::kAllowed));
   BOOST_TEST((CheckMail(6, client) == ipc::MailVerdict::kRateLimitExceeded));
+}
+
+// A worker answers a MAIL check itself only where master could say nothing
+// but yes: on a listener without message_rate_limit while resources are
+// ample. It asks for every MAIL until master first says so, again within a
+// second of a shortage, and for good once it drains (a reload's new limits
+// reach its last sessions).
+BOOST_FIXTURE_TEST_CASE(workers_are_told_which_mail_checks_need_no_round_trip, Fixture) {
+  Config config;
+  config.min_free_disk_space = uint64_t{1} << 30;
+  ListenerConfig unlimited;
+  unlimited.name = "smtp";
+  unlimited.message_rate_limit = 0;
+  ListenerConfig limited;
+  limited.name = "submission";
+  limited.message_rate_limit = 5;
+  config.listeners = {unlimited, limited};
+  const ipc::MailCheckPolicy ask_always;
+  const ipc::MailCheckPolicy smtp_alone{true, {"smtp"}};
+
+  BOOST_TEST((NextPolicy() == ask_always));  // sent with the ticket key, before any config
+  pool.SetConfig(&config);
+  BOOST_TEST((NextPolicy() == smtp_alone));
+  BOOST_TEST(AllowedWithoutAsking(smtp_alone, "smtp"));
+  BOOST_TEST(!AllowedWithoutAsking(smtp_alone, "submission"));
+
+  free_disk = 1000;                        // below min_free_disk_space
+  clock.Advance(std::chrono::seconds(1));  // the monitor's interval: it reads again
+  const ipc::MailCheckPolicy short_of_disk{false, {"smtp"}};
+  BOOST_TEST((NextPolicy() == short_of_disk));
+  BOOST_TEST(!AllowedWithoutAsking(short_of_disk, "smtp"));
+  BOOST_TEST((CheckMail(1, "ip:192.0.2.7") == ipc::MailVerdict::kInsufficientResources));
+
+  free_disk = kPlenty;
+  clock.Advance(std::chrono::seconds(1));
+  BOOST_TEST((NextPolicy() == smtp_alone));
+  pool.DrainAll();
+  BOOST_TEST((NextPolicy() == ask_always));
 }
 
 // `postern status`: the workers' tallies and master's own refusals, summed

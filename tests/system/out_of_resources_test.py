@@ -11,7 +11,9 @@ At MAIL (3.2.5 "System resources are not available"): a session that
 connected while resources were fine gets "452 4.3.1 Insufficient system
 resources" to MAIL FROM once a reload raises a threshold out of reach, and
 goes on (NOOP, RCPT answered as usual); after a reload back its next MAIL
-FROM is accepted and its message delivered.
+FROM is accepted and its message delivered. The same holds on a listener
+without message_rate_limit, where workers answer MAIL themselves while
+master says resources are ample (ipc::MailCheckPolicy).
 """
 
 import os
@@ -64,8 +66,9 @@ def reload_with(instance, key, value):
     time.sleep(1.2)
 
 
-def refused_at_mail(key):
-    with h.Instance(name="oor-mail", settings={key: 0}) as instance:
+def refused_at_mail(key, listener_settings=None):
+    listeners = {"smtp": listener_settings} if listener_settings else None
+    with h.Instance(name="oor-mail", settings={key: 0}, listeners=listeners) as instance:
         instance.start()
         client = h.RawClient(instance.port)
         try:
@@ -105,6 +108,9 @@ def test():
     refused_for("min_free_memory")
     refused_at_mail("min_free_disk_space")
     refused_at_mail("min_free_memory")
+    # Without a message rate limit a worker allows MAIL without asking master
+    # while resources are ample; the shortage still reaches its session.
+    refused_at_mail("min_free_disk_space", {"message_rate_limit": 0})
     print("452 4.3.1 at connect and at MAIL for disk and memory; served again after reload")
 
 

@@ -46,6 +46,7 @@ SessionTally Sample(SessionTally*) {
           .bytes = 4096,
           .refused = {{"RCPT", 550, "5.1.1", 2}, {"CONNECT", 421, "", 1}}};
 }
+MailCheckPolicy Sample(MailCheckPolicy*) { return {true, {"smtp", "submission"}}; }
 MessageBegin Sample(MessageBegin*) { return {5, std::string("env\0elope", 9)}; }
 MessageData Sample(MessageData*) { return {5, "Subject: hi\r\n\r\nbody\r\n"}; }
 MessageEnd Sample(MessageEnd*) { return {5, true}; }
@@ -70,10 +71,10 @@ Message Sample() {
 
 using AllMessages =
     std::tuple<Handoff, HandoffAck, HandoffRefused, ConnClosed, Drain, MailCheck, MailCheckReply,
-               ServiceConnect, ServiceSocket, TlsTicketKey, SessionTally, MessageBegin, MessageData,
-               MessageEnd, MessageAbort, MessageResult, FirstAttemptEnded, Ping, Pong, AuthStart,
-               AuthStep, AuthCancel, AuthReply, RecipientQuery, RecipientAnswer, ControlRequest,
-               ControlReply>;
+               ServiceConnect, ServiceSocket, TlsTicketKey, SessionTally, MailCheckPolicy,
+               MessageBegin, MessageData, MessageEnd, MessageAbort, MessageResult,
+               FirstAttemptEnded, Ping, Pong, AuthStart, AuthStep, AuthCancel, AuthReply,
+               RecipientQuery, RecipientAnswer, ControlRequest, ControlReply>;
 
 std::string U64(uint64_t v) {
   std::string s;
@@ -119,6 +120,20 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(every_truncation_fails, Message, AllMessages) {
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(a_trailing_byte_fails, Message, AllMessages) {
   BOOST_TEST(!Message::Decode(Sample<Message>().Encode() + "x").ok());
+}
+
+BOOST_AUTO_TEST_CASE(a_mail_check_policy_has_its_layout_and_is_bounded) {
+  MailCheckPolicy policy = Sample<MailCheckPolicy>();
+  BOOST_TEST(policy.Encode() == Byte(1) + U32(2) + Str("smtp") + Str("submission"));
+  MailCheckPolicy many;
+  many.unlimited_listeners.assign(MailCheckPolicy::kMaxListeners + 1, "smtp");
+  Result<MailCheckPolicy> decoded = MailCheckPolicy::Decode(many.Encode());
+  BOOST_TEST(!decoded.ok());
+  BOOST_TEST(decoded.status().message() ==
+             "malformed kMailCheckPolicy: 1001 listeners, more than 1000");
+  MailCheckPolicy longer;
+  longer.unlimited_listeners = {std::string(256, 'l')};
+  BOOST_TEST(!MailCheckPolicy::Decode(longer.Encode()).ok());
 }
 
 BOOST_AUTO_TEST_CASE(a_session_tally_is_bounded) {
