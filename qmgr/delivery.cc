@@ -65,11 +65,11 @@ Status DeliveryWorker::Start(uint32_t threads) {
 }
 
 void DeliveryWorker::Submit(std::string queue_id, std::vector<size_t> recipients,
-                            std::shared_ptr<const Config> config) {
+                            std::shared_ptr<const Config> config, bool first_attempt) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    jobs_.push_back(
-        Job{std::move(queue_id), std::move(recipients), std::move(config), clock_->Now()});
+    jobs_.push_back(Job{std::move(queue_id), std::move(recipients), std::move(config),
+                        clock_->Now(), first_attempt});
   }
   wake_.notify_one();
 }
@@ -139,7 +139,8 @@ DeliveryReport DeliveryWorker::DeliverNow(const Job& job) {
   for (size_t i : job.recipients) {
     if (i >= envelope.recipients.size() || !IsLocalPending(envelope.recipients[i], config))
       continue;
-    DeliveryKey key{envelope.arrival_time, "Q" + envelope.queue_id + "R" + std::to_string(i)};
+    DeliveryKey key{envelope.arrival_time, "Q" + envelope.queue_id + "R" + std::to_string(i),
+                    job.first_attempt};
     const std::string& address = envelope.recipients[i].address;
     Result<MaildirDelivery> delivered = maildir.Deliver(address, key, content);
     RecipientReport r{MaildirAttempt(i, address, delivered), ""};

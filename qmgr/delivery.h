@@ -84,9 +84,10 @@ class DeliveryWorker {
   Status Start(uint32_t threads);
   // Queues the delivery of the given recipients of one message (indices
   // into its envelope; those no longer pending or not local are skipped)
-  // with the configuration in force now.
+  // with the configuration in force now. first_attempt: no earlier attempt
+  // can have delivered any of them (lib/queue/maildir.h DeliveryKey).
   void Submit(std::string queue_id, std::vector<size_t> recipients,
-              std::shared_ptr<const Config> config);
+              std::shared_ptr<const Config> config, bool first_attempt);
   // Readable when reports wait; TakeReports() drains it.
   int ready_fd() const { return pipe_read_; }
   std::vector<DeliveryReport> TakeReports();
@@ -100,6 +101,7 @@ class DeliveryWorker {
     std::vector<size_t> recipients;
     std::shared_ptr<const Config> config;
     TimePoint submitted;
+    bool first_attempt = false;
   };
 
   void Run();

@@ -47,7 +47,7 @@ Status QueueManager::Start() {
              recovered->orphan_chunks, recovered->orphan_messages);
   Result<std::vector<StoredMessage>> messages = store_->ListMessages();
   if (!messages.ok()) return messages.status();
-  for (const StoredMessage& m : *messages) Index(m.envelope, m.held, ArrivedAt(m.envelope));
+  for (const StoredMessage& m : *messages) Index(m.envelope, m.held, ArrivedAt(m.envelope), false);
   LOG_INFO("queue %s opened: %zu messages", store_->directory().c_str(), index_.size());
 
   if (Status s = worker_.Start(config_->local_delivery_concurrency); !s.ok()) return s;
@@ -140,7 +140,7 @@ Status QueueManager::CommitNow() {
     const Envelope& e = ack.envelope;
     reserved_.erase(e.queue_id);
     LOG_INFO("%s", ArrivalLogLine(e).c_str());
-    Index(e, false, clock_->Now());
+    Index(e, false, clock_->Now(), true);
     ack.done(Status::Ok());
     Plan(e, false);
     // A no-op once Plan handed it out (every recipient is due at its
@@ -150,7 +150,7 @@ Status QueueManager::CommitNow() {
   std::vector<Envelope> notifications = std::move(notifications_);
   notifications_.clear();
   for (const Envelope& e : notifications) {
-    Index(e, false, clock_->Now());
+    Index(e, false, clock_->Now(), true);
     Plan(e, false);
   }
   return Status::Ok();
@@ -203,7 +203,8 @@ bool QueueManager::Reindex(const std::string& queue_id) {
   auto known = index_.find(queue_id);
   const TimePoint queued =
       known != index_.end() ? known->second.queued : ArrivedAt((*message)->envelope);
-  Index((*message)->envelope, (*message)->held, queued);
+  const bool never_attempted = known != index_.end() && known->second.never_attempted;
+  Index((*message)->envelope, (*message)->held, queued, never_attempted);
   return true;
 }
 
@@ -388,8 +389,9 @@ TimePoint QueueManager::ArrivedAt(const Envelope& envelope) const {
   return clock_->Now() - std::chrono::duration_cast<Duration>(age);
 }
 
-void QueueManager::Index(const Envelope& envelope, bool held, TimePoint queued) {
-  index_[envelope.queue_id] = MessageState{held, 0, queued, queued, HasDeferred(envelope)};
+void QueueManager::Index(const Envelope& envelope, bool held, TimePoint queued, bool queued_here) {
+  index_[envelope.queue_id] =
+      MessageState{held, 0, queued, queued, HasDeferred(envelope), queued_here};
 }
 
 bool QueueManager::HasDeferred(const Envelope& envelope) {
@@ -487,7 +489,8 @@ void QueueManager::Plan(const Envelope& envelope, bool ignore_back_off) {
     state.handed = clock_->Now();
     if (!local_due.empty()) {
       ++state.deliveries;
-      worker_.Submit(envelope.queue_id, std::move(local_due), config_);
+      worker_.Submit(envelope.queue_id, std::move(local_due), config_,
+                     std::exchange(state.never_attempted, false));
     }
     if (!remote_due.empty()) state.deliveries += relay_.Submit(envelope, remote_due);
     return;

@@ -194,6 +194,9 @@ class QueueManager {
     TimePoint queued;       // committed (or, from before the start, arrived)
     TimePoint handed;       // its last attempt was handed out
     bool deferred = false;  // a recipient is deferred (lib/queue/queue_listing.h), for Depth()
+    // Queued by this process and not yet handed to a delivery thread: no
+    // Maildir can hold a copy from an earlier attempt (DeliveryKey::first_attempt).
+    bool never_attempted = false;
   };
   struct WaitingAck {
     Envelope envelope;
@@ -220,8 +223,9 @@ class QueueManager {
   void Unlist(const ContentChunker* chunker);
   void FailBatch(const Status& failure);
   void ReleaseFreedPages();
-  // queued: when it was committed, for delays= in the log.
-  void Index(const Envelope& envelope, bool held, TimePoint queued);
+  // queued: when it was committed, for delays= in the log; queued_here:
+  // committed by this process just now (not found in the queue at start).
+  void Index(const Envelope& envelope, bool held, TimePoint queued, bool queued_here);
   // Whether a recipient of envelope is deferred, for MessageState::deferred.
   static bool HasDeferred(const Envelope& envelope);
   // Its arrival on the monotonic clock, for a message not committed now.

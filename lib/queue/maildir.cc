@@ -9,6 +9,7 @@
 #include <cstdio>
 
 #include "lib/base/ascii.h"
+#include "lib/base/process_id.h"
 
 namespace postern {
 namespace {
@@ -167,14 +168,11 @@ std::string Maildir::TemporaryName() const {
   gettimeofday(&tv, nullptr);
   char name[96];
   snprintf(name, sizeof name, "%lld.M%ldP%dQ%" PRIu64 ".", static_cast<long long>(tv.tv_sec),
-           static_cast<long>(tv.tv_usec), static_cast<int>(getpid()), ++counter);
+           static_cast<long>(tv.tv_usec), ProcessId(), ++counter);
   return name + hostname_;
 }
 
-Status Maildir::WriteTemporary(const std::string& path, const ContentSource& content) {
-  Result<std::unique_ptr<WritableFile>> file = fs_->CreateNewFile(path, kFileMode);
-  if (!file.ok()) return file.status();
-  WritableFile& out = **file;
+Status Maildir::WriteTemporary(WritableFile& out, const ContentSource& content) {
   if (Status s = content([&out](std::string_view bytes) { return out.Append(bytes); }); !s.ok())
     return s;
   if (Status s = out.Sync(); !s.ok()) return s;
@@ -187,20 +185,32 @@ Result<MaildirDelivery> Maildir::Deliver(std::string_view address, const Deliver
     return Status::Error("maildir: delivery id '" + key.id + "' is not a valid file name part");
   Result<std::string> relative = MailboxPath(address);
   if (!relative.ok()) return relative.status();
-  Result<std::string> mailbox = EnsureMailbox(*relative);
-  if (!mailbox.ok()) return mailbox.status();
+  const std::string mailbox = root_ + "/" + *relative;
   const std::string name = std::to_string(key.time) + "." + key.id + "." + hostname_;
-  Result<std::string> earlier = FindEarlierCopy(*mailbox, name);
-  if (!earlier.ok()) return earlier.status();
-  const std::string new_dir = *mailbox + "/new";
-  if (!earlier->empty()) {
-    // The earlier attempt may have died before its directory sync.
-    if (Status s = fs_->SyncDirectory(new_dir); !s.ok()) return s;
-    return MaildirDelivery{*earlier, true};
+  const std::string new_dir = mailbox + "/new";
+  if (!key.first_attempt) {
+    // Only a repeated delivery can find its own earlier copy.
+    if (Result<std::string> made = EnsureMailbox(*relative); !made.ok()) return made.status();
+    Result<std::string> earlier = FindEarlierCopy(mailbox, name);
+    if (!earlier.ok()) return earlier.status();
+    if (!earlier->empty()) {
+      // The earlier attempt may have died before its directory sync.
+      if (Status s = fs_->SyncDirectory(new_dir); !s.ok()) return s;
+      return MaildirDelivery{*earlier, true};
+    }
   }
-  const std::string temporary = *mailbox + "/tmp/" + TemporaryName();
+  const std::string temporary = mailbox + "/tmp/" + TemporaryName();
+  Result<std::unique_ptr<WritableFile>> file = fs_->CreateNewFile(temporary, kFileMode);
+  if (!file.ok() && key.first_attempt) {
+    // Most often the mailbox's first message: its directories are made
+    // (and their names synced) only when tmp/ cannot take the file.
+    if (Result<std::string> made = EnsureMailbox(*relative); !made.ok()) return made.status();
+    file = fs_->CreateNewFile(temporary, kFileMode);
+  }
+  if (!file.ok()) return file.status();
   const std::string final_path = new_dir + "/" + name;
-  Status written = WriteTemporary(temporary, content);
+  Status written = WriteTemporary(**file, content);
+  file->reset();
   if (written.ok()) written = fs_->Rename(temporary, final_path);
   if (!written.ok()) {
     fs_->RemoveFile(temporary);  // best effort: a missing file is fine, readers purge tmp/ anyway

@@ -27,7 +27,9 @@
 // because the process died before it could record the success — finds the
 // earlier file in new/ (or in cur/, once a reader has moved it there and
 // added ":2,flags") and writes nothing. Only a reader that deleted or moved
-// the message out of the Maildir in that window gets a second copy.
+// the message out of the Maildir in that window gets a second copy. A first
+// attempt (DeliveryKey::first_attempt) cannot have an earlier copy and does
+// not look, so a delivery costs no listing of a large cur/.
 #pragma once
 
 #include <cstdint>
@@ -49,6 +51,11 @@ using ContentSource = std::function<Status(const ByteSink& sink)>;
 struct DeliveryKey {
   int64_t time = 0;  // seconds since the epoch: the first part of the file name
   std::string id;    // unique among all deliveries; letters, digits, '.', '_', '-'
+  // No earlier attempt of this delivery can have reached the Maildir (qmgr
+  // queued the message itself and never tried it): the search of new/ and
+  // cur/ for an earlier copy, which reads all of cur/, is skipped, and the
+  // mailbox's directories are made only when tmp/ cannot take the file.
+  bool first_attempt = false;
 };
 
 struct MaildirDelivery {
@@ -89,7 +96,8 @@ class Maildir {
   Status EnsureDirectory(const std::string& path, const std::string& parent);
   Result<std::string> EnsureMailbox(const std::string& relative);
   Result<std::string> FindEarlierCopy(const std::string& mailbox, const std::string& name);
-  Status WriteTemporary(const std::string& path, const ContentSource& content);
+  // Writes content into the new file in tmp/ and syncs it.
+  Status WriteTemporary(WritableFile& out, const ContentSource& content);
   std::string TemporaryName() const;
 
   FileSystem* fs_;

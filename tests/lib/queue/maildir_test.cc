@@ -153,6 +153,45 @@ BOOST_AUTO_TEST_CASE(repeated_delivery_finds_the_earlier_copy_in_new_and_cur) {
   BOOST_TEST(Entries(mailbox + "/tmp").empty());
 }
 
+// A first attempt (qmgr queued the message itself and never tried it)
+// cannot have an earlier copy: it makes a missing mailbox when tmp/ cannot
+// take the file, and does not look in new/ or cur/.
+BOOST_AUTO_TEST_CASE(a_first_attempt_makes_the_mailbox_on_demand_and_does_not_look_for_copies) {
+  TempDir dir("maildir_test");
+  PosixFileSystem posix;
+  Maildir maildir(&posix, dir.Join("mail"), "h");
+  DeliveryKey first = kKey;
+  first.first_attempt = true;
+  Result<MaildirDelivery> d = maildir.Deliver("bob@example.test", first, FromPieces({"one\r\n"}));
+  BOOST_TEST_REQUIRE(d.ok(), d.status().message());
+  BOOST_TEST(!d->already_present);
+  const std::string mailbox = dir.Join("mail") + "/example.test/bob";
+  BOOST_TEST(ReadFile(d->path) == "one\r\n");
+  for (const char* sub : {"", "/tmp", "/new", "/cur"}) BOOST_TEST(Mode(mailbox + sub) == 0700u);
+
+  // Into the mailbox that now exists.
+  DeliveryKey second{kKey.time, "Q5F3A9C2B1D4E.1A2B.3R1", true};
+  Result<MaildirDelivery> d2 = maildir.Deliver("bob@example.test", second, FromPieces({"two"}));
+  BOOST_TEST_REQUIRE(d2.ok(), d2.status().message());
+  BOOST_TEST(Entries(mailbox + "/new").size() == 2u);
+  BOOST_TEST(Entries(mailbox + "/tmp").empty());
+
+  // A copy under the same name in cur/ is not searched for: the caller
+  // vouches that there can be none.
+  const std::string seen = mailbox + "/cur/" + fs::path(d->path).filename().string() + ":2,S";
+  fs::rename(d->path, seen);
+  Result<MaildirDelivery> again = maildir.Deliver("bob@example.test", first, FromPieces({"one"}));
+  BOOST_TEST_REQUIRE(again.ok(), again.status().message());
+  BOOST_TEST(!again->already_present);
+  BOOST_TEST(again->path == d->path);
+
+  // A mailbox that is a file still fails for good.
+  std::ofstream(dir.Join("mail") + "/example.test/carol") << "a file\n";
+  Result<MaildirDelivery> file = maildir.Deliver("carol@example.test", first, FromPieces({"x"}));
+  BOOST_TEST_REQUIRE(!file.ok());
+  BOOST_TEST(file.status().is_permanent(), file.status().message());
+}
+
 BOOST_AUTO_TEST_CASE(failed_write_leaves_nothing_and_says_why) {
   TempDir dir("maildir_test");
   FaultyFileSystem faulty;
