@@ -21,10 +21,7 @@ AuthClient::~AuthClient() = default;
 
 void AuthClient::Attach(int fd) {
   connection_requested_ = false;
-  if (!connection_.Open(fd)) {
-    ConnectionLost("no event buffer for the connection to authd");
-    return;
-  }
+  connection_.Open(fd);
   for (const auto& [type, payload] : queued_) connection_.Send(type, payload);
   queued_.clear();
 }

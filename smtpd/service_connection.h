@@ -1,19 +1,24 @@
 // smtpd/service_connection.h — one framed stream connection from a worker to
 // a service daemon (qmgr, authd).
 //
-// Owns the socket's bufferevent and splits what arrives into lib/ipc/frame.h
-// frames, so that QueueClient and AuthClient read, frame and notice a broken
-// peer the same way. It never interprets a frame (that is its owner's job)
-// and never blocks: Send() only queues bytes for the event loop. A peer that
-// lets kMaxUnsentBytes pile up has stopped reading: that is its failure, and
-// the connection fails as if it had closed.
+// Owns the socket (lib/net/client_stream) and splits what arrives into
+// lib/ipc/frame.h frames, so that QueueClient and AuthClient read, frame and
+// notice a broken peer the same way. It never interprets a frame (that is its
+// owner's job) and never blocks: Send() queues bytes, and the frames queued
+// in one turn of the event loop go out together at its end, in one write
+// when the socket takes them. A peer that lets kMaxUnsentBytes pile up has
+// stopped reading: that is its failure, and the connection fails as if it
+// had closed.
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "lib/ipc/frame.h"
+#include "lib/net/client_stream.h"
 #include "lib/net/event_handles.h"
 
 namespace postern {
@@ -40,11 +45,10 @@ class ServiceConnection {
   ServiceConnection(const ServiceConnection&) = delete;
   ServiceConnection& operator=(const ServiceConnection&) = delete;
 
-  // Takes ownership of fd, replacing any current connection. False (fd
-  // closed, error logged) when the event buffer cannot be made.
-  bool Open(int fd);
+  // Takes ownership of fd, replacing any current connection.
+  void Open(int fd);
   void Close();
-  bool open() const { return bev_ != nullptr; }
+  bool open() const { return stream_ != nullptr; }
 
   // Queues one frame; only while open(). Past kMaxUnsentBytes the frame is
   // dropped and the connection fails (reported from the loop, never from
@@ -58,17 +62,19 @@ class ServiceConnection {
   size_t unsent() const;
 
  private:
-  static void OnRead(bufferevent* bev, void* self);
-  static void OnWrite(bufferevent* bev, void* self);
-  static void OnEvent(bufferevent* bev, short what, void* self);
+  static void OnFlush(evutil_socket_t, short, void* self);
   static void OnOverflow(evutil_socket_t, short, void* self);
+  void OnInput(std::string_view bytes);
   void Fail(const std::string& why);
 
   event_base* base_;
   std::string peer_name_;
   Handlers handlers_;
-  BufferEventPtr bev_;
+  std::unique_ptr<ClientStream> stream_;
+  // Closed from inside one of their own callbacks: freed by OnFlush.
+  std::vector<std::unique_ptr<ClientStream>> retired_;
   ipc::FrameDecoder decoder_;
+  EventPtr flush_event_;
   EventPtr overflow_event_;
 };
 

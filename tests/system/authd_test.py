@@ -393,7 +393,10 @@ def test_renaming_the_host_keeps_every_login():
     afterwards joins them in that realm."""
     instance, connect = instance_with_alice()
     old_realm = instance.settings["myhostname"]
-    assert instance.log().count("users are looked up in realm %s" % old_realm) == 1
+    # master is ready before authd has necessarily said its realm.
+    realm_line = "users are looked up in realm %s" % old_realm
+    h.wait_until(lambda: realm_line in instance.log(), "authd's realm line")
+    assert instance.log().count(realm_line) == 1
     instance.settings["myhostname"] = "renamed.example.test"
     instance.write_config()
     result = instance.ctl("reload")
