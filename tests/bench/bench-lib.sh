@@ -69,6 +69,23 @@ tree_pids() {
     done
   done
 }
+# CPU ticks (utime + stime) of ROOT's process tree so far, exited processes included:
+# each live process adds its own time and that of the children it has reaped
+# (cutime + cstime), so a Postfix smtpd that exits between two readings is counted by
+# master's cutime in the second.
+tree_cpu_ticks() {
+  local total=0 p line
+  local -a f
+  for p in $(tree_pids "$1"); do
+    { read -r line <"/proc/$p/stat"; } 2>/dev/null || continue
+    read -r -a f <<<"${line##*) }" # fields from the third (state) on
+    total=$((total + f[11] + f[12] + f[13] + f[14]))
+  done
+  echo "$total"
+}
+
+clock_ticks=$(getconf CLK_TCK)
+
 all_dead() {
   local p
   for p in "$@"; do alive "$p" && return 1; done
