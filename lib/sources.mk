@@ -79,6 +79,7 @@ lib_libpostern_a_SOURCES += \
 	lib/smtp/session_log.cc lib/smtp/session_log.h \
 	lib/smtp/smtp_address.cc lib/smtp/smtp_address.h \
 	lib/smtp/smtp_command.cc lib/smtp/smtp_command.h \
+	lib/smtp/tally_frames.cc lib/smtp/tally_frames.h \
 	lib/smtp/xtext.cc lib/smtp/xtext.h
 # policy: who may connect and send, and how much
 lib_libpostern_a_SOURCES += \

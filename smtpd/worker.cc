@@ -17,6 +17,7 @@
 #include "lib/policy/resource_check.h"
 #include "lib/smtp/reply_catalogue.h"
 #include "lib/smtp/session_log.h"
+#include "lib/smtp/tally_frames.h"
 
 namespace postern {
 Worker::Worker(event_base* base, Config config, int channel_fd)
@@ -49,19 +50,14 @@ Worker::Worker(event_base* base, Config config, int channel_fd)
     SendMailCheck(d, c);
   };
   context_.tally = [this](const std::string& listener, const ServerSession::Tally& added) {
-    ipc::SessionTally tally{.listener = listener,
-                            .messages = added.messages,
-                            .rejections = added.rejections,
-                            .bytes = added.bytes,
-                            .refused = {}};
-    for (const auto& [refusal, count] : added.refused) {
-      if (tally.refused.size() == ipc::SessionTally::kMaxRefusalKinds) break;
-      tally.refused.push_back(
-          {refusal.command, static_cast<uint16_t>(refusal.code), refusal.enhanced, count});
+    unsent_tallies_[listener].Add(added);
+    if (!evtimer_pending(tally_timer_.get(), nullptr)) {
+      timeval tv = ToTimeval(kTallyInterval);
+      evtimer_add(tally_timer_.get(), &tv);
     }
-    SendToMaster(tally);
   };
   reap_event_.reset(event_new(base_, -1, 0, OnReapFinished, this));
+  tally_timer_.reset(evtimer_new(base_, OnTallyTimer, this));
 }
 
 Worker::~Worker() {
@@ -346,6 +342,18 @@ void Worker::DeliverMailVerdict(SessionDriver* driver, const action::MailCheck& 
   driver->MailCheckResult(verdict);
 }
 
+void Worker::OnTallyTimer(evutil_socket_t, short, void* self_ptr) {
+  static_cast<Worker*>(self_ptr)->SendTallies();
+}
+
+void Worker::SendTallies() {
+  evtimer_del(tally_timer_.get());
+  auto tallies = std::exchange(unsent_tallies_, {});
+  if (!has_master()) return;
+  for (const auto& [listener, tally] : tallies)
+    for (const ipc::SessionTally& frame : TallyFrames(listener, tally)) SendToMaster(frame);
+}
+
 void Worker::OnReapFinished(evutil_socket_t, short, void* self_ptr) {
   auto* self = static_cast<Worker*>(self_ptr);
   self->finished_.clear();
@@ -353,7 +361,9 @@ void Worker::OnReapFinished(evutil_socket_t, short, void* self_ptr) {
 }
 
 void Worker::MaybeExit() {
-  if (draining_ && sessions_.empty() && lookups_->size() == 0) event_base_loopexit(base_, nullptr);
+  if (!draining_ || !sessions_.empty() || lookups_->size() != 0) return;
+  SendTallies();
+  event_base_loopexit(base_, nullptr);
 }
 
 void Worker::RequestQueueConnection() {

@@ -74,6 +74,10 @@ class Worker {
 
  private:
   static void OnReapFinished(evutil_socket_t, short, void* self);
+  static void OnTallyTimer(evutil_socket_t, short, void* self);
+  // Sends master what the sessions counted since the last time
+  // (kSessionTally, lib/smtp/tally_frames).
+  void SendTallies();
   // A frame that does not decode, or of a type smtpd does not serve, is
   // master's failure: the channel fails and MasterGone() drains the worker.
   void HandleChannelFrame(ipc::Datagram& datagram);
@@ -119,6 +123,11 @@ class Worker {
   bool standalone_ = false;
   WorkerContext context_;
   EventPtr reap_event_;
+  // What the sessions counted, by listener, not yet sent: summed and sent
+  // every kTallyInterval rather than one datagram per message.
+  std::map<std::string, ServerSession::Tally> unsent_tallies_;
+  EventPtr tally_timer_;
+  static constexpr Duration kTallyInterval = std::chrono::milliseconds(100);
   std::map<SessionDriver*, std::unique_ptr<SessionDriver>> sessions_;
   std::vector<std::unique_ptr<SessionDriver>> finished_;
   bool draining_ = false;

@@ -176,12 +176,13 @@ struct TlsTicketKey {
 
 // smtpd -> master: str listener, u32 messages, u32 rejections, u64 bytes,
 // u32 n, then n refusals (str command, u16 code, str enhanced, u32 count).
-// What one session of the listener did since its last tally: messages
+// What the sessions of the listener did since the last tally: messages
 // acknowledged with 250 (queued) and their content octets, and 4xx/5xx
 // replies to MAIL, RCPT, DATA and BDAT or to a client refused before its
 // banner (command "CONNECT"), by command and reply. master sums them over a
 // sliding minute for `postern status` and for good for metrics_listen;
-// sent when something happened, never answered. At most kMaxRefusalKinds
+// summed over the worker's sessions and sent every 100 ms when something
+// happened (lib/smtp/tally_frames), never answered. At most kMaxRefusalKinds
 // refusals, with short names, so a worker cannot make master hold much.
 struct SessionTally {
   static constexpr MsgType kType = MsgType::kSessionTally;

@@ -1186,6 +1186,12 @@ ServerSession::Tally ServerSession::Tally::Since(const Tally& earlier) const {
   }
   return added;
 }
+void ServerSession::Tally::Add(const Tally& more) {
+  messages += more.messages;
+  rejections += more.rejections;
+  bytes += more.bytes;
+  for (const auto& [refusal, count] : more.refused) refused[refusal] += count;
+}
 void ServerSession::OnTimer() { impl_->OnTimer(); }
 TimePoint ServerSession::NextDeadline() const { return impl_->NextDeadline(); }
 std::vector<Action> ServerSession::TakeActions() { return impl_->TakeActions(); }

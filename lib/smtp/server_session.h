@@ -343,6 +343,8 @@ class ServerSession {
     bool operator==(const Tally&) const = default;
     // What this tally (a later one of the same session) added to earlier.
     Tally Since(const Tally& earlier) const;
+    // Adds another tally (of another session, or a later part) to this one.
+    void Add(const Tally& more);
   };
   const Tally& tally() const;
   // True while the session should not be given more input (waiting for

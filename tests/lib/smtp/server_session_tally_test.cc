@@ -4,6 +4,7 @@
 // RCPT, DATA and BDAT by command and reply, but no other reply.
 //
 // Expected replies are typed from MS-OXSMTP and RFC 5321.
+#include "lib/smtp/tally_frames.h"
 #include "tests/lib/smtp/session_harness.h"
 
 namespace postern {
@@ -127,6 +128,52 @@ BOOST_AUTO_TEST_CASE(since_is_what_a_later_tally_added) {
   BOOST_TEST((added.refused == std::map<Refusal, uint32_t>{{{"MAIL", 452, "4.3.1"}, 1},
                                                            {{"RCPT", 550, "5.7.1"}, 1}}));
   BOOST_TEST((later.Since(later) == Tally{}));
+}
+
+BOOST_AUTO_TEST_CASE(add_sums_two_sessions) {
+  Tally sum{.messages = 1, .rejections = 2, .bytes = 100, .refused = {{{"RCPT", 550, "5.7.1"}, 2}}};
+  sum.Add({.messages = 2,
+           .rejections = 2,
+           .bytes = 50,
+           .refused = {{{"RCPT", 550, "5.7.1"}, 1}, {{"MAIL", 452, "4.3.1"}, 1}}});
+  BOOST_TEST((Counts(sum) == Pair{3, 4}));
+  BOOST_TEST(sum.bytes == 150u);
+  BOOST_TEST((sum.refused == std::map<Refusal, uint32_t>{{{"MAIL", 452, "4.3.1"}, 1},
+                                                         {{"RCPT", 550, "5.7.1"}, 3}}));
+}
+
+// A worker's sum goes to master in frames of at most 64 kinds of refusal,
+// each frame's rejections the sum of its own; the totals are the sum's.
+BOOST_AUTO_TEST_CASE(tally_frames_split_many_kinds_and_keep_the_totals) {
+  Tally one{.messages = 2, .rejections = 1, .bytes = 700, .refused = {{{"RCPT", 550, "5.1.1"}, 1}}};
+  std::vector<ipc::SessionTally> frames = TallyFrames("smtp", one);
+  BOOST_TEST_REQUIRE(frames.size() == 1u);
+  BOOST_TEST((frames[0] == ipc::SessionTally{.listener = "smtp",
+                                             .messages = 2,
+                                             .rejections = 1,
+                                             .bytes = 700,
+                                             .refused = {{"RCPT", 550, "5.1.1", 1}}}));
+
+  Tally many{.messages = 5, .rejections = 0, .bytes = 9000, .refused = {}};
+  for (int code = 400; code < 470; ++code) {
+    many.refused[{"RCPT", code, "4.0.0"}] = 2;
+    many.rejections += 2;
+  }
+  frames = TallyFrames("submission", many);
+  BOOST_TEST_REQUIRE(frames.size() == 2u);
+  BOOST_TEST(frames[0].refused.size() == 64u);
+  BOOST_TEST(frames[1].refused.size() == 6u);
+  uint64_t messages = 0, rejections = 0, bytes = 0;
+  for (const ipc::SessionTally& frame : frames) {
+    BOOST_TEST(frame.listener == "submission");
+    BOOST_TEST(ipc::SessionTally::Decode(frame.Encode()).ok());
+    messages += frame.messages;
+    rejections += frame.rejections;
+    bytes += frame.bytes;
+  }
+  BOOST_TEST(messages == 5u);
+  BOOST_TEST(rejections == 140u);
+  BOOST_TEST(bytes == 9000u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
