@@ -76,6 +76,7 @@ tests_unit_tests_SOURCES += \
 	tests/lib/policy/resource_check_test.cc
 # lib/tls
 tests_unit_tests_SOURCES += \
+	tests/lib/tls/tls_certificate_choice_test.cc \
 	tests/lib/tls/tls_client_session_test.cc \
 	tests/lib/tls/tls_session_test.cc \
 	tests/lib/tls/tls_test_support.cc \

@@ -34,13 +34,18 @@ void Check(int rc, const char* what) {
   BOOST_REQUIRE_MESSAGE(rc >= 0, what << ": " << gnutls_strerror(rc));
 }
 
-PrivateKey GenerateKey() {
+PrivateKey GenerateKey(TestKeyType type = TestKeyType::kEcdsa) {
   gnutls_x509_privkey_t raw = nullptr;
   Check(gnutls_x509_privkey_init(&raw), "gnutls_x509_privkey_init");
   PrivateKey key(raw);
-  Check(gnutls_x509_privkey_generate(key.get(), GNUTLS_PK_ECDSA,
-                                     GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP256R1), 0),
-        "gnutls_x509_privkey_generate");
+  if (type == TestKeyType::kRsa) {
+    Check(gnutls_x509_privkey_generate(key.get(), GNUTLS_PK_RSA, 2048, 0),
+          "gnutls_x509_privkey_generate");
+  } else {
+    Check(gnutls_x509_privkey_generate(key.get(), GNUTLS_PK_ECDSA,
+                                       GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP256R1), 0),
+          "gnutls_x509_privkey_generate");
+  }
   return key;
 }
 
@@ -113,9 +118,9 @@ void WriteCertificate(gnutls_x509_crt_t crt, const std::string& path) {
 }  // namespace
 
 TestCertificate::TestCertificate(const std::string& hostname,
-                                 const TestCertificateAuthority* issuer)
+                                 const TestCertificateAuthority* issuer, TestKeyType key_type)
     : dir_(MakeTempDir()), cert_file_(dir_ + "/cert.pem"), key_file_(dir_ + "/key.pem") {
-  PrivateKey key = GenerateKey();
+  PrivateKey key = GenerateKey(key_type);
   WriteKey(key.get(), key_file_);
   Issuer signer;
   if (issuer != nullptr) signer = {issuer->crt_, issuer->key_};
@@ -249,6 +254,20 @@ std::string TlsTestClient::version() const {
 std::string TlsTestClient::cipher() const {
   const char* name = gnutls_ciphersuite_get(session_);
   return name != nullptr ? name : "";
+}
+
+std::string TlsTestClient::server_key_algorithm() const {
+  unsigned count = 0;
+  const gnutls_datum_t* chain = gnutls_certificate_get_peers(session_, &count);
+  if (chain == nullptr || count == 0) return "";
+  gnutls_x509_crt_t raw = nullptr;
+  Check(gnutls_x509_crt_init(&raw), "gnutls_x509_crt_init");
+  Certificate crt(raw);
+  Check(gnutls_x509_crt_import(crt.get(), &chain[0], GNUTLS_X509_FMT_DER),
+        "gnutls_x509_crt_import");
+  int algorithm = gnutls_x509_crt_get_pk_algorithm(crt.get(), nullptr);
+  const char* name = gnutls_pk_get_name(static_cast<gnutls_pk_algorithm_t>(algorithm));
+  return name != nullptr ? name : "unknown";
 }
 
 std::ostream& operator<<(std::ostream& out, TlsServerSession::State state) {
