@@ -190,7 +190,8 @@ SYSTEM_TESTS = \
 	tests/system/syslog_test.py \
 	tests/system/timer_events_test.py \
 	tests/system/tls_plumbing_test.py \
-	tests/system/tls_auth_test.py
+	tests/system/tls_auth_test.py \
+	tests/system/tls_ecdsa_test.py
 FUZZ_REPLAYS = tests/fuzz/replay.sh
 # The tree follows .clang-format (clang-format from ./install-deps).
 FORMAT_CHECK = tests/format_check.sh
