@@ -133,6 +133,13 @@ BOOST_AUTO_TEST_CASE(loads_an_ec_pair_beside_an_rsa_pair_and_alone) {
   BOOST_REQUIRE_MESSAGE(alone.ok(), alone.status().message());
 }
 
+BOOST_AUTO_TEST_CASE(an_ed25519_certificate_is_an_ec_certificate_too) {
+  TestCertificate ed25519("mail.example.test", nullptr, TestKeyType::kEd25519);
+  auto loaded = TlsServerCredentials::Load({}, {ed25519.cert_file(), ed25519.key_file()},
+                                           kTestServerPriority);
+  BOOST_TEST(loaded.ok(), loaded.status().message());
+}
+
 BOOST_AUTO_TEST_CASE(no_pair_at_all_is_refused) {
   auto loaded = TlsServerCredentials::Load({}, {}, kTestServerPriority);
   BOOST_REQUIRE(!loaded.ok());

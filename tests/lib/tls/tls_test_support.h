@@ -26,8 +26,8 @@ inline constexpr char kTestServerPriority[] = "NORMAL:-VERS-TLS1.0:-VERS-TLS1.1:
 
 class TestCertificateAuthority;
 
-// The key algorithm of a TestCertificate: ECDSA P-256 or RSA 2048 bits.
-enum class TestKeyType { kEcdsa, kRsa };
+// The key algorithm of a TestCertificate: ECDSA P-256, RSA 2048 bits or Ed25519.
+enum class TestKeyType { kEcdsa, kRsa, kEd25519 };
 
 // A certificate for one host name (common name and DNS subject alternative
 // name) and its private key, written as PEM files into a fresh temporary
