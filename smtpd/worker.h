@@ -64,7 +64,7 @@ class Worker {
   void Stop();
 
   // The credentials of the listener named so; nullptr when it has no
-  // tls_cert_file. They live as long as the worker.
+  // certificate (ListenerConfig::has_tls). They live as long as the worker.
   const TlsServerCredentials* TlsCredentials(const std::string& listener_name) const;
   // The sender_login_map of the listener named so (empty when it has none).
   const SenderLoginMap* SenderLogins(const std::string& listener_name) const;

@@ -77,6 +77,7 @@ tests_unit_tests_SOURCES += \
 	tests/lib/policy/resource_check_test.cc
 # lib/tls
 tests_unit_tests_SOURCES += \
+	tests/lib/tls/tls_certificate_choice_test.cc \
 	tests/lib/tls/tls_client_session_test.cc \
 	tests/lib/tls/tls_session_test.cc \
 	tests/lib/tls/tls_test_support.cc \
@@ -190,7 +191,8 @@ SYSTEM_TESTS = \
 	tests/system/syslog_test.py \
 	tests/system/timer_events_test.py \
 	tests/system/tls_plumbing_test.py \
-	tests/system/tls_auth_test.py
+	tests/system/tls_auth_test.py \
+	tests/system/tls_ecdsa_test.py
 FUZZ_REPLAYS = tests/fuzz/replay.sh
 # The tree follows .clang-format (clang-format from ./install-deps).
 FORMAT_CHECK = tests/format_check.sh

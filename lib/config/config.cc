@@ -419,19 +419,21 @@ class Parser {
   }
 
   // A listener that would promise TLS it cannot give is refused here, so
-  // that `postern check` finds it rather than a client.
+  // that `postern check` finds it rather than a client. Either certificate
+  // pair gives TLS; each needs both its files.
   Status CheckTls(const ListenerConfig& listener, int line) const {
-    bool has_cert = !listener.tls_cert_file.empty();
-    if (has_cert != !listener.tls_key_file.empty())
-      return Error(line, "listener " + Quoted(listener.name) +
-                             ": tls_cert_file and tls_key_file must be set together");
-    if (!has_cert && listener.tls_wrapper)
-      return Error(line, "listener " + Quoted(listener.name) +
-                             ": tls_wrapper = yes needs tls_cert_file and tls_key_file");
-    if (!has_cert && listener.require_tls)
-      return Error(line, "listener " + Quoted(listener.name) +
-                             ": require_tls = yes needs tls_cert_file and tls_key_file, or no "
-                             "client could ever send mail");
+    std::string name = "listener " + Quoted(listener.name);
+    if (listener.tls_cert_file.empty() != listener.tls_key_file.empty())
+      return Error(line, name + ": tls_cert_file and tls_key_file must be set together");
+    if (listener.tls_eccert_file.empty() != listener.tls_eckey_file.empty())
+      return Error(line, name + ": tls_eccert_file and tls_eckey_file must be set together");
+    const char* certificate =
+        "a certificate: tls_cert_file and tls_key_file, or tls_eccert_file and tls_eckey_file";
+    if (!listener.has_tls() && listener.tls_wrapper)
+      return Error(line, name + ": tls_wrapper = yes needs " + certificate);
+    if (!listener.has_tls() && listener.require_tls)
+      return Error(line, name + ": require_tls = yes needs " + certificate +
+                             ", or no client could ever send mail");
     return Status::Ok();
   }
 

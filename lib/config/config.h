@@ -69,8 +69,15 @@ struct ListenerConfig {
   AuthRequireTls auth_require_tls = AuthRequireTls::kLogin;
   BareNewline bare_newline = BareNewline::kNormalize;
   bool tls_wrapper = false;
+  // Two certificates, as Postfix's smtpd_tls_cert_file and
+  // smtpd_tls_eccert_file: tls_cert_file of any key algorithm (usually
+  // RSA), tls_eccert_file ECDSA or EdDSA only. Either pair, or both, may
+  // be set; with both GnuTLS takes the EC one for a client that accepts
+  // its signatures (lib/tls/tls_credentials.h).
   std::string tls_cert_file;
   std::string tls_key_file;
+  std::string tls_eccert_file;
+  std::string tls_eckey_file;
   std::string tls_priority;
 
   // One switch per EHLO keyword; a switched-off extension is also refused.
@@ -83,6 +90,10 @@ struct ListenerConfig {
   bool advertise_8bitmime = true;
   bool advertise_binarymime = true;
   bool advertise_chunking = true;
+
+  // Whether the listener can do TLS at all: a certificate in either pair
+  // (lib/config/config refuses a certificate without its key).
+  bool has_tls() const { return !tls_cert_file.empty() || !tls_eccert_file.empty(); }
 };
 
 struct Config {

@@ -890,8 +890,11 @@ constexpr std::array kKeys = {
       .type = T::kPath,
       .scope = S::kListener,
       .default_value = "",
-      .description = "The server's certificate chain in PEM, the server's own certificate "
-                     "first. Empty: the listener offers no TLS.",
+      .description =
+          "The server's certificate chain in PEM, the server's own certificate first; of any "
+          "key algorithm, usually RSA (Postfix's smtpd_tls_cert_file). The listener offers TLS "
+          "when it has this certificate, tls_eccert_file's, or both; with neither it offers "
+          "none.",
       .slot = &L::tls_cert_file},
     K{.name = "tls_key_file",
       .type = T::kPath,
@@ -901,6 +904,30 @@ constexpr std::array kKeys = {
                      "root before it drops privileges and chroots, so it may belong to root alone; "
                      "postern reload reads it again.",
       .slot = &L::tls_key_file},
+    K{.name = "tls_eccert_file",
+      .type = T::kPath,
+      .scope = S::kListener,
+      .default_value = "",
+      .description =
+          "A second certificate chain in PEM, whose own certificate has an ECDSA or EdDSA key "
+          "(Postfix's smtpd_tls_eccert_file); another key algorithm is refused at start and "
+          "reload. Alone it is the listener's certificate; beside tls_cert_file it is loaded "
+          "first, and GnuTLS takes, for each handshake, the first certificate whose key can make "
+          "a signature the client accepts: the EC one for nearly every client (an ECDSA "
+          "signature costs the server far less than an RSA one), tls_cert_file's for a client "
+          "that accepts only RSA signatures. Over TLS 1.2 the cipher suite decides too: with "
+          "%SERVER_PRECEDENCE in "
+          "tls_priority (the default) the ECDHE-ECDSA suites come before ECDHE-RSA. A client "
+          "that names the server (SNI) gets a certificate for that name first, so both "
+          "certificates should name the same host.",
+      .slot = &L::tls_eccert_file},
+    K{.name = "tls_eckey_file",
+      .type = T::kPath,
+      .scope = S::kListener,
+      .default_value = "",
+      .description = "The private key of tls_eccert_file in PEM, read as tls_key_file is. "
+                     "tls_eccert_file and tls_eckey_file are set together.",
+      .slot = &L::tls_eckey_file},
     K{.name = "tls_priority",
       .type = T::kString,
       .scope = S::kListener,
@@ -944,7 +971,8 @@ constexpr std::array kKeys = {
       .scope = S::kListener,
       .default_value = "yes",
       .description = "yes: the EHLO reply lists STARTTLS (RFC 3207) when the listener has "
-                     "tls_cert_file and the session is not yet encrypted. no: it does not, and "
+                     "a certificate (tls_cert_file or tls_eccert_file) and the session is not yet "
+                     "encrypted. no: it does not, and "
                      "STARTTLS is refused.",
       .slot = &L::advertise_starttls},
     K{.name = "advertise_auth",

@@ -8,9 +8,10 @@ Result<std::map<std::string, ListenerFiles>> LoadListenerFiles(const Config& con
   for (const ListenerConfig& listener : config.listeners) {
     ListenerFiles& files = loaded[listener.name];
     // lib/config/config refuses a certificate without its key and the reverse.
-    if (!listener.tls_cert_file.empty()) {
+    if (listener.has_tls()) {
       Result<std::unique_ptr<TlsServerCredentials>> tls = TlsServerCredentials::Load(
-          listener.tls_cert_file, listener.tls_key_file, listener.tls_priority);
+          {listener.tls_cert_file, listener.tls_key_file},
+          {listener.tls_eccert_file, listener.tls_eckey_file}, listener.tls_priority);
       if (!tls.ok())
         return Status::Error("listener " + listener.name + ": " + tls.status().message());
       files.tls = std::move(*tls);

@@ -1,5 +1,5 @@
 // lib/config/listener_files.h — the files a listener's sessions need, read before
-// privileges are dropped: TLS certificate and key, and sender_login_map.
+// privileges are dropped: TLS certificates and keys, and sender_login_map.
 //
 // smtpd loads them as root, before it chroots, and keeps them for its life;
 // master loads them too at start and on reload, only to refuse a

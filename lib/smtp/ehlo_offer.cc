@@ -37,7 +37,7 @@ OfferedExtensions EhloOffer::parameters() const {
 }
 
 bool EhloOffer::starttls() const {
-  return extended() && listener_.advertise_starttls && !listener_.tls_cert_file.empty() &&
+  return extended() && listener_.advertise_starttls && listener_.has_tls() &&
          !listener_.tls_wrapper && transport_ == Transport::kCleartext;
 }
 

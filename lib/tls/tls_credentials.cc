@@ -7,6 +7,7 @@
 #include "lib/tls/tls_credentials.h"
 
 #include <fcntl.h>
+#include <gnutls/x509.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -15,34 +16,64 @@
 namespace postern {
 namespace {
 
+// How errors name a pair's files: "TLS certificate ..." for tls_cert_file's,
+// "TLS EC certificate ..." for tls_eccert_file's.
+const char kPlain[] = "";
+const char kEc[] = "EC ";
+
 // GnuTLS reports an unreadable file as one code for the pair, without saying
 // which file or why; opening each again recovers the file and its errno.
-std::string UnreadableFileReason(const std::string& cert_file, const std::string& key_file) {
-  const std::pair<const char*, const std::string*> files[] = {{"certificate", &cert_file},
-                                                              {"key", &key_file}};
+std::string UnreadableFileReason(const TlsKeyPair& pair, const std::string& kind) {
+  const std::pair<const char*, const std::string*> files[] = {{"certificate", &pair.cert_file},
+                                                              {"key", &pair.key_file}};
   for (const auto& [what, path] : files) {
     int fd = open(path->c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-      return "cannot load TLS " + std::string(what) + " " + *path + ": " + std::strerror(errno);
-    }
+    if (fd < 0) return "cannot load TLS " + kind + what + " " + *path + ": " + std::strerror(errno);
     close(fd);
   }
-  return "cannot load TLS certificate " + cert_file + " and key " + key_file + ": " +
-         gnutls_strerror(GNUTLS_E_FILE_ERROR);
+  return "cannot load TLS " + kind + "certificate " + pair.cert_file + " and key " + pair.key_file +
+         ": " + gnutls_strerror(GNUTLS_E_FILE_ERROR);
 }
 
-Status LoadKeyPair(gnutls_certificate_credentials_t certificate, const std::string& cert_file,
-                   const std::string& key_file) {
-  int rc = gnutls_certificate_set_x509_key_file(certificate, cert_file.c_str(), key_file.c_str(),
-                                                GNUTLS_X509_FMT_PEM);
-  if (rc >= 0) return Status::Ok();
-  if (rc == GNUTLS_E_FILE_ERROR) return Status::Error(UnreadableFileReason(cert_file, key_file));
+// Adds the pair to certificate and returns its index there (the
+// credentials are set to GNUTLS_CERTIFICATE_API_V2, which returns it).
+Result<unsigned> LoadKeyPair(gnutls_certificate_credentials_t certificate, const TlsKeyPair& pair,
+                             const std::string& kind) {
+  int rc = gnutls_certificate_set_x509_key_file(certificate, pair.cert_file.c_str(),
+                                                pair.key_file.c_str(), GNUTLS_X509_FMT_PEM);
+  if (rc >= 0) return static_cast<unsigned>(rc);
+  if (rc == GNUTLS_E_FILE_ERROR) return Status::Error(UnreadableFileReason(pair, kind));
   if (rc == GNUTLS_E_CERTIFICATE_KEY_MISMATCH) {
-    return Status::Error("TLS key " + key_file + " does not belong to certificate " + cert_file +
-                         ": " + gnutls_strerror(rc));
+    return Status::Error("TLS " + kind + "key " + pair.key_file + " does not belong to " + kind +
+                         "certificate " + pair.cert_file + ": " + gnutls_strerror(rc));
   }
-  return Status::Error("cannot load TLS certificate " + cert_file + " with key " + key_file + ": " +
-                       gnutls_strerror(rc));
+  return Status::Error("cannot load TLS " + kind + "certificate " + pair.cert_file + " with key " +
+                       pair.key_file + ": " + gnutls_strerror(rc));
+}
+
+// tls_eccert_file takes the key algorithms whose signatures are cheap: an
+// RSA certificate there would be tried first and served to every client,
+// the opposite of what the key is for.
+Status CheckEcAlgorithm(gnutls_certificate_credentials_t certificate, unsigned index,
+                        const std::string& cert_file) {
+  gnutls_x509_crt_t* chain = nullptr;
+  unsigned length = 0;
+  int rc = gnutls_certificate_get_x509_crt(certificate, index, &chain, &length);
+  if (rc < 0) {
+    return Status::Error("TLS EC certificate " + cert_file +
+                         ": cannot read its key algorithm: " + gnutls_strerror(rc));
+  }
+  int algorithm = gnutls_x509_crt_get_pk_algorithm(chain[0], nullptr);
+  for (unsigned i = 0; i < length; ++i) gnutls_x509_crt_deinit(chain[i]);
+  gnutls_free(chain);
+  if (algorithm == GNUTLS_PK_ECDSA || algorithm == GNUTLS_PK_EDDSA_ED25519 ||
+      algorithm == GNUTLS_PK_EDDSA_ED448)
+    return Status::Ok();
+  const char* name = gnutls_pk_algorithm_get_name(static_cast<gnutls_pk_algorithm_t>(algorithm));
+  return Status::Error("TLS EC certificate " + cert_file + ": its key is " +
+                       (name != nullptr ? name : "of an unknown algorithm") +
+                       ", not ECDSA or EdDSA (a certificate with another key goes in "
+                       "tls_cert_file)");
 }
 
 Status CompilePriority(const std::string& priority, gnutls_priority_t* compiled) {
@@ -83,15 +114,26 @@ Status LoadTrust(gnutls_certificate_credentials_t certificate, const std::string
 }  // namespace
 
 Result<std::unique_ptr<TlsServerCredentials>> TlsServerCredentials::Load(
-    const std::string& cert_file, const std::string& key_file, const std::string& priority) {
+    const TlsKeyPair& cert, const TlsKeyPair& eccert, const std::string& priority) {
+  if (cert.cert_file.empty() && eccert.cert_file.empty())
+    return Status::Error("no TLS certificate to load: neither pair is set");
   std::unique_ptr<TlsServerCredentials> credentials(new TlsServerCredentials());
   int rc = gnutls_certificate_allocate_credentials(&credentials->certificate_);
   if (rc < 0) {
     return Status::Error(std::string("cannot allocate TLS credentials: ") + gnutls_strerror(rc));
   }
-  Status loaded = LoadKeyPair(credentials->certificate_, cert_file, key_file);
-  if (!loaded.ok()) return loaded;
-
+  gnutls_certificate_set_flags(credentials->certificate_, GNUTLS_CERTIFICATE_API_V2);
+  // The order of loading is the order of preference (see the header).
+  if (!eccert.cert_file.empty()) {
+    Result<unsigned> index = LoadKeyPair(credentials->certificate_, eccert, kEc);
+    if (!index.ok()) return index.status();
+    Status ec = CheckEcAlgorithm(credentials->certificate_, *index, eccert.cert_file);
+    if (!ec.ok()) return ec;
+  }
+  if (!cert.cert_file.empty()) {
+    Result<unsigned> index = LoadKeyPair(credentials->certificate_, cert, kPlain);
+    if (!index.ok()) return index.status();
+  }
   if (Status s = CompilePriority(priority, &credentials->priority_); !s.ok()) return s;
   return credentials;
 }

@@ -1,6 +1,6 @@
-// lib/tls/tls_credentials.h — a listener's TLS certificate, key and priority,
-// the session ticket key that every smtpd worker shares, and the trust and
-// priority of the relay client.
+// lib/tls/tls_credentials.h — a listener's TLS certificates, keys and
+// priority, the session ticket key that every smtpd worker shares, and the
+// trust and priority of the relay client.
 //
 // Server credentials are loaded by smtpd as root before it drops privileges
 // (the key file may be readable by root alone) and again by the new workers
@@ -17,13 +17,38 @@
 
 namespace postern {
 
+// A PEM certificate chain (the server's own certificate first) and its
+// private key, as two files. Both empty: no such pair.
+struct TlsKeyPair {
+  std::string cert_file;
+  std::string key_file;
+};
+
 class TlsServerCredentials {
  public:
-  // Reads the PEM certificate chain and its private key and compiles the
-  // GnuTLS priority string. Errors name the file or the priority string and
-  // say GnuTLS's reason ("cannot load TLS key /etc/postern/tls/key.pem: ...").
-  static Result<std::unique_ptr<TlsServerCredentials>> Load(const std::string& cert_file,
-                                                            const std::string& key_file,
+  // Reads a listener's certificate pairs into one GnuTLS credential and
+  // compiles the GnuTLS priority string. cert (tls_cert_file) may have any
+  // key algorithm, usually RSA; eccert (tls_eccert_file) must have an ECDSA
+  // or EdDSA key. Either may be empty, not both.
+  //
+  // Which certificate a handshake gets: GnuTLS walks the pairs in the order
+  // they were added (one exception: an RSA-PSS key goes before a plain RSA
+  // one) and takes the first whose key can sign with an algorithm the
+  // client offers and, before TLS 1.3, suits the cipher suite's key
+  // exchange (gnutls lib/auth/cert.c, _gnutls_select_server_cert); a pair
+  // whose names match the client's SNI is tried before the rest. eccert is
+  // added first, so a client that accepts ECDSA gets it and a client that
+  // accepts only RSA signatures gets cert. Over TLS 1.2 the suite is chosen
+  // before the certificate: under %SERVER_PRECEDENCE in the priority (the
+  // default) GnuTLS's NORMAL order puts ECDHE-ECDSA before ECDHE-RSA, so the
+  // EC certificate wins there too; without it the client's order decides.
+  //
+  // Errors name the file or the priority string and say GnuTLS's reason
+  // ("cannot load TLS key /etc/postern/tls/key.pem: ..."); those of eccert
+  // say "EC" ("TLS EC key ... does not belong to EC certificate ..."), and
+  // an eccert whose key is neither ECDSA nor EdDSA is refused by name.
+  static Result<std::unique_ptr<TlsServerCredentials>> Load(const TlsKeyPair& cert,
+                                                            const TlsKeyPair& eccert,
                                                             const std::string& priority);
   ~TlsServerCredentials();
   TlsServerCredentials(const TlsServerCredentials&) = delete;

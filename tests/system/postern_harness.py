@@ -663,10 +663,13 @@ class Instance:
 
     # ---- TLS and users
 
-    def make_certificate(self, name="tls"):
+    def make_certificate(self, name="tls", key_type="ecdsa"):
         """A self-signed certificate for HOSTNAME and its key, made by GnuTLS'
-        certtool in the instance's directory; returns (cert_path, key_path). The key
-        is readable by root alone, as an administrator would keep it."""
+        certtool in the instance's directory name; returns (cert_path, key_path).
+        key_type: "ecdsa" (P-256) or "rsa" (2048 bits). The key is readable by root
+        alone, as an administrator would keep it."""
+        key_options = {"ecdsa": ["--key-type", "ecdsa"],
+                       "rsa": ["--key-type", "rsa", "--bits", "2048"]}[key_type]
         directory = self._mkdir(name)
         key = os.path.join(directory, "key.pem")
         cert = os.path.join(directory, "cert.pem")
@@ -674,7 +677,7 @@ class Instance:
         with open(template, "w") as f:
             f.write('cn = "%s"\ndns_name = "%s"\nexpiration_days = 30\n'
                     "tls_www_server\nencryption_key\nsigning_key\n" % (HOSTNAME, HOSTNAME))
-        for command in (["certtool", "--generate-privkey", "--key-type", "ecdsa", "--outfile", key],
+        for command in (["certtool", "--generate-privkey"] + key_options + ["--outfile", key],
                         ["certtool", "--generate-self-signed", "--load-privkey", key,
                          "--template", template, "--outfile", cert]):
             result = subprocess.run(command, capture_output=True, timeout=CLI_TIMEOUT)

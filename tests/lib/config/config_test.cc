@@ -338,6 +338,8 @@ BOOST_AUTO_TEST_CASE(HoldsEveryKeyOfTheOperatorContract) {
                          "tls_wrapper",
                          "tls_cert_file",
                          "tls_key_file",
+                         "tls_eccert_file",
+                         "tls_eckey_file",
                          "tls_priority",
                          "advertise_size",
                          "advertise_dsn",
@@ -617,6 +619,9 @@ BOOST_AUTO_TEST_CASE(GatewayListenerDefaults) {
   BOOST_TEST(l.tls_wrapper == false);
   BOOST_TEST(l.tls_cert_file == "");
   BOOST_TEST(l.tls_key_file == "");
+  BOOST_TEST(l.tls_eccert_file == "");
+  BOOST_TEST(l.tls_eckey_file == "");
+  BOOST_TEST(!l.has_tls());
   BOOST_TEST(l.tls_priority == "NORMAL:-VERS-TLS1.0:-VERS-TLS1.1:%SERVER_PRECEDENCE");
   BOOST_TEST(l.advertise_size);
   BOOST_TEST(l.advertise_dsn);
@@ -702,13 +707,39 @@ BOOST_AUTO_TEST_CASE(TlsPromisesNeedACertificateAndItsKey) {
              "postern.conf:1: listener \"s\": tls_cert_file and tls_key_file must be set together");
   BOOST_TEST(error("tls_key_file = /k.pem\n") ==
              "postern.conf:1: listener \"s\": tls_cert_file and tls_key_file must be set together");
+  BOOST_TEST(error("tls_eccert_file = /ec.pem\n") ==
+             "postern.conf:1: listener \"s\": tls_eccert_file and tls_eckey_file must be set "
+             "together");
+  BOOST_TEST(error("tls_cert_file = /c.pem\ntls_key_file = /k.pem\ntls_eckey_file = /eck.pem\n") ==
+             "postern.conf:1: listener \"s\": tls_eccert_file and tls_eckey_file must be set "
+             "together");
   BOOST_TEST(error("tls_wrapper = yes\n") ==
-             "postern.conf:1: listener \"s\": tls_wrapper = yes needs tls_cert_file and "
-             "tls_key_file");
-  BOOST_TEST(error("require_tls = yes\n").find("require_tls = yes needs tls_cert_file") !=
-             std::string::npos);
+             "postern.conf:1: listener \"s\": tls_wrapper = yes needs a certificate: "
+             "tls_cert_file and tls_key_file, or tls_eccert_file and tls_eckey_file");
+  BOOST_TEST(error("require_tls = yes\n") ==
+             "postern.conf:1: listener \"s\": require_tls = yes needs a certificate: "
+             "tls_cert_file and tls_key_file, or tls_eccert_file and tls_eckey_file, or no "
+             "client could ever send mail");
   BOOST_TEST(error("require_tls = yes\ntls_cert_file = /c.pem\ntls_key_file = /k.pem\n") ==
              "accepted");
+}
+
+BOOST_AUTO_TEST_CASE(EitherCertificatePairOrBothGiveTls) {
+  const std::string rsa = "tls_cert_file = /c.pem\ntls_key_file = /k.pem\n";
+  const std::string ec = "tls_eccert_file = /ec.pem\ntls_eckey_file = /eck.pem\n";
+  for (const std::string& pairs : {rsa, ec, rsa + ec}) {
+    BOOST_TEST_CONTEXT(pairs) {
+      Config config = Parse(
+          "[listener \"s\"]\nbind = 127.0.0.1:1\ntls_wrapper = yes\n"
+          "require_tls = yes\n" +
+          pairs);
+      BOOST_TEST(Listener(config, "s").has_tls());
+    }
+  }
+  const ListenerConfig& both =
+      Listener(Parse("[listener \"s\"]\nbind = 127.0.0.1:1\n" + rsa + ec), "s");
+  BOOST_TEST(both.tls_eccert_file == "/ec.pem");
+  BOOST_TEST(both.tls_eckey_file == "/eck.pem");
 }
 
 BOOST_AUTO_TEST_CASE(GlobalValuesOverrideDefaults) {

@@ -47,6 +47,13 @@ BOOST_AUTO_TEST_CASE(cleartext_offers_starttls_and_ntlm_alone) {
              boost::test_tools::per_element());
 }
 
+BOOST_AUTO_TEST_CASE(an_ec_certificate_alone_offers_starttls) {
+  ListenerConfig l = Plain();
+  l.tls_eccert_file = "/etc/postern/tls/eccert.pem";
+  l.tls_eckey_file = "/etc/postern/tls/eckey.pem";
+  BOOST_TEST(EhloOffer(l, Hello::kEhlo, Transport::kCleartext).starttls());
+}
+
 BOOST_AUTO_TEST_CASE(under_tls_no_starttls_and_every_mechanism_upper_case) {
   ListenerConfig l = WithCertificate();
   EhloOffer offer(l, Hello::kEhlo, Transport::kTls);

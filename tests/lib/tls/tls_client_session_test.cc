@@ -50,8 +50,8 @@ std::string ClientCredentialsError(const std::string& ca_file,
 struct Peers {
   Peers(const TestCertificate& certificate, const TlsClientCredentials& trust,
         const std::string& host, CertificateCheck check) {
-    auto credentials = TlsServerCredentials::Load(certificate.cert_file(), certificate.key_file(),
-                                                  kTestServerPriority);
+    auto credentials = TlsServerCredentials::Load({certificate.cert_file(), certificate.key_file()},
+                                                  {}, kTestServerPriority);
     BOOST_REQUIRE_MESSAGE(credentials.ok(), credentials.status().message());
     server_credentials = std::move(*credentials);
     auto created_server = TlsServerSession::Create(*server_credentials, "");

@@ -20,14 +20,14 @@ const char kTls13Only[] = "NORMAL:-VERS-ALL:+VERS-TLS1.3";
 
 std::unique_ptr<TlsServerCredentials> LoadOrFail(const std::string& cert_file,
                                                  const std::string& key_file) {
-  auto loaded = TlsServerCredentials::Load(cert_file, key_file, kTestServerPriority);
+  auto loaded = TlsServerCredentials::Load({cert_file, key_file}, {}, kTestServerPriority);
   BOOST_REQUIRE_MESSAGE(loaded.ok(), loaded.status().message());
   return std::move(*loaded);
 }
 
 std::string LoadError(const std::string& cert_file, const std::string& key_file,
                       const std::string& priority = kTestServerPriority) {
-  auto loaded = TlsServerCredentials::Load(cert_file, key_file, priority);
+  auto loaded = TlsServerCredentials::Load({cert_file, key_file}, {}, priority);
   BOOST_REQUIRE(!loaded.ok());
   return loaded.status().message();
 }
@@ -120,6 +120,77 @@ BOOST_AUTO_TEST_CASE(key_of_another_certificate_is_refused_at_load) {
   BOOST_TEST(Contains(error, other_key));
   BOOST_TEST(Contains(error, certificate.cert_file()));
   BOOST_TEST(Contains(error, "does not belong"));
+}
+
+BOOST_AUTO_TEST_CASE(loads_an_ec_pair_beside_an_rsa_pair_and_alone) {
+  TestCertificate rsa("mail.example.test", nullptr, TestKeyType::kRsa);
+  TestCertificate ec;
+  auto both = TlsServerCredentials::Load({rsa.cert_file(), rsa.key_file()},
+                                         {ec.cert_file(), ec.key_file()}, kTestServerPriority);
+  BOOST_REQUIRE_MESSAGE(both.ok(), both.status().message());
+  BOOST_TEST((*both)->certificate() != nullptr);
+  auto alone = TlsServerCredentials::Load({}, {ec.cert_file(), ec.key_file()}, kTestServerPriority);
+  BOOST_REQUIRE_MESSAGE(alone.ok(), alone.status().message());
+}
+
+BOOST_AUTO_TEST_CASE(an_ed25519_certificate_is_an_ec_certificate_too) {
+  TestCertificate ed25519("mail.example.test", nullptr, TestKeyType::kEd25519);
+  auto loaded = TlsServerCredentials::Load({}, {ed25519.cert_file(), ed25519.key_file()},
+                                           kTestServerPriority);
+  BOOST_TEST(loaded.ok(), loaded.status().message());
+}
+
+BOOST_AUTO_TEST_CASE(no_pair_at_all_is_refused) {
+  auto loaded = TlsServerCredentials::Load({}, {}, kTestServerPriority);
+  BOOST_REQUIRE(!loaded.ok());
+  BOOST_TEST(Contains(loaded.status().message(), "no TLS certificate"));
+}
+
+BOOST_AUTO_TEST_CASE(missing_ec_key_file_is_named_as_the_ec_key) {
+  TestCertificate rsa("mail.example.test", nullptr, TestKeyType::kRsa);
+  TestCertificate ec;
+  std::string missing = ec.dir() + "/absent-eckey.pem";
+  auto loaded = TlsServerCredentials::Load({rsa.cert_file(), rsa.key_file()},
+                                           {ec.cert_file(), missing}, kTestServerPriority);
+  BOOST_REQUIRE(!loaded.ok());
+  BOOST_TEST(loaded.status().message() ==
+             "cannot load TLS EC key " + missing + ": No such file or directory");
+}
+
+BOOST_AUTO_TEST_CASE(key_of_another_certificate_is_refused_naming_the_ec_pair) {
+  TestCertificate rsa("mail.example.test", nullptr, TestKeyType::kRsa);
+  TestCertificate ec;
+  std::string other_key = ec.WriteUnrelatedKey("other-key.pem");
+  auto loaded = TlsServerCredentials::Load({rsa.cert_file(), rsa.key_file()},
+                                           {ec.cert_file(), other_key}, kTestServerPriority);
+  BOOST_REQUIRE(!loaded.ok());
+  std::string error = loaded.status().message();
+  BOOST_TEST_INFO(error);
+  BOOST_TEST(Contains(
+      error, "TLS EC key " + other_key + " does not belong to EC certificate " + ec.cert_file()));
+}
+
+BOOST_AUTO_TEST_CASE(an_rsa_key_for_the_ec_certificate_is_refused) {
+  TestCertificate rsa("mail.example.test", nullptr, TestKeyType::kRsa);
+  TestCertificate ec;
+  auto loaded = TlsServerCredentials::Load({rsa.cert_file(), rsa.key_file()},
+                                           {ec.cert_file(), rsa.key_file()}, kTestServerPriority);
+  BOOST_REQUIRE(!loaded.ok());
+  std::string error = loaded.status().message();
+  BOOST_TEST_INFO(error);
+  BOOST_TEST(Contains(error, "TLS EC key " + rsa.key_file() +
+                                 " does not belong to EC certificate " + ec.cert_file()));
+}
+
+BOOST_AUTO_TEST_CASE(an_rsa_certificate_as_the_ec_certificate_is_refused) {
+  TestCertificate rsa("mail.example.test", nullptr, TestKeyType::kRsa);
+  auto loaded =
+      TlsServerCredentials::Load({}, {rsa.cert_file(), rsa.key_file()}, kTestServerPriority);
+  BOOST_REQUIRE(!loaded.ok());
+  BOOST_TEST(loaded.status().message() ==
+             "TLS EC certificate " + rsa.cert_file() +
+                 ": its key is RSA, not ECDSA or EdDSA (a certificate with another key goes in "
+                 "tls_cert_file)");
 }
 
 BOOST_AUTO_TEST_CASE(bad_priority_string_is_named_with_the_failing_position) {

@@ -34,13 +34,22 @@ void Check(int rc, const char* what) {
   BOOST_REQUIRE_MESSAGE(rc >= 0, what << ": " << gnutls_strerror(rc));
 }
 
-PrivateKey GenerateKey() {
+PrivateKey GenerateKey(TestKeyType type = TestKeyType::kEcdsa) {
   gnutls_x509_privkey_t raw = nullptr;
   Check(gnutls_x509_privkey_init(&raw), "gnutls_x509_privkey_init");
   PrivateKey key(raw);
-  Check(gnutls_x509_privkey_generate(key.get(), GNUTLS_PK_ECDSA,
-                                     GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP256R1), 0),
-        "gnutls_x509_privkey_generate");
+  if (type == TestKeyType::kRsa) {
+    Check(gnutls_x509_privkey_generate(key.get(), GNUTLS_PK_RSA, 2048, 0),
+          "gnutls_x509_privkey_generate");
+  } else if (type == TestKeyType::kEd25519) {
+    Check(gnutls_x509_privkey_generate(key.get(), GNUTLS_PK_EDDSA_ED25519,
+                                       GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_ED25519), 0),
+          "gnutls_x509_privkey_generate");
+  } else {
+    Check(gnutls_x509_privkey_generate(key.get(), GNUTLS_PK_ECDSA,
+                                       GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP256R1), 0),
+          "gnutls_x509_privkey_generate");
+  }
   return key;
 }
 
@@ -79,7 +88,12 @@ Certificate MakeCertificate(gnutls_x509_privkey_t key, const std::string& name, 
         "set_key_usage");
   Check(gnutls_x509_crt_set_key(crt.get(), key), "set_key");
   if (issuer.crt == nullptr) issuer = {crt.get(), key};
-  Check(gnutls_x509_crt_sign2(crt.get(), issuer.crt, issuer.key, GNUTLS_DIG_SHA256, 0), "sign2");
+  // Ed25519 signs with SHA-512 (RFC 8032), whatever else signs with SHA-256.
+  gnutls_digest_algorithm_t digest =
+      gnutls_x509_privkey_get_pk_algorithm(issuer.key) == GNUTLS_PK_EDDSA_ED25519
+          ? GNUTLS_DIG_SHA512
+          : GNUTLS_DIG_SHA256;
+  Check(gnutls_x509_crt_sign2(crt.get(), issuer.crt, issuer.key, digest, 0), "sign2");
   return crt;
 }
 
@@ -96,9 +110,13 @@ void WriteDatum(const std::string& path, const gnutls_datum_t& datum) {
   BOOST_REQUIRE_MESSAGE(out.good(), "cannot write " << path);
 }
 
+// As unencrypted PKCS #8 ("BEGIN PRIVATE KEY"): GnuTLS 3.7 writes an Ed25519 key in
+// its own format as "BEGIN UNKNOWN", which it cannot read back.
 void WriteKey(gnutls_x509_privkey_t key, const std::string& path) {
   gnutls_datum_t pem{};
-  Check(gnutls_x509_privkey_export2(key, GNUTLS_X509_FMT_PEM, &pem), "privkey_export2");
+  Check(
+      gnutls_x509_privkey_export2_pkcs8(key, GNUTLS_X509_FMT_PEM, nullptr, GNUTLS_PKCS_PLAIN, &pem),
+      "privkey_export2_pkcs8");
   WriteDatum(path, pem);
   gnutls_free(pem.data);
 }
@@ -113,9 +131,9 @@ void WriteCertificate(gnutls_x509_crt_t crt, const std::string& path) {
 }  // namespace
 
 TestCertificate::TestCertificate(const std::string& hostname,
-                                 const TestCertificateAuthority* issuer)
+                                 const TestCertificateAuthority* issuer, TestKeyType key_type)
     : dir_(MakeTempDir()), cert_file_(dir_ + "/cert.pem"), key_file_(dir_ + "/key.pem") {
-  PrivateKey key = GenerateKey();
+  PrivateKey key = GenerateKey(key_type);
   WriteKey(key.get(), key_file_);
   Issuer signer;
   if (issuer != nullptr) signer = {issuer->crt_, issuer->key_};
@@ -249,6 +267,20 @@ std::string TlsTestClient::version() const {
 std::string TlsTestClient::cipher() const {
   const char* name = gnutls_ciphersuite_get(session_);
   return name != nullptr ? name : "";
+}
+
+std::string TlsTestClient::server_key_algorithm() const {
+  unsigned count = 0;
+  const gnutls_datum_t* chain = gnutls_certificate_get_peers(session_, &count);
+  if (chain == nullptr || count == 0) return "";
+  gnutls_x509_crt_t raw = nullptr;
+  Check(gnutls_x509_crt_init(&raw), "gnutls_x509_crt_init");
+  Certificate crt(raw);
+  Check(gnutls_x509_crt_import(crt.get(), &chain[0], GNUTLS_X509_FMT_DER),
+        "gnutls_x509_crt_import");
+  int algorithm = gnutls_x509_crt_get_pk_algorithm(crt.get(), nullptr);
+  const char* name = gnutls_pk_get_name(static_cast<gnutls_pk_algorithm_t>(algorithm));
+  return name != nullptr ? name : "unknown";
 }
 
 std::ostream& operator<<(std::ostream& out, TlsServerSession::State state) {

@@ -26,13 +26,17 @@ inline constexpr char kTestServerPriority[] = "NORMAL:-VERS-TLS1.0:-VERS-TLS1.1:
 
 class TestCertificateAuthority;
 
-// An ECDSA P-256 certificate for one host name (common name and DNS
-// subject alternative name) and its private key, written as PEM files into a
-// fresh temporary directory. Self-signed, or signed by issuer.
+// The key algorithm of a TestCertificate: ECDSA P-256, RSA 2048 bits or Ed25519.
+enum class TestKeyType { kEcdsa, kRsa, kEd25519 };
+
+// A certificate for one host name (common name and DNS subject alternative
+// name) and its private key, written as PEM files into a fresh temporary
+// directory. Self-signed, or signed by issuer; ECDSA unless key_type says.
 class TestCertificate {
  public:
   explicit TestCertificate(const std::string& hostname = "mail.example.test",
-                           const TestCertificateAuthority* issuer = nullptr);
+                           const TestCertificateAuthority* issuer = nullptr,
+                           TestKeyType key_type = TestKeyType::kEcdsa);
   ~TestCertificate();
   TestCertificate(const TestCertificate&) = delete;
   TestCertificate& operator=(const TestCertificate&) = delete;
@@ -40,7 +44,7 @@ class TestCertificate {
   const std::string& dir() const { return dir_; }
   const std::string& cert_file() const { return cert_file_; }
   const std::string& key_file() const { return key_file_; }
-  // Writes a fresh private key that belongs to no certificate, as
+  // Writes a fresh ECDSA private key that belongs to no certificate, as
   // <dir>/<name>, and returns its path.
   std::string WriteUnrelatedKey(const std::string& name) const;
 
@@ -101,6 +105,10 @@ class TlsTestClient {
   gnutls_session_t session() const { return session_; }
   std::string version() const;
   std::string cipher() const;
+  // The key algorithm of the certificate the server sent, as GnuTLS names it
+  // ("EC/ECDSA", "RSA");
+  // empty when it sent none (a resumed session).
+  std::string server_key_algorithm() const;
   bool resumed() const { return gnutls_session_is_resumed(session_) != 0; }
 
  private:
