@@ -26,6 +26,7 @@ lib_libpostern_a_SOURCES += \
 # net: sockets, DNS, libevent handles, HTTP request heads
 lib_libpostern_a_SOURCES += \
 	lib/net/client_refusal.cc lib/net/client_refusal.h \
+	lib/net/connection_stream.cc lib/net/connection_stream.h \
 	lib/net/dns_message.cc lib/net/dns_message.h \
 	lib/net/dns_resolver.cc lib/net/dns_resolver.h \
 	lib/net/event_handles.h \

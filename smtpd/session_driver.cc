@@ -11,9 +11,6 @@
 namespace postern {
 namespace {
 
-// Read at most this much per callback, so one fast client cannot starve
-// the others in the worker.
-constexpr size_t kReadHighWater = 64 * 1024;
 // How long a tls_wrapper client may take over its handshake when the
 // listener has no inactivity timeout to lend.
 constexpr Duration kDefaultHandshakeTimeout = std::chrono::minutes(1);
@@ -25,11 +22,6 @@ constexpr size_t kMaxUnsentOutput = 64 * 1024;
 // How long the last replies of a closed session may wait for a client that
 // does not read them before the connection is dropped.
 constexpr Duration kCloseLinger = std::chrono::seconds(10);
-
-BufferEventPtr NewBufferEvent(event_base* base, int fd) {
-  evutil_make_socket_nonblocking(fd);
-  return BufferEventPtr(bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE));
-}
 
 }  // namespace
 
@@ -44,12 +36,8 @@ SessionDriver::SessionDriver(WorkerContext* context, const ListenerConfig& liste
       connected_at_(client.connected_at) {
   if (context_->sender_login_map)
     session_.UseSenderLoginMap(context_->sender_login_map(listener.name));
-  in_bev_ = NewBufferEvent(context_->base, in_fd);
-  if (out_fd != in_fd) out_bev_ = NewBufferEvent(context_->base, out_fd);
-  if (!in_bev_ || (out_fd != in_fd && !out_bev_)) PANIC("cannot allocate a bufferevent");
-  bufferevent_setcb(in_bev_.get(), OnRead, out_bev_ ? nullptr : OnWrite, OnEvent, this);
-  if (out_bev_) bufferevent_setcb(out_bev_.get(), nullptr, OnWrite, OnEvent, this);
-  bufferevent_setwatermark(in_bev_.get(), EV_READ, 0, kReadHighWater);
+  if (Status s = connection_.Open(context_->base, in_fd, out_fd, this); !s.ok())
+    PANIC("%s", s.message().c_str());
   timer_.reset(evtimer_new(context_->base, OnTimer, this));
 }
 
@@ -61,7 +49,6 @@ SessionDriver::~SessionDriver() {
 }
 
 void SessionDriver::Start() {
-  bufferevent_enable(writer(), EV_WRITE);
   if (!listener_.tls_wrapper) {
     session_started_ = true;
     session_.Start();
@@ -85,16 +72,10 @@ void SessionDriver::MailCheckResult(ipc::MailVerdict verdict) {
   Pump();
 }
 
-void SessionDriver::OnRead(bufferevent* bev, void* self_ptr) {
-  auto* self = static_cast<SessionDriver*>(self_ptr);
-  evbuffer* input = bufferevent_get_input(bev);
-  size_t length = evbuffer_get_length(input);
-  if (length == 0) return;
-  std::string bytes(length, '\0');
-  evbuffer_remove(input, bytes.data(), length);
-  if (self->tls_) return self->ReceiveTls(bytes);
-  self->session_.Receive(bytes);
-  self->Pump();
+void SessionDriver::OnData(std::string_view bytes) {
+  if (tls_) return ReceiveTls(bytes);
+  session_.Receive(bytes);
+  Pump();
 }
 
 bool SessionDriver::BeginTls() {
@@ -128,7 +109,7 @@ void SessionDriver::ReceiveTls(std::string_view ciphertext) {
     // The alert TLS queued goes out before the connection closes.
     session_.ReceiveEof();
     closing_ = true;
-    bufferevent_disable(in_bev_.get(), EV_READ);
+    connection_.SetReading(false);
     return Pump();
   }
   if (was_handshaking && tls_->state() != TlsServerSession::State::kHandshaking) {
@@ -150,14 +131,11 @@ void SessionDriver::ReceiveTls(std::string_view ciphertext) {
 
 void SessionDriver::FlushTls() {
   std::string ciphertext = tls_->TakeCiphertext();
-  if (!ciphertext.empty()) bufferevent_write(writer(), ciphertext.data(), ciphertext.size());
+  connection_.Write(ciphertext);
 }
 
 void SessionDriver::Write(std::string_view bytes) {
-  if (!tls_) {
-    bufferevent_write(writer(), bytes.data(), bytes.size());
-    return;
-  }
+  if (!tls_) return connection_.Write(bytes);
   if (Status s = tls_->Write(bytes); !s.ok())
     LOG_WARNING("[%s]: TLS write failed: %s", client_address_.c_str(), s.message().c_str());
   FlushTls();
@@ -192,35 +170,21 @@ void SessionDriver::CheckRecipient(const action::RecipientCheck& check) {
       });
 }
 
-size_t SessionDriver::unsent_output() const {
-  return evbuffer_get_length(bufferevent_get_output(writer()));
-}
-
 // Called each time the output has drained completely.
-void SessionDriver::OnWrite(bufferevent*, void* self_ptr) {
-  auto* self = static_cast<SessionDriver*>(self_ptr);
-  if (self->finished_ || self->unsent_output() != 0) return;
-  if (self->closing_) return self->Finish();
+void SessionDriver::OnDrained() {
+  if (finished_) return;
+  if (closing_) return Finish();
   // Only a session that stopped reading has anything to resume.
-  if (bufferevent_get_enabled(self->in_bev_.get()) & EV_READ) return;
-  if (self->session_started_) self->session_.OutputWritten();
-  self->Pump();
+  if (connection_.reading()) return;
+  if (session_started_) session_.OutputWritten();
+  Pump();
 }
 
-void SessionDriver::OnEvent(bufferevent*, short what, void* self_ptr) {
-  auto* self = static_cast<SessionDriver*>(self_ptr);
-  if (what & BEV_EVENT_EOF) {
-    self->session_.ReceiveEof();
-    self->Pump();
-    // A client that half-closes still gets its pending replies.
-    if (!self->closing_) self->Finish();
-    return;
-  }
-  if (what & BEV_EVENT_ERROR) {
-    self->session_.ReceiveEof();
-    self->Pump();
-    self->Finish();
-  }
+void SessionDriver::OnEnded(bool error) {
+  session_.ReceiveEof();
+  Pump();
+  // A client that half-closes still gets its pending replies.
+  if (error || !closing_) Finish();
 }
 
 void SessionDriver::OnTimer(evutil_socket_t, short, void* self_ptr) {
@@ -269,7 +233,7 @@ void SessionDriver::Execute(Action& action) {
             tls_->Close();  // close_notify, once the handshake is done
             FlushTls();
           }
-          bufferevent_disable(in_bev_.get(), EV_READ);
+          connection_.SetReading(false);
         } else if constexpr (std::is_same_v<T, action::StartTls>) {
           // The 220 is already in the output buffer, ahead of any handshake byte.
           if (!BeginTls()) {
@@ -332,15 +296,15 @@ void SessionDriver::UpdateReading() {
   if (closing_ || session_.closed()) return;
   // A handshake reads whatever the session's state: its bytes are not input.
   if (tls_ && tls_->state() == TlsServerSession::State::kHandshaking) {
-    bufferevent_enable(in_bev_.get(), EV_READ);
+    connection_.SetReading(true);
   } else if (session_.input_paused() || unsent_output() > kMaxUnsentOutput) {
-    // Resumed by OnWrite() once the output has drained.
-    bufferevent_disable(in_bev_.get(), EV_READ);
+    // Resumed by OnDrained() once the output has drained.
+    connection_.SetReading(false);
   } else if (context_->queue->congested()) {
-    bufferevent_disable(in_bev_.get(), EV_READ);
+    connection_.SetReading(false);
     context_->queue->WhenUncongested(this, [this] { UpdateReading(); });
   } else {
-    bufferevent_enable(in_bev_.get(), EV_READ);
+    connection_.SetReading(true);
   }
 }
 
@@ -363,8 +327,7 @@ void SessionDriver::Finish() {
   finished_ = true;
   LOG_INFO("%s", DisconnectLogLine(client_name_, session_.command_counts()).c_str());
   evtimer_del(timer_.get());
-  bufferevent_disable(in_bev_.get(), EV_READ | EV_WRITE);
-  if (out_bev_) bufferevent_disable(out_bev_.get(), EV_READ | EV_WRITE);
+  connection_.Stop();
   context_->on_session_end(this);
 }
 

@@ -1,11 +1,12 @@
 // smtpd/session_driver.h — binds one lib ServerSession to a client connection.
 //
-// Owns the bufferevent(s), the TLS state and the timer of one client
-// connection and carries out the session's actions: replies to the client,
-// the TLS handshake, AUTH steps and recipient checks through authd, message
-// streams to qmgr, MAIL checks through the worker. All protocol decisions are the session's.
-// Never blocks: TLS runs over the bufferevent's buffers (lib/tls/tls_session),
-// and authd and qmgr answer asynchronously. The driver deletes itself
+// Owns the connection (lib/net/connection_stream), the TLS state and the
+// timer of one client and carries out the session's actions: replies to the
+// client, the TLS handshake, AUTH steps and recipient checks through authd,
+// message streams to qmgr, MAIL checks through the worker. All protocol
+// decisions are the session's. Never blocks: TLS runs over the bytes the
+// connection reads and writes (lib/tls/tls_session), and authd and qmgr
+// answer asynchronously. The driver deletes itself
 // (through WorkerContext::on_session_end) when the session is over.
 #pragma once
 
@@ -16,6 +17,7 @@
 
 #include "lib/base/clock.h"
 #include "lib/config/config.h"
+#include "lib/net/connection_stream.h"
 #include "lib/net/event_handles.h"
 #include "lib/smtp/sender_login.h"
 #include "lib/smtp/server_session.h"
@@ -54,7 +56,7 @@ struct WorkerContext {
   std::function<void(SessionDriver*)> on_session_end;
 };
 
-class SessionDriver {
+class SessionDriver : private ConnectionStream::Owner {
  public:
   // Takes ownership of in_fd and out_fd (the same descriptor for a socket;
   // stdin and stdout in stand-alone mode).
@@ -70,9 +72,11 @@ class SessionDriver {
   void MailCheckResult(ipc::MailVerdict verdict);
 
  private:
-  static void OnRead(bufferevent* bev, void* self);
-  static void OnWrite(bufferevent* bev, void* self);
-  static void OnEvent(bufferevent* bev, short what, void* self);
+  // ConnectionStream::Owner: the client's bytes, its output all written, its
+  // end.
+  void OnData(std::string_view bytes) override;
+  void OnDrained() override;
+  void OnEnded(bool error) override;
   static void OnTimer(evutil_socket_t, short, void* self);
 
   void Pump();
@@ -92,8 +96,7 @@ class SessionDriver {
   void UpdateReading();
   void ArmTimer();
   void Finish();
-  bufferevent* writer() const { return out_bev_ ? out_bev_.get() : in_bev_.get(); }
-  size_t unsent_output() const;
+  size_t unsent_output() const { return connection_.unsent(); }
 
   WorkerContext* context_;
   const ListenerConfig& listener_;
@@ -103,8 +106,7 @@ class SessionDriver {
   std::string client_address_;
   std::string client_name_;  // "host[address]" for the log
   std::optional<TimePoint> connected_at_;
-  BufferEventPtr in_bev_;
-  BufferEventPtr out_bev_;  // only when output goes to another descriptor
+  ConnectionStream connection_;
   EventPtr timer_;
   std::unique_ptr<TlsServerSession> tls_;
   bool session_started_ = false;  // on tls_wrapper listeners only after the handshake

@@ -16,6 +16,7 @@ tests_unit_tests_SOURCES += \
 	tests/lib/base/syslog_socket_test.cc
 # lib/net
 tests_unit_tests_SOURCES += \
+	tests/lib/net/connection_stream_test.cc \
 	tests/lib/net/dns_message_test.cc \
 	tests/lib/net/fake_dns_server.h \
 	tests/lib/net/http_request_test.cc \
