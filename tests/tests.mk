@@ -135,8 +135,8 @@ tests_fuzz_dns_message_replay_SOURCES = tests/fuzz/dns_message_fuzzer.cc \
 	tests/fuzz/replay_main.cc
 tests_fuzz_dns_message_replay_LDADD = $(POSTERN_LIBS)
 
-# The load client of tests/bench/run-submission-bench: C and GnuTLS only, one
-# process driving many TLS sessions (built by make, installed nowhere).
+# The load client of tests/bench/run-submission-bench and run-scale-bench: C and
+# GnuTLS only, one process driving many sessions (built by make, installed nowhere).
 noinst_PROGRAMS = tests/bench/submit-load
 tests_bench_submit_load_SOURCES = tests/bench/submit-load.c
 tests_bench_submit_load_CFLAGS = $(WARN_FLAGS) $(GNUTLS_CFLAGS)
@@ -144,7 +144,7 @@ tests_bench_submit_load_LDADD = $(GNUTLS_LIBS)
 # tests/bench by name, not as a folder: an in-tree build leaves submit-load there.
 BENCH_FILES = tests/bench/README.md tests/bench/bench-lib.sh tests/bench/fake-postern \
 	tests/bench/rss-sampler tests/bench/run-bench tests/bench/run-submission-bench \
-	tests/bench/selftest
+	tests/bench/run-scale-bench tests/bench/scale-probe tests/bench/selftest
 
 SYSTEM_TESTS = \
 	tests/system/abuse_test.py \

@@ -162,7 +162,13 @@ constexpr std::array kKeys = {
                      "exceeded 5000 concurrent inbound connections\"). Master answers one more "
                      "with 421 4.3.2 The maximum number of concurrent server connections has "
                      "exceeded a limit, closing transmission channel, and closes it. A listener's "
-                     "max_connections can cap that listener lower. 0: no cap.",
+                     "max_connections (5000 by default) caps that listener too: raising this "
+                     "past 5000 serves more on one listener only with its max_connections raised "
+                     "as well (or 0). Every session holds a file descriptor in its smtpd worker: "
+                     "master admits at most smtpd_workers x (the open file limit - 64) "
+                     "connections and lowers this cap to that, with a warning in the log; raise "
+                     "the hard limit (systemd's LimitNOFILE=, ulimit -Hn) to serve more (see "
+                     "master(8)). 0: no cap.",
       .slot = &C::max_server_connections},
     K{.name = "relayhost",
       .type = T::kNextHops,
@@ -725,10 +731,11 @@ constexpr std::array kKeys = {
       .type = T::kCount,
       .scope = S::kListener,
       .default_value = "5000",
-      .description = "The most concurrent connections to this listener, an optional cap below "
-                     "max_server_connections (which counts all listeners together). Master "
-                     "answers one more with the same 421 4.3.2 The maximum number of concurrent "
-                     "server connections has exceeded a limit, closing transmission channel "
+      .description = "The most concurrent connections to this listener, a cap beside "
+                     "max_server_connections (which counts all listeners together and has the "
+                     "same default: to serve more on one listener, raise both). Master answers "
+                     "one more with the same 421 4.3.2 The maximum number of concurrent server "
+                     "connections has exceeded a limit, closing transmission channel "
                      "(ConnectionCountExceeded). 0: only max_server_connections applies.",
       .slot = &L::max_connections},
     K{.name = "max_connections_per_source",
@@ -740,7 +747,7 @@ constexpr std::array kKeys = {
                      "inbound connections for an IP address\"); the limit of the listener a new "
                      "connection reaches applies to that count. Master answers one more with "
                      "421 4.3.2 The maximum number of concurrent connections has exceeded a "
-                     "limit, closing transmission channel.",
+                     "limit, closing transmission channel. 0: no limit.",
       .slot = &L::max_connections_per_source},
     K{.name = "tarpit_interval",
       .type = T::kDuration,

@@ -94,7 +94,7 @@ class DatagramChannel {
   size_t queued_bytes_ = 0;
   std::string failure_;
   bool peer_closed_ = false;
-  std::string receive_buffer_;
+  ipc::DatagramBuffer receive_buffer_;
 };
 
 }  // namespace postern

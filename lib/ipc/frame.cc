@@ -2,6 +2,7 @@
 #include "lib/ipc/frame.h"
 
 #include <errno.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -195,11 +196,26 @@ Status SendFrame(int socket, MsgType type, std::string_view payload, int fd_to_p
   return Status::Ok();
 }
 
-Result<Datagram> ReceiveDatagram(int socket, std::string* buffer) {
-  // Sized once: zeroing a megabyte for every small datagram costs more than
-  // the rest of the receive.
-  if (buffer->size() != kHeaderSize + kMaxPayload) buffer->resize(kHeaderSize + kMaxPayload);
-  struct iovec iov = {buffer->data(), buffer->size()};
+DatagramBuffer::~DatagramBuffer() {
+  if (bytes_ != nullptr) munmap(bytes_, kSize);
+}
+
+Result<char*> DatagramBuffer::Room() {
+  if (bytes_ == nullptr) {
+    // Anonymous pages are backed by memory only once written.
+    void* mapped = mmap(nullptr, kSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (mapped == MAP_FAILED)
+      return Status::FromErrno(
+          "cannot map " + std::to_string(kSize) + " bytes to receive datagrams into", errno);
+    bytes_ = static_cast<char*>(mapped);
+  }
+  return bytes_;
+}
+
+Result<Datagram> ReceiveDatagram(int socket, DatagramBuffer* buffer) {
+  Result<char*> room = buffer->Room();
+  if (!room.ok()) return room.status();
+  struct iovec iov = {*room, DatagramBuffer::kSize};
   struct msghdr msg = {};
   msg.msg_iov = &iov;
   msg.msg_iovlen = 1;
@@ -231,7 +247,7 @@ Result<Datagram> ReceiveDatagram(int socket, std::string* buffer) {
     discard_fd();
     return Status::Error("datagram larger than the largest frame");
   }
-  Result<Frame> frame = DecodeDatagram(std::string_view(buffer->data(), static_cast<size_t>(n)));
+  Result<Frame> frame = DecodeDatagram(std::string_view(*room, static_cast<size_t>(n)));
   if (!frame.ok()) {
     discard_fd();
     return frame.status();

@@ -150,14 +150,34 @@ struct Datagram {
   bool descriptor_lost = false;  // one was attached but could not be received
 };
 
-// Receives one datagram frame from a SOCK_SEQPACKET socket into *buffer,
-// which is reused from call to call (sized once to the largest frame). A
+// Where ReceiveDatagram() receives: room for the largest frame, reused from
+// call to call. The room is mapped on first use and never written by
+// postern, so the kernel backs with memory only the pages datagrams have
+// filled so far: a channel that carries small frames holds a page or two,
+// not a megabyte (every smtpd worker, and master for each, has one).
+class DatagramBuffer {
+ public:
+  DatagramBuffer() = default;
+  ~DatagramBuffer();
+  DatagramBuffer(const DatagramBuffer&) = delete;
+  DatagramBuffer& operator=(const DatagramBuffer&) = delete;
+
+  // The room, kHeaderSize + kMaxPayload bytes, mapped on the first call;
+  // an error when it cannot be mapped.
+  Result<char*> Room();
+  static constexpr size_t kSize = kHeaderSize + kMaxPayload;
+
+ private:
+  char* bytes_ = nullptr;
+};
+
+// Receives one datagram frame from a SOCK_SEQPACKET socket into *buffer. A
 // truncated control message (MSG_CTRUNC: the receiver has no descriptor
 // left) is not an error: the frame is returned with descriptor_lost, so the
 // receiver can tell the sender, which still holds its copy. The Status is
 // is_end_of_file() when the peer closed, is_would_block() on an empty
 // non-blocking socket.
-Result<Datagram> ReceiveDatagram(int socket, std::string* buffer);
+Result<Datagram> ReceiveDatagram(int socket, DatagramBuffer* buffer);
 
 // Reads exactly one frame from a stream socket (blocking); is_end_of_file()
 // when the peer closed before a whole frame arrived.

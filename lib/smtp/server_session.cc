@@ -275,6 +275,16 @@ class ServerSession::Impl {
   bool InactivityTimerRuns() const;
   // Waiting for an answer from outside the session (qmgr, master, authd) or
   // for the tarpit: nothing is read, the inactivity timer is suspended.
+  // The transaction, to read: an empty one when none is open.
+  const Transaction& transaction() const {
+    static const Transaction kNone;
+    return transaction_ ? *transaction_ : kNone;
+  }
+  // The transaction, to change: opened when none is.
+  Transaction& open_transaction() {
+    if (!transaction_) transaction_ = std::make_unique<Transaction>();
+    return *transaction_;
+  }
   bool Waiting() const {
     return phase_ == Phase::kAwaitingQueue || phase_ == Phase::kAwaitingAttempt ||
            phase_ == Phase::kAwaitingMail || phase_ == Phase::kAwaitingRecipient ||
@@ -291,7 +301,8 @@ class ServerSession::Impl {
   Phase phase_ = Phase::kCommand;
   Hello hello_ = Hello::kNone;
   std::string helo_name_;
-  Transaction transaction_;
+  // From the MAIL FROM that opens it to its end; an idle session holds none.
+  std::unique_ptr<Transaction> transaction_;
   Chunk chunk_;
   CommandLineSplitter splitter_;
   uint32_t protocol_errors_ = 0;
@@ -373,7 +384,7 @@ void ServerSession::Impl::QueueResult(ipc::QueueOutcome outcome) {
   if (outcome != ipc::QueueOutcome::kQueued) NoteMessageSubject();
   if (outcome == ipc::QueueOutcome::kQueued) {
     CountMessage();
-    Respond(reply::kQueued, {transaction_.message->queue_id()});
+    Respond(reply::kQueued, {transaction().message->queue_id()});
   } else if (outcome == ipc::QueueOutcome::kInsufficientResources) {
     Respond(reply::kInsufficientSystemResources);
   } else {
@@ -385,7 +396,7 @@ void ServerSession::Impl::QueueResult(ipc::QueueOutcome outcome) {
 
 void ServerSession::Impl::CountMessage() {
   ++tally_.messages;
-  tally_.bytes += transaction_.message->size();
+  tally_.bytes += transaction().message->size();
 }
 
 void ServerSession::Impl::FirstAttemptEnded(ipc::AttemptSummary summary) {
@@ -397,7 +408,7 @@ void ServerSession::Impl::FirstAttemptEnded(ipc::AttemptSummary summary) {
 void ServerSession::Impl::Acknowledge(std::string why) {
   phase_ = Phase::kCommand;
   ack_deadline_ = TimePoint::max();
-  const std::string queue_id = transaction_.message->queue_id();
+  const std::string queue_id = transaction().message->queue_id();
   CountMessage();
   Respond(reply::kQueued, {queue_id});
   Emit(action::Acknowledged{queue_id,
@@ -415,7 +426,8 @@ void ServerSession::Impl::MailCheckResult(ipc::MailVerdict verdict) {
       break;
     case ipc::MailVerdict::kInsufficientResources:
       // 3.2.5 MAIL: System resources are not available; the session goes on.
-      transaction_.mail = MailArguments();
+      // The MAIL opened the transaction; it ends unaccepted.
+      DiscardTransaction();
       RefuseMail(reply::kInsufficientSystemResources);
       break;
     case ipc::MailVerdict::kRateLimitExceeded:
@@ -496,8 +508,8 @@ void ServerSession::Impl::ResumeReading() {
 }
 
 void ServerSession::Impl::DiscardTransaction() {
-  if (transaction_.message) transaction_.message->Abandon();
-  transaction_ = Transaction();
+  if (transaction_ && transaction_->message) transaction_->message->Abandon();
+  transaction_.reset();
 }
 
 void ServerSession::Impl::EndSession() {
@@ -691,7 +703,7 @@ bool ServerSession::Impl::ProcessLineInput(std::string_view input) {
 bool ServerSession::Impl::ProcessDataInput(std::string_view input) {
   if (input.empty()) return false;
   bool complete = false;
-  consumed_ += transaction_.message->ReadData(input, &complete);
+  consumed_ += open_transaction().message->ReadData(input, &complete);
   if (!complete) return false;
   phase_ = Phase::kCommand;
   reply_owed_ = true;
@@ -702,7 +714,7 @@ bool ServerSession::Impl::ProcessDataInput(std::string_view input) {
 bool ServerSession::Impl::ProcessChunkInput(std::string_view input) {
   if (chunk_.remaining > 0 && input.empty()) return false;
   size_t take = static_cast<size_t>(std::min<uint64_t>(chunk_.remaining, input.size()));
-  if (chunk_.refusal == nullptr) transaction_.message->ReadChunk(input.substr(0, take));
+  if (chunk_.refusal == nullptr) open_transaction().message->ReadChunk(input.substr(0, take));
   consumed_ += take;
   chunk_.remaining -= take;
   if (chunk_.remaining > 0) return false;
@@ -776,9 +788,9 @@ void ServerSession::Impl::HandleHello(std::string_view argument, Hello kind) {
 // table's order.
 const Reply* ServerSession::Impl::CheckMail() const {
   if (hello_ == Hello::kNone) return &reply::kSendHelloFirst;
-  if (transaction_.bdat_started) return &reply::kBadSequence;
+  if (transaction().bdat_started) return &reply::kBadSequence;
   if (listener_.require_tls && !tls_) return &reply::kMustIssueStarttlsFirst;
-  if (transaction_.has_sender) return &reply::kSenderAlreadySpecified;
+  if (transaction().has_sender) return &reply::kSenderAlreadySpecified;
   if (listener_.require_auth && authenticated_user_.empty()) return &reply::kNotAuthenticated;
   return nullptr;
 }
@@ -833,7 +845,7 @@ void ServerSession::Impl::HandleMail(std::string_view argument) {
     return RefuseMail(reply::kMessageSizeExceeded);
   }
   if (const Reply* refusal = CheckSenderLogin(mail)) return RefuseMail(*refusal);
-  transaction_.mail = std::move(mail);
+  open_transaction().mail = std::move(mail);
   Emit(action::MailCheck{listener_.name, RateKey()});
   phase_ = Phase::kAwaitingMail;
 }
@@ -845,14 +857,14 @@ std::string ServerSession::Impl::RateKey() const {
 }
 
 void ServerSession::Impl::AcceptSender() {
-  transaction_.has_sender = true;
+  open_transaction().has_sender = true;
   Respond(reply::kSenderOk);
 }
 
 const Reply* ServerSession::Impl::CheckRcptSequence() const {
   if (hello_ == Hello::kNone) return &reply::kSendHelloFirst;
-  if (transaction_.bdat_started || transaction_.xexch50_seen) return &reply::kBadSequence;
-  if (!transaction_.has_sender) return &reply::kNeedMailCommand;
+  if (transaction().bdat_started || transaction().xexch50_seen) return &reply::kBadSequence;
+  if (!transaction().has_sender) return &reply::kNeedMailCommand;
   return nullptr;
 }
 
@@ -876,10 +888,11 @@ void ServerSession::Impl::HandleRcpt(std::string_view argument) {
       return Respond(reply::kInvalidArguments);
   }
   const Mailbox& mailbox = rcpt.forward_path.mailbox;
-  subject_.from = SenderOf(transaction_.mail);
+  subject_.from = SenderOf(transaction().mail);
   subject_.to = mailbox.ToString();
   if (!RelayAllowed(mailbox)) return Respond(reply::kUnableToRelay);
-  if (listener_.max_recipients != 0 && transaction_.recipients.size() >= listener_.max_recipients) {
+  if (listener_.max_recipients != 0 &&
+      transaction().recipients.size() >= listener_.max_recipients) {
     // TooManyRecipients (3.2.7): the session ends.
     return RespondAndEnd(reply::kTooManyRecipients);
   }
@@ -895,22 +908,23 @@ void ServerSession::Impl::HandleRcpt(std::string_view argument) {
   }
   if (NeedsRecipientCheck(config_, mailbox)) {
     Emit(action::RecipientCheck{recipient.address});
-    transaction_.pending_recipient = std::move(recipient);
+    open_transaction().pending_recipient = std::move(recipient);
     phase_ = Phase::kAwaitingRecipient;
     return;
   }
-  transaction_.recipients.push_back(std::move(recipient));
+  open_transaction().recipients.push_back(std::move(recipient));
   Respond(reply::kRecipientOk);
 }
 
 void ServerSession::Impl::RecipientCheckResult(ipc::RecipientVerdict verdict) {
   if (phase_ != Phase::kAwaitingRecipient) return;
   phase_ = Phase::kCommand;
-  Recipient recipient = std::move(*transaction_.pending_recipient);
-  transaction_.pending_recipient.reset();
+  Transaction& transaction = open_transaction();
+  Recipient recipient = std::move(*transaction.pending_recipient);
+  transaction.pending_recipient.reset();
   switch (verdict) {
     case ipc::RecipientVerdict::kKnown:
-      transaction_.recipients.push_back(std::move(recipient));
+      transaction.recipients.push_back(std::move(recipient));
       Respond(reply::kRecipientOk);
       break;
     case ipc::RecipientVerdict::kUnknown:
@@ -926,11 +940,11 @@ void ServerSession::Impl::RecipientCheckResult(ipc::RecipientVerdict verdict) {
 void ServerSession::Impl::HandleData(std::string_view argument) {
   if (hello_ == Hello::kNone) return Respond(reply::kSendHelloFirst);
   if (!argument.empty()) return Respond(reply::kSyntaxError);
-  if (transaction_.bdat_started) return Respond(reply::kBadSequence);
-  if (!transaction_.has_sender) return Respond(reply::kNeedMailCommand);
-  if (transaction_.recipients.empty()) return Respond(reply::kNeedRcptCommand);
+  if (transaction().bdat_started) return Respond(reply::kBadSequence);
+  if (!transaction().has_sender) return Respond(reply::kNeedMailCommand);
+  if (transaction().recipients.empty()) return Respond(reply::kNeedRcptCommand);
   // RFC 3030 3: BINARYMIME content can only travel in BDAT chunks.
-  if (transaction_.mail.parameters.body == BodyType::kBinaryMime)
+  if (transaction().mail.parameters.body == BodyType::kBinaryMime)
     return Respond(reply::kBadSequence);
   OpenMessage();
   Respond(reply::kStartMailInput);
@@ -940,8 +954,8 @@ void ServerSession::Impl::HandleData(std::string_view argument) {
 const Reply* ServerSession::Impl::CheckBdat() const {
   if (hello_ == Hello::kNone) return &reply::kSendHelloFirst;
   if (!Offer().chunking()) return &reply::kCommandNotImplemented;
-  if (!transaction_.has_sender) return &reply::kNeedMailCommand;
-  if (transaction_.recipients.empty()) return &reply::kNeedRcptCommand;
+  if (!transaction().has_sender) return &reply::kNeedMailCommand;
+  if (transaction().recipients.empty()) return &reply::kNeedRcptCommand;
   return nullptr;
 }
 
@@ -953,8 +967,8 @@ void ServerSession::Impl::HandleBdat(std::string_view argument) {
   chunk.remaining = chunk.size;
   // RFC 3030 2: a refused chunk is still read, and refused after.
   chunk.refusal = CheckBdat();
-  if (chunk.refusal == nullptr && !transaction_.bdat_started) {
-    transaction_.bdat_started = true;
+  if (chunk.refusal == nullptr && !transaction().bdat_started) {
+    open_transaction().bdat_started = true;
     OpenMessage();
   }
   chunk_ = chunk;
@@ -979,7 +993,7 @@ void ServerSession::Impl::HandleVrfy(std::string_view argument) {
 }
 
 void ServerSession::Impl::HandleXexch50() {
-  if (transaction_.has_sender) transaction_.xexch50_seen = true;
+  if (transaction().has_sender) open_transaction().xexch50_seen = true;
   Respond(reply::kXexch50NotAuthorized);
 }
 
@@ -988,7 +1002,7 @@ void ServerSession::Impl::HandleStarttls(std::string_view argument) {
   if (tls_) return Respond(reply::kOnlyOneStarttls);
   if (!Offer().starttls()) return Respond(reply::kCommandNotImplemented);
   if (!argument.empty()) return Respond(reply::kSyntaxError);
-  if (transaction_.has_sender) return Respond(reply::kBadSequence);
+  if (transaction().has_sender) return Respond(reply::kBadSequence);
   consumed_ = input_.size();  // pipelined cleartext is dropped unread
   Respond(reply::kReadyToStartTls);
   Emit(action::StartTls{});
@@ -1001,7 +1015,7 @@ const Reply* ServerSession::Impl::CheckAuthSequence() const {
   if (hello_ == Hello::kNone) return &reply::kSendHelloFirst;
   if (!extended() || !auth_.enabled()) return &reply::kCommandNotImplemented;
   if (!authenticated_user_.empty()) return &reply::kAuthAlreadySpecified;
-  if (transaction_.has_sender) return &reply::kBadSequence;
+  if (transaction().has_sender) return &reply::kBadSequence;
   return nullptr;
 }
 
@@ -1050,7 +1064,7 @@ void ServerSession::Impl::FollowAuth(AuthDialog::Step step) {
 // ---- The message -----------------------------------------------------------
 
 void ServerSession::Impl::OpenMessage() {
-  const Transaction& t = transaction_;
+  const Transaction& t = transaction();
   int64_t now = wall_clock_();
 
   Envelope envelope;
@@ -1083,8 +1097,8 @@ void ServerSession::Impl::OpenMessage() {
 
   LogLine(LogLevel::kInfo,
           ClientLogLine(envelope.queue_id, client_name_, auth_mechanism_, authenticated_user_));
-  transaction_.message.emplace(listener_, config_.myhostname, std::move(envelope),
-                               BuildReceivedHeader(received), &actions_);
+  open_transaction().message.emplace(listener_, config_.myhostname, std::move(envelope),
+                                     BuildReceivedHeader(received), &actions_);
 }
 
 // RFC 3848: ESMTP, then S for TLS and A for AUTH; plain SMTP after HELO.
@@ -1098,9 +1112,9 @@ std::string ServerSession::Impl::ReceivedProtocol() const {
 
 // The last octet of the message was read (end of DATA, or BDAT LAST).
 void ServerSession::Impl::FinishContent() {
-  ContentVerdict verdict = transaction_.message->Finish();
+  ContentVerdict verdict = open_transaction().message->Finish();
   if (verdict != ContentVerdict::kAccepted) return FailMessage(verdict);
-  const MessageStream& message = *transaction_.message;
+  const MessageStream& message = *transaction().message;
   if (!message.message_id().empty())
     LogLine(LogLevel::kInfo, MessageIdLogLine(message.queue_id(), message.message_id()));
   data_ended_at_ = clock_.Now();
@@ -1109,7 +1123,7 @@ void ServerSession::Impl::FinishContent() {
 
 void ServerSession::Impl::EndOfChunk() {
   if (chunk_.refusal != nullptr) return Respond(*chunk_.refusal);
-  ContentVerdict verdict = transaction_.message->verdict();
+  ContentVerdict verdict = transaction().message->verdict();
   // Size and hop limits are answered at the end of the chunk that crossed
   // them; a bare line ending only at the end of the message.
   if (verdict != ContentVerdict::kAccepted && verdict != ContentVerdict::kBareLineEnding)
@@ -1119,7 +1133,7 @@ void ServerSession::Impl::EndOfChunk() {
 }
 
 void ServerSession::Impl::NoteMessageSubject() {
-  const Transaction& t = transaction_;
+  const Transaction& t = transaction();
   subject_.queue_id = t.message ? t.message->queue_id() : "";
   subject_.from = SenderOf(t.mail);
   if (!t.recipients.empty()) subject_.to = t.recipients.back().address;

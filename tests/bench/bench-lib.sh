@@ -1,13 +1,15 @@
-# tests/bench/bench-lib.sh — what run-bench and run-submission-bench share: waiting,
-# free ports, process trees, Maildir counts, and the life cycles of Postfix (taken over
-# for a run, given back at its end) and of a postern instance built from a build tree.
+# tests/bench/bench-lib.sh — what run-bench, run-submission-bench and run-scale-bench
+# share: waiting, free ports, process trees and their memory, Maildir counts, and the
+# life cycles of Postfix (taken over for a run, given back at its end) and of a postern
+# instance built from a build tree.
 #
 # Sourced, not run. The sourcing script defines die and note (its own name in front)
-# and, before sourcing, workdir; it sets build before postern_find_build and
-# postern_port before postern_start, and calls postfix_restore, postern_teardown and
-# remove_created_users from its exit trap. Nothing here signals a process that the
-# script did not start, and of Postfix's files only main.cf, master.cf and those given to
-# postfix_save_file are changed (saved in WORKDIR first, put back by postfix_restore).
+# and, before sourcing, workdir and here (its own directory); it sets build before
+# postern_find_build and postern_port before postern_start, and calls postfix_restore,
+# postern_teardown and remove_created_users from its exit trap. Nothing here signals a
+# process that the script did not start, and of Postfix's files only main.cf, master.cf
+# and those given to postfix_save_file are changed (saved in WORKDIR first, put back by
+# postfix_restore).
 # shellcheck shell=bash
 # shellcheck disable=SC2034,SC2154  # variables shared with the sourcing script
 
@@ -91,6 +93,24 @@ all_dead() {
   for p in "$@"; do alive "$p" && return 1; done
   return 0
 }
+
+# "rss_kb pss_kb processes" of ROOT's process tree now (one sample of rss-sampler, which
+# the sourcing script's directory $here holds).
+tree_memory() {
+  local out=$workdir/memory.$1 rss pss procs
+  touch "$out.stop"
+  "$here/rss-sampler" "$1" 0 "$out"
+  read -r rss _ pss _ procs _ <"$out"
+  rm -f "$out" "$out.stop"
+  echo "$rss $pss $procs"
+}
+
+mem_available_mb() { awk '$1 == "MemAvailable:" { print int($2 / 1024) }' /proc/meminfo; }
+
+load1() { cut -d' ' -f1 /proc/loadavg; }
+
+# KEY's value in FILE, a client's key=value summary line (the last one that has it).
+field() { awk -v k="$2" '{ for (i = 1; i <= NF; i++) if (index($i, k "=") == 1) print substr($i, length(k) + 2) }' "$1" | tail -1; }
 
 # Messages delivered under ROOT: files in any Maildir's new/ or cur/.
 count_delivered() {

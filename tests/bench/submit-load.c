@@ -9,9 +9,13 @@
  * it on its next connection, as a client offers resumption to a server it knows;
  * without it every handshake is a full one.
  *
- * --idle N opens N sessions up to the handshake and holds them (for measuring the
- * server's memory per idle TLS session), prints "idle_ready=..." once all are
- * established or failed, and closes them on SIGTERM/SIGINT or after --hold seconds.
+ * --idle N opens N sessions and holds them (for measuring the server's memory per idle
+ * session), prints "idle_ready=..." once all are established or failed, and closes them
+ * on SIGTERM/SIGINT or after --hold seconds. --idle-at says where a session stops: after
+ * the TLS handshake (tls, the default), after the 220 banner (banner: a plaintext session
+ * that has said nothing), or after the reply to EHLO (ehlo). --bind spreads the sessions
+ * over a range of local IPv4 addresses (127.0.0.x on loopback), so that many thousands
+ * to one server port do not run out of ephemeral ports.
  *
  * One thread, non-blocking sockets and epoll, so that the client costs little CPU per
  * session and is not what limits a benchmark. It prints one summary line of key=value
@@ -39,6 +43,9 @@
 
 /* ------------------------------------------------------------------ options */
 
+/* Where an --idle session stops and is held: after the reply to that step. */
+enum idle_point { kIdleAfterTls, kIdleAfterBanner, kIdleAfterEhlo };
+
 struct options {
   const char *host;
   int port;
@@ -53,8 +60,10 @@ struct options {
   const char *ehlo;
   const char *priority;
   bool resume;
-  long idle; /* --idle N: hold N sessions after the handshake */
+  long idle; /* --idle N: hold N sessions at idle_at */
+  enum idle_point idle_at;
   double hold;
+  uint32_t bind_first, bind_count; /* --bind: source addresses (host order); 0: none */
   double timeout;
 };
 
@@ -87,7 +96,11 @@ static void usage(FILE *out) {
           "  -t, --to ADDR          RCPT TO address (default b@bench.test)\n"
           "  -r, --resume           offer each lane's last TLS session (ticket) again\n"
           "      --priority TEXT    GnuTLS priority (default %s)\n"
-          "      --idle N           hold N sessions idle after the handshake\n"
+          "      --idle N           hold N sessions idle (see --idle-at)\n"
+          "      --idle-at STEP     where idle sessions stop: tls (after the handshake,\n"
+          "                         default), banner (after the 220) or ehlo (after EHLO)\n"
+          "  -b, --bind FIRST[-LAST] bind each session to the next IPv4 address of\n"
+          "                         FIRST..LAST in turn (e.g. 127.0.0.2-127.0.0.9)\n"
           "      --hold S           with --idle: close them after S seconds (default 3600)\n"
           "                         or on SIGTERM/SIGINT\n"
           "      --timeout S        longest one session may take (default 60)\n"
@@ -122,8 +135,35 @@ static double seconds_arg(const char *name, const char *text) {
   return value;
 }
 
+static enum idle_point idle_step(const char *text) {
+  if (strcmp(text, "tls") == 0) return kIdleAfterTls;
+  if (strcmp(text, "banner") == 0) return kIdleAfterBanner;
+  if (strcmp(text, "ehlo") == 0) return kIdleAfterEhlo;
+  die("--idle-at wants tls, banner or ehlo, not '%s'", text);
+  return kIdleAfterTls;
+}
+
+/* FIRST or FIRST-LAST, numeric IPv4 addresses, FIRST <= LAST. */
+static void parse_bind(const char *text) {
+  char first[INET_ADDRSTRLEN], last[INET_ADDRSTRLEN];
+  const char *dash = strchr(text, '-');
+  size_t first_len = dash ? (size_t)(dash - text) : strlen(text);
+  const char *last_text = dash ? dash + 1 : text;
+  struct in_addr a, b;
+  if (first_len >= sizeof first || strlen(last_text) >= sizeof last)
+    die("--bind wants FIRST[-LAST] IPv4 addresses, not '%s'", text);
+  memcpy(first, text, first_len);
+  first[first_len] = '\0';
+  strcpy(last, last_text);
+  if (inet_pton(AF_INET, first, &a) != 1 || inet_pton(AF_INET, last, &b) != 1 ||
+      ntohl(b.s_addr) < ntohl(a.s_addr))
+    die("--bind wants FIRST[-LAST] IPv4 addresses, FIRST <= LAST, not '%s'", text);
+  opt.bind_first = ntohl(a.s_addr);
+  opt.bind_count = ntohl(b.s_addr) - ntohl(a.s_addr) + 1;
+}
+
 static void parse_options(int argc, char **argv) {
-  enum { kPriority = 256, kIdle, kHold, kTimeout };
+  enum { kPriority = 256, kIdle, kIdleAt, kHold, kTimeout };
   static const struct option longs[] = {{"host", required_argument, 0, 'H'},
                                         {"port", required_argument, 0, 'p'},
                                         {"concurrency", required_argument, 0, 'c'},
@@ -137,12 +177,14 @@ static void parse_options(int argc, char **argv) {
                                         {"resume", no_argument, 0, 'r'},
                                         {"priority", required_argument, 0, kPriority},
                                         {"idle", required_argument, 0, kIdle},
+                                        {"idle-at", required_argument, 0, kIdleAt},
+                                        {"bind", required_argument, 0, 'b'},
                                         {"hold", required_argument, 0, kHold},
                                         {"timeout", required_argument, 0, kTimeout},
                                         {"help", no_argument, 0, 'h'},
                                         {0, 0, 0, 0}};
   int c;
-  while ((c = getopt_long(argc, argv, "H:p:c:n:d:s:u:w:f:t:rh", longs, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, "H:p:c:n:d:s:u:w:f:t:b:rh", longs, NULL)) != -1) {
     switch (c) {
       case 'H':
         opt.host = optarg;
@@ -183,6 +225,12 @@ static void parse_options(int argc, char **argv) {
       case kIdle:
         opt.idle = positive("--idle", optarg);
         break;
+      case kIdleAt:
+        opt.idle_at = idle_step(optarg);
+        break;
+      case 'b':
+        parse_bind(optarg);
+        break;
       case kHold:
         opt.hold = seconds_arg("--hold", optarg);
         break;
@@ -201,6 +249,7 @@ static void parse_options(int argc, char **argv) {
   if (opt.port == 0 || opt.port > 65535) die("--port wants a port number (1 to 65535)");
   if (opt.total && opt.duration) die("--sessions and --duration exclude each other");
   if (opt.idle && (opt.total || opt.duration)) die("--idle excludes --sessions and --duration");
+  if (opt.idle_at != kIdleAfterTls && !opt.idle) die("--idle-at goes with --idle");
   if (opt.idle) opt.total = opt.idle;
   if (!opt.total && !opt.duration) opt.total = 1000;
   if (opt.total && opt.concurrency > opt.total) opt.concurrency = (int)opt.total;
@@ -571,9 +620,9 @@ static bool on_reply(struct session *s, const char *line) {
   }
   switch (s->step) {
     case kBanner:
-      return enter(s, kEhlo);
+      return enter(s, opt.idle_at == kIdleAfterBanner ? kIdle : kEhlo);
     case kEhlo:
-      return enter(s, kStarttls);
+      return enter(s, opt.idle_at == kIdleAfterEhlo ? kIdle : kStarttls);
     case kStarttls:
       return start_tls(s);
     case kEhloTls:
@@ -695,6 +744,22 @@ static bool more_to_start(void) {
   return opt.total ? started < opt.total : now() < start_until;
 }
 
+/* Binds FD to the next --bind address, the port left to connect(): each address then
+ * has its own ephemeral ports towards the server. */
+static void bind_source(int fd) {
+  static uint32_t next;
+  struct sockaddr_in source = {.sin_family = AF_INET};
+  source.sin_addr.s_addr = htonl(opt.bind_first + next);
+  next = (next + 1) % opt.bind_count;
+  int one = 1;
+  setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+  if (bind(fd, (struct sockaddr *)&source, sizeof source) < 0) {
+    char text[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, &source.sin_addr, text, sizeof text);
+    die("cannot bind to %s (--bind): %s", text, strerror(errno));
+  }
+}
+
 /* Starts the next session on LANE. */
 static void start_session(int lane) {
   struct session *s = calloc(1, sizeof *s);
@@ -709,6 +774,7 @@ static void start_session(int lane) {
   if (s->fd < 0) die("socket: %s (raise the open file limit?)", strerror(errno));
   int one = 1;
   setsockopt(s->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if (opt.bind_count) bind_source(s->fd);
   s->events = EPOLLOUT;
   struct epoll_event ev = {.events = s->events, .data.ptr = s};
   if (epoll_ctl(epoll_fd, EPOLL_CTL_ADD, s->fd, &ev) < 0) die("epoll_ctl: %s", strerror(errno));
@@ -744,6 +810,7 @@ static void set_up(void) {
   } else {
     die("--host wants a numeric IPv4 or IPv6 address, not '%s'", opt.host);
   }
+  if (opt.bind_count && server.ss_family != AF_INET) die("--bind goes with an IPv4 --host");
   /* Each session is a descriptor: as many as the hard limit allows. */
   struct rlimit limit;
   if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {

@@ -71,7 +71,7 @@ struct Fixture {
     std::string frame = ipc::EncodeFrame(ipc::MailCheck{request_id, "smtp", rate_key});
     BOOST_REQUIRE(send(peer, frame.data(), frame.size(), 0) == static_cast<ssize_t>(frame.size()));
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
-    std::string buffer;
+    ipc::DatagramBuffer buffer;
     while (std::chrono::steady_clock::now() < deadline) {
       event_base_loop(base.get(), EVLOOP_NONBLOCK);
       Result<ipc::Datagram> datagram = ipc::ReceiveDatagram(peer, &buffer);
@@ -94,7 +94,7 @@ struct Fixture {
   std::optional<ipc::MailCheckPolicy> NextPolicy() {
     BOOST_REQUIRE(fcntl(peer, F_SETFL, fcntl(peer, F_GETFL) | O_NONBLOCK) == 0);
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
-    std::string buffer;
+    ipc::DatagramBuffer buffer;
     while (std::chrono::steady_clock::now() < deadline) {
       event_base_loop(base.get(), EVLOOP_NONBLOCK);
       Result<ipc::Datagram> datagram = ipc::ReceiveDatagram(peer, &buffer);

@@ -52,7 +52,7 @@ RunOutcome RunWorkerReceiving(const std::string& frame) {
   RunOutcome outcome;
   timeval timeout{2, 0};
   setsockopt(master, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-  std::string buffer;
+  ipc::DatagramBuffer buffer;
   // A worker first asks for its connection to qmgr.
   Result<ipc::Datagram> first = ipc::ReceiveDatagram(master, &buffer);
   outcome.first_frame_was_service_connect =

@@ -3,12 +3,15 @@
 #include "lib/ipc/frame.h"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <boost/test/unit_test.hpp>
+#include <cstdint>
+#include <vector>
 
 #include "lib/ipc/messages_control.h"
 
@@ -118,7 +121,7 @@ BOOST_AUTO_TEST_CASE(passes_a_descriptor_over_seqpacket) {
   int pipe_fds[2];
   BOOST_REQUIRE(pipe(pipe_fds) == 0);
   BOOST_REQUIRE(SendFrame(pair[0], MsgType::kHandoff, "conn", pipe_fds[1]).ok());
-  std::string buffer;
+  DatagramBuffer buffer;
   auto datagram = ReceiveDatagram(pair[1], &buffer);
   BOOST_REQUIRE(datagram.ok());
   BOOST_TEST(datagram->frame.payload == "conn");
@@ -136,7 +139,7 @@ BOOST_AUTO_TEST_CASE(passes_a_descriptor_over_seqpacket) {
 BOOST_AUTO_TEST_CASE(eof_and_would_block_are_reported) {
   int pair[2];
   BOOST_REQUIRE(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK, 0, pair) == 0);
-  std::string buffer;
+  DatagramBuffer buffer;
   auto empty = ReceiveDatagram(pair[1], &buffer);
   BOOST_TEST(empty.status().is_would_block());
   BOOST_TEST(!empty.status().is_end_of_file());
@@ -163,7 +166,7 @@ BOOST_AUTO_TEST_CASE(a_descriptor_the_receiver_cannot_take_is_reported_lost) {
     rlimit none{static_cast<rlim_t>(pair[1]) + 1, static_cast<rlim_t>(pair[1]) + 1};
     for (int fd = pair[1] + 1; fd < 1024; ++fd) close(fd);
     if (setrlimit(RLIMIT_NOFILE, &none) != 0) _exit(3);
-    std::string buffer;
+    DatagramBuffer buffer;
     auto datagram = ReceiveDatagram(pair[1], &buffer);
     if (!datagram.ok()) _exit(4);
     if (datagram->frame.payload != "conn") _exit(5);
@@ -174,6 +177,41 @@ BOOST_AUTO_TEST_CASE(a_descriptor_the_receiver_cannot_take_is_reported_lost) {
   BOOST_TEST(WIFEXITED(status));
   BOOST_TEST(WEXITSTATUS(status) == 0);
   for (int fd : {pair[0], pair[1], pipe_fds[0], pipe_fds[1]}) close(fd);
+}
+
+// Memory pages of [start, start + length) that are backed by memory now.
+size_t ResidentPages(const char* start, size_t length) {
+  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  std::vector<unsigned char> resident((length + page - 1) / page);
+  if (mincore(const_cast<char*>(start), length, resident.data()) != 0) return SIZE_MAX;
+  size_t n = 0;
+  for (unsigned char r : resident) n += r & 1;
+  return n;
+}
+
+// Every smtpd worker has a channel to master, and master one to each: the
+// room for a megabyte frame must not cost a megabyte while frames are small,
+// and a larger frame after a small one still arrives whole.
+BOOST_AUTO_TEST_CASE(the_receive_buffer_holds_memory_only_for_what_was_received) {
+  int pair[2];
+  BOOST_REQUIRE(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, pair) == 0);
+  DatagramBuffer buffer;
+  BOOST_REQUIRE(SendFrame(pair[0], MsgType::kControlReply, "small").ok());
+  auto small = ReceiveDatagram(pair[1], &buffer);
+  BOOST_REQUIRE(small.ok());
+  BOOST_TEST(small->frame.payload == "small");
+  Result<char*> room = buffer.Room();
+  BOOST_REQUIRE(room.ok());
+  BOOST_TEST(ResidentPages(*room, DatagramBuffer::kSize) <= 2u);
+
+  // 64 KB: within the default socket buffer, which root alone may pass.
+  std::string larger(64 * 1024, 'x');
+  BOOST_REQUIRE(SendFrame(pair[0], MsgType::kControlReply, larger).ok());
+  auto large = ReceiveDatagram(pair[1], &buffer);
+  BOOST_REQUIRE(large.ok());
+  BOOST_TEST((large->frame.payload == larger));
+  close(pair[0]);
+  close(pair[1]);
 }
 
 BOOST_AUTO_TEST_CASE(stream_frame_round_trip) {
