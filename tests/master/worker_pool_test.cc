@@ -65,33 +65,10 @@ struct Fixture {
     BOOST_REQUIRE(send(peer, frame.data(), frame.size(), 0) == static_cast<ssize_t>(frame.size()));
   }
 
-  // Sends a MAIL check as the worker and returns master's verdict.
-  std::optional<ipc::MailVerdict> CheckMail(uint64_t request_id, const std::string& rate_key) {
-    BOOST_REQUIRE(fcntl(peer, F_SETFL, fcntl(peer, F_GETFL) | O_NONBLOCK) == 0);
-    std::string frame = ipc::EncodeFrame(ipc::MailCheck{request_id, "smtp", rate_key});
-    BOOST_REQUIRE(send(peer, frame.data(), frame.size(), 0) == static_cast<ssize_t>(frame.size()));
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
-    ipc::DatagramBuffer buffer;
-    while (std::chrono::steady_clock::now() < deadline) {
-      event_base_loop(base.get(), EVLOOP_NONBLOCK);
-      Result<ipc::Datagram> datagram = ipc::ReceiveDatagram(peer, &buffer);
-      if (!datagram.ok()) {
-        BOOST_REQUIRE(datagram.status().is_would_block());
-        usleep(1000);
-        continue;
-      }
-      if (datagram->frame.type != ipc::MsgType::kMailCheckReply) continue;  // the ticket key
-      Result<ipc::MailCheckReply> reply = ipc::DecodeAs<ipc::MailCheckReply>(datagram->frame);
-      BOOST_REQUIRE(reply.ok());
-      BOOST_REQUIRE(reply->request_id == request_id);
-      return reply->verdict;
-    }
-    return std::nullopt;
-  }
-
-  // The next MailCheckPolicy master sends the worker (other frames are
-  // skipped), within three seconds.
-  std::optional<ipc::MailCheckPolicy> NextPolicy() {
+  // The next Message master sends the worker within three seconds, running
+  // the pool's loop meanwhile; frames of other types are skipped.
+  template <typename Message>
+  std::optional<Message> Next() {
     BOOST_REQUIRE(fcntl(peer, F_SETFL, fcntl(peer, F_GETFL) | O_NONBLOCK) == 0);
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
     ipc::DatagramBuffer buffer;
@@ -103,13 +80,25 @@ struct Fixture {
         usleep(1000);
         continue;
       }
-      if (datagram->frame.type != ipc::MsgType::kMailCheckPolicy) continue;
-      Result<ipc::MailCheckPolicy> policy = ipc::DecodeAs<ipc::MailCheckPolicy>(datagram->frame);
-      BOOST_REQUIRE(policy.ok());
-      return *policy;
+      if (datagram->frame.type != Message::kType) continue;
+      Result<Message> message = ipc::DecodeAs<Message>(datagram->frame);
+      BOOST_REQUIRE(message.ok());
+      return *message;
     }
     return std::nullopt;
   }
+
+  // Sends a MAIL check as the worker and returns master's verdict.
+  std::optional<ipc::MailVerdict> CheckMail(uint64_t request_id, const std::string& rate_key) {
+    SendAsWorker(ipc::MsgType::kMailCheck, ipc::MailCheck{request_id, "smtp", rate_key}.Encode());
+    std::optional<ipc::MailCheckReply> reply = Next<ipc::MailCheckReply>();
+    if (!reply) return std::nullopt;
+    BOOST_REQUIRE(reply->request_id == request_id);
+    return reply->verdict;
+  }
+
+  // The next MailCheckPolicy master sends the worker.
+  std::optional<ipc::MailCheckPolicy> NextPolicy() { return Next<ipc::MailCheckPolicy>(); }
 
   // Runs the loop for up to two seconds or until the worker has died; the
   // signal that ended it, if it did.
