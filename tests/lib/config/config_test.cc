@@ -736,8 +736,8 @@ BOOST_AUTO_TEST_CASE(EitherCertificatePairOrBothGiveTls) {
       BOOST_TEST(Listener(config, "s").has_tls());
     }
   }
-  const ListenerConfig& both =
-      Listener(Parse("[listener \"s\"]\nbind = 127.0.0.1:1\n" + rsa + ec), "s");
+  const Config config = Parse("[listener \"s\"]\nbind = 127.0.0.1:1\n" + rsa + ec);
+  const ListenerConfig& both = Listener(config, "s");
   BOOST_TEST(both.tls_eccert_file == "/ec.pem");
   BOOST_TEST(both.tls_eckey_file == "/eck.pem");
 }
