@@ -19,6 +19,9 @@
 namespace postern {
 namespace {
 
+// Stop (SIGTERM, SIGINT) and reload (SIGHUP), handled by the event loop.
+constexpr int kWatchedSignals[] = {SIGTERM, SIGINT, SIGHUP};
+
 // One start-up of one daemon: what the signal handlers act on.
 class DaemonRun {
  public:
@@ -53,6 +56,13 @@ class DaemonRun {
 
 int DaemonRun::Run(const DaemonFactory& make_program) {
   if (options_.ready_fd >= 0) fcntl(options_.ready_fd, F_SETFD, FD_CLOEXEC);
+  // A daemon's sockets exist before its loop watches signals (Prepare binds
+  // them), so a SIGTERM sent as soon as it answers must wait for the loop
+  // rather than kill it half started: blocked until WatchSignals().
+  sigset_t stopping;
+  sigemptyset(&stopping);
+  for (int signo : kWatchedSignals) sigaddset(&stopping, signo);
+  sigprocmask(SIG_BLOCK, &stopping, nullptr);
   LogInitFromEnvironment(spec_.name);
   if (options_.verbose) {
     LogSetVerbose(true);
@@ -166,11 +176,16 @@ Status DaemonRun::RedirectStderr(const std::string& path, const std::string& wha
 
 Status DaemonRun::WatchSignals() {
   signal(SIGPIPE, SIG_IGN);
-  for (int signo : {SIGTERM, SIGINT, SIGHUP}) {
+  sigset_t watched;
+  sigemptyset(&watched);
+  for (int signo : kWatchedSignals) {
     signals_.emplace_back(evsignal_new(base_.get(), signo, OnSignal, this));
     if (!signals_.back() || event_add(signals_.back().get(), nullptr) != 0)
       return Status::Error("cannot watch signal " + std::to_string(signo));
+    sigaddset(&watched, signo);
   }
+  // What arrived while they were blocked (Run) is delivered to the loop now.
+  sigprocmask(SIG_UNBLOCK, &watched, nullptr);
   return Status::Ok();
 }
 

@@ -144,6 +144,8 @@ def test():
     }
     with h.Instance(listeners=listeners, settings={"smtpd_workers": 1}) as instance:
         instance.start()
+        # The harness's probes of the ports at start were connections too.
+        instance.wait_for_connection_count(0, SLOT_WAIT)
         connection_counts(instance.ports["limits"])
         binding_not_configured(instance.ports["restricted"])
         tarpit(instance.ports["tarpit"])
