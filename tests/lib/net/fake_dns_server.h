@@ -34,18 +34,28 @@ class FakeDnsServer {
   using Answer = std::function<std::vector<std::string>(const Query&)>;
 
   FakeDnsServer(event_base* base, Answer answer) : answer_(std::move(answer)) {
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    udp_ = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    BOOST_REQUIRE(bind(udp_, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
-    socklen_t length = sizeof address;
-    getsockname(udp_, reinterpret_cast<sockaddr*>(&address), &length);
-    port_ = ntohs(address.sin_port);
-    tcp_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    int on = 1;
-    setsockopt(tcp_, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
-    BOOST_REQUIRE(bind(tcp_, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+    // The kernel picks a free UDP port; the same TCP port may be taken (by a
+    // system test running beside the unit tests), and then another is tried.
+    for (int attempt = 0; attempt < 20 && tcp_ < 0; ++attempt) {
+      sockaddr_in address{};
+      address.sin_family = AF_INET;
+      address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      udp_ = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+      BOOST_REQUIRE(bind(udp_, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+      socklen_t length = sizeof address;
+      getsockname(udp_, reinterpret_cast<sockaddr*>(&address), &length);
+      port_ = ntohs(address.sin_port);
+      int tcp = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      int on = 1;
+      setsockopt(tcp, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+      if (bind(tcp, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0) {
+        tcp_ = tcp;
+      } else {
+        close(tcp);
+        close(udp_);
+      }
+    }
+    BOOST_REQUIRE_MESSAGE(tcp_ >= 0, "no port free for both UDP and TCP on 127.0.0.1");
     BOOST_REQUIRE(listen(tcp_, 4) == 0);
     udp_event_.reset(event_new(base, udp_, EV_READ | EV_PERSIST, &OnUdp, this));
     tcp_event_.reset(event_new(base, tcp_, EV_READ | EV_PERSIST, &OnAccept, this));
