@@ -66,6 +66,7 @@ lib_libpostern_a_SOURCES += \
 	lib/smtp/destination_plan.cc lib/smtp/destination_plan.h \
 	lib/smtp/ehlo_offer.cc lib/smtp/ehlo_offer.h \
 	lib/smtp/local_recipients.cc lib/smtp/local_recipients.h \
+	lib/smtp/line_breaks.h \
 	lib/smtp/message_reader.cc lib/smtp/message_reader.h \
 	lib/smtp/message_stream.cc lib/smtp/message_stream.h \
 	lib/smtp/next_hop.cc lib/smtp/next_hop.h \

@@ -48,6 +48,7 @@ tests_unit_tests_SOURCES += \
 	tests/lib/smtp/destination_plan_test.cc \
 	tests/lib/smtp/ehlo_offer_test.cc \
 	tests/lib/smtp/local_recipients_test.cc \
+	tests/lib/smtp/line_breaks_test.cc \
 	tests/lib/smtp/message_reader_test.cc \
 	tests/lib/smtp/message_stream_test.cc \
 	tests/lib/smtp/next_hop_test.cc \

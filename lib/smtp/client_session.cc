@@ -14,6 +14,7 @@
 #include "lib/base/ascii.h"
 #include "lib/base/printable.h"
 #include "lib/smtp/base64.h"
+#include "lib/smtp/line_breaks.h"
 #include "lib/smtp/peer_extensions.h"
 #include "lib/smtp/reply_parser.h"
 #include "lib/smtp/smtp_address.h"
@@ -108,10 +109,14 @@ bool TooManyRecipients(const SmtpReply& reply) {
 std::string DotStuff(std::string_view content, bool* at_line_start) {
   std::string out;
   out.reserve(content.size() + content.size() / 64);
-  for (char c : content) {
-    if (*at_line_start && c == '.') out += '.';
-    out += c;
-    *at_line_start = c == '\n';
+  size_t begin = 0;
+  while (begin < content.size()) {
+    if (*at_line_start && content[begin] == '.') out += '.';
+    size_t lf = FindLineFeed(content, begin);
+    size_t end = lf == std::string_view::npos ? content.size() : lf + 1;
+    out.append(content, begin, end - begin);
+    *at_line_start = lf != std::string_view::npos;
+    begin = end;
   }
   return out;
 }

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "lib/base/ascii.h"
+#include "lib/smtp/line_breaks.h"
 
 namespace postern {
 namespace {
@@ -83,12 +84,13 @@ size_t DotDecoder::Decode(std::string_view input, std::string* out, bool* comple
     state_ = State::kLineStart;
     line_after_crlf_ = false;
   };
+  LineBreakFinder breaks(input);
   size_t i = 0;
   while (i < input.size()) {
     char c = input[i];
     switch (state_) {
       case State::kText: {
-        size_t end = normalize_ ? input.find_first_of("\r\n", i) : input.find('\r', i);
+        size_t end = normalize_ ? breaks.Next(i) : input.find('\r', i);
         size_t stop = end == std::string_view::npos ? input.size() : end;
         emit(input.substr(i, stop - i));
         i = stop;
@@ -184,9 +186,16 @@ void ContentScanner::Scan(std::string_view piece) {
     ScanHeaderByte(within[i]);
     if (verdict_ != ContentVerdict::kAccepted) return;
   }
-  for (; i < within.size() && !binary_; ++i) {
+  // The body: only the octets around line breaks can be wrong.
+  LineBreakFinder breaks(within);
+  while (i < within.size() && !binary_) {
+    if (!after_cr_) {
+      i = breaks.Next(i);
+      if (i == std::string_view::npos) break;
+    }
     CheckLineEnding(within[i]);
     if (verdict_ != ContentVerdict::kAccepted) return;
+    ++i;
   }
   size_ += piece.size();
   if (crosses_size) Decide(ContentVerdict::kMessageSizeExceeded);

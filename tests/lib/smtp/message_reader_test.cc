@@ -3,6 +3,7 @@
 #include "lib/smtp/message_reader.h"
 
 #include <boost/test/unit_test.hpp>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -290,6 +291,33 @@ BOOST_AUTO_TEST_CASE(bare_line_endings_fail_the_message) {
       BOOST_TEST((ScanAll(content).verdict() == ContentVerdict::kBareLineEnding));
       BOOST_TEST((ScanAll(content, SpecLimits(), BodyType::k7Bit, 1).verdict() ==
                   ContentVerdict::kBareLineEnding));
+    }
+  }
+}
+
+// The body is checked at its line breaks only: random bodies of CR, LF and
+// text, in pieces of every size, get the verdict an octet-by-octet reading
+// of RFC 5321 2.3.8 gives (every CR followed by LF, every LF preceded by CR).
+BOOST_AUTO_TEST_CASE(random_bodies_get_the_verdict_of_an_octet_by_octet_check) {
+  std::mt19937 random(5321);
+  std::string_view alphabet = "aaaa\r\n";
+  for (int round = 0; round < 300; ++round) {
+    std::string body;
+    size_t size = random() % 64;
+    for (size_t i = 0; i < size; ++i) body += alphabet[random() % alphabet.size()];
+    bool well_formed = true;
+    for (size_t i = 0; i < body.size(); ++i) {
+      bool after_cr = i > 0 && body[i - 1] == '\r';
+      if (after_cr != (body[i] == '\n')) well_formed = false;
+    }
+    if (!body.empty() && body.back() == '\r') well_formed = false;
+    std::string content = "A: b\r\n\r\n" + body;
+    for (size_t step : {0, 1, 2, 5, 13}) {
+      BOOST_TEST_CONTEXT("body " << round << " in pieces of " << step) {
+        ContentVerdict verdict = ScanAll(content, SpecLimits(), BodyType::k7Bit, step).verdict();
+        BOOST_TEST((verdict ==
+                    (well_formed ? ContentVerdict::kAccepted : ContentVerdict::kBareLineEnding)));
+      }
     }
   }
 }
