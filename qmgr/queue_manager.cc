@@ -35,7 +35,8 @@ QueueManager::QueueManager(event_base* base, const Clock* clock, QueueStore* sto
       relay_(base, clock, store),
       disk_floor_(
           DiskFloor::Probe{[store] { return FreeDiskSpace(store->directory()); },
-                           [store](bool* held_back) { return store->ReusableBytes(held_back); }}) {}
+                           [store](bool* held_back) { return store->ReusableBytes(held_back); }},
+          clock) {}
 
 QueueManager::~QueueManager() { worker_.Stop(); }
 

@@ -28,12 +28,15 @@ Status DiskFloor::Admit(uint64_t floor, uint64_t in_flight, uint64_t more, uint6
   if (shortfall != nullptr) *shortfall = 0;
   if (floor == 0) return Status::Ok();
   const uint64_t need = Footprint(in_flight > UINT64_MAX - more ? UINT64_MAX : in_flight + more);
-  Result<uint64_t> free = probe_.free_disk();
+  Result<uint64_t> free = FreeDisk(floor, in_flight, need);
   if (!free.ok()) {
     LOG_WARNING("cannot read the queue's free disk space: %s", free.status().message().c_str());
     return Status::Ok();
   }
-  if (Leaves(*free, floor, need)) return Status::Ok();
+  if (Leaves(*free, floor, need)) {
+    if (reading_) reading_->unwritten += std::min(more, UINT64_MAX - reading_->unwritten);
+    return Status::Ok();
+  }
   const uint64_t reusable = Reusable();
   const uint64_t room = *free + std::min(reusable, UINT64_MAX - *free);
   if (Leaves(room, floor, need)) return Status::Ok();
@@ -44,6 +47,19 @@ Status DiskFloor::Admit(uint64_t floor, uint64_t in_flight, uint64_t more, uint6
       "free disk space " + Kilobytes(*free) + " (and " + Kilobytes(reusable) +
       " reusable in the queue) less " + Kilobytes(need) +
       " for the messages in flight would fall below min_free_disk_space " + Kilobytes(floor));
+}
+
+Result<uint64_t> DiskFloor::FreeDisk(uint64_t floor, uint64_t in_flight, uint64_t need) {
+  const TimePoint now = clock_->Now();
+  if (reading_ && now - reading_->at < kReadingFreshFor) {
+    const uint64_t written = Footprint(reading_->unwritten);
+    const uint64_t left = reading_->free - std::min(written, reading_->free);
+    if (Leaves(left, floor, need) && left - floor - need >= kReadingSlack) return left;
+  }
+  reading_.reset();
+  Result<uint64_t> free = probe_.free_disk();
+  if (free.ok()) reading_ = Reading{*free, now, in_flight};
+  return free;
 }
 
 uint64_t DiskFloor::Reusable() {

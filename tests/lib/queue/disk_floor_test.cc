@@ -18,9 +18,12 @@ struct Readings {
   bool fail_free_disk = false;
   bool held_back = false;
   int reusable_reads = 0;
+  int free_disk_reads = 0;
+  FakeClock clock{WallTime{}};
 
   DiskFloor Floor() {
     return DiskFloor(DiskFloor::Probe{[this]() -> Result<uint64_t> {
+                                        ++free_disk_reads;
                                         if (fail_free_disk)
                                           return Status::Error("statvfs: no such file");
                                         return free_disk;
@@ -29,7 +32,8 @@ struct Readings {
                                         ++reusable_reads;
                                         *held = held_back;
                                         return reusable;
-                                      }});
+                                      }},
+                     &clock);
   }
 };
 
@@ -110,6 +114,42 @@ BOOST_AUTO_TEST_CASE(a_reusable_figure_held_back_by_a_reader_is_not_kept) {
   BOOST_TEST(r.reusable_reads == 2);
   BOOST_TEST(floor.Admit(8 * kMB, 0, 4 * kMB).ok());
   BOOST_TEST(r.reusable_reads == 2);  // kept now, until the next commit
+}
+
+// Far from the floor one statvfs serves kReadingFreshFor, less what was
+// admitted since; near it (within kReadingSlack), every question reads.
+BOOST_AUTO_TEST_CASE(a_reading_far_from_the_floor_is_kept_for_a_moment) {
+  constexpr uint64_t kGB = 1024 * kMB;
+  Readings r{.free_disk = 10 * kGB};
+  DiskFloor floor = r.Floor();
+  for (int i = 0; i < 100; ++i) BOOST_TEST(floor.Admit(kGB, 0, 100 * kKB).ok());
+  BOOST_TEST(r.free_disk_reads == 1);
+  // Another writer took most of the disk: seen once the reading is stale.
+  r.free_disk = kGB + 10 * kMB;
+  r.clock.Advance(DiskFloor::kReadingFreshFor);
+  BOOST_TEST(!floor.Admit(kGB, 0, 100 * kMB).ok());
+  BOOST_TEST(r.free_disk_reads == 2);
+  // Near the floor, every question reads again, fresh or not.
+  BOOST_TEST(floor.Admit(kGB, 0, kMB).ok());
+  BOOST_TEST(floor.Admit(kGB, 0, kMB).ok());
+  BOOST_TEST(r.free_disk_reads == 4);
+  // What was admitted since a reading counts against it: of 6 GB free, five
+  // steps of 1 GB fit the reading; the sixth does not, and reads again.
+  r.free_disk = 6 * kGB;
+  r.clock.Advance(DiskFloor::kReadingFreshFor);
+  for (int i = 0; i < 5; ++i) BOOST_TEST(floor.Admit(kMB, 0, kGB).ok());
+  BOOST_TEST(r.free_disk_reads == 5);
+  r.free_disk = kGB;  // what the queue wrote, seen by the next reading
+  BOOST_TEST(!floor.Admit(kMB, 0, kGB).ok());
+  BOOST_TEST(r.free_disk_reads == 6);
+  // A failed reading is not kept.
+  r.clock.Advance(DiskFloor::kReadingFreshFor);
+  r.fail_free_disk = true;
+  BOOST_TEST(floor.Admit(kGB, 0, 1).ok());
+  r.fail_free_disk = false;
+  r.free_disk = 10 * kGB;
+  BOOST_TEST(floor.Admit(kGB, 0, 1).ok());
+  BOOST_TEST(r.free_disk_reads == 8);
 }
 
 BOOST_AUTO_TEST_CASE(zero_or_an_unreadable_disk_refuses_nothing) {
