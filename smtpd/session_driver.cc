@@ -196,6 +196,15 @@ void SessionDriver::OnError() {
   Finish();
 }
 
+void SessionDriver::ShutDown() {
+  if (finished_) return;
+  if (session_started_) {
+    session_.ShutDown();
+    Pump();
+  }
+  Finish();
+}
+
 void SessionDriver::OnTimer(evutil_socket_t, short, void* self_ptr) {
   auto* self = static_cast<SessionDriver*>(self_ptr);
   if (self->closing_) {

@@ -69,6 +69,9 @@ class SessionDriver {
   uint64_t conn_id() const { return conn_id_; }
   // The answer to the session's last MailCheck.
   void MailCheckResult(ipc::MailVerdict verdict);
+  // smtpd is stopping: the client gets the session's 421 (what the socket
+  // takes now; nothing waits) and the session finishes.
+  void ShutDown();
 
  private:
   void OnInput(std::string_view bytes);

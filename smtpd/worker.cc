@@ -126,7 +126,12 @@ Status Worker::StartStandalone(const std::string& listener_name,
   return Status::Ok();
 }
 
-void Worker::Stop() { LOG_INFO("ending %zu session(s) now", sessions_.size()); }
+void Worker::Stop() {
+  LOG_INFO("ending %zu session(s) now", sessions_.size());
+  std::vector<SessionDriver*> open;
+  for (const auto& entry : sessions_) open.push_back(entry.first);
+  for (SessionDriver* driver : open) driver->ShutDown();  // each leaves sessions_
+}
 
 void Worker::MasterGone(const std::string& why, bool master_closed) {
   if (master_closed) {

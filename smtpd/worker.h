@@ -60,7 +60,7 @@ class Worker {
   // Stand-alone: one session on stdin/stdout for listener_name; the loop
   // ends with it.
   Status StartStandalone(const std::string& listener_name, const std::string& client_address);
-  // SIGTERM: ends every session now.
+  // SIGTERM: ends every session now, each with a 421 (RFC 5321 3.8).
   void Stop();
 
   // The credentials of the listener named so; nullptr when it has no

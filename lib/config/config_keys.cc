@@ -516,7 +516,7 @@ constexpr std::array kKeys = {
       .scope = S::kGlobal,
       .default_value = "30s",
       .description = "On postern stop or SIGTERM, how long master lets live sessions finish "
-                     "before it ends them.",
+                     "before it ends them, each with 421 4.3.2 Service shutting down.",
       .slot = &C::shutdown_grace},
     K{.name = "handoff_timeout",
       .type = T::kDuration,

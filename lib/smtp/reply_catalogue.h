@@ -151,6 +151,10 @@ inline constexpr Reply kEncryptionRequired{
 inline constexpr Reply kConnectionTimedOut{421, "4.4.1", "Connection timed out"};
 inline constexpr Reply kTimeoutWaitingForInput{451, "4.7.0", "Timeout waiting for client input"};
 
+// The server is stopping (RFC 5321 3.8 and 4.2.3).
+inline constexpr Reply kShuttingDown{421, "4.3.2",
+                                     "Service shutting down, closing transmission channel"};
+
 // ---- MS-OXSMTP 3.2.7 other local events -----------------------------------
 // MaxHopCount and MaxLocalHopCount.
 inline constexpr Reply kHopCountExceeded{554, "5.4.6", "Hop count exceeded - possible mail loop"};

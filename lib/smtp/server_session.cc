@@ -117,6 +117,7 @@ class ServerSession::Impl {
   const CommandCounts& command_counts() const { return counts_; }
   const ServerSession::Tally& tally() const { return tally_; }
   void OnTimer();
+  void ShutDown();
   TimePoint NextDeadline() const;
   std::vector<Action> TakeActions() {
     untaken_reply_bytes_ = 0;
@@ -499,6 +500,14 @@ void ServerSession::Impl::OnTimer() {
     Deliver(*held.reply, held.text, held.after);
     ResumeReading();
   }
+}
+
+void ServerSession::Impl::ShutDown() {
+  if (phase_ == Phase::kClosed) return;
+  if (phase_ == Phase::kAwaitingTls) return EndSession();
+  if (phase_ == Phase::kAwaitingAttempt) Acknowledge("the server is stopping");
+  SendReply(reply::kShuttingDown);
+  EndSession();
 }
 
 void ServerSession::Impl::ResumeReading() {
@@ -1207,6 +1216,7 @@ void ServerSession::Tally::Add(const Tally& more) {
   for (const auto& [refusal, count] : more.refused) refused[refusal] += count;
 }
 void ServerSession::OnTimer() { impl_->OnTimer(); }
+void ServerSession::ShutDown() { impl_->ShutDown(); }
 TimePoint ServerSession::NextDeadline() const { return impl_->NextDeadline(); }
 std::vector<Action> ServerSession::TakeActions() { return impl_->TakeActions(); }
 bool ServerSession::closed() const { return impl_->closed(); }

@@ -309,6 +309,12 @@ class ServerSession {
   void AuthResult(ipc::AuthOutcome outcome, const std::string& data);
   // Time has passed; call when clock.Now() >= NextDeadline().
   void OnTimer();
+  // The server is stopping (RFC 5321 3.8: a server shut down SHOULD send
+  // 421 first): 421 4.3.2 and the session ends. A 250 held by
+  // acknowledgement_delay goes out before it (the message is queued); a
+  // session in its TLS handshake is closed without a reply, which would go
+  // out in cleartext.
+  void ShutDown();
   // The earliest time at which OnTimer() has something to do, or
   // TimePoint::max() when no timer runs.
   TimePoint NextDeadline() const;

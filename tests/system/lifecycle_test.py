@@ -16,12 +16,18 @@
 - `stop` closes the listeners at once, lets an open session finish its
   transaction within shutdown_grace, exits 0 and leaves no process; after
   it `status` says postern is not running;
+- sessions still open when shutdown_grace runs out each get
+  `421 4.3.2 Service shutting down, closing transmission channel` before
+  the connection closes (RFC 5321 3.8): an idle one, one in the middle of
+  DATA (whose message is not delivered), and one inside TLS, where the
+  421 comes encrypted;
 - POSTERN_DAEMON_DIR locates master and every daemon master starts, when
   daemon_directory names a directory that does not exist.
 """
 
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -194,6 +200,46 @@ def check_stop(instance):
     print("message %s acknowledged during stop" % queue_id)
 
 
+SHUTTING_DOWN = "421 4.3.2 Service shutting down, closing transmission channel"
+
+
+def read_to_end(read_line):
+    """Every line until the server closes the connection."""
+    lines = []
+    for line in iter(read_line, b""):
+        lines.append(line.decode(errors="replace"))
+    return lines
+
+
+def check_sessions_told_at_the_end_of_grace():
+    with h.Instance(settings={"shutdown_grace": "1s"}) as instance:
+        instance.use_certificate()
+        instance.start()
+        idle = open_session(instance.port)
+        in_data = open_session(instance.port)
+        assert in_data.command("MAIL FROM:<ann@example.test>") == "250 2.1.0 Sender OK"
+        assert in_data.command("RCPT TO:<erin@example.test>") == "250 2.1.5 Recipient OK"
+        assert in_data.command("DATA").startswith("354 ")
+        in_data.send("Subject: cut short\r\n\r\nhalf a message\r\n")
+        encrypted = open_session(instance.port)
+        assert encrypted.command("STARTTLS") == "220 2.0.0 SMTP server ready"
+        tls = h.tls_client_context(ssl.TLSVersion.TLSv1_3).wrap_socket(
+            encrypted.sock, server_hostname=h.HOSTNAME)
+        tls_lines = tls.makefile("rb")
+        tls.sendall(b"EHLO client.example.test\r\n")
+        for line in iter(tls_lines.readline, b""):
+            if line.startswith(b"250 "):
+                break
+        instance.stop()
+        assert read_to_end(idle.line) == [SHUTTING_DOWN]
+        assert read_to_end(in_data.line) == [SHUTTING_DOWN]
+        assert read_to_end(lambda: tls_lines.readline().rstrip(b"\r\n")) == [SHUTTING_DOWN]
+        for client in (idle, in_data):
+            client.close()
+        tls.close()
+        assert not instance.delivered("erin@example.test"), "the message cut short was delivered"
+
+
 def check_daemon_directory_from_environment():
     with h.Instance(settings={"daemon_directory": "/nonexistent/postern"}) as instance:
         instance.record.start_sampling()
@@ -214,6 +260,7 @@ def test():
         check_privileges(instance)
         check_reload(instance)
         check_stop(instance)
+    check_sessions_told_at_the_end_of_grace()
     check_port_in_use()
     check_bad_config()
     check_missing_user()

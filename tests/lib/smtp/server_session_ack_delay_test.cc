@@ -174,6 +174,19 @@ BOOST_AUTO_TEST_CASE(the_client_leaving_ends_the_wait_without_a_reply) {
   BOOST_TEST(h->acknowledged.empty());
 }
 
+// The message is queued: the client hears the 250 before the 421 of a
+// server that stops, or it would send the message again.
+BOOST_AUTO_TEST_CASE(a_server_stopping_in_the_wait_sends_the_250_first) {
+  auto h = MessageSent();
+  h->Queue();
+  BOOST_TEST(h->ShutDown() ==
+             h->Queued() + "421 4.3.2 Service shutting down, closing transmission channel\r\n");
+  BOOST_REQUIRE(h->acknowledged.size() == 1u);
+  BOOST_TEST(h->acknowledged[0].why == "the server is stopping");
+  BOOST_TEST(h->closed_seen);
+  BOOST_TEST(h->aborts == 0);
+}
+
 BOOST_AUTO_TEST_CASE(delay_0_answers_at_the_commit_and_asks_for_nothing) {
   Harness h;  // acknowledgement_delay = 0, the default
   h.Open();

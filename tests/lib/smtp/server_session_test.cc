@@ -656,6 +656,38 @@ BOOST_AUTO_TEST_CASE(protocol_errors_end_an_open_bdat_stream) {
 BOOST_AUTO_TEST_SUITE_END()
 
 // ---------------------------------------------------------------------------
+BOOST_AUTO_TEST_SUITE(session_shutdown)
+
+// RFC 5321 3.8: a server that is shut down SHOULD send 421 before it closes.
+const std::string kShuttingDown =
+    "421 4.3.2 Service shutting down, closing transmission channel\r\n";
+
+BOOST_AUTO_TEST_CASE(an_idle_session_gets_421_and_ends) {
+  Harness h;
+  h.Start();
+  h.Say("EHLO client.example.net\r\n");
+  BOOST_TEST(h.ShutDown() == kShuttingDown);
+  BOOST_TEST(h.closed_seen);
+  BOOST_TEST(h.events.substr(h.events.size() - 2) == "SC");
+  BOOST_TEST((h.session().NextDeadline() == TimePoint::max()));
+  BOOST_TEST(h.ShutDown().empty());  // once
+  BOOST_TEST(h.Say("NOOP\r\n").empty());
+}
+
+BOOST_AUTO_TEST_CASE(a_message_in_data_is_abandoned_and_not_queued) {
+  Harness h;
+  h.Open();
+  BOOST_TEST(h.Say("DATA\r\n") == kGoAhead);
+  h.Say("Subject: half\r\n\r\nsome of the body\r\n");
+  BOOST_TEST(h.ShutDown() == kShuttingDown);
+  BOOST_TEST(h.aborts == 1);
+  BOOST_TEST(h.ends == 0);
+  BOOST_TEST(h.closed_seen);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// ---------------------------------------------------------------------------
 BOOST_AUTO_TEST_SUITE(session_timers)
 
 BOOST_AUTO_TEST_CASE(inactivity_timeout) {

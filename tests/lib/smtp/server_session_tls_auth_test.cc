@@ -55,6 +55,16 @@ void LogIn(Harness& h, const std::string& user = "alice") {
 // ---------------------------------------------------------------------------
 BOOST_AUTO_TEST_SUITE(session_starttls)
 
+// A 421 in the middle of the handshake would go out in cleartext into it.
+BOOST_AUTO_TEST_CASE(a_server_stopping_during_the_handshake_closes_without_a_reply) {
+  auto h = std::make_unique<Harness>(WithTls);
+  h->Start();
+  h->Say(kEhloPrefix);
+  BOOST_TEST(h->Say("STARTTLS\r\n") == kTlsReady);
+  BOOST_TEST(h->ShutDown().empty());
+  BOOST_TEST(h->closed_seen);
+}
+
 BOOST_AUTO_TEST_CASE(ehlo_offers_starttls_after_pipelining_when_a_certificate_is_set) {
   Harness h(WithTls);
   h.Start();

@@ -159,6 +159,11 @@ class Harness {
     session_->OnTimer();
     return Collect();
   }
+  // The server is stopping.
+  std::string ShutDown() {
+    session_->ShutDown();
+    return Collect();
+  }
   std::string Eof() {
     session_->ReceiveEof();
     return Collect();
