@@ -3,7 +3,8 @@
 // Both only read: the configuration through lib/config/config (which owns every
 // key, default and error message, and the checks of lib/config/config_rules
 // that master applies at start and reload too) and the password and file
-// systems for check. Neither creates a directory or talks to a daemon.
+// systems, the listeners' files (lib/config/listener_files) for check. Neither creates a directory
+// or talks to a daemon.
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -14,6 +15,7 @@
 #include "ctl/cli.h"
 #include "lib/base/privileges.h"
 #include "lib/config/config_rules.h"
+#include "lib/config/listener_files.h"
 #include "lib/config/relay_password.h"
 #include "lib/sasl/recipient_directory.h"
 #include "lib/tls/tls_credentials.h"
@@ -83,6 +85,14 @@ std::vector<std::string> CheckProblems(const Config& config) {
     if (Status s = CheckParentCreatable(key, *path); !s.ok()) problems.push_back(s.message());
   }
   CheckRelayCredentials(config, &problems);
+  // master loads every listener's certificates, keys and sender_login_map
+  // as root at start and reload, and refuses what it cannot load; run as
+  // root, check reads them the same way (as another user a key kept for
+  // root alone would only look unreadable).
+  if (RunningAsRoot()) {
+    if (Result<std::map<std::string, ListenerFiles>> files = LoadListenerFiles(config); !files.ok())
+      problems.push_back(files.status().message());
+  }
   // authd reads local_recipient_map's files at start and reload; one it
   // cannot read or parse would stop it.
   if (Result<RecipientDirectory> maps = RecipientDirectory::Load(config, ""); !maps.ok())

@@ -270,6 +270,28 @@ def test_check_reads_the_local_recipient_maps():
         assert (result.returncode, result.stdout, result.stderr) == (0, "", ""), result
 
 
+def test_check_as_root_loads_the_listeners_certificates():
+    """A certificate master would refuse at start is refused by check, naming the file."""
+    if not h.running_as_root():
+        raise h.Skip("listener files are loaded only as root")
+    with CliHome() as cli:
+        cert = os.path.join(cli.conf_dir, "cert.pem")
+        key = os.path.join(cli.conf_dir, "key.pem")
+        with open(cert, "w") as f:
+            f.write("not a certificate\n")
+        subprocess.run(["certtool", "--generate-privkey", "--key-type", "ecdsa", "--outfile", key],
+                       capture_output=True, check=True, timeout=60)
+        cli.write_config(extra_global=f"tls_cert_file = {cert}\ntls_key_file = {key}\n")
+        cli.assert_failure(cli.postern("check"), "listener smtp", cert)
+        template = os.path.join(cli.conf_dir, "cert.cfg")
+        with open(template, "w") as f:
+            f.write('cn = "mail.example.test"\nexpiration_days = 30\ntls_www_server\nsigning_key\n')
+        subprocess.run(["certtool", "--generate-self-signed", "--load-privkey", key, "--template",
+                        template, "--outfile", cert], capture_output=True, check=True, timeout=60)
+        result = cli.postern("check")
+        assert (result.returncode, result.stdout, result.stderr) == (0, "", ""), result
+
+
 def test_check_missing_config_file():
     with CliHome() as cli:
         os.remove(os.path.join(cli.conf_dir, "postern.conf"))
