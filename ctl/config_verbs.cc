@@ -2,9 +2,9 @@
 //
 // Both only read: the configuration through lib/config/config (which owns every
 // key, default and error message, and the checks of lib/config/config_rules
-// that master applies at start and reload too) and the password and file
-// systems, the listeners' files (lib/config/listener_files) for check. Neither creates a directory
-// or talks to a daemon.
+// that master applies at start and reload too); check also reads the password
+// and file systems and the listeners' files (lib/config/listener_files).
+// Neither creates a directory or talks to a daemon.
 #include <sys/stat.h>
 #include <unistd.h>
 
