@@ -30,8 +30,9 @@
 // near the floor and emptied again must not refuse every large message for
 // ever. The free space is read with one statvfs, at each question near the
 // floor; far from it, a reading serves the questions of the next
-// kReadingFreshFor, less everything admitted since (a 1 KB message asked
-// three times, and three statvfs were a tenth of qmgr's system calls). A
+// kReadingFreshFor, less everything admitted since (every message asks
+// for its envelope and each piece of content: two statvfs for a 1 KB
+// message were a tenth of qmgr's system calls). A
 // kept reading answers only when it leaves kReadingSlack above the floor
 // and what is asked: the room other writers (Maildir deliveries, logs) may
 // take in the meantime without the queue seeing it. The store's reusable
