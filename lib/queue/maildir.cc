@@ -141,7 +141,10 @@ Result<std::string> Maildir::EnsureMailbox(const std::string& relative) {
     Result<bool> occupied = fs_->FileExists(mailbox);
     return occupied.ok() && *occupied ? s : NotPermanent(s);
   }
-  for (const char* sub : {"/tmp", "/new", "/cur"})
+  // tmp/ comes last: a first attempt writes into tmp/ without making the
+  // mailbox (Deliver), so once another delivery made tmp/, new/ and cur/
+  // must already exist, their names synced, for its rename into new/.
+  for (const char* sub : {"/new", "/cur", "/tmp"})
     if (Status s = EnsureDirectory(mailbox + sub, mailbox); !s.ok()) return s;
   return mailbox;
 }

@@ -26,8 +26,13 @@ class FaultyFileSystem final : public FileSystem {
   // Files created so far (CreateNewFile calls that succeeded).
   int files_created() const { return files_created_; }
 
+  // Directories made so far, in order (MakeDirectory calls that created one).
+  std::vector<std::string> made_directories;
+
   Result<bool> MakeDirectory(const std::string& path, mode_t mode) override {
-    return real_.MakeDirectory(path, mode);
+    Result<bool> made = real_.MakeDirectory(path, mode);
+    if (made.ok() && *made) made_directories.push_back(path);
+    return made;
   }
   Result<std::unique_ptr<WritableFile>> CreateNewFile(const std::string& path,
                                                       mode_t mode) override {

@@ -192,6 +192,26 @@ BOOST_AUTO_TEST_CASE(a_first_attempt_makes_the_mailbox_on_demand_and_does_not_lo
   BOOST_TEST(file.status().is_permanent(), file.status().message());
 }
 
+// Two first attempts into a new mailbox at once: the one that finds tmp/
+// made by the other renames into new/ at once, so new/ (and cur/) must be
+// made, and synced, before tmp/. Made in the order tmp/, new/, cur/, a
+// rename raced the making of new/ and the message was deferred.
+BOOST_AUTO_TEST_CASE(a_new_mailbox_gets_tmp_last) {
+  TempDir dir("maildir_test");
+  FaultyFileSystem recording;
+  Maildir maildir(&recording, dir.Join("mail"), "h");
+  DeliveryKey first = kKey;
+  first.first_attempt = true;
+  Result<MaildirDelivery> d = maildir.Deliver("bob@example.test", first, FromPieces({"one\r\n"}));
+  BOOST_TEST_REQUIRE(d.ok(), d.status().message());
+  const std::string mailbox = dir.Join("mail") + "/example.test/bob";
+  BOOST_REQUIRE(recording.made_directories.size() >= 3u);
+  std::vector<std::string> last(recording.made_directories.end() - 3,
+                                recording.made_directories.end());
+  std::vector<std::string> expected = {mailbox + "/new", mailbox + "/cur", mailbox + "/tmp"};
+  BOOST_TEST(last == expected, boost::test_tools::per_element());
+}
+
 BOOST_AUTO_TEST_CASE(failed_write_leaves_nothing_and_says_why) {
   TempDir dir("maildir_test");
   FaultyFileSystem faulty;
