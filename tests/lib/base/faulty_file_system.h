@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -27,11 +28,17 @@ class FaultyFileSystem final : public FileSystem {
   int files_created() const { return files_created_; }
 
   // Directories made so far, in order (MakeDirectory calls that created one).
-  std::vector<std::string> made_directories;
+  std::vector<std::string> made_directories() const {
+    std::lock_guard<std::mutex> lock(made_mutex_);
+    return made_directories_;
+  }
 
   Result<bool> MakeDirectory(const std::string& path, mode_t mode) override {
     Result<bool> made = real_.MakeDirectory(path, mode);
-    if (made.ok() && *made) made_directories.push_back(path);
+    if (made.ok() && *made) {
+      std::lock_guard<std::mutex> lock(made_mutex_);
+      made_directories_.push_back(path);
+    }
     return made;
   }
   Result<std::unique_ptr<WritableFile>> CreateNewFile(const std::string& path,
@@ -78,6 +85,8 @@ class FaultyFileSystem final : public FileSystem {
   PosixFileSystem real_;
   std::atomic<int> appends_{0};
   std::atomic<int> files_created_{0};
+  mutable std::mutex made_mutex_;  // delivery threads make directories concurrently
+  std::vector<std::string> made_directories_;
 };
 
 }  // namespace postern

@@ -205,9 +205,9 @@ BOOST_AUTO_TEST_CASE(a_new_mailbox_gets_tmp_last) {
   Result<MaildirDelivery> d = maildir.Deliver("bob@example.test", first, FromPieces({"one\r\n"}));
   BOOST_TEST_REQUIRE(d.ok(), d.status().message());
   const std::string mailbox = dir.Join("mail") + "/example.test/bob";
-  BOOST_REQUIRE(recording.made_directories.size() >= 3u);
-  std::vector<std::string> last(recording.made_directories.end() - 3,
-                                recording.made_directories.end());
+  const std::vector<std::string> made = recording.made_directories();
+  BOOST_REQUIRE(made.size() >= 3u);
+  std::vector<std::string> last(made.end() - 3, made.end());
   std::vector<std::string> expected = {mailbox + "/new", mailbox + "/cur", mailbox + "/tmp"};
   BOOST_TEST(last == expected, boost::test_tools::per_element());
 }
