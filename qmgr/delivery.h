@@ -8,8 +8,8 @@
 // DeliveryReports, announced through a pipe that the loop watches. The
 // worker never writes the queue: the loop records outcomes in its next
 // group transaction and removes a message once every recipient is final.
-// Recipients of other domains are left alone (relay delivery is not
-// implemented yet).
+// Recipients of other domains are left alone: qmgr/relay_delivery.h relays
+// them.
 //
 // Exactly once. A message is acknowledged only after its commit, so every
 // acknowledged message is in the queue with its recipients pending until a
