@@ -35,6 +35,7 @@ lib_libpostern_a_SOURCES += \
 	lib/net/mx_lookup.cc lib/net/mx_lookup.h \
 	lib/net/network.cc lib/net/network.h \
 	lib/net/socket_acceptor.cc lib/net/socket_acceptor.h \
+	lib/net/tcp_listener.cc lib/net/tcp_listener.h \
 	lib/net/unix_socket.cc lib/net/unix_socket.h
 # ipc: frames between the daemons
 lib_libpostern_a_SOURCES += \

@@ -10,35 +10,15 @@
 #include <set>
 
 #include "lib/base/log.h"
+#include "lib/net/tcp_listener.h"
 
 namespace postern {
 namespace {
 
-// Room in the kernel for a burst of connects while master hands the earlier
-// ones on (the kernel caps it at net.core.somaxconn).
-constexpr int kBacklog = 4096;
 // How long accepting pauses when master has no descriptor left.
 constexpr Duration kAcceptPause = std::chrono::milliseconds(100);
 
 }  // namespace
-
-Result<int> BindTcpListener(const BindAddress& address, const std::string& owner) {
-  sockaddr_storage ss;
-  socklen_t length = address.ToSockaddr(&ss);
-  int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  auto fail = [&](const char* what) {
-    Status s = Status::FromErrno(owner + ": cannot " + what + " " + address.ToString(), errno);
-    if (fd >= 0) close(fd);
-    return s;
-  };
-  if (fd < 0) return fail("create a socket for");
-  int one = 1;
-  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (ss.ss_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
-  if (bind(fd, reinterpret_cast<sockaddr*>(&ss), length) != 0) return fail("bind");
-  if (listen(fd, kBacklog) != 0) return fail("listen on");
-  return fd;
-}
 
 ListenerSockets::ListenerSockets(event_base* base, AcceptCallback on_accept)
     : base_(base), on_accept_(std::move(on_accept)) {}

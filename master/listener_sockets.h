@@ -21,10 +21,6 @@
 
 namespace postern {
 
-// A listening TCP socket, non-blocking and close-on-exec, bound to address;
-// owner ("listener smtp", "metrics_listen") names it in the error.
-Result<int> BindTcpListener(const BindAddress& address, const std::string& owner);
-
 class ListenerSockets {
  public:
   // on_accept(fd, peer, bound, candidates): a new client socket

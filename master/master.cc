@@ -21,6 +21,7 @@
 #include "lib/ipc/messages_control.h"
 #include "lib/ipc/status_report.h"
 #include "lib/net/client_refusal.h"
+#include "lib/net/tcp_listener.h"
 #include "lib/net/unix_socket.h"
 #include "lib/policy/resource_check.h"
 #include "lib/smtp/reply_catalogue.h"

@@ -22,6 +22,7 @@ tests_unit_tests_SOURCES += \
 	tests/lib/net/http_request_test.cc \
 	tests/lib/net/mx_lookup_test.cc \
 	tests/lib/net/network_test.cc \
+	tests/lib/net/tcp_listener_test.cc \
 	tests/lib/net/unix_socket_test.cc
 # lib/ipc
 tests_unit_tests_SOURCES += \
