@@ -28,7 +28,14 @@ enum class Role { kGateway, kRelay };
 
 // The GnuTLS priority string of tls_priority's default (TLS 1.2 and 1.3),
 // which qmgr's relay client uses as well: it has no key of its own.
-inline constexpr char kDefaultTlsPriority[] = "NORMAL:-VERS-TLS1.0:-VERS-TLS1.1:%SERVER_PRECEDENCE";
+// GnuTLS's NORMAL puts the P-256 group first, and under %SERVER_PRECEDENCE
+// a TLS 1.3 server picks its own first group: a client that sent only an
+// X25519 key share, as OpenSSL's do, then got a HelloRetryRequest, a second
+// round trip and a costlier key exchange. X25519 goes first, the rest keep
+// NORMAL's order.
+inline constexpr char kDefaultTlsPriority[] =
+    "NORMAL:-VERS-TLS1.0:-VERS-TLS1.1:-GROUP-ALL:+GROUP-X25519:+GROUP-EC-ALL:+GROUP-DH-ALL:"
+    "%SERVER_PRECEDENCE";
 
 // bare_newline: what DATA does with a content line that ends in LF alone.
 enum class BareNewline : uint8_t { kNormalize, kReject };

@@ -939,9 +939,14 @@ constexpr std::array kKeys = {
       .type = T::kString,
       .scope = S::kListener,
       .default_value = kDefaultTlsPriority,
-      .description = "The GnuTLS priority string that picks protocol versions and cipher "
-                     "suites; see gnutls_priority_init(3). qmgr's connections to next hops use "
-                     "the default.",
+      .description = "The GnuTLS priority string that picks protocol versions, cipher "
+                     "suites and key exchange groups; see gnutls_priority_init(3). The default "
+                     "is GnuTLS's NORMAL without TLS 1.0 and 1.1, with X25519 moved before "
+                     "NORMAL's first group, P-256: under %SERVER_PRECEDENCE a TLS 1.3 server "
+                     "picks its own first group, and a client that sent only an X25519 key "
+                     "share (OpenSSL's clients do) would be asked to send another (a "
+                     "HelloRetryRequest, one more round trip). qmgr's connections to next hops "
+                     "use the default.",
       .slot = &L::tls_priority},
     K{.name = "advertise_size",
       .type = T::kBool,

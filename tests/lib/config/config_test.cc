@@ -622,7 +622,10 @@ BOOST_AUTO_TEST_CASE(GatewayListenerDefaults) {
   BOOST_TEST(l.tls_eccert_file == "");
   BOOST_TEST(l.tls_eckey_file == "");
   BOOST_TEST(!l.has_tls());
-  BOOST_TEST(l.tls_priority == "NORMAL:-VERS-TLS1.0:-VERS-TLS1.1:%SERVER_PRECEDENCE");
+  BOOST_TEST(
+      l.tls_priority ==
+      "NORMAL:-VERS-TLS1.0:-VERS-TLS1.1:-GROUP-ALL:+GROUP-X25519:+GROUP-EC-ALL:+GROUP-DH-ALL:"
+      "%SERVER_PRECEDENCE");
   BOOST_TEST(l.advertise_size);
   BOOST_TEST(l.advertise_dsn);
   BOOST_TEST(l.advertise_enhancedstatuscodes);
@@ -1271,8 +1274,10 @@ BOOST_AUTO_TEST_CASE(DefaultsShowTheBuiltInValuesWithGatewayDefaults) {
   BOOST_TEST(values["listener.submission.role"] == "gateway");
   BOOST_TEST(values["listener.submission.connection_timeout"] == "5m");
   BOOST_TEST(values["listener.submission.message_rate_limit"] == "600");
-  BOOST_TEST(values["listener.submission.tls_priority"] ==
-             "NORMAL:-VERS-TLS1.0:-VERS-TLS1.1:%SERVER_PRECEDENCE");
+  BOOST_TEST(
+      values["listener.submission.tls_priority"] ==
+      "NORMAL:-VERS-TLS1.0:-VERS-TLS1.1:-GROUP-ALL:+GROUP-X25519:+GROUP-EC-ALL:+GROUP-DH-ALL:"
+      "%SERVER_PRECEDENCE");
 }
 
 // `postern config` prints values as they would be written: a file made of

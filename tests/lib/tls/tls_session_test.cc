@@ -276,6 +276,37 @@ BOOST_AUTO_TEST_CASE(names_the_tls12_suite_the_client_chose) {
   BOOST_TEST(client.cipher() == "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256");
 }
 
+// The default tls_priority puts X25519 first: a client that offers it gets
+// it, in one round trip even when it sent no other key share, as OpenSSL's
+// clients do (under NORMAL's order, P-256 first, that client got a
+// HelloRetryRequest).
+BOOST_AUTO_TEST_CASE(key_exchange_is_x25519_when_the_client_offers_it) {
+  for (const char* priority : {kTls13Only, kTls12Only}) {
+    BOOST_TEST_CONTEXT(priority) {
+      TlsTestClient client(priority);
+      ConnectedServer(client);
+      BOOST_TEST(client.group() == "X25519");
+      BOOST_TEST(!client.hello_retried());
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(one_x25519_key_share_needs_no_hello_retry) {
+  TlsTestClient client("NORMAL:-VERS-ALL:+VERS-TLS1.3:-GROUP-ALL:+GROUP-X25519:+GROUP-SECP256R1",
+                       "", GNUTLS_KEY_SHARE_TOP);
+  ConnectedServer(client);
+  BOOST_TEST(client.group() == "X25519");
+  BOOST_TEST(!client.hello_retried());
+}
+
+BOOST_AUTO_TEST_CASE(a_client_without_x25519_gets_p256) {
+  TlsTestClient client("NORMAL:-VERS-ALL:+VERS-TLS1.3:-GROUP-ALL:+GROUP-SECP256R1:+GROUP-SECP384R1",
+                       "", GNUTLS_KEY_SHARE_TOP);
+  ConnectedServer(client);
+  BOOST_TEST(client.group() == "SECP256R1");
+  BOOST_TEST(!client.hello_retried());
+}
+
 BOOST_AUTO_TEST_CASE(write_before_the_handshake_is_refused) {
   auto server = NewServer(ticket_key);
   BOOST_TEST(!server->Write("220 ready\r\n").ok());

@@ -163,9 +163,10 @@ TestCertificateAuthority::~TestCertificateAuthority() {
   std::filesystem::remove_all(dir_);
 }
 
-TlsTestClient::TlsTestClient(const std::string& priority, const std::string& session_data) {
+TlsTestClient::TlsTestClient(const std::string& priority, const std::string& session_data,
+                             unsigned init_flags) {
   Check(gnutls_certificate_allocate_credentials(&credentials_), "client credentials");
-  Check(gnutls_init(&session_, GNUTLS_CLIENT | GNUTLS_NONBLOCK), "client gnutls_init");
+  Check(gnutls_init(&session_, GNUTLS_CLIENT | GNUTLS_NONBLOCK | init_flags), "client gnutls_init");
   const char* error_position = nullptr;
   int rc = gnutls_priority_set_direct(session_, priority.c_str(), &error_position);
   BOOST_REQUIRE_MESSAGE(rc >= 0, "client priority " << priority << " at "
@@ -180,6 +181,15 @@ TlsTestClient::TlsTestClient(const std::string& priority, const std::string& ses
   gnutls_transport_set_ptr(session_, this);
   gnutls_transport_set_push_function(session_, &TlsTestClient::Push);
   gnutls_transport_set_pull_function(session_, &TlsTestClient::Pull);
+  gnutls_session_set_ptr(session_, this);
+  gnutls_handshake_set_hook_function(session_, GNUTLS_HANDSHAKE_HELLO_RETRY_REQUEST,
+                                     GNUTLS_HOOK_POST, &TlsTestClient::NoteHelloRetry);
+}
+
+int TlsTestClient::NoteHelloRetry(gnutls_session_t session, unsigned /*type*/, unsigned /*when*/,
+                                  unsigned incoming, const gnutls_datum_t* /*message*/) {
+  if (incoming) static_cast<TlsTestClient*>(gnutls_session_get_ptr(session))->hello_retried_ = true;
+  return 0;
 }
 
 TlsTestClient::~TlsTestClient() {
@@ -266,6 +276,11 @@ std::string TlsTestClient::version() const {
 
 std::string TlsTestClient::cipher() const {
   const char* name = gnutls_ciphersuite_get(session_);
+  return name != nullptr ? name : "";
+}
+
+std::string TlsTestClient::group() const {
+  const char* name = gnutls_group_get_name(gnutls_group_get(session_));
   return name != nullptr ? name : "";
 }
 

@@ -17,12 +17,13 @@
 #include <string>
 #include <string_view>
 
+#include "lib/config/config.h"
 #include "lib/tls/tls_session.h"
 
 namespace postern {
 
-// The project's default tls_priority: TLS 1.2 and 1.3 only.
-inline constexpr char kTestServerPriority[] = "NORMAL:-VERS-TLS1.0:-VERS-TLS1.1:%SERVER_PRECEDENCE";
+// The project's default tls_priority: TLS 1.2 and 1.3 only, X25519 first.
+inline constexpr const char* kTestServerPriority = kDefaultTlsPriority;
 
 class TestCertificateAuthority;
 
@@ -80,9 +81,11 @@ class TestCertificateAuthority {
 class TlsTestClient {
  public:
   // Offers what `priority` allows; with session_data saved from an earlier
-  // connection it asks to resume that session.
+  // connection it asks to resume that session. init_flags are added to
+  // gnutls_init's (GNUTLS_KEY_SHARE_TOP: one TLS 1.3 key share, for the
+  // first group of `priority`, as OpenSSL's clients send).
   explicit TlsTestClient(const std::string& priority = "NORMAL",
-                         const std::string& session_data = "");
+                         const std::string& session_data = "", unsigned init_flags = 0);
   ~TlsTestClient();
   TlsTestClient(const TlsTestClient&) = delete;
   TlsTestClient& operator=(const TlsTestClient&) = delete;
@@ -110,10 +113,17 @@ class TlsTestClient {
   // empty when it sent none (a resumed session).
   std::string server_key_algorithm() const;
   bool resumed() const { return gnutls_session_is_resumed(session_) != 0; }
+  // The key exchange group, as GnuTLS names it ("X25519", "SECP256R1").
+  std::string group() const;
+  // Whether the server answered the first ClientHello with a
+  // HelloRetryRequest (TLS 1.3).
+  bool hello_retried() const { return hello_retried_; }
 
  private:
   static ssize_t Push(gnutls_transport_ptr_t self, const void* data, size_t size);
   static ssize_t Pull(gnutls_transport_ptr_t self, void* data, size_t size);
+  static int NoteHelloRetry(gnutls_session_t session, unsigned type, unsigned when,
+                            unsigned incoming, const gnutls_datum_t* message);
   bool MoreToRead(size_t offset_before) const;
 
   gnutls_certificate_credentials_t credentials_ = nullptr;
@@ -121,6 +131,7 @@ class TlsTestClient {
   std::string input_;
   size_t input_offset_ = 0;
   std::string output_;
+  bool hello_retried_ = false;
 };
 
 // For Boost.Test's messages: "kOpen", "kFailed"...
