@@ -45,9 +45,13 @@ void QueueClient::Data(uint64_t stream, std::string_view bytes) {
   auto it = streams_.find(stream);
   if (it == streams_.end() || it->second.failed) return;
   // Frames stay well below ipc::kMaxPayload whatever the session hands us.
+  // Each piece is copied once, from where it lies into the connection's queue.
   constexpr size_t kPiece = 256 * 1024;
-  for (size_t off = 0; off < bytes.size(); off += kPiece)
-    connection_.Send(ipc::MessageData{stream, std::string(bytes.substr(off, kPiece))});
+  for (size_t off = 0; off < bytes.size(); off += kPiece) {
+    std::string_view piece = bytes.substr(off, kPiece);
+    connection_.Send(ipc::MessageData::kType, ipc::MessageData::EncodeHead(stream, piece.size()),
+                     piece);
+  }
 }
 
 void QueueClient::End(uint64_t stream, AttemptCallback on_attempt) {

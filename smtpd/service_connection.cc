@@ -43,11 +43,18 @@ void ServiceConnection::Close() {
 }
 
 void ServiceConnection::Send(ipc::MsgType type, std::string_view payload) {
-  if (unsent() + ipc::kHeaderSize + payload.size() > kMaxUnsentBytes) {
+  Send(type, payload, {});
+}
+
+void ServiceConnection::Send(ipc::MsgType type, std::string_view head, std::string_view tail) {
+  const size_t payload_size = head.size() + tail.size();
+  if (unsent() + ipc::kHeaderSize + payload_size > kMaxUnsentBytes) {
     event_active(overflow_event_.get(), EV_TIMEOUT, 1);
     return;
   }
-  stream_->Send(ipc::EncodeFrame(type, payload));
+  stream_->Send(ipc::EncodeFrameHeader(type, payload_size));
+  stream_->Send(head);
+  stream_->Send(tail);
   // The frames of this turn of the loop go out together, at its end.
   event_active(flush_event_.get(), EV_TIMEOUT, 0);
 }

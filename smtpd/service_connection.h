@@ -58,6 +58,9 @@ class ServiceConnection {
   void Send(const Message& message) {
     Send(Message::kType, message.Encode());
   }
+  // The same for a payload given in two parts, head then tail, each copied
+  // once, into the queue.
+  void Send(ipc::MsgType type, std::string_view head, std::string_view tail);
   // Bytes queued and not yet written to the socket.
   size_t unsent() const;
 

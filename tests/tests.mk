@@ -104,9 +104,9 @@ tests_unit_tests_SOURCES += \
 	tests/lib/queue/queue_listing_test.cc \
 	tests/lib/queue/queue_metrics_test.cc \
 	tests/lib/queue/queue_store_test.cc
-# smtpd: AuthClient against a fake authd on a socketpair, a worker against a
-# fake master
-tests_unit_tests_SOURCES += tests/smtpd/auth_client_test.cc \
+# smtpd: AuthClient against a fake authd and QueueClient against a fake qmgr,
+# each on a socketpair; a worker against a fake master
+tests_unit_tests_SOURCES += tests/smtpd/auth_client_test.cc tests/smtpd/queue_client_test.cc \
 	tests/smtpd/worker_test.cc \
 	smtpd/auth_client.cc smtpd/client_lookups.cc smtpd/queue_client.cc smtpd/service_connection.cc \
 	smtpd/session_driver.cc smtpd/worker.cc

@@ -117,12 +117,16 @@ std::string MsgTypeName(MsgType type) {
   return "unknown message type " + std::to_string(static_cast<unsigned>(type));
 }
 
-std::string EncodeFrame(MsgType type, std::string_view payload) {
-  PayloadWriter header;
-  header.U32(static_cast<uint32_t>(payload.size()))
+std::string EncodeFrameHeader(MsgType type, size_t payload_size) {
+  return PayloadWriter()
+      .U32(static_cast<uint32_t>(payload_size))
       .U16(kProtocolVersion)
-      .U16(static_cast<uint16_t>(type));
-  std::string out = header.Take();
+      .U16(static_cast<uint16_t>(type))
+      .Take();
+}
+
+std::string EncodeFrame(MsgType type, std::string_view payload) {
+  std::string out = EncodeFrameHeader(type, payload.size());
   out.reserve(kHeaderSize + payload.size());
   out.append(payload);
   return out;

@@ -79,6 +79,10 @@ struct Frame {
 
 // The wire bytes of one frame.
 std::string EncodeFrame(MsgType type, std::string_view payload);
+// The header alone of a frame whose payload is payload_size bytes: what a
+// sender writes before a payload it sends in pieces, without a copy of it
+// joined to the header.
+std::string EncodeFrameHeader(MsgType type, size_t payload_size);
 
 // Splits a byte stream into frames. Feed() appends bytes; Next() returns the
 // next complete frame, nothing when more bytes are needed, or an error for a

@@ -34,7 +34,13 @@ Result<MessageBegin> MessageBegin::Decode(std::string_view payload) {
 }
 
 std::string MessageData::Encode() const {
-  return PayloadWriter().U64(stream_id).Str(content).Take();
+  std::string payload = EncodeHead(stream_id, content.size());
+  payload.append(content);
+  return payload;
+}
+
+std::string MessageData::EncodeHead(uint64_t stream_id, size_t content_size) {
+  return PayloadWriter().U64(stream_id).U32(static_cast<uint32_t>(content_size)).Take();
 }
 
 Result<MessageData> MessageData::Decode(std::string_view payload) {

@@ -46,6 +46,10 @@ struct MessageData {
   std::string content;
 
   std::string Encode() const;
+  // The payload bytes before the content of size content_size: Encode() is
+  // these followed by the content, which a sender may write from where it
+  // lies instead of copying it into a MessageData.
+  static std::string EncodeHead(uint64_t stream_id, size_t content_size);
   static Result<MessageData> Decode(std::string_view payload);
   bool operator==(const MessageData&) const = default;
 };

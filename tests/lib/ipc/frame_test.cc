@@ -40,6 +40,8 @@ BOOST_AUTO_TEST_SUITE(ipc_framing)
 
 BOOST_AUTO_TEST_CASE(encodes_header_big_endian) {
   BOOST_TEST(EncodeFrame(MsgType::kPing, "abc") == Header(3, 4, 40) + "abc");
+  BOOST_TEST(EncodeFrameHeader(MsgType::kPing, 3) == Header(3, 4, 40));
+  BOOST_TEST(EncodeFrameHeader(MsgType::kPong, 70000) == Header(70000, 4, 41));
 }
 
 BOOST_AUTO_TEST_CASE(decoder_reassembles_frames_split_anywhere) {

@@ -158,6 +158,9 @@ BOOST_AUTO_TEST_CASE(layouts_typed_out) {
              Str("submission") + U32(2) + U32(3) + U64(4096) + U32(2) + Str("RCPT") + U16(550) +
                  Str("5.1.1") + U32(2) + Str("CONNECT") + U16(421) + Str("") + U32(1));
   BOOST_TEST(Sample<MessageResult>().Encode() == U64(5) + Byte(2) + Str("no"));
+  BOOST_TEST(Sample<MessageData>().Encode() == U64(5) + Str("Subject: hi\r\n\r\nbody\r\n"));
+  BOOST_TEST(MessageData::EncodeHead(5, 21) + "Subject: hi\r\n\r\nbody\r\n" ==
+             Sample<MessageData>().Encode());
   BOOST_TEST(Sample<MessageEnd>().Encode() == U64(5) + Byte(1));
   BOOST_TEST(Sample<FirstAttemptEnded>().Encode() == U64(5) + Byte(2));
   BOOST_TEST(Sample<AuthStart>().Encode() ==
