@@ -118,6 +118,12 @@ void SessionDriver::ReceiveTls(std::string_view ciphertext) {
     return Pump();
   }
   if (was_handshaking && tls_->state() != TlsServerSession::State::kHandshaking) {
+    // A TLS 1.3 client writes its first command right behind its Finished.
+    // One that leaves Nagle's algorithm on (Python's smtplib, for one) holds
+    // that command until the Finished is acknowledged, and when nothing goes
+    // out to carry the acknowledgement (GnuTLS sent no session ticket to
+    // Python's ssl here) the kernel may delay it by 40 ms.
+    connection_.AcknowledgeNow();
     TlsInfo info{tls_->version(), tls_->cipher()};
     LOG_INFO("[%s]: TLS %s with %s%s", client_address_.c_str(), info.version.c_str(),
              info.cipher.c_str(), tls_->resumed() ? ", resumed" : "");

@@ -8,6 +8,8 @@
 #include "lib/net/client_stream.h"
 
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -106,6 +108,12 @@ void ClientStream::DropReadEvent() {
   if (!read_event_added_) return;
   event_del(read_event_.get());
   read_event_added_ = false;
+}
+
+void ClientStream::AcknowledgeNow() {
+  // Not kept by the kernel: it applies to what has been read so far.
+  const int one = 1;
+  setsockopt(in_fd_, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
 }
 
 void ClientStream::Stop() {

@@ -76,6 +76,10 @@ class ClientStream {
   bool reading() const { return want_reading_; }
   // No callback runs again; queued output is dropped.
   void Stop();
+  // Has the kernel acknowledge what was read at once (TCP_QUICKACK), not
+  // after its delayed-ACK timer, when there is no reply to carry the
+  // acknowledgement; nothing on a descriptor that is not a TCP socket.
+  void AcknowledgeNow();
 
  private:
   static void OnReadable(evutil_socket_t, short, void* self);
