@@ -279,32 +279,28 @@ BOOST_AUTO_TEST_CASE(names_the_tls12_suite_the_client_chose) {
 // The default tls_priority puts X25519 first: a client that offers it gets
 // it, in one round trip even when it sent no other key share, as OpenSSL's
 // clients do (under NORMAL's order, P-256 first, that client got a
-// HelloRetryRequest).
-BOOST_AUTO_TEST_CASE(key_exchange_is_x25519_when_the_client_offers_it) {
-  for (const char* priority : {kTls13Only, kTls12Only}) {
-    BOOST_TEST_CONTEXT(priority) {
-      TlsTestClient client(priority);
+// HelloRetryRequest); one without X25519 gets P-256, also without a retry.
+BOOST_AUTO_TEST_CASE(key_exchange_takes_x25519_first_and_never_asks_again) {
+  struct Case {
+    std::string priority;
+    unsigned init_flags;  // GNUTLS_KEY_SHARE_TOP: one key share
+    std::string group;
+  };
+  const std::string tls13_groups = std::string(kTls13Only) + ":-GROUP-ALL";
+  for (const Case& c : {
+           Case{kTls13Only, 0, "X25519"},
+           Case{kTls12Only, 0, "X25519"},
+           Case{tls13_groups + ":+GROUP-X25519:+GROUP-SECP256R1", GNUTLS_KEY_SHARE_TOP, "X25519"},
+           Case{tls13_groups + ":+GROUP-SECP256R1:+GROUP-SECP384R1", GNUTLS_KEY_SHARE_TOP,
+                "SECP256R1"},
+       }) {
+    BOOST_TEST_CONTEXT(c.priority << (c.init_flags ? ", one key share" : "")) {
+      TlsTestClient client(c.priority, "", c.init_flags);
       ConnectedServer(client);
-      BOOST_TEST(client.group() == "X25519");
+      BOOST_TEST(client.group() == c.group);
       BOOST_TEST(!client.hello_retried());
     }
   }
-}
-
-BOOST_AUTO_TEST_CASE(one_x25519_key_share_needs_no_hello_retry) {
-  TlsTestClient client("NORMAL:-VERS-ALL:+VERS-TLS1.3:-GROUP-ALL:+GROUP-X25519:+GROUP-SECP256R1",
-                       "", GNUTLS_KEY_SHARE_TOP);
-  ConnectedServer(client);
-  BOOST_TEST(client.group() == "X25519");
-  BOOST_TEST(!client.hello_retried());
-}
-
-BOOST_AUTO_TEST_CASE(a_client_without_x25519_gets_p256) {
-  TlsTestClient client("NORMAL:-VERS-ALL:+VERS-TLS1.3:-GROUP-ALL:+GROUP-SECP256R1:+GROUP-SECP384R1",
-                       "", GNUTLS_KEY_SHARE_TOP);
-  ConnectedServer(client);
-  BOOST_TEST(client.group() == "SECP256R1");
-  BOOST_TEST(!client.hello_retried());
 }
 
 BOOST_AUTO_TEST_CASE(write_before_the_handshake_is_refused) {
