@@ -34,11 +34,12 @@ Result<MessageBegin> MessageBegin::Decode(std::string_view payload) {
 }
 
 std::string MessageData::Encode() const {
-  std::string payload = EncodeHead(stream_id, content.size());
-  payload.append(content);
-  return payload;
+  return PayloadWriter().U64(stream_id).Str(content).Take();
 }
 
+// Str(content) is its u32 length and then its bytes: EncodeHead stops before
+// the bytes. Encode() stays in the one form that tests/system/postern_wire.py
+// reads the layout from; ipc_messages/layouts_typed_out holds the two together.
 std::string MessageData::EncodeHead(uint64_t stream_id, size_t content_size) {
   return PayloadWriter().U64(stream_id).U32(static_cast<uint32_t>(content_size)).Take();
 }
