@@ -46,14 +46,21 @@ std::string TypeName(const ConfigKey& key) {
 }
 
 // Text that roff shows as written: backslashes escaped, and in literal
-// values a hyphen is a minus so that it survives copy and paste.
+// values a hyphen is a minus so that it survives copy and paste, and a lone
+// colon is followed by a break point (\:) so that a long value such as a
+// TLS priority string can be broken across lines without a hyphen (an IPv6
+// address's "::" is not broken).
 std::string Escape(std::string_view text, bool literal) {
   std::string escaped;
-  for (char c : text) {
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
     if (c == '\\') {
       escaped += "\\e";
     } else if (c == '-' && literal) {
       escaped += "\\-";
+    } else if (c == ':' && literal && (i == 0 || text[i - 1] != ':') &&
+               (i + 1 == text.size() || text[i + 1] != ':')) {
+      escaped += ":\\:";
     } else {
       escaped += c;
     }

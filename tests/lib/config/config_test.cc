@@ -1339,6 +1339,11 @@ BOOST_AUTO_TEST_CASE(SpliceReplacesOnlyTheKeyBlock) {
   BOOST_TEST(RenderKeysRoff().find(".TP\n.B connection_timeout\nType: duration.\n.br\n"
                                    "Default: \\fB\\%5m\\fR on a gateway listener, "
                                    "\\fB\\%10m\\fR on a relay listener.\n") != std::string::npos);
+  // A long literal may break after a lone colon (\:), never inside a word
+  // nor inside an IPv6 address's "::".
+  BOOST_TEST(RenderKeysRoff().find("\\fB\\%127.0.0.0/8 ::1/128\\fR") != std::string::npos);
+  BOOST_TEST(RenderKeysRoff().find("\\fB\\%NORMAL:\\:\\-VERS\\-TLS1.0:\\:\\-VERS\\-TLS1.1:\\:") !=
+             std::string::npos);
   BOOST_TEST(!SpliceKeysIntoManPage(".TH X 5\n").ok());
   BOOST_TEST(!SpliceKeysIntoManPage(".\\\" BEGIN KEYS\n").ok());
 }
