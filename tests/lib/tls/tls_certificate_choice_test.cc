@@ -6,6 +6,7 @@
 #include <boost/test/unit_test.hpp>
 #include <string>
 
+#include "lib/config/config.h"
 #include "lib/tls/tls_credentials.h"
 #include "lib/tls/tls_session.h"
 #include "tests/lib/tls/tls_test_support.h"
@@ -23,7 +24,7 @@ const char kTls12[] = "NORMAL:-VERS-ALL:+VERS-TLS1.2";
 const char kTls12RsaOnly[] = "NORMAL:-VERS-ALL:+VERS-TLS1.2:-KX-ALL:+ECDHE-RSA";
 
 std::unique_ptr<TlsServerCredentials> LoadOrFail(const TlsKeyPair& cert, const TlsKeyPair& eccert) {
-  auto loaded = TlsServerCredentials::Load(cert, eccert, kTestServerPriority);
+  auto loaded = TlsServerCredentials::Load(cert, eccert, kDefaultTlsPriority);
   BOOST_REQUIRE_MESSAGE(loaded.ok(), loaded.status().message());
   return std::move(*loaded);
 }

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <string>
 
+#include "lib/config/config.h"
 #include "lib/tls/tls_credentials.h"
 #include "lib/tls/tls_session.h"
 #include "tests/lib/tls/tls_test_support.h"
@@ -34,13 +35,13 @@ std::string Pattern(size_t size) {
 }
 
 std::unique_ptr<TlsClientCredentials> ClientCredentials(const std::string& ca_file) {
-  auto loaded = TlsClientCredentials::Load(ca_file, kTestServerPriority);
+  auto loaded = TlsClientCredentials::Load(ca_file, kDefaultTlsPriority);
   BOOST_REQUIRE_MESSAGE(loaded.ok(), loaded.status().message());
   return std::move(*loaded);
 }
 
 std::string ClientCredentialsError(const std::string& ca_file,
-                                   const std::string& priority = kTestServerPriority) {
+                                   const std::string& priority = kDefaultTlsPriority) {
   auto loaded = TlsClientCredentials::Load(ca_file, priority);
   BOOST_REQUIRE(!loaded.ok());
   return loaded.status().message();
@@ -51,7 +52,7 @@ struct Peers {
   Peers(const TestCertificate& certificate, const TlsClientCredentials& trust,
         const std::string& host, CertificateCheck check) {
     auto credentials = TlsServerCredentials::Load({certificate.cert_file(), certificate.key_file()},
-                                                  {}, kTestServerPriority);
+                                                  {}, kDefaultTlsPriority);
     BOOST_REQUIRE_MESSAGE(credentials.ok(), credentials.status().message());
     server_credentials = std::move(*credentials);
     auto created_server = TlsServerSession::Create(*server_credentials, "");

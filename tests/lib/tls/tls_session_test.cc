@@ -7,6 +7,7 @@
 #include <boost/test/unit_test.hpp>
 #include <string>
 
+#include "lib/config/config.h"
 #include "lib/tls/tls_credentials.h"
 #include "tests/lib/tls/tls_test_support.h"
 
@@ -20,13 +21,13 @@ const char kTls13Only[] = "NORMAL:-VERS-ALL:+VERS-TLS1.3";
 
 std::unique_ptr<TlsServerCredentials> LoadOrFail(const std::string& cert_file,
                                                  const std::string& key_file) {
-  auto loaded = TlsServerCredentials::Load({cert_file, key_file}, {}, kTestServerPriority);
+  auto loaded = TlsServerCredentials::Load({cert_file, key_file}, {}, kDefaultTlsPriority);
   BOOST_REQUIRE_MESSAGE(loaded.ok(), loaded.status().message());
   return std::move(*loaded);
 }
 
 std::string LoadError(const std::string& cert_file, const std::string& key_file,
-                      const std::string& priority = kTestServerPriority) {
+                      const std::string& priority = kDefaultTlsPriority) {
   auto loaded = TlsServerCredentials::Load({cert_file, key_file}, {}, priority);
   BOOST_REQUIRE(!loaded.ok());
   return loaded.status().message();
@@ -126,22 +127,22 @@ BOOST_AUTO_TEST_CASE(loads_an_ec_pair_beside_an_rsa_pair_and_alone) {
   TestCertificate rsa("mail.example.test", nullptr, TestKeyType::kRsa);
   TestCertificate ec;
   auto both = TlsServerCredentials::Load({rsa.cert_file(), rsa.key_file()},
-                                         {ec.cert_file(), ec.key_file()}, kTestServerPriority);
+                                         {ec.cert_file(), ec.key_file()}, kDefaultTlsPriority);
   BOOST_REQUIRE_MESSAGE(both.ok(), both.status().message());
   BOOST_TEST((*both)->certificate() != nullptr);
-  auto alone = TlsServerCredentials::Load({}, {ec.cert_file(), ec.key_file()}, kTestServerPriority);
+  auto alone = TlsServerCredentials::Load({}, {ec.cert_file(), ec.key_file()}, kDefaultTlsPriority);
   BOOST_REQUIRE_MESSAGE(alone.ok(), alone.status().message());
 }
 
 BOOST_AUTO_TEST_CASE(an_ed25519_certificate_is_an_ec_certificate_too) {
   TestCertificate ed25519("mail.example.test", nullptr, TestKeyType::kEd25519);
   auto loaded = TlsServerCredentials::Load({}, {ed25519.cert_file(), ed25519.key_file()},
-                                           kTestServerPriority);
+                                           kDefaultTlsPriority);
   BOOST_TEST(loaded.ok(), loaded.status().message());
 }
 
 BOOST_AUTO_TEST_CASE(no_pair_at_all_is_refused) {
-  auto loaded = TlsServerCredentials::Load({}, {}, kTestServerPriority);
+  auto loaded = TlsServerCredentials::Load({}, {}, kDefaultTlsPriority);
   BOOST_REQUIRE(!loaded.ok());
   BOOST_TEST(Contains(loaded.status().message(), "no TLS certificate"));
 }
@@ -151,7 +152,7 @@ BOOST_AUTO_TEST_CASE(missing_ec_key_file_is_named_as_the_ec_key) {
   TestCertificate ec;
   std::string missing = ec.dir() + "/absent-eckey.pem";
   auto loaded = TlsServerCredentials::Load({rsa.cert_file(), rsa.key_file()},
-                                           {ec.cert_file(), missing}, kTestServerPriority);
+                                           {ec.cert_file(), missing}, kDefaultTlsPriority);
   BOOST_REQUIRE(!loaded.ok());
   BOOST_TEST(loaded.status().message() ==
              "cannot load TLS EC key " + missing + ": No such file or directory");
@@ -162,7 +163,7 @@ BOOST_AUTO_TEST_CASE(key_of_another_certificate_is_refused_naming_the_ec_pair) {
   TestCertificate ec;
   std::string other_key = ec.WriteUnrelatedKey("other-key.pem");
   auto loaded = TlsServerCredentials::Load({rsa.cert_file(), rsa.key_file()},
-                                           {ec.cert_file(), other_key}, kTestServerPriority);
+                                           {ec.cert_file(), other_key}, kDefaultTlsPriority);
   BOOST_REQUIRE(!loaded.ok());
   std::string error = loaded.status().message();
   BOOST_TEST_INFO(error);
@@ -174,7 +175,7 @@ BOOST_AUTO_TEST_CASE(an_rsa_key_for_the_ec_certificate_is_refused) {
   TestCertificate rsa("mail.example.test", nullptr, TestKeyType::kRsa);
   TestCertificate ec;
   auto loaded = TlsServerCredentials::Load({rsa.cert_file(), rsa.key_file()},
-                                           {ec.cert_file(), rsa.key_file()}, kTestServerPriority);
+                                           {ec.cert_file(), rsa.key_file()}, kDefaultTlsPriority);
   BOOST_REQUIRE(!loaded.ok());
   std::string error = loaded.status().message();
   BOOST_TEST_INFO(error);
@@ -185,7 +186,7 @@ BOOST_AUTO_TEST_CASE(an_rsa_key_for_the_ec_certificate_is_refused) {
 BOOST_AUTO_TEST_CASE(an_rsa_certificate_as_the_ec_certificate_is_refused) {
   TestCertificate rsa("mail.example.test", nullptr, TestKeyType::kRsa);
   auto loaded =
-      TlsServerCredentials::Load({}, {rsa.cert_file(), rsa.key_file()}, kTestServerPriority);
+      TlsServerCredentials::Load({}, {rsa.cert_file(), rsa.key_file()}, kDefaultTlsPriority);
   BOOST_REQUIRE(!loaded.ok());
   BOOST_TEST(loaded.status().message() ==
              "TLS EC certificate " + rsa.cert_file() +

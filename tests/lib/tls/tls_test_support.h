@@ -17,13 +17,9 @@
 #include <string>
 #include <string_view>
 
-#include "lib/config/config.h"
 #include "lib/tls/tls_session.h"
 
 namespace postern {
-
-// The project's default tls_priority: TLS 1.2 and 1.3 only, X25519 first.
-inline constexpr const char* kTestServerPriority = kDefaultTlsPriority;
 
 class TestCertificateAuthority;
 
