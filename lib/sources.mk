@@ -96,6 +96,7 @@ lib_libpostern_a_SOURCES += \
 	lib/tls/tls_channel.cc lib/tls/tls_channel.h \
 	lib/tls/tls_client_session.cc lib/tls/tls_client_session.h \
 	lib/tls/tls_credentials.cc lib/tls/tls_credentials.h \
+	lib/tls/tls_resumption_cache.cc lib/tls/tls_resumption_cache.h \
 	lib/tls/tls_session.cc lib/tls/tls_session.h
 # sasl: Cyrus SASL, users, logon lockout
 lib_libpostern_a_SOURCES += \

@@ -23,6 +23,7 @@ SessionEnd Deferred(const std::string& enhanced, const std::string& text) {
 RelayConnection::RelayConnection(event_base* base, const Clock* clock, const QueueStore* store,
                                  ClientSettings settings,
                                  std::shared_ptr<const TlsClientCredentials> tls,
+                                 TlsResumptionCache* resumption,
                                  std::shared_ptr<const SaslClientCredentials> sasl, Target target,
                                  Callbacks callbacks)
     : base_(base),
@@ -32,6 +33,7 @@ RelayConnection::RelayConnection(event_base* base, const Clock* clock, const Que
       callbacks_(std::move(callbacks)),
       settings_(settings),
       tls_credentials_(std::move(tls)),
+      resumption_(resumption),
       sasl_credentials_(std::move(sasl)),
       session_(std::move(settings), *clock) {}
 
@@ -191,8 +193,10 @@ void RelayConnection::StartTls() {
   if (!tls_credentials_) return session_.TlsFailed("no TLS client credentials are loaded");
   const CertificateCheck check =
       settings_.tls == RelayTls::kVerify ? CertificateCheck::kVerify : CertificateCheck::kNone;
-  Result<std::unique_ptr<TlsClientSession>> created =
-      TlsClientSession::Create(*tls_credentials_, target_.host, check);
+  resumption_key_ = TlsResumptionCache::NextHopKey(
+      check == CertificateCheck::kVerify ? "verify" : "none", target_.host, target_.ToString());
+  Result<std::unique_ptr<TlsClientSession>> created = TlsClientSession::Create(
+      *tls_credentials_, target_.host, check, resumption_->Take(resumption_key_));
   if (!created.ok()) return session_.TlsFailed(created.status().message());
   tls_ = std::move(*created);
   std::string plaintext;
@@ -230,10 +234,15 @@ void RelayConnection::ReadTls(std::string_view ciphertext) {
     return session_.PeerClosed();
   }
   if (handshaking && tls_->state() != TlsChannel::State::kHandshaking) {
-    LOG_INFO("%s TLS connection established to %s: %s with cipher %s",
+    LOG_INFO("%s TLS connection established to %s: %s with cipher %s%s",
              tls_->verified() ? "Verified" : "Untrusted", target_.ToString().c_str(),
-             tls_->version().c_str(), tls_->cipher().c_str());
+             tls_->version().c_str(), tls_->cipher().c_str(), tls_->resumed() ? ", resumed" : "");
     session_.TlsStarted();
+  }
+  if (!resumption_kept_) {
+    std::string session = tls_->ResumptionData();
+    resumption_kept_ = !session.empty();
+    resumption_->Keep(resumption_key_, std::move(session));
   }
   if (!plaintext.empty()) session_.Received(plaintext);
 }

@@ -22,7 +22,10 @@
 // (lib/tls/tls_client_session.h) is made with the credentials given, SNI
 // and, under relay_tls verify, the certificate check against the next
 // hop's name; from then on every byte read is ciphertext for it, and every
-// byte the session sends is encrypted. Without credentials the request is
+// byte the session sends is encrypted. The session kept in the resumption
+// cache for this next hop (same check, name, address and port) is offered,
+// and the ticket this session gets is kept there for the next connection.
+// Without credentials the request is
 // refused (TlsFailed) and the session decides by its policy. AUTH: each
 // AuthStart makes a Cyrus SASL client exchange (lib/sasl/sasl_client.h)
 // with the relay credentials given, and its steps answer the session's
@@ -47,6 +50,7 @@
 #include "lib/smtp/destination_plan.h"
 #include "lib/tls/tls_client_session.h"
 #include "lib/tls/tls_credentials.h"
+#include "lib/tls/tls_resumption_cache.h"
 
 namespace postern {
 
@@ -62,13 +66,14 @@ class RelayConnection {
     std::function<void(RelayConnection*, const SessionEnd&)> closed;
   };
 
-  // store and clock must outlive the connection. tls: the client
-  // credentials for STARTTLS (null: none).
-  // sasl: relay_auth_user and its password (null: no AUTH).
+  // store, clock and resumption must outlive the connection. tls: the
+  // client credentials for STARTTLS (null: none); resumption: the TLS
+  // sessions to resume, per next hop. sasl: relay_auth_user and its
+  // password (null: no AUTH).
   RelayConnection(event_base* base, const Clock* clock, const QueueStore* store,
                   ClientSettings settings, std::shared_ptr<const TlsClientCredentials> tls,
-                  std::shared_ptr<const SaslClientCredentials> sasl, Target target,
-                  Callbacks callbacks);
+                  TlsResumptionCache* resumption, std::shared_ptr<const SaslClientCredentials> sasl,
+                  Target target, Callbacks callbacks);
   ~RelayConnection();
   RelayConnection(const RelayConnection&) = delete;
   RelayConnection& operator=(const RelayConnection&) = delete;
@@ -120,6 +125,9 @@ class RelayConnection {
   ClientSettings settings_;
   std::shared_ptr<const TlsClientCredentials> tls_credentials_;
   std::unique_ptr<TlsClientSession> tls_;
+  TlsResumptionCache* resumption_;
+  std::string resumption_key_;    // this next hop's, once STARTTLS began
+  bool resumption_kept_ = false;  // this session's ticket went to the cache
   std::shared_ptr<const SaslClientCredentials> sasl_credentials_;
   std::unique_ptr<SaslClientExchange> sasl_;
   ClientSession session_;

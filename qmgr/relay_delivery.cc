@@ -78,7 +78,11 @@ DeliveryReport ReportForAll(const Envelope& envelope, const Diagnostic& why,
 }
 
 RelayDelivery::RelayDelivery(event_base* base, const Clock* clock, const QueueStore* store)
-    : base_(base), clock_(clock), store_(store), later_(event_new(base, -1, 0, OnLater, this)) {}
+    : base_(base),
+      clock_(clock),
+      store_(store),
+      resumption_(clock),
+      later_(event_new(base, -1, 0, OnLater, this)) {}
 
 RelayDelivery::~RelayDelivery() { Stop(); }
 
@@ -100,6 +104,7 @@ Status RelayDelivery::Configure(std::shared_ptr<const Config> config) {
     tls = std::move(*loaded);
   }
   tls_ = std::move(tls);
+  resumption_.Clear();
   config_ = std::move(config);
   sasl_.reset();
   if (!config_->relay_auth_user.empty())
@@ -232,7 +237,7 @@ void RelayDelivery::OpenTo(Destination* destination, size_t target_index) {
   };
   Open open;
   open.connection = std::make_unique<RelayConnection>(
-      base_, clock_, store_, RelaySettingsFrom(*config_), tls_, sasl_,
+      base_, clock_, store_, RelaySettingsFrom(*config_), tls_, &resumption_, sasl_,
       destination->targets[target_index], std::move(callbacks));
   open.target_index = target_index;
   RelayConnection* connection = open.connection.get();

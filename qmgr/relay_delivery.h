@@ -11,6 +11,10 @@
 // one DeliveryReport (qmgr/delivery.h) per destination it had recipients
 // for, through the callback.
 //
+// Connections that STARTTLS resume the TLS session of the last one to the
+// same next hop (lib/tls/tls_resumption_cache.h), when the next hop gave a
+// ticket: the certificate and the key exchange are skipped.
+//
 // Where a destination's mail goes is planned once per delivery attempt by
 // lib/smtp/destination_lookup (relayhost's entries in order, MX records
 // for names written without brackets, the domain's MX records without
@@ -45,6 +49,7 @@
 #include "lib/net/mx_lookup.h"
 #include "lib/queue/queue_store.h"
 #include "lib/smtp/destination_lookup.h"
+#include "lib/tls/tls_resumption_cache.h"
 #include "qmgr/delivery.h"
 #include "qmgr/relay_connection.h"
 
@@ -139,6 +144,7 @@ class RelayDelivery {
   event_base* base_;
   const Clock* clock_;
   const QueueStore* store_;
+  TlsResumptionCache resumption_;  // emptied by Configure(): the trust may change
   std::shared_ptr<const Config> config_;
   std::unique_ptr<MxLookup> dns_;
   std::unique_ptr<DestinationLookup> lookup_;        // over dns_

@@ -81,6 +81,7 @@ tests_unit_tests_SOURCES += \
 tests_unit_tests_SOURCES += \
 	tests/lib/tls/tls_certificate_choice_test.cc \
 	tests/lib/tls/tls_client_session_test.cc \
+	tests/lib/tls/tls_resumption_cache_test.cc \
 	tests/lib/tls/tls_session_test.cc \
 	tests/lib/tls/tls_test_support.cc \
 	tests/lib/tls/tls_test_support.h

@@ -187,6 +187,8 @@ std::string TlsChannel::version() const {
   return name != nullptr ? name : "";
 }
 
+bool TlsChannel::resumed() const { return gnutls_session_is_resumed(session_) != 0; }
+
 std::string TlsChannel::cipher() const {
   const char* name = gnutls_ciphersuite_get(session_);
   return name != nullptr ? name : "";

@@ -58,6 +58,9 @@ class TlsChannel {
   // After the handshake: the IANA suite name, e.g.
   // "TLS_AES_256_GCM_SHA384" or "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384".
   std::string cipher() const;
+  // After the handshake: the peer and this end resumed an earlier session
+  // (a ticket) instead of a full handshake.
+  bool resumed() const;
 
  protected:
   // peer: "client" or "server", the other end, for error messages.

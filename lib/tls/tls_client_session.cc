@@ -26,7 +26,8 @@ std::string VerificationStatusText(unsigned status) {
 }  // namespace
 
 Result<std::unique_ptr<TlsClientSession>> TlsClientSession::Create(
-    const TlsClientCredentials& credentials, const std::string& host, CertificateCheck check) {
+    const TlsClientCredentials& credentials, const std::string& host, CertificateCheck check,
+    std::string_view resume) {
   std::unique_ptr<TlsClientSession> tls(new TlsClientSession(host, check));
   if (Status s = tls->Init(GNUTLS_CLIENT); !s.ok()) return s;
   int rc = gnutls_priority_set(tls->session(), credentials.priority());
@@ -48,6 +49,10 @@ Result<std::unique_ptr<TlsClientSession>> TlsClientSession::Create(
   if (check == CertificateCheck::kVerify) {
     gnutls_session_set_verify_cert(tls->session(), tls->host_.c_str(), 0);
   }
+  if (!resume.empty()) {
+    // A refusal leaves the session as it was: it makes a full handshake.
+    (void)gnutls_session_set_data(tls->session(), resume.data(), resume.size());
+  }
   return tls;
 }
 
@@ -55,6 +60,17 @@ Status TlsClientSession::HandshakeFailed(int rc) {
   if (rc != GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR) return TlsChannel::HandshakeFailed(rc);
   return Status::Error("certificate of " + host_ + " not trusted: " +
                        VerificationStatusText(gnutls_session_get_verify_cert_status(session())));
+}
+
+std::string TlsClientSession::ResumptionData() const {
+  if (state() != State::kOpen) return {};
+  if ((gnutls_session_get_flags(session()) & GNUTLS_SFLAGS_SESSION_TICKET) == 0) return {};
+  gnutls_datum_t data{};
+  if (gnutls_session_get_data2(session(), &data) < 0) return {};
+  std::string copy(reinterpret_cast<const char*>(data.data), data.size);
+  gnutls_memset(data.data, 0, data.size);
+  gnutls_free(data.data);
+  return copy;
 }
 
 bool TlsClientSession::verified() const {

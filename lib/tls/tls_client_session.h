@@ -20,11 +20,18 @@
 //     fatal alert, and its Status says why in GnuTLS's words, e.g.
 //     "certificate of mx.example.test not trusted: The certificate is NOT
 //     trusted. The certificate issuer is unknown."
+//   - Resumption: Create() offers the session data of an earlier session
+//     with the same next hop (lib/tls/tls_resumption_cache.h), and
+//     ResumptionData() gives this session's once the server sent a ticket.
+//     A resumed session skips the certificate: it was checked (or not) when
+//     the session was made, and the cache keeps verified and unchecked
+//     sessions apart.
 // No client certificate is presented.
 #pragma once
 
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include "lib/base/status.h"
@@ -39,9 +46,13 @@ class TlsClientSession : public TlsChannel {
  public:
   // credentials must outlive the session. host: the next hop as the driver
   // connected to it (a domain name, or an IP address without brackets).
+  // resume: an earlier session's ResumptionData() to offer (empty: none);
+  // data GnuTLS cannot use (expired, another version) are not offered, and
+  // the handshake is a full one.
   static Result<std::unique_ptr<TlsClientSession>> Create(const TlsClientCredentials& credentials,
                                                           const std::string& host,
-                                                          CertificateCheck check);
+                                                          CertificateCheck check,
+                                                          std::string_view resume = {});
   // The client speaks first: the first Advance(), before any ciphertext
   // arrived, writes the ClientHello for TakeCiphertext().
 
@@ -49,6 +60,11 @@ class TlsClientSession : public TlsChannel {
   // passed (never under CertificateCheck::kNone), for the delivery log
   // ("TLS1.3 with cipher TLS_AES_256_GCM_SHA384, verified").
   bool verified() const;
+
+  // What a later connection to the same next hop needs to resume this
+  // session: empty until the handshake is done and the server sent a
+  // ticket (TLS 1.3 sends it after the handshake, with the first records).
+  std::string ResumptionData() const;
 
  private:
   TlsClientSession(std::string host, CertificateCheck check)

@@ -40,6 +40,4 @@ TlsServerSession::~TlsServerSession() {
   gnutls_memset(ticket_key_bytes_.data(), 0, ticket_key_bytes_.size());
 }
 
-bool TlsServerSession::resumed() const { return gnutls_session_is_resumed(session()) != 0; }
-
 }  // namespace postern

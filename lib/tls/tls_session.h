@@ -28,9 +28,6 @@ class TlsServerSession : public TlsChannel {
                                                           std::string_view ticket_key);
   ~TlsServerSession() override;
 
-  // True when the client resumed an earlier session from a ticket.
-  bool resumed() const;
-
  private:
   TlsServerSession() : TlsChannel("client") {}
   Status EnableTickets(std::string_view ticket_key);

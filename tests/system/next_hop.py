@@ -29,7 +29,10 @@ MS-OXSMTP 3.2.5 do: mail_reply(state) -> the reply line to a MAIL (None:
 STARTTLS (listed in its EHLO only with offer_starttls), and with
 login=(user, password) it takes AUTH LOGIN and lists it only under TLS.
 Each transaction records the state its MAIL was accepted in. most_active is
-the most connections that were open at once.
+the most connections that were open at once. tls_resumed lists, for each
+STARTTLS in order, whether the client resumed a session this next hop gave
+it earlier (OpenSSL's session_reused: one context, so its tickets, serves
+every connection).
 
 SilentPeer accepts connections on a loopback port and never says a word:
 a next hop that hangs before its greeting. UnreachablePeer is a port whose
@@ -73,6 +76,7 @@ class NextHop:
         self.active = 0       # connections open now
         self.most_active = 0  # the most open at once
         self.rcpt_attempts = {}  # address -> RCPTs seen
+        self.tls_resumed = []    # per STARTTLS: the client resumed a session
         hop = self
 
         class Handler(socketserver.StreamRequestHandler):
@@ -152,6 +156,8 @@ class NextHop:
             elif verb == "STARTTLS" and self.tls_context and not state["tls"]:
                 reply("220 2.0.0 Ready to start TLS")
                 sock = self.tls_context.wrap_socket(sock, server_side=True)
+                with self.lock:
+                    self.tls_resumed.append(sock.session_reused)
                 rfile, wfile = sock.makefile("rb"), sock.makefile("wb")
                 state.update(ehlo=0, tls=True)
                 transaction = None

@@ -24,6 +24,10 @@ are sent to postern with smtplib from a trusted client:
   the second postern's Maildir byte for byte under both Received: fields;
   with relay_tls = verify and no trust in the second postern's
   self-signed certificate, the message is deferred, never sent in clear;
+- a next hop with its own TLS (Python's ssl, OpenSSL) gets two messages
+  one after the other, on two connections: the first makes a full
+  handshake, the second resumes the session of the first with the ticket
+  the next hop gave (OpenSSL says so), and postern's log says ", resumed";
 - postern relays to a second postern's submission listener (require_tls,
   require_auth) with relay_auth_user and a 0600 relay_password_file:
   STARTTLS, then AUTH NTLM (the first of NTLM, LOGIN, PLAIN that the
@@ -137,6 +141,7 @@ def test():
             instance.stop()
     check_drop_in_data()
     check_postern_to_postern_over_starttls()
+    check_tls_session_resumed_at_the_next_hop()
     check_postern_to_postern_with_auth()
     check_qmgr_killed_while_relaying()
 
@@ -184,6 +189,31 @@ def check_postern_to_postern_over_starttls():
             assert not receiver.delivered("carl@far.test"), "sent to an unverified peer"
             sender.stop()
         receiver.stop()
+
+
+def check_tls_session_resumed_at_the_next_hop():
+    with h.Instance(settings={}, name="resumer") as instance:
+        with NextHop(tls=instance.make_certificate("next-hop"), offer_starttls=True) as hop:
+            instance.settings.update(settings_for("[127.0.0.1]:%d" % hop.port),
+                                     relay_tls="encrypt")
+            instance.write_config()
+            instance.start()
+            for number, recipient in enumerate(["first@elsewhere.test", "second@elsewhere.test"]):
+                queue_id = h.send(instance.port, "ann@example.test", [recipient], MESSAGE)
+                h.wait_until(lambda: queue_id not in instance.queue_list(), "it is relayed",
+                             timeout=20)
+                # The connection ends (QUIT) before the next message comes.
+                h.wait_until(lambda: hop.commands.count("QUIT") == number + 1, "the QUIT")
+                [content] = hop.delivered_to(recipient)
+                assert h.split_received(content)[1] == MESSAGE, content
+            assert hop.connections == 2, "%d connections" % hop.connections
+            assert hop.tls_resumed == [False, True], hop.tls_resumed
+            established = [line for line in instance.log().splitlines()
+                           if "TLS connection established to 127.0.0.1" in line]
+            assert len(established) == 2, established
+            assert not established[0].endswith(", resumed"), established
+            assert established[1].endswith(", resumed"), established
+            instance.stop()
 
 
 def check_postern_to_postern_with_auth():

@@ -47,18 +47,20 @@ std::string ClientCredentialsError(const std::string& ca_file,
   return loaded.status().message();
 }
 
-// A postern server with one certificate, and a client session to it.
+// A postern server with one certificate (and session tickets under
+// ticket_key, when given), and a client session to it offering resume.
 struct Peers {
   Peers(const TestCertificate& certificate, const TlsClientCredentials& trust,
-        const std::string& host, CertificateCheck check) {
+        const std::string& host, CertificateCheck check, const std::string& ticket_key = "",
+        const std::string& resume = "") {
     auto credentials = TlsServerCredentials::Load({certificate.cert_file(), certificate.key_file()},
                                                   {}, kDefaultTlsPriority);
     BOOST_REQUIRE_MESSAGE(credentials.ok(), credentials.status().message());
     server_credentials = std::move(*credentials);
-    auto created_server = TlsServerSession::Create(*server_credentials, "");
+    auto created_server = TlsServerSession::Create(*server_credentials, ticket_key);
     BOOST_REQUIRE_MESSAGE(created_server.ok(), created_server.status().message());
     server = std::move(*created_server);
-    auto created_client = TlsClientSession::Create(trust, host, check);
+    auto created_client = TlsClientSession::Create(trust, host, check, resume);
     BOOST_REQUIRE_MESSAGE(created_client.ok(), created_client.status().message());
     client = std::move(*created_client);
   }
@@ -110,6 +112,22 @@ struct Peers {
   std::unique_ptr<TlsClientSession> client;
   Status server_status = Status::Ok();
 };
+
+std::string TicketKey() {
+  auto key = GenerateTlsTicketKey();
+  BOOST_REQUIRE_MESSAGE(key.ok(), key.status().message());
+  return *key;
+}
+
+// Completes the handshake and one reply from the server, which carries the
+// TLS 1.3 tickets to the client; then what the client would keep to resume.
+std::string HandshakeAndKeep(Peers& peers) {
+  Status handshake = peers.Handshake();
+  BOOST_REQUIRE_MESSAGE(handshake.ok(), handshake.message());
+  BOOST_REQUIRE(peers.server->Write("220 ready\r\n").ok());
+  BOOST_REQUIRE_EQUAL(peers.ServerToClient(1000), "220 ready\r\n");
+  return peers.client->ResumptionData();
+}
 
 // The first flight of a client to host: its ClientHello, in clear.
 std::string ClientHello(const TlsClientCredentials& trust, const std::string& host) {
@@ -282,6 +300,57 @@ BOOST_AUTO_TEST_CASE(write_before_the_handshake_is_refused) {
   auto client = TlsClientSession::Create(*trust, "mx.example.test", CertificateCheck::kNone);
   BOOST_REQUIRE(client.ok());
   BOOST_TEST(!(*client)->Write("EHLO relay.example.test\r\n").ok());
+}
+
+BOOST_AUTO_TEST_CASE(resumes_with_the_data_of_an_earlier_session) {
+  TestCertificateAuthority ca;
+  TestCertificate issued("mx.example.test", &ca);
+  const std::string ticket_key = TicketKey();
+  for (const char* version : {"TLS1.3", "TLS1.2"})
+    for (CertificateCheck check : {CertificateCheck::kNone, CertificateCheck::kVerify})
+      BOOST_TEST_CONTEXT(version << (check == CertificateCheck::kVerify ? " verify" : " none")) {
+        auto loaded = TlsClientCredentials::Load(ca.ca_file(),
+                                                 std::string("NORMAL:-VERS-ALL:+VERS-") + version);
+        BOOST_REQUIRE_MESSAGE(loaded.ok(), loaded.status().message());
+        Peers first(issued, **loaded, "mx.example.test", check, ticket_key);
+        BOOST_TEST(first.client->ResumptionData().empty());  // nothing before the handshake
+        const std::string kept = HandshakeAndKeep(first);
+        BOOST_TEST(!first.client->resumed());
+        BOOST_REQUIRE(!kept.empty());
+
+        Peers second(issued, **loaded, "mx.example.test", check, ticket_key, kept);
+        Status handshake = second.Handshake();
+        BOOST_REQUIRE_MESSAGE(handshake.ok(), handshake.message());
+        BOOST_TEST(second.client->resumed());
+        BOOST_TEST(second.server->resumed());
+        BOOST_TEST(second.client->verified() == (check == CertificateCheck::kVerify));
+        BOOST_TEST(second.client->version() == version);
+      }
+}
+
+BOOST_AUTO_TEST_CASE(a_server_that_cannot_resume_gets_a_full_handshake) {
+  TestCertificate self_signed("mx.example.test");
+  auto trust = ClientCredentials("");
+  Peers first(self_signed, *trust, "mx.example.test", CertificateCheck::kNone, TicketKey());
+  const std::string kept = HandshakeAndKeep(first);
+  BOOST_REQUIRE(!kept.empty());
+  // Another ticket key (another server, or the key rotated): a full handshake.
+  Peers other(self_signed, *trust, "mx.example.test", CertificateCheck::kNone, TicketKey(), kept);
+  BOOST_REQUIRE(other.Handshake().ok());
+  BOOST_TEST(!other.client->resumed());
+  BOOST_TEST(other.client->state() == State::kOpen);
+  // Data that are no session at all: a full handshake too.
+  Peers garbage(self_signed, *trust, "mx.example.test", CertificateCheck::kNone, TicketKey(),
+                "not a session");
+  BOOST_REQUIRE(garbage.Handshake().ok());
+  BOOST_TEST(!garbage.client->resumed());
+}
+
+BOOST_AUTO_TEST_CASE(a_server_without_tickets_leaves_nothing_to_keep) {
+  TestCertificate self_signed("mx.example.test");
+  auto trust = ClientCredentials("");
+  Peers peers(self_signed, *trust, "mx.example.test", CertificateCheck::kNone);
+  BOOST_TEST(HandshakeAndKeep(peers).empty());
 }
 
 BOOST_AUTO_TEST_CASE(close_notify_both_ways) {
