@@ -197,7 +197,8 @@ constexpr std::array kKeys = {
           "must chain to a CA of relay_tls_ca_file and name the host qmgr connected to; else "
           "the handshake fails and the mail is deferred, the log saying why. may and encrypt "
           "protect the mail from eavesdroppers, not from an attacker who can impersonate the "
-          "next hop; verify protects from both.",
+          "next hop; verify protects from both. A new connection resumes the TLS session of the "
+          "last one to the same next hop when the next hop gave a ticket (qmgr(8)).",
       .choices = kRelayTlsWords,
       .slot = &C::relay_tls},
     K{.name = "relay_tls_ca_file",
