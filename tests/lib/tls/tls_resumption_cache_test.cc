@@ -1,6 +1,6 @@
 // tests/lib/tls/tls_resumption_cache_test.cc — TlsResumptionCache: one
-// session per next hop, taken once, kept for an hour at most, and at most
-// kMaxEntries next hops, on a fake clock.
+// session per next hop, taken once, kept for an hour at most, at most
+// kMaxEntries next hops and kMaxBytes of sessions, on a fake clock.
 #define BOOST_TEST_DYN_LINK
 #include "lib/tls/tls_resumption_cache.h"
 
@@ -58,6 +58,7 @@ BOOST_AUTO_TEST_CASE(a_session_older_than_an_hour_is_not_offered) {
   clock.Advance(std::chrono::seconds(1));
   BOOST_TEST(cache.Take(HopKey(2)).empty());
   BOOST_TEST(cache.size() == 0u);
+  BOOST_TEST(cache.bytes() == 0u);
 }
 
 BOOST_AUTO_TEST_CASE(a_full_cache_forgets_the_longest_kept) {
@@ -75,6 +76,28 @@ BOOST_AUTO_TEST_CASE(a_full_cache_forgets_the_longest_kept) {
   BOOST_TEST(cache.Take(HopKey(0)) == "session 0, renewed");
   BOOST_TEST(cache.Take(HopKey(2)) == "session 2");
   BOOST_TEST(cache.Take(HopKey(-1)) == "one more");
+}
+
+BOOST_AUTO_TEST_CASE(the_sessions_kept_stay_within_their_bytes) {
+  FakeClock clock;
+  TlsResumptionCache cache(&clock);
+  cache.Keep(HopKey(1), std::string(TlsResumptionCache::kMaxSessionBytes + 1, 's'));
+  BOOST_TEST(cache.size() == 0u);  // one session too big is not kept
+  const size_t big = TlsResumptionCache::kMaxSessionBytes;
+  const size_t fit = TlsResumptionCache::kMaxBytes / big;
+  for (size_t n = 0; n <= fit; ++n) {
+    cache.Keep(HopKey(static_cast<int>(n)), std::string(big, 'a' + n % 26));
+    clock.Advance(std::chrono::milliseconds(1));
+    BOOST_TEST(cache.bytes() <= TlsResumptionCache::kMaxBytes);
+  }
+  BOOST_TEST(cache.size() == fit);
+  BOOST_TEST(cache.Take(HopKey(0)).empty());  // the longest kept made room
+  BOOST_TEST(cache.Take(HopKey(static_cast<int>(fit))) == std::string(big, 'a' + fit % 26));
+  BOOST_TEST(cache.bytes() == (fit - 1) * big);
+  cache.Keep(HopKey(1), "small");  // replacing counts the new size only
+  BOOST_TEST(cache.bytes() == (fit - 2) * big + 5);
+  cache.Clear();
+  BOOST_TEST(cache.bytes() == 0u);
 }
 
 BOOST_AUTO_TEST_CASE(clear_forgets_every_session) {
