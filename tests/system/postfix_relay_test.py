@@ -124,16 +124,19 @@ def check_relay(instance, mechanism, delivered_before):
         assert rest == sent, "delivered %r, sent %r" % (rest, sent)
 
         # A remote recipient stays queued (no nameserver answers its MX
-        # lookup): its envelope keeps what AUTH= said.
+        # lookup): its envelope keeps what AUTH= said. Whether `queue show`
+        # comes before or after the first attempt is deferred (the loopback
+        # nameserver's port refuses at once) is a race: either state will do.
         log_start = len(instance.log())
         postfix.submit(SENDER, "carol@elsewhere.example", message("remote-" + mechanism))
         remote_id = postern_queue_id(instance, log_start,
                                      r"(\S+): from=<alice@example\.test>, size=\d+, nrcpt=\d+, auth=<> ")
         shown = instance.ctl("queue", "show", remote_id)
         assert shown.returncode == 0, shown.stderr
-        for expected in ("auth_mailbox: <>\n", "auth_user: alice\n",
-                         "recipient: <carol@elsewhere.example> pending"):
+        for expected in ("auth_mailbox: <>\n", "auth_user: alice\n"):
             assert expected in shown.stdout, "queue show lacks %r:\n%s" % (expected, shown.stdout)
+        assert re.search(r"^recipient: <carol@elsewhere\.example> (pending|deferred)$",
+                         shown.stdout, re.M), "queue show lacks carol:\n%s" % shown.stdout
         result = instance.ctl("queue", "delete", remote_id)
         assert result.returncode == 0, result.stderr
 
