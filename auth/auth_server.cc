@@ -71,7 +71,9 @@ Status AuthServer::ServeFrame(PeerId peer, const ipc::Frame& frame) {
           frame, [&](const ipc::AuthCancel& m) { exchanges_[peer].erase(m.auth_id); });
     case ipc::MsgType::kRecipientQuery:
       return ipc::DecodeThen<ipc::RecipientQuery>(frame, [&](const ipc::RecipientQuery& m) {
-        server_.Send(peer, ipc::RecipientAnswer{m.query_id, recipients_.Check(m.address)});
+        RecipientDirectory::Lookup lookup = recipients_.Check(m.address);
+        server_.Send(peer,
+                     ipc::RecipientAnswer{m.query_id, lookup.verdict, std::move(lookup.known_as)});
       });
     default:
       return Status::Error("it sent " + ipc::MsgTypeName(frame.type) + " (" +

@@ -625,8 +625,8 @@ Status QueueManager::RecordOutcomes(const DeliveryReport& report) {
   for (const RecipientReport& r : report.recipients) {
     if (r.attempt.index >= envelope.recipients.size())
       PANIC("%s: recipient %zu out of range", id.c_str(), r.attempt.index);
-    LOG_INFO("%s", DeliveryLogLine(id, envelope.recipients[r.attempt.index].address, report.relay,
-                                   delays, r.attempt, r.detail)
+    LOG_INFO("%s", DeliveryLogLine(id, envelope.recipients[r.attempt.index], report.relay, delays,
+                                   r.attempt, r.detail)
                        .c_str());
     outcomes.push_back(r.attempt);
     metrics_.Attempted(report.relay == "maildir", r.attempt.verdict);

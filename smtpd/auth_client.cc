@@ -120,7 +120,7 @@ void AuthClient::HandleRecipientAnswer(const ipc::Frame& frame) {
   }
   VerdictCallback callback = std::move(it->second.on_verdict);
   queries_.erase(it);
-  if (callback) callback(answer->verdict);
+  if (callback) callback(answer->verdict, answer->known_as);
 }
 
 void AuthClient::HandleAuthReply(const ipc::Frame& frame) {
@@ -201,7 +201,7 @@ void AuthClient::DeliverFailedQueries() {
     if (it == queries_.end()) continue;
     VerdictCallback callback = std::move(it->second.on_verdict);
     queries_.erase(it);
-    if (callback) callback(ipc::RecipientVerdict::kUnavailable);
+    if (callback) callback(ipc::RecipientVerdict::kUnavailable, {});
   }
 }
 

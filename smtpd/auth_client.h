@@ -11,8 +11,8 @@
 //
 // The same connection carries recipient checks (local_recipient_map):
 // CheckRecipient() sends a kRecipientQuery and calls its callback with
-// authd's verdict, or kUnavailable when authd cannot be reached or the
-// connection breaks before the answer.
+// authd's verdict and the address as authd knows it, or kUnavailable when
+// authd cannot be reached or the connection breaks before the answer.
 //
 // When a callback runs: on_reply and on_verdict are only ever called from
 // the event loop, never from inside Attach(), AttachFailed(), Start(),
@@ -73,7 +73,10 @@ class AuthClient {
   // forget it and its callback is never called again. Unknown ids are ignored.
   void Cancel(uint64_t id);
 
-  using VerdictCallback = std::function<void(ipc::RecipientVerdict verdict)>;
+  // known_as: for kKnown, the address as authd's directory knows it
+  // (ipc::RecipientAnswer); empty otherwise.
+  using VerdictCallback =
+      std::function<void(ipc::RecipientVerdict verdict, const std::string& known_as)>;
   // Asks authd whether address (a local recipient) exists; returns the
   // query's id. Without a connection the query waits for the one it asks
   // master for.

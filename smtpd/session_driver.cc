@@ -169,14 +169,15 @@ void SessionDriver::AuthAnswered(ipc::AuthOutcome outcome, const std::string& da
 void SessionDriver::CheckRecipient(const action::RecipientCheck& check) {
   // The verdict never comes from inside CheckRecipient() (smtpd/auth_client.h).
   recipient_query_ = context_->auth->CheckRecipient(
-      check.address, [this, address = check.address](ipc::RecipientVerdict verdict) {
+      check.address,
+      [this, address = check.address](ipc::RecipientVerdict verdict, const std::string& known_as) {
         recipient_query_ = 0;
         // An unknown recipient's 550 is logged by the session (NOQUEUE: reject);
         // why authd could not answer is not in the 451, so it is said here.
         if (verdict == ipc::RecipientVerdict::kUnavailable)
           LOG_INFO("[%s]: RCPT <%s> deferred: authd could not look the recipient up",
                    client_address_.c_str(), address.c_str());
-        session_.RecipientCheckResult(verdict);
+        session_.RecipientCheckResult(verdict, known_as);
         Pump();
       });
 }

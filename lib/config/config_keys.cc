@@ -589,7 +589,10 @@ constexpr std::array kKeys = {
           "readable by auth_user) in Postfix's map-source form: one key per line, local "
           "(valid at every local domain) or local@domain, optionally followed by a value "
           "that is ignored, # comments; authd reads it at start and reload. A local part is "
-          "tried as written, then lower-cased. <Postmaster>, postmaster@ and the local part "
+          "tried as written, then lower-cased; a recipient found lower-cased is delivered "
+          "under that spelling (Alice@ to user alice's Maildir), and the client's spelling "
+          "stays in the log (orig_to=) and in DSNs (Original-Recipient). <Postmaster>, "
+          "postmaster@ and the local part "
           "of postmaster_address are valid at every local domain. When authd cannot "
           "answer, the recipient gets 451 4.3.0 <address>: Temporary lookup failure. Empty: "
           "every address in local_domains is accepted (delivery creates its Maildir).",

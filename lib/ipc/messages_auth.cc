@@ -94,7 +94,7 @@ Result<RecipientQuery> RecipientQuery::Decode(std::string_view payload) {
 }
 
 std::string RecipientAnswer::Encode() const {
-  return PayloadWriter().U64(query_id).Enum(verdict).Take();
+  return PayloadWriter().U64(query_id).Enum(verdict).Str(known_as).Take();
 }
 
 Result<RecipientAnswer> RecipientAnswer::Decode(std::string_view payload) {
@@ -102,6 +102,7 @@ Result<RecipientAnswer> RecipientAnswer::Decode(std::string_view payload) {
   PayloadReader r(payload);
   r.U64(&m.query_id);
   r.Enum(&m.verdict, RecipientVerdict::kKnown, RecipientVerdict::kUnavailable);
+  r.Str(&m.known_as);
   if (Status s = r.Finish(MsgTypeName(kType)); !s.ok()) return s;
   return m;
 }

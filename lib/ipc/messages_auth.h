@@ -119,11 +119,15 @@ struct RecipientQuery {
   bool operator==(const RecipientQuery&) const = default;
 };
 
-// authd -> smtpd: u64 query_id, u8 RecipientVerdict; one per RecipientQuery.
+// authd -> smtpd: u64 query_id, u8 RecipientVerdict, str known_as; one per
+// RecipientQuery. known_as, for kKnown only, is the address as the directory
+// knows it (lib/smtp/local_recipients.h KnownAs), which smtpd records in
+// place of the client's spelling; empty otherwise.
 struct RecipientAnswer {
   static constexpr MsgType kType = MsgType::kRecipientAnswer;
   uint64_t query_id = 0;
   RecipientVerdict verdict = RecipientVerdict::kUnavailable;
+  std::string known_as;
 
   std::string Encode() const;
   static Result<RecipientAnswer> Decode(std::string_view payload);

@@ -3,9 +3,26 @@
 
 #include <algorithm>
 
+#include "lib/base/ascii.h"
 #include "lib/base/printable.h"
+#include "lib/smtp/xtext.h"
 
 namespace postern {
+namespace {
+
+// The address an rfc822 ORCPT names when it is not the recipient's own;
+// empty otherwise.
+std::string OriginalAddress(const Recipient& recipient) {
+  constexpr std::string_view kType = "rfc822;";
+  std::string_view orcpt = recipient.orcpt;
+  if (orcpt.size() <= kType.size() || !AsciiEqualsIgnoreCase(orcpt.substr(0, kType.size()), kType))
+    return {};
+  std::optional<std::string> address = DecodeXtext(orcpt.substr(kType.size()));
+  if (!address || *address == recipient.address) return {};
+  return *address;
+}
+
+}  // namespace
 
 std::string FormatDelay(Duration delay) {
   const int64_t ms = std::max<int64_t>(delay.count(), 0);
@@ -44,15 +61,17 @@ std::string ArrivalLogLine(const Envelope& envelope) {
   return line + " (queue active)";
 }
 
-std::string DeliveryLogLine(std::string_view queue_id, std::string_view address,
+std::string DeliveryLogLine(std::string_view queue_id, const Recipient& recipient,
                             std::string_view relay, const AttemptDelays& delays,
                             const AttemptOutcome& attempt, std::string_view detail) {
-  return std::string(queue_id) + ": to=<" + Printable(address) + ">, relay=" + Printable(relay) +
-         ", delay=" + FormatDelay(delays.Total()) + ", delays=" + FormatDelay(delays.queued) + "/" +
-         FormatDelay(delays.waiting) + "/" + FormatDelay(delays.setup) + "/" +
-         FormatDelay(delays.transmission) + ", dsn=" + StatusOf(attempt) +
-         ", status=" + std::string(VerdictLogName(attempt.verdict)) + " (" + Printable(detail) +
-         ")";
+  std::string line = std::string(queue_id) + ": to=<" + Printable(recipient.address) + ">";
+  if (std::string original = OriginalAddress(recipient); !original.empty())
+    line += ", orig_to=<" + Printable(original) + ">";
+  return line + ", relay=" + Printable(relay) + ", delay=" + FormatDelay(delays.Total()) +
+         ", delays=" + FormatDelay(delays.queued) + "/" + FormatDelay(delays.waiting) + "/" +
+         FormatDelay(delays.setup) + "/" + FormatDelay(delays.transmission) +
+         ", dsn=" + StatusOf(attempt) + ", status=" + std::string(VerdictLogName(attempt.verdict)) +
+         " (" + Printable(detail) + ")";
 }
 
 }  // namespace postern

@@ -2,7 +2,10 @@
 //
 // "QUEUEID: to=<ADDRESS>, relay=RELAY, delay=D, delays=a/b/c/d, dsn=X.Y.Z,
 // status=sent|deferred|bounced (DETAIL)", which log readers written for
-// Postfix (pflogsumm, grep habits) understand. The stages of delays=:
+// Postfix (pflogsumm, grep habits) understand. As in Postfix, ", orig_to=<ORIG>"
+// follows the address when the recipient was given under another spelling:
+// its ORCPT is of type rfc822 and names another address (<Postmaster>, or
+// Alice@ recorded as user alice, lib/smtp/local_recipients.h). The stages of delays=:
 //   a  in the queue before this attempt was handed out: from the durable
 //      commit (for a message queued before qmgr started, from its arrival),
 //      back-off included;
@@ -46,9 +49,9 @@ std::string_view VerdictLogName(Verdict verdict);
 // client gave AUTH= (RFC 4954 5 lets it be logged).
 std::string ArrivalLogLine(const Envelope& envelope);
 
-// The line without the logger's prefix. address, relay and detail are made
+// The line without the logger's prefix. Addresses, relay and detail are made
 // printable here.
-std::string DeliveryLogLine(std::string_view queue_id, std::string_view address,
+std::string DeliveryLogLine(std::string_view queue_id, const Recipient& recipient,
                             std::string_view relay, const AttemptDelays& delays,
                             const AttemptOutcome& attempt, std::string_view detail);
 

@@ -72,16 +72,17 @@ Status RecipientDirectory::Refresh() {
   return Status::Ok();
 }
 
-ipc::RecipientVerdict RecipientDirectory::Check(std::string_view address) {
+RecipientDirectory::Lookup RecipientDirectory::Check(std::string_view address) {
   if (known_.use_sasldb) {
     if (Status s = Refresh(); !s.ok()) {
       LOG_ERROR("cannot tell whether recipient %s exists: %s", Printable(address, 200).c_str(),
                 s.message().c_str());
-      return ipc::RecipientVerdict::kUnavailable;
+      return {ipc::RecipientVerdict::kUnavailable, {}};
     }
   }
-  return IsKnownRecipient(known_, address) ? ipc::RecipientVerdict::kKnown
-                                           : ipc::RecipientVerdict::kUnknown;
+  std::optional<std::string> known_as = KnownAs(known_, address);
+  if (!known_as) return {ipc::RecipientVerdict::kUnknown, {}};
+  return {ipc::RecipientVerdict::kKnown, std::move(*known_as)};
 }
 
 }  // namespace postern

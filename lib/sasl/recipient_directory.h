@@ -31,8 +31,13 @@ class RecipientDirectory {
   // bad key, the line. auth_realm: lib/sasl/auth_realm's AuthRealmFor.
   static Result<RecipientDirectory> Load(const Config& config, std::string auth_realm);
 
-  // address: "local@domain" with a local domain.
-  ipc::RecipientVerdict Check(std::string_view address);
+  // address: "local@domain" with a local domain. For kKnown, known_as is the
+  // address as the directory knows it (lib/smtp/local_recipients.h KnownAs).
+  struct Lookup {
+    ipc::RecipientVerdict verdict = ipc::RecipientVerdict::kUnavailable;
+    std::string known_as;
+  };
+  Lookup Check(std::string_view address);
 
  private:
   // What tells one version of the sasldb file from the next.

@@ -52,12 +52,14 @@ Result<std::set<std::string>> ParseRecipientMap(std::string_view text,
   return keys;
 }
 
-bool IsKnownRecipient(const KnownRecipients& known, std::string_view address) {
+std::optional<std::string> KnownAs(const KnownRecipients& known, std::string_view address) {
   auto [local, domain] = SplitAddress(address);
   std::string lower_domain = AsciiLowerCase(domain);
   if (lower_domain.ends_with('.')) lower_domain.pop_back();
-  return Knows(known, std::string(local), lower_domain) ||
-         Knows(known, AsciiLowerCase(local), lower_domain);
+  if (Knows(known, std::string(local), lower_domain)) return std::string(address);
+  std::string lower_local = AsciiLowerCase(local);
+  if (Knows(known, lower_local, lower_domain)) return lower_local + "@" + std::string(domain);
+  return std::nullopt;
 }
 
 }  // namespace postern

@@ -21,6 +21,10 @@
 //     looked up as the client wrote it and, when that fails, lower-cased, so
 //     Alice@ finds user alice (not the reverse: a user stored as Alice is
 //     found only as Alice@). A quoted local part is compared with its quotes.
+//   - A recipient found under the lower-cased spelling is known as that
+//     spelling: the session records alice@domain, so the message reaches
+//     the Maildir of the user that was found (lib/queue/maildir.h keeps the
+//     case it is given), and the client's spelling stays as the ORCPT.
 //   - A map key is `local` or `local@domain` with neither part empty;
 //     anything else (Postfix's catch-all `@domain` included) is an error
 //     naming the file and line.
@@ -28,6 +32,7 @@
 // what this header's types need (auth/recipient_directory).
 #pragma once
 
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -62,7 +67,9 @@ struct KnownRecipients {
   std::set<std::string> map_keys;
 };
 
-// Whether address ("local@domain", domain local) names a known recipient.
-bool IsKnownRecipient(const KnownRecipients& known, std::string_view address);
+// The address ("local@domain", domain local) as the directory knows it: the
+// local part in the spelling that was found (as written, else lower-cased),
+// the domain as written. Nothing when no source knows the recipient.
+std::optional<std::string> KnownAs(const KnownRecipients& known, std::string_view address);
 
 }  // namespace postern

@@ -36,6 +36,7 @@
 #include "lib/smtp/session_log.h"
 #include "lib/smtp/smtp_address.h"
 #include "lib/smtp/smtp_command.h"
+#include "lib/smtp/xtext.h"
 
 namespace postern {
 namespace {
@@ -89,6 +90,13 @@ int64_t SystemWallClock() {
       .count();
 }
 
+// The recipient is delivered to address; DSNs still name what the client
+// wrote (RFC 3461 4.2 ORCPT), unless the client gave an ORCPT itself.
+void Readdress(Recipient& recipient, std::string address) {
+  if (recipient.orcpt.empty()) recipient.orcpt = "rfc822;" + EncodeXtext(recipient.address);
+  recipient.address = std::move(address);
+}
+
 }  // namespace
 
 class ServerSession::Impl {
@@ -110,7 +118,7 @@ class ServerSession::Impl {
   void QueueResult(ipc::QueueOutcome outcome);
   void FirstAttemptEnded(ipc::AttemptSummary summary);
   void MailCheckResult(ipc::MailVerdict verdict);
-  void RecipientCheckResult(ipc::RecipientVerdict verdict);
+  void RecipientCheckResult(ipc::RecipientVerdict verdict, const std::string& known_as);
   void TlsStarted(const TlsInfo& tls);
   void AuthResult(ipc::AuthOutcome outcome, const std::string& data);
   const std::string& authenticated_user() const { return authenticated_user_; }
@@ -911,9 +919,8 @@ void ServerSession::Impl::HandleRcpt(std::string_view argument) {
   recipient.orcpt = std::move(rcpt.parameters.orcpt);
   if (mailbox.domain.empty()) {
     // <Postmaster> (RFC 5321 4.5.1) goes to a real mailbox, and qmgr
-    // delivers it like any other; DSNs still name what the client wrote.
-    if (recipient.orcpt.empty()) recipient.orcpt = "rfc822;" + recipient.address;
-    recipient.address = config_.PostmasterAddress();
+    // delivers it like any other.
+    Readdress(recipient, config_.PostmasterAddress());
   }
   if (NeedsRecipientCheck(config_, mailbox)) {
     Emit(action::RecipientCheck{recipient.address});
@@ -925,7 +932,8 @@ void ServerSession::Impl::HandleRcpt(std::string_view argument) {
   Respond(reply::kRecipientOk);
 }
 
-void ServerSession::Impl::RecipientCheckResult(ipc::RecipientVerdict verdict) {
+void ServerSession::Impl::RecipientCheckResult(ipc::RecipientVerdict verdict,
+                                               const std::string& known_as) {
   if (phase_ != Phase::kAwaitingRecipient) return;
   phase_ = Phase::kCommand;
   Transaction& transaction = open_transaction();
@@ -933,6 +941,7 @@ void ServerSession::Impl::RecipientCheckResult(ipc::RecipientVerdict verdict) {
   transaction.pending_recipient.reset();
   switch (verdict) {
     case ipc::RecipientVerdict::kKnown:
+      if (!known_as.empty() && known_as != recipient.address) Readdress(recipient, known_as);
       transaction.recipients.push_back(std::move(recipient));
       Respond(reply::kRecipientOk);
       break;
@@ -1186,8 +1195,9 @@ void ServerSession::FirstAttemptEnded(ipc::AttemptSummary summary) {
   impl_->FirstAttemptEnded(summary);
 }
 void ServerSession::MailCheckResult(ipc::MailVerdict verdict) { impl_->MailCheckResult(verdict); }
-void ServerSession::RecipientCheckResult(ipc::RecipientVerdict verdict) {
-  impl_->RecipientCheckResult(verdict);
+void ServerSession::RecipientCheckResult(ipc::RecipientVerdict verdict,
+                                         const std::string& known_as) {
+  impl_->RecipientCheckResult(verdict, known_as);
 }
 void ServerSession::TlsStarted(const TlsInfo& tls) { impl_->TlsStarted(tls); }
 void ServerSession::AuthResult(ipc::AuthOutcome outcome, const std::string& data) {

@@ -91,7 +91,10 @@
 //     any error to a client that has not authenticated. max_recipients
 //     counts accepted recipients only (as Postfix's smtpd_recipient_limit):
 //     the tarpit, not the limit, slows a client that guesses addresses.
-//     With local_recipient_map empty nothing is asked.
+//     A known recipient is recorded under the spelling authd found (Alice@
+//     becomes alice@ when user alice exists), with the client's spelling as
+//     its ORCPT, as <Postmaster> is. With local_recipient_map empty nothing
+//     is asked.
 //   - advertise_pipelining = no (RFC 2920; "a switched-off extension is also
 //     refused when used"): when the reply to a command (to a command line,
 //     to the end of DATA or to a BDAT chunk) is produced while input the
@@ -300,8 +303,11 @@ class ServerSession {
   void FirstAttemptEnded(ipc::AttemptSummary summary);
   // The answer to the last MailCheck.
   void MailCheckResult(ipc::MailVerdict verdict);
-  // The answer to the last RecipientCheck.
-  void RecipientCheckResult(ipc::RecipientVerdict verdict);
+  // The answer to the last RecipientCheck. known_as, with kKnown, is the
+  // address as authd's directory knows it: when it differs from the one
+  // asked about, the recipient is recorded as known_as and the client's
+  // spelling becomes its ORCPT (unless it gave one). Empty keeps the address.
+  void RecipientCheckResult(ipc::RecipientVerdict verdict, const std::string& known_as);
   // The TLS handshake that StartTls asked for has completed.
   void TlsStarted(const TlsInfo& tls);
   // authd's answer to the last AuthStart or AuthStep: the challenge (raw

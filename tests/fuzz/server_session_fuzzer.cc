@@ -117,7 +117,8 @@ class Driver {
     // Recipient check answers, stray ones included, must be ignored unless awaited.
     if ((choice & 64) || awaiting_recipient_) {
       awaiting_recipient_ = false;
-      session_->RecipientCheckResult(static_cast<ipc::RecipientVerdict>((choice >> 1) % 3));
+      session_->RecipientCheckResult(static_cast<ipc::RecipientVerdict>((choice >> 1) % 3),
+                                     (choice & 128) ? "known@example.test" : "");
       Drain();
     }
     if ((choice & 8) && awaiting_tls_) {

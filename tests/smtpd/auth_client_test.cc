@@ -319,31 +319,38 @@ BOOST_FIXTURE_TEST_CASE(another_message_type_drops_the_connection, Fixture) {
 
 BOOST_FIXTURE_TEST_CASE(recipient_checks_ask_authd_and_route_its_verdicts, Fixture) {
   std::vector<ipc::RecipientVerdict> alice, bob;
-  uint64_t first = client->CheckRecipient("alice@example.test",
-                                          [&](ipc::RecipientVerdict v) { alice.push_back(v); });
-  uint64_t second = client->CheckRecipient("bob@example.test",
-                                           [&](ipc::RecipientVerdict v) { bob.push_back(v); });
+  std::string alice_known_as;
+  uint64_t first = client->CheckRecipient(
+      "Alice@example.test", [&](ipc::RecipientVerdict v, const std::string& known_as) {
+        alice.push_back(v);
+        alice_known_as = known_as;
+      });
+  uint64_t second = client->CheckRecipient(
+      "bob@example.test", [&](ipc::RecipientVerdict v, const std::string&) { bob.push_back(v); });
   BOOST_TEST(requests == 1);
   Connect();
   ipc::RecipientQuery one = Parse<ipc::RecipientQuery>(Receive());
   BOOST_TEST(one.query_id == first);
-  BOOST_TEST(one.address == "alice@example.test");
+  BOOST_TEST(one.address == "Alice@example.test");
   BOOST_TEST(Parse<ipc::RecipientQuery>(Receive()).query_id == second);
   // Answered out of order: each verdict reaches its own query.
   SendRaw(ipc::RecipientAnswer::kType,
-          ipc::RecipientAnswer{second, ipc::RecipientVerdict::kUnknown}.Encode());
-  SendRaw(ipc::RecipientAnswer::kType,
-          ipc::RecipientAnswer{first, ipc::RecipientVerdict::kKnown}.Encode());
+          ipc::RecipientAnswer{second, ipc::RecipientVerdict::kUnknown, ""}.Encode());
+  SendRaw(
+      ipc::RecipientAnswer::kType,
+      ipc::RecipientAnswer{first, ipc::RecipientVerdict::kKnown, "alice@example.test"}.Encode());
   RunUntil([&] { return !alice.empty() && !bob.empty(); });
   BOOST_TEST((alice == std::vector{ipc::RecipientVerdict::kKnown}));
+  BOOST_TEST(alice_known_as == "alice@example.test");
   BOOST_TEST((bob == std::vector{ipc::RecipientVerdict::kUnknown}));
   BOOST_TEST(client->connected());
 }
 
 BOOST_FIXTURE_TEST_CASE(recipient_checks_are_unavailable_without_authd, Fixture) {
   std::vector<ipc::RecipientVerdict> verdicts;
-  client->CheckRecipient("bob@example.test",
-                         [&](ipc::RecipientVerdict v) { verdicts.push_back(v); });
+  client->CheckRecipient("bob@example.test", [&](ipc::RecipientVerdict v, const std::string&) {
+    verdicts.push_back(v);
+  });
   client->AttachFailed();
   BOOST_TEST(verdicts.empty());  // not from inside AttachFailed()
   Turn();
@@ -351,8 +358,9 @@ BOOST_FIXTURE_TEST_CASE(recipient_checks_are_unavailable_without_authd, Fixture)
 
   Connect();
   verdicts.clear();
-  client->CheckRecipient("bob@example.test",
-                         [&](ipc::RecipientVerdict v) { verdicts.push_back(v); });
+  client->CheckRecipient("bob@example.test", [&](ipc::RecipientVerdict v, const std::string&) {
+    verdicts.push_back(v);
+  });
   Parse<ipc::RecipientQuery>(Receive());
   close(authd);  // authd killed before it answers
   authd = -1;
@@ -363,18 +371,20 @@ BOOST_FIXTURE_TEST_CASE(recipient_checks_are_unavailable_without_authd, Fixture)
 BOOST_FIXTURE_TEST_CASE(a_forgotten_check_drops_its_answer, Fixture) {
   Connect();
   std::vector<ipc::RecipientVerdict> verdicts;
-  uint64_t id = client->CheckRecipient("bob@example.test",
-                                       [&](ipc::RecipientVerdict v) { verdicts.push_back(v); });
+  uint64_t id = client->CheckRecipient(
+      "bob@example.test",
+      [&](ipc::RecipientVerdict v, const std::string&) { verdicts.push_back(v); });
   Parse<ipc::RecipientQuery>(Receive());
   client->ForgetRecipientCheck(id);
   SendRaw(ipc::RecipientAnswer::kType,
-          ipc::RecipientAnswer{id, ipc::RecipientVerdict::kKnown}.Encode());
+          ipc::RecipientAnswer{id, ipc::RecipientVerdict::kKnown, "bob@example.test"}.Encode());
   Turn();
   BOOST_TEST(verdicts.empty());
   BOOST_TEST(client->connected());
   // An answer to a query never asked is authd's error: the connection goes.
-  SendRaw(ipc::RecipientAnswer::kType,
-          ipc::RecipientAnswer{id + 100, ipc::RecipientVerdict::kKnown}.Encode());
+  SendRaw(
+      ipc::RecipientAnswer::kType,
+      ipc::RecipientAnswer{id + 100, ipc::RecipientVerdict::kKnown, "bob@example.test"}.Encode());
   RunUntil([&] { return !client->connected(); });
   BOOST_TEST(!client->connected());
 }

@@ -10,6 +10,8 @@ sasldb's users and the map files. Proved here:
   - after `postern user add bob`, without a reload, bob is accepted;
   - a sasldb authd cannot read gives 451 4.3.0 Temporary lookup failure,
     and its repair counts at once;
+  - RCPT TO:<Alice@...> for user alice is delivered into alice's Maildir,
+    and the log line says orig_to=<Alice@...>;
   - <Postmaster> is always accepted and delivered;
   - MAIL, three RCPTs and DATA written at once are answered in order;
   - an address listed in a map file (local_recipient_map = sasldb
@@ -89,6 +91,20 @@ def check_users_and_strangers(instance):
     assert boxes == ["alice"], boxes
 
 
+def check_a_capitalised_address_reaches_the_users_mailbox(instance):
+    """User alice exists, so RCPT TO:<Alice@...> is accepted; the message
+    must land in alice's Maildir, where her IMAP server reads, not in a new
+    Maildir named Alice. The log names both spellings, as Postfix's does."""
+    alice = "alice@" + h.LOCAL_DOMAIN
+    before = len(instance.delivered(alice))
+    queue_id = h.send(instance.port, SENDER, ["Alice@" + h.LOCAL_DOMAIN], MESSAGE)
+    h.check_delivered(instance.wait_for_mail(alice, before + 1)[-1], queue_id, MESSAGE)
+    boxes = sorted(os.listdir(os.path.join(instance.mail_dir, h.LOCAL_DOMAIN)))
+    assert boxes == ["alice"], boxes
+    line = "%s: to=<%s>, orig_to=<Alice@%s>, relay=maildir" % (queue_id, alice, h.LOCAL_DOMAIN)
+    h.wait_until(lambda: line in instance.log(), "the delivery is logged with orig_to")
+
+
 def check_postmaster_is_always_accepted(instance):
     queue_id = h.send(instance.port, SENDER, ["Postmaster"], MESSAGE)
     postmaster = "postmaster@" + h.LOCAL_DOMAIN
@@ -96,6 +112,8 @@ def check_postmaster_is_always_accepted(instance):
 
 
 def check_pipelined_recipients_are_answered_in_order(instance):
+    alice = "alice@" + h.LOCAL_DOMAIN
+    before = len(instance.delivered(alice))
     client = h.RawClient(instance.port)
     assert client.line().decode() == h.BANNER
     client.command("EHLO client.example.test")
@@ -112,8 +130,7 @@ def check_pipelined_recipients_are_answered_in_order(instance):
     queue_id = h.queue_id_from(client.reply()[-1][4:])  # without "250 "
     client.command("QUIT")
     client.close()
-    h.check_delivered(instance.wait_for_mail("alice@" + h.LOCAL_DOMAIN, 2)[-1], queue_id,
-                      MESSAGE)
+    h.check_delivered(instance.wait_for_mail(alice, before + 1)[-1], queue_id, MESSAGE)
     assert instance.delivered("carol@" + h.LOCAL_DOMAIN) == []
 
 
@@ -167,6 +184,7 @@ def test():
         instance.add_user("alice", PASSWORD)
         instance.start()
         check_users_and_strangers(instance)
+        check_a_capitalised_address_reaches_the_users_mailbox(instance)
         check_postmaster_is_always_accepted(instance)
         check_pipelined_recipients_are_answered_in_order(instance)
         check_user_add_counts_without_a_reload(instance)

@@ -60,7 +60,9 @@ AuthStep Sample(AuthStep*) { return {1, "secret"}; }
 AuthCancel Sample(AuthCancel*) { return {1}; }
 AuthReply Sample(AuthReply*) { return {1, AuthOutcome::kSuccess, "alice"}; }
 RecipientQuery Sample(RecipientQuery*) { return {2, std::string("bob\0@example.test", 17)}; }
-RecipientAnswer Sample(RecipientAnswer*) { return {2, RecipientVerdict::kUnknown}; }
+RecipientAnswer Sample(RecipientAnswer*) {
+  return {2, RecipientVerdict::kKnown, "alice@example.test"};
+}
 ControlRequest Sample(ControlRequest*) { return {"queue", {"show", "5F3A9C2B1D4"}}; }
 ControlReply Sample(ControlReply*) { return {true, "1 message\n", "5F3A9C2B1D4"}; }
 
@@ -168,7 +170,7 @@ BOOST_AUTO_TEST_CASE(layouts_typed_out) {
   BOOST_TEST(Sample<AuthReply>().Encode() == U64(1) + Byte(1) + Str("alice"));
   BOOST_TEST(Sample<RecipientQuery>().Encode() ==
              U64(2) + Str(std::string("bob\0@example.test", 17)));
-  BOOST_TEST(Sample<RecipientAnswer>().Encode() == U64(2) + Byte(1));
+  BOOST_TEST(Sample<RecipientAnswer>().Encode() == U64(2) + Byte(0) + Str("alice@example.test"));
   BOOST_TEST(Sample<ControlRequest>().Encode() ==
              Str("queue") + std::string("\0\0\0\x02", 4) + Str("show") + Str("5F3A9C2B1D4"));
   BOOST_TEST(Sample<ControlReply>().Encode() == Byte(1) + Str("1 message\n") + Str("5F3A9C2B1D4"));
@@ -192,8 +194,8 @@ BOOST_AUTO_TEST_CASE(enums_out_of_range_fail) {
   Result<AuthReply> five = AuthReply::Decode(U64(1) + Byte(5) + Str(""));
   BOOST_REQUIRE(!five.ok());
   BOOST_TEST(five.status().message() == "malformed kAuthReply: value 5 is outside 0..4");
-  BOOST_TEST(RecipientAnswer::Decode(U64(2) + Byte(2)).ok());
-  BOOST_TEST(!RecipientAnswer::Decode(U64(2) + Byte(3)).ok());
+  BOOST_TEST(RecipientAnswer::Decode(U64(2) + Byte(2) + Str("")).ok());
+  BOOST_TEST(!RecipientAnswer::Decode(U64(2) + Byte(3) + Str("")).ok());
 }
 
 BOOST_AUTO_TEST_CASE(bools_other_than_zero_or_one_fail) {

@@ -9,6 +9,13 @@ namespace {
 
 using std::chrono::milliseconds;
 
+Recipient To(std::string address, std::string orcpt = "") {
+  Recipient recipient;
+  recipient.address = std::move(address);
+  recipient.orcpt = std::move(orcpt);
+  return recipient;
+}
+
 BOOST_AUTO_TEST_SUITE(delivery_log)
 
 BOOST_AUTO_TEST_CASE(delays_are_written_as_postfix_writes_them) {
@@ -27,23 +34,47 @@ BOOST_AUTO_TEST_CASE(the_line_has_every_stage_and_their_sum) {
   AttemptOutcome attempt;
   attempt.verdict = Verdict::kRelayed;
   attempt.status = "2.0.0";
-  BOOST_TEST(DeliveryLogLine("61FF.1A.2", "zoe@elsewhere.test", "mx.elsewhere.test[192.0.2.1]:25",
-                             delays, attempt, "250 2.0.0 Ok: queued as N1") ==
+  BOOST_TEST(DeliveryLogLine("61FF.1A.2", To("zoe@elsewhere.test"),
+                             "mx.elsewhere.test[192.0.2.1]:25", delays, attempt,
+                             "250 2.0.0 Ok: queued as N1") ==
              "61FF.1A.2: to=<zoe@elsewhere.test>, relay=mx.elsewhere.test[192.0.2.1]:25, "
              "delay=1.8, delays=0.06/0/0.52/1.2, dsn=2.0.0, status=sent (250 2.0.0 Ok: queued as "
              "N1)");
   attempt.verdict = Verdict::kDeferred;
   attempt.status = "4.4.3";
-  BOOST_TEST(
-      DeliveryLogLine("61FF.1A.2", "a\nb@x.test", "none", AttemptDelays{}, attempt, "no\tanswer") ==
-      "61FF.1A.2: to=<a\\x0ab@x.test>, relay=none, delay=0, delays=0/0/0/0, dsn=4.4.3, "
-      "status=deferred (no\\x09answer)");
+  BOOST_TEST(DeliveryLogLine("61FF.1A.2", To("a\nb@x.test"), "none", AttemptDelays{}, attempt,
+                             "no\tanswer") ==
+             "61FF.1A.2: to=<a\\x0ab@x.test>, relay=none, delay=0, delays=0/0/0/0, dsn=4.4.3, "
+             "status=deferred (no\\x09answer)");
   attempt.verdict = Verdict::kFailed;
-  BOOST_TEST(DeliveryLogLine("I", "a@x.test", "maildir", AttemptDelays{}, attempt, "why")
+  BOOST_TEST(DeliveryLogLine("I", To("a@x.test"), "maildir", AttemptDelays{}, attempt, "why")
                  .find(", dsn=4.4.3, status=bounced (why)") != std::string::npos);
   attempt.status.clear();  // a reply without an enhanced code: the verdict's class
-  BOOST_TEST(DeliveryLogLine("I", "a@x.test", "maildir", AttemptDelays{}, attempt, "why")
+  BOOST_TEST(DeliveryLogLine("I", To("a@x.test"), "maildir", AttemptDelays{}, attempt, "why")
                  .find(", dsn=5.0.0, status=bounced (why)") != std::string::npos);
+}
+
+// Postfix's orig_to=: only when an rfc822 ORCPT names another address.
+BOOST_AUTO_TEST_CASE(orig_to_names_the_address_the_client_wrote) {
+  AttemptOutcome attempt;
+  attempt.verdict = Verdict::kDelivered;
+  attempt.status = "2.0.0";
+  const std::string rest = ", relay=maildir, delay=0, delays=0/0/0/0, dsn=2.0.0, status=sent (ok)";
+  BOOST_TEST(DeliveryLogLine("I", To("alice@x.test", "rfc822;Alice@X.test"), "maildir",
+                             AttemptDelays{}, attempt,
+                             "ok") == "I: to=<alice@x.test>, orig_to=<Alice@X.test>" + rest);
+  BOOST_TEST(DeliveryLogLine("I", To("postmaster@x.test", "RFC822;Postmaster"), "maildir",
+                             AttemptDelays{}, attempt,
+                             "ok") == "I: to=<postmaster@x.test>, orig_to=<Postmaster>" + rest);
+  // xtext is decoded, and what it decodes to is made printable.
+  BOOST_TEST(DeliveryLogLine("I", To("c@x.test", "rfc822;C+2Bd+0A@x.test"), "maildir",
+                             AttemptDelays{}, attempt,
+                             "ok") == "I: to=<c@x.test>, orig_to=<C+d\\x0a@x.test>" + rest);
+  // The same address, another type, or no xtext: nothing.
+  for (const char* orcpt : {"rfc822;alice@x.test", "x400;Alice", "rfc822;A+zz", "rfc822;", ""})
+    BOOST_TEST(DeliveryLogLine("I", To("alice@x.test", orcpt), "maildir", AttemptDelays{}, attempt,
+                               "ok") == "I: to=<alice@x.test>" + rest,
+               orcpt);
 }
 
 BOOST_AUTO_TEST_CASE(an_arrival_is_qmgrs_queue_active_line) {

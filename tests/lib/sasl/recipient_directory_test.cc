@@ -1,7 +1,8 @@
 // tests/lib/sasl/recipient_directory_test.cc — authd's recipient directory
 // against a real temporary sasldb and map file: users added or deleted count
 // at the next query without a reload, the map files are read when it is
-// made, and an unreadable sasldb answers kUnavailable.
+// made, a recipient found lower-cased is known as such, and an unreadable
+// sasldb answers kUnavailable.
 #define BOOST_TEST_DYN_LINK
 #include "lib/sasl/recipient_directory.h"
 
@@ -54,24 +55,37 @@ BOOST_AUTO_TEST_SUITE(recipient_directory)
 BOOST_FIXTURE_TEST_CASE(users_added_and_deleted_count_at_the_next_query, Fixture) {
   RecipientDirectory directory = Load();
   // No sasldb file yet: nobody but the map's keys.
-  BOOST_TEST((directory.Check("alice@example.test") == RecipientVerdict::kUnknown));
-  BOOST_TEST((directory.Check("sales@example.test") == RecipientVerdict::kKnown));
+  BOOST_TEST((directory.Check("alice@example.test").verdict == RecipientVerdict::kUnknown));
+  BOOST_TEST((directory.Check("sales@example.test").verdict == RecipientVerdict::kKnown));
   BOOST_REQUIRE(db->Add("alice", "Secret-1").ok());
-  BOOST_TEST((directory.Check("alice@example.test") == RecipientVerdict::kKnown));
-  BOOST_TEST((directory.Check("bob@example.test") == RecipientVerdict::kUnknown));
+  BOOST_TEST((directory.Check("alice@example.test").verdict == RecipientVerdict::kKnown));
+  BOOST_TEST((directory.Check("bob@example.test").verdict == RecipientVerdict::kUnknown));
   BOOST_REQUIRE(db->Add("bob", "Secret-2").ok());
-  BOOST_TEST((directory.Check("bob@example.test") == RecipientVerdict::kKnown));
+  BOOST_TEST((directory.Check("bob@example.test").verdict == RecipientVerdict::kKnown));
   BOOST_REQUIRE(db->Delete("alice").ok());
-  BOOST_TEST((directory.Check("alice@example.test") == RecipientVerdict::kUnknown));
+  BOOST_TEST((directory.Check("alice@example.test").verdict == RecipientVerdict::kUnknown));
+}
+
+BOOST_FIXTURE_TEST_CASE(a_recipient_is_known_as_the_spelling_that_was_found, Fixture) {
+  BOOST_REQUIRE(db->Add("alice", "Secret-1").ok());
+  RecipientDirectory directory = Load();
+  RecipientDirectory::Lookup upper = directory.Check("Alice@Example.Test");
+  BOOST_TEST((upper.verdict == RecipientVerdict::kKnown));
+  BOOST_TEST(upper.known_as == "alice@Example.Test");
+  BOOST_TEST(directory.Check("SALES@example.test").known_as == "sales@example.test");
+  BOOST_TEST(directory.Check("alice@example.test").known_as == "alice@example.test");
+  RecipientDirectory::Lookup unknown = directory.Check("Bob@example.test");
+  BOOST_TEST((unknown.verdict == RecipientVerdict::kUnknown));
+  BOOST_TEST(unknown.known_as.empty());
 }
 
 BOOST_FIXTURE_TEST_CASE(map_files_are_read_when_loaded, Fixture) {
   RecipientDirectory before = Load();
   Write("recipients", "support@example.test\n");
-  BOOST_TEST((before.Check("support@example.test") == RecipientVerdict::kUnknown));
+  BOOST_TEST((before.Check("support@example.test").verdict == RecipientVerdict::kUnknown));
   RecipientDirectory after = Load();
-  BOOST_TEST((after.Check("support@example.test") == RecipientVerdict::kKnown));
-  BOOST_TEST((after.Check("sales@example.test") == RecipientVerdict::kUnknown));
+  BOOST_TEST((after.Check("support@example.test").verdict == RecipientVerdict::kKnown));
+  BOOST_TEST((after.Check("sales@example.test").verdict == RecipientVerdict::kUnknown));
 }
 
 BOOST_FIXTURE_TEST_CASE(a_missing_or_bad_map_file_fails_the_load, Fixture) {
@@ -90,17 +104,17 @@ BOOST_FIXTURE_TEST_CASE(without_sasldb_the_sasldb_is_never_read, Fixture) {
   config.local_recipient_map = {"recipients"};
   Write("sasldb2", "not a Berkeley DB file");
   RecipientDirectory directory = Load();
-  BOOST_TEST((directory.Check("sales@example.test") == RecipientVerdict::kKnown));
-  BOOST_TEST((directory.Check("alice@example.test") == RecipientVerdict::kUnknown));
+  BOOST_TEST((directory.Check("sales@example.test").verdict == RecipientVerdict::kKnown));
+  BOOST_TEST((directory.Check("alice@example.test").verdict == RecipientVerdict::kUnknown));
 }
 
 BOOST_FIXTURE_TEST_CASE(an_unreadable_sasldb_is_unavailable_until_mended, Fixture) {
   RecipientDirectory directory = Load();
   Write("sasldb2", "not a Berkeley DB file");
-  BOOST_TEST((directory.Check("sales@example.test") == RecipientVerdict::kUnavailable));
+  BOOST_TEST((directory.Check("sales@example.test").verdict == RecipientVerdict::kUnavailable));
   std::filesystem::remove(config.sasldb_path);
   BOOST_REQUIRE(db->Add("alice", "Secret-1").ok());
-  BOOST_TEST((directory.Check("alice@example.test") == RecipientVerdict::kKnown));
+  BOOST_TEST((directory.Check("alice@example.test").verdict == RecipientVerdict::kKnown));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

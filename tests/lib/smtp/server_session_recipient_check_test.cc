@@ -1,7 +1,8 @@
 // tests/lib/smtp/server_session_recipient_check_test.cc — the RCPT TO round
 // trip of local_recipient_map: a local recipient waits for authd's verdict
 // (RecipientCheck, RecipientCheckResult), unknown ones get Postfix's 550
-// 5.1.1, a failed lookup 451 4.3.0, and pipelined RCPTs are answered in order.
+// 5.1.1, a failed lookup 451 4.3.0, pipelined RCPTs are answered in order,
+// and a recipient is recorded under the spelling authd found.
 #include "tests/lib/smtp/session_harness.h"
 
 namespace postern::testing {
@@ -43,6 +44,38 @@ BOOST_AUTO_TEST_CASE(a_known_local_recipient_is_accepted_after_the_answer) {
   BOOST_REQUIRE(c.h.envelopes.size() == 1u);
   BOOST_REQUIRE(c.h.envelopes[0].recipients.size() == 1u);
   BOOST_TEST(c.h.envelopes[0].recipients[0].address == "alice@example.test");
+}
+
+// Alice@ is accepted because user alice exists, and goes to alice's mailbox;
+// a DSN still names the address the client wrote.
+BOOST_AUTO_TEST_CASE(a_recipient_is_recorded_as_the_directory_knows_it) {
+  Checked c;
+  BOOST_TEST(c.h.Say("RCPT TO:<Alice@Example.Test>\r\n").empty());
+  BOOST_TEST(c.h.RecipientCheck(RecipientVerdict::kKnown, "alice@Example.Test") == kRecipientOk);
+  BOOST_TEST(c.h.Say("RCPT TO:<Bob+Lists@example.test> ORCPT=rfc822;Bob+2BLists@example.test\r\n")
+                 .empty());
+  BOOST_TEST(c.h.RecipientCheck(RecipientVerdict::kKnown, "bob+lists@example.test") ==
+             kRecipientOk);
+  BOOST_TEST(c.h.Say("RCPT TO:<Carol+X@example.test>\r\n").empty());
+  BOOST_TEST(c.h.RecipientCheck(RecipientVerdict::kKnown, "carol+x@example.test") == kRecipientOk);
+  BOOST_TEST(c.h.Say("RCPT TO:<dave@example.test>\r\n").empty());
+  BOOST_TEST(c.h.RecipientCheck(RecipientVerdict::kKnown, "dave@example.test") == kRecipientOk);
+  BOOST_TEST(c.h.Say("DATA\r\n") == kGoAhead);
+  BOOST_TEST(c.h.Say("\r\nhi\r\n.\r\n").empty());
+  BOOST_REQUIRE(c.h.envelopes.size() == 1u);
+  const std::vector<Recipient>& recipients = c.h.envelopes[0].recipients;
+  BOOST_REQUIRE(recipients.size() == 4u);
+  BOOST_TEST(recipients[0].address == "alice@Example.Test");
+  BOOST_TEST(recipients[0].orcpt == "rfc822;Alice@Example.Test");
+  // The client's own ORCPT is kept.
+  BOOST_TEST(recipients[1].address == "bob+lists@example.test");
+  BOOST_TEST(recipients[1].orcpt == "rfc822;Bob+2BLists@example.test");
+  // The client's spelling is xtext in the ORCPT made for it.
+  BOOST_TEST(recipients[2].address == "carol+x@example.test");
+  BOOST_TEST(recipients[2].orcpt == "rfc822;Carol+2BX@example.test");
+  // Known as written: nothing changes.
+  BOOST_TEST(recipients[3].address == "dave@example.test");
+  BOOST_TEST(recipients[3].orcpt.empty());
 }
 
 BOOST_AUTO_TEST_CASE(an_unknown_local_recipient_is_refused_and_left_out) {

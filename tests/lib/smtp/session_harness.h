@@ -136,8 +136,8 @@ class Harness {
     return Collect();
   }
   // authd's answer to the last RecipientCheck.
-  std::string RecipientCheck(ipc::RecipientVerdict verdict) {
-    session_->RecipientCheckResult(verdict);
+  std::string RecipientCheck(ipc::RecipientVerdict verdict, const std::string& known_as = "") {
+    session_->RecipientCheckResult(verdict, known_as);
     return Collect();
   }
   std::string MailCheck(ipc::MailVerdict verdict) {
