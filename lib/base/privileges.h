@@ -38,6 +38,12 @@ Status DropPrivileges(const UserIdentity& user, const std::string& chroot_dir);
 // mode 0555, empty). Looked up with SmtpdJail() while root, entered with
 // EnterJail() once the process has opened what it needs; from then on it can
 // read no file of the system.
+//
+// Except in a sanitizer build (configure --enable-sanitizers): LeakSanitizer
+// reads /proc/self/task when the process exits, which the chroot hides, and
+// then checks nothing. Such a build keeps the user but not the chroot, so its
+// test runs check smtpd and metricsd for leaks, and says so in the log;
+// release builds always chroot.
 struct Jail {
   UserIdentity user;
   std::string directory;  // empty when not started as root: nothing to enter

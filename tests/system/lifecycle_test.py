@@ -140,7 +140,7 @@ def check_privileges(instance):
         for pid in pids:
             assert h.proc_uids(pid) == [uid] * 4, "%s (pid %d) uids %s, expected %s (%d)" % (
                 program, pid, h.proc_uids(pid), user, uid)
-    empty = os.path.realpath(os.path.join(instance.run_dir, "empty"))
+    empty = h.worker_root(instance.run_dir)
     for pid in instance.processes_named("smtpd"):
         root = os.readlink("/proc/%d/root" % pid)
         assert root == empty, "smtpd (pid %d) root is %s, expected %s" % (pid, root, empty)

@@ -162,7 +162,7 @@ def check_metricsd_is_unprivileged(instance):
     if h.running_as_root():
         assert uids == [str(pwd.getpwnam("postern").pw_uid)] * 4, uids
         root = os.readlink("/proc/%d/root" % pid)
-        assert root == os.path.join(instance.run_dir, "empty"), root
+        assert root == h.worker_root(instance.run_dir), root
     status = instance.ctl("status")
     assert "metricsd pid %d" % pid in status.stdout, status.stdout
 

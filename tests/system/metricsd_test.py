@@ -406,7 +406,7 @@ def check_unprivileged_and_chrooted(m):
         gids = next(line.split()[1:] for line in f if line.startswith("Gid:"))
     assert gids == [str(user.pw_gid)] * 4, "metricsd gids %s" % gids
     root = os.readlink("/proc/%d/root" % m.process.pid)
-    assert root == os.path.join(m.run, "empty"), "metricsd's root is %s" % root
+    assert root == h.worker_root(m.run), "metricsd's root is %s" % root
 
 
 def check_master_gone_exits_zero(m):

@@ -97,6 +97,13 @@ def sanitizer_build():
         return b"__asan_init" in f.read()
 
 
+def worker_root(run_dir):
+    """The root directory smtpd and metricsd run in when started as root:
+    run_dir/empty, except in a sanitizer build, which does not chroot so that
+    LeakSanitizer can read /proc at exit (lib/base/privileges.h)."""
+    return "/" if sanitizer_build() else os.path.realpath(os.path.join(run_dir, "empty"))
+
+
 def running_as_root():
     return os.geteuid() == 0
 
@@ -116,7 +123,8 @@ def ensure_daemon_users():
 
 def problem_lines(text):
     """Lines of a PANIC or of an ASan/UBSan/LSan report: never acceptable in a test."""
-    markers = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:", ": panic in ")
+    markers = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+               "LeakSanitizer has encountered a fatal error", "runtime error:", ": panic in ")
     return [line for line in text.splitlines() if any(m in line for m in markers)]
 
 

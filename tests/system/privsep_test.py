@@ -95,7 +95,7 @@ def test():
             assert gids == [pwd.getpwnam("postern").pw_gid] * 4, "smtpd %d gids %s" % (pid, gids)
             assert 0 not in groups, "smtpd %d keeps group root: %s" % (pid, groups)
             root = os.readlink("/proc/%d/root" % pid)
-            assert root == os.path.join(instance.run_dir, "empty"), "smtpd %d root is %s" % (pid, root)
+            assert root == h.worker_root(instance.run_dir), "smtpd %d root is %s" % (pid, root)
             held = [p for p in open_files(pid) if any(p.startswith(s) for s in secrets)]
             assert not held, "smtpd %d holds %s" % (pid, held)
             for path in secrets:

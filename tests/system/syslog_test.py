@@ -304,8 +304,13 @@ def test_a_restarted_syslogd_is_found_again():
                 h.send(instance.port, "ann@example.test", ["carl@example.test"], MESSAGE % number)
                 number += 1
                 time.sleep(0.5)
-            assert "log lines go to standard error until syslog takes them" in \
-                h.read_text(fallback), h.read_text(fallback)
+            # A chrooted smtpd cannot reconnect by path: its first line after the
+            # restart fails and goes to the fallback file while master hands it
+            # a new socket. A sanitizer build does not chroot (lib/base/privileges.h),
+            # so there every process reconnects at once and nothing falls back.
+            if not h.sanitizer_build():
+                assert "log lines go to standard error until syslog takes them" in \
+                    h.read_text(fallback), h.read_text(fallback)
         finally:
             instance.stop()
             second.stop()
