@@ -1,9 +1,11 @@
 // qmgr/relay_connection.cc — one connection to a next hop: qmgr/relay_connection.h.
 #include "qmgr/relay_connection.h"
 
-#include <event2/buffer.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <variant>
 
 #include "lib/base/log.h"
@@ -16,6 +18,10 @@ constexpr size_t kOutputLowWater = 256 * 1024;
 
 SessionEnd Deferred(const std::string& enhanced, const std::string& text) {
   return SessionEnd{false, Diagnostic{0, enhanced, text}};
+}
+
+SessionEnd ConnectFailed(const Target& target, int error) {
+  return Deferred("4.4.1", "connect to " + target.ToString() + ": " + std::strerror(error));
 }
 
 }  // namespace
@@ -37,7 +43,10 @@ RelayConnection::RelayConnection(event_base* base, const Clock* clock, const Que
       sasl_credentials_(std::move(sasl)),
       session_(std::move(settings), *clock) {}
 
-RelayConnection::~RelayConnection() = default;
+RelayConnection::~RelayConnection() {
+  connect_event_.reset();
+  if (connecting_fd_ >= 0) close(connecting_fd_);
+}
 
 Duration RelayConnection::setup_time() const {
   return ready_at_ ? std::chrono::duration_cast<Duration>(*ready_at_ - started_) : Duration::zero();
@@ -45,28 +54,23 @@ Duration RelayConnection::setup_time() const {
 
 void RelayConnection::Connect(Duration connect_timeout) {
   timer_.reset(evtimer_new(base_, OnTimer, this));
-  bev_.reset(bufferevent_socket_new(base_, -1, BEV_OPT_CLOSE_ON_FREE));
   if (!timer_) return Finish(Deferred("4.3.0", "cannot create a connection's timer"));
-  if (!bev_) return FinishFromLoop(Deferred("4.3.0", "cannot create a connection's socket"));
-  bufferevent_setcb(bev_.get(), OnRead, OnWrite, OnEvent, this);
-  bufferevent_setwatermark(bev_.get(), EV_WRITE, kOutputLowWater, 0);
-  // libevent writes at most 16 KB per call by default: seven writev for
-  // every 100 KB relayed. Let each call take what the socket takes.
-  bufferevent_set_max_single_write(bev_.get(), kOutputLowWater);
   sockaddr_storage address;
   BindAddress to{target_.address, target_.port};
   const socklen_t length = to.ToSockaddr(&address);
   started_ = clock_->Now();
   connect_deadline_ = started_ + connect_timeout;
   ArmTimer();
-  if (bufferevent_socket_connect(bev_.get(), reinterpret_cast<sockaddr*>(&address),
-                                 static_cast<int>(length)) != 0)
-    return FinishFromLoop(
-        Deferred("4.4.1", "connect to " + target_.ToString() + ": " +
-                              evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR())));
-  // Reading waits for the connected event: a loopback connect may complete
-  // at once, and libevent then reports it after a greeting could be read.
-  bufferevent_disable(bev_.get(), EV_READ);
+  connecting_fd_ = socket(address.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (connecting_fd_ < 0) return FinishFromLoop(ConnectFailed(target_, errno));
+  if (connect(connecting_fd_, reinterpret_cast<sockaddr*>(&address), length) != 0 &&
+      errno != EINPROGRESS)
+    return FinishFromLoop(ConnectFailed(target_, errno));
+  // Even a connect that completed at once is reported from the loop, when
+  // the socket is writable.
+  connect_event_.reset(event_new(base_, connecting_fd_, EV_WRITE, OnConnected, this));
+  if (!connect_event_ || event_add(connect_event_.get(), nullptr) != 0)
+    return FinishFromLoop(Deferred("4.3.0", "cannot wait for a connect to " + target_.ToString()));
 }
 
 void RelayConnection::Deliver(Envelope envelope) {
@@ -80,45 +84,44 @@ void RelayConnection::Quit() {
   Pump();
 }
 
-void RelayConnection::OnRead(bufferevent* bev, void* self) {
+void RelayConnection::OnConnected(evutil_socket_t fd, short, void* self) {
   RelayConnection* connection = static_cast<RelayConnection*>(self);
-  evbuffer* input = bufferevent_get_input(bev);
-  const size_t length = evbuffer_get_length(input);
-  if (length == 0) return;
-  const char* bytes = reinterpret_cast<const char*>(evbuffer_pullup(input, -1));
-  const std::string_view read(bytes, length);
-  if (connection->tls_)
-    connection->ReadTls(read);
+  if (connection->closed_) return;
+  int error = 0;
+  socklen_t length = sizeof error;
+  if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) != 0) error = errno;
+  if (error != 0) return connection->Finish(ConnectFailed(connection->target_, error));
+  connection->connected_ = true;
+  connection->connect_deadline_ = TimePoint::max();
+  connection->connecting_fd_ = -1;  // the stream owns it now
+  connection->stream_ = std::make_unique<ClientStream>(
+      connection->base_, fd, fd,
+      ClientStream::Callbacks{
+          .on_input = [connection](std::string_view bytes) { connection->OnInput(bytes); },
+          // Everything went out: feed more content, or finish after the last
+          // bytes of a session that closes.
+          .on_drained = [connection] { connection->Pump(); },
+          .on_end_of_input = [connection] { connection->OnInputEnded(); },
+          .on_error = [connection] { connection->OnInputEnded(); },
+      });
+  connection->stream_->SetReading(true);
+  connection->session_.Start();
+  connection->Pump();
+}
+
+void RelayConnection::OnInput(std::string_view bytes) {
+  if (tls_)
+    ReadTls(bytes);
   else
-    connection->session_.Received(read);
-  evbuffer_drain(input, length);
-  connection->Pump();
+    session_.Received(bytes);
+  Pump();
 }
 
-void RelayConnection::OnWrite(bufferevent*, void* self) {
-  RelayConnection* connection = static_cast<RelayConnection*>(self);
-  if (connection->closing_) return connection->Finish(connection->end_);
-  connection->FeedContent();
-  connection->Pump();
-}
-
-void RelayConnection::OnEvent(bufferevent*, short what, void* self) {
-  RelayConnection* connection = static_cast<RelayConnection*>(self);
-  if (what & BEV_EVENT_CONNECTED) {
-    connection->connected_ = true;
-    connection->connect_deadline_ = TimePoint::max();
-    bufferevent_enable(connection->bev_.get(), EV_READ | EV_WRITE);
-    connection->session_.Start();
-    return connection->Pump();
-  }
-  if (!connection->connected_) {
-    return connection->Finish(
-        Deferred("4.4.1", "connect to " + connection->target_.ToString() + ": " +
-                              evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR())));
-  }
-  if (connection->closing_) return connection->Finish(connection->end_);
-  connection->session_.PeerClosed();
-  connection->Pump();
+// The next hop closed the connection, or it broke.
+void RelayConnection::OnInputEnded() {
+  if (closing_) return Finish(end_);
+  session_.PeerClosed();
+  Pump();
 }
 
 void RelayConnection::OnTimer(evutil_socket_t, short, void* self) {
@@ -136,7 +139,14 @@ void RelayConnection::Pump() {
   pumping_ = true;
   for (;;) {
     std::vector<ClientAction> actions = session_.TakeActions();
-    if (actions.empty() || closed_) break;
+    if (closed_) break;
+    if (actions.empty()) {
+      // What this turn sent goes out in one write; then content, while the
+      // socket takes it, and the actions that follow from it.
+      if (stream_) stream_->Flush();
+      if (closed_ || !FeedContent()) break;
+      continue;
+    }
     for (ClientAction& action : actions) {
       if (closed_) break;  // a failure finished the connection meanwhile
       if (auto* send = std::get_if<client_action::Send>(&action)) {
@@ -149,7 +159,6 @@ void RelayConnection::Pump() {
         ContinueAuth(step->challenge);
       } else if (auto* need = std::get_if<client_action::NeedContent>(&action)) {
         wanted_ = ContentWanted{need->queue_id, need->offset, sizes_[need->queue_id]};
-        FeedContent();
       } else if (auto* done = std::get_if<client_action::MessageDone>(&action)) {
         sizes_.erase(done->outcome.queue_id);
         if (callbacks_.message_done) callbacks_.message_done(this, std::move(done->outcome));
@@ -168,13 +177,14 @@ void RelayConnection::Pump() {
   }
   pumping_ = false;
   if (closed_) return;
-  if (closing_ && evbuffer_get_length(bufferevent_get_output(bev_.get())) == 0) return Finish(end_);
+  if (closing_ && (!stream_ || stream_->unsent() == 0)) return Finish(end_);
   ArmTimer();
 }
 
 void RelayConnection::Write(std::string_view bytes) {
+  if (!stream_) return;  // nothing is sent before the connection is made
   if (!tls_) {
-    bufferevent_write(bev_.get(), bytes.data(), bytes.size());
+    stream_->Send(bytes);
     return;
   }
   if (Status s = tls_->Write(bytes); !s.ok()) {
@@ -186,7 +196,7 @@ void RelayConnection::Write(std::string_view bytes) {
 
 void RelayConnection::FlushCiphertext() {
   const std::string ciphertext = tls_->TakeCiphertext();
-  if (!ciphertext.empty()) bufferevent_write(bev_.get(), ciphertext.data(), ciphertext.size());
+  if (!ciphertext.empty()) stream_->Send(ciphertext);
 }
 
 void RelayConnection::StartTls() {
@@ -247,27 +257,26 @@ void RelayConnection::ReadTls(std::string_view ciphertext) {
   if (!plaintext.empty()) session_.Received(plaintext);
 }
 
-void RelayConnection::FeedContent() {
-  while (wanted_ && !closing_ &&
-         evbuffer_get_length(bufferevent_get_output(bev_.get())) < kOutputLowWater) {
-    ContentWanted want = *wanted_;
-    wanted_.reset();
-    if (want.offset >= want.size) {
-      session_.ContentPiece("", true);
-    } else {
-      Result<std::string> piece = store_->ReadPiece(want.queue_id, want.offset);
-      if (!piece.ok()) {
-        // The message cannot be read: nothing sensible can follow on this
-        // connection (the peer waits for the rest of the data).
-        LOG_ERROR("%s: cannot read the message to relay it: %s", want.queue_id.c_str(),
-                  piece.status().message().c_str());
-        return Finish(Deferred("4.3.0", "cannot read the message: " + piece.status().message()));
-      }
-      session_.ContentPiece(*piece, want.offset + piece->size() >= want.size);
-    }
-    // The session's next NeedContent (if any) arrives through Pump().
-    Pump();
+bool RelayConnection::FeedContent() {
+  if (!wanted_ || closing_ || !stream_ || stream_->unsent() >= kOutputLowWater) return false;
+  ContentWanted want = *wanted_;
+  wanted_.reset();
+  if (want.offset >= want.size) {
+    session_.ContentPiece("", true);
+    return true;
   }
+  Result<std::string> piece = store_->ReadPiece(want.queue_id, want.offset);
+  if (!piece.ok()) {
+    // The message cannot be read: nothing sensible can follow on this
+    // connection (the peer waits for the rest of the data).
+    LOG_ERROR("%s: cannot read the message to relay it: %s", want.queue_id.c_str(),
+              piece.status().message().c_str());
+    Finish(Deferred("4.3.0", "cannot read the message: " + piece.status().message()));
+    return false;
+  }
+  // The session's next NeedContent (if any) comes with its actions.
+  session_.ContentPiece(*piece, want.offset + piece->size() >= want.size);
+  return true;
 }
 
 void RelayConnection::ArmTimer() {
@@ -282,7 +291,6 @@ void RelayConnection::ArmTimer() {
 }
 
 void RelayConnection::FinishFromLoop(const SessionEnd& end) {
-  bev_.reset();
   closing_ = true;
   end_ = end;
   const timeval now{0, 0};
@@ -293,7 +301,10 @@ void RelayConnection::Finish(const SessionEnd& end) {
   if (closed_) return;
   closed_ = true;
   if (timer_) event_del(timer_.get());
-  bev_.reset();
+  if (connect_event_) event_del(connect_event_.get());
+  // Stopped, not freed: this may run inside one of the stream's callbacks.
+  // The owner frees the connection, and with it the socket, from the loop.
+  if (stream_) stream_->Stop();
   if (callbacks_.closed) callbacks_.closed(this, end);
 }
 

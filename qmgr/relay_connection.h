@@ -1,12 +1,14 @@
 // qmgr/relay_connection.h — one SMTP client connection from qmgr to one
 // next hop, on qmgr's event loop.
 //
-// Glue between a socket (a libevent bufferevent) and the pure client
-// session (lib/smtp/client_session.h): bytes read go to the session, its
-// Send actions are written, its timers run on a libevent timer, and the
-// content it asks for is read from the queue store one chunk at a time,
-// only while the socket takes it (the output buffer's low-water mark is the
-// flow control), so no message is held whole. What the session decides
+// Glue between a socket (lib/net/client_stream.h, as smtpd's sessions use:
+// what a turn of the session sends goes out in one write at once, and a
+// read asks the kernel nothing else) and the pure client session
+// (lib/smtp/client_session.h): bytes read go to the session, its Send
+// actions are written, its timers run on a libevent timer, and the content
+// it asks for is read from the queue store one piece at a time, only while
+// less than kOutputLowWater waits for the socket, so no message is held
+// whole. What the session decides
 // about each message, that it is idle, and how it ended go to the owner
 // through Callbacks; the owner hands it messages with Deliver() and ends
 // it with Quit().
@@ -32,7 +34,6 @@
 // AuthContinue; without credentials, AuthFailed.
 #pragma once
 
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 
 #include <functional>
@@ -42,6 +43,7 @@
 #include <string>
 
 #include "lib/base/clock.h"
+#include "lib/net/client_stream.h"
 #include "lib/net/event_handles.h"
 #include "lib/net/network.h"
 #include "lib/queue/queue_store.h"
@@ -95,14 +97,20 @@ class RelayConnection {
   bool closed() const { return closed_; }
 
  private:
-  static void OnRead(bufferevent*, void* self);
-  static void OnWrite(bufferevent*, void* self);
-  static void OnEvent(bufferevent*, short what, void* self);
+  static void OnConnected(evutil_socket_t fd, short, void* self);
   static void OnTimer(evutil_socket_t, short, void* self);
+  void OnInput(std::string_view bytes);
+  void OnInputEnded();
 
-  // Carries out every action the session has for us.
+  // Carries out every action the session has for us, writes what they
+  // sent, and feeds the content the session waits for while the socket
+  // takes it.
   void Pump();
-  // Bytes for the socket, encrypted once TLS runs.
+  // One piece of the content the session waits for, when it waits and less
+  // than kOutputLowWater waits for the socket; false when none was given.
+  bool FeedContent();
+  // Bytes for the socket, encrypted once TLS runs; written at the end of
+  // the Pump() turn.
   void Write(std::string_view bytes);
   void StartTls();
   void StartAuth(const std::string& mechanism);
@@ -110,7 +118,6 @@ class RelayConnection {
   // Ciphertext read: the handshake goes on, plaintext goes to the session.
   void ReadTls(std::string_view ciphertext);
   void FlushCiphertext();
-  void FeedContent();
   void ArmTimer();
   void Finish(const SessionEnd& end);
   // Finish(end) from the event loop, at once: Connect() reports a failure
@@ -131,7 +138,9 @@ class RelayConnection {
   std::shared_ptr<const SaslClientCredentials> sasl_credentials_;
   std::unique_ptr<SaslClientExchange> sasl_;
   ClientSession session_;
-  BufferEventPtr bev_;
+  int connecting_fd_ = -1;  // the socket until it is connected and stream_ owns it
+  EventPtr connect_event_;
+  std::unique_ptr<ClientStream> stream_;  // once connected; stopped, not freed, by Finish()
   EventPtr timer_;
   bool connected_ = false;
   bool pumping_ = false;

@@ -1,5 +1,6 @@
-// lib/net/client_stream.h — the bytes of one client connection, over a
-// non-blocking descriptor, with as few system calls as a session allows.
+// lib/net/client_stream.h — the bytes of one connection, over a non-blocking
+// descriptor, with as few system calls as a session allows: smtpd's client
+// connections, and qmgr's connections to next hops once connected.
 //
 // smtpd's sessions used libevent's bufferevent, which costs a session of one
 // message some 70 system calls: every reply is queued and written from the

@@ -20,7 +20,9 @@ offers CHUNKING and takes BDAT (RFC 3030). Each transaction records the
 number of the connection it came on (1, 2, ...) and whether it came by
 BDAT. address and port pick where it listens (port 0: a free one), so
 that a test can put a working next hop where a broken one was, or give two
-next hops one port on two loopback addresses.
+next hops one port on two loopback addresses. With content_pause it reads
+nothing for that many seconds after each 354, through a 16 KB receive
+buffer, so that a client's writes of a large message meet a full socket.
 
 A next hop may also demand what its EHLO does not offer, as the rows of
 MS-OXSMTP 3.2.5 do: mail_reply(state) -> the reply line to a MAIL (None:
@@ -52,8 +54,10 @@ import time
 class NextHop:
     def __init__(self, rcpt_reply=None, data_action=None, name="nexthop.test",
                  max_recipients=None, chunking=False, address="127.0.0.1", port=0,
-                 mail_reply=None, tls=None, offer_starttls=False, login=None):
+                 mail_reply=None, tls=None, offer_starttls=False, login=None,
+                 content_pause=None):
         self.rcpt_reply = rcpt_reply
+        self.content_pause = content_pause
         self.data_action = data_action
         self.max_recipients = max_recipients
         self.chunking = chunking
@@ -97,6 +101,13 @@ class NextHop:
         class Server(socketserver.ThreadingTCPServer):
             allow_reuse_address = True
             daemon_threads = True
+
+            def server_bind(self):
+                if hop.content_pause:
+                    # A small window (accepted sockets inherit it), so that
+                    # the pause fills the client's socket buffer quickly.
+                    self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
+                super().server_bind()
 
         self.server = Server((address, port), Handler)
         self.port = self.server.server_address[1]
@@ -214,14 +225,17 @@ class NextHop:
                     number = self.data_commands
                 action = self.data_action(number) if self.data_action else None
                 reply("354 End data with <CR><LF>.<CR><LF>")
-                content = b""
+                if self.content_pause:
+                    time.sleep(self.content_pause)
+                lines = []
                 while True:
                     data_line = rfile.readline()
                     if action == "drop":
                         return  # gone in the middle of the data: nothing accepted
                     if not data_line or data_line == b".\r\n":
                         break
-                    content += data_line[1:] if data_line.startswith(b".") else data_line
+                    lines.append(data_line[1:] if data_line.startswith(b".") else data_line)
+                content = b"".join(lines)
                 if not data_line:
                     return  # the client vanished inside DATA: nothing accepted
                 self.data_ended.set()

@@ -18,6 +18,10 @@ are sent to postern with smtplib from a trusted client:
   to the next entry;
 - the next hop closes the connection in the middle of the data: deferred
   (lost connection), relayed at the retry exactly once;
+- a 6 MB message (dot-stuffed lines) goes to a next hop that reads nothing
+  for a second after its 354, through a 16 KB receive buffer, so the
+  relay's writes meet a full socket: it arrives byte for byte, in clear and
+  over STARTTLS;
 - postern relays to a second postern with relay_tls = encrypt: STARTTLS
   is used (the sending log names the TLS version and cipher, the
   receiving side's Received: field says ESMTPS), and the message reaches
@@ -140,6 +144,7 @@ def test():
             assert "Connection refused" in instance.log(), instance.log()[-2000:]
             instance.stop()
     check_drop_in_data()
+    check_large_message_to_a_next_hop_that_stops_reading()
     check_postern_to_postern_over_starttls()
     check_tls_session_resumed_at_the_next_hop()
     check_postern_to_postern_with_auth()
@@ -158,6 +163,43 @@ def check_drop_in_data():
             assert h.split_received(content)[1] == MESSAGE, content
             assert "status=deferred" in instance.log(), instance.log()[-2000:]
             instance.stop()
+
+
+def large_message(megabytes):
+    """Header, then lines of 78 bytes, every seventh starting with a dot."""
+    lines = [b"From: Ann <ann@example.test>\r\nSubject: large\r\n\r\n"]
+    for number in range(megabytes * 1024 * 1024 // 80):
+        lead = b"." if number % 7 == 0 else b"L"
+        lines.append(lead + b"%07d " % number + b"x" * 68 + b"\r\n")
+    return b"".join(lines)
+
+
+def check_large_message_to_a_next_hop_that_stops_reading():
+    """6 MB to a next hop that reads nothing for a second after its 354, through
+    a small receive buffer: the relay's writes meet a full socket (EAGAIN) and
+    must go on when it drains, in clear and over STARTTLS, byte for byte."""
+    content = large_message(6)
+    for tls in (False, True):
+        with h.Instance(settings={}, name="large-tls" if tls else "large") as instance:
+            certificate = instance.make_certificate("next-hop") if tls else None
+            with NextHop(content_pause=1.0, tls=certificate, offer_starttls=tls) as hop:
+                instance.settings.update(settings_for("[127.0.0.1]:%d" % hop.port),
+                                         relay_tls="encrypt" if tls else "none")
+                instance.write_config()
+                instance.start()
+                queue_id = h.send(instance.port, "ann@example.test", ["zoe@elsewhere.test"],
+                                  content)
+                h.wait_until(lambda: queue_id not in instance.queue_list(), "it is relayed",
+                             timeout=60)
+                [relayed] = hop.delivered_to("zoe@elsewhere.test")
+                ours, rest = h.split_received(relayed)
+                h.check_received(ours, queue_id)
+                assert rest == content, "relayed %d bytes, sent %d; first difference at %d" % (
+                    len(rest), len(content),
+                    next((i for i, (a, b) in enumerate(zip(rest, content)) if a != b),
+                         min(len(rest), len(content))))
+                assert "status=sent" in instance.log(), instance.log()[-2000:]
+                instance.stop()
 
 
 def check_postern_to_postern_over_starttls():
