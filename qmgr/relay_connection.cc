@@ -86,12 +86,10 @@ void RelayConnection::Quit() {
 
 void RelayConnection::OnConnected(evutil_socket_t fd, short, void* self) {
   RelayConnection* connection = static_cast<RelayConnection*>(self);
-  if (connection->closed_) return;
   int error = 0;
   socklen_t length = sizeof error;
   if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) != 0) error = errno;
   if (error != 0) return connection->Finish(ConnectFailed(connection->target_, error));
-  connection->connected_ = true;
   connection->connect_deadline_ = TimePoint::max();
   connection->connecting_fd_ = -1;  // the stream owns it now
   connection->stream_ = std::make_unique<ClientStream>(
@@ -126,7 +124,7 @@ void RelayConnection::OnInputEnded() {
 
 void RelayConnection::OnTimer(evutil_socket_t, short, void* self) {
   RelayConnection* connection = static_cast<RelayConnection*>(self);
-  if (!connection->connected_ && connection->clock_->Now() >= connection->connect_deadline_)
+  if (!connection->stream_ && connection->clock_->Now() >= connection->connect_deadline_)
     return connection->Finish(
         Deferred("4.4.1", "connect to " + connection->target_.ToString() + ": timed out"));
   if (connection->closing_) return connection->Finish(connection->end_);

@@ -140,9 +140,9 @@ class RelayConnection {
   ClientSession session_;
   int connecting_fd_ = -1;  // the socket until it is connected and stream_ owns it
   EventPtr connect_event_;
-  std::unique_ptr<ClientStream> stream_;  // once connected; stopped, not freed, by Finish()
+  // Once connected (null: not yet); stopped, not freed, by Finish().
+  std::unique_ptr<ClientStream> stream_;
   EventPtr timer_;
-  bool connected_ = false;
   bool pumping_ = false;
   TimePoint started_{};                // Connect() was called
   std::optional<TimePoint> ready_at_;  // first ready for mail
